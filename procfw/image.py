@@ -1,0 +1,100 @@
+"""Image: planar float pixels plus FITS keywords and XISF-style properties."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+import numpy as np
+
+
+@attrs.frozen
+class FITSKeyword:
+    """One FITS header card: name, value (bool, int, float, str or None) and comment."""
+
+    name: str
+    value: Any = None
+    comment: str = ""
+
+
+def _as_planar(pixels: Any) -> np.ndarray:
+    array = np.asarray(pixels)
+    if array.ndim == 2:
+        array = array[np.newaxis]
+    if array.ndim != 3:
+        raise ValueError(
+            f"image pixels must be 2-D (height, width) or 3-D (channels, height, width); got shape {array.shape}"
+        )
+    if array.shape[0] < 1 or array.shape[1] < 1 or array.shape[2] < 1:
+        raise ValueError(f"image pixels must not be empty; got shape {array.shape}")
+    if not np.issubdtype(array.dtype, np.floating):
+        raise ValueError(
+            f"image pixels must be floating point in [0, 1]; got dtype {array.dtype} "
+            "(integer data is scaled by the file readers)"
+        )
+    if array.dtype not in (np.float32, np.float64):
+        array = array.astype(np.float32)
+    return array
+
+
+@attrs.define(eq=False)
+class Image:
+    """Pixels in planar layout ``(channels, height, width)``, normalized to [0, 1].
+
+    ``pixels`` is float32 (float64 where a process needs it).  ``keywords`` are FITS
+    header cards in order; ``properties`` are XISF-style typed properties by id.
+    Processes treat an Image as a value: they return a new one and never modify theirs.
+    """
+
+    pixels: np.ndarray = attrs.field(converter=_as_planar)
+    keywords: list[FITSKeyword] = attrs.field(factory=list, converter=list)
+    properties: dict[str, Any] = attrs.field(factory=dict, converter=dict)
+
+    @property
+    def channels(self) -> int:
+        """Number of channels (1 for grey, 3 for RGB)."""
+        return int(self.pixels.shape[0])
+
+    @property
+    def height(self) -> int:
+        """Rows."""
+        return int(self.pixels.shape[1])
+
+    @property
+    def width(self) -> int:
+        """Columns."""
+        return int(self.pixels.shape[2])
+
+    @property
+    def is_color(self) -> bool:
+        """True for an image of three or more channels (RGB)."""
+        return self.channels >= 3
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the pixel data in bytes."""
+        return int(self.pixels.nbytes)
+
+    def copy(self) -> Image:
+        """A deep copy: new pixel buffer, new keyword list, new property dict."""
+        return Image(self.pixels.copy(), list(self.keywords), dict(self.properties))
+
+    def with_pixels(self, pixels: Any) -> Image:
+        """A new image with other pixels and the same keywords and properties."""
+        return Image(pixels, list(self.keywords), dict(self.properties))
+
+    def keyword(self, name: str, default: Any = None) -> Any:
+        """The value of the first keyword called ``name`` (case-insensitive), or ``default``."""
+        wanted = name.upper()
+        for card in self.keywords:
+            if card.name.upper() == wanted:
+                return card.value
+        return default
+
+    def with_keywords(self, cards: Iterable[FITSKeyword]) -> Image:
+        """A new image sharing the pixels, with ``cards`` appended to the keywords."""
+        return Image(self.pixels, [*self.keywords, *cards], dict(self.properties))
+
+    def __repr__(self) -> str:
+        return f"Image({self.channels}x{self.height}x{self.width} {self.pixels.dtype})"

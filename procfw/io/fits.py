@@ -1,0 +1,495 @@
+"""FITS image files: reading and writing with astropy.
+
+Reading
+    The first HDU that holds image data is read: the primary HDU, else the first image
+    extension (tile-compressed ``CompImageHDU`` included).  Gzipped files are read too.
+    Pixels are normalized to [0, 1] the way PixInsight does it:
+
+    * integer data (BITPIX 8, 16, 32, 64) maps the full range of the *stored* type onto
+      [0, 1].  For unsigned data that follows the FITS convention (BITPIX 16 with
+      BZERO = 32768, BITPIX 32 with BZERO = 2147483648) this is ``value / 65535`` and
+      ``value / 4294967295``; 8-bit data is ``value / 255``; signed data without the
+      convention becomes ``(value - min) / (max - min)`` of the type.  Any other BZERO /
+      BSCALE is linear, so it does not change the result (a negative BSCALE flips it).
+      8- and 16-bit data become float32; 32- and 64-bit data become float64 (float32
+      cannot hold 32 significant bits).
+    * floating point data (BITPIX -32, -64) is kept as it is, float32 or float64
+      (BZERO / BSCALE applied if present).
+
+    2-D data becomes one channel ``(1, height, width)``; a 3-D cube ``(NAXIS3, height,
+    width)`` becomes NAXIS3 channels.  Leading axes of length 1 beyond the third are
+    dropped.  Row 0 of the pixel array is the first row stored in the file (astropy's
+    order); no vertical flip is done.
+
+    Every header card of that HDU except the structural ones (SIMPLE, BITPIX, NAXIS*,
+    EXTEND, BZERO, BSCALE, BLANK, PCOUNT, GCOUNT, XTENSION, CHECKSUM, DATASUM, END and
+    the tile-compression Z* cards) becomes a :class:`~procfw.image.FITSKeyword`, in
+    order; COMMENT and HISTORY cards keep their text as the value.  The stored BITPIX is
+    recorded in ``image.properties["FITS:BITPIX"]`` and the HDU index in
+    ``image.properties["FITS:HDU"]``.
+
+Writing
+    One primary HDU: 2-D for a single channel, a 3-D cube for more.  ``bitpix`` is -32
+    (float32, the default), -64 (float64), 8 (unsigned byte), 16 or 32 (unsigned, with
+    the BZERO convention).  Integer writes clip to [0, 1], scale to the type's range and
+    round.  The image's keywords are written back in order, so read -> write -> read
+    keeps them.
+
+Every failure (missing, empty, truncated or non-FITS file, corrupt header, no image
+data, unsupported dimensionality, unwritable keyword) raises
+:class:`~procfw.errors.ImageFileError` naming the file and the problem.
+
+astropy is imported inside the functions that need it, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import re
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+
+from procfw.errors import ImageFileError, ParameterError
+from procfw.image import FITSKeyword, Image
+from procfw.io.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from astropy.io.fits import Card, HDUList, Header
+    from astropy.io.fits.hdu.image import _ImageBaseHDU
+
+__all__ = ["FITS_FORMAT", "FITSFormat", "WRITE_BITPIX", "read_fits", "write_fits"]
+
+#: The BITPIX values :func:`write_fits` accepts.
+WRITE_BITPIX: tuple[int, ...] = (-32, -64, 8, 16, 32)
+
+_VALID_BITPIX = frozenset({8, 16, 32, 64, -32, -64})
+
+_STRUCTURAL_NAMES = frozenset(
+    {
+        "SIMPLE", "BITPIX", "NAXIS", "EXTEND", "BZERO", "BSCALE", "BLANK", "PCOUNT", "GCOUNT",
+        "XTENSION", "CHECKSUM", "DATASUM", "END",
+        "ZIMAGE", "ZSIMPLE", "ZTENSION", "ZBITPIX", "ZNAXIS", "ZEXTEND", "ZBLOCKED", "ZPCOUNT",
+        "ZGCOUNT", "ZHECKSUM", "ZDATASUM", "ZCMPTYPE", "ZQUANTIZ", "ZDITHER0", "ZMASKCMP",
+        "ZBLANK", "ZSCALE", "ZZERO",
+    }
+)  # fmt: skip
+_STRUCTURAL_PATTERN = re.compile(r"(NAXIS|ZNAXIS|ZTILE|ZNAME|ZVAL)\d+")
+_COMMENTARY_NAMES = frozenset({"COMMENT", "HISTORY", ""})
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_FITS_MAGIC = b"SIMPLE  ="
+_OTHER_FORMATS: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"XISF0100", "an XISF image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive"),
+)
+
+
+def is_structural(name: str) -> bool:
+    """True for header cards that describe the data layout rather than the image.
+
+    These are produced by the writer from the pixel array and never become keywords.
+    """
+    upper = name.strip().upper()
+    return upper in _STRUCTURAL_NAMES or _STRUCTURAL_PATTERN.fullmatch(upper) is not None
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_fits(path: str | os.PathLike[str]) -> Image:
+    """Read the first image HDU of a FITS file as an :class:`~procfw.image.Image`.
+
+    The file is opened read-only and never modified.  See the module docstring for the
+    normalization rules.  Raises :class:`~procfw.errors.ImageFileError` on any problem.
+    """
+    target = Path(path)
+    is_gzip = _check_signature(target)
+    try:
+        return _read(target, is_gzip=is_gzip)
+    except ImageFileError:
+        raise
+    except Exception as exc:  # astropy/numpy raise many types on damaged files
+        raise ImageFileError(
+            target, f"cannot read the FITS file; it is damaged or truncated ({_describe(exc)})"
+        ) from exc
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _check_signature(path: Path) -> bool:
+    """Check that ``path`` is a readable FITS file (plain or gzipped); return whether gzipped."""
+    if not path.exists():
+        raise ImageFileError(path, "no such file")
+    if path.is_dir():
+        raise ImageFileError(path, "is a directory, not a FITS file")
+    head = _read_head(path, 80)
+    is_gzip = head.startswith(_GZIP_MAGIC)
+    if is_gzip:
+        head = _read_gzip_head(path, 80)
+    if not head:
+        raise ImageFileError(path, "the file is empty" if not is_gzip else "the gzip file contains no data")
+    if not head.startswith(_FITS_MAGIC):
+        raise ImageFileError(path, _not_fits_problem(head))
+    return is_gzip
+
+
+def _read_head(path: Path, size: int) -> bytes:
+    try:
+        with path.open("rb") as stream:
+            return stream.read(size)
+    except OSError as exc:
+        raise ImageFileError(path, f"cannot open the file ({exc.strerror or exc})") from exc
+
+
+def _read_gzip_head(path: Path, size: int) -> bytes:
+    try:
+        with gzip.open(path, "rb") as stream:
+            return stream.read(size)
+    except (OSError, EOFError) as exc:
+        raise ImageFileError(path, f"the file is a damaged gzip archive ({exc})") from exc
+
+
+def _not_fits_problem(head: bytes) -> str:
+    for magic, what in _OTHER_FORMATS:
+        if head.startswith(magic):
+            return f"not a FITS file: it looks like {what}"
+    return "not a FITS file: it does not begin with the 'SIMPLE  =' card every FITS file starts with"
+
+
+def _read(path: Path, *, is_gzip: bool) -> Image:
+    from astropy.io import fits
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with fits.open(path, mode="readonly", memmap=not is_gzip, do_not_scale_image_data=True) as hdul:
+            index, hdu = _first_image_hdu(hdul, path)
+            if not is_gzip:
+                _check_not_truncated(hdu, path)
+            pixels = _pixels(hdu, path)
+            keywords = keywords_from_header(hdu.header)
+            bitpix = int(hdu.header["BITPIX"])
+    return Image(pixels, keywords, {"FITS:BITPIX": bitpix, "FITS:HDU": index})
+
+
+def _iter_hdus(hdul: HDUList) -> Iterator[tuple[int, Any]]:
+    """The HDUs one at a time (astropy loads them lazily), stopping at unreadable trailing data."""
+    index = 0
+    while True:
+        try:
+            hdu = hdul[index]
+        except IndexError:
+            return
+        yield index, hdu
+        index += 1
+
+
+def _first_image_hdu(hdul: HDUList, path: Path) -> tuple[int, _ImageBaseHDU]:
+    from astropy.io import fits
+
+    seen: list[str] = []
+    for index, hdu in _iter_hdus(hdul):
+        is_image = isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU)) and not isinstance(hdu, fits.GroupsHDU)
+        if is_image:
+            axes = _validated_axes(hdu.header, index, path)
+            if axes and all(n > 0 for n in axes):
+                return index, hdu
+        seen.append(_hdu_summary(hdu, is_image))
+    found = ", ".join(seen) if seen else "none"
+    raise ImageFileError(path, f"contains no image data (HDUs found: {found})")
+
+
+def _hdu_summary(hdu: Any, is_image: bool) -> str:
+    name = type(hdu).__name__
+    return f"{name} without data" if is_image else name
+
+
+def _validated_axes(header: Header, index: int, path: Path) -> list[int]:
+    """NAXIS1..NAXISn of an image header, after checking BITPIX and NAXIS make sense."""
+    bitpix = header.get("BITPIX")
+    if isinstance(bitpix, bool) or bitpix not in _VALID_BITPIX:
+        raise ImageFileError(
+            path, f"corrupt header in HDU {index}: BITPIX is {bitpix!r}, not one of 8, 16, 32, 64, -32, -64"
+        )
+    naxis = header.get("NAXIS")
+    if not _is_count(naxis) or naxis > 999:
+        raise ImageFileError(path, f"corrupt header in HDU {index}: NAXIS is {naxis!r}, not a number of axes")
+    axes = [header.get(f"NAXIS{i}") for i in range(1, naxis + 1)]
+    for i, length in enumerate(axes, start=1):
+        if not _is_count(length):
+            raise ImageFileError(path, f"corrupt header in HDU {index}: NAXIS{i} is {length!r}, not an axis length")
+    return axes
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_not_truncated(hdu: _ImageBaseHDU, path: Path) -> None:
+    """Compare the data an uncompressed HDU needs with what the file holds."""
+    from astropy.io import fits
+
+    if isinstance(hdu, fits.CompImageHDU):
+        return
+    info = hdu.fileinfo()
+    if not info:
+        return
+    needed = abs(int(hdu.header["BITPIX"])) // 8 * math.prod(_axes(hdu.header))
+    available = path.stat().st_size - int(info["datLoc"])
+    if available < needed:
+        raise ImageFileError(
+            path,
+            f"the file is truncated: the image needs {needed} bytes of pixel data but only "
+            f"{max(available, 0)} are present",
+        )
+
+
+def _axes(header: Header) -> list[int]:
+    return [int(header[f"NAXIS{i}"]) for i in range(1, int(header["NAXIS"]) + 1)]
+
+
+def _planar_shape(header: Header, path: Path) -> tuple[int, int, int]:
+    """(channels, height, width) for the HDU's axes, or an error for other dimensionalities."""
+    shape = list(reversed(_axes(header)))  # numpy order: slowest axis first
+    while len(shape) > 3 and shape[0] == 1:
+        shape.pop(0)
+    if len(shape) == 2:
+        return (1, shape[0], shape[1])
+    if len(shape) == 3:
+        return (shape[0], shape[1], shape[2])
+    naxis = int(header["NAXIS"])
+    if len(shape) < 2:
+        raise ImageFileError(path, f"the data is 1-dimensional (NAXIS={naxis}), not an image")
+    raise ImageFileError(
+        path,
+        f"the data has {naxis} axes (shape {tuple(_axes(header))}); only 2-D images and 3-D cubes "
+        "(NAXIS3 channels) can be read",
+    )
+
+
+def _pixels(hdu: _ImageBaseHDU, path: Path) -> np.ndarray:
+    """The HDU's data as a new planar float array in [0, 1] (float data kept as is)."""
+    shape = _planar_shape(hdu.header, path)
+    raw = hdu.data
+    if raw is None:
+        raise ImageFileError(path, "the image HDU has no data")
+    raw = raw.reshape(shape)
+    header = hdu.header
+    bscale = _header_number(header, "BSCALE", 1.0)
+    if raw.dtype.kind in "iu":
+        return _normalize_integer(raw, flip=bscale < 0)
+    return _float_pixels(raw, bscale, _header_number(header, "BZERO", 0.0))
+
+
+def _header_number(header: Header, name: str, default: float) -> float:
+    value = header.get(name, default)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+
+def _normalize_integer(raw: np.ndarray, *, flip: bool) -> np.ndarray:
+    """Map the stored integer type's full range onto [0, 1]."""
+    info = np.iinfo(raw.dtype)
+    work = np.float32 if info.bits <= 16 else np.float64
+    pixels = raw.astype(work)
+    pixels -= work(info.min)
+    pixels /= work(float(info.max) - float(info.min))
+    if flip:
+        np.subtract(work(1), pixels, out=pixels)
+    return pixels
+
+
+def _float_pixels(raw: np.ndarray, bscale: float, bzero: float) -> np.ndarray:
+    dtype = np.float32 if raw.dtype.itemsize <= 4 else np.float64
+    pixels = raw.astype(dtype)  # always a copy, in native byte order
+    if bscale != 1.0:
+        pixels *= dtype(bscale)
+    if bzero != 0.0:
+        pixels += dtype(bzero)
+    return pixels
+
+
+def keywords_from_header(header: Header) -> list[FITSKeyword]:
+    """The non-structural cards of an astropy header as FITS keywords, in order.
+
+    COMMENT and HISTORY cards keep their text as the value; blank cards without text are
+    dropped; a card without a value gets ``None``.
+    """
+    keywords: list[FITSKeyword] = []
+    for card in header.cards:
+        name = card.keyword
+        if is_structural(name):
+            continue
+        if name.upper() in _COMMENTARY_NAMES:
+            text = str(card.value)
+            if name or text.strip():
+                keywords.append(FITSKeyword(name, text, ""))
+            continue
+        keywords.append(FITSKeyword(name, _card_value(card), card.comment or ""))
+    return keywords
+
+
+def _card_value(card: Card) -> Any:
+    """The card's value; a card astropy cannot parse is repaired, else its raw text is kept."""
+    from astropy.io.fits.card import Undefined
+
+    try:
+        value = card.value
+    except Exception:  # astropy VerifyError: "Unparsable card"
+        value = _repaired_value(card)
+    if isinstance(value, Undefined):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _repaired_value(card: Card) -> Any:
+    try:
+        card.verify("silentfix")
+        return card.value
+    except Exception:
+        return card.image[10:].split("/", 1)[0].strip()
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_fits(image: Image, path: str | os.PathLike[str], *, overwrite: bool = False, bitpix: int = -32) -> Path:
+    """Write ``image`` to a FITS file atomically and return the path written.
+
+    The file is written beside ``path`` under a temporary name and renamed into place, so
+    a failed write leaves nothing behind.  An existing file is replaced only when
+    ``overwrite`` is true (otherwise :class:`~procfw.errors.FileExistsProcfwError`).
+    ``bitpix`` is one of -32 (default), -64, 8, 16, 32.  A name ending in ``.gz`` is
+    gzip-compressed.
+    """
+    _check_bitpix(bitpix)
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        raise ImageFileError(target, f"directory {directory} does not exist")
+    with atomic_path(target, overwrite=overwrite) as temp:
+        _write(image, temp, bitpix=bitpix, name=target)
+    return target
+
+
+def _check_bitpix(bitpix: int) -> None:
+    if isinstance(bitpix, bool) or bitpix not in WRITE_BITPIX:
+        raise ParameterError(f"FITS bitpix must be one of {', '.join(map(str, WRITE_BITPIX))}; got {bitpix!r}")
+
+
+def _write(image: Image, path: Path, *, bitpix: int, name: Path) -> None:
+    """Write ``image`` to exactly ``path`` (replacing it); errors name ``name``."""
+    from astropy.io import fits
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        header = header_from_keywords(image.keywords, name)
+        hdu = fits.PrimaryHDU(data=encode_pixels(image.pixels, bitpix), header=header)
+        try:
+            hdu.writeto(path, overwrite=True, output_verify="silentfix")
+        except Exception as exc:  # OSError, astropy VerifyError, ...
+            raise ImageFileError(name, f"cannot write the FITS file ({_describe(exc)})") from exc
+
+
+def encode_pixels(pixels: np.ndarray, bitpix: int) -> np.ndarray:
+    """The array to store for planar ``pixels`` at ``bitpix``: 2-D for one channel, else 3-D.
+
+    Float types are stored as they are; integer types are clipped to [0, 1], scaled to
+    the unsigned type's range and rounded (NaN becomes 0).
+    """
+    _check_bitpix(bitpix)
+    data = pixels[0] if pixels.shape[0] == 1 else pixels
+    if bitpix == -32:
+        return np.ascontiguousarray(data, dtype=np.float32)
+    if bitpix == -64:
+        return np.ascontiguousarray(data, dtype=np.float64)
+    dtype = {8: np.uint8, 16: np.uint16, 32: np.uint32}[bitpix]
+    scaled = np.nan_to_num(np.clip(data.astype(np.float64), 0.0, 1.0), nan=0.0)
+    scaled *= float(np.iinfo(dtype).max)
+    return np.rint(scaled).astype(dtype)
+
+
+def header_from_keywords(keywords: list[FITSKeyword], name: object = "<header>") -> Header:
+    """An astropy header holding ``keywords`` in order (structural names are skipped).
+
+    A keyword astropy cannot represent raises :class:`~procfw.errors.ImageFileError`
+    naming ``name`` and the keyword.
+    """
+    from astropy.io import fits
+
+    header = fits.Header()
+    for keyword in keywords:
+        if is_structural(keyword.name):
+            continue
+        try:
+            header.append(_card(keyword), end=True)
+        except Exception as exc:  # ValueError, VerifyError, ...
+            raise ImageFileError(
+                name, f"cannot write keyword {keyword.name!r} = {keyword.value!r} ({_describe(exc)})"
+            ) from exc
+    return header
+
+
+def _card(keyword: FITSKeyword) -> Card:
+    from astropy.io import fits
+
+    name = keyword.name.strip()
+    if name.upper() in _COMMENTARY_NAMES:
+        return fits.Card(name, "" if keyword.value is None else str(keyword.value))
+    value = fits.card.UNDEFINED if keyword.value is None else keyword.value
+    if isinstance(value, np.generic):
+        value = value.item()
+    card = fits.Card(name, value, keyword.comment)
+    card.verify("exception")
+    str(card)  # formats the card image now, so unrepresentable values fail here
+    return card
+
+
+# --------------------------------------------------------------------------- format object
+
+
+@attrs.frozen
+class FITSFormat:
+    """The FITS format for the procfw format registry (entry point ``fits``).
+
+    ``write`` writes to exactly the path it is given (replacing it) at ``bitpix``;
+    :func:`procfw.io.write_image` adds atomicity and overwrite protection.
+    """
+
+    id: str = "fits"
+    extensions: tuple[str, ...] = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
+    description: str = "Flexible Image Transport System (FITS), plain or gzipped"
+    can_read: bool = True
+    can_write: bool = True
+    bitpix: int = attrs.field(default=-32)
+
+    @bitpix.validator
+    def _validate_bitpix(self, _attribute: object, value: int) -> None:
+        _check_bitpix(value)
+
+    def read(self, path: Path) -> Image:
+        """Read the first image HDU of ``path``."""
+        return read_fits(path)
+
+    def write(self, image: Image, path: Path) -> None:
+        """Write ``image`` to exactly ``path``, replacing whatever is there."""
+        _write(image, Path(path), bitpix=self.bitpix, name=Path(path))
+
+
+#: The registered FITS format (writes 32-bit float).
+FITS_FORMAT = FITSFormat()

@@ -1,0 +1,244 @@
+"""The Process base class: schema, immutable instances and execution contexts.
+
+Subclass :class:`Process`, give it ``process_id`` and parameters declared with
+:func:`procfw.params.param`; the class becomes a frozen, keyword-only attrs class whose
+constructor signature *is* the schema::
+
+    class Invert(Process):
+        process_id = "Invert"
+
+        def apply(self, image, context):
+            return image.with_pixels(1 - image.pixels)
+
+The maths lives in :meth:`Process.apply` (one image in, one image out) or
+:meth:`Process.run_global`; views, masks, history and undo are applied by the framework.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import attrs
+
+from procfw.errors import ExecutionError, ParameterError, UnknownNameError
+from procfw.image import Image
+from procfw.params import ParameterKind, kind_of
+
+if TYPE_CHECKING:
+    from procfw.workspace import MaskRef, View, Workspace
+
+P = TypeVar("P", bound="Process")
+
+ProgressCallback = Callable[[float, str], None]
+"""``progress(fraction, message)``: long work reports how far it got (0..1)."""
+
+
+@attrs.frozen(kw_only=True)
+class ProcessOutput:
+    """What :meth:`Process.apply` or :meth:`Process.run_global` may return.
+
+    ``image`` is the new image of the target view (None: pixels unchanged);
+    ``outputs`` are read-only results (statistics, coefficients, counts);
+    ``new_images`` are images to open as new windows, by requested id.
+    """
+
+    image: Image | None = None
+    outputs: Mapping[str, Any] = attrs.field(factory=dict)
+    new_images: Mapping[str, Image] = attrs.field(factory=dict)
+    messages: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class ProcessResult:
+    """The outcome of one execution, for the console and for callers.
+
+    ``target`` is the view id (None for global execution); ``created`` are the ids of the
+    windows the execution opened (which may differ from the requested ids).
+    """
+
+    process_id: str
+    target: str | None = None
+    outputs: Mapping[str, Any] = attrs.field(factory=dict)
+    created: tuple[str, ...] = ()
+    messages: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class ExecutionContext:
+    """What a process may see while it runs: the workspace (for other images) and the target."""
+
+    workspace: Workspace | None = None
+    view_id: str | None = None
+    progress: ProgressCallback | None = None
+
+    def image(self, view_id: str) -> Image:
+        """The current image of another view, by id (e.g. a reference for LinearFit)."""
+        if self.workspace is None:
+            raise ExecutionError(f"no workspace to look up view '{view_id}' in")
+        return self.workspace.view(view_id).image
+
+    def report(self, fraction: float, message: str = "") -> None:
+        """Report progress (0..1) if someone listens."""
+        if self.progress is not None:
+            self.progress(fraction, message)
+
+
+def _overrides(cls: type, name: str) -> bool:
+    return getattr(cls, name) is not getattr(Process, name)
+
+
+class Process:
+    """Base of every process: a typed, immutable, serializable instance.
+
+    Class metadata (plain class attributes): ``process_id``, ``process_aliases``,
+    ``categories``, ``process_version``, ``description`` (defaults to the docstring),
+    ``parameter_aliases`` (old parameter id -> id), and the capability flags
+    ``is_history_updater`` and ``is_maskable``.
+    """
+
+    process_id: ClassVar[str] = ""
+    process_aliases: ClassVar[tuple[str, ...]] = ()
+    categories: ClassVar[tuple[str, ...]] = ()
+    process_version: ClassVar[int] = 1
+    description: ClassVar[str] = ""
+    parameter_aliases: ClassVar[Mapping[str, str]] = {}
+    is_history_updater: ClassVar[bool] = True
+    is_maskable: ClassVar[bool] = True
+
+    __procfw_schema__: ClassVar[dict[str, ParameterKind]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__attrs_attrs__" in cls.__dict__:
+            return
+        attrs.frozen(cls, kw_only=True, slots=False, repr=False)
+        if not cls.process_id:
+            cls.process_id = cls.__name__
+        if not cls.__dict__.get("description"):
+            cls.description = inspect.cleandoc(cls.__doc__ or "").split("\n\n")[0].replace("\n", " ")
+        schema: dict[str, ParameterKind] = {}
+        for field in attrs.fields(cls):
+            kind = kind_of(field)
+            if kind is not None:
+                schema[field.name] = kind
+        cls.__procfw_schema__ = schema
+
+    def __attrs_post_init__(self) -> None:
+        self.validate()
+
+    # -- schema ----------------------------------------------------------------------
+    @classmethod
+    def schema(cls) -> dict[str, ParameterKind]:
+        """Parameter kinds by id, in declaration order."""
+        return dict(cls.__procfw_schema__)
+
+    @classmethod
+    def parameter_id(cls, name: str) -> str:
+        """The canonical id of parameter ``name`` (an id or an alias); suggests on typos."""
+        schema = cls.__procfw_schema__
+        if name in schema:
+            return name
+        if name in cls.parameter_aliases:
+            return cls.parameter_aliases[name]
+        for id_, kind in schema.items():
+            if name in kind.aliases:
+                return id_
+        from procfw.registry import suggest
+
+        raise UnknownNameError(f"{cls.process_id} has no parameter '{name}'{suggest(name, list(schema))}")
+
+    @classmethod
+    def parameter(cls, name: str) -> ParameterKind:
+        """The kind of parameter ``name`` (id or alias)."""
+        return cls.__procfw_schema__[cls.parameter_id(name)]
+
+    @classmethod
+    def from_parameters(cls: type[P], values: Mapping[str, Any], **extra: Any) -> P:
+        """An instance from parameter values keyed by id or alias."""
+        return cls(**{cls.parameter_id(k): v for k, v in values.items()}, **extra)
+
+    def parameters(self) -> dict[str, Any]:
+        """Parameter values by id, in declaration order."""
+        return {name: getattr(self, name) for name in self.__procfw_schema__}
+
+    def evolve(self: P, **changes: Any) -> P:
+        """A copy with some parameters changed (ids or aliases); validated like a new one."""
+        return attrs.evolve(self, **{type(self).parameter_id(k): v for k, v in changes.items()})
+
+    def validate(self) -> None:
+        """Cross-parameter checks; override and raise :func:`self.invalid` on failure."""
+
+    def invalid(self, parameter: str, value: Any, rule: str) -> ParameterError:
+        """A ParameterError naming this process, the parameter, the value and the rule."""
+        return ParameterError(f"{self.process_id}: parameter {parameter} = {value!r}: {rule}")
+
+    # -- the maths (override one or both) ----------------------------------------------
+    def apply(self, image: Image, context: ExecutionContext) -> Image | ProcessOutput:
+        """The process as a pure function of one image; override to run on views."""
+        raise NotImplementedError
+
+    def run_global(self, context: ExecutionContext) -> ProcessOutput:
+        """Global execution (no target view); override to run globally."""
+        raise NotImplementedError
+
+    # -- execution contexts ------------------------------------------------------------
+    def can_execute_on(self, view: View) -> tuple[bool, str]:
+        """Whether this instance can run on ``view``, and why not."""
+        if not _overrides(type(self), "apply"):
+            return False, f"{self.process_id} cannot be executed on views"
+        return True, ""
+
+    def can_execute_global(self) -> tuple[bool, str]:
+        """Whether this instance can run globally, and why not."""
+        if not _overrides(type(self), "run_global"):
+            return False, f"{self.process_id} cannot be executed globally"
+        return True, ""
+
+    def execute_on(
+        self, view: View, *, mask: MaskRef | None = None, progress: ProgressCallback | None = None
+    ) -> ProcessResult:
+        """Run on ``view``: transform its image, apply the mask, record one history step.
+
+        ``mask`` overrides the window's own mask for this run (as a container child's mask does).
+        """
+        ok, why = self.can_execute_on(view)
+        if not ok:
+            raise ExecutionError(f"{self.process_id} cannot run on {view.id}: {why}")
+        context = ExecutionContext(workspace=view.workspace, view_id=view.id, progress=progress)
+        before = view.image
+        produced = self.apply(before, context)
+        output = produced if isinstance(produced, ProcessOutput) else ProcessOutput(image=produced)
+        created = view.workspace.add_new_images(output.new_images) if view.workspace else ()
+        if output.image is not None:
+            after = output.image
+            if self.is_maskable:
+                after = view.masked(before, after, mask)
+            if self.is_history_updater:
+                view.commit(after, self)
+            else:
+                view.replace_image(after)
+        elif self.is_history_updater:
+            view.commit(before, self)
+        return ProcessResult(
+            process_id=self.process_id, target=view.id, outputs=dict(output.outputs), created=created,
+            messages=output.messages,
+        )
+
+    def execute_global(self, workspace: Workspace, *, progress: ProgressCallback | None = None) -> ProcessResult:
+        """Run globally over ``workspace``; new images open as windows."""
+        ok, why = self.can_execute_global()
+        if not ok:
+            raise ExecutionError(why)
+        output = self.run_global(ExecutionContext(workspace=workspace, progress=progress))
+        created = workspace.add_new_images(output.new_images)
+        return ProcessResult(
+            process_id=self.process_id, outputs=dict(output.outputs), created=created, messages=output.messages
+        )
+
+    # -- presentation ------------------------------------------------------------------
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self.parameters().items() if v != self.schema()[k].default_value}
+        inner = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+        return f"{self.process_id}({inner})"
