@@ -374,8 +374,9 @@ class Workspace:
             raise ProcfwError(f"{window_id} cannot be its own mask")
         mask = self.window(mask_id).image
         if (mask.width, mask.height) != (window.image.width, window.image.height):
+            target = window.image
             raise ProcfwError(
-                f"mask {mask_id} is {mask.width}x{mask.height}; {window_id} is {window.image.width}x{window.image.height}"
+                f"mask {mask_id} is {mask.width}x{mask.height}; {window_id} is {target.width}x{target.height}"
             )
         window.mask = MaskRef(mask_id, inverted)
 
@@ -436,7 +437,7 @@ class Workspace:
             main, previews, w.mask, w.mask_enabled, w.modified, w.file_path = snap.window_states[wid]
             _set_view_state(w.main_view, main)
             w.previews = {pid: p for pid, (p, _) in previews.items()}
-            for pid, (p, state) in previews.items():
+            for p, state in previews.values():
                 _set_view_state(p, state)
         self.icons = dict(snap.icons)
         self.current_view_id = snap.current
