@@ -121,9 +121,8 @@ def read_fits(path: str | os.PathLike[str]) -> Image:
     except ImageFileError:
         raise
     except Exception as exc:  # astropy/numpy raise many types on damaged files
-        raise ImageFileError(
-            target, f"cannot read the FITS file; it is damaged or truncated ({_describe(exc)})"
-        ) from exc
+        problem = f"cannot read the FITS file: its header or data is damaged or truncated ({_describe(exc)})"
+        raise ImageFileError(target, problem) from exc
 
 
 def _describe(exc: BaseException) -> str:
