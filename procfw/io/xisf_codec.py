@@ -51,6 +51,7 @@ CHECKSUM_SPELLING: dict[str, str] = {
 #: 32768:1 (a 4-byte RLE block per 128 KiB).  A larger declared size is a forged header.
 MAX_RATIO: dict[str, int] = {"zlib": 1040, "lz4": 260, "lz4hc": 260, "zstd": 32800}
 _RATIO_SLACK = 4096
+_ZLIB_PIECE = 1 << 24
 
 #: Largest subblock the writer compresses in one call (LZ4 blocks are limited to ~2 GiB).
 MAX_SUBBLOCK_SIZE = 1 << 30
@@ -143,7 +144,9 @@ def shuffle(data: Any, item_size: int) -> np.ndarray:
     if item_size <= 1 or count == 0:
         out[...] = source
         return out
-    out[:whole].reshape(item_size, count)[...] = source[:whole].reshape(count, item_size).T
+    items = source[:whole].reshape(count, item_size)
+    for k in range(item_size):  # one strided pass per byte plane: much faster than a transposed copy
+        out[k * count : (k + 1) * count] = items[:, k]
     out[whole:] = source[whole:]
     return out
 
@@ -157,7 +160,9 @@ def unshuffle(data: Any, item_size: int) -> np.ndarray:
     if item_size <= 1 or count == 0:
         out[...] = source
         return out
-    out[:whole].reshape(count, item_size)[...] = source[:whole].reshape(item_size, count).T
+    items = out[:whole].reshape(count, item_size)
+    for k in range(item_size):
+        items[:, k] = source[k * count : (k + 1) * count]
     out[whole:] = source[whole:]
     return out
 
@@ -174,13 +179,26 @@ def _decompress_one(codec: str, data: Any, size: int) -> Any:
             f"(more than {MAX_RATIO[codec]}:1); refusing a likely decompression bomb"
         )
     if codec == "zlib":
+        # Decompress in bounded pieces straight into the result (no growing buffer).
         engine = zlib.decompressobj()
+        out = bytearray(size)
+        view = memoryview(out)
+        filled = 0
+        pending: Any = data
         try:
-            out = engine.decompress(data, size)
-            if len(out) == size and engine.unconsumed_tail and engine.decompress(engine.unconsumed_tail, 1):
+            while filled < size:
+                piece = engine.decompress(pending, min(_ZLIB_PIECE, size - filled))
+                pending = engine.unconsumed_tail
+                if not piece:
+                    break
+                view[filled : filled + len(piece)] = piece
+                filled += len(piece)
+            if filled == size and pending and engine.decompress(pending, 1):
                 raise FormatProblem(f"zlib data expands beyond the declared {size} bytes")
         except zlib.error as exc:
             raise FormatProblem(f"corrupt zlib data: {exc}") from None
+        if filled != size:
+            out = view[:filled]
     elif codec in ("lz4", "lz4hc"):
         import lz4.block
 
@@ -214,8 +232,12 @@ def _decompress_one(codec: str, data: Any, size: int) -> Any:
     return out
 
 
-def decompress(data: Any, compression: Compression) -> Any:
-    """Decompress (and unshuffle) a data block; the result has exactly the declared size."""
+def decompress(data: Any, compression: Compression, *, unshuffled: bool = True) -> Any:
+    """Decompress (and unshuffle) a data block; the result has exactly the declared size.
+
+    With ``unshuffled=False`` the caller applies :func:`unshuffle` itself (after dropping
+    the compressed bytes, to lower peak memory).
+    """
     size = compression.uncompressed_size
     if compression.subblocks:
         total = sum(c for c, _ in compression.subblocks)
@@ -231,7 +253,7 @@ def decompress(data: Any, compression: Compression) -> Any:
             pos_out += u_size
     else:
         out = _decompress_one(compression.codec, data, size)
-    if compression.shuffled and compression.item_size > 1:
+    if unshuffled and compression.shuffled and compression.item_size > 1:
         out = unshuffle(out, compression.item_size)
     return out
 
@@ -267,9 +289,9 @@ def _compress_one(codec: str, data: Any, level: int | None) -> bytes:
     raise ValueError(f"compression codec {codec!r} is not supported (supported: {', '.join(CODECS)})")
 
 
-def compress(data: Any, codec: str, *, item_size: int = 1, shuffled: bool = False, level: int | None = None) -> tuple[
-    bytes | bytearray, Compression
-]:
+def compress(
+    data: Any, codec: str, *, item_size: int = 1, shuffled: bool = False, level: int | None = None
+) -> tuple[bytes | bytearray, Compression]:
     """Compress a data block; return the stored bytes and their :class:`Compression`.
 
     Blocks larger than :data:`MAX_SUBBLOCK_SIZE` are cut into subblocks after shuffling
