@@ -275,6 +275,14 @@ class WorkspaceSnapshot:
     current: str | None
 
 
+def _set_window_id(window: ImageWindow, id_: str) -> None:
+    """Set the id of a window, its main view and its previews (``id->PreviewNN``)."""
+    window.id = id_
+    window.main_view.id = id_
+    for pid, preview in window.previews.items():
+        preview.id = f"{id_}{PREVIEW_SEPARATOR}{pid}"
+
+
 def _view_state(view: View) -> tuple[Any, ...]:
     return (view._image, view.display_function, view.history.copy())
 
@@ -364,6 +372,32 @@ class Workspace:
         if self.current_view_id and self.current_view_id.split(PREVIEW_SEPARATOR)[0] == id_:
             self.current_view_id = next(reversed(self._windows), None) if self._windows else None
 
+    def rename_window(self, old: str, new: str) -> ImageWindow:
+        """Give window ``old`` the id ``new``: its views, preview ids, masks naming it and the current view follow.
+
+        ``new`` must be a valid identifier not used by another window; renaming a window to
+        its own id does nothing.  The window keeps its place in the window order.
+        """
+        window = self.window(old)
+        if new == old:
+            return window
+        if not is_valid_id(new):
+            raise ProcfwError(
+                f"cannot rename {old} to '{new}': ids are letters, digits and _, not starting with a digit"
+            )
+        if new in self._windows:
+            raise ProcfwError(f"cannot rename {old} to '{new}': an image window '{new}' already exists")
+        self._windows = {(new if wid == old else wid): w for wid, w in self._windows.items()}
+        _set_window_id(window, new)
+        for other in self._windows.values():
+            if other.mask is not None and other.mask.window_id == old:
+                other.mask = MaskRef(new, other.mask.inverted)
+        if self.current_view_id is not None:
+            wid, sep, pid = self.current_view_id.partition(PREVIEW_SEPARATOR)
+            if wid == old:
+                self.current_view_id = f"{new}{sep}{pid}"
+        return window
+
     def set_mask(self, window_id: str, mask_id: str | None, *, inverted: bool = False) -> None:
         """Set (or with None, remove) the mask of a window; geometries must match."""
         window = self.window(window_id)
@@ -439,5 +473,7 @@ class Workspace:
             w.previews = {pid: p for pid, (p, _) in previews.items()}
             for p, state in previews.values():
                 _set_view_state(p, state)
+            if w.id != wid:  # renamed since the snapshot
+                _set_window_id(w, wid)
         self.icons = dict(snap.icons)
         self.current_view_id = snap.current

@@ -1,0 +1,1 @@
+"""Numeric kernels shared by the built-in processes (MTF, robust statistics, interpolation)."""
