@@ -1,0 +1,97 @@
+"""What icon files hold besides the instances: metadata, load results and file errors."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+from procfw.errors import ProcfwError
+from procfw.unknown import placeholders_in
+
+if TYPE_CHECKING:
+    from procfw.process import Process
+
+__all__ = ["IconFileError", "IconMeta", "InstanceMeta", "LoadResult"]
+
+
+class IconFileError(ProcfwError, ValueError):
+    """An icon file (or icon source text) cannot be read or written.
+
+    The message names the file, the line and column where known, and what was wrong.
+    """
+
+    def __init__(self, source: object, problem: str, *, line: int | None = None, column: int | None = None) -> None:
+        self.source = str(source)
+        self.problem = problem
+        self.line = line
+        self.column = column
+        where = self.source
+        if line is not None:
+            where += f":{line}"
+            if column is not None:
+                where += f":{column}"
+        super().__init__(f"{where}: {problem}")
+
+
+@attrs.frozen(kw_only=True)
+class InstanceMeta:
+    """What a file says about an instance beyond its parameters.
+
+    ``class_id`` is the process id the metadata was read with (metadata is applied only to
+    an instance of that process); ``version`` the instance's version attribute as read
+    (None: absent); ``description``
+    its ``<description>`` text; ``time`` the ``(start, span)`` texts of its ``<time>``
+    element; ``children`` the metadata of a container's children, by position.
+    Placeholders keep all of this inside their raw elements instead.
+    """
+
+    class_id: str | None = None
+    version: int | None = None
+    description: str | None = None
+    time: tuple[str, str] | None = None
+    children: tuple[InstanceMeta | None, ...] = attrs.field(default=(), converter=tuple)
+
+    def child(self, index: int) -> InstanceMeta | None:
+        """The metadata of child ``index``, or None."""
+        return self.children[index] if 0 <= index < len(self.children) else None
+
+    def applies_to(self, process_id: str) -> bool:
+        """Whether this metadata belongs to an instance of ``process_id``."""
+        return self.class_id is None or self.class_id == process_id
+
+
+@attrs.frozen(kw_only=True)
+class IconMeta:
+    """Where an icon sat in PixInsight (``xpos``, ``ypos``, ``workspace``) and its instance's metadata."""
+
+    xpos: int | None = None
+    ypos: int | None = None
+    workspace: str | None = None
+    instance: InstanceMeta = attrs.field(factory=InstanceMeta)
+
+
+@attrs.define
+class LoadResult:
+    """The icons read from a file, in file order, and what the reader noticed.
+
+    ``placeholders`` are the ids of icons that are, or contain, placeholders for processes
+    that are not installed (:class:`procfw.unknown.UnknownProcess`); ``warnings`` are
+    things the reader ignored or repaired (unknown parameters, odd elements...);
+    ``meta`` keeps positions, descriptions and versions so that they write back.
+    """
+
+    icons: dict[str, Process] = attrs.field(factory=dict)
+    meta: dict[str, IconMeta] = attrs.field(factory=dict)
+    warnings: list[str] = attrs.field(factory=list)
+    source: str = ""
+    format: str = ""
+
+    @property
+    def placeholders(self) -> list[str]:
+        """Ids of the icons that are, or contain, placeholders."""
+        return [icon for icon, instance in self.icons.items() if placeholders_in(instance)]
+
+    def missing_processes(self) -> list[str]:
+        """The process ids that are not installed, sorted, each once."""
+        return sorted({cid for instance in self.icons.values() for cid in placeholders_in(instance)})

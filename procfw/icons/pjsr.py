@@ -1,0 +1,148 @@
+"""Instances and icons as PixInsight JavaScript (PJSR): ``var P = new ProcessId; P.param = value;``.
+
+Write-only.  Enumerations are written as ``ProcessId.prototype.Element``, tables as arrays
+of rows with a comment naming the columns, strings as JavaScript literals; a container
+adds its children with ``P.add(P1)`` (a disabled child's ``add`` is commented out).
+"""
+
+from __future__ import annotations
+
+import json as _json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from procfw.container import ProcessContainer
+from procfw.params import Block, Boolean, Double, Enumeration, Float, ParameterKind, String, Table
+from procfw.process import Process
+from procfw.unknown import RawElement, UnknownProcess
+from procfw.workspace import is_valid_id
+
+__all__ = ["icons_to_pjsr", "to_pjsr"]
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+_JS_RESERVED = frozenset(
+    "break case catch class const continue debugger default delete do else enum export extends false finally for "
+    "function if import in instanceof let new null return super switch this throw true try typeof var void while "
+    "with yield".split()
+)
+
+
+def _js_string(text: str) -> str:
+    pieces = text.split("\n")
+    if len(pieces) == 1:
+        return _json.dumps(text)
+    parts = [_json.dumps(p + "\n") for p in pieces[:-1]]
+    if pieces[-1]:
+        parts.append(_json.dumps(pieces[-1]))
+    return " +\n".join(parts)
+
+
+def _js_value(process_id: str, kind: ParameterKind, value: Any) -> str:
+    if isinstance(kind, Boolean):
+        return "true" if value else "false"
+    if isinstance(kind, Enumeration):
+        return f"{process_id}.prototype.{value}"
+    if isinstance(kind, (Float, Double)):
+        number = float(value)
+        if number != number:
+            return "NaN"
+        if number in (float("inf"), float("-inf")):
+            return "Infinity" if number > 0 else "-Infinity"
+        return kind.format(value)
+    if isinstance(kind, String):
+        return _js_string(str(value))
+    if isinstance(kind, Block):
+        return _json.dumps(bytes(value).hex()) + " /* bytes, hexadecimal */"
+    return kind.format(value)
+
+
+def _js_table(process_id: str, kind: Table, rows: Any) -> str:
+    head = "[ // " + ", ".join(c.id for c in kind.columns)
+    body = [
+        "   [" + ", ".join(_js_value(process_id, c, v).replace("\n", " ") for c, v in zip(kind.columns, row)) + "]"
+        for row in rows
+    ]
+    return _js_rows(head, body)
+
+
+def _js_rows(head: str, rows: list[str]) -> str:
+    return head + "\n" + "".join(row + ",\n" for row in rows[:-1]) + (rows[-1] + "\n" if rows else "") + "]"
+
+
+def _raw_js_value(process_id: str, element: RawElement) -> str:
+    value = element.get("value")
+    if value is None:
+        return _js_string(element.text or "")
+    if value in ("true", "false"):
+        return value
+    if re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", value):
+        return value
+    if _NAME.fullmatch(value):
+        return f"{process_id}.prototype.{value}"
+    return _js_string(value)
+
+
+def _pjsr_lines(instance: Process, var: str, lines: list[str]) -> None:
+    if isinstance(instance, UnknownProcess):
+        _pjsr_placeholder(instance, var, lines)
+        return
+    lines.append(f"var {var} = new {instance.process_id};")
+    if isinstance(instance, ProcessContainer):
+        for index, item in enumerate(instance.items, 1):
+            child = f"{var}_{index}" if var[-1:].isdigit() else f"{var}{index}"
+            _pjsr_lines(item.instance, child, lines)
+            if item.mask is not None:
+                lines.append(f"// child {index} has mask {item.mask.window_id}"
+                             f"{' (inverted)' if item.mask.inverted else ''}; set it in PixInsight")
+            lines.append(f"{var}.add({child});" if item.enabled else f"// {var}.add({child}); // disabled child")
+        return
+    for pid, kind in type(instance).schema().items():
+        value = getattr(instance, pid)
+        if kind.read_only and value == kind.default_value:
+            continue
+        if isinstance(kind, Table):
+            lines.append(f"{var}.{pid} = {_js_table(instance.process_id, kind, value)};")
+        else:
+            lines.append(f"{var}.{pid} = {_js_value(instance.process_id, kind, value)};")
+
+
+def _pjsr_placeholder(instance: UnknownProcess, var: str, lines: list[str]) -> None:
+    pid = instance.class_id
+    lines.append(f"var {var} = new {pid}; // {pid} is not installed in procfw: values written as read")
+    for element in instance.elements:
+        ident = element.get("id")
+        if element.tag == "parameter" and ident:
+            lines.append(f"{var}.{ident} = {_raw_js_value(pid, element)};")
+        elif element.tag == "table" and ident:
+            trs = element.find_all("tr")
+            columns = [td.get("id") or "" for td in trs[0].find_all("td")] if trs else []
+            rows = ["   [" + ", ".join(_raw_js_value(pid, td).replace("\n", " ") for td in tr.find_all("td")) + "]"
+                    for tr in trs]
+            lines.append(f"{var}.{ident} = {_js_rows('[ // ' + ', '.join(columns), rows)};")
+        elif element.tag not in ("description", "time"):
+            lines.append(f"// <{element.tag}> element not expressible in PJSR")
+
+
+def to_pjsr(instance: Process, *, var: str = "P") -> str:
+    """``instance`` as PixInsight JavaScript: ``var P = new ProcessId;`` and ``P.param = value;`` lines.
+
+    Enumerations are written as ``ProcessId.prototype.Element``, tables as arrays of rows
+    with a comment naming the columns; a container adds its children with ``P.add(P1)``.
+    """
+    lines: list[str] = []
+    _pjsr_lines(instance, var, lines)
+    return "\n".join(lines) + "\n"
+
+
+def icons_to_pjsr(icons: Mapping[str, Process]) -> str:
+    """A PJSR script creating one variable per icon (named after the icon)."""
+    import procfw
+
+    out = [f"// Process icons written by procfw {procfw.__version__} as PixInsight JavaScript (PJSR)", ""]
+    for name, instance in icons.items():
+        var = name if is_valid_id(name) and name not in _JS_RESERVED else f"icon_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
+        out.append(f"// icon {name}")
+        out.append(to_pjsr(instance, var=var))
+    return "\n".join(out)
