@@ -14,7 +14,7 @@ _TOKEN = re.compile(
     r"""\s*(?:
         (?P<open>\[) | (?P<close>\]) | (?P<comma>,) |
         (?P<string>"(?:[^"\\]|\\.)*") |
-        (?P<number>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?![\w.])) |
+        (?P<number>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?![\w.])|[+-](?:inf|nan)(?!\w)) |
         (?P<word>[A-Za-z_][\w.]*)
     )""",
     re.VERBOSE,
@@ -34,6 +34,8 @@ def _scalar(kind: str, text: str) -> Any:
         return unquote(text)
     if kind == "number":
         return int(text) if re.fullmatch(r"[+-]?\d+", text) else float(text)
+    if text in ("inf", "nan"):
+        return float(text)
     if text in ("true", "false"):
         return text == "true"
     return text

@@ -93,10 +93,10 @@ class FileListTable(Table):
                 from procfw.literals import parse_literal
 
                 try:
-                    parse_literal(value)
+                    parsed = parse_literal(value)
                 except ValueError:
                     return super().convert(self._rows_for([value]))  # a glob such as "[ab]*.fits"
-                return super().convert(value)
+                return self.convert(parsed)  # rows, or a list of names/patterns
             return super().convert(self._rows_for([value]))
         if isinstance(value, Sequence) and value and all(isinstance(v, (str, os.PathLike)) for v in value):
             return super().convert(self._rows_for(value))

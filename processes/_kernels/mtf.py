@@ -37,10 +37,11 @@ def mtf(m: Any, x: Any) -> Any:
     return y if y.ndim else y[()]
 
 
-def mtf_inplace(m: float, y: np.ndarray) -> np.ndarray:
+def mtf_inplace(m: float, y: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
     """Apply mtf(m, ·) to the float array ``y`` (values in [0, 1]) in place; returns ``y``.
 
-    Uses one temporary array of ``y``'s size and dtype.
+    Uses one temporary array of ``y``'s size and dtype, or ``scratch`` when given (same
+    shape and dtype as ``y``; its contents are overwritten).
     """
     m = float(m)
     if m == 0.5:
@@ -52,7 +53,7 @@ def mtf_inplace(m: float, y: np.ndarray) -> np.ndarray:
         np.greater_equal(y, 1, out=y, casting="unsafe")
         return y
     dt = y.dtype.type
-    q = np.subtract(dt(1), y, dtype=y.dtype)
+    q = np.subtract(dt(1), y, out=scratch, dtype=y.dtype)
     q *= dt(m)
     y *= dt(1 - m)
     q += y
@@ -79,11 +80,13 @@ def histogram_transform(
     r1: float = 1.0,
     *,
     out: np.ndarray | None = None,
+    scratch: np.ndarray | None = None,
 ) -> np.ndarray:
     """One histogram transformation row applied to ``x`` (input clipped to [0, 1] first).
 
     Returns a new array of ``x``'s float dtype, or writes into ``out`` (which may be ``x``
-    itself for in-place work).  ``x`` is never modified unless it is ``out``.
+    itself for in-place work).  ``x`` is never modified unless it is ``out``.  ``scratch``
+    (same shape and dtype as the result) saves the one temporary the MTF needs.
     """
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating):
@@ -103,7 +106,7 @@ def histogram_transform(
             np.clip(y, 0, 1, out=y)
     else:
         y = np.clip(x, 0, 1, out=out)
-    mtf_inplace(m, y)
+    mtf_inplace(m, y, scratch)
     if r0 != 0 or r1 != 1:
         y -= dt(r0)
         y *= dt(1 / (float(r1) - float(r0)))

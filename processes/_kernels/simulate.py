@@ -26,6 +26,12 @@ Model (all in ADU unless said otherwise; ``gain`` is e⁻/ADU)::
 The sensor's fixed pattern (bias pattern, dark map, hot pixels, response) depends only
 on ``Camera.seed``; each frame's noise on the frame's own ``seed``.
 
+Coordinates: ``x`` is the column, ``y`` the row (row 0 first in the array and the file),
+pixel centres at integers.  A light frame with ``shift=(dx, dy)`` and ``rotation=θ``
+(degrees) sees the scene point ``p`` at ``R(θ)·(p − c) + c + (dx, dy)``, with ``c`` the
+frame centre and ``R(θ)`` turning +x towards +y (clockwise on a display with row 0 at the
+top); ``FrameTruth.stars`` holds the resulting (x, y) positions.
+
 Main entry points::
 
     cam = Camera(width=256, height=256, bayer_pattern="RGGB", seed=1)
@@ -35,7 +41,8 @@ Main entry points::
     flat = flat_frame(cam, level=20000, seed=12)
     light = light_frame(cam, scene, exposure=300, seed=13, shift=(3.5, -2.0), rotation=0.2)
     light.write("light_001.fits")           # 16-bit FITS with IMAGETYP, EXPTIME, BAYERPAT, ...
-    light.truth.calibrated                   # what bias+dark+flat calibration should recover (ADU)
+    light.truth.calibrated                   # the photo-signal calibration recovers (ADU), and
+    light.truth.expected_calibrated()        # ... scaled exactly as a trimmed-mean flat normalization does
     mb = master_bias(cam, frames=32, seed=20)   # float frames with noise reduced by √frames
     session = write_session("data/", cam, scene, lights=5)   # a whole set on disk
 
