@@ -1,0 +1,1 @@
+"""Helpers of the ImageCalibration process: masters, dark optimization, overscan, the calibration itself."""

@@ -1,0 +1,320 @@
+"""Debayer: PixInsight ids, CFA pattern detection, demosaicing accuracy, real Seestar S50 frames, files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from processes._kernels import simulate as sim
+from processes._kernels.cfa import CFAPattern, detect_pattern
+from processes._kernels.demosaic import bilinear, mosaic, superpixel, vng
+from processes.debayer import Debayer
+from procfw.errors import ExecutionError
+from procfw.image import FITSKeyword, Image
+from procfw.io import read_image
+from procfw.io.fits import write_fits
+from procfw.testing import check_process
+from procfw.workspace import Workspace
+
+SEESTAR = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "frames" / "seestar-s50" / (
+    "M94_2025-03-27_session1")
+
+
+def _seestar_frames() -> list[Path]:
+    frames = sorted(SEESTAR.glob("*.fit")) if SEESTAR.is_dir() else []
+    if not frames:
+        pytest.skip(f"Seestar frames not found in {SEESTAR}")
+    return frames
+
+
+def _checkerboard(plane: np.ndarray) -> float:
+    """Largest 2×2-periodic component of a plane, relative to its mean (0 for a smooth image)."""
+    a, b = plane[0::2, 0::2].mean(), plane[0::2, 1::2].mean()
+    c, d = plane[1::2, 0::2].mean(), plane[1::2, 1::2].mean()
+    mean = (a + b + c + d) / 4
+    return float(max(abs(a - b - c + d), abs(a - b + c - d), abs(a + b - c - d)) / 4 / mean)
+
+
+def _smooth_rgb(h: int = 64, w: int = 80) -> np.ndarray:
+    """A smooth natural-looking image: a luminance pattern times slowly varying colours."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    luminance = 0.5 + 0.3 * np.sin(x / 7.0) * np.cos(y / 9.0)
+    colour = np.stack([1.0 + 0.1 * np.sin(x / 40.0), 0.8 + 0.0 * x, 0.6 + 0.1 * np.cos(y / 35.0)])
+    return (luminance[None] * colour).astype(np.float32)
+
+
+# -- schema --------------------------------------------------------------------------------
+
+
+def test_conformance() -> None:
+    report = check_process(Debayer)
+    report.raise_if_failed()
+    assert any("no BAYERPAT keyword" in s for s in report.skipped)
+    assert any("one-channel" in s for s in report.skipped)
+    forced = check_process(Debayer, instance=Debayer(cfaPattern="RGGB", evaluateNoise=False))
+    forced.raise_if_failed()
+    assert "executes on a 1-channel view" in forced.passed
+
+
+def test_pixinsight_ids_and_enumerations() -> None:
+    schema = Debayer.schema()
+    cfa = schema["cfaPattern"]
+    assert cfa.element_ids() == ["Auto", "RGGB", "BGGR", "GBRG", "GRBG", "GRGB", "GBGR", "RGBG", "BGRG"]
+    assert [cfa.value_of(e) for e in cfa.element_ids()] == list(range(9))
+    assert Debayer.parameter_id("bayerPattern") == "cfaPattern"
+    assert Debayer.parameter_id("DebayerMethod") == "debayerMethod"
+    method = schema["debayerMethod"]
+    assert method.element_ids() == ["SuperPixel", "Bilinear", "VNG"] and method.default == "VNG"
+    assert schema["onError"].element_ids() == ["OnError_Continue", "OnError_Abort", "OnError_AskUser"]
+    assert [c.id for c in schema["targetItems"].columns] == ["enabled", "image"]
+    d = Debayer()
+    assert (d.outputPostfix, d.outputExtension, d.outputRGBImages, d.outputSeparateChannels) == ("_d", ".xisf", True,
+                                                                                                 False)
+    assert d.inputHints == "raw cfa" and d.memoryLoadLimit == pytest.approx(0.85)
+    assert not Debayer.is_history_updater and not Debayer.is_maskable
+
+
+# -- CFA patterns ----------------------------------------------------------------------------
+
+
+def _raw(keywords, height: int = 4) -> Image:
+    return Image(np.zeros((1, height, 6), dtype=np.float32), [FITSKeyword(k, v) for k, v in keywords])
+
+
+def test_pattern_detection_rules() -> None:
+    assert str(detect_pattern(_raw([("BAYERPAT", "GRBG")]))[0]) == "GRBG"
+    # an odd X offset swaps the pattern's columns, an odd Y offset its rows
+    assert str(detect_pattern(_raw([("BAYERPAT", "GRBG"), ("XBAYROFF", 1)]))[0]) == "RGGB"
+    assert str(detect_pattern(_raw([("BAYERPAT", "GRBG"), ("YBAYROFF", 1)]))[0]) == "BGGR"
+    assert str(detect_pattern(_raw([("BAYERPAT", "'rggb '"), ("XBAYROFF", 2), ("YBAYROFF", 3)]))[0]) == "GBRG"
+    # bottom-up files store the last sensor row first: even height swaps the rows, odd does not
+    assert str(detect_pattern(_raw([("BAYERPAT", "GRBG"), ("ROWORDER", "BOTTOM-UP")], 4))[0]) == "BGGR"
+    assert str(detect_pattern(_raw([("BAYERPAT", "GRBG"), ("ROWORDER", "BOTTOM-UP")], 5))[0]) == "GRBG"
+    assert str(detect_pattern(_raw([("BAYERPAT", "GRBG"), ("ROWORDER", "TOP-DOWN")]))[0]) == "GRBG"
+    image = _raw([("BAYERPAT", "GRBG")])
+    image.properties["PCL:CFASourcePattern"] = "BGGR"
+    assert str(detect_pattern(image)[0]) == "BGGR"
+    none, why = detect_pattern(_raw([]))
+    assert none is None and "BAYERPAT" in why
+    none, why = detect_pattern(_raw([("BAYERPAT", "TRUE")]))
+    assert none is None and "unusable BAYERPAT" in why
+    assert CFAPattern("GRBG").channel_map(2, 2).tolist() == [[1, 0], [2, 1]]
+
+
+# -- demosaicing accuracy ------------------------------------------------------------------------
+
+
+def test_hand_computed_bilinear_and_superpixel() -> None:
+    raw = np.arange(16, dtype=np.float32).reshape(4, 4)  # RGGB: R at (0,0),(0,2),(2,0),(2,2)
+    rgb = bilinear(raw, CFAPattern("RGGB"))
+    # G at the R site (2,2): mean of 6, 9, 11, 14; B at (2,2): mean of 5, 7, 13, 15
+    assert rgb[1, 2, 2] == pytest.approx((6 + 9 + 11 + 14) / 4)
+    assert rgb[2, 2, 2] == pytest.approx((5 + 7 + 13 + 15) / 4)
+    # R at the G site (1,2): mean of the R above and below, 2 and 10; R at B site (1,1): 0, 2, 8, 10
+    assert rgb[0, 1, 2] == pytest.approx(6.0)
+    assert rgb[0, 1, 1] == pytest.approx(5.0)
+    # measured samples are kept
+    assert rgb[0, 2, 2] == 10 and rgb[1, 1, 2] == 6 and rgb[2, 1, 1] == 5
+    sp = superpixel(raw, CFAPattern("RGGB"))
+    assert sp.shape == (3, 2, 2)
+    assert sp[:, 0, 0].tolist() == [0.0, 2.5, 5.0]  # R=0, G=(1+4)/2, B=5
+    assert superpixel(raw, CFAPattern("GRBG"))[:, 1, 1].tolist() == [11.0, 12.5, 14.0]
+
+
+@pytest.mark.parametrize("pattern", ["RGGB", "BGGR", "GBRG", "GRBG"])
+def test_mosaic_then_demosaic_reconstructs_smooth_images(pattern: str) -> None:
+    rgb = _smooth_rgb()
+    cfa = CFAPattern(pattern)
+    raw = mosaic(rgb, cfa)
+    assert np.array_equal(raw, np.take_along_axis(rgb, cfa.channel_map(64, 80)[None].astype(int), 0)[0])
+    inner = (slice(None), slice(3, -3), slice(3, -3))
+    for method in (bilinear, vng):
+        error = np.abs(method(raw, cfa) - rgb)[inner]
+        # the curvature error of a 2-pixel interpolation: |f''|·1²/2 ≈ 0.3·0.8/7² ≈ 0.005 at most
+        assert float(error.max()) < 0.008, method.__name__
+        assert float(np.sqrt(np.mean(error**2))) < 0.002, method.__name__
+    # linear ramps are reproduced exactly (to float32 precision) by both methods
+    y, x = np.mgrid[0:32, 0:40].astype(np.float32)
+    ramp = np.stack([0.2 + 0.003 * x + 0.001 * y, 0.3 + 0.002 * x - 0.002 * y, 0.5 - 0.001 * x + 0.004 * y])
+    for method in (bilinear, vng):
+        assert np.abs(method(mosaic(ramp, cfa), cfa) - ramp)[:, 2:-2, 2:-2].max() < 1e-6
+    # SuperPixel of an image constant over each 2×2 cell is exact
+    cells = np.repeat(np.repeat(rgb[:, ::2, ::2], 2, axis=1), 2, axis=2)
+    assert np.allclose(superpixel(mosaic(cells, cfa), cfa), rgb[:, ::2, ::2], atol=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(pattern=st.sampled_from(["RGGB", "BGGR", "GBRG", "GRBG", "GRGB", "GBGR", "RGBG", "BGRG"]),
+       height=st.integers(3, 12), width=st.integers(3, 12), seed=st.integers(0, 2**16))
+def test_measured_samples_are_kept_and_values_stay_in_range(pattern: str, height: int, width: int, seed: int) -> None:
+    cfa = CFAPattern(pattern)
+    raw = np.random.default_rng(seed).random((height, width), dtype=np.float32)
+    masks = cfa.masks(height, width)
+    for method in (bilinear, vng):
+        rgb = method(raw, cfa)
+        assert rgb.shape == (3, height, width) and rgb.dtype == np.float32
+        for c in range(3):
+            assert np.array_equal(rgb[c][masks[c]], raw[masks[c]])
+        assert float(rgb.min()) >= 0.0 and float(rgb.max()) <= 1.0
+    # bilinear interpolates: every value lies within the range of the raw samples
+    assert float(bilinear(raw, cfa).max()) <= float(raw.max()) + 1e-7
+
+
+def test_vng_beats_bilinear_at_edges() -> None:
+    h, w = 64, 64
+    y, x = np.mgrid[0:h, 0:w]
+    cfa = CFAPattern("RGGB")
+    inner = (slice(None), slice(3, -3), slice(3, -3))
+    shapes = {"vertical": x < 31, "horizontal": y < 30, "diagonal": x + y < 63,
+              "disc": (x - 32) ** 2 + (y - 30) ** 2 < 300}
+    # luminance edges (the colour keeps its hue across the edge, as in astronomical images)
+    for bright, dark in (((0.8, 0.8, 0.8), (0.1, 0.1, 0.1)), ((0.8, 0.6, 0.4), (0.2, 0.15, 0.1))):
+        for name, inside in shapes.items():
+            rgb = np.where(inside[None], np.array(bright)[:, None, None], np.array(dark)[:, None, None])
+            rgb = rgb.astype(np.float32)
+            raw = mosaic(rgb, cfa)
+            e_bil = float(np.sqrt(np.mean((bilinear(raw, cfa) - rgb)[inner] ** 2)))
+            e_vng = float(np.sqrt(np.mean((vng(raw, cfa) - rgb)[inner] ** 2)))
+            assert e_vng < 0.85 * e_bil, (name, bright, e_bil, e_vng)
+    # even an edge between two different hues is reconstructed better
+    rgb = np.where((x + y < 63)[None], np.array([0.9, 0.7, 0.4])[:, None, None],
+                   np.array([0.1, 0.15, 0.3])[:, None, None]).astype(np.float32)
+    raw = mosaic(rgb, cfa)
+    assert np.mean((vng(raw, cfa) - rgb)[inner] ** 2) < np.mean((bilinear(raw, cfa) - rgb)[inner] ** 2)
+
+
+def test_simulated_cfa_light_debayers_to_the_scene_colours() -> None:
+    cam = sim.Camera(width=96, height=80, bayer_pattern="GBRG", seed=2, prnu=0.0, vignetting=0.0,
+                     transmission=(1.0, 1.0, 1.0), read_noise=0.0)
+    scene = sim.Scene(stars=(), sky=500.0, sky_color=(1.0, 0.5, 0.25))
+    frame = sim.light_frame(cam, scene, exposure=10, seed=1)
+    result = Debayer(evaluateNoise=False).apply(frame.image(), _context())
+    rgb = next(iter(result.new_images.values())).pixels.astype(np.float64) * 65535
+    means = [float(np.mean(rgb[c] - frame.truth.bias.mean())) for c in range(3)]
+    assert means[0] / means[1] == pytest.approx(2.0, rel=0.02) and means[2] / means[1] == pytest.approx(0.5, rel=0.02)
+
+
+def _context():
+    from procfw.process import ExecutionContext
+
+    return ExecutionContext()
+
+
+# -- the real Seestar S50 frames -------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_seestar_auto_pattern_and_sensible_channels() -> None:
+    path = _seestar_frames()[0]
+    workspace = Workspace()
+    window = workspace.open(path)
+    raw = window.image.pixels[0]
+    result = Debayer(evaluateNoise=False).execute_on(window.main_view)
+    assert result.outputs["cfaPattern"] == "GRBG"
+    assert result.created == (f"{window.id}_RGB_VNG",)
+    rgb = workspace.window(result.created[0]).image.pixels
+    assert rgb.shape == (3, 1920, 1080) and rgb.dtype == np.float32
+    assert window.image.pixels.shape == (1, 1920, 1080)  # the raw view is unchanged
+    assert window.main_view.history.processes() == []  # not a history updater
+    pattern = CFAPattern("GRBG")
+    masks = pattern.masks(1920, 1080)
+    # measured samples are kept: G at the G sites, R at the R sites, B at the B sites
+    for c in range(3):
+        assert np.array_equal(rgb[c][masks[c]], raw[masks[c]])
+    # interpolated green follows the raw greens around it
+    from scipy import ndimage
+
+    cross = ndimage.convolve(raw, np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], np.float32) / 4, mode="mirror")
+    assert np.corrcoef(rgb[1][~masks[1]], cross[~masks[1]])[0, 1] > 0.8
+    # no checkerboard on the sky: the raw 2×2 modulation (R/B vs G levels) is gone
+    sky = (slice(128, 384), slice(576, 832))
+    assert _checkerboard(raw[sky]) > 0.05
+    assert max(_checkerboard(rgb[c][sky]) for c in range(3)) < 0.002
+    # the wrong pattern leaves a strong checkerboard: Auto picked the right one
+    wrong = vng(raw[sky], CFAPattern("RGGB"))  # the crop starts at even offsets: same pattern
+    assert max(_checkerboard(wrong[c]) for c in range(3)) > 0.01
+
+
+def test_seestar_superpixel_and_bilinear_agree_on_levels() -> None:
+    path = _seestar_frames()[0]
+    image = read_image(path)
+    crop = image.with_pixels(image.pixels[:, 600:856, 300:556].copy())  # even offsets keep the pattern
+    pattern = detect_pattern(crop)[0]
+    sp = superpixel(crop.pixels[0], pattern)
+    bl = bilinear(crop.pixels[0], pattern)
+    for c in range(3):
+        assert float(np.median(sp[c])) == pytest.approx(float(np.median(bl[c])), rel=0.02)
+    # R and B levels of this sky differ from G (raw site medians, hand-checked: R 0.0128, G 0.0152, B 0.0121)
+    assert float(np.median(sp[1])) > float(np.median(sp[0])) > float(np.median(sp[2]))
+
+
+# -- views and previews -------------------------------------------------------------------------------
+
+
+def test_preview_pattern_follows_the_origin() -> None:
+    rgb = _smooth_rgb(40, 50)
+    cfa = CFAPattern("RGGB")
+    image = Image(mosaic(rgb, cfa)[None], [FITSKeyword("BAYERPAT", "RGGB")])
+    workspace = Workspace()
+    window = workspace.add_image(image, "raw")
+    preview = window.add_preview(3, 5, 33, 35, "odd")
+    result = Debayer(evaluateNoise=False, debayerMethod="Bilinear").execute_on(preview)
+    assert result.outputs["cfaPattern"] == "BGGR"  # RGGB seen from (3, 5): columns and rows swapped
+    out = workspace.window(result.created[0]).image.pixels
+    full = bilinear(image.pixels[0], cfa)[:, 5:35, 3:33]
+    assert np.allclose(out[:, 2:-2, 2:-2], full[:, 2:-2, 2:-2], atol=1e-6)
+
+
+def test_multichannel_views_are_refused() -> None:
+    workspace = Workspace()
+    window = workspace.add_image(Image(np.zeros((3, 8, 8), dtype=np.float32)), "rgb")
+    ok, why = Debayer(cfaPattern="RGGB").can_execute_on(window.main_view)
+    assert not ok and "one-channel" in why
+    with pytest.raises(ExecutionError, match="one-channel"):
+        Debayer(cfaPattern="RGGB").execute_on(window.main_view)
+
+
+def test_separate_channels_on_a_view() -> None:
+    workspace = Workspace()
+    window = workspace.add_image(Image(mosaic(_smooth_rgb(16, 16), CFAPattern("BGGR"))[None]), "raw")
+    result = Debayer(cfaPattern="BGGR", debayerMethod="SuperPixel", outputSeparateChannels=True,
+                     evaluateNoise=False).execute_on(window.main_view)
+    assert result.created == ("raw_RGB_SuperPixel", "raw_RGB_SuperPixel_R", "raw_RGB_SuperPixel_G",
+                              "raw_RGB_SuperPixel_B")
+    assert workspace.window("raw_RGB_SuperPixel_G").image.pixels.shape == (1, 8, 8)
+
+
+# -- files ----------------------------------------------------------------------------------------------
+
+
+def test_global_execution_over_a_glob(tmp_path: Path) -> None:
+    cam = sim.Camera(width=64, height=48, bayer_pattern="GRBG", seed=1)
+    scene = sim.random_scene(cam, n_stars=5, seed=1)
+    for i in range(2):
+        sim.light_frame(cam, scene, seed=i).write(tmp_path / f"raw_{i}.fits")
+    write_fits(Image(np.zeros((3, 8, 8), dtype=np.float32)), tmp_path / "raw_rgb.fits")
+    write_fits(Image(np.zeros((1, 8, 8), dtype=np.float32)), tmp_path / "raw_nokeyword.fits")
+    (tmp_path / "out").mkdir()
+    instance = Debayer(targetItems=str(tmp_path / "raw_*.fits"), outputDirectory=str(tmp_path / "out"),
+                       outputExtension=".fits")
+    result = instance.execute_global(Workspace())
+    rows = {Path(r["targetFrame"]).name: r for r in result.outputs["outputData"]}
+    assert [rows[f"raw_{i}.fits"]["status"] for i in range(2)] == ["ok", "ok"]
+    assert rows["raw_0.fits"]["outputFilePath"] == str(tmp_path / "out" / "raw_0_d.fits")
+    assert rows["raw_0.fits"]["cfaPattern"] == "GRBG" and rows["raw_0.fits"]["noiseEstimateG"] > 0
+    assert "one-channel" in rows["raw_rgb.fits"]["error"]
+    assert "BAYERPAT" in rows["raw_nokeyword.fits"]["error"]
+    out = read_image(tmp_path / "out" / "raw_0_d.fits")
+    assert out.channels == 3 and out.keyword("BAYERPAT") is None and out.keyword("IMAGETYP") == "Light Frame"
+    # outputs exist now: a second run refuses to overwrite them, unless asked
+    again = instance.evolve(targetItems=str(tmp_path / "raw_0.fits"))
+    with pytest.raises(ExecutionError, match="file exists"):
+        again.execute_global(Workspace())
+    assert again.evolve(overwriteExistingFiles=True).execute_global(Workspace()).outputs["succeeded"] == 1
+    with pytest.raises(ExecutionError, match="raw_nokeyword"):
+        instance.evolve(targetItems=str(tmp_path / "raw_nok*.fits"), onError="OnError_Abort").execute_global(
+            Workspace())
