@@ -51,10 +51,118 @@ def _run_help_process(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_plugin_warnings(*, deferred: bool = False) -> list[str]:
+    """Plugin failures become 'procfw: warning: ...' lines instead of Python warnings.
+
+    With ``deferred``, the lines are collected in the returned list (printed by the caller
+    after the run, so that a script's error stays the first line on stderr).
+    """
+    import logging
+    import warnings
+
+    from procfw.registry import PluginWarning
+
+    warnings.simplefilter("ignore", PluginWarning)
+    collected: list[str] = []
+    if deferred:
+
+        class _Collect(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                collected.append(record.getMessage())
+
+        logger = logging.getLogger("procfw")
+        logger.addHandler(_Collect(level=logging.WARNING))
+        logger.propagate = False
+    elif not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="procfw: warning: %(message)s")
+    return collected
+
+
+def _configure_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", dest="text", metavar="TEXT", help="run TEXT (console statements) instead of a file")
+    parser.add_argument(
+        "--json", action="store_true", help="print a JSON report on stdout (process outputs, windows, errors); "
+        "what the script prints goes to stderr"
+    )
+    parser.add_argument("script", nargs="?", help="the script file (omit with -c)")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="script arguments: $1, $2, ... ($@ is all of them)")
+
+
+def _run_run(args: argparse.Namespace) -> int:
+    plugin_warnings = _quiet_plugin_warnings(deferred=True)
+    try:
+        return _run_script(args)
+    finally:
+        for line in dict.fromkeys(plugin_warnings):
+            print(f"procfw: warning: {line}", file=sys.stderr)
+
+
+def _run_script(args: argparse.Namespace) -> int:
+    import json
+
+    from procfw.console import ConsoleError, ConsoleRuntimeError, Session
+
+    script_args = list(args.args)
+    if args.text is not None:
+        if args.script is not None:
+            script_args.insert(0, args.script)
+        file, text = "<command>", args.text
+    elif args.script is None:
+        print("procfw run: give a script file, or -c TEXT", file=sys.stderr)
+        return 2
+    else:
+        file = args.script
+    session = Session(out=sys.stderr if args.json else sys.stdout, err=sys.stderr, args=script_args, script=file)
+    error: ConsoleError | None = None
+    try:
+        if args.text is None:
+            try:
+                with open(file, encoding="utf-8-sig") as handle:
+                    text = handle.read()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                error = ConsoleRuntimeError(f"cannot read script: {reason}", file=file)
+                print(f"procfw run: {file}: cannot read script: {reason}", file=sys.stderr)
+        if error is None:
+            session.run_text(text, file=file, args=script_args)
+    except ConsoleError as exc:
+        error = exc
+        print(exc.render(), file=sys.stderr)
+    except KeyboardInterrupt:
+        print("procfw: interrupted", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(session.report(error), indent=2))
+    if error is not None:
+        return 1
+    return session.exit_code or 0
+
+
+def _configure_console(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--history", metavar="FILE", help="history file (default: $PROCFW_HISTORY, else ~/.procfw_history)"
+    )
+
+
+def _run_console(args: argparse.Namespace) -> int:
+    from procfw.console.repl import run_console
+
+    interactive = sys.stdin.isatty()
+    plugin_warnings = _quiet_plugin_warnings(deferred=not interactive)
+    try:
+        return run_console(history=args.history)
+    finally:
+        for line in dict.fromkeys(plugin_warnings):
+            print(f"procfw: warning: {line}", file=sys.stderr)
+
+
 SUBCOMMANDS: list[tuple[str, str, Configure, Handler]] = [
     ("processes", "list the installed processes", _configure_processes, _run_processes),
     ("describe", "describe a process: its parameters, kinds, defaults and ranges", _configure_help_process,
      _run_help_process),
+    ("run", "run a console script file (or -c TEXT) with arguments", _configure_run, _run_run),
+    ("console", "the interactive console (reads lines plainly when stdin is not a terminal)", _configure_console,
+     _run_console),
 ]
 
 
