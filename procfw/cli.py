@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from procfw import __version__
+from procfw import __version__, cli_icons, cli_plugins
 
 Handler = Callable[[argparse.Namespace], int]
 Configure = Callable[[argparse.ArgumentParser], None]
@@ -163,6 +163,8 @@ SUBCOMMANDS: list[tuple[str, str, Configure, Handler]] = [
     ("run", "run a console script file (or -c TEXT) with arguments", _configure_run, _run_run),
     ("console", "the interactive console (reads lines plainly when stdin is not a terminal)", _configure_console,
      _run_console),
+    ("icons", cli_icons.HELP, cli_icons.configure, cli_icons.run),
+    ("plugins", cli_plugins.HELP, cli_plugins.configure, cli_plugins.run),
 ]
 
 
@@ -191,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from procfw.errors import ProcfwError
 
+    _quiet_plugin_warnings()
     try:
         return handler(args)
     except ProcfwError as exc:

@@ -241,8 +241,22 @@ processes: Registry[Any] = Registry(
 )
 """Process classes by process id (and declared aliases)."""
 
-commands: Registry[Any] = Registry("procfw.commands", "command")
+def _check_command(id_: str, function: Any) -> None:
+    if not callable(function):
+        raise TypeError(f"command '{id_}' is not callable: {function!r}")
+
+
+def _check_format(id_: str, fmt: Any) -> None:
+    missing = [a for a in ("id", "extensions", "description", "can_read", "can_write", "read", "write")
+               if not hasattr(fmt, a)]
+    if missing:
+        raise TypeError(f"image format '{id_}' lacks {', '.join(missing)}")
+    if any(not (isinstance(e, str) and e.startswith(".") and e == e.lower()) for e in fmt.extensions):
+        raise TypeError(f"image format '{id_}': extensions must be lower-case and start with '.': {fmt.extensions}")
+
+
+commands: Registry[Any] = Registry("procfw.commands", "command", validate=_check_command)
 """Console command functions by command name."""
 
-formats: Registry[Any] = Registry("procfw.formats", "image format")
+formats: Registry[Any] = Registry("procfw.formats", "image format", validate=_check_format)
 """Image file formats by format id."""

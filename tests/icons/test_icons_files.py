@@ -24,7 +24,7 @@ from procfw.icons import (
     loads_icons,
     save_icons,
 )
-from procfw.icons import cli as icons_cli
+from procfw import cli_icons as icons_cli
 from procfw.icons import json as icons_json
 from procfw.unknown import RawElement, UnknownProcess
 from procfw.workspace import MaskRef, Workspace

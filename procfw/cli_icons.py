@@ -1,14 +1,13 @@
 """The ``procfw icons`` subcommand: ``convert IN OUT [--overwrite]`` and ``list FILE``.
 
-Wired into :data:`procfw.cli.SUBCOMMANDS` as ``("icons", HELP, configure, run)``.
+Kept outside ``procfw.icons`` so that building the CLI parser imports nothing heavy; wired into
+:data:`procfw.cli.SUBCOMMANDS` as ``("icons", HELP, configure, run)``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-
-from procfw.unknown import UnknownProcess, placeholders_in
 
 __all__ = ["HELP", "configure", "run"]
 
@@ -53,6 +52,7 @@ def _convert(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     from procfw.icons import load_icons
+    from procfw.unknown import UnknownProcess, placeholders_in
 
     result = load_icons(args.file)
     _print_warnings(result.warnings)

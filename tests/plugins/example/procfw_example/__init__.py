@@ -1,0 +1,1 @@
+"""An example procfw plugin: the ExampleGain process, the greet command and the .npy format."""

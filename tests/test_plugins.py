@@ -1,0 +1,123 @@
+"""Plugins: a real example package (process, command, format) and a broken one, installed with pip.
+
+Both packages are installed with pip into a temporary target directory that the
+subprocesses put on their path, so the developer's environment is left as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from procfw.icons import load_icons, save_icons
+from procfw.unknown import UnknownProcess
+
+PLUGINS = Path(__file__).parent / "plugins"
+
+pytestmark = pytest.mark.slow
+
+
+def pip_install(target: Path, *packages: Path) -> None:
+    command = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
+               str(target), *map(str, packages)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="module")
+def plugin_path(tmp_path_factory) -> Path:
+    """A directory holding the example plugin and the broken plugin, installed by pip."""
+    target = tmp_path_factory.mktemp("site")
+    pip_install(target, PLUGINS / "example", PLUGINS / "broken")
+    return target
+
+
+def procfw(plugin_path: Path | None, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if plugin_path is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(plugin_path), env.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-m", "procfw", *args], capture_output=True, text=True, timeout=300,
+                          env=env, cwd=cwd)
+
+
+def test_plugin_process_command_and_format_through_procfw_run(plugin_path, tmp_path):
+    script = tmp_path / "plugin.pcs"
+    script.write_text(
+        'NewImage -id=flat -width=8 -height=4 -numberOfChannels=1 -colorSpace=Grayscale -v0=0.2\n'
+        "ExampleGain -gain=3 flat\n"
+        'save flat "flat.npy"\n'
+        'open "flat.npy" -id=again\n'
+        "greet Ada -times=2\n"
+        "greet -shout+\n"
+    )
+    done = procfw(plugin_path, "run", str(script), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "hello, Ada hello, Ada" in done.stdout and "HELLO, WORLD" in done.stdout
+    saved = np.load(tmp_path / "flat.npy", allow_pickle=False)
+    assert saved.shape == (1, 4, 8)
+    np.testing.assert_allclose(saved, 0.6, rtol=1e-6)
+
+
+def test_broken_plugin_gives_warnings_and_breaks_nothing(plugin_path):
+    done = procfw(plugin_path, "plugins")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "procfw-example-plugin 1.2.0" in out
+    assert "processes: ExampleGain" in out and "commands: greet" in out and "formats: npy" in out
+    assert "procfw-broken-plugin 0.0.1" in out
+    failures = out.split("failures:")[1]
+    assert "BrokenProcess' from procfw-broken-plugin 0.0.1: failed to load: ModuleNotFoundError" in failures
+    assert "broken-command' from procfw-broken-plugin 0.0.1: failed to load" in failures
+    assert "'Invert' from procfw-broken-plugin 0.0.1: id clashes with procfw" in failures
+    assert len(failures.strip().splitlines()) == 3
+
+    inverted = procfw(plugin_path, "run", "--json", "-c",
+                      "NewImage -id=a -width=2 -height=2 -v0=0.25 -colorSpace=Grayscale\nInvert a\nStatistics a")
+    assert inverted.returncode == 0, inverted.stderr
+    report = json.loads(inverted.stdout)
+    mean = report["outputs"][-1]["outputs"]
+    assert "0.75" in json.dumps(mean)
+
+
+def test_unknown_command_from_broken_plugin_is_a_clean_error(plugin_path):
+    done = procfw(plugin_path, "run", "-c", "broken-command")
+    assert done.returncode != 0
+    assert "failed to load" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_plugins_check(plugin_path):
+    done = procfw(plugin_path, "plugins", "--check")
+    assert "FAIL ExampleGain" not in done.stdout
+    assert "FAIL BrokenProcess: does not load" in done.stdout
+    assert done.returncode == 1
+
+
+def test_icon_of_missing_plugin_is_a_placeholder_written_back_unchanged(plugin_path, tmp_path):
+    xpsm = tmp_path / "gain.xpsm"
+    xpsm.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<xpsm version="1.0" xmlns="http://www.pixinsight.com/xpsm">\n'
+        '   <instance class="ExampleGain" version="1" id="gain_instance">\n'
+        '      <parameter id="gain" value="4.500"/>\n'
+        '      <parameter id="clip" value="false"/>\n'
+        "   </instance>\n"
+        '   <icon id="gain" instance="gain_instance" xpos="8" ypos="8"/>\n'
+        "</xpsm>\n",
+        encoding="utf-8",
+    )
+    loaded = load_icons(xpsm)  # this test process does not have the plugin on its path
+    placeholder = loaded.icons["gain"]
+    assert isinstance(placeholder, UnknownProcess) and placeholder.process_id == "ExampleGain"
+    out = tmp_path / "again.xpsm"
+    save_icons(out, loaded.icons, meta=loaded.meta)
+    assert load_icons(out).icons["gain"] == placeholder
+    assert '<parameter id="gain" value="4.500"/>' in out.read_text(encoding="utf-8")
+
+    listed = procfw(plugin_path, "icons", "list", str(xpsm))
+    assert listed.returncode == 0 and "[placeholder" not in listed.stdout and "ExampleGain" in listed.stdout
