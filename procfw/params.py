@@ -301,7 +301,8 @@ class _Real(ParameterKind):
     """A real number with optional bounds, written with ``precision`` decimals.
 
     ``precision`` is the number of decimals PixInsight writes (significant digits when
-    ``scientific`` is set).  Writing never loses information: a value that would not
+    ``scientific``, or with ``general`` C's ``%g`` style, which PixInsight uses for some
+    parameters).  Writing never loses information: a value that would not
     survive the fixed precision is written with as many digits as it needs.
     """
 
@@ -310,6 +311,7 @@ class _Real(ParameterKind):
     maximum: float | None = None
     precision: int = 6
     scientific: bool = False
+    general: bool = False
     allow_nonfinite: bool = False
 
     def __attrs_post_init__(self) -> None:
@@ -350,7 +352,8 @@ class _Real(ParameterKind):
         number = float(value)
         if not math.isfinite(number):
             return repr(number)
-        fixed = f"{number:.{self.precision}e}" if self.scientific else f"{number:.{self.precision}f}"
+        style = "g" if self.general else "e" if self.scientific else "f"
+        fixed = f"{number:.{self.precision}{style}}"
         return fixed if self._round(float(fixed)) == number else self._exact_text(number)
 
     def parse(self, text: str) -> float:
@@ -362,7 +365,7 @@ class _Real(ParameterKind):
     def rule(self) -> str:
         low = "-inf" if self.minimum is None else self.format(self.minimum)
         high = "+inf" if self.maximum is None else self.format(self.maximum)
-        notation = "significant digits" if self.scientific else "decimals"
+        notation = "significant digits" if self.scientific or self.general else "decimals"
         return f"{self.kind_name} in [{low}, {high}], {self.precision} {notation}"
 
     def invalid_examples(self) -> list[Any]:

@@ -110,19 +110,19 @@ class PixelMath(Process):
     ))
     rescale: bool = param(Boolean(description="Rescale the result to [rescaleLower, rescaleUpper]."))
     rescaleLower: float = param(Double(  # noqa: N815
-        minimum=0, maximum=1, default=0, precision=16, description="Lower bound of the rescaled result."
+        minimum=0, maximum=1, default=0, precision=16, general=True, description="Lower bound of the rescaled result."
     ))
     rescaleUpper: float = param(Double(  # noqa: N815
-        minimum=0, maximum=1, default=1, precision=16, description="Upper bound of the rescaled result."
+        minimum=0, maximum=1, default=1, precision=16, general=True, description="Upper bound of the rescaled result."
     ))
     truncate: bool = param(Boolean(
         default=True, description="Truncate the result to [truncateLower, truncateUpper] (when not rescaling)."
     ))
     truncateLower: float = param(Double(  # noqa: N815
-        default=0, precision=16, description="Lower truncation bound."
+        default=0, precision=16, general=True, description="Lower truncation bound."
     ))
     truncateUpper: float = param(Double(  # noqa: N815
-        default=1, precision=16, description="Upper truncation bound."
+        default=1, precision=16, general=True, description="Upper truncation bound."
     ))
     createNewImage: bool = param(Boolean(  # noqa: N815
         description="Write the result to a new image instead of the target (on a preview: to the preview)."
@@ -151,11 +151,11 @@ class PixelMath(Process):
     outputData: tuple = param(Table(  # noqa: N815
         columns=(
             String(id="globalVariableId", read_only=True, description="Global variable id."),
-            Double(id="globalVariableRK", precision=16, allow_nonfinite=True, read_only=True,
+            Double(id="globalVariableRK", precision=16, general=True, allow_nonfinite=True, read_only=True,
                    description="Final value, red or gray."),
-            Double(id="globalVariableG", precision=16, allow_nonfinite=True, read_only=True,
+            Double(id="globalVariableG", precision=16, general=True, allow_nonfinite=True, read_only=True,
                    description="Final value, green."),
-            Double(id="globalVariableB", precision=16, allow_nonfinite=True, read_only=True,
+            Double(id="globalVariableB", precision=16, general=True, allow_nonfinite=True, read_only=True,
                    description="Final value, blue."),
         ),
         read_only=True,
