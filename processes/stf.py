@@ -23,6 +23,7 @@ AutoStretch is procfw's own process with the algorithm of PixInsight's STF AutoS
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,7 +31,7 @@ import numpy as np
 from processes._kernels.mtf import histogram_transform, is_identity, mtf
 from processes._kernels.robust import MAD_TO_SIGMA, median_mad
 from processes.histogram import RGBK_ROW, HistogramTransformation, nominal_channels
-from procfw.errors import ExecutionError
+from procfw.errors import ExecutionError, ParameterError
 from procfw.image import Image
 from procfw.params import Boolean, Double, Enumeration, Float, Table, param
 from procfw.process import ExecutionContext, Process, ProcessOutput, ProcessResult, ProgressCallback
@@ -132,6 +133,28 @@ class ScreenTransferFunction(Process):
                 rows[c] = _ht_row(self.STF[c])
         return HistogramTransformation.from_rows(rows)
 
+    def to_display_dict(self) -> dict[str, list[float]]:
+        """The display dict files store (XISF ``DisplayFunction``): ``m, s, h, l, r`` for R/K, G, B, L.
+
+        ``m`` is the midtones balance, ``s``/``h`` the shadows/highlights clipping points
+        (c0/c1), ``l``/``r`` the dynamic range bounds (r0/r1).
+        """
+        rows = [self.row(i) for i in range(4)]
+        return {key: [float(row[column]) for row in rows] for key, column in _DISPLAY_COLUMNS.items()}
+
+    @classmethod
+    def from_display_dict(cls, values: Mapping[str, Any]) -> ScreenTransferFunction:
+        """The STF of a display dict (see :meth:`to_display_dict`); raises ParameterError if malformed."""
+        try:
+            columns = {key: [float(v) for v in values[key]] for key in _DISPLAY_COLUMNS}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ParameterError(f"{cls.process_id}: a display function needs m, s, h, l and r lists: {exc}") from exc
+        if any(len(components) != 4 for components in columns.values()):
+            raise ParameterError(f"{cls.process_id}: each display function key needs 4 components (R/K, G, B, L)")
+        by_column = {column: columns[key] for key, column in _DISPLAY_COLUMNS.items()}
+        rows = [tuple(by_column[column][i] for column in range(5)) for i in range(4)]
+        return cls(STF=rows)
+
     def render(self, image: Image) -> Image:
         """The display rendition of ``image``: channel k stretched by row k (row 0 for grey).
 
@@ -148,6 +171,10 @@ class ScreenTransferFunction(Process):
             else:
                 histogram_transform(pixels[c], c0, m, c1, r0, r1, out=out[c])
         return image.with_pixels(out)
+
+
+_DISPLAY_COLUMNS = {"m": 2, "s": 0, "h": 1, "l": 3, "r": 4}
+"""Display dict key → STF column (c0, c1, m, r0, r1)."""
 
 
 def _ht_row(stf_row: tuple[float, ...]) -> tuple[float, float, float, float, float]:

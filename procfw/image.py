@@ -96,5 +96,11 @@ class Image:
         """A new image sharing the pixels, with ``cards`` appended to the keywords."""
         return Image(self.pixels, [*self.keywords, *cards], dict(self.properties))
 
+    def _repr_png_(self) -> bytes:
+        """A stretched PNG preview (at most 1024 pixels long) for Jupyter; see :func:`procfw.display.repr_png`."""
+        from procfw.display import repr_png
+
+        return repr_png(self)
+
     def __repr__(self) -> str:
         return f"Image({self.channels}x{self.height}x{self.width} {self.pixels.dtype})"

@@ -167,6 +167,12 @@ class View:
         m = np.clip(m, 0, 1)
         return 1 - m if mask.inverted else m
 
+    def _repr_png_(self) -> bytes:
+        """The view as displayed, as PNG bytes for Jupyter (see :func:`procfw.display.repr_png`)."""
+        from procfw.display import repr_png
+
+        return repr_png(self)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}>"
 
@@ -261,6 +267,10 @@ class ImageWindow:
         """Main view, then previews."""
         return [self.main_view, *self.previews.values()]
 
+    def _repr_png_(self) -> bytes:
+        """The main view as displayed, as PNG bytes for Jupyter."""
+        return self.main_view._repr_png_()
+
     def __repr__(self) -> str:
         return f"<ImageWindow {self.id} {self.image!r}>"
 
@@ -326,12 +336,19 @@ class Workspace:
         return window
 
     def open(self, path: str | os.PathLike[str], id_: str | None = None) -> ImageWindow:
-        """Read an image file into a new window named after the file (or ``id_``)."""
+        """Read an image file into a new window named after the file (or ``id_``).
+
+        A display function stored in the file (XISF ``DisplayFunction``) becomes the main
+        view's ``display_function`` (see :func:`procfw.display.split_display_function`).
+        """
+        from procfw.display import split_display_function
         from procfw.io import read_image
 
-        image = read_image(path)
+        display_function, image = split_display_function(read_image(path))
         stem = Path(path).name.split(".")[0]
-        return self.add_image(image, id_ or make_id(stem), file_path=str(path))
+        window = self.add_image(image, id_ or make_id(stem), file_path=str(path))
+        window.main_view.display_function = display_function
+        return window
 
     def add_new_images(self, images: Mapping[str, Image]) -> tuple[str, ...]:
         """Open images produced by a process; returns the ids they got."""

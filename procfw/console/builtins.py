@@ -77,12 +77,14 @@ def open_(session: Session, path: str, *, id: str | None = None) -> None:
 def save(session: Session, view: str, path: str, *, overwrite: bool = False) -> None:
     """Write a view's image to a file; the format follows the extension (.fits, .xisf, ...).
 
-    An existing file is replaced only with --overwrite.
+    .png and .tif/.tiff get the view as displayed (its STF, else an automatic stretch);
+    .xisf stores the view's STF as its display function.  An existing file is replaced
+    only with --overwrite.
     """
-    from procfw.io import write_image
+    from procfw.display import save_view
 
     target = session.workspace.view(view)
-    write_image(target.image, os.path.expanduser(path), overwrite=overwrite)
+    save_view(target, os.path.expanduser(path), overwrite=overwrite)
     if not target.is_preview:
         target.window.file_path = path
         target.window.modified = False

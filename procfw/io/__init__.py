@@ -5,6 +5,9 @@ A format is any object with ``id``, ``extensions`` (lower-case, with the dot),
 ``read(path) -> Image`` and ``write(image, path) -> None``.  ``write`` writes to the
 path it is given; :func:`write_image` makes that atomic and refuses to replace an
 existing file unless asked.
+
+A format may also set ``for_display = True`` (PNG, TIFF): a format for people to look
+at, to which :func:`procfw.display.save_view` writes a view *as displayed* (stretched).
 """
 
 from __future__ import annotations
@@ -64,10 +67,16 @@ def read_image(path: str | os.PathLike[str]) -> Image:
     return format_for_path(target).read(target)
 
 
-def write_image(image: Image, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-    """Write ``image`` atomically; an existing file is replaced only if ``overwrite``."""
+def write_image(
+    image: Image, path: str | os.PathLike[str], *, overwrite: bool = False, format: ImageFormat | None = None
+) -> Path:
+    """Write ``image`` atomically; an existing file is replaced only if ``overwrite``.
+
+    The format follows the extension, or is ``format`` when given (e.g. a format object
+    with other options, such as ``attrs.evolve(PNG_FORMAT, bits=16)``).
+    """
     target = Path(path)
-    fmt = format_for_path(target, for_writing=True)
+    fmt = format if format is not None else format_for_path(target, for_writing=True)
     if not target.parent.exists() and str(target.parent):
         raise ImageFileError(target, f"directory {target.parent} does not exist")
     with atomic_path(target, overwrite=overwrite) as temp:

@@ -1,0 +1,113 @@
+"""PNG files: 8-bit through Pillow, 16-bit through pypng (Pillow cannot store 16-bit colour).
+
+Writing stores the pixel values as they are — clipped to [0, 1] and quantized to 8 or 16
+bits (see :mod:`procfw.io.samples`); grey, grey + alpha, RGB or RGB + alpha.  To save
+what a view *looks like* (its screen stretch applied), use
+:func:`procfw.display.export_rendered`.
+
+Reading gives planar [0, 1] float32 pixels: grey → 1 channel, grey + alpha → 2, RGB → 3,
+RGB + alpha → 4 (palette images are expanded to RGB, or RGB + alpha when they have
+transparency).  Pillow and pypng are imported when a file is read or written.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from procfw.errors import ImageFileError
+from procfw.image import Image
+from procfw.io.atomic import atomic_path
+from procfw.io.samples import check_bits, interleaved_samples, planar_from_samples
+
+__all__ = ["read_png", "write_png", "write_png_file"]
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_IHDR_END = 26  # signature (8) + length (4) + "IHDR" (4) + width (4) + height (4) + depth (1) + colour type (1)
+
+
+def read_png(path: str | os.PathLike[str]) -> Image:
+    """Read a PNG file as planar [0, 1] float32 pixels; errors are :class:`~procfw.errors.ImageFileError`."""
+    target = Path(path)
+    try:
+        with open(target, "rb") as stream:
+            head = stream.read(_IHDR_END)
+    except OSError as exc:
+        raise ImageFileError(target, f"cannot read the file: {exc.strerror or exc}") from exc
+    if len(head) < _IHDR_END or not head.startswith(PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        raise ImageFileError(target, "not a PNG file (bad signature or header)")
+    try:
+        samples = _read_16bit(target) if head[24] == 16 else _read_8bit(target)
+        return Image(planar_from_samples(samples))
+    except ImageFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any decoder failure becomes a clean file error
+        raise ImageFileError(target, f"cannot decode the PNG file ({type(exc).__name__}: {exc})") from exc
+
+
+def _read_8bit(path: Path) -> np.ndarray:
+    from PIL import Image as PILImage
+
+    with PILImage.open(path, formats=["PNG"]) as picture:
+        if picture.mode not in ("L", "LA", "RGB", "RGBA"):
+            transparent = "transparency" in picture.info or picture.mode.endswith("A")
+            grey = picture.mode in ("1", "I", "I;16", "I;16B", "L;2", "L;4")
+            picture = picture.convert(("LA" if grey else "RGBA") if transparent else ("L" if grey else "RGB"))
+        return np.asarray(picture)
+
+
+def _read_16bit(path: Path) -> np.ndarray:
+    import png
+
+    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+    planes = int(info["planes"])
+    samples = np.stack([np.asarray(row) for row in rows]).reshape(height, width, planes)
+    depth = int(info["bitdepth"])
+    if depth != 16:  # an sBIT chunk made pypng rescale to the significant bits
+        samples = np.rint(samples.astype(np.float64) * (65535 / (2**depth - 1))).astype(np.uint16)
+    return samples.astype(np.uint16, copy=False) if planes > 1 else samples[..., 0].astype(np.uint16, copy=False)
+
+
+def write_png_file(image: Image, path: Path, *, bits: int = 8) -> None:
+    """Write ``image`` to exactly ``path`` (no atomicity, replaces it) as an 8- or 16-bit PNG."""
+    samples = interleaved_samples(image.pixels, check_bits(bits), name=path)
+    try:
+        if bits == 8:
+            from PIL import Image as PILImage
+
+            PILImage.fromarray(samples).save(path, format="PNG", compress_level=6)
+        else:
+            _write_16bit(samples, path)
+    except OSError as exc:
+        raise ImageFileError(path, f"cannot write the file: {exc.strerror or exc}") from exc
+
+
+def _write_16bit(samples: np.ndarray, path: Path) -> None:
+    import png
+
+    height, width = samples.shape[:2]
+    planes = 1 if samples.ndim == 2 else samples.shape[2]
+    writer: Any = png.Writer(
+        width=width, height=height, greyscale=planes <= 2, alpha=planes in (2, 4), bitdepth=16, compression=6
+    )
+    with open(path, "wb") as stream:
+        writer.write(stream, samples.reshape(height, width * planes))
+
+
+def write_png(
+    image: Image, path: str | os.PathLike[str], *, bits: int = 8, overwrite: bool = False
+) -> Path:
+    """Write ``image``'s pixels as an 8- or 16-bit PNG, atomically; return the path.
+
+    An existing file is replaced only when ``overwrite`` is true.
+    """
+    check_bits(bits)
+    target = Path(path)
+    if str(target.parent) and not target.parent.is_dir():
+        raise ImageFileError(target, f"directory {target.parent} does not exist")
+    with atomic_path(target, overwrite=overwrite) as temp:
+        write_png_file(image, temp, bits=bits)
+    return target
