@@ -40,7 +40,8 @@ along rows; the image covers ``[−0.5, W−0.5] × [−0.5, H−0.5]``.  Points
 rectangle get ``fill``.  Taps that fall outside the image near its edges are mirrored
 about the edge pixel (``−1 → 1``, ``W → W−2``), as PixInsight's Lanczos does.
 
-:func:`remap` handles any coordinate map, in chunks of points to bound memory;
+:func:`remap` handles any coordinate map, in chunks of points to bound memory
+(:func:`remap_planes` several planes at once, sharing the tap weights);
 :func:`resize` resamples to a new size with separable sparse passes (same results as
 ``remap`` on the equivalent grid, much faster).
 """
@@ -51,7 +52,15 @@ import math
 
 import numpy as np
 
-__all__ = ["METHODS", "kernel_support", "remap", "resize", "resize_coordinates", "scaled_radius"]
+__all__ = [
+    "METHODS",
+    "kernel_support",
+    "remap",
+    "remap_planes",
+    "resize",
+    "resize_coordinates",
+    "scaled_radius",
+]
 
 METHODS: tuple[str, ...] = (
     "nearest",
@@ -87,15 +96,22 @@ def _check_method(method: str) -> str:
 def _lanczos_taps(f: np.ndarray, n: int) -> np.ndarray:
     """Lanczos-n weights (P, 2n) for taps j = −n+1..n at fraction f: L(j − f).
 
-    ``L(t) = sinc(t)·sinc(t/n)`` with sin(π(j − f)) = −(−1)^j·sin(πf) computed once.
+    ``L(t) = sinc(t)·sinc(t/n)`` with sin(π(j − f)) = −(−1)^j·sin(πf) and
+    sin(π(j − f)/n) = sin(πj/n)·cos(πf/n) − cos(πj/n)·sin(πf/n): three sines/cosines per
+    point instead of one per tap.
     """
-    offsets = np.arange(-n + 1, n + 1, dtype=np.float64)
+    taps = np.arange(-n + 1, n + 1)
+    offsets = taps.astype(np.float64)
     t = offsets[None, :] - f[:, None]
-    sign = -np.where(np.arange(-n + 1, n + 1) % 2 == 0, 1.0, -1.0)
+    sign = -np.where(taps % 2 == 0, 1.0, -1.0)
     sin_pt = sign[None, :] * np.sin(np.pi * f)[:, None]
+    phase = np.pi * f / n
+    sin_ptn = np.sin(np.pi * offsets / n)[None, :] * np.cos(phase)[:, None] - np.cos(np.pi * offsets / n)[
+        None, :
+    ] * np.sin(phase)[:, None]
     pt = np.pi * t
     with np.errstate(divide="ignore", invalid="ignore"):
-        weights = n * sin_pt * np.sin(pt / n) / (pt * pt)
+        weights = n * sin_pt * sin_ptn / (pt * pt)
     weights = np.where(np.abs(t) < 1e-12, 1.0, weights)
     return np.where(np.abs(t) < n, weights, 0.0)
 
@@ -178,6 +194,8 @@ def _mirror(index: np.ndarray, size: int) -> np.ndarray:
     """Reflect indices about the edge pixels (−1 → 1, size → size − 2), periodic beyond."""
     if size == 1:
         return np.zeros_like(index)
+    if index.size and int(index.min()) >= 0 and int(index.max()) < size:
+        return index
     period = 2 * size - 2
     index = np.mod(index, period)
     return np.where(index >= size, period - index, index)
@@ -235,10 +253,33 @@ def remap(
     source; ``radius`` (rx, ry) the window radius of the cubic filters.  The result is
     float32 (computed in float64), processed ``chunk_points`` points at a time.
     """
-    _check_method(method)
     plane = np.asarray(plane)
     if plane.ndim != 2:
         raise ValueError(f"remap needs a 2-D plane, got shape {plane.shape}")
+    return remap_planes(plane[np.newaxis], xs, ys, method, clamping, fill, radius=radius,
+                        chunk_points=chunk_points)[0]
+
+
+def remap_planes(
+    planes: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    method: str = "lanczos3",
+    clamping: float | None = 0.3,
+    fill: float = 0.0,
+    *,
+    radius: tuple[int, int] | int = 2,
+    chunk_points: int = _CHUNK_POINTS,
+) -> np.ndarray:
+    """:func:`remap` of every plane of ``planes`` (C, H, W) at the same coordinates; (C, *xs.shape).
+
+    The tap positions and weights are computed once for all planes (an RGB image costs
+    little more than one channel); each plane's result equals :func:`remap` of that plane.
+    """
+    _check_method(method)
+    planes = np.asarray(planes)
+    if planes.ndim != 3:
+        raise ValueError(f"remap_planes needs planes of shape (C, H, W), got shape {planes.shape}")
     xs = np.asarray(xs, dtype=np.float64)
     ys = np.asarray(ys, dtype=np.float64)
     if xs.shape != ys.shape:
@@ -246,10 +287,17 @@ def remap(
     if clamping is not None and not 0 <= clamping <= 1:
         raise ValueError(f"clamping threshold {clamping} must be in [0, 1] (or None)")
     rx, ry = (radius, radius) if isinstance(radius, int) else radius
-    height, width = plane.shape
+    channels, height, width = planes.shape
     rx, ry = min(max(1, rx), width), min(max(1, ry), height)
-    flat = np.ascontiguousarray(plane).ravel()
-    out = np.empty(xs.size, dtype=np.float32)
+    pad = max(kernel_support(method, rx), kernel_support(method, ry)) + 1
+    if pad < min(height, width):
+        # Mirror-pad once: every tap then lies inside the padded planes and the (ny, nx)
+        # window of a point is one slice of a strided view (same values as mirroring taps).
+        padded = np.pad(planes, ((0, 0), (pad, pad), (pad, pad)), mode="reflect")
+        source: np.ndarray | tuple[np.ndarray, int] = (padded, pad)
+    else:
+        source = np.ascontiguousarray(planes).reshape(channels, -1)
+    out = np.empty((channels, xs.size), dtype=np.float32)
     xflat, yflat = xs.ravel(), ys.ravel()
     step = max(1, int(chunk_points))
     for start in range(0, xflat.size, step):
@@ -258,13 +306,13 @@ def remap(
         inside = (x >= -0.5) & (x <= width - 0.5) & (y >= -0.5) & (y <= height - 0.5)
         xc = np.where(inside, x, 0.0)
         yc = np.where(inside, y, 0.0)
-        values = _sample_points(flat, height, width, xc, yc, method, clamping, rx, ry)
-        out[start : start + step] = np.where(inside, values, fill)
-    return out.reshape(xs.shape)
+        values = _sample_points(source, height, width, xc, yc, method, clamping, rx, ry)
+        out[:, start : start + step] = np.where(inside[None, :], values, fill)
+    return out.reshape((channels, *xs.shape))
 
 
 def _sample_points(
-    flat: np.ndarray,
+    source: np.ndarray | tuple[np.ndarray, int],
     height: int,
     width: int,
     x: np.ndarray,
@@ -274,34 +322,43 @@ def _sample_points(
     rx: int,
     ry: int,
 ) -> np.ndarray:
+    """Interpolated values (C, P) at the points (x, y) of the planes in ``source``.
+
+    ``source`` is either the flattened planes (C, H·W), whose taps are mirrored here, or
+    ``(padded planes, pad)`` mirror-padded by ``pad`` pixels on every side.
+    """
     ix, wx = _axis_weights(x, method, rx)
     iy, wy = _axis_weights(y, method, ry)
-    ix = _mirror(ix, width)
-    rows = _mirror(iy, height) * width
-
-    def gather(a: int) -> np.ndarray:
-        """Source values (P, nx) of row tap ``a``."""
-        return flat[rows[:, a, None] + ix]
+    if isinstance(source, tuple):
+        padded, pad = source
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (iy.shape[1], ix.shape[1]), axis=(1, 2))
+        block = windows[:, iy[:, 0] + pad, ix[:, 0] + pad]  # (C, P, ny, nx)
+    else:
+        ix = _mirror(ix, width)
+        rows = _mirror(iy, height) * width
+        block = source[:, rows[:, :, None] + ix[:, None, :]]  # (C, P, ny, nx)
+    channels = block.shape[0]
 
     if method == "bicubic":
         inner_wx = wx[:, 1] + wx[:, 2]
         row_values = []
         for a in range(4):
-            v = gather(a)
-            f12 = v[:, 1] * wx[:, 1] + v[:, 2] * wx[:, 2]
-            f03 = v[:, 0] * wx[:, 0] + v[:, 3] * wx[:, 3]
+            v = block[:, :, a, :]
+            f12 = v[:, :, 1] * wx[:, 1] + v[:, :, 2] * wx[:, 2]
+            f03 = v[:, :, 0] * wx[:, 0] + v[:, :, 3] * wx[:, 3]
             row_values.append(_keys_clamp(f12, f03, inner_wx, clamping))
         f12 = row_values[1] * wy[:, 1] + row_values[2] * wy[:, 2]
         f03 = row_values[0] * wy[:, 0] + row_values[3] * wy[:, 3]
         return _keys_clamp(f12, f03, wy[:, 1] + wy[:, 2], clamping)
     if method.startswith("lanczos"):
         px, nx = np.maximum(wx, 0.0), np.minimum(wx, 0.0)
-        sp = np.zeros(x.size)
-        sneg = np.zeros(x.size)
+        pos_rows = np.einsum("cpyx,px->cpy", block, px)
+        neg_rows = np.einsum("cpyx,px->cpy", block, nx)
+        sp = np.zeros((channels, x.size))
+        sneg = np.zeros((channels, x.size))
         for a in range(wy.shape[1]):
-            v = gather(a)
-            pos_row = np.einsum("ij,ij->i", v, px)
-            neg_row = np.einsum("ij,ij->i", v, nx)
+            pos_row = pos_rows[:, :, a]
+            neg_row = neg_rows[:, :, a]
             w = wy[:, a]
             wpos, wneg = np.maximum(w, 0.0), np.minimum(w, 0.0)
             sp += wpos * pos_row + wneg * neg_row
@@ -311,9 +368,10 @@ def _sample_points(
         wp = spy * spx + sny * snx
         wn = -(spy * snx + sny * spx)
         return _lanczos_combine(sp, -sneg, wp, wn, clamping)
-    acc = np.zeros(x.size)
+    row_sums = np.einsum("cpyx,px->cpy", block, wx)
+    acc = np.zeros((channels, x.size))
     for a in range(wy.shape[1]):
-        acc += wy[:, a] * np.einsum("ij,ij->i", gather(a), wx)
+        acc += wy[:, a] * row_sums[:, :, a]
     return acc
 
 

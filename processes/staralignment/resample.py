@@ -1,0 +1,125 @@
+"""Resampling a target image onto the reference grid with a registration matrix.
+
+For every output pixel ``(x, y)`` of the reference grid the matrix gives the position
+``H·(x, y, 1)`` in the target, sampled with :func:`processes._kernels.pixel_interpolation.remap`.
+Output pixels that fall outside the target get 0 (PixInsight's convention: ImageIntegration
+range-rejects them), and the coverage mask marks the pixels that do not.
+
+``pixelInterpolation`` maps to the kernels as in PixInsight; ``Auto`` chooses by the local
+scale of the mapping (target pixels per output pixel, √|det J| at the frame centre):
+Lanczos-3 for registrations at about the same scale (0.8–1.25), the Mitchell–Netravali
+filter of radius ``max(2, ⌈1.5·s⌉)`` when the target is shrunk by more than 1.25 (to avoid
+aliasing), and the bicubic spline when it is enlarged by more than 1.25 (no ringing from
+Lanczos on upsampling).  Clamping applies to the bicubic spline and Lanczos kernels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from processes._kernels import pixel_interpolation as pi
+from processes.staralignment import models
+
+__all__ = ["INTERPOLATIONS", "choose_kernel", "coverage_mask", "warp"]
+
+INTERPOLATIONS: tuple[str, ...] = (
+    "NearestNeighbor",
+    "Bilinear",
+    "BicubicSpline",
+    "BicubicBSpline",
+    "Lanczos3",
+    "Lanczos4",
+    "Lanczos5",
+    "MitchellNetravaliFilter",
+    "CatmullRomSplineFilter",
+    "CubicBSplineFilter",
+    "Auto",
+)
+"""StarAlignment's pixelInterpolation elements, in PixInsight's order (values 0..10)."""
+
+_KERNELS = {
+    "NearestNeighbor": "nearest",
+    "Bilinear": "bilinear",
+    "BicubicSpline": "bicubic",
+    "BicubicBSpline": "bicubic_bspline",
+    "Lanczos3": "lanczos3",
+    "Lanczos4": "lanczos4",
+    "Lanczos5": "lanczos5",
+    "MitchellNetravaliFilter": "mitchell",
+    "CatmullRomSplineFilter": "catmull_rom",
+    "CubicBSplineFilter": "cubic_bspline",
+}
+_CLAMPED = frozenset({"bicubic", "lanczos3", "lanczos4", "lanczos5"})
+
+
+def choose_kernel(element: str, h: np.ndarray, ref_size: tuple[int, int]) -> tuple[str, int]:
+    """The remap kernel and filter radius for ``element`` under the mapping ``h``."""
+    w, hgt = ref_size
+    scale = models.jacobian_scale(h, (w - 1) / 2.0, (hgt - 1) / 2.0)
+    radius = max(2, math.ceil(1.5 * scale))
+    if element != "Auto":
+        kernel = _KERNELS[element]
+        return kernel, radius if kernel in ("mitchell", "catmull_rom", "cubic_bspline") else 2
+    if scale > 1.25:
+        return "mitchell", radius
+    if scale < 0.8:
+        return "bicubic", 2
+    return "lanczos3", 2
+
+
+def _grid(h: np.ndarray, rows: slice, width: int) -> tuple[np.ndarray, np.ndarray]:
+    ys = np.arange(rows.start, rows.stop, dtype=np.float64)[:, None]
+    xs = np.arange(width, dtype=np.float64)[None, :]
+    w = h[2, 0] * xs + h[2, 1] * ys + h[2, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tx = (h[0, 0] * xs + h[0, 1] * ys + h[0, 2]) / w
+        ty = (h[1, 0] * xs + h[1, 1] * ys + h[1, 2]) / w
+    bad = ~np.isfinite(tx) | ~np.isfinite(ty) | (w <= 0)
+    tx = np.where(bad, -1e9, tx)
+    ty = np.where(bad, -1e9, ty)
+    return tx, ty
+
+
+def warp(
+    pixels: np.ndarray,
+    h: np.ndarray,
+    out_size: tuple[int, int],
+    *,
+    kernel: str = "lanczos3",
+    clamping: float | None = 0.3,
+    radius: int = 2,
+    band_rows: int = 256,
+    progress: Callable[[float], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resample planar ``pixels`` (C, H, W) through ``h`` onto an ``out_size`` (width, height) grid.
+
+    Returns the float32 result (C, height, width) and the boolean coverage mask
+    (height, width) of the pixels that map inside the source.
+    """
+    channels, src_h, src_w = pixels.shape
+    width, height = out_size
+    out = np.zeros((channels, height, width), dtype=np.float32)
+    mask = np.zeros((height, width), dtype=bool)
+    clamp = clamping if kernel in _CLAMPED else None
+    step = max(1, int(band_rows))
+    for start in range(0, height, step):
+        rows = slice(start, min(height, start + step))
+        tx, ty = _grid(h, rows, width)
+        inside = (tx >= -0.5) & (tx <= src_w - 0.5) & (ty >= -0.5) & (ty <= src_h - 0.5)
+        mask[rows] = inside
+        if inside.any():
+            out[:, rows] = pi.remap_planes(pixels, tx, ty, kernel, clamp, 0.0, radius=radius)
+        if progress is not None:
+            progress(min(1.0, rows.stop / height))
+    return out, mask
+
+
+def coverage_mask(h: np.ndarray, src_size: tuple[int, int], out_size: tuple[int, int]) -> np.ndarray:
+    """(height, width) boolean mask of the output pixels that map inside a ``src_size`` (width, height) source."""
+    width, height = out_size
+    sw, sh = src_size
+    tx, ty = _grid(h, slice(0, height), width)
+    return (tx >= -0.5) & (tx <= sw - 0.5) & (ty >= -0.5) & (ty <= sh - 0.5)
