@@ -1,8 +1,9 @@
-"""Shared fixtures: small images, a workspace, and the path of the shared corpus."""
+"""Shared fixtures and helpers: small images, a workspace, the path of the shared corpus, CIE lightness."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,6 +26,28 @@ def ramp(channels: int = 1, height: int = 4, width: int = 6) -> Image:
     """A deterministic image whose pixels are distinct values in [0, 1]."""
     n = channels * height * width
     return Image(np.linspace(0, 1, n, dtype=np.float32).reshape(channels, height, width))
+
+
+def pixel(*values: float) -> Image:
+    """A one-pixel image with one channel per value: ``pixel(r, g, b)``, ``pixel(grey)``."""
+    return Image(np.array(values, dtype=np.float32).reshape(len(values), 1, 1))
+
+
+# sRGB (D50) as PixInsight's RGBColorSystem::sRGB: luminance coefficients, normalized to sum 1
+SRGB_LUMINANCE = np.array([0.222491, 0.716888, 0.060621]) / (0.222491 + 0.716888 + 0.060621)
+
+
+def cie_lightness(r: Any, g: Any, b: Any) -> np.ndarray:
+    """Normalized CIE L* of sRGB values, computed independently of the colour-space kernel:
+    sRGB decoding, Y with :data:`SRGB_LUMINANCE`, then L = 1.16·Y^(1/3) − 0.16 (linear below 216/24389)."""
+
+    def linear(v: Any) -> np.ndarray:
+        v = np.asarray(v, float)
+        return np.where(v > 0.04045, ((v + 0.055) / 1.055) ** 2.4, v / 12.92)
+
+    y = SRGB_LUMINANCE[0] * linear(r) + SRGB_LUMINANCE[1] * linear(g) + SRGB_LUMINANCE[2] * linear(b)
+    f = np.where(y > 216 / 24389, np.cbrt(y), (24389 / 27 * y + 16) / 116)
+    return 1.16 * f - 0.16
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ import pytest
 from conftest import ramp
 from test_process import MakeImage, Scale
 
+from processes.invert import Invert
+from processes.nooperation import NoOperation
 from procfw.container import ContainerItem, ProcessContainer
 from procfw.errors import ExecutionError
 from procfw.image import Image
 from procfw.workspace import MaskRef
-from processes.invert import Invert
-from processes.nooperation import NoOperation
 
 
 def test_children_run_in_order(workspace):

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from conftest import ramp
 
+from processes.invert import Invert
+from processes.nooperation import NoOperation
 from procfw.errors import ExecutionError, ParameterError, UnknownNameError
 from procfw.image import Image
 from procfw.params import Boolean, Double, Enumeration, String, Table, param
 from procfw.process import ExecutionContext, Process, ProcessOutput
 from procfw.registry import processes
 from procfw.testing import check_process
-from processes.invert import Invert
-from processes.nooperation import NoOperation
 
 
 class Scale(Process):

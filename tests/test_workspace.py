@@ -7,11 +7,11 @@ import pytest
 from conftest import ramp
 from test_process import Scale
 
+from processes.invert import Invert
 from procfw.errors import ExecutionError, ProcfwError, UnknownNameError
 from procfw.history import History
 from procfw.image import FITSKeyword, Image
 from procfw.workspace import Workspace, is_valid_id, make_id, unique_id
-from processes.invert import Invert
 
 
 def test_identifier_rules():

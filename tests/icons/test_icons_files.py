@@ -11,6 +11,7 @@ from icon_helpers import corpus_files
 
 from processes.invert import Invert
 from processes.nooperation import NoOperation
+from procfw import cli_icons as icons_cli
 from procfw.container import ContainerItem, ProcessContainer
 from procfw.errors import FileExistsProcfwError
 from procfw.icons import (
@@ -24,7 +25,6 @@ from procfw.icons import (
     loads_icons,
     save_icons,
 )
-from procfw import cli_icons as icons_cli
 from procfw.icons import json as icons_json
 from procfw.unknown import RawElement, UnknownProcess
 from procfw.workspace import MaskRef, Workspace

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 import pytest
+from conftest import cie_lightness, pixel
+from corpus_icons import corpus_instances
 
 from processes._kernels.colorspace import srgb
 from processes.channels import COLOR_SPACES, ChannelCombination, ChannelExtraction, LRGBCombination
@@ -17,45 +15,6 @@ from procfw.testing import check_process
 from procfw.workspace import Workspace
 
 RNG = np.random.default_rng(3)
-
-# sRGB (D50) as PixInsight's RGBColorSystem::sRGB: luminance coefficients (normalized below)
-LUM = np.array([0.222491, 0.716888, 0.060621])
-LUM = LUM / LUM.sum()
-
-
-def cie_lightness(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Normalized CIE L* computed here independently: sRGB decoding, Y, then L = 1.16·Y^(1/3) − 0.16."""
-
-    def lin(v: np.ndarray) -> np.ndarray:
-        v = np.asarray(v, float)
-        return np.where(v > 0.04045, ((v + 0.055) / 1.055) ** 2.4, v / 12.92)
-
-    y = LUM[0] * lin(r) + LUM[1] * lin(g) + LUM[2] * lin(b)
-    f = np.where(y > 216 / 24389, np.cbrt(y), (24389 / 27 * y + 16) / 116)
-    return 1.16 * f - 0.16
-
-
-def corpus_instances(corpus: Path, process_id: str) -> list[tuple[str, dict[str, Any]]]:
-    """(icon id, parameters) of every instance of ``process_id`` in the corpus XPSM/XOSM files."""
-
-    def local(tag: str) -> str:
-        return tag.rsplit("}", 1)[-1]
-
-    found = []
-    for path in sorted([*corpus.glob("xpsm/**/*.xpsm"), *corpus.glob("xpsm/**/*.xosm")]):
-        for element in ET.parse(path).getroot().iter():
-            if local(element.tag) != "instance" or element.get("class") != process_id:
-                continue
-            params: dict[str, Any] = {}
-            for child in element:
-                if local(child.tag) == "parameter":
-                    params[child.get("id")] = child.get("value", child.text or "")
-                elif local(child.tag) == "table":
-                    params[child.get("id")] = [
-                        {td.get("id"): td.get("value", td.text or "") for td in tr} for tr in child
-                    ]
-            found.append((f"{path.name}:{element.get('id')}", params))
-    return found
 
 
 def rgb_image(h: int = 12, w: int = 16, low: float = 0.05, high: float = 0.95) -> Image:
@@ -120,7 +79,7 @@ def test_lab_extraction_hand_values() -> None:
     out = ChannelExtraction(colorSpace="CIELab").extract(img, "x")
     np.testing.assert_allclose(out["x_L"].pixels[0, 0], [1.0, 0.5338896], atol=1e-6)
     np.testing.assert_allclose(out["x_a"].pixels[0, 0], [0.5, 0.5], atol=1e-6)
-    hsv = ChannelExtraction(colorSpace="HSV").extract(Image(np.array([[[1.0]], [[0.5]], [[0.0]]], np.float32)), "y")
+    hsv = ChannelExtraction(colorSpace="HSV").extract(pixel(1.0, 0.5, 0.0), "y")
     # orange (1, 0.5, 0): H = (G − B)/Δ/6 = 1/12, S = 1, V = 1
     assert hsv["y_H"].pixels[0, 0, 0] == pytest.approx(1 / 12)
     assert hsv["y_Sv"].pixels[0, 0, 0] == pytest.approx(1.0)
@@ -185,7 +144,7 @@ def test_lrgb_rgb_only_is_identity_at_default_midtones() -> None:
 def test_lrgb_weights_and_clip_highlights_hand_values() -> None:
     # k = (1, 0.5, 1): normalized by the largest; clip value = smallest weight 0.5;
     # R: 0.2 -> 0.2/0.5 = 0.4; G: 0.3·0.5 = 0.15 -> 0.3; B: 0.6 >= 0.5 -> 1.  mL = mc = 1: no CIE step.
-    img = Image(np.array([[[0.2]], [[0.3]], [[0.6]]], np.float32))
+    img = pixel(0.2, 0.3, 0.6)
     lrgb = LRGBCombination(mL=1.0, mc=1.0, channels=[(True, "", 1.0), (True, "", 0.5), (True, "", 1.0), (False, "", 1)])
     out = lrgb.combine(img.pixels, [None, None, None, None])
     np.testing.assert_allclose(out[:, 0, 0], [0.4, 0.3, 1.0], atol=1e-7)
@@ -194,7 +153,7 @@ def test_lrgb_weights_and_clip_highlights_hand_values() -> None:
 
 
 def test_lrgb_saturation_mtf_changes_chroma_not_lightness() -> None:
-    img = Image(np.array([[[0.6]], [[0.4]], [[0.3]]], np.float32))
+    img = pixel(0.6, 0.4, 0.3)
     w = srgb()
     out = LRGBCombination(mc=0.3, channels=[(True, "", 1.0)] * 3 + [(False, "", 1.0)]).combine(img.pixels, [None] * 4)
     l0, c0, h0 = (float(v) for v in w.rgb_to_lch(0.6, 0.4, 0.3))
@@ -215,11 +174,10 @@ def test_lrgb_noise_reduction_is_refused_clearly() -> None:
         lrgb.execute_global(ws)
 
 
-def test_corpus_lrgb_icons_run_globally_and_on_views(corpus: Path) -> None:
-    instances = corpus_instances(corpus, "LRGBCombination")
+def test_corpus_lrgb_icons_run_globally_and_on_views() -> None:
+    instances = corpus_instances("LRGBCombination")
     assert len(instances) >= 5
-    for name, params in instances:
-        lrgb = LRGBCombination.from_parameters(params)
+    for name, lrgb in instances:
         ws = Workspace()
         for _, cid, _ in lrgb.channels:
             if cid not in ws:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import colorsys
-import xml.etree.ElementTree as ET
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
+from conftest import cie_lightness, pixel
+from corpus_icons import corpus_instances
 
 from processes._kernels.colorspace import srgb
 from processes.color import SCNR, BackgroundNeutralization, ColorSaturation, background_reference
@@ -20,47 +19,6 @@ from procfw.workspace import Workspace
 
 RNG = np.random.default_rng(11)
 CTX = ExecutionContext()
-LUM = np.array([0.222491, 0.716888, 0.060621])
-LUM = LUM / LUM.sum()
-
-
-def cie_lightness(r: Any, g: Any, b: Any) -> np.ndarray:
-    """Normalized CIE L* of sRGB values, computed independently of the kernel."""
-
-    def lin(v: Any) -> np.ndarray:
-        v = np.asarray(v, float)
-        return np.where(v > 0.04045, ((v + 0.055) / 1.055) ** 2.4, v / 12.92)
-
-    y = LUM[0] * lin(r) + LUM[1] * lin(g) + LUM[2] * lin(b)
-    f = np.where(y > 216 / 24389, np.cbrt(y), (24389 / 27 * y + 16) / 116)
-    return 1.16 * f - 0.16
-
-
-def corpus_instances(corpus: Path, process_id: str) -> list[tuple[str, dict[str, Any]]]:
-    """(icon id, parameters) of every instance of ``process_id`` in the corpus XPSM/XOSM files."""
-
-    def local(tag: str) -> str:
-        return tag.rsplit("}", 1)[-1]
-
-    found = []
-    for path in sorted([*corpus.glob("xpsm/**/*.xpsm"), *corpus.glob("xpsm/**/*.xosm")]):
-        for element in ET.parse(path).getroot().iter():
-            if local(element.tag) != "instance" or element.get("class") != process_id:
-                continue
-            params: dict[str, Any] = {}
-            for child in element:
-                if local(child.tag) == "parameter":
-                    params[child.get("id")] = child.get("value", child.text or "")
-                elif local(child.tag) == "table":
-                    params[child.get("id")] = [
-                        {td.get("id"): td.get("value", td.text or "") for td in tr} for tr in child
-                    ]
-            found.append((f"{path.name}:{element.get('id')}", params))
-    return found
-
-
-def pixel(r: float, g: float, b: float) -> Image:
-    return Image(np.array([[[r]], [[g]], [[b]]], dtype=np.float32))
 
 
 @pytest.mark.parametrize("cls", [BackgroundNeutralization, SCNR, ColorSaturation])
@@ -224,14 +182,13 @@ def test_color_saturation_rejects_duplicate_hues() -> None:
 
 
 # -- corpus icons -----------------------------------------------------------------------
-def test_corpus_color_icons_load_and_run(corpus: Path) -> None:
+def test_corpus_color_icons_load_and_run() -> None:
     img = Image(np.clip(RNG.normal(0.3, 0.1, (3, 30, 40)), 0, 1).astype(np.float32))
     counts = {}
     for cls in (SCNR, ColorSaturation, BackgroundNeutralization):
-        instances = corpus_instances(corpus, cls.process_id)
+        instances = corpus_instances(cls.process_id)
         counts[cls.process_id] = len(instances)
-        for name, params in instances:
-            instance = cls.from_parameters(params)
+        for name, instance in instances:
             ws = Workspace()
             view = ws.add_image(img, "img").main_view
             instance.execute_on(view)
@@ -240,5 +197,5 @@ def test_corpus_color_icons_load_and_run(corpus: Path) -> None:
             assert np.all((out >= 0) & (out <= 1)), name
     assert counts["SCNR"] >= 4 and counts["ColorSaturation"] >= 3 and counts["BackgroundNeutralization"] >= 2
     # the corpus ColorSaturation icon: bias 2 at hue 0 falling linearly to 0 at hue 1 (two points: linear)
-    saturate = ColorSaturation.from_parameters(corpus_instances(corpus, "ColorSaturation")[0][1])
+    saturate = corpus_instances("ColorSaturation")[0][1]
     np.testing.assert_allclose(saturate.bias(np.array([0.0, 0.5, 1.0])), [2.0, 1.0, 0.0], atol=1e-9)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pytest
+from corpus_icons import ICONS, raw_instances
 
 from processes._kernels import simulate as sim
 from processes._kernels.cfa import CFAPattern
@@ -19,8 +19,7 @@ from procfw.io.fits import write_fits
 from procfw.testing import check_process
 from procfw.workspace import Workspace
 
-ICON = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "xpsm" / "jamiesmith-pixinsight-icons" / (
-    "legacy__Sample_Flow.xpsm")
+ICON = ICONS / "jamiesmith-pixinsight-icons" / "legacy__Sample_Flow.xpsm"
 
 AUTO = dict(useAutoDetect=True, hotAutoCheck=True, hotAutoValue=10.0, coldAutoCheck=True, coldAutoValue=10.0)
 
@@ -60,16 +59,13 @@ def test_conformance() -> None:
 
 
 def test_parameters_match_a_real_pixinsight_icon() -> None:
-    if not ICON.is_file():
-        pytest.skip(f"corpus icon not found: {ICON}")
-    root = ET.parse(ICON).getroot()
-    instance = next(e for e in root.iter() if e.tag.endswith("instance") and e.get("class") == "CosmeticCorrection")
+    _, instance = raw_instances("CosmeticCorrection", ICON.name)[0]  # the <instance> element as written
     schema = CosmeticCorrection.schema()
-    ids = [child.get("id") for child in instance if child.get("id")]
+    ids = [child.get("id") for child in instance.children if child.get("id")]
     assert ids == list(schema), "parameter ids and order differ from PixInsight's icon"
-    for child in instance:
+    for child in instance.children:
         pid = child.get("id")
-        if child.tag.endswith("parameter") and child.get("value") is not None:
+        if child.tag == "parameter" and child.get("value") is not None:
             text = child.get("value")
             kind = schema[pid]
             assert kind.format(kind.parse(text)) == text, f"{pid}: precision differs from the icon ({text})"

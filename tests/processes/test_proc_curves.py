@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-from pathlib import Path
-
 import numpy as np
 import pytest
+from corpus_icons import corpus_instances
 from scipy.interpolate import Akima1DInterpolator, CubicSpline
 
 from processes._kernels.colorspace import rgb_to_hsv, srgb
@@ -17,26 +15,8 @@ from procfw.image import Image
 from procfw.process import ExecutionContext
 from procfw.testing import check_process
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 CTX = ExecutionContext()
 POINTS = [(0.0, 0.0), (0.15, 0.3), (0.4, 0.45), (0.6, 0.7), (0.85, 0.8), (1.0, 1.0)]
-
-
-def corpus_instances(class_id: str) -> list[tuple[str, dict]]:
-    """(label, parameters) of every instance of ``class_id`` in the corpus icons (strings as written)."""
-    found = []
-    for path in sorted((CORPUS / "xpsm").rglob("*.xpsm")):
-        for element in ET.parse(path).iter():
-            if element.tag.rsplit("}", 1)[-1] == "instance" and element.get("class") == class_id:
-                params: dict = {}
-                for child in element:
-                    tag = child.tag.rsplit("}", 1)[-1]
-                    if tag == "parameter":
-                        params[child.get("id")] = child.get("value", child.text or "")
-                    elif tag == "table":
-                        params[child.get("id")] = [{td.get("id"): td.get("value") for td in tr} for tr in child]
-                found.append((f"{path.name}:{element.get('id')}", params))
-    return found
 
 
 def test_ids_order_and_enumeration():
@@ -151,14 +131,11 @@ def test_invalid_curves_are_rejected():
 
 
 def test_corpus_curves_icons_run():
-    if not CORPUS.is_dir():
-        pytest.skip("shared corpus not found")
     icons = corpus_instances("CurvesTransformation")
     assert len(icons) == 5
     rng = np.random.default_rng(0)
     image = Image(rng.random((3, 16, 16), dtype=np.float32))
-    for label, params in icons:
-        curves = CurvesTransformation.from_parameters(params)
+    for label, curves in icons:
         out = curves.apply(image, CTX).pixels
         if len(curves.K) == 3:  # "CurvesForStars": a 3-point Akima curve = natural cubic spline
             xs, ys = np.array(curves.K).T

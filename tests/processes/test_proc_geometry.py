@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-import xml.etree.ElementTree as ET
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from corpus_icons import corpus_instances
 
 from processes.geometry import DynamicCrop, FastRotation, IntegerResample, Resample, choose_interpolation
 from procfw.image import FITSKeyword, Image
@@ -19,29 +18,6 @@ from procfw.workspace import Workspace
 CTX = ExecutionContext()
 RNG = np.random.default_rng(7)
 IMG = Image(RNG.random((3, 6, 8)).astype(np.float32))  # 8 wide, 6 high
-
-
-def corpus_instances(corpus: Path, process_id: str) -> list[tuple[str, dict[str, Any]]]:
-    """(icon id, parameters) of every instance of ``process_id`` in the corpus XPSM/XOSM files."""
-
-    def local(tag: str) -> str:
-        return tag.rsplit("}", 1)[-1]
-
-    found = []
-    for path in sorted([*corpus.glob("xpsm/**/*.xpsm"), *corpus.glob("xpsm/**/*.xosm")]):
-        for element in ET.parse(path).getroot().iter():
-            if local(element.tag) != "instance" or element.get("class") != process_id:
-                continue
-            params: dict[str, Any] = {}
-            for child in element:
-                if local(child.tag) == "parameter":
-                    params[child.get("id")] = child.get("value", child.text or "")
-                elif local(child.tag) == "table":
-                    params[child.get("id")] = [
-                        {td.get("id"): td.get("value", td.text or "") for td in tr} for tr in child
-                    ]
-            found.append((f"{path.name}:{element.get('id')}", params))
-    return found
 
 
 @pytest.mark.parametrize("cls", [DynamicCrop, Resample, IntegerResample, FastRotation])
@@ -256,14 +232,13 @@ def test_geometry_change_drops_previews_and_mask_and_refuses_previews() -> None:
     assert win.image.pixels.shape == (1, 8, 8)
 
 
-def test_corpus_geometry_icons_load_and_run(corpus: Path) -> None:
+def test_corpus_geometry_icons_load_and_run() -> None:
     img = Image(RNG.random((3, 80, 100)).astype(np.float32))
     counts = {}
     for cls in (DynamicCrop, Resample, IntegerResample, FastRotation):
-        instances = corpus_instances(corpus, cls.process_id)
+        instances = corpus_instances(cls.process_id)
         counts[cls.process_id] = len(instances)
-        for name, params in instances:
-            instance = cls.from_parameters(params)
+        for name, instance in instances:
             out = instance.apply(img, CTX)
             assert out.pixels.dtype == np.float32, name
             if cls is Resample:

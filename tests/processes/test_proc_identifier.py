@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-from pathlib import Path
-
 import numpy as np
 import pytest
+from corpus_icons import corpus_instances, xosm_instances
 
 from processes.identifier import ImageIdentifier
 from processes.invert import Invert
@@ -19,18 +17,6 @@ from procfw.workspace import Workspace
 
 def _image(value: float = 0.25) -> Image:
     return Image(np.full((1, 4, 6), value, dtype=np.float32))
-
-
-def corpus_ids(corpus: Path) -> list[str]:
-    """The ``id`` parameter of every ImageIdentifier instance in the corpus XPSM/XOSM files."""
-    ids = []
-    for path in sorted([*corpus.glob("xpsm/**/*.xpsm"), *corpus.glob("xpsm/**/*.xosm")]):
-        for element in ET.parse(path).getroot().iter():
-            if element.tag.rsplit("}", 1)[-1] == "instance" and element.get("class") == "ImageIdentifier":
-                for child in element:
-                    if child.tag.rsplit("}", 1)[-1] == "parameter" and child.get("id") == "id":
-                        ids.append(child.get("value", child.text or ""))
-    return ids
 
 
 def test_conformance() -> None:
@@ -122,11 +108,12 @@ def test_image_identifier_refusals() -> None:
         ImageIdentifier(id="a b")
 
 
-def test_corpus_image_identifier_icons_run(corpus: Path) -> None:
-    ids = corpus_ids(corpus)
-    assert len(ids) >= 11
-    for new_id in ids:
+def test_corpus_image_identifier_icons_run() -> None:
+    # 6 in the .xpsm icons (ids RGB, starless, SHO) and 5 more ids in the .xosm project's window histories
+    instances = corpus_instances("ImageIdentifier") + xosm_instances("ImageIdentifier")
+    assert len(instances) >= 11
+    for label, identifier in instances:
         ws = Workspace()
         win = ws.add_image(_image(), "Image")
-        ImageIdentifier.from_parameters({"id": new_id}).execute_on(win.main_view)
-        assert ws.window_ids() == [new_id]
+        identifier.execute_on(win.main_view)
+        assert ws.window_ids() == [identifier.id], label

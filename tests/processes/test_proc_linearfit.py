@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-from pathlib import Path
-
 import numpy as np
 import pytest
+from corpus_icons import corpus_instances
 
 from processes._kernels.robust import lad_fit
 from processes.linearfit import LinearFit
@@ -14,25 +12,6 @@ from procfw.errors import ExecutionError, ParameterError
 from procfw.image import Image
 from procfw.testing import check_process
 from procfw.workspace import Workspace
-
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
-
-
-def corpus_instances(class_id: str) -> list[tuple[str, dict]]:
-    """(label, parameters) of every instance of ``class_id`` in the corpus icons (strings as written)."""
-    found = []
-    for path in sorted((CORPUS / "xpsm").rglob("*.xpsm")):
-        for element in ET.parse(path).iter():
-            if element.tag.rsplit("}", 1)[-1] == "instance" and element.get("class") == class_id:
-                params: dict = {}
-                for child in element:
-                    tag = child.tag.rsplit("}", 1)[-1]
-                    if tag == "parameter":
-                        params[child.get("id")] = child.get("value", child.text or "")
-                    elif tag == "table":
-                        params[child.get("id")] = [{td.get("id"): td.get("value") for td in tr} for tr in child]
-                found.append((f"{path.name}:{element.get('id')}", params))
-    return found
 
 
 def pair(channels: int = 3, size: int = 200, seed: int = 0) -> tuple[Image, Image, np.ndarray]:
@@ -128,12 +107,9 @@ def test_preview_is_fitted_on_its_whole_image():
 
 
 def test_corpus_linearfit_icon():
-    if not CORPUS.is_dir():
-        pytest.skip("shared corpus not found")
     icons = corpus_instances("LinearFit")
     assert len(icons) == 1
-    _, params = icons[0]
-    icon = LinearFit.from_parameters(params)
+    _, icon = icons[0]
     assert icon.referenceViewId == "" and icon.rejectLow == 0.0 and icon.rejectHigh == pytest.approx(0.92)
     target, reference, _ = pair(channels=3, size=50)
     ws = Workspace()
