@@ -11,6 +11,15 @@ from pathlib import Path
 from procfw.errors import FileExistsProcfwError
 
 
+def _new_file_mode(target: Path) -> int:
+    """The mode a new file gets (0o666 less the umask), or the replaced file's own mode."""
+    if target.exists():
+        return target.stat().st_mode & 0o7777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
@@ -30,6 +39,7 @@ def atomic_path(path: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
         yield temp
         if target.exists() and not overwrite:
             raise FileExistsProcfwError(target)
+        os.chmod(temp, _new_file_mode(target))
         os.replace(temp, target)
     finally:
         if temp.exists():

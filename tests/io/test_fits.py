@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import subprocess
 import sys
 import tempfile
@@ -705,3 +706,13 @@ def test_uint16_round_trip_within_half_a_step(pixels: np.ndarray) -> None:
         back = read_fits(path).pixels
     assert back.shape == pixels.shape
     assert float(np.max(np.abs(back.astype(np.float64) - pixels))) <= 0.5 / 65535 + 1e-7
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    """Atomic writes go through a private temporary file; the result must not stay private."""
+    umask = os.umask(0o022)
+    try:
+        out = write_image(Image(np.zeros((1, 2, 2), np.float32)), tmp_path / "a.fits")
+    finally:
+        os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o644
