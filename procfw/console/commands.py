@@ -330,9 +330,14 @@ class CommandSpec:
 
     # -- binding ---------------------------------------------------------------------------
     def _param(self, name: str, node: ast.Node | None, dashes: str = "-") -> CommandParam:
-        for p in self.params:
-            if p.name == name and not p.var_positional:
-                return p
+        # a hyphenated option (--dry-run) names the camelCase or snake_case parameter (dryRun, dry_run)
+        spellings = [name]
+        if "-" in name.strip("-"):
+            spellings += [re.sub(r"-+(\w)", lambda m: m.group(1).upper(), name), name.replace("-", "_")]
+        for spelling in spellings:
+            for p in self.params:
+                if p.name == spelling and not p.var_positional:
+                    return p
         hint = suggest(name, self.option_names()).replace("(did you mean ", f"(did you mean {dashes}")
         raise ArgumentError(f"{self.name}: unknown option {dashes}{name}{hint} (usage: {self.usage()})", node)
 

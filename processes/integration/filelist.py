@@ -1,0 +1,37 @@
+"""The ``images`` table of ImageIntegration (a :class:`~processes._kernels.filelists.FileListTable`).
+
+Besides PixInsight's table value (rows of ``enabled, path, drizzlePath,
+localNormalizationDataPath``) it takes a glob such as ``"lights/*.fits"`` or a list of
+paths, expanded into enabled rows in sorted order (see :mod:`processes._kernels.filelists`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from processes._kernels.filelists import FileListTable
+from procfw.params import Boolean, String
+
+__all__ = ["enabled_paths", "image_table"]
+
+
+def image_table(description: str) -> FileListTable:
+    """The ``images`` parameter kind: enabled, path, drizzlePath, localNormalizationDataPath."""
+    return FileListTable(
+        columns=(
+            Boolean(id="enabled", default=True, description="Whether the image takes part in the integration."),
+            String(id="path", description="Path of the image file (FITS, XISF, ...)."),
+            String(id="drizzlePath", description="Drizzle data file (.xdrz); kept for icons, not used."),
+            String(id="localNormalizationDataPath",
+                   description="Local normalization data file (.xnml); kept for icons, not used."),
+        ),
+        path_column="path",
+        description=description,
+    )
+
+
+def enabled_paths(rows: Sequence[Sequence[Any]]) -> list[Path]:
+    """Paths of the enabled rows, in table order."""
+    return [Path(row[1]) for row in rows if row[0] and str(row[1]).strip()]

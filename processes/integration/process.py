@@ -1,0 +1,574 @@
+"""ImageIntegration: combine a stack of frames into one image with pixel rejection.
+
+PixInsight's ImageIntegration with its process id, parameter ids, enumeration element ids,
+defaults, ranges and precision (module 1.5, PixInsight 1.8.9), so its icons load.  It runs
+globally: the frames are files listed in ``images``; the result opens as ``integration``
+and, with ``generateRejectionMaps``, the maps ``rejection_low`` and ``rejection_high``
+(the fraction of each pixel's values rejected low/high, 0..1) and, for LinearFit, a
+``slope_map``.
+
+Implemented: combinations Average (weighted), Median, Minimum, Maximum; normalizations
+NoNormalization, Additive, Multiplicative, AdditiveWithScaling, MultiplicativeWithScaling
+(location = median, scale = the ``weightScale`` estimator; see
+:mod:`processes.integration.normalization`); every rejection algorithm
+(:mod:`processes.integration.rejection`) with rejection normalizations
+NoRejectionNormalization, Scale and EqualizeFluxes; range rejection; weights
+(:mod:`processes.integration.weights`); ROI; 64-bit results; pedestal subtraction.
+
+Not implemented (accepted so icons load; choosing them is an error or noted in the
+messages): LocalNormalization/AdaptiveNormalization and their rejection variants, drizzle
+data, large-scale rejection, PSF-based weights (SNREstimate is used instead), N*-based noise
+evaluation (MRS is used instead).  GUI and cache options have no meaning here.
+
+The work streams row bands through a memory budget (:mod:`processes.integration.engine`):
+``stackSizeMB + bufferSizeMB`` MiB, or ``autoMemoryLimit`` of the available memory when
+``autoMemorySize`` is set.
+"""
+
+# ruff: noqa: N815 - parameter names are PixInsight's camelCase ids
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+import numpy as np
+
+from processes.integration.engine import IntegrationPlan, budget_from_memory, integrate, mib, worker_pool
+from processes.integration.estimators import scale_estimate
+from processes.integration.filelist import enabled_paths, image_table
+from processes.integration.frames import FrameSource, open_frame
+from processes.integration.normalization import (
+    OUTPUT_NORMALIZATIONS,
+    output_normalization,
+    rejection_normalization,
+)
+from processes.integration.rejection import RejectionSettings
+from processes.integration.statistics import STATS_BYTES_PER_VALUE, ChannelStats, channel_statistics
+from processes.integration.weights import (
+    NOISE_MODES,
+    PSF_MODES,
+    STAT_MODES,
+    compute_weights,
+    normalized_weights,
+    parse_csv_weights,
+)
+from procfw.errors import ExecutionError
+from procfw.image import FITSKeyword, Image
+from procfw.params import Boolean, Enumeration, Float, Int32, String, param
+from procfw.process import ExecutionContext, Process, ProcessOutput
+from procfw.workspace import View
+
+__all__ = ["ImageIntegration"]
+
+log = logging.getLogger(__name__)
+
+INT32_MAX = 2**31 - 1
+FINAL_STATS_VALUES = 1 << 22
+"""At most this many values (4 Mi) enter the location/scale estimates of the result."""
+_CHANNEL_SUFFIXES = ("RK", "G", "B")
+_NOISE_ALGORITHMS = {
+    "NoiseEvaluation_KSigma": "K-Sigma",
+    "NoiseEvaluation_MRS": "MRS",
+    "NoiseEvaluation_NStar": "MRS",
+}
+
+
+def _enum(elements: tuple[str, ...], default: str, description: str, **kw: Any) -> Any:
+    return param(Enumeration(elements=elements, default=default, description=description, **kw))
+
+
+def _float(default: float, low: float | None, high: float | None, precision: int, description: str) -> Any:
+    return param(Float(default=default, minimum=low, maximum=high, precision=precision, description=description))
+
+
+def _bool(default: bool, description: str, **kw: Any) -> Any:
+    return param(Boolean(default=default, description=description, **kw))
+
+
+def _int(default: int, low: int | None, high: int | None, description: str) -> Any:
+    return param(Int32(default=default, minimum=low, maximum=high, description=description))
+
+
+class ImageIntegration(Process):
+    """Integrate (stack) a set of image files with normalization, weighting and pixel rejection.
+
+    Combines the frames listed in ``images`` pixel by pixel into the new image
+    ``integration``, rejecting outliers (satellite trails, cosmic rays, hot pixels) with one
+    of PixInsight's rejection algorithms and writing the rejection maps ``rejection_low``
+    and ``rejection_high``.  Runs globally, streaming row bands within a memory budget.
+    """
+
+    process_id = "ImageIntegration"
+    categories = ("ImageIntegration", "Preprocessing")
+    process_version = 1
+    is_history_updater = False
+    is_maskable = False
+
+    images: tuple = param(image_table(
+        "Input images: rows of (enabled, path, drizzlePath, localNormalizationDataPath); also accepts "
+        "a file glob such as \"lights/*.fits\" or a list of paths."
+    ))
+    inputHints: str = param(String(
+        default="fits-keywords normalize raw cfa signed-is-physical",
+        description="Format hints for reading the input files (kept for icons; the readers ignore them).",
+    ))
+    combination: str = _enum(("Average", "Median", "Minimum", "Maximum"), "Average",
+                             "Pixel combination of the values that survive rejection.")
+    weightMode: str = _enum(
+        ("DontCare", "ExposureTime", "SNREstimate", "SignalWeight", "MedianWeight", "AverageWeight",
+         "KeywordWeight", "PSFSignalWeight", "PSFSNR", "PSFScaleSNR"),
+        "PSFSignalWeight",
+        "Image weights for the average combination: none, exposure time, inverse normalized noise variance "
+        "(SNREstimate), signal, median, mean, a FITS keyword; PSF modes fall back to SNREstimate.",
+        element_aliases={"NoiseEvaluation": "SNREstimate", "ExposureTimeWeight": "ExposureTime"},
+    )
+    weightKeyword: str = param(String(description="FITS keyword holding the weights when weightMode=KeywordWeight."))
+    weightScale: str = _enum(
+        ("WeightScale_AvgDev", "WeightScale_MAD", "WeightScale_BWMV", "WeightScale_PBMV", "WeightScale_Sn",
+         "WeightScale_Qn", "WeightScale_IKSS"),
+        "WeightScale_BWMV",
+        "Scale estimator used for normalization and weights: average deviation, MAD, biweight midvariance, "
+        "percentage bend midvariance, Sn, Qn or iterative k-sigma.",
+    )
+    minWeight: float = _float(0.005, 0.0, 1.0, 6,
+                              "Images whose weight relative to the largest is below this are left out.")
+    csvWeights: str = param(String(description="Comma-separated custom weights, one per enabled image (overrides "
+                                               "weightMode when not empty)."))
+    adaptiveGridSize: int = _int(16, 2, 50, "Grid size of adaptive normalization (not implemented; kept for icons).")
+    adaptiveNoScale: bool = _bool(False, "Adaptive normalization without scaling (not implemented; kept for icons).")
+    ignoreNoiseKeywords: bool = _bool(False, "Estimate noise even when the frames carry NOISEnn keywords.")
+    normalization: str = _enum(
+        ("NoNormalization", "Additive", "Multiplicative", "AdditiveWithScaling", "MultiplicativeWithScaling",
+         "LocalNormalization", "AdaptiveNormalization"),
+        "AdditiveWithScaling",
+        "Output normalization matching frame locations (medians) and scales before combining; local and "
+        "adaptive normalization are not implemented.",
+    )
+    rejection: str = _enum(
+        ("NoRejection", "MinMax", "PercentileClip", "SigmaClip", "WinsorizedSigmaClip", "AveragedSigmaClip",
+         "LinearFit", "CCDClip", "Rejection_ESD", "Rejection_RCR"),
+        "NoRejection",
+        "Pixel rejection algorithm.",
+        element_aliases={"ESD": "Rejection_ESD", "RCR": "Rejection_RCR"},
+    )
+    rejectionNormalization: str = _enum(
+        ("NoRejectionNormalization", "Scale", "EqualizeFluxes", "LocalRejectionNormalization",
+         "AdaptiveRejectionNormalization"),
+        "Scale",
+        "Normalization of the values used to decide rejections (not of the result).",
+    )
+    minMaxLow: int = _int(1, 0, None, "MinMax: number of lowest values rejected per pixel.")
+    minMaxHigh: int = _int(1, 0, None, "MinMax: number of highest values rejected per pixel.")
+    pcClipLow: float = _float(0.2, 0.0, 1.0, 3, "PercentileClip: low limit as a fraction of the median.")
+    pcClipHigh: float = _float(0.1, 0.0, 1.0, 3, "PercentileClip: high limit as a fraction of the median.")
+    sigmaLow: float = _float(4.0, 0.0, 10.0, 3, "Sigma clipping algorithms: low limit in sigma units.")
+    sigmaHigh: float = _float(3.0, 0.0, 10.0, 3, "Sigma clipping algorithms: high limit in sigma units.")
+    winsorizationCutoff: float = _float(5.0, 3.0, 10.0, 3,
+                                        "WinsorizedSigmaClip: values beyond this many sigma are replaced by the "
+                                        "mean in the first winsorization.")
+    linearFitLow: float = _float(5.0, 0.0, 10.0, 3, "LinearFit: low limit in sigma units.")
+    linearFitHigh: float = _float(4.0, 0.0, 10.0, 3, "LinearFit: high limit in sigma units.")
+    esdOutliersFraction: float = _float(0.30, 0.0, 1.0, 2, "ESD: maximum fraction of outliers.")
+    esdAlpha: float = _float(0.05, 0.0, 1.0, 2, "ESD: significance level of the test.")
+    esdLowRelaxation: float = _float(1.0, 1.0, 5.0, 2, "ESD: relaxation of the test for low values.")
+    rcrLimit: float = _float(0.1, 0.0, 1.0, 2, "RCR: Chauvenet limit (expected outlier count).")
+    ccdGain: float = _float(1.0, 0.1, 10.0, 2, "CCDClip: gain in e-/DN.")
+    ccdReadNoise: float = _float(10.0, 0.0, 20.0, 2, "CCDClip: read noise in e-.")
+    ccdScaleNoise: float = _float(0.0, 0.0, 1.0, 2, "CCDClip: scale noise (flat-field error fraction).")
+    clipLow: bool = _bool(True, "Reject low outliers.")
+    clipHigh: bool = _bool(True, "Reject high outliers.")
+    rangeClipLow: bool = _bool(True, "Reject values at or below rangeLow (e.g. the zeros of registration borders).")
+    rangeLow: float = _float(0.0, 0.0, 0.5, 6, "Range rejection low limit.")
+    rangeClipHigh: bool = _bool(False, "Reject values at or above rangeHigh (saturation).")
+    rangeHigh: float = _float(0.98, 0.5, 1.0, 6, "Range rejection high limit.")
+    mapRangeRejection: bool = _bool(True, "Include range-rejected values in the rejection maps.")
+    reportRangeRejection: bool = _bool(False, "Include range-rejected values in the rejection counts.")
+    largeScaleClipLow: bool = _bool(False, "Large-scale low rejection (not implemented; ignored with a message).")
+    largeScaleClipLowProtectedLayers: int = _int(2, 1, 6, "Large-scale low rejection: protected wavelet layers.")
+    largeScaleClipLowGrowth: int = _int(2, 1, 20, "Large-scale low rejection: growth of rejected structures.")
+    largeScaleClipHigh: bool = _bool(False, "Large-scale high rejection (not implemented; ignored with a message).")
+    largeScaleClipHighProtectedLayers: int = _int(2, 1, 6, "Large-scale high rejection: protected wavelet layers.")
+    largeScaleClipHighGrowth: int = _int(2, 1, 20, "Large-scale high rejection: growth of rejected structures.")
+    generate64BitResult: bool = _bool(False, "Produce a 64-bit floating point result.")
+    generateRejectionMaps: bool = _bool(True, "Produce the rejection_low and rejection_high maps.")
+    generateIntegratedImage: bool = _bool(True, "Produce the integrated image.")
+    generateDrizzleData: bool = _bool(False, "Update drizzle data files (not implemented; kept for icons).")
+    closePreviousImages: bool = _bool(False, "Close previous result windows (GUI option; no effect).")
+    bufferSizeMB: int = _int(16, 0, 1024, "Row buffer size in MiB; with stackSizeMB it bounds the working memory.")
+    stackSizeMB: int = _int(1024, 0, 1024 * 1024, "Pixel stack size in MiB: the memory budget for the row bands "
+                                                  "(when autoMemorySize is off).")
+    autoMemorySize: bool = _bool(True, "Use autoMemoryLimit of the available memory instead of the sizes above.")
+    autoMemoryLimit: float = _float(0.75, 0.10, 1.00, 2, "Fraction of the available memory used by autoMemorySize.")
+    useROI: bool = _bool(False, "Integrate only the region of interest roiX0, roiY0, roiX1, roiY1.")
+    roiX0: int = _int(0, 0, INT32_MAX, "Region of interest: left column.")
+    roiY0: int = _int(0, 0, INT32_MAX, "Region of interest: top row.")
+    roiX1: int = _int(0, 0, INT32_MAX, "Region of interest: right column (exclusive).")
+    roiY1: int = _int(0, 0, INT32_MAX, "Region of interest: bottom row (exclusive).")
+    useCache: bool = _bool(True, "Cache frame statistics between runs (no effect here).")
+    evaluateSNR: bool = _bool(True, "Estimate the noise of the result (outputs finalNoiseEstimate*).",
+                              aliases=("evaluateNoise",))
+    noiseEvaluationAlgorithm: str = _enum(
+        ("NoiseEvaluation_KSigma", "NoiseEvaluation_MRS", "NoiseEvaluation_NStar"),
+        "NoiseEvaluation_MRS",
+        "Noise estimator: k-sigma of the first wavelet layer, or multiresolution support (N* falls back to MRS).",
+    )
+    mrsMinDataFraction: float = _float(0.01, 0.0, 1.0, 3,
+                                       "MRS noise: minimum fraction of noise pixels (the estimator uses 1 %).")
+    psfStructureLayers: int = _int(5, 1, 8, "PSF weights: structure layers (not implemented; kept for icons).")
+    psfType: str = _enum(
+        ("PSFType_Gaussian", "PSFType_Moffat15", "PSFType_Moffat4", "PSFType_Moffat6", "PSFType_Moffat8",
+         "PSFType_MoffatA", "PSFType_Auto"),
+        "PSFType_Moffat4",
+        "PSF weights: PSF model (not implemented; kept for icons).",
+    )
+    subtractPedestals: bool = _bool(False, "Subtract the PEDESTAL keyword (DN of 16-bit data) from each frame.")
+    truncateOnOutOfRange: bool = _bool(False, "Clip an out-of-range result to [0, 1] instead of rescaling it.")
+    noGUIMessages: bool = _bool(True, "GUI option (no effect).")
+    showImages: bool = _bool(True, "GUI option (no effect).")
+    useFileThreads: bool = _bool(True, "Read files in parallel (no effect: bands are read in sequence).")
+    fileThreadOverload: float = _float(1.0, 1.0, 10.0, 2, "File thread overload (no effect).")
+    useBufferThreads: bool = _bool(True, "Share the row bands among worker processes (one per CPU core).")
+    maxBufferThreads: int = _int(0, 0, 1024, "Maximum number of worker processes (0: one per CPU core).")
+
+    # -- execution contexts ----------------------------------------------------------
+    def can_execute_on(self, view: View) -> tuple[bool, str]:
+        return False, "ImageIntegration can only be executed in the global context."
+
+    def can_execute_global(self) -> tuple[bool, str]:
+        count = len(enabled_paths(self.images))
+        if count < 3:
+            return False, (
+                f"This instance of ImageIntegration defines less than three source images ({count} enabled)."
+            )
+        return True, ""
+
+    # -- the work ----------------------------------------------------------------------
+    def run_global(self, context: ExecutionContext) -> ProcessOutput:
+        ok, why = self.can_execute_global()
+        if not ok:
+            raise ExecutionError(why)
+        messages: list[str] = []
+        self._check_supported(messages)
+        paths = enabled_paths(self.images)
+        frames = [open_frame(path) for path in paths]
+        self._check_geometry(frames)
+        roi = self._roi(frames[0])
+        budget = self._budget()
+        threads = self._threads()
+        context.report(0.0, f"ImageIntegration: {len(frames)} images")
+
+        stats = self._statistics(frames, budget, context, messages)
+        channels = frames[0].channels
+        location = np.array([[s.location for s in frame_stats] for frame_stats in stats]).T if stats else None
+        scale = np.array([[s.scale for s in frame_stats] for frame_stats in stats]).T if stats else None
+        if self.normalization in OUTPUT_NORMALIZATIONS and location is not None:
+            out_scale, out_offset = output_normalization(self.normalization, location, scale)
+        else:
+            out_scale, out_offset = np.ones((channels, len(frames))), np.zeros((channels, len(frames)))
+        weights = self._weights(frames, stats, out_scale, messages)
+        keep = self._apply_min_weight(frames, weights, messages)
+        if not keep.all():
+            frames = [f for f, k in zip(frames, keep) if k]
+            stats = [s for s, k in zip(stats, keep) if k] if stats else stats
+            weights, out_scale, out_offset = weights[:, keep], out_scale[:, keep], out_offset[:, keep]
+            if len(frames) < 3:
+                raise ExecutionError("ImageIntegration: fewer than three images are left after minWeight")
+            if location is not None:
+                # the first image left is the new reference of the normalizations
+                location, scale = location[:, keep], scale[:, keep]
+                if self.normalization in OUTPUT_NORMALIZATIONS:
+                    out_scale, out_offset = output_normalization(self.normalization, location, scale)
+            weights = normalized_weights(weights)
+        rej_mode, rej_scale, rej_offset = "none", None, None
+        if self.rejection != "NoRejection" and location is not None:
+            rej_mode, rej_scale, rej_offset = rejection_normalization(self.rejectionNormalization, location, scale)
+
+        plan = IntegrationPlan(
+            frames=frames, roi=roi, out_scale=out_scale, out_offset=out_offset, rej_mode=rej_mode,
+            rej_scale=rej_scale, rej_offset=rej_offset, pedestals=self._pedestals(frames), weights=weights,
+            combination=self.combination, rejection=self._rejection_settings(),
+            range_low=float(self.rangeLow) if self.rangeClipLow else None,
+            range_high=float(self.rangeHigh) if self.rangeClipHigh else None,
+            map_range=self.mapRangeRejection, generate_image=self.generateIntegratedImage,
+            generate_maps=self.generateRejectionMaps and self.rejection != "NoRejection",
+            float64=self.generate64BitResult, budget_bytes=budget, threads=threads,
+        )
+        start = 0.3 if stats else 0.05
+
+        def band_progress(fraction: float, message: str) -> None:
+            context.report(start + (0.95 - start) * fraction, message)
+
+        result = integrate(plan, band_progress)
+        context.report(0.95, "ImageIntegration: final statistics")
+        return self._output(frames, stats, weights, result, plan, messages)
+
+    # -- checks and settings -----------------------------------------------------------
+    def _check_supported(self, messages: list[str]) -> None:
+        if self.normalization in ("LocalNormalization", "AdaptiveNormalization"):
+            raise ExecutionError(f"ImageIntegration: normalization={self.normalization} is not implemented; use "
+                                 "AdditiveWithScaling (or another global normalization)")
+        if self.rejection != "NoRejection" and self.rejectionNormalization in (
+            "LocalRejectionNormalization", "AdaptiveRejectionNormalization"
+        ):
+            raise ExecutionError(f"ImageIntegration: rejectionNormalization={self.rejectionNormalization} is not "
+                                 "implemented; use Scale or EqualizeFluxes")
+        if self.largeScaleClipLow or self.largeScaleClipHigh:
+            messages.append("large-scale rejection (largeScaleClipLow/High) is not implemented and was ignored")
+        if self.generateDrizzleData:
+            messages.append("generateDrizzleData is not implemented; no drizzle data were written")
+        if self.noiseEvaluationAlgorithm == "NoiseEvaluation_NStar" and self._needs_noise():
+            messages.append("N* noise evaluation is not implemented; MRS noise evaluation was used")
+
+    def _check_geometry(self, frames: list[FrameSource]) -> None:
+        ref = frames[0]
+        for frame in frames[1:]:
+            if frame.shape != ref.shape:
+                raise ExecutionError(
+                    f"ImageIntegration: {frame.path} is {frame.channels}x{frame.height}x{frame.width} "
+                    f"(channels x height x width) but {ref.path} is {ref.channels}x{ref.height}x{ref.width}; "
+                    "all images must have the same geometry"
+                )
+
+    def _roi(self, frame: FrameSource) -> tuple[int, int, int, int]:
+        if not self.useROI:
+            return (0, 0, frame.width, frame.height)
+        x0, x1 = sorted((self.roiX0, self.roiX1))
+        y0, y1 = sorted((self.roiY0, self.roiY1))
+        x0, x1 = min(x0, frame.width), min(x1, frame.width)
+        y0, y1 = min(y0, frame.height), min(y1, frame.height)
+        if x1 - x0 < 1 or y1 - y0 < 1:
+            raise ExecutionError(
+                f"ImageIntegration: the region of interest ({self.roiX0},{self.roiY0})-({self.roiX1},{self.roiY1}) "
+                f"is empty within the {frame.width}x{frame.height} images"
+            )
+        return (x0, y0, x1, y1)
+
+    def _budget(self) -> int:
+        if self.autoMemorySize:
+            return budget_from_memory(float(self.autoMemoryLimit))
+        return max(mib(self.stackSizeMB + self.bufferSizeMB), 1)
+
+    def _threads(self) -> int:
+        if not self.useBufferThreads:
+            return 1
+        import os
+
+        cores = os.cpu_count() or 1
+        return max(1, min(cores, self.maxBufferThreads) if self.maxBufferThreads > 0 else cores)
+
+    def _rejection_settings(self) -> RejectionSettings:
+        return RejectionSettings(
+            algorithm=self.rejection, clip_low=self.clipLow, clip_high=self.clipHigh,
+            minmax_low=self.minMaxLow, minmax_high=self.minMaxHigh, pc_low=self.pcClipLow, pc_high=self.pcClipHigh,
+            sigma_low=self.sigmaLow, sigma_high=self.sigmaHigh, winsorization_cutoff=self.winsorizationCutoff,
+            linear_fit_low=self.linearFitLow, linear_fit_high=self.linearFitHigh,
+            esd_outliers_fraction=self.esdOutliersFraction, esd_alpha=self.esdAlpha,
+            esd_low_relaxation=self.esdLowRelaxation, rcr_limit=self.rcrLimit, ccd_gain=self.ccdGain,
+            ccd_read_noise=self.ccdReadNoise, ccd_scale_noise=self.ccdScaleNoise,
+        )
+
+    def _effective_weight_mode(self) -> str:
+        if self.csvWeights.strip() or self.combination != "Average":
+            return "DontCare"
+        return "SNREstimate" if self.weightMode in PSF_MODES else self.weightMode
+
+    def _needs_noise(self) -> bool:
+        return not self.csvWeights.strip() and self.combination == "Average" and self.weightMode in NOISE_MODES
+
+    def _needs_statistics(self) -> bool:
+        return (
+            self.normalization != "NoNormalization"
+            or (self.rejection != "NoRejection" and self.rejectionNormalization != "NoRejectionNormalization")
+            or self._effective_weight_mode() in STAT_MODES
+        )
+
+    def _statistics(self, frames, budget, context, messages) -> list[list[ChannelStats]] | None:
+        if not self._needs_statistics():
+            return None
+        workers = self._threads()
+        compute = functools.partial(
+            channel_statistics, scale_estimator=self.weightScale,
+            need_noise=self._effective_weight_mode() in NOISE_MODES,
+            noise_algorithm=_NOISE_ALGORITHMS[self.noiseEvaluationAlgorithm],
+            use_noise_keywords=not self.ignoreNoiseKeywords, budget_bytes=max(1, budget // workers),
+        )
+        tasks = [(i, c) for i, frame in enumerate(frames) for c in range(frame.channels)]
+        found: dict[tuple[int, int], ChannelStats] = {}
+        if workers > 1 and len(tasks) > 1:
+            from concurrent.futures import as_completed
+
+            with worker_pool(workers) as pool:
+                futures = {pool.submit(compute, frames[i], c): (i, c) for i, c in tasks}
+                for done, future in enumerate(as_completed(futures), start=1):
+                    found[futures[future]] = future.result()
+                    context.report(0.3 * done / len(tasks), "frame statistics")
+        else:
+            for done, (i, c) in enumerate(tasks, start=1):
+                found[(i, c)] = compute(frames[i], c)
+                context.report(0.3 * done / len(tasks), f"statistics of {frames[i].path.name}")
+        out = [[found[(i, c)] for c in range(frame.channels)] for i, frame in enumerate(frames)]
+        if any(s.sampled for frame_stats in out for s in frame_stats):
+            messages.append("frame statistics were computed on row subsamples to stay within the memory budget")
+        return out
+
+    def _weights(self, frames, stats, out_scale, messages) -> np.ndarray:
+        channels, n = out_scale.shape
+        if self.combination != "Average":
+            return np.ones((channels, n))
+        if self.csvWeights.strip():
+            values = parse_csv_weights(self.csvWeights, n)
+            return normalized_weights(np.tile(values, (channels, 1)))
+        if self.weightMode in PSF_MODES:
+            messages.append(f"weightMode={self.weightMode} needs PSF photometry, which is not implemented; "
+                            "SNREstimate (inverse normalized noise variance) weights were used")
+        return compute_weights(self._effective_weight_mode(), frames, stats, out_scale, keyword=self.weightKeyword)
+
+    def _apply_min_weight(self, frames, weights, messages) -> np.ndarray:
+        if self._effective_weight_mode() == "DontCare" and not self.csvWeights.strip():
+            return np.ones(len(frames), dtype=bool)
+        relative = weights / weights.max(axis=1, keepdims=True)
+        keep = (relative >= self.minWeight).all(axis=0)
+        for frame, k in zip(frames, keep):
+            if not k:
+                messages.append(f"{frame.path.name} left out: its weight is below minWeight={self.minWeight}")
+        return keep
+
+    def _pedestals(self, frames: list[FrameSource]) -> np.ndarray | None:
+        if not self.subtractPedestals:
+            return None
+        values = []
+        for frame in frames:
+            value = frame.keyword("PEDESTAL", 0)
+            values.append(float(value) / 65535.0 if isinstance(value, (int, float)) else 0.0)
+        return np.asarray(values) if any(values) else None
+
+    # -- results -----------------------------------------------------------------------
+    def _output(self, frames, stats, weights, result, plan, messages) -> ProcessOutput:
+        n = len(frames)
+        channels = frames[0].channels
+        new_images: dict[str, Image] = {}
+        outputs: dict[str, Any] = {}
+        x0, y0, x1, y1 = plan.roi
+        pixels = (x1 - x0) * (y1 - y0)
+        low = result.rejected_low.copy()
+        high = result.rejected_high.copy()
+        if self.reportRangeRejection:
+            low += result.range_low
+            high += result.range_high
+        outputs["numberOfChannels"] = channels
+        outputs["numberOfPixels"] = pixels
+        outputs["totalPixels"] = pixels * n
+        for c, suffix in enumerate(_CHANNEL_SUFFIXES):
+            outputs[f"totalRejectedLow{suffix}"] = int(low[c].sum()) if c < channels else 0
+            outputs[f"totalRejectedHigh{suffix}"] = int(high[c].sum()) if c < channels else 0
+        if result.image is not None:
+            image_pixels = self._fix_range(result.image, outputs, messages)
+            image = Image(image_pixels, self._keywords(frames, plan), {"ImageIntegration:numberOfImages": n})
+            new_images["integration"] = image
+            outputs["integrationImageId"] = "integration"
+            self._final_statistics(image_pixels, outputs, plan.budget_bytes)
+        if result.low_map is not None:
+            new_images["rejection_low"] = Image(result.low_map)
+            new_images["rejection_high"] = Image(result.high_map)
+            outputs["lowRejectionMapImageId"] = "rejection_low"
+            outputs["highRejectionMapImageId"] = "rejection_high"
+        if result.slope_map is not None:
+            new_images["slope_map"] = Image(result.slope_map)
+            outputs["slopeMapImageId"] = "slope_map"
+        image_data = []
+        frame_rows = []
+        for i, frame in enumerate(frames):
+            row = [float(weights[c, i]) if c < channels else 0.0 for c in range(3)]
+            row += [int(low[c, i]) if c < channels else 0 for c in range(3)]
+            row += [int(high[c, i]) if c < channels else 0 for c in range(3)]
+            image_data.append(tuple(row))
+            frame_rows.append({
+                "path": str(frame.path),
+                "weight": [float(w) for w in weights[:, i]],
+                "location": [s.location for s in stats[i]] if stats else None,
+                "scale": [s.scale for s in stats[i]] if stats else None,
+                "noise": [s.noise for s in stats[i]] if stats else None,
+                "rejectedLow": [int(v) for v in low[:, i]],
+                "rejectedHigh": [int(v) for v in high[:, i]],
+                "rejectedLowPercent": [100.0 * float(v) / pixels for v in low[:, i]],
+                "rejectedHighPercent": [100.0 * float(v) / pixels for v in high[:, i]],
+                "rangeRejectedLow": [int(v) for v in result.range_low[:, i]],
+                "rangeRejectedHigh": [int(v) for v in result.range_high[:, i]],
+            })
+        outputs["imageData"] = tuple(image_data)
+        outputs["frames"] = frame_rows
+        outputs["bands"] = result.bands
+        outputs["bandRows"] = result.band_rows
+        outputs["memoryBudgetMB"] = round(plan.budget_bytes / (1 << 20), 1)
+        outputs["workers"] = result.workers
+        outputs["workerPeakMemoryMB"] = round(result.worker_rss_mb, 1)
+        return ProcessOutput(outputs=outputs, new_images=new_images, messages=tuple(messages))
+
+    def _fix_range(self, pixels: np.ndarray, outputs: dict[str, Any], messages: list[str]) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            low, high = float(np.nanmin(pixels)), float(np.nanmax(pixels))
+        if not (np.isfinite(low) and np.isfinite(high)):
+            low, high = 0.0, 0.0
+        outputs["outputRangeLow"] = low
+        outputs["outputRangeHigh"] = high
+        if low >= 0 and high <= 1:
+            return pixels
+        if self.truncateOnOutOfRange:
+            messages.append(f"the result range [{low:.6g}, {high:.6g}] was truncated to [0, 1]")
+            return np.clip(pixels, 0, 1)
+        lo, hi = min(0.0, low), max(1.0, high)
+        messages.append(f"the result range [{low:.6g}, {high:.6g}] was rescaled to [0, 1]")
+        out = (pixels - pixels.dtype.type(lo)) / pixels.dtype.type(hi - lo)
+        return out.astype(pixels.dtype, copy=False)
+
+    def _final_statistics(self, pixels: np.ndarray, outputs: dict[str, Any], budget: int) -> None:
+        """Location, scale and noise of the result.
+
+        Location and scale use at most ``FINAL_STATS_VALUES`` values (an even row subsample;
+        fewer when the budget is small); the noise a central band of full rows.
+        """
+        height, width = pixels.shape[1:]
+        budget = min(budget, FINAL_STATS_VALUES * STATS_BYTES_PER_VALUE)
+        stride = max(1, -(-height * width * STATS_BYTES_PER_VALUE // max(budget, 1)))
+        noise_rows = max(16, min(height, budget // max(width * 96, 1)))
+        start = (height - noise_rows) // 2
+        for c, suffix in enumerate(_CHANNEL_SUFFIXES):
+            if c >= pixels.shape[0]:
+                for key in ("finalNoiseEstimate", "finalScaleEstimate", "finalLocationEstimate"):
+                    outputs[f"{key}{suffix}"] = 0.0
+                continue
+            plane = pixels[c, ::stride]
+            outputs[f"finalLocationEstimate{suffix}"] = float(np.median(plane))
+            outputs[f"finalScaleEstimate{suffix}"] = scale_estimate(plane, self.weightScale)
+            if self.evaluateSNR:
+                from processes._kernels.noise import estimate_noise
+
+                block = pixels[c, start : start + noise_rows]
+                estimate = estimate_noise(block, _NOISE_ALGORITHMS[self.noiseEvaluationAlgorithm])
+                outputs[f"finalNoiseEstimate{suffix}"] = float(estimate.sigma)
+                outputs[f"finalNoiseAlgorithm{suffix}"] = estimate.algorithm
+            else:
+                outputs[f"finalNoiseEstimate{suffix}"] = 0.0
+
+    def _keywords(self, frames: list[FrameSource], plan: IntegrationPlan) -> list[FITSKeyword]:
+        skip = {"NCOMBINE", "HISTORY"}
+        cards = [k for k in frames[0].keywords if k.name.upper() not in skip]
+        history = [
+            f"ImageIntegration.numberOfImages: {len(frames)}",
+            f"ImageIntegration.pixelCombination: {self.combination}",
+            f"ImageIntegration.outputNormalization: {self.normalization}",
+            f"ImageIntegration.weightMode: {self._effective_weight_mode()}",
+            f"ImageIntegration.scaleEstimator: {self.weightScale}",
+            f"ImageIntegration.rejectionAlgorithm: {self.rejection}",
+        ]
+        if self.rejection != "NoRejection":
+            history.append(f"ImageIntegration.rejectionNormalization: {self.rejectionNormalization}")
+            history.append(f"ImageIntegration.rejectionClippings: low={self.clipLow} high={self.clipHigh}")
+            history.append(f"ImageIntegration.rejectionParameters: sigmaLow={self.sigmaLow:.3f} "
+                           f"sigmaHigh={self.sigmaHigh:.3f}")
+        cards.append(FITSKeyword("NCOMBINE", len(frames), "Number of combined images"))
+        cards += [FITSKeyword("HISTORY", text) for text in history]
+        return cards
+
+

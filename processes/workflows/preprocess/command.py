@@ -1,0 +1,162 @@
+"""The console command ``preprocess``: WBPP-style batch pre-processing of a folder of raw frames.
+
+::
+
+    preprocess RAW_DIR OUT_DIR [-plan+|--dry-run] [-overwrite+] [-allowMissingCalibration+] ...
+
+Registered through the ``procfw.commands`` entry-point group.  It prints the plan (groups,
+and for every light and flat group which bias, dark and flat it uses and why), refuses to
+run when a link is broken (naming what is missing or mismatched), then runs the pipeline
+of :mod:`processes.workflows.preprocess.pipeline` with progress bars on stderr and prints
+a summary; the masters and the reports are in OUT_DIR.
+"""
+
+# ruff: noqa: N803 - option names are console camelCase ids
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from processes.workflows.preprocess.pipeline import PreprocessError, plan_session, preprocess
+from processes.workflows.preprocess.plan import DEBAYER_MODES, REJECTIONS, Options
+from processes.workflows.preprocess.progress import make_progress
+
+if TYPE_CHECKING:
+    from procfw.console import Session
+
+__all__ = ["preprocess_command"]
+
+_DEBAYER_METHODS = ("SuperPixel", "Bilinear", "VNG")
+_CFA_PATTERNS = ("Auto", "RGGB", "BGGR", "GBRG", "GRBG")
+_EXTENSIONS = (".fits", ".fit", ".fts", ".xisf")
+
+
+def _node(session: Session, name: str) -> Any:
+    """The node of option ``name`` on the command line (for the error caret), or None."""
+    for arg in getattr(session, "current_args", ()) or ():
+        if arg.kind != "value" and arg.name == name:
+            return arg.node
+    return None
+
+
+def _choice(session: Session, name: str, value: str, allowed: tuple[str, ...]) -> str:
+    from procfw.console.commands import ArgumentError
+
+    for item in allowed:
+        if value.casefold() == item.casefold():
+            return item
+    raise ArgumentError(f"preprocess: -{name}={value} is not one of {', '.join(allowed)}", _node(session, name))
+
+
+def _non_negative(session: Session, name: str, value: float) -> float:
+    from procfw.console.commands import ArgumentError
+
+    if not value >= 0:
+        raise ArgumentError(f"preprocess: -{name}={value:g} must be zero or more", _node(session, name))
+    return float(value)
+
+
+def preprocess_command(
+    session: Session,
+    input: Path,  # noqa: A002 - the command's own word
+    output: Path | None = None,
+    *,
+    plan: bool = False,
+    dryRun: bool = False,
+    overwrite: bool = False,
+    exposureTolerance: float = 0.5,
+    temperatureTolerance: float = 5.0,
+    optimizeDarks: bool = True,
+    allowMissingBias: bool = False,
+    allowMissingDarks: bool = False,
+    allowMissingFlats: bool = False,
+    allowMissingCalibration: bool = False,
+    cosmeticCorrection: bool = False,
+    debayer: str = "Auto",
+    cfaPattern: str = "Auto",
+    debayerMethod: str = "VNG",
+    reference: str = "",
+    align: bool = True,
+    integrate: bool = True,
+    rejection: str = "Auto",
+    outputExtension: str = ".fits",
+    progress: bool = True,
+) -> None:
+    """Batch pre-processing (as PixInsight's WBPP): calibrate, debayer, register and integrate a folder of frames.
+
+    INPUT is a folder of raw frames (searched recursively; typed by IMAGETYP: bias, dark,
+    dark flat, flat, light; grouped by filter, exposure, binning, gain and temperature).
+    The plan is printed first: each light and flat group with the bias, dark and flat it
+    uses and why.  A broken link stops the command, naming what is missing.  -plan+ (or
+    --dry-run) only prints the plan.  Otherwise OUTPUT gets master/ (calibration masters),
+    calibrated/, debayered/, registered/, master_<filter>.fits per filter and
+    preprocess_report.txt/.json; nothing is replaced unless -overwrite+.
+
+    Matching: -exposureTolerance= (s, default 0.5) for darks and grouping,
+    -temperatureTolerance= (°C, default 5); binning, size and gain must match; flats
+    match by filter.  -optimizeDarks- turns off dark scaling (also of darks of another
+    exposure).  -allowMissingBias+, -allowMissingDarks+, -allowMissingFlats+ (or all three:
+    -allowMissingCalibration+) calibrate without them, with a warning.
+    -cosmeticCorrection+ removes hot/cold pixels; -debayer=Auto|Always|Never with
+    -cfaPattern= and -debayerMethod=SuperPixel|Bilinear|VNG; -reference=FILE sets the
+    registration reference (default: the best frame); -align- and -integrate- skip
+    steps; -rejection= sets the integration rejection (default Auto: percentile clipping
+    below 8 frames, winsorized sigma clipping from 8); -outputExtension=.fits|.xisf;
+    -progress- hides the progress display (stderr).
+    """
+    from procfw.console.commands import ArgumentError
+
+    ext = outputExtension if outputExtension.startswith(".") else "." + outputExtension
+    options = Options(
+        exposure_tolerance=_non_negative(session, "exposureTolerance", exposureTolerance),
+        temperature_tolerance=_non_negative(session, "temperatureTolerance", temperatureTolerance),
+        optimize_darks=optimizeDarks,
+        allow_missing_bias=allowMissingBias or allowMissingCalibration,
+        allow_missing_darks=allowMissingDarks or allowMissingCalibration,
+        allow_missing_flats=allowMissingFlats or allowMissingCalibration,
+        cosmetic_correction=cosmeticCorrection,
+        debayer=_choice(session, "debayer", debayer, DEBAYER_MODES),
+        cfa_pattern=_choice(session, "cfaPattern", cfaPattern, _CFA_PATTERNS),
+        debayer_method=_choice(session, "debayerMethod", debayerMethod, _DEBAYER_METHODS),
+        reference=reference, align=align, integrate=integrate,
+        rejection=_choice(session, "rejection", rejection, REJECTIONS),
+        output_extension=_choice(session, "outputExtension", ext, _EXTENSIONS), overwrite=overwrite,
+    )
+    only_plan = plan or dryRun
+    if output is None and not only_plan:
+        raise ArgumentError("preprocess: give the output folder: preprocess INPUT OUTPUT (or -plan+ to see the plan)")
+    display = make_progress(session.err, enabled=progress)
+    the_plan = plan_session(input, output, options, progress=display)
+    for line in the_plan.lines():
+        session.print(line)
+    if not the_plan.ok:
+        display.close()
+        raise PreprocessError(
+            f"preprocess: cannot run: {'; '.join(the_plan.problems)} (allow what is missing with "
+            "-allowMissingBias+/-allowMissingDarks+/-allowMissingFlats+ where that is what you want)",
+            the_plan.problems,
+        )
+    if only_plan:
+        display.close()
+        session.records.append({"process": "preprocess", "target": None,
+                                "outputs": {"plan": the_plan.as_json(), "ran": False}})
+        return
+    assert output is not None
+    try:
+        result = preprocess(input, output, options, progress=display, plan=the_plan)
+    except PreprocessError:
+        raise
+    finally:
+        display.close()
+    for line in result.summary_lines():
+        session.print(line)
+    masters = ", ".join(str(p) for p in result.masters.values()) or "none (-integrate-)"
+    session.print(f"preprocess: masters {masters}; report {result.report_paths[0]}")
+    session.records.append({
+        "process": "preprocess", "target": None,
+        "outputs": {"masters": {k: str(v) for k, v in result.masters.items()},
+                    "calibrationMasters": {k: str(v) for k, v in result.calibration_masters.items()},
+                    "report": [str(p) for p in result.report_paths], "summary": result.summary_lines(),
+                    "ran": True},
+    })
+

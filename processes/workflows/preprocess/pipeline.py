@@ -1,0 +1,622 @@
+"""Running a pre-processing plan: masters, calibration, debayering, registration and integration.
+
+Every step is a normal execution of a registered process, looked up by its PixInsight id
+(``ImageIntegration``, ``ImageCalibration``, ``CosmeticCorrection``, ``Debayer``,
+``StarAlignment``) and configured by parameter ids, as WBPP configures them:
+
+1. **Calibration masters** (only those the plan uses).  Bias, darks and dark flats are
+   integrated raw — Average, no normalization, no weights, rejection by
+   :func:`rejection_for` — so master darks include the bias (WBPP's default).  Flats are
+   calibrated first (ImageCalibration with the matching dark flat, which includes the
+   bias, or else the master bias) and integrated with Multiplicative normalization and
+   EqualizeFluxes rejection normalization.  Masters go to
+   ``master/<name>.fits`` with IMAGETYP 'Master Bias' / 'Master Dark' / 'Master Flat'.
+2. **Light calibration** per light group: ImageCalibration with the linked masters
+   (``calibrateDark`` when a bias is subtracted from a dark that includes it,
+   ``optimizeDarks`` when a master bias makes dark scaling possible) into ``calibrated/``;
+   optionally **CosmeticCorrection** (auto-detected hot and cold pixels) into ``cosmetized/``;
+   **Debayer** of CFA lights into ``debayered/``.
+3. **Star measurement** of every processed light
+   (:func:`processes._kernels.starmeasure.measure_stars`: count, median FWHM and
+   eccentricity, background noise), reported per frame.
+4. **Reference**: the given ``reference``, or the best frame: among the lights of the
+   smallest binning, the one with the highest score ``stars × (FWHM_typical / FWHM)²``
+   (the number of stars detected, weighted by how sharp they are against the median FWHM
+   of all candidates: many stars mean a transparent sky and good focus, a small FWHM good
+   seeing); of the frames within 5 % of the best score, the one whose stars have the
+   highest median peak signal-to-noise ratio (a deep frame, such as L in an LRGB set).
+   Without measurable stars, the first frame of the largest group.
+5. **Registration** of each filter's lights to that one reference (so the masters of all
+   filters are aligned with each other) with StarAlignment into ``registered/<filter>/``.
+   A frame that cannot be registered is rejected, with StarAlignment's reason.
+6. **Integration** per filter: ImageIntegration Average with AdditiveWithScaling
+   normalization, Scale rejection normalization, noise-based weights (SNREstimate: inverse
+   noise variance), the biweight midvariance as scale estimator (ImageIntegration's
+   default; WBPP 1.x used IKSS, which costs much more time here for the same result),
+   rejection by :func:`rejection_for` (WinsorizedSigmaClip from 8 frames), range
+   rejection of the zeros registration leaves at the borders, and rejection maps.  The
+   master light is ``master_<filter>.fits`` in the output directory; the rejection maps
+   go to ``master/``.
+7. **Report**: ``preprocess_report.txt`` and ``preprocess_report.json`` — the plan (groups,
+   links and why), per-frame calibration, star and registration results, rejected frames
+   with reasons, integration weights and rejection statistics, noise estimates and
+   timings.
+
+Nothing existing is replaced unless ``options.overwrite``: the run checks for earlier
+results before any work.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+from processes._kernels.starmeasure import measure_stars
+from processes.workflows.preprocess.frames import scan
+from processes.workflows.preprocess.plan import CalibrationLink, FrameGroup, IntegrationSet, Options, Plan, make_plan
+from processes.workflows.preprocess.progress import NullProgress, StepProgress
+from processes.workflows.preprocess.report import REPORT_JSON, REPORT_TEXT, build_report, rounded, write_reports
+from procfw.errors import ProcfwError
+from procfw.image import FITSKeyword, Image
+from procfw.io import read_image
+from procfw.process import ProcessResult
+from procfw.workspace import Workspace
+
+__all__ = [
+    "PreprocessError",
+    "PreprocessResult",
+    "REPORT_JSON",
+    "REPORT_TEXT",
+    "SUBFOLDERS",
+    "plan_session",
+    "preprocess",
+    "rejection_for",
+]
+
+log = logging.getLogger(__name__)
+
+SUBFOLDERS = ("master", "calibrated", "cosmetized", "debayered", "registered")
+"""Folders of intermediate files under the output directory (WBPP's layout)."""
+
+_MASTER_IMAGETYP = {"bias": "Master Bias", "dark": "Master Dark", "darkflat": "Master Dark Flat",
+                    "flat": "Master Flat", "light": "Master Light"}
+
+
+class PreprocessError(ProcfwError):
+    """The session cannot be (or could not be fully) pre-processed; ``problems`` says why, one line each."""
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
+
+
+def rejection_for(frames: int, requested: str = "Auto") -> str:
+    """The ImageIntegration rejection algorithm for ``frames`` images.
+
+    ``Auto``: PercentileClip below 8 frames (sigma clipping needs a minimally reliable σ),
+    WinsorizedSigmaClip from 8 — PixInsight's own guidance for its batch scripts.
+    """
+    if requested != "Auto":
+        return requested
+    return "PercentileClip" if frames < 8 else "WinsorizedSigmaClip"
+
+
+@attrs.frozen(kw_only=True)
+class PreprocessResult:
+    """What a run produced: the plan, the masters written, the report (also on disk) and failures."""
+
+    plan: Plan
+    output: Path | None
+    masters: Mapping[str, Path] = attrs.field(factory=dict)
+    """Master lights by name (master_L, ...)."""
+    calibration_masters: Mapping[str, Path] = attrs.field(factory=dict)
+    report: Mapping[str, Any] = attrs.field(factory=dict)
+    report_paths: tuple[Path, ...] = ()
+    failures: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when every master light was written."""
+        return not self.failures
+
+    def summary_lines(self) -> list[str]:
+        """A short summary of the results (what the console prints after the plan)."""
+        return list(self.report.get("summary", []))
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _process(process_id: str, **parameters: Any) -> Any:
+    from procfw.registry import processes
+
+    return processes.get(process_id).from_parameters(parameters)
+
+
+def plan_session(
+    input_dir: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str] | None = None,
+    options: Options | None = None,
+    *,
+    progress: StepProgress | None = None,
+) -> Plan:
+    """Scan ``input_dir`` (leaving out ``output_dir`` when it lies inside) and make the plan."""
+    source = Path(input_dir)
+    if not source.is_dir():
+        raise PreprocessError(f"preprocess: the input folder {source} does not exist or is not a folder")
+    progress = progress or NullProgress()
+    if output_dir is not None and os.path.abspath(output_dir) == os.path.abspath(source):
+        raise PreprocessError(f"preprocess: the output folder must not be the input folder ({source}); "
+                              "write the results into a folder of their own")
+    exclude = [output_dir] if output_dir is not None else []
+    with progress.step("reading headers") as report:
+        found = scan(source, exclude=exclude, progress=report)
+    return make_plan(found, options or Options(), directory=str(source))
+
+
+def _existing_outputs(out: Path, plan: Plan, extension: str) -> list[Path]:
+    """Earlier results in ``out`` that a run would replace."""
+    existing: list[Path] = []
+    for name in (REPORT_TEXT, REPORT_JSON, *(f"{s.name}{extension}" for s in plan.integrations)):
+        if (out / name).exists():
+            existing.append(out / name)
+    for folder in SUBFOLDERS:
+        path = out / folder
+        if path.is_dir() and any(path.iterdir()):
+            existing.append(path)
+    return existing
+
+
+# -- the run ----------------------------------------------------------------------------------
+class _Run:
+    """State of one run: paths, per-frame records, timings and the report."""
+
+    def __init__(self, plan: Plan, out: Path, progress: StepProgress) -> None:
+        self.plan = plan
+        self.options = plan.options
+        self.out = out
+        self.progress = progress
+        self.ext = self.options.output_extension if self.options.output_extension.startswith(".") \
+            else "." + self.options.output_extension
+        self.timings: dict[str, float] = {}
+        self.masters: dict[str, Path] = {}
+        self.master_reports: list[dict[str, Any]] = []
+        self.lights: dict[str, dict[str, Any]] = {}
+        """Per raw light path: its record."""
+        self.flat_frames: list[dict[str, Any]] = []
+        self.rejected: list[dict[str, Any]] = []
+        self.messages: list[str] = []
+        self.results: dict[str, dict[str, Any]] = {}
+        self.failures: list[str] = []
+        self.reference: dict[str, Any] = {}
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def folder(self, *parts: str) -> Path:
+        path = self.out.joinpath(*parts)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def execute(self, title: str, process_id: str, **parameters: Any) -> tuple[ProcessResult, Workspace]:
+        """Run a process globally in a workspace of its own, with a progress step; time it."""
+        instance = _process(process_id, **parameters)
+        workspace = Workspace()
+        start = time.perf_counter()
+        with self.progress.step(title) as report:
+            result = instance.execute_global(workspace, progress=report)
+        self.timings[title] = self.timings.get(title, 0.0) + time.perf_counter() - start
+        for message in result.messages:
+            log.info("%s", message)
+        return result, workspace
+
+    def reject(self, raw: str, step: str, reason: str) -> None:
+        record = self.lights[raw]
+        record["status"] = "rejected"
+        record["rejectedAt"] = step
+        record["reason"] = reason
+        self.rejected.append({"path": raw, "step": step, "reason": reason})
+
+    def active(self, group: FrameGroup) -> list[str]:
+        """Raw paths of the group's lights not rejected so far."""
+        return [str(f.path) for f in group.frames if self.lights[str(f.path)]["status"] != "rejected"]
+
+    # -- masters ------------------------------------------------------------------------------
+    def integration_parameters(self, kind: str, count: int) -> dict[str, Any]:
+        common = {"combination": "Average", "rejection": rejection_for(count, self.options.rejection),
+                  "clipLow": True, "clipHigh": True, "generate64BitResult": False, "useCache": False}
+        if kind in ("bias", "dark", "darkflat"):
+            return {**common, "normalization": "NoNormalization", "rejectionNormalization": "NoRejectionNormalization",
+                    "weightMode": "DontCare", "weightScale": "WeightScale_MAD", "evaluateSNR": False,
+                    "rangeClipLow": False, "rangeClipHigh": False, "generateRejectionMaps": False}
+        if kind == "flat":
+            return {**common, "normalization": "Multiplicative", "rejectionNormalization": "EqualizeFluxes",
+                    "weightMode": "DontCare", "weightScale": "WeightScale_BWMV", "evaluateSNR": False,
+                    "rangeClipLow": False, "rangeClipHigh": False, "generateRejectionMaps": False}
+        return {**common, "normalization": "AdditiveWithScaling", "rejectionNormalization": "Scale",
+                "weightMode": "SNREstimate", "weightScale": "WeightScale_BWMV", "evaluateSNR": True,
+                "noiseEvaluationAlgorithm": "NoiseEvaluation_MRS", "rangeClipLow": True, "rangeLow": 0.0,
+                "rangeClipHigh": False, "generateRejectionMaps": True}
+
+    def integrate(self, title: str, kind: str, files: Sequence[str]) -> tuple[ProcessResult, Workspace, Image]:
+        params = self.integration_parameters(kind, len(files))
+        result, workspace = self.execute(title, "ImageIntegration", images=list(files), **params)
+        image_id = result.outputs.get("integrationImageId", "integration")
+        window_id = image_id if image_id in workspace.window_ids() else (result.created[0] if result.created else "")
+        return result, workspace, workspace.window(window_id).image
+
+    def write_master(self, image: Image, path: Path, kind: str, extra: Sequence[FITSKeyword] = ()) -> Path:
+        from processes._kernels.filelists import write_frame
+
+        drop = {"IMAGETYP", *(k.name for k in extra)}
+        cards = [k for k in image.keywords if k.name.upper() not in drop]
+        cards.insert(0, FITSKeyword("IMAGETYP", _MASTER_IMAGETYP[kind], "Type of image"))
+        cards += list(extra)
+        cards.append(FITSKeyword("HISTORY", "Master frame made by procfw preprocess", ""))
+        return write_frame(Image(image.pixels, cards, dict(image.properties)), path, sample_format="f32",
+                           overwrite=self.options.overwrite)
+
+    def build_master(self, group: FrameGroup) -> None:
+        if group.master:
+            self.masters[group.name] = group.frames[0].path
+            self.master_reports.append({"name": group.name, "kind": group.kind, "path": str(group.frames[0].path),
+                                        "readyMade": True})
+            return
+        files = [str(f.path) for f in group.frames]
+        calibrated: list[str] = files
+        link = self.plan.flat_link(group) if group.kind == "flat" else None
+        if link is not None and (link.bias.group or link.dark.group):
+            calibrated = self.calibrate_flats(group, link, files)
+        result, _, image = self.integrate(f"integrating {group.name}", group.kind, calibrated)
+        extra = []
+        if group.kind == "flat":
+            extra.append(FITSKeyword("FILTER", group.filter, "Filter"))
+        path = self.write_master(image, self.folder("master") / f"{group.name}{self.ext}", group.kind, extra)
+        self.masters[group.name] = path
+        outputs = result.outputs
+        self.master_reports.append({
+            "name": group.name, "kind": group.kind, "path": str(path), "frames": len(calibrated),
+            "rejection": self.integration_parameters(group.kind, len(calibrated))["rejection"],
+            "median": float(np.median(image.pixels)),
+            "rejectedLowPercent": 100.0 * outputs.get("totalRejectedLowRK", 0) / max(outputs.get("totalPixels", 1), 1),
+            "rejectedHighPercent": 100.0 * outputs.get("totalRejectedHighRK", 0) / max(outputs.get("totalPixels", 1),
+                                                                                      1),
+        })
+
+    def calibrate_flats(self, group: FrameGroup, link: CalibrationLink, files: list[str]) -> list[str]:
+        bias, dark = link.bias.group, link.dark.group
+        result, _ = self.execute(
+            f"calibrating flats {group.filter or ''}".rstrip(), "ImageCalibration", targetFrames=files,
+            masterBiasEnabled=bias is not None, masterBiasPath=str(self.masters[bias.name]) if bias else "",
+            masterDarkEnabled=dark is not None, masterDarkPath=str(self.masters[dark.name]) if dark else "",
+            masterFlatEnabled=False, calibrateDark=False, calibrateFlat=False, optimizeDarks=False,
+            evaluateNoise=False, evaluateSignal=False, outputDirectory=str(self.folder("calibrated", group.name)),
+            outputExtension=self.ext, outputPostfix="_c", outputSampleFormat="f32",
+            overwriteExistingFiles=self.options.overwrite, onError="Continue",
+        )
+        out = []
+        for row in result.outputs["outputData"]:
+            self.flat_frames.append({"path": row["targetFrame"], "group": group.name, "status": row["status"],
+                                     "calibrated": row["outputFilePath"], "error": row["error"]})
+            if row["status"] == "ok":
+                out.append(row["outputFilePath"])
+        if len(out) < 3:
+            raise PreprocessError(f"preprocess: {group.name}: only {len(out)} flats could be calibrated "
+                                  f"({'; '.join(str(r['error']) for r in result.outputs['outputData'] if r['error'])})")
+        return out
+
+    # -- lights ---------------------------------------------------------------------------------
+    def calibrate_lights(self, link: CalibrationLink) -> None:
+        group = link.target
+        files = self.active(group)
+        bias, dark, flat = link.bias.group, link.dark.group, link.flat.group if link.flat else None
+        if not (bias or dark or flat):
+            for raw in files:
+                self.lights[raw]["current"] = raw
+                self.lights[raw]["calibration"] = {"status": "not calibrated (no masters)"}
+            self.messages.append(f"{group.short}: no calibration masters; the raw lights are used")
+            return
+        result, _ = self.execute(
+            f"calibrating {group.short}", "ImageCalibration", targetFrames=files,
+            masterBiasEnabled=bias is not None, masterBiasPath=str(self.masters[bias.name]) if bias else "",
+            masterDarkEnabled=dark is not None, masterDarkPath=str(self.masters[dark.name]) if dark else "",
+            masterFlatEnabled=flat is not None, masterFlatPath=str(self.masters[flat.name]) if flat else "",
+            calibrateDark=link.calibrate_dark, calibrateFlat=False, optimizeDarks=link.optimize_darks,
+            # CFA frames: noise is evaluated after debayering (by Debayer), as WBPP does
+            evaluateNoise=not self.plan.debayers(group), evaluateSignal=False,
+            outputDirectory=str(self.folder("calibrated", group.name)),
+            outputExtension=self.ext, outputPostfix="_c", outputSampleFormat="f32",
+            overwriteExistingFiles=self.options.overwrite, onError="Continue",
+        )
+        for raw, row in zip(files, result.outputs["outputData"]):
+            record = self.lights[raw]
+            if row["status"] != "ok":
+                self.reject(raw, "calibration", row["error"] or row["status"])
+                continue
+            record["calibrated"] = record["current"] = row["outputFilePath"]
+            record["calibration"] = {
+                "darkScalingFactors": row.get("darkScalingFactors"), "noiseEstimates": row.get("noiseEstimates"),
+                "outputPedestal": row.get("outputPedestal"),
+            }
+
+    def cosmetic(self, group: FrameGroup) -> None:
+        raws = self.active(group)
+        if not raws:
+            return
+        result, _ = self.execute(
+            f"cosmetic correction {group.short}", "CosmeticCorrection",
+            targetFrames=[self.lights[r]["current"] for r in raws], useAutoDetect=True, hotAutoCheck=True,
+            hotAutoValue=self.options.hot_sigma, coldAutoCheck=True, coldAutoValue=self.options.hot_sigma,
+            cfa=group.bayer is not None, outputDir=str(self.folder("cosmetized", group.name)), outputExtension=self.ext,
+            postfix="_cc", overwrite=self.options.overwrite,
+        )
+        for raw, row in zip(raws, result.outputs["outputData"]):
+            if row["status"] != "ok":
+                self.reject(raw, "cosmetic correction", row["error"] or row["status"])
+                continue
+            self.lights[raw]["cosmetized"] = self.lights[raw]["current"] = row["outputFilePath"]
+            self.lights[raw]["cosmetic"] = {k: v for k, v in row.items() if isinstance(v, int) and k not in
+                                            ("enabled",)}
+
+    def debayer(self, group: FrameGroup) -> None:
+        raws = self.active(group)
+        if not raws:
+            return
+        result, _ = self.execute(
+            f"debayering {group.short}", "Debayer", targetItems=[self.lights[r]["current"] for r in raws],
+            cfaPattern=self.options.cfa_pattern, debayerMethod=self.options.debayer_method, evaluateNoise=True,
+            outputDirectory=str(self.folder("debayered", group.name)), outputExtension=self.ext, outputPostfix="_d",
+            overwriteExistingFiles=self.options.overwrite, onError="OnError_Continue",
+        )
+        for raw, row in zip(raws, result.outputs["outputData"]):
+            if row["status"] != "ok":
+                self.reject(raw, "debayering", row["error"] or row["status"])
+                continue
+            record = self.lights[raw]
+            record["debayered"] = record["current"] = row["outputFilePath"]
+            record["debayer"] = {"cfaPattern": row.get("cfaPattern"),
+                                 "noiseEstimates": [row.get(f"noiseEstimate{c}") for c in "RGB"]}
+
+    def measure(self, group: FrameGroup) -> None:
+        raws = self.active(group)
+        start = time.perf_counter()
+        with self.progress.step(f"measuring stars {group.short}") as report:
+            for i, raw in enumerate(raws):
+                report(i / max(len(raws), 1), Path(raw).name)
+                record = self.lights[raw]
+                try:
+                    field = measure_stars(read_image(record["current"]).pixels)
+                except (ProcfwError, ValueError, OSError) as exc:
+                    record["stars"] = {"error": str(exc)}
+                    continue
+                record["stars"] = {k: rounded(v) for k, v in field.summary().items()}
+        self.timings["measuring stars"] = self.timings.get("measuring stars", 0.0) + time.perf_counter() - start
+
+    def choose_reference(self) -> str:
+        """The processed file all lights are registered to (see the module docstring)."""
+        wanted = self.options.reference.strip()
+        if wanted:
+            target = os.path.abspath(os.path.expanduser(wanted))
+            for raw, record in self.lights.items():
+                if os.path.abspath(raw) == target:
+                    if record["status"] == "rejected":
+                        raise PreprocessError(f"preprocess: the reference {wanted} was rejected: {record['reason']}")
+                    self.reference = {"path": record["current"], "raw": raw, "reason": "given (-reference)",
+                                      "stars": record.get("stars")}
+                    return record["current"]
+            if not Path(target).is_file():
+                raise PreprocessError(f"preprocess: the reference image {wanted} does not exist")
+            self.reference = {"path": target, "raw": None, "reason": "given (-reference), an external image"}
+            return target
+        groups = [link.target for link in self.plan.lights if self.active(link.target)]
+        if not groups:
+            raise PreprocessError("preprocess: every light frame was rejected; nothing to register")
+        smallest = min(g.xbin * g.ybin for g in groups)
+        candidates = [raw for g in groups if g.xbin * g.ybin == smallest for raw in self.active(g)]
+
+        def stars(raw: str) -> int:
+            return int((self.lights[raw].get("stars") or {}).get("stars") or 0)
+
+        most = max(stars(r) for r in candidates)
+        if most == 0:
+            largest = max(groups, key=lambda g: len(self.active(g)))
+            raw = self.active(largest)[0]
+            reason = f"no stars measured; the first frame of the largest group ({largest.short})"
+        else:
+            measured = [r for r in candidates if stars(r) > 0 and self.lights[r]["stars"].get("fwhm")]
+            typical = float(np.median([self.lights[r]["stars"]["fwhm"] for r in measured]))
+
+            def score(r: str) -> float:
+                fwhm = self.lights[r]["stars"].get("fwhm")
+                return stars(r) * (typical / fwhm) ** 2 if fwhm else 0.0
+
+            best = max(score(r) for r in candidates)
+            pool = [r for r in candidates if score(r) >= 0.95 * best]
+            raw = max(pool, key=lambda r: (self.lights[r]["stars"].get("snr") or 0.0, -candidates.index(r)))
+            fwhm = self.lights[raw]["stars"].get("fwhm")
+            reason = (f"best frame: {stars(raw)} stars (most: {most}), FWHM {fwhm:.2f} px (median {typical:.2f}), "
+                      f"star SNR {self.lights[raw]['stars'].get('snr') or 0:.1f}; the highest star SNR among the "
+                      f"{len(pool)} frames within 5% of the best score stars × (median FWHM / FWHM)², binning "
+                      f"{smallest}")
+        record = self.lights[raw]
+        self.reference = {"path": record["current"], "raw": raw, "reason": reason, "stars": record.get("stars")}
+        return record["current"]
+
+    def register(self, target: IntegrationSet, reference: str) -> None:
+        raws = [r for g in target.groups for r in self.active(g)]
+        if not raws:
+            return
+        folder = self.folder("registered", target.name.removeprefix("master_"))
+        result, _ = self.execute(
+            f"registering {target.name.removeprefix('master_')}", "StarAlignment", referenceImage=reference,
+            referenceIsFile=True, targets=[self.lights[r]["current"] for r in raws], outputDirectory=str(folder),
+            outputExtension=self.ext, outputPostfix="_r", outputSampleFormat="f32",
+            overwriteExistingFiles=self.options.overwrite, onError="Continue",
+        )
+        for raw, row in zip(raws, result.outputs["outputData"]):
+            if row["status"] != "ok":
+                self.reject(raw, "registration", row["error"] or row["status"])
+                continue
+            record = self.lights[raw]
+            record["registered"] = record["current"] = row["outputFilePath"]
+            record["alignment"] = {key: rounded(row[key], 6) if isinstance(row.get(key), float) else row.get(key)
+                                   for key in ("starsDetected", "matchedStars", "rmsError", "dx", "dy", "rotation",
+                                               "scale", "interpolation") if key in row}
+
+    def integrate_lights(self, target: IntegrationSet) -> None:
+        raws = [r for g in target.groups for r in self.active(g)]
+        files = [self.lights[r]["current"] for r in raws]
+        if len(files) < 3:
+            reason = (f"{target.name}: only {len(files)} frame{'s' if len(files) != 1 else ''} left after "
+                      f"rejections; ImageIntegration needs at least 3")
+            self.failures.append(reason)
+            self.results[target.name] = {"name": target.name, "filter": target.filter, "error": reason}
+            return
+        result, workspace, image = self.integrate(f"integrating {target.name}", "light", files)
+        exposure = sum(self.lights[r]["exposure"] or 0.0 for r in raws)
+        extra = [FITSKeyword("FILTER", target.filter, "Filter"),
+                 FITSKeyword("TOTALEXP", float(exposure), "Total exposure of the integrated frames, s")]
+        path = self.write_master(image, self.out / f"{target.name}{self.ext}", "light", extra)
+        self.masters[target.name] = path
+        outputs = result.outputs
+        maps = []
+        for key, suffix in (("lowRejectionMapImageId", "rejection_low"), ("highRejectionMapImageId", "rejection_high")):
+            view = outputs.get(key)
+            if view and view in workspace.window_ids():
+                from processes._kernels.filelists import write_frame
+
+                map_path = self.folder("master") / f"{target.name}_{suffix}{self.ext}"
+                write_frame(workspace.window(view).image, map_path, overwrite=self.options.overwrite)
+                maps.append(str(map_path))
+        channels = image.channels
+        suffixes = ("RK", "G", "B")[:channels]
+        noise = [float(outputs.get(f"finalNoiseEstimate{s}", math.nan)) for s in suffixes]
+        rows = {os.path.abspath(str(row.get("path", ""))): row for row in outputs.get("frames", [])}
+        weights: list[float] = []
+        frame_noise: list[list[float]] = []
+        for raw, file in zip(raws, files):
+            row = rows.get(os.path.abspath(file))
+            record = self.lights[raw]
+            if row is None and rows:
+                self.reject(raw, "integration", "left out by ImageIntegration (" + "; ".join(
+                    m for m in result.messages if Path(file).name in m) + ")")
+                continue
+            record["status"] = "integrated"
+            if row is None:
+                continue
+            weight = list(row.get("weight") or [])
+            noise_values = list(row.get("noise") or [])
+            weights += weight[:1]
+            if noise_values:
+                frame_noise.append(noise_values)
+            record["integration"] = {
+                "weight": [rounded(w, 6) for w in weight], "noise": [rounded(v, 6) for v in noise_values],
+                "rejectedLowPercent": [rounded(v) for v in row.get("rejectedLowPercent") or []],
+                "rejectedHighPercent": [rounded(v) for v in row.get("rejectedHighPercent") or []],
+            }
+        w = np.asarray(weights or [1.0] * len(files), dtype=float)
+        n_eff = float(w.sum() ** 2 / (w**2).sum()) if (w**2).sum() > 0 else 0.0
+        median_noise = [float(np.median([fn[c] for fn in frame_noise if len(fn) > c] or [math.nan]))
+                        for c in range(channels)]
+        with self.progress.step(f"measuring stars {target.name}"):
+            field = measure_stars(image.pixels)
+        total = max(int(outputs.get("totalPixels", 1)), 1)
+        self.results[target.name] = {
+            "name": target.name, "filter": target.filter, "path": str(path), "frames": len(files),
+            "totalExposure": exposure, "rejection": self.integration_parameters("light", len(files))["rejection"],
+            "normalization": "AdditiveWithScaling", "weights": "SNREstimate (inverse noise variance)",
+            "effectiveFrames": rounded(n_eff), "noise": [rounded(v, 6) for v in noise],
+            "medianFrameNoise": [rounded(v, 6) for v in median_noise],
+            "noiseReduction": [rounded(f / m) if m > 0 else None for f, m in zip(median_noise, noise)],
+            "rejectedLowPercent": rounded(100.0 * sum(outputs.get(f"totalRejectedLow{s}", 0) for s in suffixes)
+                                         / (total * channels)),
+            "rejectedHighPercent": rounded(100.0 * sum(outputs.get(f"totalRejectedHigh{s}", 0) for s in suffixes)
+                                          / (total * channels)),
+            "stars": {k: rounded(v) for k, v in field.summary().items()}, "rejectionMaps": maps,
+            "messages": list(result.messages),
+        }
+
+
+def preprocess(
+    input_dir: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    options: Options | None = None,
+    *,
+    progress: StepProgress | None = None,
+    plan: Plan | None = None,
+) -> PreprocessResult:
+    """Pre-process the session in ``input_dir`` into ``output_dir`` (see the module docstring).
+
+    ``plan`` (from :func:`plan_session`, e.g. already shown to the user) saves scanning the
+    folder again; its options are then the run's options.
+
+    Raises :class:`PreprocessError` before any work when the plan has problems (broken
+    links, too few frames) or when ``output_dir`` holds earlier results and
+    ``options.overwrite`` is off; after the run when a master light could not be made
+    (the report and the other masters are written first).
+    """
+    out = Path(output_dir)
+    progress = progress or NullProgress()
+    started = time.perf_counter()
+    if plan is None:
+        plan = plan_session(input_dir, out, options or Options(), progress=progress)
+    options = plan.options
+    if not plan.ok:
+        raise PreprocessError(
+            f"preprocess: cannot run: {len(plan.problems)} problem{'s' if len(plan.problems) != 1 else ''} in the "
+            f"plan: " + "; ".join(plan.problems), plan.problems,
+        )
+    if out.exists() and not out.is_dir():
+        raise PreprocessError(f"preprocess: the output path {out} exists and is not a folder")
+    ext = options.output_extension if options.output_extension.startswith(".") else "." + options.output_extension
+    existing = _existing_outputs(out, plan, ext)
+    if existing and not options.overwrite:
+        shown = ", ".join(str(p) for p in existing[:4]) + (" ..." if len(existing) > 4 else "")
+        raise PreprocessError(f"preprocess: {out} already holds results of an earlier run ({shown}); "
+                              "give -overwrite+ to replace them, or choose another output folder")
+    out.mkdir(parents=True, exist_ok=True)
+    run = _Run(plan, out, progress)
+    for link in plan.lights:
+        for frame in link.target.frames:
+            run.lights[str(frame.path)] = {
+                "path": str(frame.path), "group": link.target.name, "filter": frame.filter,
+                "exposure": frame.exposure, "temperature": frame.temperature, "status": "pending",
+                "current": str(frame.path),
+            }
+    try:
+        for group in plan.used_masters():
+            run.build_master(group)
+        for link in plan.lights:
+            run.calibrate_lights(link)
+            if options.cosmetic_correction:
+                run.cosmetic(link.target)
+            if plan.debayers(link.target):
+                run.debayer(link.target)
+            run.measure(link.target)
+        reference = ""
+        if options.align:
+            reference = run.choose_reference()
+            for target in plan.integrations:
+                run.register(target, reference)
+        if options.integrate:
+            for target in plan.integrations:
+                run.integrate_lights(target)
+    finally:
+        progress.close()
+    for record in run.lights.values():
+        if record["status"] == "pending":
+            record["status"] = "processed"
+    report = build_report(run, time.perf_counter() - started)
+    paths = write_reports(run, report)
+    result = PreprocessResult(
+        plan=plan, output=out, masters={k: v for k, v in run.masters.items() if k in run.results},
+        calibration_masters={k: v for k, v in run.masters.items() if k not in run.results}, report=report,
+        report_paths=paths, failures=tuple(run.failures),
+    )
+    if run.failures:
+        raise PreprocessError("preprocess: " + "; ".join(run.failures) + f" (report: {paths[0]})", run.failures)
+    return result

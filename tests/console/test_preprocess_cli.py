@@ -1,0 +1,144 @@
+"""The `preprocess` console command and scripts/preprocess.pcs, run as users run them (subprocesses), and the
+progress display."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from processes.simulate_session import simulate_session
+from processes.workflows.preprocess.progress import RichProgress, TextProgress, make_progress
+from procfw.console import command
+
+from .conftest import ROOT, Console, procfw
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny L/R session: 3 bias, 3 darks, 3 flats and 3 lights per filter, 96×96."""
+    folder = tmp_path_factory.mktemp("cli") / "raw"
+    simulate_session(folder, filters=("L", "R"), width=96, height=96, bias=3, darks=3, flats=3, lights=3, stars=25,
+                     dither=3.0, seed=2)
+    return folder
+
+
+def test_plan_only(raw: Path, tmp_path: Path) -> None:
+    for switch in ("-plan+", "--dry-run", "--plan"):
+        done = procfw("run", "-c", f'preprocess "{raw}" "{tmp_path / "out"}" {switch}', cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert f"preprocess plan: 18 frames in {raw}" in done.stdout
+        assert ("lights L 60s bin1 gain1 -10°C (3 frames): bias master_bias (bin1 gain1 -10°C), dark master_dark_60s "
+                "(exposure 60s matches within 0.5s), flat master_flat_L (filter L)") in done.stdout
+        assert "  master_R: 3 frames (lights R 60s)" in done.stdout
+        assert "[preprocess] reading headers: done in" in done.stderr  # not a terminal: plain progress lines
+        assert not (tmp_path / "out").exists()
+
+
+def test_broken_links_are_refused_with_the_reason(raw: Path, tmp_path: Path) -> None:
+    lights_only = tmp_path / "lights_only"
+    lights_only.mkdir()
+    for path in (raw / "lights" / "L").glob("*.fits"):
+        os.symlink(path, lights_only / path.name)
+    for path in (raw / "flats" / "R").glob("*.fits"):
+        os.symlink(path, lights_only / path.name)
+    done = procfw("run", "-c", f'preprocess "{lights_only}" out -progress-', cwd=tmp_path)
+    assert done.returncode == 1
+    first = done.stderr.splitlines()[0]
+    assert first.startswith("<command>:1:1: preprocess: cannot run: ")
+    assert "lights L 60s: no bias frames" in first and "lights L 60s: no flat with filter L (flats: R)" in first
+    assert "problem: lights L 60s: no dark frames" in done.stdout
+    assert "[preprocess]" not in done.stderr  # -progress- hides the progress lines
+    assert not (tmp_path / "out").exists()
+    done = procfw("run", "-c", f'preprocess "{lights_only}" out -debayer=Sometimes', cwd=tmp_path)
+    assert done.returncode == 1
+    assert "preprocess: -debayer=Sometimes is not one of Auto, Always, Never" in done.stderr
+    assert done.stderr.splitlines()[2].index("^") == len(f'preprocess "{lights_only}" out ')
+    done = procfw("run", "-c", f'preprocess "{lights_only}"', cwd=tmp_path)
+    assert done.returncode == 1 and "give the output folder" in done.stderr
+
+
+def test_command_runs_in_a_session(raw: Path, tmp_path: Path, console: Console) -> None:
+    out = console(f'preprocess "{raw}" "{tmp_path / "pre"}" -rejection=PercentileClip -progress-')
+    assert "master_L: 3 frames (PercentileClip)" in out
+    assert f"preprocess: masters {tmp_path / 'pre' / 'master_L.fits'}, {tmp_path / 'pre' / 'master_R.fits'}" in out
+    record = console.session.records[-1]
+    assert record["process"] == "preprocess" and record["outputs"]["ran"]
+    assert set(record["outputs"]["masters"]) == {"master_L", "master_R"}
+    report = json.loads((tmp_path / "pre" / "preprocess_report.json").read_text())
+    assert report["options"]["rejection"] == "PercentileClip"
+    with pytest.raises(Exception, match="already holds results"):
+        console(f'preprocess "{raw}" "{tmp_path / "pre"}" -progress-')
+    console(f'preprocess "{raw}" "{tmp_path / "pre"}" -overwrite+ -align- -progress-')
+    report = json.loads((tmp_path / "pre" / "preprocess_report.json").read_text())
+    assert report["options"]["align"] is False and report["reference"] == {}
+
+
+def test_hyphenated_options_name_camel_case_parameters(console: Console) -> None:
+    seen: list[bool] = []
+
+    @command("probe_dry_run")
+    def probe(*, dryRun: bool = False) -> None:  # noqa: N803
+        seen.append(dryRun)
+
+    try:
+        console("probe_dry_run --dry-run")
+        console("probe_dry_run -dryRun-")
+    finally:
+        probe.unregister()  # type: ignore[attr-defined]
+    assert seen == [True, False]
+
+
+def test_progress_displays() -> None:
+    ticks = iter([0.0, 4.0, 12.0, 13.0, 20.0])  # start, three updates, end
+    stream = io.StringIO()
+    text = TextProgress(stream, interval=10.0, clock=lambda: next(ticks))
+    with text.step("integrating master_L") as report:
+        report(0.25, "band 1")  # 4 s: too soon for a line
+        report(0.5, "band 2")  # 12 s: a line
+        report(0.75, "band 3")  # 13 s: too soon again
+    assert stream.getvalue().splitlines() == [
+        "[preprocess] integrating master_L ...",
+        "[preprocess] integrating master_L: 50% band 2",
+        "[preprocess] integrating master_L: done in 20.0 s",
+    ]
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    display = make_progress(terminal)
+    assert isinstance(display, RichProgress)
+    with display.step("registering L") as report:
+        report(0.5, "frame 4")
+    display.close()
+    assert "registering L" in terminal.getvalue()
+    assert isinstance(make_progress(io.StringIO()), TextProgress)
+    assert type(make_progress(terminal, enabled=False)).__name__ == "NullProgress"
+
+
+@pytest.mark.slow
+def test_script_runs_end_to_end(tmp_path: Path) -> None:
+    environment = dict(os.environ)
+    environment["PROCFW_HISTORY"] = str(tmp_path / ".history")
+    done = subprocess.run(
+        [sys.executable, "-m", "procfw", "run", str(ROOT / "scripts" / "preprocess.pcs"), str(tmp_path / "out"), "",
+         "256"],
+        cwd=tmp_path, capture_output=True, text=True, env=environment, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = tmp_path / "out"
+    for name in ("L", "R", "G", "B"):
+        assert (out / "pre" / f"master_{name}.fits").is_file()
+    report = json.loads((out / "pre" / "preprocess_report.json").read_text())
+    assert [m["name"] for m in report["masters"]] == ["master_L", "master_R", "master_G", "master_B"]
+    assert report["rejected"] == []
+    assert (out / "lrgb.fits").is_file() and (out / "lrgb.png").is_file()
+    assert "linear-link: R G B + L -> RGB" in done.stdout
+    assert f"wrote {out}/lrgb.fits and {out}/lrgb.png" in done.stdout

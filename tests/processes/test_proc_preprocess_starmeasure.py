@@ -1,0 +1,88 @@
+"""Star measurement kernel (processes/_kernels/starmeasure.py): FWHM, eccentricity, positions, rejection of hot pixels.
+
+Stars are rendered here independently of the kernel: elliptical Gaussians integrated over
+each pixel (products of error-function differences along the axes), so the true FWHM,
+eccentricity and centres are known exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import special
+
+from processes._kernels.starmeasure import FWHM_PER_SIGMA, measure_stars
+
+SIZE = 256
+
+
+def _star_field(fwhm_x: float, fwhm_y: float, *, count: int = 40, noise: float = 0.001, sky: float = 0.05,
+                seed: int = 0, amplitude: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """A plane with ``count`` axis-aligned Gaussian stars (pixel-integrated) on a flat sky with Gaussian noise.
+
+    Returns (plane, star centres (n, 2) as x, y).  Stars lie on a jittered grid, 28 px apart.
+    """
+    rng = np.random.default_rng(seed)
+    sx, sy = fwhm_x / FWHM_PER_SIGMA, fwhm_y / FWHM_PER_SIGMA
+    plane = np.full((SIZE, SIZE), sky)
+    grid = [(x, y) for y in range(20, SIZE - 20, 28) for x in range(20, SIZE - 20, 28)][:count]
+    centres = np.array([(x + rng.uniform(-0.5, 0.5), y + rng.uniform(-0.5, 0.5)) for x, y in grid])
+    edges = np.arange(SIZE + 1) - 0.5
+    for x0, y0 in centres:
+        flux = amplitude * 2 * math.pi * sx * sy * rng.uniform(0.5, 1.0)
+        fx = np.diff(special.erf((edges - x0) / (math.sqrt(2) * sx))) / 2
+        fy = np.diff(special.erf((edges - y0) / (math.sqrt(2) * sy))) / 2
+        plane += flux * np.outer(fy, fx)
+    plane += rng.normal(0, noise, plane.shape)
+    return plane.astype(np.float32), centres
+
+
+@pytest.mark.parametrize("fwhm", [2.5, 3.5, 5.0])
+def test_round_stars_fwhm_and_positions(fwhm: float) -> None:
+    plane, centres = _star_field(fwhm, fwhm)
+    field = measure_stars(plane)
+    assert field.count == len(centres)
+    assert field.median_fwhm == pytest.approx(fwhm, rel=0.02)
+    distance = np.hypot(field.x[:, None] - centres[None, :, 0], field.y[:, None] - centres[None, :, 1]).min(axis=1)
+    assert np.median(distance) < 0.05
+    assert field.median_eccentricity < 0.3  # round stars: only noise makes them look elongated
+    # the background σ (MAD of the plane minus its background) is raised a little by the stars' wings
+    assert 0.001 <= field.noise <= 0.00115 + 0.00005 * fwhm
+
+
+def test_elongated_stars_eccentricity() -> None:
+    # sigma_x = 2 sigma_y: e = sqrt(1 - 1/4); the FWHM is the geometric mean of the axes
+    plane, _ = _star_field(4.0, 2.0, amplitude=0.5)
+    field = measure_stars(plane)
+    assert field.median_eccentricity == pytest.approx(math.sqrt(0.75), abs=0.02)
+    assert field.median_fwhm == pytest.approx(math.sqrt(8.0), rel=0.03)
+    assert np.median(field.fwhm_major) == pytest.approx(4.0, rel=0.03)
+    assert np.median(field.fwhm_minor) == pytest.approx(2.0, rel=0.04)
+
+
+def test_hot_pixels_and_saturated_stars_are_not_measured() -> None:
+    plane, centres = _star_field(3.0, 3.0, count=30)
+    rng = np.random.default_rng(5)
+    hot = rng.integers(10, SIZE - 10, size=(60, 2))
+    plane[hot[:, 1], hot[:, 0]] += 0.5  # single hot pixels, brighter than the stars' peaks
+    field = measure_stars(plane)
+    assert field.count <= len(centres)
+    assert field.count >= len(centres) - 3  # a hot pixel on a star may spoil it
+    assert field.median_fwhm == pytest.approx(3.0, rel=0.03)
+    saturated = np.minimum(plane * 8, 1.0)  # every star peaks above 1: saturated
+    assert measure_stars(saturated, saturation=0.98).count < 5
+
+
+def test_empty_and_colour_planes() -> None:
+    rng = np.random.default_rng(1)
+    flat = (0.1 + rng.normal(0, 0.001, (64, 64))).astype(np.float32)
+    field = measure_stars(flat)
+    assert field.count == 0 and math.isnan(field.median_fwhm)
+    assert field.summary()["fwhm"] is None and field.summary()["stars"] == 0
+    plane, centres = _star_field(3.0, 3.0, count=20)
+    rgb = np.stack([plane, plane * 0.5, plane * 0.25])  # channels are averaged
+    assert measure_stars(rgb).count == len(centres)
+    with pytest.raises(ValueError, match="2-D plane"):
+        measure_stars(np.zeros((4, 4)))
