@@ -39,9 +39,10 @@ from collections.abc import Callable, Sequence
 import attrs
 import numpy as np
 
+from processes.integration.combine import combine_clean, combine_masked
 from processes.integration.frames import FrameSource
 from processes.integration.rejection import RejectionSettings, make_rejector
-from processes.integration.sorting import median_of_sorted, sort_stack
+from processes.integration.sorting import sort_stack
 
 __all__ = ["BandPlan", "EngineResult", "IntegrationPlan", "integrate", "plan_bands", "worker_pool"]
 
@@ -391,7 +392,9 @@ def _first_pass(plan: IntegrationPlan, channel: int, job, out: _BandOutputs):
         status = _initial_status(sort_stack(values), uniform)
 
     scale, offset, weights = plan.out_scale[channel], plan.out_offset[channel], plan.weights[channel]
-    result = _combine_clean(plan, raw, scale, offset, weights) if plan.generate_image else None
+    result = (
+        combine_clean(plan.combination, raw, scale, offset, weights, plan.float64) if plan.generate_image else None
+    )
     low_count = np.zeros(p, dtype=np.float32) if plan.generate_maps else None
     high_count = np.zeros(p, dtype=np.float32) if plan.generate_maps else None
     pending = None
@@ -531,7 +534,7 @@ def _settle(plan, touched, values, status, raw, channel, result, low_count, high
         low_count[touched] = lows.sum(axis=0)
         high_count[touched] = highs.sum(axis=0)
     if result is not None:
-        result[touched] = _combine_masked(
+        result[touched] = combine_masked(
             plan.combination, raw, codes == KEEP, plan.out_scale[channel], plan.out_offset[channel],
             plan.weights[channel],
         )
@@ -655,71 +658,6 @@ def _frame_codes(values: np.ndarray, status: np.ndarray) -> np.ndarray:
     codes = np.empty_like(status)
     np.put_along_axis(codes, order, status, axis=0)
     return codes
-
-
-def _combine_clean(plan: IntegrationPlan, raw: np.ndarray, scale: np.ndarray, offset: np.ndarray,
-                   weights: np.ndarray) -> np.ndarray:
-    """Combination of every pixel as if nothing were rejected (the fast path)."""
-    combination = plan.combination
-    if combination == "Average":
-        total = float(weights.sum())
-        coef = weights * scale / total
-        const = float((weights * offset).sum() / total)
-        if plan.float64:
-            out = coef @ raw.astype(np.float64)
-        else:
-            out = coef.astype(np.float32) @ raw
-        if const:
-            out += const
-        return out
-    values = _normalized(raw, scale, offset)
-    if combination == "Median":
-        return median_of_sorted(sort_stack(values))
-    if combination == "Minimum":
-        return values.min(axis=0)
-    return values.max(axis=0)
-
-
-def _normalized(raw: np.ndarray, scale: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    if np.all(scale == 1) and np.all(offset == 0):
-        return raw
-    return raw * scale.astype(np.float32)[:, None] + offset.astype(np.float32)[:, None]
-
-
-def _combine_masked(combination: str, raw: np.ndarray, keep: np.ndarray, scale: np.ndarray, offset: np.ndarray,
-                    weights: np.ndarray) -> np.ndarray:
-    """Combination of the kept values of a few pixels; all-rejected pixels take the median of all."""
-    values = raw * scale.astype(np.float32)[:, None] + offset.astype(np.float32)[:, None]
-    none_kept = ~keep.any(axis=0)
-    if combination == "Average":
-        w = keep * weights.astype(np.float32)[:, None]
-        den = w.sum(axis=0, dtype=np.float64)
-        np.copyto(values, 0, where=~keep)  # rejected values may be non-finite
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out = np.einsum("ij,ij->j", w, values, dtype=np.float64) / den
-    else:
-        masked = np.where(keep, values, np.nan)
-        with np.errstate(all="ignore"):
-            if combination == "Median":
-                out = _nanmedian(masked)
-            elif combination == "Minimum":
-                out = np.nanmin(np.where(none_kept, 0.0, masked), axis=0)
-            else:
-                out = np.nanmax(np.where(none_kept, 0.0, masked), axis=0)
-    if none_kept.any():
-        everything = raw[:, none_kept] * scale.astype(np.float32)[:, None] + offset.astype(np.float32)[:, None]
-        out[none_kept] = np.median(everything, axis=0)
-    return out
-
-
-def _nanmedian(masked: np.ndarray) -> np.ndarray:
-    """Column medians ignoring NaN (mean of the two central values for even counts)."""
-    ordered = np.sort(masked, axis=0)  # NaNs sort last
-    count = (~np.isnan(masked)).sum(axis=0)
-    col = np.arange(masked.shape[1])
-    upper = np.clip(count // 2, 0, masked.shape[0] - 1)
-    lower = np.clip((count - 1) // 2, 0, masked.shape[0] - 1)
-    return (ordered[lower, col] + ordered[upper, col]) / 2
 
 
 def budget_from_memory(fraction: float) -> int:

@@ -23,9 +23,10 @@ from processes.integration.frames import FrameSource
 
 __all__ = ["FRAME_STATS_VALUES", "STATS_BYTES_PER_VALUE", "ChannelStats", "channel_statistics", "exposure_time"]
 
-FRAME_STATS_VALUES = 1 << 22
-"""Location, scale and mean of a frame use at most this many values (4 Mi, an even row
-subsample of larger frames: the sampling error of the median is then ~1e-3 of the noise)."""
+FRAME_STATS_VALUES = 1 << 20
+"""Location, scale and mean of a frame use at most this many values (1 Mi, an even row
+subsample of larger frames): the sampling error of the median is then about 1e-3 of the
+noise σ and that of the scale about 1e-3 relative, far below what normalization needs."""
 
 STATS_BYTES_PER_VALUE = 128
 """Working memory of the location/scale estimators per value (float64 copies and masks)."""
