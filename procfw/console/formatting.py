@@ -93,4 +93,6 @@ def show_output(value: Any) -> str:
         value = value.item()
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {show_output(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{value:.8g}"  # outputs are for reading; --json keeps every digit
     return format_value(value)
