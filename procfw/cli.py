@@ -131,6 +131,11 @@ def _run_script(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("procfw: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `procfw processes | head`: the reader left; say nothing more
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     if args.json:
         print(json.dumps(session.report(error), indent=2))
     if error is not None:
@@ -202,6 +207,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("procfw: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `procfw processes | head`: the reader left; say nothing more
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

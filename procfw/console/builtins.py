@@ -1,7 +1,8 @@
 """The built-in console commands, written with :func:`procfw.console.command` like any other.
 
-They are registered in :data:`procfw.registry.commands` (distribution ``procfw``) when this
-module is imported; :func:`ensure_builtins` puts back any that were removed.
+They are listed through the ``procfw.commands`` entry-point group, like plugin commands, and
+registered in :data:`procfw.registry.commands` when this module is imported;
+:func:`ensure_builtins` puts back any that were removed.
 """
 
 from __future__ import annotations
