@@ -21,13 +21,12 @@ from __future__ import annotations
 import json as _json
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from procfw.container import ContainerItem, ProcessContainer
 from procfw.errors import ProcfwError, UnknownNameError
 from procfw.icons.lookup import is_container, process_class
-from procfw.icons.model import IconFileError, IconMeta, InstanceMeta, LoadResult
+from procfw.icons.model import IconFileError, IconMeta, InstanceMeta, LoadResult, read_bounded
 from procfw.icons.safexml import MAX_FILE_BYTES
 from procfw.process import Process
 from procfw.unknown import RawElement, UnknownProcess
@@ -279,13 +278,6 @@ def _opt_int(value: Any) -> int | None:
 
 def load(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> LoadResult:
     """Read a procfw-icons JSON file."""
-    target = Path(path)
-    try:
-        size = target.stat().st_size
-        if size > max_bytes:
-            raise IconFileError(target, f"file is {size} bytes; icon files are limited to {max_bytes} bytes")
-        data = target.read_bytes()
-    except OSError as exc:
-        raise IconFileError(target, f"cannot read: {exc.strerror or exc}") from None
-    return loads(data, source=str(target), max_bytes=max_bytes)
+    data = read_bounded(path, max_bytes)
+    return loads(data, source=str(path), max_bytes=max_bytes)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
@@ -32,6 +34,18 @@ class IconFileError(ProcfwError, ValueError):
             if column is not None:
                 where += f":{column}"
         super().__init__(f"{where}: {problem}")
+
+
+def read_bounded(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+    """The bytes of an icon file, refusing (before reading) one larger than ``max_bytes``."""
+    target = Path(path)
+    try:
+        size = target.stat().st_size
+        if size > max_bytes:
+            raise IconFileError(target, f"file is {size} bytes; icon files are limited to {max_bytes} bytes")
+        return target.read_bytes()
+    except OSError as exc:
+        raise IconFileError(target, f"cannot read: {exc.strerror or exc}") from None
 
 
 @attrs.frozen(kw_only=True)

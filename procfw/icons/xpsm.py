@@ -18,14 +18,13 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import procfw
 from procfw.container import ContainerItem, ProcessContainer
 from procfw.errors import ProcfwError, UnknownNameError
 from procfw.icons.lookup import is_container, process_class
-from procfw.icons.model import IconFileError, IconMeta, InstanceMeta, LoadResult
+from procfw.icons.model import IconFileError, IconMeta, InstanceMeta, LoadResult, read_bounded
 from procfw.icons.safexml import MAX_DEPTH, MAX_FILE_BYTES, parse_xml, write_element
 from procfw.params import Block, ParameterKind, String, Table
 from procfw.process import Process
@@ -57,15 +56,8 @@ def _local(tag: str) -> str:
 # -- reading ------------------------------------------------------------------------------
 def load(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES, max_depth: int = MAX_DEPTH) -> LoadResult:
     """Read an XPSM file (size checked before reading)."""
-    target = Path(path)
-    try:
-        size = target.stat().st_size
-        if size > max_bytes:
-            raise IconFileError(target, f"file is {size} bytes; icon files are limited to {max_bytes} bytes")
-        data = target.read_bytes()
-    except OSError as exc:
-        raise IconFileError(target, f"cannot read: {exc.strerror or exc}") from None
-    return loads(data, source=str(target), max_bytes=max_bytes, max_depth=max_depth)
+    data = read_bounded(path, max_bytes)
+    return loads(data, source=str(path), max_bytes=max_bytes, max_depth=max_depth)
 
 
 def loads(

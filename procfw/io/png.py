@@ -20,7 +20,6 @@ import numpy as np
 
 from procfw.errors import ImageFileError
 from procfw.image import Image
-from procfw.io.atomic import atomic_path
 from procfw.io.samples import check_bits, interleaved_samples, planar_from_samples
 
 __all__ = ["read_png", "write_png", "write_png_file"]
@@ -104,10 +103,9 @@ def write_png(
 
     An existing file is replaced only when ``overwrite`` is true.
     """
-    check_bits(bits)
-    target = Path(path)
-    if str(target.parent) and not target.parent.is_dir():
-        raise ImageFileError(target, f"directory {target.parent} does not exist")
-    with atomic_path(target, overwrite=overwrite) as temp:
-        write_png_file(image, temp, bits=bits)
-    return target
+    import attrs
+
+    from procfw.io import write_image
+    from procfw.io.raster import PNG_FORMAT
+
+    return write_image(image, path, overwrite=overwrite, format=attrs.evolve(PNG_FORMAT, bits=bits))

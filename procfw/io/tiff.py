@@ -22,7 +22,6 @@ import numpy as np
 
 from procfw.errors import ImageFileError
 from procfw.image import Image
-from procfw.io.atomic import atomic_path
 from procfw.io.samples import check_bits, interleaved_samples, planar_from_samples, unit_range
 
 __all__ = ["read_tiff", "write_tiff", "write_tiff_file"]
@@ -90,10 +89,9 @@ def write_tiff(
 
     An existing file is replaced only when ``overwrite`` is true.
     """
-    check_bits(bits)
-    target = Path(path)
-    if str(target.parent) and not target.parent.is_dir():
-        raise ImageFileError(target, f"directory {target.parent} does not exist")
-    with atomic_path(target, overwrite=overwrite) as temp:
-        write_tiff_file(image, temp, bits=bits)
-    return target
+    import attrs
+
+    from procfw.io import write_image
+    from procfw.io.raster import TIFF_FORMAT
+
+    return write_image(image, path, overwrite=overwrite, format=attrs.evolve(TIFF_FORMAT, bits=bits))
