@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from procfw.icons.model import IconFileError, IconMeta, InstanceMeta, LoadResult
+from procfw.icons.model import IconFileError, IconMeta, InstanceMeta, LoadResult, read_bounded
 from procfw.process import Process
 from procfw.unknown import UnknownProcess, placeholders_in
 from procfw.workspace import Workspace, is_valid_id, make_id
@@ -127,14 +127,7 @@ def load_icons(path: str | os.PathLike[str]) -> LoadResult:
     fmt = format_of(target)
     if fmt == "pjsr":
         raise IconFileError(target, "PJSR (.js) icon files are write-only; read .xpsm, .json or .pcs")
-    try:
-        size = target.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise IconFileError(target, f"file is {size} bytes; icon files are limited to {MAX_FILE_BYTES} bytes")
-        data = target.read_bytes()
-    except OSError as exc:
-        raise IconFileError(target, f"cannot read: {exc.strerror or exc}") from None
-    return loads_icons(data, fmt, source=str(target))
+    return loads_icons(read_bounded(target, MAX_FILE_BYTES), fmt, source=str(target))
 
 
 def add_loaded(workspace: Workspace, result: LoadResult) -> dict[str, str]:
