@@ -177,6 +177,18 @@ class _SourceLookup:
             return source.with_pixels(self.view.rect.crop(source.pixels).copy())  # type: ignore[attr-defined]
         return source
 
+    def get_all(self, ids: list[str | None]) -> tuple[list[Image | None], Image]:
+        """The sources named by ``ids`` (None: no source), all of one size; also the first one found."""
+        sources = [self.get(sid) if sid else None for sid in ids]
+        first = next(s for s in sources if s is not None)
+        for sid, source in zip(ids, sources):
+            if source is not None and (source.width, source.height) != (first.width, first.height):
+                raise ExecutionError(
+                    f"{self.process.process_id}: source image {sid} is {source.width}x{source.height}; "
+                    f"the other sources are {first.width}x{first.height}"
+                )
+        return sources, first
+
 
 def _target_color_check(process: Process, view: View) -> tuple[bool, str]:
     if view.image.channels < 3:
@@ -269,15 +281,7 @@ class ChannelCombination(Process):
         ids = [cid if enabled and cid else None for enabled, cid in self.channels]
         if not any(ids):
             raise ExecutionError("ChannelCombination: global execution needs the id of at least one enabled channel")
-        lookup = _SourceLookup(self, context, None)
-        sources = [lookup.get(sid) if sid else None for sid in ids]
-        first = next(s for s in sources if s is not None)
-        for sid, source in zip(ids, sources):
-            if source is not None and (source.width, source.height) != (first.width, first.height):
-                raise ExecutionError(
-                    f"ChannelCombination: source image {sid} is {source.width}x{source.height}; "
-                    f"the other sources are {first.width}x{first.height}"
-                )
+        sources, first = _SourceLookup(self, context, None).get_all(ids)
         base = np.zeros((3, first.height, first.width))
         pixels = self._combine(sources, base)
         keywords = list(first.keywords) if self.inheritAstrometricSolution else _strip_wcs(first.keywords)
@@ -496,15 +500,7 @@ class LRGBCombination(Process):
         ids = self._ids_for(None, True)
         if not any(ids):
             raise ExecutionError("LRGBCombination: global execution needs the id of at least one enabled channel")
-        lookup = _SourceLookup(self, context, None)
-        sources = [lookup.get(sid) if sid else None for sid in ids]
-        first = next(s for s in sources if s is not None)
-        for sid, source in zip(ids, sources):
-            if source is not None and (source.width, source.height) != (first.width, first.height):
-                raise ExecutionError(
-                    f"LRGBCombination: source image {sid} is {source.width}x{source.height}; "
-                    f"the other sources are {first.width}x{first.height}"
-                )
+        sources, first = _SourceLookup(self, context, None).get_all(ids)
         base = np.zeros((3, first.height, first.width), dtype=np.float32)
         pixels = self.combine(base, sources).astype(np.float32)
         as_source = next((s for s in (sources[3], sources[1], sources[0], sources[2]) if s is not None), first)
