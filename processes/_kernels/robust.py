@@ -422,6 +422,13 @@ def _kth_pairwise_difference(x: np.ndarray, k: int) -> float:
         cut_hi = _row_counts(x, rows, lo_col, hi_col, sample[i_hi], strict=False) if i_hi < s - 1 else None
         n_lo = int(cut_lo.sum()) if cut_lo is not None else 0
         n_hi = int(cut_hi.sum()) if cut_hi is not None else total
+        if n_lo < kk <= n_hi and n_hi - n_lo == total:
+            # Heavy ties (integer data): the quantile band holds every candidate, so it cannot
+            # narrow; bisect on the sampled values instead, which always removes them.
+            found, lo_col, hi_col, kk = _narrow_by_values(x, rows, lo_col, hi_col, kk, np.unique(sample))
+            if found is not None:
+                return found
+            continue
         if kk <= n_lo:
             hi_col = lo_col + cut_lo - 1
         elif kk > n_hi:
@@ -433,6 +440,35 @@ def _kth_pairwise_difference(x: np.ndarray, k: int) -> float:
             if cut_lo is not None:
                 lo_col = lo_col + cut_lo
                 kk -= n_lo
+
+
+def _narrow_by_values(
+    x: np.ndarray, rows: np.ndarray, lo_col: np.ndarray, hi_col: np.ndarray, kk: int, values: np.ndarray
+) -> tuple[float | None, np.ndarray, np.ndarray, int]:
+    """Find the kk-th candidate among ``values`` (sorted, distinct, drawn from the candidates),
+    or narrow the candidates to the open interval between two neighbouring values."""
+
+    def at_most(t: float) -> np.ndarray:
+        return _row_counts(x, rows, lo_col, hi_col, t, strict=False)
+
+    low, high = 0, values.size  # smallest index whose count of candidates <= value reaches kk
+    while low < high:
+        mid = (low + high) // 2
+        if int(at_most(values[mid]).sum()) >= kk:
+            high = mid
+        else:
+            low = mid + 1
+    if low < values.size:
+        below = _row_counts(x, rows, lo_col, hi_col, values[low], strict=True)
+        if int(below.sum()) < kk:
+            return float(values[low]), lo_col, hi_col, kk
+        new_hi = lo_col + below - 1
+    else:
+        new_hi = hi_col
+    if low > 0:
+        skipped = at_most(values[low - 1])
+        return None, lo_col + skipped, new_hi, kk - int(skipped.sum())
+    return None, lo_col, new_hi, kk
 
 
 def _row_counts(x: np.ndarray, rows: np.ndarray, lo_col: np.ndarray, hi_col: np.ndarray, t: float, *, strict: bool):

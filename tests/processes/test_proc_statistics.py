@@ -157,3 +157,16 @@ def test_estimators_on_degenerate_data():
 
 def test_conformance():
     check_process(Statistics).raise_if_failed()
+
+
+@pytest.mark.parametrize("levels", [2, 5, 40])
+def test_qn_with_heavy_ties_matches_brute_force(levels):
+    """Integer-valued data (many equal differences) once made the Qn selection loop forever."""
+    from processes._kernels.robust import _kth_pairwise_difference
+
+    x = np.sort(np.random.default_rng(levels).integers(0, levels, 3000) / 65535.0)
+    n = x.size
+    h = n // 2 + 1
+    k = h * (h - 1) // 2
+    pairs = (x[None, :] - x[:, None])[np.triu_indices(n, 1)]
+    assert _kth_pairwise_difference(x, k) == np.partition(pairs, k - 1)[k - 1]
