@@ -47,7 +47,6 @@ from processes._kernels.filelists import (
     summarize,
     write_frame,
 )
-from procfw.errors import ExecutionError
 from procfw.image import Image
 from procfw.io import read_image
 from procfw.params import Boolean, Enumeration, Float, Int32, String, Table, param
@@ -273,9 +272,7 @@ class ImageCalibration(Process):
         return ProcessOutput(image=calibrated, outputs=_frame_outputs(results))
 
     def run_global(self, context: ExecutionContext) -> ProcessOutput:
-        ok, why = self.can_execute_global()
-        if not ok:
-            raise ExecutionError(f"{self.process_id}: {why}")
+        self.require_executable_global()
         rows = [(bool(r[0]), str(r[1])) for r in self.targetFrames]
         outputs = {i: self._output_path(path) for i, (enabled, path) in enumerate(rows) if enabled}
         check_output_paths(self.process_id, [(rows[i][1], p) for i, p in outputs.items()], self.outputDirectory)

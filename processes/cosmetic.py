@@ -323,9 +323,7 @@ class CosmeticCorrection(Process):
         return ProcessOutput(image=corrected, outputs=counts)
 
     def run_global(self, context: ExecutionContext) -> ProcessOutput:
-        ok, why = self.can_execute_global()
-        if not ok:
-            raise ExecutionError(f"{self.process_id}: {why}")
+        self.require_executable_global()
         rows = [(bool(r[0]), str(r[1])) for r in self.targetFrames]
         outputs = {
             i: output_file_path(path, directory=self.outputDir, prefix=self.prefix, postfix=self.postfix,

@@ -218,9 +218,7 @@ class Debayer(Process):
         return True, ""
 
     def run_global(self, context: ExecutionContext) -> ProcessOutput:
-        ok, why = self.can_execute_global()
-        if not ok:
-            raise ExecutionError(f"{self.process_id}: {why}")
+        self.require_executable_global()
         rows = [(bool(r[0]), str(r[1])) for r in self.targetItems]
         outputs = {
             i: output_file_path(path, directory=self.outputDirectory, prefix=self.outputPrefix,

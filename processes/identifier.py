@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from procfw.errors import ExecutionError
 from procfw.params import String, param
 from procfw.process import Process, ProcessResult, ProgressCallback
 from procfw.workspace import is_valid_id
@@ -57,9 +56,7 @@ class ImageIdentifier(Process):
     def execute_on(
         self, view: View, *, mask: MaskRef | None = None, progress: ProgressCallback | None = None
     ) -> ProcessResult:
-        ok, why = self.can_execute_on(view)
-        if not ok:
-            raise ExecutionError(f"{self.process_id} cannot run on {view.id}: {why}")
+        self.require_executable_on(view)
         old = view.window.id
         assert view.workspace is not None
         view.workspace.rename_window(old, self.id)

@@ -277,9 +277,7 @@ class SimulateSession(Process):
         return True, ""
 
     def run_global(self, context: ExecutionContext) -> ProcessOutput:
-        ok, why = self.can_execute_global()
-        if not ok:
-            raise ExecutionError(f"{self.process_id}: {why}")
+        self.require_executable_global()
         directory = Path(os.path.expanduser(self.outputDirectory.strip()))
         filters = parse_filters(self.filters)
         try:

@@ -110,9 +110,7 @@ class ScreenTransferFunction(Process):
         self, view: View, *, mask: MaskRef | None = None, progress: ProgressCallback | None = None
     ) -> ProcessResult:
         """Make this instance the display function of ``view``; no pixels, no history."""
-        ok, why = self.can_execute_on(view)
-        if not ok:
-            raise ExecutionError(f"{self.process_id} cannot run on {view.id}: {why}")
+        self.require_executable_on(view)
         view.display_function = self
         return ProcessResult(process_id=self.process_id, target=view.id)
 
@@ -297,9 +295,7 @@ class AutoStretch(Process):
         """Stretch the view's pixels, or with ``display`` set only its display function."""
         if not self.display:
             return super().execute_on(view, mask=mask, progress=progress)
-        ok, why = self.can_execute_on(view)
-        if not ok:
-            raise ExecutionError(f"{self.process_id} cannot run on {view.id}: {why}")
+        self.require_executable_on(view)
         stf = self.compute_stf(view.image)
         view.display_function = stf
         outputs = self._outputs(stf, nominal_channels(view.image.channels))

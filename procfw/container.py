@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from procfw.errors import ExecutionError
 from procfw.process import Process, ProcessResult, ProgressCallback
 
 if TYPE_CHECKING:
@@ -92,9 +91,7 @@ class ProcessContainer(Process):
     def execute_on(
         self, view: View, *, mask: MaskRef | None = None, progress: ProgressCallback | None = None
     ) -> ProcessResult:
-        ok, why = self.can_execute_on(view)
-        if not ok:
-            raise ExecutionError(f"{self.process_id} cannot run on {view.id}: {why}")
+        self.require_executable_on(view)
         results: list[ProcessResult] = []
         view.begin_group()
         try:
@@ -110,9 +107,7 @@ class ProcessContainer(Process):
         )
 
     def execute_global(self, workspace: Workspace, *, progress: ProgressCallback | None = None) -> ProcessResult:
-        ok, why = self.can_execute_global()
-        if not ok:
-            raise ExecutionError(f"{self.process_id} cannot run globally: {why}")
+        self.require_executable_global()
         results = [item.instance.execute_global(workspace, progress=progress) for item in self.enabled_items()]
         outputs, created, messages = _merge(results)
         return ProcessResult(process_id=self.process_id, outputs=outputs, created=created, messages=messages)

@@ -196,6 +196,18 @@ class Process:
             return False, f"{self.process_id} cannot be executed globally"
         return True, ""
 
+    def require_executable_on(self, view: View) -> None:
+        """Raise ExecutionError, saying why, unless this instance can run on ``view``."""
+        ok, why = self.can_execute_on(view)
+        if not ok:
+            raise ExecutionError(f"{self.process_id} cannot run on {view.id}: {why}")
+
+    def require_executable_global(self) -> None:
+        """Raise ExecutionError, saying why, unless this instance can run globally."""
+        ok, why = self.can_execute_global()
+        if not ok:
+            raise ExecutionError(f"{self.process_id} cannot run globally: {why}")
+
     def execute_on(
         self, view: View, *, mask: MaskRef | None = None, progress: ProgressCallback | None = None
     ) -> ProcessResult:
@@ -203,9 +215,7 @@ class Process:
 
         ``mask`` overrides the window's own mask for this run (as a container child's mask does).
         """
-        ok, why = self.can_execute_on(view)
-        if not ok:
-            raise ExecutionError(f"{self.process_id} cannot run on {view.id}: {why}")
+        self.require_executable_on(view)
         context = ExecutionContext(workspace=view.workspace, view_id=view.id, progress=progress)
         before = view.image
         produced = self.apply(before, context)
@@ -228,9 +238,7 @@ class Process:
 
     def execute_global(self, workspace: Workspace, *, progress: ProgressCallback | None = None) -> ProcessResult:
         """Run globally over ``workspace``; new images open as windows."""
-        ok, why = self.can_execute_global()
-        if not ok:
-            raise ExecutionError(why)
+        self.require_executable_global()
         output = self.run_global(ExecutionContext(workspace=workspace, progress=progress))
         created = workspace.add_new_images(output.new_images)
         return ProcessResult(

@@ -245,9 +245,7 @@ class ImageIntegration(Process):
 
     # -- the work ----------------------------------------------------------------------
     def run_global(self, context: ExecutionContext) -> ProcessOutput:
-        ok, why = self.can_execute_global()
-        if not ok:
-            raise ExecutionError(why)
+        self.require_executable_global()
         messages: list[str] = []
         self._check_supported(messages)
         paths = enabled_paths(self.images)

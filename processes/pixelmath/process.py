@@ -15,7 +15,7 @@ from processes.pixelmath.nodes import Program
 from processes.pixelmath.parser import parse
 from processes.pixelmath.scope import Geometry, Scope
 from processes.pixelmath.symbols import parse_symbols
-from procfw.errors import ExecutionError, ProcfwError
+from procfw.errors import ProcfwError
 from procfw.image import Image
 from procfw.params import Boolean, Double, Enumeration, Int32, String, Table, param
 from procfw.process import ExecutionContext, Process, ProcessOutput
@@ -243,9 +243,7 @@ class PixelMath(Process):
         if self.clearImageCacheAndExit:
             return ProcessOutput(messages=("PixelMath: image cache cleared; no pixels computed",))
         if target is None:
-            ok, why = self.can_execute_global()
-            if not ok:
-                raise ExecutionError(why)
+            self.require_executable_global()
         settings, programs = self.parsed()
         view = self._view(context) if target is not None else None
         preview = view is not None and view.is_preview

@@ -464,9 +464,7 @@ class StarAlignment(Process):
 
     # -- global execution ---------------------------------------------------------------------------
     def run_global(self, context: ExecutionContext) -> ProcessOutput:
-        ok, why = self.can_execute_global()
-        if not ok:
-            raise ExecutionError(f"{self.process_id}: {why}")
+        self.require_executable_global()
         context.report(0.0, "StarAlignment: reference stars")
         reference, ref_stars, ref_name = self._reference(context)
         rows = [(bool(r[0]), bool(r[1]), str(r[2])) for r in self.targets]
