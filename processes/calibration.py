@@ -39,6 +39,7 @@ from typing import Any
 
 from processes._calibration.engine import Masters, Settings, calibrate_image, load_masters
 from processes._calibration.frames import Overscan
+from processes._kernels import signal_params as signal
 from processes._kernels.filelists import (
     check_output_paths,
     file_list_table,
@@ -143,29 +144,17 @@ class ImageCalibration(Process):
         elements=("NoiseEvaluation_KSigma", "NoiseEvaluation_MRS", "NoiseEvaluation_NStar"),
         default="NoiseEvaluation_MRS", description="Noise estimator: k-sigma of the first wavelet layer, or "
         "multiresolution support (NStar is evaluated as MRS)."))
-    evaluateSignal: bool = param(Boolean(default=True, description="PSF signal evaluation (accepted; not performed)."))
-    structureLayers: int = param(Int32(minimum=1, maximum=8, default=5, description="PSF signal evaluation: "
-                                       "structure layers (no effect)."))
-    saturationThreshold: float = param(Float(minimum=0.10, maximum=1.00, default=1.00, precision=2,
-                                             description="PSF signal evaluation: saturation threshold (no effect)."))
-    saturationRelative: bool = param(Boolean(default=False, description="PSF signal evaluation: relative saturation "
-                                             "(no effect)."))
-    noiseLayers: int = param(Int32(minimum=0, maximum=4, default=1, description="PSF signal evaluation: noise layers "
-                                   "(no effect)."))
-    hotPixelFilterRadius: int = param(Int32(minimum=0, maximum=2, default=1, description="PSF signal evaluation: hot "
-                                            "pixel filter radius (no effect)."))
-    noiseReductionFilterRadius: int = param(Int32(minimum=0, maximum=50, default=0, description="PSF signal "
-                                                  "evaluation: noise reduction filter radius (no effect)."))
-    minStructureSize: int = param(Int32(minimum=0, maximum=999999, default=0, description="PSF signal evaluation: "
-                                        "minimum structure size (no effect)."))
-    psfType: str = param(Enumeration(
-        elements=("PSFType_Gaussian", "PSFType_Moffat15", "PSFType_Moffat4", "PSFType_Moffat6", "PSFType_Moffat8",
-                  "PSFType_MoffatA", "PSFType_Auto"),
-        default="PSFType_Moffat4", description="PSF signal evaluation: PSF type (no effect)."))
-    psfGrowth: float = param(Float(minimum=0.5, maximum=4.0, default=1.0, precision=2, description="PSF signal "
-                                   "evaluation: growth factor (no effect)."))
-    maxStars: int = param(Int32(minimum=256, maximum=999999, default=24 * 1024, description="PSF signal evaluation: "
-                                "maximum number of stars (no effect)."))
+    evaluateSignal: bool = param(signal.EVALUATE_SIGNAL)
+    structureLayers: int = param(signal.STRUCTURE_LAYERS)
+    saturationThreshold: float = param(signal.SATURATION_THRESHOLD)
+    saturationRelative: bool = param(signal.SATURATION_RELATIVE)
+    noiseLayers: int = param(signal.NOISE_LAYERS)
+    hotPixelFilterRadius: int = param(signal.HOT_PIXEL_FILTER_RADIUS)
+    noiseReductionFilterRadius: int = param(signal.NOISE_REDUCTION_FILTER_RADIUS)
+    minStructureSize: int = param(signal.MIN_STRUCTURE_SIZE)
+    psfType: str = param(signal.PSF_TYPE)
+    psfGrowth: float = param(signal.PSF_GROWTH)
+    maxStars: int = param(signal.MAX_STARS)
     outputDirectory: str = param(String(description="Directory of the output files (empty: each target's own)."))
     outputExtension: str = param(String(default=".xisf", description="Output file extension, which selects the "
                                         "format (.xisf, .fits, .fit)."))
