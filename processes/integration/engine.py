@@ -333,6 +333,18 @@ class _BandOutputs:
         """The band of ``array`` as a flat (rows·width) view, or None."""
         return None if array is None else array[self.channel, self.row0 : self.row1].reshape(-1)
 
+    def store(self, where: slice | np.ndarray, result: np.ndarray | None, low_count: np.ndarray | None,
+              high_count: np.ndarray | None, frames: int, rejector: object) -> None:
+        """Write combined values, rejection fractions and (LinearFit) slopes at flat band positions ``where``."""
+        if result is not None:
+            self.flat(self.image)[where] = result
+        if low_count is not None:
+            self.flat(self.low_map)[where] = low_count * np.float32(1.0 / frames)
+            self.flat(self.high_map)[where] = high_count * np.float32(1.0 / frames)
+        slope = getattr(rejector, "slope", None)
+        if self.slope_map is not None and slope is not None:
+            self.flat(self.slope_map)[where] = slope
+
 
 @attrs.define
 class _Pending:
@@ -412,15 +424,7 @@ def _first_pass(plan: IntegrationPlan, channel: int, job, out: _BandOutputs):
                 index=cols + a * width, ordered=ordered[:, cols], status=status[:, cols], values=values[:, cols],
                 raw=raw[:, cols], state=rejector.export(cols),
             )
-    span = slice(a * width, (a + rows) * width)
-    if result is not None:
-        out.flat(out.image)[span] = result
-    if low_count is not None:
-        out.flat(out.low_map)[span] = low_count * np.float32(1.0 / n)
-        out.flat(out.high_map)[span] = high_count * np.float32(1.0 / n)
-    slope = getattr(rejector, "slope", None)
-    if out.slope_map is not None and slope is not None:
-        out.flat(out.slope_map)[span] = slope
+    out.store(slice(a * width, (a + rows) * width), result, low_count, high_count, n, rejector)
     return counts, pending
 
 
@@ -440,15 +444,7 @@ def _finish_pending(plan: IntegrationPlan, channel: int, pending: _Pending, out:
     low_count = np.zeros(k, dtype=np.float32) if plan.generate_maps else None
     high_count = np.zeros(k, dtype=np.float32) if plan.generate_maps else None
     counts = _settle(plan, np.arange(k), pending.values, status, pending.raw, channel, result, low_count, high_count)
-    n = status.shape[0]
-    if result is not None:
-        out.flat(out.image)[p] = result
-    if low_count is not None:
-        out.flat(out.low_map)[p] = low_count * np.float32(1.0 / n)
-        out.flat(out.high_map)[p] = high_count * np.float32(1.0 / n)
-    slope = getattr(rejector, "slope", None)
-    if out.slope_map is not None and slope is not None:
-        out.flat(out.slope_map)[p] = slope
+    out.store(p, result, low_count, high_count, status.shape[0], rejector)
     return counts
 
 
