@@ -425,6 +425,16 @@ def _link_flat_dark(
 
 
 # -- the plan -----------------------------------------------------------------------------
+
+def _missing_link(message: str, what: str, allowed: bool, option: str, problems: list[str],
+                  warnings: list[str]) -> str:
+    """Record a missing calibration master: a warning if ``option`` allows it, else a broken link; the note."""
+    if allowed:
+        warnings.append(f"{message} — calibrated without a {what} ({option})")
+        return option
+    problems.append(message)
+    return "broken link"
+
 def make_plan(scan: ScanResult, options: Options | None = None, *, directory: str = "") -> Plan:
     """Group the scanned frames and link every light group (and the flats it uses) to its masters."""
     options = options or Options()
@@ -443,31 +453,18 @@ def make_plan(scan: ScanResult, options: Options | None = None, *, directory: st
         bias, bias_why = _link_bias(target, by_kind["bias"], options)
         dark, dark_why, scaled, dark_fail = _link_light_dark(target, by_kind["dark"], bias, options)
         if dark is None:
-            message = dark_fail
-            if options.allow_missing_darks:
-                link_warnings.append(f"{message} — calibrated without a dark (allowMissingDarks)")
-                dark_note = "allowMissingDarks"
-            else:
-                link_problems.append(message)
-                dark_note = "broken link"
+            dark_note = _missing_link(dark_fail, "dark", options.allow_missing_darks, "allowMissingDarks",
+                                      link_problems, link_warnings)
         if bias is None:
-            needed = dark is None or scaled
-            if not needed:
+            if not (dark is None or scaled):
                 bias_why = "not needed: the master dark includes the bias; dark optimization is off without it"
-            elif options.allow_missing_bias:
-                link_warnings.append(f"{bias_why} — calibrated without a bias (allowMissingBias)")
-                bias_why = "allowMissingBias"
             else:
-                link_problems.append(bias_why)
-                bias_why = "broken link"
+                bias_why = _missing_link(bias_why, "bias", options.allow_missing_bias, "allowMissingBias",
+                                         link_problems, link_warnings)
         flat, flat_why, flat_fail = _link_flat(target, by_kind["flat"], options)
         if flat is None:
-            if options.allow_missing_flats:
-                link_warnings.append(f"{flat_fail} — calibrated without a flat (allowMissingFlats)")
-                flat_why = "allowMissingFlats"
-            else:
-                link_problems.append(flat_fail)
-                flat_why = "broken link"
+            flat_why = _missing_link(flat_fail, "flat", options.allow_missing_flats, "allowMissingFlats",
+                                     link_problems, link_warnings)
         elif flat not in flats_needed:
             flats_needed.append(flat)
         light_links.append(CalibrationLink(
