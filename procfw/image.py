@@ -45,6 +45,9 @@ class Image:
     ``pixels`` is float32 (float64 where a process needs it).  ``keywords`` are FITS
     header cards in order; ``properties`` are XISF-style typed properties by id.
     Processes treat an Image as a value: they return a new one and never modify theirs.
+    The framework enforces this: the image a process is handed (:meth:`read_only`) has
+    pixels that cannot be written; a process that wants scratch space asks for a copy
+    (:meth:`writable_copy`, or ``image.pixels.copy()``) and returns that.
     """
 
     pixels: np.ndarray = attrs.field(converter=_as_planar)
@@ -79,6 +82,25 @@ class Image:
     def copy(self) -> Image:
         """A deep copy: new pixel buffer, new keyword list, new property dict."""
         return Image(self.pixels.copy(), list(self.keywords), dict(self.properties))
+
+    def writable_copy(self) -> Image:
+        """A deep copy whose pixels a process may modify in place (its scratch image)."""
+        return self.copy()
+
+    def read_only(self) -> Image:
+        """A new Image sharing these pixels through a view that cannot be written.
+
+        Keywords and properties are shallow copies, so appending to them does not reach
+        this image either.  This is what a process is handed by the framework.
+        """
+        view = self.pixels.view()
+        view.flags.writeable = False
+        return Image(view, list(self.keywords), dict(self.properties))
+
+    @property
+    def is_writable(self) -> bool:
+        """Whether the pixel array may be written in place."""
+        return bool(self.pixels.flags.writeable)
 
     def with_pixels(self, pixels: Any) -> Image:
         """A new image with other pixels and the same keywords and properties."""

@@ -77,7 +77,7 @@ class ExecutionContext:
         """The current image of another view, by id (e.g. a reference for LinearFit)."""
         if self.workspace is None:
             raise ExecutionError(f"no workspace to look up view '{view_id}' in")
-        return self.workspace.view(view_id).image
+        return self.workspace.view(view_id).image.read_only()
 
     def report(self, fraction: float, message: str = "") -> None:
         """Report progress (0..1) if someone listens."""
@@ -87,6 +87,49 @@ class ExecutionContext:
 
 def _overrides(cls: type, name: str) -> bool:
     return getattr(cls, name) is not getattr(Process, name)
+
+
+def _is_read_only_write(exc: BaseException) -> bool:
+    """True for numpy's error on writing a read-only array (``assignment destination is read-only``)."""
+    return isinstance(exc, ValueError) and "read-only" in str(exc)
+
+
+def _in_place_error(process_id: str, exc: BaseException) -> ExecutionError:
+    return ExecutionError(
+        f"{process_id} tried to modify its input image in place ({exc}); processes are pure functions: "
+        "work on a copy (image.writable_copy() or image.pixels.copy()) and return it"
+    )
+
+
+def _unchanged(returned: Image, handed: Image, handed_pixels: object, before: Image) -> bool:
+    """True when a process gave back the very image it was handed, pixels, keywords and properties untouched."""
+    if returned is not handed or handed.pixels is not handed_pixels or len(handed.keywords) != len(before.keywords):
+        return False
+    if any(a is not b for a, b in zip(handed.keywords, before.keywords)):
+        return False
+    props, old = handed.properties, before.properties
+    return props.keys() == old.keys() and all(props[k] is old[k] for k in props)
+
+
+def _checked_output(process_id: str, method: str, produced: object, *, image_allowed: bool) -> ProcessOutput:
+    """``produced`` as a ProcessOutput, or an ExecutionError naming the process and what it returned."""
+    expected = "an Image or a ProcessOutput" if image_allowed else "a ProcessOutput"
+    if isinstance(produced, Image) and image_allowed:
+        return ProcessOutput(image=produced)
+    if not isinstance(produced, ProcessOutput):
+        raise ExecutionError(f"{process_id}.{method} returned {type(produced).__name__}; it must return {expected}")
+    if produced.image is not None and not isinstance(produced.image, Image):
+        raise ExecutionError(
+            f"{process_id}.{method} returned ProcessOutput.image of type {type(produced.image).__name__}; "
+            "it must be an Image or None"
+        )
+    for name, image in produced.new_images.items():
+        if not isinstance(image, Image):
+            raise ExecutionError(
+                f"{process_id}.{method} returned new image {name!r} of type {type(image).__name__}; "
+                "it must be an Image"
+            )
+    return produced
 
 
 class Process:
@@ -213,16 +256,28 @@ class Process:
     ) -> ProcessResult:
         """Run on ``view``: transform its image, apply the mask, record one history step.
 
+        The process is handed a read-only image (:meth:`Image.read_only`): it cannot change
+        the view's pixels, so undo restores exactly what was there, and a process that
+        fails leaves the view and its history as they were.  It must return an Image or a
+        :class:`ProcessOutput`; anything else is an ExecutionError naming the process.
+
         ``mask`` overrides the window's own mask for this run (as a container child's mask does).
         """
         self.require_executable_on(view)
         context = ExecutionContext(workspace=view.workspace, view_id=view.id, progress=progress)
         before = view.image
-        produced = self.apply(before, context)
-        output = produced if isinstance(produced, ProcessOutput) else ProcessOutput(image=produced)
+        handed = before.read_only()
+        handed_pixels = handed.pixels
+        try:
+            produced = self.apply(handed, context)
+        except ValueError as exc:
+            if _is_read_only_write(exc):
+                raise _in_place_error(self.process_id, exc) from exc
+            raise
+        output = _checked_output(self.process_id, "apply", produced, image_allowed=True)
         created = view.workspace.add_new_images(output.new_images) if view.workspace else ()
         if output.image is not None:
-            after = output.image
+            after = before if _unchanged(output.image, handed, handed_pixels, before) else output.image
             if self.is_maskable:
                 after = view.masked(before, after, mask)
             if self.is_history_updater:
@@ -239,7 +294,13 @@ class Process:
     def execute_global(self, workspace: Workspace, *, progress: ProgressCallback | None = None) -> ProcessResult:
         """Run globally over ``workspace``; new images open as windows."""
         self.require_executable_global()
-        output = self.run_global(ExecutionContext(workspace=workspace, progress=progress))
+        try:
+            produced = self.run_global(ExecutionContext(workspace=workspace, progress=progress))
+        except ValueError as exc:
+            if _is_read_only_write(exc):
+                raise _in_place_error(self.process_id, exc) from exc
+            raise
+        output = _checked_output(self.process_id, "run_global", produced, image_allowed=False)
         created = workspace.add_new_images(output.new_images)
         return ProcessResult(
             process_id=self.process_id, outputs=dict(output.outputs), created=created, messages=output.messages

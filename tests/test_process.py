@@ -10,7 +10,7 @@ from conftest import ramp
 from processes.invert import Invert
 from processes.nooperation import NoOperation
 from procfw.errors import ExecutionError, ParameterError, UnknownNameError
-from procfw.image import Image
+from procfw.image import FITSKeyword, Image
 from procfw.params import Boolean, Double, Enumeration, String, Table, param
 from procfw.process import ExecutionContext, Process, ProcessOutput
 from procfw.registry import processes
@@ -156,7 +156,124 @@ def test_conformance_catches_a_process_that_modifies_its_input():
 
     report = check_process(Bad)
     assert not report.ok
-    assert any("modified in place" in f for f in report.failures)
+    assert any("in place" in f for f in report.failures)
+
+
+class HalveInPlace(Process):
+    """Halves its input's pixels in place (wrong: processes are pure functions)."""
+
+    process_id = "TestHalveInPlace"
+
+    def apply(self, image, context):
+        image.pixels *= 2
+        return image
+
+
+class HalveThenFail(Process):
+    """Writes into its input, then raises."""
+
+    process_id = "TestHalveThenFail"
+
+    def apply(self, image, context):
+        image.pixels[...] = 0.5
+        raise RuntimeError("boom")
+
+
+class ScratchCopy(Process):
+    """Works on a scratch copy, the right way to modify pixels in place."""
+
+    process_id = "TestScratchCopy"
+
+    def apply(self, image, context):
+        scratch = image.writable_copy()
+        scratch.pixels *= 2
+        scratch.keywords.append(FITSKeyword("HISTORY", "doubled"))
+        return scratch
+
+
+def _constant(value: float) -> Image:
+    return Image(np.full((1, 2, 2), value, np.float32))
+
+
+def test_process_that_mutates_its_input_in_place_fails_and_undo_is_intact(workspace):
+    window = workspace.add_image(_constant(0.25), "img")
+    with pytest.raises(ExecutionError, match="TestHalveInPlace.*in place.*copy"):
+        HalveInPlace().execute_on(window.main_view)
+    np.testing.assert_array_equal(window.image.pixels, 0.25)
+    assert window.main_view.history.processes() == []
+
+
+def test_process_that_mutates_then_raises_leaves_image_and_history_unchanged(workspace):
+    window = workspace.add_image(_constant(0.25), "img")
+    with pytest.raises(ExecutionError, match="TestHalveThenFail"):
+        HalveThenFail().execute_on(window.main_view)
+    np.testing.assert_array_equal(window.image.pixels, 0.25)
+    assert window.main_view.history.processes() == []
+
+
+def test_scratch_copy_is_writable_and_undo_restores_the_original(workspace):
+    image = _constant(0.25)
+    window = workspace.add_image(image, "img")
+    ScratchCopy().execute_on(window.main_view)
+    np.testing.assert_array_equal(window.image.pixels, 0.5)
+    assert window.image.keyword("HISTORY") == "doubled"
+    window.main_view.undo()
+    np.testing.assert_array_equal(window.image.pixels, 0.25)
+    assert window.image.keywords == [] and image.pixels.flags.writeable
+
+
+def test_reference_images_from_the_context_are_read_only(workspace):
+    class WriteReference(Process):
+        """Writes into another view's image (wrong)."""
+
+        process_id = "TestWriteReference"
+
+        def apply(self, image, context):
+            context.image("ref").pixels[...] = 1
+            return image
+
+    workspace.add_image(_constant(0.25), "ref")
+    window = workspace.add_image(_constant(0.5), "img")
+    with pytest.raises(ExecutionError, match="TestWriteReference"):
+        WriteReference().execute_on(window.main_view)
+    np.testing.assert_array_equal(workspace.window("ref").image.pixels, 0.25)
+
+
+@pytest.mark.parametrize(
+    ("returned", "message"),
+    [
+        (None, "TestReturns.apply returned NoneType; it must return an Image or a ProcessOutput"),
+        (np.zeros((1, 2, 2), np.float32), "TestReturns.apply returned ndarray"),
+        (ProcessOutput(image=np.zeros((1, 2, 2))), "ProcessOutput.image of type ndarray"),  # type: ignore[arg-type]
+        (ProcessOutput(new_images={"x": 3}), "new image 'x' of type int"),  # type: ignore[dict-item]
+    ],
+)
+def test_process_returning_something_else_is_a_clear_error_and_history_is_untouched(workspace, returned, message):
+    class Returns(Process):
+        """Returns whatever the test says."""
+
+        process_id = "TestReturns"
+
+        def apply(self, image, context):
+            return returned
+
+    window = workspace.add_image(_constant(0.25), "img")
+    with pytest.raises(ExecutionError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Returns().execute_on(window.main_view)
+    assert window.main_view.history.processes() == [] and workspace.window_ids() == ["img"]
+
+
+def test_global_process_returning_an_image_is_a_clear_error(workspace):
+    class GlobalImage(Process):
+        """Returns an Image from run_global (wrong: a ProcessOutput is expected)."""
+
+        process_id = "TestGlobalImage"
+
+        def run_global(self, context):
+            return _constant(0.5)
+
+    with pytest.raises(ExecutionError, match="TestGlobalImage.run_global returned Image; it must return a Process"):
+        GlobalImage().execute_global(workspace)
 
 
 def test_conformance_catches_undocumented_and_lenient_parameters():
