@@ -11,7 +11,15 @@ from collections import defaultdict
 
 import attrs
 
-from procfw.registry import BUILTIN_DISTRIBUTION, PluginFailure, Registry, commands, formats, processes
+from procfw.registry import (
+    BUILTIN_DISTRIBUTION,
+    PluginFailure,
+    Registry,
+    commands,
+    describe_plugin_exception,
+    formats,
+    processes,
+)
 
 GROUPS: dict[str, Registry] = {"processes": processes, "commands": commands, "formats": formats}
 
@@ -63,5 +71,10 @@ def check_plugins(*, include_builtin: bool = False) -> dict[str, list[str]]:
         except Exception as exc:  # noqa: BLE001 - a plugin that fails to load fails its check
             results[entry.id].append(f"does not load: {exc}")
             continue
-        results[entry.id].extend(check_process(cls).failures)
+        try:
+            results[entry.id].extend(check_process(cls).failures)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - plugin code that exits or escapes the checks fails them
+            results[entry.id].append(f"conformance checks aborted: {describe_plugin_exception(exc)}")
     return dict(results)

@@ -2,8 +2,9 @@
 
 Each registry lists what is installed from entry-point *names* alone (the name is the
 id), and imports a plugin's code only when that id is first used.  A plugin that fails
-to import, or whose id clashes with one already taken, becomes one warning naming its
-distribution and version; everything else keeps working.
+to import (any exception, including ``SystemExit`` from a plugin that calls ``sys.exit``
+at import; only ``KeyboardInterrupt`` passes through), or whose id clashes with one already
+taken, becomes one warning naming its distribution and version; everything else keeps working.
 
 Clash rule (deterministic): an object registered from Python with :meth:`Registry.register`
 wins over entry points; among entry points, procfw's own distribution wins, then the
@@ -65,6 +66,13 @@ def suggest(name: str, candidates: list[str]) -> str:
     lowered = {c.lower(): c for c in candidates}
     close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
     return f" (did you mean {lowered[close[0]]}?)" if close else ""
+
+
+def describe_plugin_exception(exc: BaseException) -> str:
+    """``Type: message`` for an exception raised by plugin code; SystemExit says it tried to exit."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: the plugin called sys.exit({exc.code!r})"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _distribution_of(ep: metadata.EntryPoint) -> tuple[str, str]:
@@ -134,8 +142,10 @@ class Registry(Generic[T]):
             obj = entry.entry_point.load()
             if self._validate is not None:
                 self._validate(entry.id, obj)
-        except Exception as exc:  # noqa: BLE001 - isolation: any plugin error becomes a warning
-            entry.failed = f"{type(exc).__name__}: {exc}"
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - isolation: any plugin error (even sys.exit) is a warning
+            entry.failed = describe_plugin_exception(exc)
             self._fail(entry.id, entry.distribution, entry.version, f"failed to load: {entry.failed}")
             return None
         entry.obj = obj

@@ -1,4 +1,5 @@
-"""Plugins: a real example package (process, command, format) and a broken one, installed with pip.
+"""Plugins: a real example package (process, command, format), a broken one and one that calls
+``sys.exit()`` at import, installed with pip.
 
 Both packages are installed with pip into a temporary target directory that the
 subprocesses put on their path, so the developer's environment is left as it was.
@@ -32,9 +33,9 @@ def pip_install(target: Path, *packages: Path) -> None:
 
 @pytest.fixture(scope="module")
 def plugin_path(tmp_path_factory) -> Path:
-    """A directory holding the example plugin and the broken plugin, installed by pip."""
+    """A directory holding the example, broken and exiting plugins, installed by pip."""
     target = tmp_path_factory.mktemp("site")
-    pip_install(target, PLUGINS / "example", PLUGINS / "broken")
+    pip_install(target, PLUGINS / "example", PLUGINS / "broken", PLUGINS / "exiting")
     return target
 
 
@@ -75,7 +76,9 @@ def test_broken_plugin_gives_warnings_and_breaks_nothing(plugin_path):
     assert "BrokenProcess' from procfw-broken-plugin 0.0.1: failed to load: ModuleNotFoundError" in failures
     assert "broken-command' from procfw-broken-plugin 0.0.1: failed to load" in failures
     assert "'Invert' from procfw-broken-plugin 0.0.1: id clashes with procfw" in failures
-    assert len(failures.strip().splitlines()) == 3
+    assert "ExitingProcess' from procfw-exiting-plugin 0.3.0: failed to load: SystemExit" in failures
+    assert "exiting-command' from procfw-exiting-plugin 0.3.0: failed to load: SystemExit" in failures
+    assert len(failures.strip().splitlines()) == 5
 
     inverted = procfw(plugin_path, "run", "--json", "-c",
                       "NewImage -id=a -width=2 -height=2 -v0=0.25 -colorSpace=Grayscale\nInvert a\nStatistics a")
@@ -95,7 +98,22 @@ def test_plugins_check(plugin_path):
     done = procfw(plugin_path, "plugins", "--check")
     assert "FAIL ExampleGain" not in done.stdout
     assert "FAIL BrokenProcess: does not load" in done.stdout
+    assert "FAIL ExitingProcess: does not load" in done.stdout and "sys.exit(3)" in done.stdout
     assert done.returncode == 1
+
+
+def test_plugin_calling_sys_exit_at_import_is_one_warning_and_breaks_nothing(plugin_path):
+    done = procfw(plugin_path, "run", "-c",
+                  "NewImage -id=a -width=2 -height=2 -v0=0.25 -colorSpace=Grayscale\nInvert a\nExampleGain a")
+    assert done.returncode == 0, done.stderr
+    exits = [line for line in done.stderr.splitlines() if "procfw-exiting-plugin 0.3.0" in line]
+    assert len(exits) == 1 and "exiting-command" in exits[0], done.stderr
+    assert "failed to load: SystemExit: the plugin called sys.exit(3)" in exits[0]
+
+    used = procfw(plugin_path, "run", "-c", "NewImage -id=a -width=2 -height=2\nExitingProcess a")
+    assert used.returncode == 1, used.stderr
+    assert "'ExitingProcess' is installed but failed to load: SystemExit" in used.stderr
+    assert "Traceback" not in used.stderr
 
 
 def test_icon_of_missing_plugin_is_a_placeholder_written_back_unchanged(plugin_path, tmp_path):
