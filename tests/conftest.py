@@ -1,7 +1,14 @@
-"""Shared fixtures and helpers: small images, a workspace, the path of the shared corpus, CIE lightness."""
+"""Shared fixtures and helpers: small images, a workspace, the path of the shared corpus, CIE lightness.
+
+The corpus is found at ``$PROCFW_CORPUS`` or else ``../shared/corpus`` beside the checkout.
+Locally a test that needs it skips when it is missing; under CI (``CI`` set to a true value)
+such a skip — and a skip for a missing peer program such as ``siril-cli``, which ``.ci/run``
+installs before the tests — is turned into a failure, so missing inputs never pass silently.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +18,22 @@ import pytest
 from procfw.image import Image
 from procfw.workspace import Workspace
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+CORPUS = Path(os.environ.get("PROCFW_CORPUS") or Path(__file__).resolve().parents[1].parent / "shared" / "corpus")
+UNDER_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+_REQUIRED_UNDER_CI = ("corpus", "seestar", "siril-cli", str(CORPUS).lower())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # noqa: ARG001 - pytest hook signature
+    """Under CI, a skip because the corpus or a peer program is missing is a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if not (UNDER_CI and report.skipped and isinstance(report.longrepr, tuple)):
+        return
+    reason = str(report.longrepr[2])
+    if any(word in reason.lower() for word in _REQUIRED_UNDER_CI):
+        report.outcome = "failed"
+        report.longrepr = f"required under CI, but missing: {reason}"
 
 
 @pytest.fixture
