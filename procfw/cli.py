@@ -13,6 +13,32 @@ from collections.abc import Callable, Sequence
 from procfw import __version__, cli_icons, cli_plugins
 
 Handler = Callable[[argparse.Namespace], int]
+
+#: Exit status after SIGTERM (128 + 15, as a shell reports a process ended by that signal).
+TERMINATED_STATUS = 143
+
+
+class Terminated(SystemExit):
+    """Raised in the main thread when SIGTERM arrives: unwinds like Ctrl-C (temporary files
+    of a save in progress are removed) and ends the command with status 143."""
+
+    def __init__(self) -> None:
+        super().__init__(TERMINATED_STATUS)
+
+
+def _raise_terminated(_signum: int, _frame: object) -> None:
+    raise Terminated()
+
+
+def _handle_sigterm() -> Callable[[], None]:
+    """Make SIGTERM raise :class:`Terminated`; returns a function that restores the old handler."""
+    import signal
+
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except (ValueError, OSError):  # not the main thread, or no SIGTERM here
+        return lambda: None
+    return lambda: signal.signal(signal.SIGTERM, previous)
 Configure = Callable[[argparse.ArgumentParser], None]
 
 
@@ -199,8 +225,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from procfw.errors import ProcfwError
 
     _quiet_plugin_warnings()
+    restore = _handle_sigterm()
     try:
         return handler(args)
+    except Terminated:
+        print("procfw: terminated", file=sys.stderr)
+        return TERMINATED_STATUS
     except ProcfwError as exc:
         print(f"procfw: error: {exc}", file=sys.stderr)
         return 1
@@ -212,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    finally:
+        restore()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -35,6 +35,9 @@ Writing
     round.  The image's keywords are written back in order, so read -> write -> read
     keeps them.
 
+An image whose header declares more data than :mod:`procfw.io.limits` allows is refused
+from the header, before any data is read or decompressed.
+
 Every failure (missing, empty, truncated or non-FITS file, corrupt header, no image
 data, unsupported dimensionality, unwritable keyword) raises
 :class:`~procfw.errors.ImageFileError` naming the file and the problem.
@@ -59,6 +62,7 @@ import numpy as np
 from procfw.errors import ImageFileError, ParameterError
 from procfw.image import FITSKeyword, Image
 from procfw.io.atomic import atomic_path
+from procfw.io.limits import check_image_size
 
 if TYPE_CHECKING:
     from astropy.io.fits import Card, HDUList, Header
@@ -177,6 +181,7 @@ def _read(path: Path, *, is_gzip: bool) -> Image:
         warnings.simplefilter("ignore")
         with fits.open(path, mode="readonly", memmap=not is_gzip, do_not_scale_image_data=True) as hdul:
             index, hdu = _first_image_hdu(hdul, path)
+            _check_size(hdu, path, index)
             if not is_gzip:
                 _check_not_truncated(hdu, path)
             pixels = _pixels(hdu, path)
@@ -255,6 +260,16 @@ def _check_not_truncated(hdu: _ImageBaseHDU, path: Path) -> None:
             f"the file is truncated: the image needs {needed} bytes of pixel data but only "
             f"{max(available, 0)} are present",
         )
+
+
+def _check_size(hdu: _ImageBaseHDU, path: Path, index: int) -> None:
+    """Refuse, from the header alone, an image larger than :mod:`procfw.io.limits` allows.
+
+    Runs before any pixel data is read or decompressed (gzip files, tile compression).
+    """
+    header = hdu.header
+    shape = tuple(reversed(_axes(header)))
+    check_image_size(path, shape, abs(int(header["BITPIX"])) // 8, f"the image in HDU {index}")
 
 
 def _axes(header: Header) -> list[int]:

@@ -48,8 +48,11 @@ Image metadata:
 Unsupported features (XISF header files ``.xish``, external blocks ``url(...)`` /
 ``path(...)``, CIELab images, complex samples, unknown codecs) raise
 :class:`~procfw.errors.ImageFileError` naming the feature, as do corrupt files: bad
-signature, oversized or truncated header, malformed XML, a DTD or entity declaration
-(refused before parsing), truncated block, checksum mismatch, decompression bomb.
+signature, oversized or truncated header, malformed XML, a header that is not UTF-8, a
+DTD or entity declaration (refused by the XML parser, whatever the encoding), truncated
+block, checksum mismatch, decompression bomb.  Declared sizes (geometry x sample size,
+uncompressed sizes of compressed blocks, property lengths) are charged against the
+limits of :mod:`procfw.io.limits` before anything is allocated or decompressed.
 
 Writing (:func:`write_xisf`, ``XISF_FORMAT.write``) produces a monolithic XISF 1.0 file
 with one ``Image`` whose pixel block is attached at a 4096-byte boundary, optional

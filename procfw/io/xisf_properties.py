@@ -204,7 +204,7 @@ def read_property(element: ET.Element, read_block: BlockReader) -> tuple[str, st
     value_text = element.get("value")
     if kind == "String":
         if element.get("location") is not None:
-            return identifier, kind, bytes(read_block(element, None)).decode("utf-8", "replace")
+            return identifier, kind, str(read_block(element, None), "utf-8", "replace")  # no copy of the bytes
         return identifier, kind, element.text or ""
     if kind in VECTOR_TYPES or kind in MATRIX_TYPES:
         return identifier, kind, _read_array(identifier, element, kind, read_block)

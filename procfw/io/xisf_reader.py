@@ -23,6 +23,7 @@ import numpy as np
 
 from procfw.image import FITSKeyword, Image
 from procfw.io import xisf_codec as codec
+from procfw.io.limits import DecodeBudget
 from procfw.io.xisf_codec import FormatProblem, parse_uint
 from procfw.io.xisf_properties import (
     PROPERTY_TYPES_KEY,
@@ -44,9 +45,6 @@ BLOCK_ALIGNMENT = 4096
 DISPLAY_FUNCTION_KEY = "XISF:DisplayFunction"
 COLOR_FILTER_ARRAY_KEY = "XISF:ColorFilterArray"
 RESOLUTION_KEY = "XISF:Resolution"
-#: Largest uncompressed size accepted for a compressed block whose size is not fixed by
-#: the header (String properties); other blocks must match their geometry or length.
-MAX_UNSIZED_BLOCK = 1 << 30
 #: sampleFormat -> (sample dtype, largest integer value or None for floating point).
 SAMPLE_FORMATS: dict[str, tuple[np.dtype, float | None]] = {
     "UInt8": (np.dtype(np.uint8), 255.0),
@@ -69,10 +67,11 @@ class _Location:
 class _Blocks:
     """Access to the data blocks of one open monolithic XISF file."""
 
-    def __init__(self, path: Path, handle: BinaryIO, file_size: int) -> None:
+    def __init__(self, path: Path, handle: BinaryIO, file_size: int, budget: DecodeBudget | None = None) -> None:
         self.path = path
         self.handle = handle
         self.file_size = file_size
+        self.budget = budget if budget is not None else DecodeBudget(path)
 
     @staticmethod
     def location(element: ET.Element) -> _Location:
@@ -136,6 +135,30 @@ class _Blocks:
         carrier = data_elements[0]
         return self._decode_text(carrier.text, (carrier.get("encoding") or "").strip().lower()), carrier
 
+    def declared_size(self, element: ET.Element) -> int:
+        """The decoded size a block declares, from the header alone (nothing is read).
+
+        The uncompressed size of a compressed block, the size of an attached block, or
+        the length of the text of an inline/embedded block (at least its decoded size).
+        """
+        where = self.location(element)
+        carrier = element
+        if where.kind == "embedded":
+            carrier = next((child for child in element if local_name(child) == "Data"), element)
+        compression = carrier.get("compression") or element.get("compression")
+        if compression:
+            subblocks = carrier.get("subblocks") or element.get("subblocks")
+            return codec.parse_compression(compression, subblocks).uncompressed_size
+        if where.kind == "attachment":
+            return where.size
+        return len(carrier.text or "")
+
+    def read_property(self, element: ET.Element, expected: int | None) -> Any:
+        """A property's block, after charging its declared size to the file's decode budget."""
+        declared = max(self.declared_size(element), expected or 0)
+        self.budget.charge_property(declared, f"property {element.get('id')!r}")
+        return self.read(element, expected)
+
     def read(self, element: ET.Element, expected: int | None) -> Any:
         """The block's decoded bytes: checksum verified, decompressed, size checked."""
         data, carrier = self.stored(element)
@@ -145,11 +168,6 @@ class _Blocks:
         compression = carrier.get("compression") or element.get("compression")
         if compression:
             spec = codec.parse_compression(compression, carrier.get("subblocks") or element.get("subblocks"))
-            if expected is None and spec.uncompressed_size > MAX_UNSIZED_BLOCK:
-                raise FormatProblem(
-                    f"{local_name(element)} declares {spec.uncompressed_size} uncompressed bytes, "
-                    f"more than the {MAX_UNSIZED_BLOCK >> 20} MiB accepted for a property"
-                )
             if expected is not None and spec.uncompressed_size != expected:
                 raise FormatProblem(
                     f"{local_name(element)} compression declares {spec.uncompressed_size} uncompressed bytes "
@@ -229,6 +247,9 @@ def _read_pixels(element: ET.Element, blocks: _Blocks) -> np.ndarray:
 
     dtype = base.newbyteorder("<" if byte_order == "little" else ">") if base.itemsize > 1 else base
     count = width * height * channels
+    blocks.budget.charge(
+        count * dtype.itemsize, f"the Image (geometry {width}:{height}:{channels}, sampleFormat {sample_format})"
+    )
     raw = blocks.map(element, dtype, count)
     if raw is None:
         raw = np.frombuffer(blocks.read(element, count * dtype.itemsize), dtype=dtype, count=count)
@@ -343,7 +364,7 @@ def read_unit(path: Path) -> Image:
             raise FormatProblem("the file contains no Image element")
         if len(images) > 1:
             log.info("%s: the file holds %d images; reading the first one only", path, len(images))
-        blocks = _Blocks(path, handle, file_size)
+        blocks = _Blocks(path, handle, file_size, DecodeBudget(path))
         image_element = images[0]
         pixels = _read_pixels(image_element, blocks)
 
@@ -354,7 +375,7 @@ def read_unit(path: Path) -> Image:
         def add_property(element: ET.Element) -> None:
             """Read one Property element into ``properties``/``types``; skip unsupported ones."""
             try:
-                identifier, kind, value = read_property(element, blocks.read)
+                identifier, kind, value = read_property(element, blocks.read_property)
             except UnsupportedProperty as exc:
                 log.warning("%s: skipping a property: %s", path, exc)
                 return

@@ -815,7 +815,7 @@ def test_unsized_compressed_property_is_capped(tmp_path: Path) -> None:
         f'<Property id="Text" type="String" compression="zstd:{1 << 31}" location="attachment:4096:{len(stream)}"/>'
         "</Image>"
     )
-    expect_error(build_xisf(tmp_path / "p.xisf", body, stream), "accepted for a property")
+    expect_error(build_xisf(tmp_path / "p.xisf", body, stream), "for one property")
 
 
 def test_declared_size_must_match_geometry(tmp_path: Path) -> None:
