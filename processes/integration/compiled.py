@@ -1,0 +1,153 @@
+"""The compiled path of the integration engine: whole bands through one numba kernel.
+
+For the common configurations (``Average`` combination; ``NoRejection``, ``SigmaClip`` or
+``WinsorizedSigmaClip``; any rejection normalization, range rejection, weights, maps,
+ROI, pedestals) :func:`integrate_compiled` replaces the array-pass engine of
+:mod:`processes.integration.engine`: every pixel's stack is sorted, clipped and combined
+in :func:`processes.integration.kernel_numba.integrate_rows` without any full-band
+temporaries.
+
+Bands of rows are read into one of two stack buffers ``(N, rows, width)`` (the next band
+is read by a reader thread while the current one is integrated), and the rows of a band
+are shared among ``plan.threads`` threads (the kernel releases the GIL), so the work
+needs no worker processes and no copies of the results.  The results do not depend on
+the band size or the number of threads.  numba is imported only here, on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+__all__ = ["ALGORITHM_CODES", "BUFFER_CAP_BYTES", "integrate_compiled", "supported"]
+
+log = logging.getLogger(__name__)
+
+ALGORITHM_CODES = {"NoRejection": 0, "SigmaClip": 1, "WinsorizedSigmaClip": 2}
+"""Rejection algorithms the compiled kernel implements (the others use the numpy engine)."""
+_MODE_CODES = {"none": 0, "scale": 1, "flux": 2}
+
+BUFFER_CAP_BYTES = 32 << 20
+"""Largest band stack buffer (two are used: one being read, one being integrated)."""
+
+
+def supported(plan) -> bool:
+    """Whether :func:`integrate_compiled` implements ``plan`` (else the numpy engine runs)."""
+    return (
+        plan.combination == "Average"
+        and plan.rejection.algorithm in ALGORITHM_CODES
+        and plan.rej_mode in _MODE_CODES
+    )
+
+
+def _band_rows(frames: int, width: int, height: int, budget: int) -> int:
+    """Rows per band: two stack buffers within the budget and the cap, at least one row."""
+    row_bytes = max(1, frames * width * 4)
+    rows = min(budget // 2, BUFFER_CAP_BYTES) // row_bytes
+    return int(max(1, min(height, rows)))
+
+
+def integrate_compiled(plan, progress: Callable[[float, str], None] | None = None):
+    """Integrate ``plan`` (an :class:`~processes.integration.engine.IntegrationPlan`) band by band."""
+    from processes.integration.engine import EngineResult
+    from processes.integration.kernel_numba import integrate_rows
+
+    frames = list(plan.frames)
+    n = len(frames)
+    channels = frames[0].channels
+    x0, y0, x1, y1 = plan.roi
+    width, height = x1 - x0, y1 - y0
+    shape = (channels, height, width)
+    out_dtype = np.float64 if plan.float64 else np.float32
+    image = np.empty(shape, dtype=out_dtype) if plan.generate_image else None
+    low_map = np.empty(shape, dtype=np.float32) if plan.generate_maps else None
+    high_map = np.empty(shape, dtype=np.float32) if plan.generate_maps else None
+    dummy32 = np.zeros((1, 1), dtype=np.float32)
+    dummy_image = np.zeros((1, 1), dtype=out_dtype)
+    threads = max(1, int(plan.threads))
+    band_rows = _band_rows(n, width, height, plan.budget_bytes)
+    bands = [(r, min(r + band_rows, height)) for r in range(0, height, band_rows)]
+    tasks = [(c, r0, r1) for c in range(channels) for r0, r1 in bands]
+    log.info("ImageIntegration (compiled): %d frames, %dx%dx%d, %d band(s) of %d rows, %d thread(s)",
+             n, channels, height, width, len(bands), band_rows, threads)
+
+    settings = plan.rejection
+    algorithm = ALGORITHM_CODES[settings.algorithm]
+    rej_mode = _MODE_CODES[plan.rej_mode] if plan.rej_scale is not None and plan.rej_offset is not None else 0
+    ones, zeros = np.ones(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
+    full_width = frames[0].width
+    buffers = [np.empty((n, band_rows, width), dtype=np.float32) for _ in range(2 if len(tasks) > 1 else 1)]
+    scratch = [np.empty((band_rows, full_width), dtype=np.float32) for _ in buffers] if width != full_width else None
+    pedestals = None if plan.pedestals is None else plan.pedestals.astype(np.float32)
+    counts = np.zeros((4, channels, n), dtype=np.int64)
+
+    def read(slot: int, c: int, r0: int, r1: int) -> np.ndarray:
+        band = buffers[slot][:, : r1 - r0]
+        for i, frame in enumerate(frames):
+            if scratch is None:
+                frame.read_rows(c, y0 + r0, y0 + r1, band[i])
+            else:
+                part = scratch[slot][: r1 - r0]
+                frame.read_rows(c, y0 + r0, y0 + r1, part)
+                band[i] = part[:, x0:x1]
+            if pedestals is not None and pedestals[i]:
+                band[i] -= pedestals[i]
+        return band
+
+    def channel_arrays(c: int):
+        if rej_mode:
+            rej_scale = plan.rej_scale[c].astype(np.float32)
+            rej_offset = plan.rej_offset[c].astype(np.float32)
+        else:
+            rej_scale, rej_offset = ones, zeros
+        return (rej_scale, rej_offset, plan.out_scale[c].astype(np.float32), plan.out_offset[c].astype(np.float32),
+                plan.weights[c].astype(np.float32))
+
+    per_channel = [channel_arrays(c) for c in range(channels)]
+    range_low = np.float32(plan.range_low if plan.range_low is not None else 0.0)
+    range_high = np.float32(plan.range_high if plan.range_high is not None else 0.0)
+
+    def compute(band: np.ndarray, c: int, r0: int, r1: int, a: int, b: int) -> np.ndarray:
+        rej_scale, rej_offset, out_scale, out_offset, weights = per_channel[c]
+        part_counts = np.zeros((4, n), dtype=np.int64)
+        integrate_rows(
+            band, a, b, rej_mode, rej_scale, rej_offset, plan.range_low is not None, range_low,
+            plan.range_high is not None, range_high, algorithm, bool(settings.clip_low), bool(settings.clip_high),
+            float(settings.sigma_low), float(settings.sigma_high), float(settings.winsorization_cutoff),
+            out_scale, out_offset, weights,
+            image[c, r0:r1] if image is not None else dummy_image, image is not None,
+            low_map[c, r0:r1] if low_map is not None else dummy32,
+            high_map[c, r0:r1] if high_map is not None else dummy32,
+            low_map is not None, bool(plan.map_range), part_counts,
+        )
+        return part_counts
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="integration") as pool, \
+            ThreadPoolExecutor(1, thread_name_prefix="integration-read") as reader:
+        pending = reader.submit(read, 0, *tasks[0])
+        for done, (c, r0, r1) in enumerate(tasks, start=1):
+            band = pending.result()
+            slot = (done - 1) % len(buffers)
+            if done < len(tasks):
+                pending = reader.submit(read, (slot + 1) % len(buffers), *tasks[done])
+            rows = r1 - r0
+            pieces = min(rows, 4 * threads) if threads > 1 else 1
+            edges = np.linspace(0, rows, pieces + 1).astype(int)
+            if pieces == 1:
+                counts[:, c] += compute(band, c, r0, r1, 0, rows)
+            else:
+                futures = [pool.submit(compute, band, c, r0, r1, int(a), int(b))
+                           for a, b in zip(edges[:-1], edges[1:]) if b > a]
+                for future in futures:
+                    counts[:, c] += future.result()
+            if progress is not None:
+                progress(done / len(tasks), f"channel {c}, rows {y0 + r0}..{y0 + r1 - 1} of {frames[0].height}")
+    return EngineResult(
+        image=image, low_map=low_map, high_map=high_map, slope_map=None,
+        rejected_low=counts[0], rejected_high=counts[1], range_low=counts[2], range_high=counts[3],
+        bands=len(bands), band_rows=band_rows, workers=threads, worker_rss_mb=0.0,
+    )
+

@@ -1,0 +1,310 @@
+"""Compiled (numba) ImageIntegration kernel: whole rows of a band, pixel by pixel, in one loop.
+
+This module imports numba at import time; :mod:`processes.integration.compiled` imports it
+only when an integration runs.  :func:`integrate_rows` does, for every pixel of rows
+``[row0, row1)`` of a band stack ``(N, rows, width)``, what the numpy engine does with
+whole-chunk array passes (:mod:`processes.integration.engine`), without any temporary
+larger than one pixel's stack:
+
+1. range rejection of the input values (``rangeLow``/``rangeHigh``; non-finite values
+   count as low);
+2. rejection normalization (``Scale``: ``v·k_i + o_i`` for frames i ≥ 1, zeros kept, frame
+   0 as is, plus the per-row pedestal that keeps values positive; ``EqualizeFluxes``:
+   ``v·k_i``), in float32 as the numpy engine;
+3. a stable insertion sort of the N values with their frame indices (ties keep frame
+   order, as the numpy engine's stable argsort);
+4. the rejection passes on the surviving sorted ranks ``[lo, hi)``: SigmaClip or
+   WinsorizedSigmaClip with PixInsight's iteration rule (repeat while something was
+   rejected and at least 3 values remain);
+5. per-frame counts, rejection maps and the weighted average of the output-normalized
+   kept values ``A_i·v + B_i`` (a pixel that lost every value takes the median of all).
+
+Statistics (median, Sn, winsorized mean and σ) are those of
+:mod:`processes.integration.rejection`; the median and the Sn distances are evaluated in
+float32 exactly as there, the winsorization sums and the average in float64.  Every
+function is ``nogil``: callers run row ranges of one band from a thread pool.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+__all__ = ["integrate_rows"]
+
+TINY = 2.0**-53
+HUBER_MAX_ITERATIONS = 100
+NO_REJECTION, SIGMA_CLIP, WINSORIZED = 0, 1, 2
+MODE_NONE, MODE_SCALE, MODE_FLUX = 0, 1, 2
+
+
+@numba.njit(cache=True, nogil=True)
+def _sort_with_index(vals, idx, n):  # pragma: no cover - compiled
+    """Stable insertion sort of vals[:n], carrying idx (ties keep their order)."""
+    for i in range(1, n):
+        v = vals[i]
+        k = idx[i]
+        j = i - 1
+        while j >= 0 and vals[j] > v:
+            vals[j + 1] = vals[j]
+            idx[j + 1] = idx[j]
+            j -= 1
+        vals[j + 1] = v
+        idx[j + 1] = k
+
+
+@numba.njit(cache=True, nogil=True)
+def _sort_plain(vals, n):  # pragma: no cover - compiled
+    for i in range(1, n):
+        v = vals[i]
+        j = i - 1
+        while j >= 0 and vals[j] > v:
+            vals[j + 1] = vals[j]
+            j -= 1
+        vals[j + 1] = v
+
+
+@numba.njit(cache=True, nogil=True)
+def _median_sorted(vals, lo, hi):  # pragma: no cover - compiled
+    """Median of the sorted float32 vals[lo:hi] (mean of the two central values; 0 below 2)."""
+    m = hi - lo
+    if m < 2:
+        return np.float32(0.0)
+    half = m // 2
+    if m % 2:
+        return vals[lo + half]
+    return (vals[lo + half - 1] + vals[lo + half]) * np.float32(0.5)
+
+
+@numba.njit(cache=True, nogil=True)
+def _sn_sorted(y, m, himed):  # pragma: no cover - compiled
+    """Rousseeuw–Croux Sn (c = 1) of the sorted float32 y[:m] (as rejection.sn_of_sorted)."""
+    if m < 2:
+        return np.float32(0.0)
+    h = m // 2
+    for i in range(m):
+        a0 = i - h if i - h > 0 else 0
+        a1 = i if i < m - 1 - h else m - 1 - h
+        best = np.float32(np.inf)
+        for a in range(a0, a1 + 1):
+            d1 = y[i] - y[a]
+            d2 = y[a + h] - y[i]
+            d = d1 if d1 > d2 else d2
+            if d < best:
+                best = d
+        himed[i] = best
+    _sort_plain(himed, m)
+    return himed[(m + 1) // 2 - 1]
+
+
+@numba.njit(cache=True, nogil=True)
+def _winsorize(y, m, sigma0, cutoff, work):  # pragma: no cover - compiled
+    """PixInsight's rejection winsorization of y[:m] (centred on its median): (mean, σ)."""
+    mean = 0.0
+    sigma = sigma0
+    if abs(sigma) <= TINY:
+        return mean, sigma
+    for j in range(m):
+        work[j] = y[j]
+    for rounds in range(1, HUBER_MAX_ITERATIONS + 1):
+        t0 = mean - 1.5 * sigma
+        t1 = mean + 1.5 * sigma
+        c0 = mean - cutoff * sigma
+        c1 = mean + cutoff * sigma
+        total = 0.0
+        for j in range(m):
+            e = work[j]
+            if e < t0:
+                e = t0 if (cutoff <= 0.0 or e > c0) else mean
+            elif e > t1:
+                e = t1 if (cutoff <= 0.0 or e < c1) else mean
+            work[j] = e
+            total += e
+        new_mean = total / m
+        squares = 0.0
+        for j in range(m):
+            d = work[j] - new_mean
+            squares += d * d
+        new_sigma = 1.134 * math.sqrt(squares / (m - 1))
+        done = new_sigma < TINY or (rounds > 1 and abs(sigma - new_sigma) < 0.0005 * sigma)
+        mean = new_mean
+        sigma = new_sigma
+        if done:
+            break
+    return mean, sigma
+
+
+@numba.njit(cache=True, nogil=True)
+def _reject(vals, lo, hi, algorithm, clip_low, clip_high, sigma_low, sigma_high, cutoff,
+            y, himed, work):  # pragma: no cover - compiled
+    """Rejection passes over the sorted vals[lo:hi]; returns the final (lo, hi)."""
+    it = 0
+    while hi - lo >= 3:
+        m = hi - lo
+        med = _median_sorted(vals, lo, hi)
+        for j in range(m):
+            y[j] = vals[lo + j] - med
+        if algorithm == WINSORIZED:
+            sigma0 = np.float32(1.1926) * _sn_sorted(y, m, himed)
+            mean, sigma = _winsorize(y, m, np.float64(sigma0), cutoff if it == 0 else 0.0, work)
+        else:
+            total = 0.0
+            for j in range(m):
+                total += y[j]
+            mu = total / m
+            eps = 0.0
+            squares = 0.0
+            for j in range(m):
+                d = y[j] - mu
+                eps += d
+                squares += d * d
+            var = (squares - eps * eps / m) / (m - 1)
+            sigma = math.sqrt(var) if var > 0.0 else 0.0
+            mean = 0.0
+        if abs(sigma) <= TINY:
+            break
+        nl = 0
+        if clip_low:
+            limit = mean - sigma_low * sigma
+            while nl < m and y[nl] < limit:
+                nl += 1
+        nh = 0
+        if clip_high:
+            limit = mean + sigma_high * sigma
+            while nh < m - nl and y[m - 1 - nh] > limit:
+                nh += 1
+        if nl + nh == 0:
+            break
+        lo += nl
+        hi -= nh
+        it += 1
+    return lo, hi
+
+
+@numba.njit(cache=True, nogil=True)
+def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_on, range_low, range_high_on,
+                   range_high, algorithm, clip_low, clip_high, sigma_low, sigma_high, cutoff, out_scale,
+                   out_offset, weights, image, gen_image, low_map, high_map, gen_maps, map_range,
+                   counts):  # pragma: no cover - compiled
+    """Integrate rows [row0, row1) of ``band`` (N, rows, width) float32 into ``image``/maps rows.
+
+    ``rej_scale``/``rej_offset``/``out_scale``/``out_offset``/``weights`` are (N,) float32;
+    ``range_low``/``range_high`` float32; ``counts`` (4, N) int64 is incremented (low,
+    high, range low, range high per frame).  ``image`` (rows, width) float32 or float64
+    and the maps (rows, width) float32 are written only when ``gen_image``/``gen_maps``.
+    """
+    n, _, width = band.shape
+    vals = np.empty(n, np.float32)
+    idx = np.empty(n, np.int64)
+    y = np.empty(n, np.float32)
+    himed = np.empty(n, np.float32)
+    work = np.empty(n, np.float64)
+    everything = np.empty(n, np.float32)
+    codes = np.empty(n, np.uint8)
+    inv_n = np.float32(1.0 / n)
+    inf32 = np.float32(np.inf)
+    for r in range(row0, row1):
+        shift = np.float32(0.0)
+        if rej_mode == MODE_SCALE:
+            row_min = inf32
+            for i in range(1, n):
+                s = rej_scale[i]
+                o = rej_offset[i]
+                for x in range(width):
+                    v = band[i, r, x]
+                    if v == 0:
+                        continue
+                    if range_low_on:
+                        if not v > range_low:
+                            continue
+                    elif not np.isfinite(v):
+                        continue
+                    if range_high_on and v >= range_high:
+                        continue
+                    nv = v * s + o
+                    if nv < row_min:
+                        row_min = nv
+            if row_min < 0:
+                shift = -row_min
+        for x in range(width):
+            n_low = 0
+            n_high = 0
+            for i in range(n):
+                v = band[i, r, x]
+                code = 0
+                if range_low_on:
+                    if not v > range_low:
+                        code = 3
+                elif not np.isfinite(v):
+                    code = 3
+                if code == 0 and range_high_on and v >= range_high:
+                    code = 4
+                codes[i] = code
+                if code == 3:
+                    vals[i] = -inf32
+                    n_low += 1
+                elif code == 4:
+                    vals[i] = inf32
+                    n_high += 1
+                elif rej_mode == MODE_NONE or i == 0:
+                    vals[i] = v
+                elif rej_mode == MODE_SCALE:
+                    nv = np.float32(0.0) if v == 0 else v * rej_scale[i] + rej_offset[i]
+                    vals[i] = nv + shift
+                else:
+                    vals[i] = v * rej_scale[i]
+                idx[i] = i
+            lo0 = n_low
+            hi0 = n - n_high
+            lo, hi = lo0, hi0
+            if algorithm != NO_REJECTION and hi0 - lo0 >= 3:
+                _sort_with_index(vals, idx, n)
+                lo, hi = _reject(vals, lo0, hi0, algorithm, clip_low, clip_high, sigma_low, sigma_high, cutoff,
+                                 y, himed, work)
+            elif n_low + n_high > 0:
+                _sort_with_index(vals, idx, n)
+            if lo0 > 0 or hi0 < n or lo > lo0 or hi < hi0:
+                for rank in range(n):
+                    f = idx[rank]
+                    if rank < lo0:
+                        counts[2, f] += 1
+                    elif rank < lo:
+                        counts[0, f] += 1
+                    elif rank >= hi0:
+                        counts[3, f] += 1
+                    elif rank >= hi:
+                        counts[1, f] += 1
+            if gen_maps:
+                low_count = lo - lo0
+                high_count = hi0 - hi
+                if map_range:
+                    low_count += lo0
+                    high_count += n - hi0
+                low_map[r, x] = np.float32(low_count) * inv_n
+                high_map[r, x] = np.float32(high_count) * inv_n
+            if gen_image:
+                if hi > lo:
+                    num = 0.0
+                    den = 0.0
+                    for rank in range(lo, hi):
+                        f = idx[rank]
+                        w = np.float64(weights[f])
+                        num += w * np.float64(band[f, r, x] * out_scale[f] + out_offset[f])
+                        den += w
+                    image[r, x] = num / den
+                else:
+                    for i in range(n):
+                        everything[i] = band[i, r, x] * out_scale[i] + out_offset[i]
+                    image[r, x] = _median_sorted_copy(everything, n)
+    return 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _median_sorted_copy(values, n):  # pragma: no cover - compiled
+    _sort_plain(values, n)
+    half = n // 2
+    if n % 2:
+        return values[half]
+    return (values[half - 1] + values[half]) / np.float32(2.0)
