@@ -1,0 +1,110 @@
+"""The literal parser (procfw.literals): values, errors, limits, and linear cost."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from procfw.literals import MAX_DEPTH, parse_literal
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1", 1),
+        ("-0.5", -0.5),
+        (".25", 0.25),
+        ("1e-3", 0.001),
+        ("+inf", float("inf")),
+        ("true", True),
+        ("false", False),
+        ("null", "null"),
+        ("word.with.dots", "word.with.dots"),
+        ('"a \\"quoted\\" \\n text"', 'a "quoted" \n text'),
+        ('"\\$T"', "$T"),
+        ("[]", []),
+        ("[ [0, 0.5, 1] , [a, \"b\"] ]", [[0, 0.5, 1], ["a", "b"]]),
+        ("  [1]  ", [1]),
+    ],
+)
+def test_values(text: str, value: object):
+    assert parse_literal(text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty value"),
+        ("   ", "empty value"),
+        ("[1", "missing ']'"),
+        ("[1,", "value ends too early"),
+        ("[", "value ends too early"),
+        ("[1,]", "unexpected ']' at position 3"),
+        ("[1 2]", "expected ',' or ']' at position 3"),
+        ("1 2", "unexpected '2' at position 2"),
+        ("[1] $", "unexpected character '\\$' at position 3"),
+        ('"unterminated', "unexpected character '\"'"),
+        ("{1}", "unexpected character '{'"),
+    ],
+)
+def test_errors_name_the_position(text: str, message: str):
+    with pytest.raises(ValueError, match=message.replace("[", "\\[").replace("]", "\\]")):
+        parse_literal(text)
+
+
+def test_nesting_is_bounded_in_both_readers():
+    ok = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+    assert parse_literal(ok) is not None
+    for deep in ("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1),  # JSON-shaped: the fast reader
+                 "[" * (MAX_DEPTH + 1) + "a" + "]" * (MAX_DEPTH + 1),  # not JSON: the scanner
+                 "[" * 100_000):
+        with pytest.raises(ValueError, match=f"nested deeper than {MAX_DEPTH}"):
+            parse_literal(deep)
+
+
+def test_json_shaped_and_scanned_text_give_the_same_values():
+    rows = [[i, 0.5, "x y", True, -1e-3] for i in range(50)]
+    as_json = "[" + ",".join(f'[{r[0]},0.5,"x y",true,-0.001]' for r in rows) + "]"
+    scanned = as_json.replace("true", "true ").replace(",0.5,", ", .5,")  # .5 is not JSON
+    assert parse_literal(as_json) == rows == parse_literal(scanned)
+
+
+def _table(rows: int, *, plain: bool) -> str:
+    if plain:
+        return "[" + ",".join(f"[{i},0.5,1]" for i in range(rows)) + "]"
+    return "[" + ",".join(f'[a{i}, .5, "x\\n"]' for i in range(rows)) + "]"
+
+
+def _cpu(func) -> float:
+    start = time.process_time()
+    func()
+    return time.process_time() - start
+
+
+def test_a_200k_row_table_is_refused_at_the_row_limit_without_reading_the_rest():
+    text = _table(200_000, plain=False)
+    seconds = _cpu(lambda: pytest.raises(ValueError, parse_literal, text, max_items=1000))
+    assert seconds < 0.5
+    with pytest.raises(ValueError, match="more than 1000 items"):
+        parse_literal(text, max_items=1000)
+
+
+def test_a_200k_row_plain_table_parses_quickly():
+    text = _table(200_000, plain=True)
+    result: list = []
+    seconds = _cpu(lambda: result.append(parse_literal(text)))
+    assert len(result[0]) == 200_000 and result[0][-1] == [199_999, 0.5, 1]
+    assert seconds < 1.0  # was ~30 s with the quadratic scanner
+    with pytest.raises(ValueError, match="more than 10 items"):
+        parse_literal(text, max_items=10)
+
+
+@pytest.mark.parametrize("plain", [False, True])
+def test_cost_is_linear(plain: bool):
+    small, large = _table(10_000, plain=plain), _table(100_000, plain=plain)
+    parse_literal(small)  # warm up
+    t_small = min(_cpu(lambda: parse_literal(small)) for _ in range(3))
+    t_large = min(_cpu(lambda: parse_literal(large)) for _ in range(2))
+    # 10x the input: ~10x the time (the quadratic scanner took ~100x); loose for noisy machines
+    assert t_large < 30 * max(t_small, 1e-3), (t_small, t_large)
