@@ -34,6 +34,7 @@ NOISEAxx keywords and HISTORY lines.
 # ruff: noqa: N815 - parameter names are PixInsight's camelCase ids
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +43,12 @@ from processes._calibration.frames import Overscan
 from processes._kernels import signal_params as signal
 from processes._kernels.filelists import (
     check_output_paths,
+    file_key,
     file_list_table,
     output_file_path,
     run_file_list,
     summarize,
+    worker_state,
     write_frame,
 )
 from procfw.image import Image
@@ -266,22 +269,29 @@ class ImageCalibration(Process):
         outputs = {i: self._output_path(path) for i, (enabled, path) in enumerate(rows) if enabled}
         check_output_paths(self.process_id, [(rows[i][1], p) for i, p in outputs.items()], self.outputDirectory)
         context.report(0.0, f"{self.process_id}: loading master frames")
-        settings = self.settings()
-        masters = load_masters(settings)
-
-        def work(index: int, path: Path) -> tuple[Path, dict[str, Any]]:
-            image = read_image(path)
-            calibrated, results = calibrate_image(image, masters, settings, source=str(path))
-            written = write_frame(
-                calibrated, outputs[index], sample_format=self.outputSampleFormat,
-                overwrite=self.overwriteExistingFiles,
-            )
-            return written, _frame_outputs(results)
-
-        outcomes = run_file_list(rows, work, process_id=self.process_id, on_error=self.onError, context=context)
+        _, masters = self._frame_state()  # fails early on a bad master; its outputs are reported
+        outcomes = run_file_list(rows, process_id=self.process_id, on_error=self.onError, context=context,
+                                 instance=self)
         result, messages = summarize(self.process_id, outcomes)
         result.update(_masters_outputs(masters))
         return ProcessOutput(outputs=result, messages=messages)
+
+    def _frame_state(self) -> tuple[Settings, Masters]:
+        """The settings and loaded masters, kept per worker process for the frames of one run."""
+        settings = self.settings()
+        key = (self.process_id, self, file_key(settings.bias_path, settings.dark_path, settings.flat_path))
+        return worker_state(key, lambda: (settings, load_masters(settings)))
+
+    def process_file(self, index: int, path: Path, options: Mapping[str, Any]) -> tuple[Path, dict[str, Any]]:
+        """Calibrate one target file and write it (any worker; see :func:`run_file_list`)."""
+        settings, masters = self._frame_state()
+        image = read_image(path)
+        calibrated, results = calibrate_image(image, masters, settings, source=str(path))
+        written = write_frame(
+            calibrated, self._output_path(str(path)), sample_format=self.outputSampleFormat,
+            overwrite=self.overwriteExistingFiles,
+        )
+        return written, _frame_outputs(results)
 
     def _output_path(self, source: str) -> Path:
         return output_file_path(

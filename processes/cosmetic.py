@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +54,12 @@ from scipy import ndimage
 
 from processes._kernels.filelists import (
     check_output_paths,
+    file_key,
     file_list_table,
     output_file_path,
     run_file_list,
     summarize,
+    worker_state,
     write_frame,
 )
 from processes._kernels.noise import noise_ksigma
@@ -325,18 +328,22 @@ class CosmeticCorrection(Process):
     def run_global(self, context: ExecutionContext) -> ProcessOutput:
         self.require_executable_global()
         rows = [(bool(r[0]), str(r[1])) for r in self.targetFrames]
-        outputs = {
-            i: output_file_path(path, directory=self.outputDir, prefix=self.prefix, postfix=self.postfix,
-                                extension=self.outputExtension)
-            for i, (enabled, path) in enumerate(rows) if enabled
-        }
+        outputs = {i: self._output_path(path) for i, (enabled, path) in enumerate(rows) if enabled}
         check_output_paths(self.process_id, [(rows[i][1], p) for i, p in outputs.items()], self.outputDir)
-        dark = self._dark()
-
-        def work(index: int, path: Path) -> tuple[Path, dict[str, Any]]:
-            corrected, counts = self.correct(read_image(path), dark)
-            return write_frame(corrected, outputs[index], overwrite=self.overwrite), counts
-
-        outcomes = run_file_list(rows, work, process_id=self.process_id, context=context)
+        self._frame_dark()  # fails early on a bad master dark
+        outcomes = run_file_list(rows, process_id=self.process_id, context=context, instance=self)
         result, messages = summarize(self.process_id, outcomes)
         return ProcessOutput(outputs=result, messages=messages)
+
+    def _output_path(self, source: str) -> Path:
+        return output_file_path(source, directory=self.outputDir, prefix=self.prefix, postfix=self.postfix,
+                                extension=self.outputExtension)
+
+    def _frame_dark(self) -> np.ndarray | None:
+        """The master dark pixels, kept per worker process for the frames of one run."""
+        return worker_state((self.process_id, self, file_key(self.masterDarkPath)), self._dark)
+
+    def process_file(self, index: int, path: Path, options: Mapping[str, Any]) -> tuple[Path, dict[str, int]]:
+        """Correct one target file and write it (any worker; see :func:`run_file_list`)."""
+        corrected, counts = self.correct(read_image(path), self._frame_dark())
+        return write_frame(corrected, self._output_path(str(path)), overwrite=self.overwrite), counts

@@ -24,6 +24,7 @@ the hints and the file-thread/memory parameters.  ``onError = OnError_AskUser`` 
 # ruff: noqa: N815 - parameter names are PixInsight's camelCase ids
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -209,39 +210,39 @@ class Debayer(Process):
     def run_global(self, context: ExecutionContext) -> ProcessOutput:
         self.require_executable_global()
         rows = [(bool(r[0]), str(r[1])) for r in self.targetItems]
-        outputs = {
-            i: output_file_path(path, directory=self.outputDirectory, prefix=self.outputPrefix,
-                                postfix=self.outputPostfix, extension=self.outputExtension)
-            for i, (enabled, path) in enumerate(rows) if enabled
-        }
+        outputs = {i: self._output_path(path) for i, (enabled, path) in enumerate(rows) if enabled}
         check_output_paths(self.process_id, [(rows[i][1], p) for i, p in outputs.items()], self.outputDirectory)
-
-        def work(index: int, path: Path) -> tuple[Path, dict[str, Any]]:
-            image = read_image(path)
-            if image.channels != 1:
-                raise ExecutionError(f"Debayer needs a one-channel raw CFA image; this one has {image.channels} "
-                                     "channels")
-            pattern, source = resolve_pattern(image, self.cfaPattern)
-            rgb = debayer_image(image, pattern, self.debayerMethod)
-            target = outputs[index]
-            data: dict[str, Any] = {"cfaPattern": pattern.text, "cfaPatternSource": source}
-            written = target
-            if self.outputRGBImages:
-                written = write_frame(rgb, target, overwrite=self.overwriteExistingFiles)
-            if self.outputSeparateChannels:
-                for c, letter in enumerate("RGB"):
-                    channel_path = target.with_name(_channel_name(target, letter))
-                    write_frame(rgb.with_pixels(rgb.pixels[c : c + 1].copy()), channel_path,
-                                overwrite=self.overwriteExistingFiles)
-                    data[f"outputChannelFilePath{letter}"] = str(channel_path)
-            if self.evaluateNoise:
-                data.update(_noise(rgb, self.noiseEvaluationAlgorithm))
-            return written, data
-
-        outcomes = run_file_list(rows, work, process_id=self.process_id, on_error=_ON_ERROR[self.onError],
-                                 context=context)
+        outcomes = run_file_list(rows, process_id=self.process_id, on_error=_ON_ERROR[self.onError],
+                                 context=context, instance=self)
         result, messages = summarize(self.process_id, outcomes)
         return ProcessOutput(outputs=result, messages=messages)
+
+    def _output_path(self, source: str) -> Path:
+        return output_file_path(source, directory=self.outputDirectory, prefix=self.outputPrefix,
+                                postfix=self.outputPostfix, extension=self.outputExtension)
+
+    def process_file(self, index: int, path: Path, options: Mapping[str, Any]) -> tuple[Path, dict[str, Any]]:
+        """Demosaic one target file and write it (any worker; see :func:`run_file_list`)."""
+        image = read_image(path)
+        if image.channels != 1:
+            raise ExecutionError(f"Debayer needs a one-channel raw CFA image; this one has {image.channels} "
+                                 "channels")
+        pattern, source = resolve_pattern(image, self.cfaPattern)
+        rgb = debayer_image(image, pattern, self.debayerMethod)
+        target = self._output_path(str(path))
+        data: dict[str, Any] = {"cfaPattern": pattern.text, "cfaPatternSource": source}
+        written = target
+        if self.outputRGBImages:
+            written = write_frame(rgb, target, overwrite=self.overwriteExistingFiles)
+        if self.outputSeparateChannels:
+            for c, letter in enumerate("RGB"):
+                channel_path = target.with_name(_channel_name(target, letter))
+                write_frame(rgb.with_pixels(rgb.pixels[c : c + 1].copy()), channel_path,
+                            overwrite=self.overwriteExistingFiles)
+                data[f"outputChannelFilePath{letter}"] = str(channel_path)
+        if self.evaluateNoise:
+            data.update(_noise(rgb, self.noiseEvaluationAlgorithm))
+        return written, data
 
 
 def _channel_name(target: Path, letter: str) -> str:

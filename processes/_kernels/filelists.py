@@ -15,32 +15,53 @@
     the input's directory and extension when those are empty.
 
 :func:`run_file_list`
-    Runs one function per enabled row, catching each frame's failure so the others still
-    run; returns one :class:`FrameOutcome` per row (``onError``: ``Continue`` records and
-    goes on, ``Abort``/``AskUser`` stop at the first failure with an ExecutionError).
+    Runs every enabled row, catching each frame's failure so the others still run;
+    returns one :class:`FrameOutcome` per row, in row order (``onError``: ``Continue``
+    records and goes on, ``Abort``/``AskUser`` stop at the first failure with an
+    ExecutionError).  Files go through an executor (:mod:`procfw.batch`: the one given,
+    else the current one of :func:`procfw.batch.use_executor`, else serially here): each
+    frame is the item ``{"icon": JSON icon text, "index": i, "path": p, "options": {...}}``
+    of the module-level :func:`frame_task`, which rebuilds the process instance from its
+    icon and calls its ``process_file(index, path, options)``.  Frames finish in any
+    order; progress counts them as they finish.  Work that needs the workspace (views)
+    passes a ``work`` closure instead and runs here.
+
+:func:`worker_state`
+    Per-process cache of one value (master frames, a reference star list) that every
+    frame of a run needs: loaded once per worker, keyed by what it depends on.
 """
 
 from __future__ import annotations
 
-import glob
+import contextlib
+import json
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
 from procfw.errors import ExecutionError, ParameterError, ProcfwError
 from procfw.image import Image
 from procfw.params import Boolean, String, Table
-from procfw.process import ExecutionContext
+from procfw.paths import iter_glob
+from procfw.process import ExecutionContext, Process
 
 __all__ = [
     "FileListTable",
+    "FileProcess",
     "FrameOutcome",
     "expand_paths",
     "file_list_table",
+    "frame_icon",
+    "frame_task",
+    "instance_from_icon",
+    "process_frame",
+    "worker_state",
+    "clear_worker_state",
+    "file_key",
     "output_file_path",
     "run_file_list",
     "check_output_paths",
@@ -65,7 +86,7 @@ def expand_paths(pattern: str | os.PathLike[str]) -> list[str]:
         raise ParameterError("an empty file name or pattern")
     if not (_GLOB_CHARS & set(text)):
         return [text]
-    matches = sorted(p for p in glob.glob(text, recursive=True) if os.path.isfile(p))
+    matches = list(iter_glob(text, files_only=True))  # procfw.paths order; ** never loops on symlinks
     if not matches:
         raise ParameterError(f"no file matches the pattern {text!r}")
     return matches
@@ -179,63 +200,231 @@ class FrameOutcome:
         }
 
 
-FrameWork = Callable[[int, Path], tuple[Path, Mapping[str, Any]]]
+FrameWork = Callable[[int, Path], tuple[Path | str, Mapping[str, Any]]]
 """``work(index, path) -> (output path written, per-frame results)``; raises on failure."""
 
 
+@runtime_checkable
+class FileProcess(Protocol):
+    """A process whose files can be processed one by one, by any worker."""
+
+    process_id: str
+
+    def process_file(self, index: int, path: Path, options: Mapping[str, Any]) -> tuple[Path | str, Mapping[str, Any]]:
+        """Process row ``index`` (file ``path``): ``(output written, per-frame results)``; raises on failure."""
+        ...
+
+
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, ProcfwError):
-        return str(exc)
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.filename or ''}: {exc.strerror}".lstrip(": ")
-    return f"{type(exc).__name__}: {exc}"
+    from procfw.batch import describe_exception
+
+    return describe_exception(exc)
+
+
+# -- one frame, anywhere ---------------------------------------------------------------------------
+def frame_icon(instance: Process) -> str:
+    """``instance`` as procfw JSON icon text (an envelope), the form sent to workers."""
+    from procfw.icons.json import to_envelope
+
+    return json.dumps(to_envelope(instance), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+_ICONS: dict[str, Process] = {}
+
+
+def instance_from_icon(icon: str) -> Process:
+    """The process instance of JSON icon text (from :func:`frame_icon`); the process must be installed."""
+    cached = _ICONS.get(icon)
+    if cached is not None:
+        return cached
+    from procfw.icons.json import from_envelope
+    from procfw.unknown import UnknownProcess
+
+    instance, _ = from_envelope(json.loads(icon))
+    if isinstance(instance, UnknownProcess):
+        raise ExecutionError(f"the process {instance.process_id} is not installed in this worker "
+                             "(install procfw and the plugin that provides it)")
+    if len(_ICONS) >= 8:
+        _ICONS.clear()
+    _ICONS[icon] = instance
+    return instance
+
+
+def process_frame(icon: str, index: int, path: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One frame of a batch run, by any worker: ``{"output": path written, "data": per-frame results}``.
+
+    ``icon`` is the process instance as JSON icon text; the instance's
+    ``process_file(index, Path(path), options)`` does the work.
+    """
+    instance = instance_from_icon(icon)
+    if not isinstance(instance, FileProcess):
+        raise ExecutionError(f"{instance.process_id} cannot process files one by one")
+    written, data = instance.process_file(index, Path(path), dict(options or {}))
+    return {"output": str(written), "data": dict(data)}
+
+
+def frame_task(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The executor task of one frame: ``item`` = ``{"icon", "index", "path", "options"}`` (:func:`process_frame`)."""
+    return process_frame(item["icon"], int(item["index"]), str(item["path"]), item.get("options"))
+
+
+_STATE: list[tuple[Any, Any]] = []
+
+
+def worker_state(key: Any, factory: Callable[[], Any]) -> Any:
+    """The value ``factory()`` made for ``key``, kept for the next frames this process runs.
+
+    One value is kept per process (a new key replaces it), so a worker holds the masters
+    or the reference of the step it is working on, never those of earlier steps.  Make
+    ``key`` say everything the value depends on (parameters, file names, sizes and times).
+    """
+    if _STATE and _STATE[0][0] == key:
+        return _STATE[0][1]
+    _STATE.clear()
+    value = factory()
+    _STATE.append((key, value))
+    return value
+
+
+def clear_worker_state() -> None:
+    """Forget the value kept by :func:`worker_state` in this process."""
+    _STATE.clear()
+
+
+def file_key(*paths: str | os.PathLike[str]) -> tuple[Any, ...]:
+    """A cache key naming files by absolute path, size and modification time ('' for an empty name)."""
+    out: list[Any] = []
+    for path in paths:
+        text = os.fspath(path).strip()
+        if not text:
+            out.append("")
+            continue
+        full = os.path.abspath(os.path.expanduser(text))
+        try:
+            stat = os.stat(full)
+        except OSError:
+            out.append((full, None))
+        else:
+            out.append((full, stat.st_size, stat.st_mtime_ns))
+    return tuple(out)
+
+
+def _resolved_executor(executor: Any) -> Any:
+    if executor is not None:
+        return executor
+    from procfw.batch import current_executor
+
+    return current_executor()
+
+
+def _remote_instance_ok(instance: Process) -> bool:
+    """Whether ``instance`` survives the trip through its icon (else its frames run here)."""
+    try:
+        return instance_from_icon(frame_icon(instance)) == instance
+    except (ProcfwError, ValueError, TypeError) as exc:
+        log.warning("%s: the instance cannot be sent to workers (%s); its frames run in this process",
+                    instance.process_id, exc)
+        return False
 
 
 def run_file_list(
     rows: Sequence[tuple[bool, str]],
-    work: FrameWork,
+    work: FrameWork | None = None,
     *,
     process_id: str,
     on_error: str = "Continue",
     context: ExecutionContext | None = None,
+    instance: Process | None = None,
+    options: Mapping[str, Any] | None = None,
+    executor: Any = None,
 ) -> list[FrameOutcome]:
-    """Run ``work`` for each enabled ``(enabled, path)`` row; one outcome per row.
+    """Run each enabled ``(enabled, path)`` row; one outcome per row, in row order.
+
+    With ``instance`` (a :class:`FileProcess`), each frame is
+    ``instance.process_file(index, path, options)``, run through ``executor`` (default:
+    :func:`procfw.batch.current_executor`; none: serially in this process); ``options``
+    must be simple data.  Otherwise ``work(index, path)`` runs here, frame by frame.
 
     A frame that raises is recorded as failed with the reason (the message of a procfw
     error, or the exception type and message).  ``on_error`` other than ``Continue``
-    stops at the first failure with an :class:`ExecutionError` naming the frame.  When no
-    frame succeeds an ExecutionError lists every failure.
+    stops at the first failure with an :class:`ExecutionError` naming the frame (frames
+    not yet started are cancelled).  When no frame succeeds an ExecutionError lists every
+    failure.
     """
-    outcomes: list[FrameOutcome] = []
+    if (work is None) == (instance is None):
+        raise TypeError("run_file_list needs either work or instance")
+    outcomes: dict[int, FrameOutcome] = {}
     todo = [i for i, (enabled, _) in enumerate(rows) if enabled]
     for i, (enabled, path) in enumerate(rows):
         if not enabled:
-            outcomes.append(FrameOutcome(index=i, path=path, enabled=False, status="skipped"))
-    done = 0
-    for i in todo:
-        path = rows[i][1]
-        if context is not None:
-            context.report(done / max(len(todo), 1), f"{process_id}: {Path(path).name}")
-        try:
-            written, data = work(i, Path(path))
-        except Exception as exc:  # noqa: BLE001 - one bad frame must not stop the batch
-            reason = _reason(exc)
-            log.warning("%s: %s failed: %s", process_id, path, reason)
-            log.debug("%s: traceback for %s", process_id, path, exc_info=True)
-            outcomes.append(FrameOutcome(index=i, path=path, status="failed", error=reason))
-            if on_error != "Continue":
-                raise ExecutionError(f"{process_id}: {path}: {reason} (onError={on_error}: stopped)") from exc
-        else:
-            outcomes.append(FrameOutcome(index=i, path=path, status="ok", output_path=str(written), data=dict(data)))
-        done += 1
+            outcomes[i] = FrameOutcome(index=i, path=path, enabled=False, status="skipped")
+    total = max(len(todo), 1)
+    if context is not None and todo:
+        context.report(0.0, f"{process_id}: {len(todo)} frame{'s' if len(todo) != 1 else ''}")
+    frames = _frames(rows, todo, work, instance, options, executor)
+    try:
+        for done, (i, outcome) in enumerate(frames, start=1):
+            path = rows[i][1]
+            if isinstance(outcome, BaseException):
+                reason = _reason(outcome)
+                log.warning("%s: %s failed: %s", process_id, path, reason)
+                details = getattr(outcome, "details", "")
+                log.debug("%s: traceback for %s:\n%s", process_id, path, details,
+                          exc_info=None if details else outcome)
+                outcomes[i] = FrameOutcome(index=i, path=path, status="failed", error=reason)
+                if on_error != "Continue":
+                    raise ExecutionError(f"{process_id}: {path}: {reason} (onError={on_error}: stopped)") from outcome
+            else:
+                written, data = outcome
+                outcomes[i] = FrameOutcome(index=i, path=path, status="ok", output_path=str(written),
+                                           data=dict(data))
+            if context is not None:
+                context.report(done / total, f"{Path(path).name} ({done}/{len(todo)})")
+    finally:
+        frames.close()
+        clear_worker_state()
     if context is not None and todo:
         context.report(1.0, f"{process_id}: done")
-    outcomes.sort(key=lambda o: o.index)
-    failed = [o for o in outcomes if o.status == "failed"]
+    ordered = [outcomes[i] for i in sorted(outcomes)]
+    failed = [o for o in ordered if o.status == "failed"]
     if todo and len(failed) == len(todo):
         details = "; ".join(f"{o.path}: {o.error}" for o in failed)
         raise ExecutionError(f"{process_id}: no image could be processed ({details})")
-    return outcomes
+    return ordered
+
+
+def _frames(
+    rows: Sequence[tuple[bool, str]], todo: list[int], work: FrameWork | None, instance: Process | None,
+    options: Mapping[str, Any] | None, executor: Any,
+) -> Generator[tuple[int, Any], None, None]:
+    """``(row index, (written, data) or exception)`` for each row of ``todo``, as frames finish."""
+    if instance is not None:
+        chosen = _resolved_executor(executor)
+        if chosen is not None and chosen.kind != "serial" and len(todo) > 0 and _remote_instance_ok(instance):
+            icon = frame_icon(instance)
+            # absolute input paths: a worker elsewhere (dask) does not share this process's working directory
+            items = [{"icon": icon, "index": i, "path": os.path.abspath(os.path.expanduser(rows[i][1])),
+                      "options": dict(options or {})} for i in todo]
+            with contextlib.closing(chosen.map_unordered(frame_task, items)) as results:
+                for k, outcome in results:
+                    if not isinstance(outcome, BaseException):
+                        outcome = (outcome["output"], outcome["data"])
+                    yield todo[k], outcome
+            return
+        process_file = instance.process_file  # type: ignore[attr-defined]
+        options_copy = dict(options or {})
+
+        def local(index: int, path: Path) -> tuple[Path | str, Mapping[str, Any]]:
+            return process_file(index, path, options_copy)
+
+        work = local
+    assert work is not None
+    for i in todo:
+        try:
+            outcome: Any = work(i, Path(rows[i][1]))
+        except Exception as exc:  # noqa: BLE001 - one bad frame must not stop the batch
+            outcome = exc
+        yield i, outcome
 
 
 def summarize(process_id: str, outcomes: Sequence[FrameOutcome]) -> tuple[dict[str, Any], tuple[str, ...]]:

@@ -63,6 +63,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +72,11 @@ import numpy as np
 from processes._kernels.filelists import (
     FileListTable,
     check_output_paths,
+    file_key,
     output_file_path,
     run_file_list,
     summarize,
+    worker_state,
 )
 from processes.staralignment import models
 from processes.staralignment.engine import AlignmentError, MatchSettings, align_stars, check_star_count
@@ -381,20 +384,34 @@ class StarAlignment(Process):
     def _reference(self, context: ExecutionContext) -> tuple[Image, StarList, str]:
         name = self.referenceImage.strip()
         if self.referenceIsFile:
-            image = read_image(Path(name).expanduser())
-        else:
-            image = context.image(name)
+            image, stars = self._file_reference()
+            return image, stars, name
+        image = context.image(name)
         stars = detect_stars(detection_plane(image), self.detection_settings())
-        if not self.referenceIsFile and self.restrictToPreviews and context.workspace is not None and "->" not in name:
+        if self.restrictToPreviews and context.workspace is not None and "->" not in name:
             window = context.workspace.window(name)
             rects = [(p.rect.x0, p.rect.y0, p.rect.x1, p.rect.y1) for p in window.previews.values()]
             if rects:
                 stars = stars.inside(rects)
+        return image, self._checked_reference_stars(stars, name), name
+
+    def _checked_reference_stars(self, stars: StarList, name: str) -> StarList:
         try:
             check_star_count(stars, f"reference image {name}")
         except AlignmentError as exc:
             raise ExecutionError(f"StarAlignment: {exc}") from None
-        return image, stars, name
+        return stars
+
+    def _file_reference(self) -> tuple[Image, StarList]:
+        """The reference file and its stars, kept per worker process for the frames of one run."""
+        name = self.referenceImage.strip()
+
+        def load() -> tuple[Image, StarList]:
+            image = read_image(Path(name).expanduser())
+            stars = detect_stars(detection_plane(image), self.detection_settings())
+            return image, self._checked_reference_stars(stars, name)
+
+        return worker_state((self.process_id, self, file_key(name)), load)
 
     # -- one frame ------------------------------------------------------------------------------------
     def _register(self, target: Image, ref_stars: StarList) -> tuple[Registration, StarList]:
@@ -469,51 +486,39 @@ class StarAlignment(Process):
         reference, ref_stars, ref_name = self._reference(context)
         rows = [(bool(r[0]), bool(r[1]), str(r[2])) for r in self.targets]
         writing = self.mode == "RegisterMatch"
-        outputs: dict[int, Path] = {}
         if writing:
-            outputs = {
-                i: output_file_path(path, directory=self.outputDirectory, prefix=self.outputPrefix,
-                                    postfix=self.outputPostfix, extension=self.outputExtension)
-                for i, (enabled, is_file, path) in enumerate(rows) if enabled and is_file
-            }
+            outputs = {i: self._output_path(path) for i, (enabled, is_file, path) in enumerate(rows)
+                       if enabled and is_file}
             check_output_paths(self.process_id, [(rows[i][2], p) for i, p in outputs.items()], self.outputDirectory)
         new_images: dict[str, Image] = {}
-        cfa_targets: list[str] = []
-
-        def work(index: int, path: Path) -> tuple[Path | str, dict[str, Any]]:
-            start = time.perf_counter()
-            enabled, is_file, name = rows[index]
-            target = read_image(Path(name).expanduser()) if is_file else context.image(name)
-            if target.channels == 1 and (target.keyword("BAYERPAT") or "PCL:CFASourcePattern" in target.properties):
-                cfa_targets.append(name)
-            reg, stars = self._register(target, ref_stars)
-            data = self._report(reg, stars, ref_stars, 0.0)
-            written: Path | str = ""
-            if writing:
-                image, mask, info = self._resample(target, reference, reg)
-                data.update(info)
+        file_rows = [(e, p) for e, _, p in rows]
+        if self.referenceIsFile and all(is_file for enabled, is_file, _ in rows if enabled):
+            # files only: any worker can align a frame (through the current executor)
+            outcomes = run_file_list(file_rows, process_id=self.process_id, on_error=_ON_ERROR[self.onError],
+                                     context=context, instance=self)
+        else:
+            def work(index: int, path: Path) -> tuple[Path | str, dict[str, Any]]:
+                enabled, is_file, name = rows[index]
                 if is_file:
-                    fmt = sample_format_of(target, self.outputSampleFormat)
-                    written = write_output(image, outputs[index], fmt, overwrite=self.overwriteExistingFiles)
-                    if self.generateMasks:
-                        mask_path = output_file_path(name, directory=self.outputDirectory, prefix=self.outputPrefix,
-                                                     postfix=self.outputPostfix + self.maskPostfix,
-                                                     extension=self.outputExtension)
-                        write_output(Image(mask.astype(np.float32)[None]), mask_path, "f32",
-                                     overwrite=self.overwriteExistingFiles)
-                        data["outputMaskFilePath"] = str(mask_path)
-                else:
+                    return self._align_file(Path(name), reference, ref_stars)
+                start = time.perf_counter()
+                data, image, mask = self._align(context.image(name), name, reference, ref_stars)
+                written = ""
+                if image is not None:
                     view_id = make_id(f"{name.replace('->', '_')}{self.outputPostfix or '_r'}")
                     new_images[view_id] = image
-                    if self.generateMasks:
+                    if self.generateMasks and mask is not None:
                         new_images[view_id + (self.maskPostfix or "_m")] = Image(mask.astype(np.float32)[None])
                     written = view_id
-            data["seconds"] = time.perf_counter() - start
-            log.info("StarAlignment: %s: %d/%d stars matched, rms %.3f px", name, reg.inliers, len(stars), reg.rms)
-            return written, data
+                data["seconds"] = time.perf_counter() - start
+                return written, data
 
-        outcomes = run_file_list([(e, p) for e, _, p in rows], work, process_id=self.process_id,
-                                 on_error=_ON_ERROR[self.onError], context=context)
+            outcomes = run_file_list(file_rows, work, process_id=self.process_id, on_error=_ON_ERROR[self.onError],
+                                     context=context)
+        cfa_targets = [o.path for o in outcomes if o.data.get("cfaTarget")]
+        for outcome in outcomes:
+            if isinstance(outcome.data, dict):
+                outcome.data.pop("cfaTarget", None)
         result, messages = summarize(self.process_id, outcomes)
         result["referenceImage"] = ref_name
         result["referenceStars"] = len(ref_stars)
@@ -522,6 +527,45 @@ class StarAlignment(Process):
             notes.append(f"{len(cfa_targets)} target(s) are raw CFA images (e.g. {cfa_targets[0]}): registration "
                          "interpolates across the Bayer mosaic; debayer them first")
         return ProcessOutput(outputs=result, new_images=new_images, messages=(*notes, *messages))
+
+    def _output_path(self, source: str, postfix: str = "") -> Path:
+        return output_file_path(source, directory=self.outputDirectory, prefix=self.outputPrefix,
+                                postfix=self.outputPostfix + postfix, extension=self.outputExtension)
+
+    def _align(self, target: Image, name: str, reference: Image, ref_stars: StarList
+               ) -> tuple[dict[str, Any], Image | None, np.ndarray | None]:
+        """Register ``target`` (and resample it in RegisterMatch mode): the per-frame report, image and mask."""
+        reg, stars = self._register(target, ref_stars)
+        data = self._report(reg, stars, ref_stars, 0.0)
+        if target.channels == 1 and (target.keyword("BAYERPAT") or "PCL:CFASourcePattern" in target.properties):
+            data["cfaTarget"] = True
+        image = mask = None
+        if self.mode == "RegisterMatch":
+            image, mask, info = self._resample(target, reference, reg)
+            data.update(info)
+        log.info("StarAlignment: %s: %d/%d stars matched, rms %.3f px", name, reg.inliers, len(stars), reg.rms)
+        return data, image, mask
+
+    def _align_file(self, path: Path, reference: Image, ref_stars: StarList) -> tuple[Path | str, dict[str, Any]]:
+        start = time.perf_counter()
+        target = read_image(path.expanduser())
+        data, image, mask = self._align(target, str(path), reference, ref_stars)
+        written: Path | str = ""
+        if image is not None:
+            fmt = sample_format_of(target, self.outputSampleFormat)
+            written = write_output(image, self._output_path(str(path)), fmt, overwrite=self.overwriteExistingFiles)
+            if self.generateMasks and mask is not None:
+                mask_path = self._output_path(str(path), self.maskPostfix)
+                write_output(Image(mask.astype(np.float32)[None]), mask_path, "f32",
+                             overwrite=self.overwriteExistingFiles)
+                data["outputMaskFilePath"] = str(mask_path)
+        data["seconds"] = time.perf_counter() - start
+        return written, data
+
+    def process_file(self, index: int, path: Path, options: Mapping[str, Any]) -> tuple[Path | str, dict[str, Any]]:
+        """Align one target file to the reference file and write it (any worker; see :func:`run_file_list`)."""
+        reference, ref_stars = self._file_reference()
+        return self._align_file(path, reference, ref_stars)
 
     # -- view execution ------------------------------------------------------------------------------
     def apply(self, image: Image, context: ExecutionContext) -> ProcessOutput:

@@ -1,0 +1,500 @@
+"""The executor seam: one way to run a function over many items, serially, on every core, or on a cluster.
+
+Work over many frames is a *module-level* function applied to a list of *simple* items —
+strings, numbers, paths and dicts/lists of those, such as ``{"icon": <JSON icon text>,
+"index": 3, "path": "lights/L_003.fits"}``; never arrays, never objects read from files —
+so that the same call runs in this process, in a local process pool, or on the workers of
+a dask.distributed cluster, and each worker reads and writes its own files::
+
+    from procfw.batch import make_executor
+
+    with make_executor("processes", task_memory=600 * 2**20) as executor:
+        for index, outcome in executor.map_unordered(calibrate_one, items):
+            if isinstance(outcome, BaseException):
+                ...  # that item failed (outcome says why); the others go on
+            else:
+                ...  # outcome is the function's return value
+
+Kinds (:func:`make_executor`):
+
+``serial``
+    In this process, one item after another (the default for a single process call
+    from Python).
+``processes``
+    A local :class:`concurrent.futures.ProcessPoolExecutor` with the ``spawn`` start
+    method (fresh interpreters: no inherited threads or state).  By default one worker
+    per core, but no more than the available memory allows for ``task_memory`` bytes per
+    task.  With more than one worker, each worker limits numba, OpenMP, OpenBLAS and MKL
+    to one thread, so the workers do not oversubscribe the cores.
+``dask``
+    A :class:`distributed.Client` connected to the scheduler at ``scheduler`` (default:
+    the environment variable :data:`SCHEDULER_ENV`, ``PROCFW_SCHEDULER``).  Needs the
+    ``cluster`` extra (``pip install "procfw[cluster]"``); the workers need procfw and the
+    same paths to the files (see docs/cluster.md).
+
+Results come back as they complete, as ``(index, result)``; a failed item comes back as
+``(index, exception)`` — in other processes a :class:`TaskError` that carries the original
+exception's type, message and traceback text — and never stops the others.
+
+:func:`use_executor` makes an executor the current one for a block of code
+(:func:`current_executor`); per-frame processes such as ImageCalibration run their files
+through it, and run serially when there is none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import os
+import traceback
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import PurePath
+from typing import Any
+
+from procfw.errors import ProcfwError
+
+__all__ = [
+    "EXECUTOR_KINDS",
+    "SCHEDULER_ENV",
+    "THREAD_LIMIT_VARIABLES",
+    "DaskExecutor",
+    "Executor",
+    "ProcessExecutor",
+    "SerialExecutor",
+    "TaskError",
+    "available_cores",
+    "available_memory",
+    "current_executor",
+    "describe_exception",
+    "make_executor",
+    "use_executor",
+    "worker_count",
+]
+
+log = logging.getLogger(__name__)
+
+EXECUTOR_KINDS = ("serial", "processes", "dask")
+"""The kinds :func:`make_executor` knows."""
+
+SCHEDULER_ENV = "PROCFW_SCHEDULER"
+"""Environment variable holding the default dask scheduler address (``tcp://host:8786``)."""
+
+THREAD_LIMIT_VARIABLES = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+"""Set to 1 in worker processes when several workers share the cores."""
+
+WORKER_WAIT_SECONDS = 30.0
+"""How long a dask executor waits for the first worker to join the scheduler."""
+
+_MAX_ITEM_DEPTH = 16
+
+
+class TaskError(ProcfwError):
+    """An item failed in another process: the original exception's type, message and traceback text.
+
+    ``str(error)`` is the reason (:func:`describe_exception` of the original); ``kind`` is
+    the original exception's qualified class name and ``details`` its traceback text.
+    """
+
+    def __init__(self, message: str, kind: str = "", details: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.details = details
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (TaskError, (str(self), self.kind, self.details))
+
+
+def describe_exception(exc: BaseException) -> str:
+    """A one-line reason for a failure: a procfw error's message, an OS error's file and
+    cause, otherwise the exception type and message."""
+    if isinstance(exc, ProcfwError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename or ''}: {exc.strerror}".lstrip(": ")
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# -- resources ---------------------------------------------------------------------------------
+def available_cores() -> int:
+    """The number of cores this process may use (its CPU affinity where the platform tells)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path, encoding="ascii") as handle:
+            text = handle.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new work: the smaller of the system's available memory
+    (``MemAvailable``) and what the cgroup memory limit leaves; None when unknown."""
+    found: list[int] = []
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) * 1024)
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if not found:
+        try:
+            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (AttributeError, ValueError, OSError):
+            pass
+    limit = _read_int("/sys/fs/cgroup/memory.max")
+    if limit is not None:
+        found.append(max(0, limit - (_read_int("/sys/fs/cgroup/memory.current") or 0)))
+    return min(found) if found else None
+
+
+def worker_count(workers: int | None = None, *, task_memory: int | None = None) -> int:
+    """How many local worker processes to start.
+
+    ``workers`` given: that many (a warning is logged when ``task_memory`` says they may
+    not fit in memory).  Otherwise one per core, capped so that workers × ``task_memory``
+    bytes stay within :func:`available_memory`; at least one.
+    """
+    if workers is not None:
+        if workers < 1:
+            raise ProcfwError(f"the number of workers must be 1 or more (got {workers})")
+        fit = _memory_fit(task_memory)
+        if fit is not None and workers > fit:
+            log.warning("%d workers × %.0f MiB per task may not fit in the %.0f MiB of available memory",
+                        workers, task_memory / 2**20, (available_memory() or 0) / 2**20)
+        return workers
+    cores = available_cores()
+    fit = _memory_fit(task_memory)
+    if fit is not None and fit < cores:
+        log.info("using %d of %d cores: %.0f MiB per task, %.0f MiB available", max(fit, 1), cores,
+                 task_memory / 2**20, (available_memory() or 0) / 2**20)
+        return max(fit, 1)
+    return cores
+
+
+def _memory_fit(task_memory: int | None) -> int | None:
+    if not task_memory or task_memory <= 0:
+        return None
+    memory = available_memory()
+    return None if memory is None else int(memory // task_memory)
+
+
+# -- what may be sent -------------------------------------------------------------------------------
+def _check_function(fn: Callable[..., Any]) -> None:
+    target = getattr(fn, "func", fn)  # functools.partial
+    name = getattr(target, "__qualname__", "")
+    if not callable(fn) or not name or "<locals>" in name or "<lambda>" in name:
+        raise TypeError(f"an executor runs module-level functions (importable by name in a worker); got {fn!r}")
+
+
+def _check_item(item: Any, where: str, depth: int = 0) -> None:
+    if depth > _MAX_ITEM_DEPTH:
+        raise TypeError(f"{where}: items nested deeper than {_MAX_ITEM_DEPTH}")
+    if item is None or isinstance(item, (str, bool, int, float, PurePath)):
+        return
+    if isinstance(item, Mapping):
+        for key, value in item.items():
+            if not isinstance(key, (str, int)):
+                raise TypeError(f"{where}: dictionary keys must be strings or integers, not {type(key).__name__}")
+            _check_item(value, f"{where}[{key!r}]", depth + 1)
+        return
+    if isinstance(item, (list, tuple)):
+        for i, value in enumerate(item):
+            _check_item(value, f"{where}[{i}]", depth + 1)
+        return
+    raise TypeError(f"{where}: an executor item must be simple data (strings, numbers, paths, lists and dicts of "
+                    f"those), not {type(item).__name__}; send file paths and icon text, never arrays or objects")
+
+
+def _checked(fn: Callable[..., Any], items: Iterable[Any]) -> list[Any]:
+    _check_function(fn)
+    listed = list(items)
+    for i, item in enumerate(listed):
+        _check_item(item, f"item {i}")
+    return listed
+
+
+# -- in a worker ----------------------------------------------------------------------------------
+def _limit_threads() -> None:
+    """Worker initializer: one thread per worker for numba, OpenMP, OpenBLAS and MKL."""
+    for name in THREAD_LIMIT_VARIABLES:
+        os.environ[name] = "1"
+
+
+def _call(fn: Callable[[Any], Any], item: Any, single_thread: bool) -> Any:
+    """Run ``fn(item)`` in a worker; a failure becomes a :class:`TaskError` (always picklable)."""
+    if single_thread:
+        import sys
+
+        for name in THREAD_LIMIT_VARIABLES:
+            os.environ.setdefault(name, "1")
+        numba = sys.modules.get("numba")
+        if numba is not None:
+            with contextlib.suppress(Exception):
+                numba.set_num_threads(1)
+    try:
+        return fn(item)
+    except Exception as exc:
+        kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        raise TaskError(describe_exception(exc), kind, traceback.format_exc()) from None
+
+
+# -- executors ------------------------------------------------------------------------------------
+class Executor:
+    """Runs a module-level function over simple items; results as they complete.
+
+    ``kind`` is ``serial``, ``processes`` or ``dask``; ``workers`` how many items can run at
+    once.  Use as a context manager, or call :meth:`close`.
+    """
+
+    kind: str = ""
+    workers: int = 1
+
+    def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
+        """Yield ``(index, fn(items[index]))`` as items complete, or ``(index, exception)`` for a failure.
+
+        ``fn`` must be a module-level function and every item simple data (see the module
+        docstring); TypeError otherwise, before anything runs.  Leaving the loop early
+        cancels the items that have not started.
+        """
+        raise NotImplementedError
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+        """``fn`` over ``items``, results (or exceptions) in input order."""
+        listed = list(items)
+        out: list[Any] = [None] * len(listed)
+        for index, outcome in self.map_unordered(fn, listed):
+            out[index] = outcome
+        return out
+
+    def close(self) -> None:
+        """Release the workers (idempotent)."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} kind={self.kind} workers={self.workers}>"
+
+
+class SerialExecutor(Executor):
+    """Runs every item in this process, in order."""
+
+    kind = "serial"
+
+    def __init__(self) -> None:
+        self.workers = 1
+
+    def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
+        listed = _checked(fn, items)
+
+        def run() -> Iterator[tuple[int, Any]]:
+            for index, item in enumerate(listed):
+                try:
+                    outcome = fn(item)
+                except Exception as exc:  # noqa: BLE001 - reported to the caller, the others go on
+                    outcome = exc
+                yield index, outcome
+
+        return run()
+
+
+class ProcessExecutor(Executor):
+    """A local pool of ``workers`` processes (``spawn`` start method)."""
+
+    kind = "processes"
+
+    def __init__(self, workers: int) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.workers = workers
+        self.single_thread = workers > 1
+        self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_limit_threads if self.single_thread else None,
+        )
+
+    def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
+        listed = _checked(fn, items)
+        if self._pool is None:
+            raise ProcfwError("this executor is closed")
+        pool = self._pool
+
+        def run() -> Iterator[tuple[int, Any]]:
+            from concurrent.futures import as_completed
+
+            futures = {pool.submit(_call, fn, item, self.single_thread): i for i, item in enumerate(listed)}
+            try:
+                for future in as_completed(futures):
+                    try:
+                        outcome = future.result()
+                    except Exception as exc:  # noqa: BLE001 - a failed item (or a dead worker) is reported
+                        outcome = _worker_failure(exc)
+                    yield futures[future], outcome
+            finally:
+                for future in futures:
+                    future.cancel()
+
+        return run()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _worker_failure(exc: BaseException) -> BaseException:
+    from concurrent.futures.process import BrokenProcessPool
+
+    if isinstance(exc, BrokenProcessPool):
+        return TaskError("a worker process died (out of memory? fewer workers use less: -workers=N)",
+                         type(exc).__qualname__, str(exc))
+    return exc
+
+
+class DaskExecutor(Executor):
+    """Items run as tasks on a dask.distributed cluster, through a :class:`distributed.Client`.
+
+    ``scheduler`` is the scheduler address (``tcp://host:8786``) or an existing Client
+    (then :meth:`close` leaves it open).
+    """
+
+    kind = "dask"
+
+    def __init__(self, scheduler: Any = None) -> None:
+        distributed = _import_distributed()
+        self._owned = not isinstance(scheduler, distributed.Client)
+        if self._owned:
+            address = str(scheduler or "").strip() or os.environ.get(SCHEDULER_ENV, "").strip()
+            if not address:
+                raise ProcfwError(
+                    "the dask executor needs the address of a dask scheduler: give -scheduler=tcp://HOST:8786 "
+                    f"(Python: scheduler=...) or set the environment variable {SCHEDULER_ENV}"
+                )
+            try:
+                client = distributed.Client(address, timeout="10s", set_as_default=False)
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise ProcfwError(f"cannot connect to the dask scheduler at {address}: {exc}") from None
+            self.address = address
+        else:
+            client = scheduler
+            self.address = str(getattr(client.scheduler, "address", ""))
+        self.client: Any = client
+        try:
+            self.workers = self._threads()
+            if self.workers == 0:
+                try:
+                    client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+                except (TimeoutError, OSError) as exc:
+                    raise ProcfwError(f"no dask worker joined the scheduler at {self.address} within "
+                                      f"{WORKER_WAIT_SECONDS:.0f} s ({exc}); start some: dask worker {self.address}"
+                                      ) from None
+                self.workers = max(self._threads(), 1)
+        except BaseException:
+            self.close()
+            raise
+
+    def _threads(self) -> int:
+        info = self.client.scheduler_info()
+        return int(sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()))
+
+    def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
+        listed = _checked(fn, items)
+        if self.client is None:
+            raise ProcfwError("this executor is closed")
+        client = self.client
+
+        def run() -> Iterator[tuple[int, Any]]:
+            from distributed import as_completed
+
+            batch = uuid.uuid4().hex[:12]
+            name = getattr(getattr(fn, "func", fn), "__name__", "task")
+            futures = [client.submit(_call, fn, item, True, key=f"procfw-{name}-{batch}-{i}", pure=False)
+                       for i, item in enumerate(listed)]
+            index = {future.key: i for i, future in enumerate(futures)}
+            try:
+                for future in as_completed(futures):
+                    try:
+                        outcome = future.result()
+                    except Exception as exc:  # noqa: BLE001 - a failed task is reported, the others go on
+                        outcome = exc
+                    yield index[future.key], outcome
+            finally:
+                pending = [f for f in futures if not f.done()]
+                if pending:
+                    client.cancel(pending)
+                for future in futures:
+                    future.release()
+
+        return run()
+
+    def close(self) -> None:
+        if self.client is not None and self._owned:
+            with contextlib.suppress(Exception):
+                self.client.close()
+        self.client = None
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise ProcfwError(
+            'the dask executor needs dask.distributed, which is not installed: pip install "procfw[cluster]"'
+        ) from None
+    return distributed
+
+
+def make_executor(
+    kind: str = "processes", *, workers: int | None = None, scheduler: Any = None, task_memory: int | None = None
+) -> Executor:
+    """An executor of ``kind`` (``serial``, ``processes`` or ``dask``; see the module docstring).
+
+    ``workers``: local processes (default: every core, capped by memory when
+    ``task_memory``, the caller's estimate of one task's peak bytes, is given).
+    ``scheduler``: the dask scheduler address (default ``$PROCFW_SCHEDULER``) or a
+    :class:`distributed.Client`.  A ``processes`` executor of one worker still runs in a
+    worker process; ask for ``serial`` to stay in this process.
+    """
+    chosen = str(kind).strip().lower()
+    if chosen == "serial":
+        return SerialExecutor()
+    if chosen == "processes":
+        return ProcessExecutor(worker_count(workers, task_memory=task_memory))
+    if chosen == "dask":
+        return DaskExecutor(scheduler)
+    raise ProcfwError(f"unknown executor kind {kind!r}; use one of {', '.join(EXECUTOR_KINDS)}")
+
+
+# -- the current executor --------------------------------------------------------------------------
+_CURRENT: contextvars.ContextVar[Executor | None] = contextvars.ContextVar("procfw_executor", default=None)
+
+
+def current_executor() -> Executor | None:
+    """The executor set by the innermost :func:`use_executor` block, or None (run serially)."""
+    return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def use_executor(executor: Executor | None) -> Iterator[Executor | None]:
+    """Make ``executor`` the current one inside the block (None: serial); it is not closed on exit."""
+    token = _CURRENT.set(executor)
+    try:
+        yield executor
+    finally:
+        _CURRENT.reset(token)
+
