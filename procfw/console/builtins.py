@@ -7,7 +7,6 @@ registered in :data:`procfw.registry.commands` when this module is imported;
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from procfw.console.commands import command, format_value
 from procfw.console.formatting import command_line, instance_lines
 from procfw.errors import ExecutionError, ProcfwError, UnknownNameError
+from procfw.paths import has_wildcards, iter_glob
 from procfw.registry import suggest
 
 if TYPE_CHECKING:
@@ -30,7 +30,6 @@ BUILTINS: dict[str, Callable[..., Any]] = {}
 KEYWORDS = ("let", "for", "in", "if", "else", "def", "icon", "and", "or", "not")
 """Words with a meaning in the grammar."""
 
-_GLOB_CHARS = re.compile(r"[*?\[]")
 
 
 def _builtin(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -54,7 +53,10 @@ def ensure_builtins() -> None:
 # -- images ------------------------------------------------------------------------------------
 @_builtin("open")
 def open_(session: Session, path: str, *, id: str | None = None) -> None:
-    """Open an image file in a new window; a pattern (* ?) opens every match, in sorted order.
+    """Open an image file in a new window; a pattern (* ? **) opens every match, in sorted order.
+
+    Matches are found and opened one by one (``**`` spans directories and never loops on
+    symlinks; the order is that of :func:`procfw.paths.iter_glob`).
 
     The window id is the file name's stem made a valid identifier, or -id=ID (suffixed
     _1, _2... when taken).
@@ -63,15 +65,13 @@ def open_(session: Session, path: str, *, id: str | None = None) -> None:
 
     if id is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", id):
         raise ProcfwError(f"invalid image id '{id}': ids are letters, digits and _, not starting with a digit")
-    if _GLOB_CHARS.search(path):
-        files = sorted(glob.glob(os.path.expanduser(path), recursive=True))
-        files = [f for f in files if Path(f).is_file()]
-        if not files:
-            raise ProcfwError(f"no file matches '{path}'")
-    else:
-        files = [os.path.expanduser(path)]
-    for file in files:
+    files = iter_glob(path, files_only=True) if has_wildcards(path) else iter([os.path.expanduser(path)])
+    opened = 0
+    for file in files:  # streamed: each match opens as it is found
         session.workspace.open(file, id or make_id(Path(file).name.split(".")[0]))
+        opened += 1
+    if not opened:
+        raise ProcfwError(f"no file matches '{path}'")
 
 
 @_builtin("save")
@@ -215,11 +215,57 @@ def processes_(session: Session, pattern: str = "*") -> None:
 
 
 @_builtin("exec")
-def exec_(session: Session, icon: str, *targets: Any) -> None:
-    """Run a process icon on target views (ids, patterns), or globally / on the current view."""
+def exec_(
+    session: Session, icon: str, *targets: Any, executor: str | None = None, workers: int | None = None,
+    scheduler: str | None = None,
+) -> None:
+    """Run a process icon on target views (ids, patterns), or globally / on the current view.
+
+    exec ICON CONTAINER, where CONTAINER is an ImageContainer icon, runs ICON over every
+    enabled item of the container: each file is read, processed and written to a new file
+    (one line per item, then a summary; a failing item is reported and the others go on;
+    the command fails at the end if any item failed).  -executor=serial|processes|dask
+    (default serial), -workers=N and -scheduler=ADDRESS (dask) choose how files run.
+    """
     instance = session.workspace.icon(icon)
     target_args = [a for a in session.current_args if a.kind == "value"][1:]
-    session.run_instance(instance, target_args, session.current_statement)
+    container = _target_container(session, target_args)
+    if container is None:
+        if executor is not None or workers is not None or scheduler is not None:
+            raise ProcfwError("exec: -executor, -workers and -scheduler apply only when the target is an "
+                              "image container icon (exec ICON CONTAINER)")
+        session.run_instance(instance, target_args, session.current_statement)
+        return
+    name, target = container
+    run = target.execute_process(
+        instance, workspace=session.workspace, executor=executor or "serial", workers=workers, scheduler=scheduler,
+        on_item=lambda outcome: session.print(outcome.line()), name=name,
+    )
+    session.print(run.summary())
+    session.records.append({"process": instance.process_id, "target": name, "outputs": run.outputs()})
+    if not run.ok:
+        total = len(run.outcomes)
+        raise ExecutionError(f"exec {icon} {name}: {run.count('failed')} of {total} item{'s' if total != 1 else ''} "
+                             "failed (see above)")
+
+
+def _target_container(session: Session, targets: list[Any]) -> tuple[str, Any] | None:
+    """``(icon id, instance)`` when the only target names an icon that is a target container, else None.
+
+    A target container is an instance whose class sets ``is_target_container`` and has an
+    ``execute_process(instance, *, workspace, executor, workers, scheduler, on_item, name)``
+    method returning a run with ``summary()``, ``outputs()``, ``ok`` and ``count(status)``
+    (the built-in one is ImageContainer).  A view of the same id wins.
+    """
+    if len(targets) != 1 or not isinstance(targets[0].value, str):
+        return None
+    name = targets[0].value
+    target = session.workspace.icons.get(name)
+    if target is None or not getattr(target, "is_target_container", False) or name in session.workspace:
+        return None
+    if not callable(getattr(target, "execute_process", None)):
+        return None
+    return name, target
 
 
 @_builtin("icons")
@@ -288,9 +334,11 @@ def run(session: Session, script: str, *args: str) -> None:
 
 @_builtin("exit")
 def exit_(session: Session, code: int = 0) -> None:
-    """Stop the script (or the console) with an exit code."""
+    """Stop the script (or the console) with an exit code, 0 to 255 (what a process can return)."""
     from procfw.console.session import _Exit
 
+    if not 0 <= code <= 255:
+        raise ProcfwError(f"exit code {code} is outside 0..255: an operating system keeps only 8 bits of it")
     raise _Exit(code)
 
 

@@ -10,7 +10,6 @@ argument that caused it.
 from __future__ import annotations
 
 import fnmatch
-import glob
 import math
 import re
 import sys
@@ -25,6 +24,7 @@ from procfw.console.errors import ConsoleError, ConsoleRuntimeError
 from procfw.console.formatting import jsonable, show_output
 from procfw.console.parser import parse, source_line
 from procfw.errors import ParameterError, ProcfwError, UnknownNameError
+from procfw.paths import iter_glob
 from procfw.process import Process, ProcessResult
 from procfw.registry import suggest
 from procfw.workspace import PREVIEW_SEPARATOR, View, Workspace, is_valid_id
@@ -344,29 +344,34 @@ class Session:
             scope[statement.var] = item
             self._run_block(statement.body)
 
-    def _iterate(self, node: ast.Value) -> list[Any]:
+    def _iterate(self, node: ast.Value) -> Iterator[Any]:
         value = self.evaluate(node)
         if isinstance(value, list):
-            return value
+            yield from value
+            return
         if isinstance(value, (bool, int, float)):
             raise ArgumentError(f"cannot loop over {format_value(value)}: give a list [a, b] or a file pattern", node)
         text = str(value)
         if isinstance(node, ast.Text) and node.kind == "word" and node.single_var is None:
             if _GLOB_CHARS.search(text):
-                return [v.id for v in self.match_views(text)]
-            return [text]
-        files = self.glob_files(text)
-        if not files:
+                yield from [v.id for v in self.match_views(text)]
+            else:
+                yield text
+            return
+        matched = False
+        for path in self.glob_files(text):  # streamed: the loop body runs as matches are found
+            matched = True
+            yield path
+        if not matched:
             self.warn(f"no file matches '{text}'")
-        return list(files)
 
     @staticmethod
-    def glob_files(pattern: str) -> list[str]:
-        """Files matching ``pattern`` (``**`` spans directories), sorted; a plain existing path itself."""
-        expanded = str(Path(pattern).expanduser()) if pattern.startswith("~") else pattern
-        if not _GLOB_CHARS.search(expanded):
-            return [expanded] if Path(expanded).exists() else []
-        return sorted(glob.glob(expanded, recursive=True))
+    def glob_files(pattern: str) -> Iterator[str]:
+        """Paths matching ``pattern``, streamed in :mod:`procfw.paths` order; a plain existing path itself.
+
+        ``**`` spans directories without looping on symlinks (see :func:`procfw.paths.iter_glob`).
+        """
+        return iter_glob(pattern)
 
     def _run_if(self, statement: ast.If) -> None:
         if self.truth(statement.condition):

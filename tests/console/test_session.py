@@ -411,3 +411,70 @@ def test_run_file_with_arguments(tmp_path):
     script.write_text("let got = [$@]\nlet me = $0\n")
     session = run_file(script, args=["a", "b"])
     assert session.variables == {"got": ["a", "b"], "me": str(script)}
+
+
+def test_exit_code_outside_0_to_255_is_an_error(console):
+    error = error_of(console, "exit 300")
+    assert "exit code 300 is outside 0..255" in error.message
+    assert "exit code -1 is outside 0..255" in error_of(console, "exit -1").message
+    assert console.session.exit_code != 44
+    console("exit 255")
+    assert console.session.exit_code == 255
+
+
+# -- recursive globs: symlink loops, streaming -------------------------------------------------
+@pytest.fixture
+def looped_tree(tmp_path):
+    """L/a.fits, L/sub/b.fits, with L/self -> L and L/sub/up -> L: ``**`` that follows them never ends."""
+    root = tmp_path / "L"
+    (root / "sub").mkdir(parents=True)
+    write_fits(root / "a.fits", ramp())
+    write_fits(root / "sub" / "b.fits", ramp(low=0.5))
+    (root / "self").symlink_to(root, target_is_directory=True)
+    (root / "sub" / "up").symlink_to(root, target_is_directory=True)
+    return root
+
+
+@pytest.fixture
+def deadline():
+    """Fail (instead of hanging) when the test body runs longer than 10 s."""
+    import signal
+
+    def expired(signum, frame):
+        raise TimeoutError("took longer than 10 s: the glob followed a symlink loop")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, 10)
+    yield
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def test_for_over_recursive_glob_does_not_follow_symlink_loops(console, looped_tree, deadline):
+    out = console(f'for f in "{looped_tree}/**/*.fits" {{ echo ${{f.name}} }}')
+    assert out == "a.fits\nb.fits\n"
+    names = console(f'for f in "{looped_tree}/**" {{ echo $f }}').splitlines()
+    assert len(names) == len(set(names)) and f"{looped_tree}/sub/b.fits" in names
+
+
+def test_open_and_process_file_lists_with_recursive_glob_over_a_symlink_loop(console, looped_tree, deadline):
+    console(f'open "{looped_tree}/**/*.fits"')
+    assert console.workspace.window_ids() == ["a", "b"]
+
+
+def test_for_over_files_streams_matches(console, tmp_path, monkeypatch):
+    import os
+
+    for i in range(30):
+        (tmp_path / f"d{i:02d}").mkdir()
+        (tmp_path / f"d{i:02d}" / "x.fits").write_text("x")
+    listed = []
+    scandir = os.scandir
+
+    def counting_scandir(path="."):
+        listed.append(path)
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counting_scandir)
+    assert console(f'for f in "{tmp_path}/**/*.fits" {{ echo ${{f.name}}; exit 0 }}') == "x.fits\n"
+    assert len(listed) < 10, "the loop collected every match before it started"
