@@ -52,6 +52,7 @@ import math
 import os
 import re
 import warnings
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -120,6 +121,7 @@ def read_fits(path: str | os.PathLike[str]) -> Image:
     """
     target = Path(path)
     is_gzip = _check_signature(target)
+    _check_primary_size(target, is_gzip=is_gzip)
     try:
         return _read(target, is_gzip=is_gzip)
     except ImageFileError:
@@ -260,6 +262,59 @@ def _check_not_truncated(hdu: _ImageBaseHDU, path: Path) -> None:
             f"the file is truncated: the image needs {needed} bytes of pixel data but only "
             f"{max(available, 0)} are present",
         )
+
+
+_BLOCK = 2880
+_CARD = 80
+#: Header blocks scanned by :func:`_check_primary_size` (about 100,000 cards).
+_MAX_SCANNED_BLOCKS = 4096
+_SIZE_CARDS = re.compile(rb"(BITPIX|NAXIS[0-9]{0,3}) *")
+
+
+def _primary_layout(path: Path, *, is_gzip: bool) -> tuple[int, list[int]] | None:
+    """BITPIX and NAXIS1..n of the primary header, read from the first header blocks only.
+
+    Returns None when the header is unusual in any way; astropy then reports the problem.
+    """
+    numbers: dict[str, int] = {}
+    with (gzip.open(path, "rb") if is_gzip else path.open("rb")) as stream:
+        for _ in range(_MAX_SCANNED_BLOCKS):
+            block = stream.read(_BLOCK)
+            if len(block) < _BLOCK:
+                return None
+            for start in range(0, _BLOCK, _CARD):
+                card = block[start : start + _CARD]
+                if card[:8] == b"END     ":
+                    return _layout_from(numbers)
+                match = _SIZE_CARDS.fullmatch(card[:8])
+                if match and card[8:10] == b"= ":
+                    text = card[10:].split(b"/", 1)[0].strip()
+                    if re.fullmatch(rb"[+-]?[0-9]{1,30}", text):
+                        numbers.setdefault(match.group(1).decode(), int(text))
+    return None
+
+
+def _layout_from(numbers: dict[str, int]) -> tuple[int, list[int]] | None:
+    bitpix, naxis = numbers.get("BITPIX"), numbers.get("NAXIS")
+    if bitpix not in _VALID_BITPIX or naxis is None or not 0 < naxis <= 999:
+        return None
+    axes = [numbers.get(f"NAXIS{i}") for i in range(1, naxis + 1)]
+    if any(n is None or n < 0 for n in axes):
+        return None
+    return bitpix, [int(n) for n in axes if n is not None]
+
+
+def _check_primary_size(path: Path, *, is_gzip: bool) -> None:
+    """Refuse a primary image over :mod:`procfw.io.limits` from its header, before astropy
+    opens the file (astropy skips past the data by seeking, which decompresses a gzip
+    stream, and cannot seek past sizes beyond the file system's range)."""
+    try:
+        layout = _primary_layout(path, is_gzip=is_gzip)
+    except (OSError, EOFError, zlib.error):
+        return  # astropy reports the damage
+    if layout is not None:
+        bitpix, axes = layout
+        check_image_size(path, tuple(reversed(axes)), abs(bitpix) // 8, "the image in HDU 0")
 
 
 def _check_size(hdu: _ImageBaseHDU, path: Path, index: int) -> None:

@@ -7,7 +7,8 @@ what a view *looks like* (its screen stretch applied), use
 
 Reading gives planar [0, 1] float32 pixels: grey → 1 channel, grey + alpha → 2, RGB → 3,
 RGB + alpha → 4 (palette images are expanded to RGB, or RGB + alpha when they have
-transparency).  Pillow and pypng are imported when a file is read or written.
+transparency).  Pillow and pypng are imported when a file is read or written.  The size
+in the IHDR chunk is checked against :mod:`procfw.io.limits` before anything is decoded.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ import numpy as np
 
 from procfw.errors import ImageFileError
 from procfw.image import Image
+from procfw.io.limits import check_image_size
 from procfw.io.samples import check_bits, interleaved_samples, planar_from_samples
 
 __all__ = ["read_png", "write_png", "write_png_file"]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _IHDR_END = 26  # signature (8) + length (4) + "IHDR" (4) + width (4) + height (4) + depth (1) + colour type (1)
+_SAMPLES_PER_PIXEL = {0: 1, 2: 3, 3: 4, 4: 2, 6: 4}  # by colour type (palette: RGBA at most)
 
 
 def read_png(path: str | os.PathLike[str]) -> Image:
@@ -38,6 +41,9 @@ def read_png(path: str | os.PathLike[str]) -> Image:
         raise ImageFileError(target, f"cannot read the file: {exc.strerror or exc}") from exc
     if len(head) < _IHDR_END or not head.startswith(PNG_SIGNATURE) or head[12:16] != b"IHDR":
         raise ImageFileError(target, "not a PNG file (bad signature or header)")
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    samples_per_pixel = _SAMPLES_PER_PIXEL.get(head[25], 4)
+    check_image_size(target, (height, width, samples_per_pixel), 2 if head[24] == 16 else 1, "the PNG image")
     try:
         samples = _read_16bit(target) if head[24] == 16 else _read_8bit(target)
         return Image(planar_from_samples(samples))

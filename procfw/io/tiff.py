@@ -10,7 +10,8 @@ any integer or floating point sample type (normalized as :func:`procfw.io.sample
 says: integers scaled to [0, 1], floats kept); ``miniswhite`` grey is inverted.
 Compressed files need the codecs tifffile has (zlib and LZW built in, more with
 imagecodecs).  Anything else (CMYK, CIELab, YCbCr...) is an :class:`~procfw.errors.ImageFileError`.
-tifffile is imported when a file is read or written.
+tifffile is imported when a file is read or written.  The first page's declared size is
+checked against :mod:`procfw.io.limits` before it is decoded.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from procfw.errors import ImageFileError
 from procfw.image import Image
+from procfw.io.limits import check_image_size
 from procfw.io.samples import check_bits, interleaved_samples, planar_from_samples, unit_range
 
 __all__ = ["read_tiff", "write_tiff", "write_tiff_file"]
@@ -41,6 +43,8 @@ def read_tiff(path: str | os.PathLike[str]) -> Image:
             if photometric not in (_GREY, _RGB, _PALETTE, _WHITE_IS_ZERO):
                 name = getattr(page.photometric, "name", photometric)
                 raise ImageFileError(target, f"unsupported TIFF colour space (PhotometricInterpretation {name})")
+            itemsize = page.dtype.itemsize if page.dtype is not None else 1
+            check_image_size(target, tuple(page.shape), itemsize, "the TIFF image")
             data, axes = page.asarray(), page.axes
             colormap = page.colormap if photometric == _PALETTE else None
     except ImageFileError:
