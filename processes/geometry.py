@@ -18,6 +18,10 @@ Conventions shared by the four processes:
 * Resolution parameters (``xResolution``, ``yResolution``, ``metric``,
   ``forceResolution``) are kept for icon compatibility; they size Resample's absolute
   centimetre/inch modes.  ``noGUIMessages`` has no effect headless.
+* The size of the result (and an estimate of the working arrays) is checked against the
+  memory limit before anything is allocated (:func:`procfw.limits.check_output_size`,
+  ``PROCFW_MAX_IMAGE_BYTES``): ``Resample -xSize=1000000 -ySize=1000000`` fails at once,
+  naming the process, the parameters, the bytes and the limit.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from processes._kernels.colorspace import linear_to_srgb, srgb_to_linear
 from processes._kernels.pixel_interpolation import remap, resize
 from procfw.errors import ExecutionError
 from procfw.image import FITSKeyword, Image
+from procfw.limits import check_output_size
 from procfw.params import Boolean, Double, Enumeration, Float, Int32, param
 from procfw.process import ExecutionContext, Process, ProcessResult, ProgressCallback
 
@@ -355,6 +360,10 @@ class DynamicCrop(_GeometryProcess):
         fx, fy = self.fractions()
         return max(1, _round_int(width * self.scaleX * fx)), max(1, _round_int(height * self.scaleY * fy))
 
+    def _check_size(self, shape: tuple[int, int, int], dtype: Any, working: int) -> None:
+        names = ("outWidth", "outHeight", "refWidth", "refHeight", "width", "height", "scaleX", "scaleY")
+        check_output_size(self.process_id, {n: getattr(self, n) for n in names}, shape, dtype, working_bytes=working)
+
     def fill_values(self, channels: int) -> list[float]:
         """Fill value of each channel (grey images: red, then alpha)."""
         colour = [self.red, self.green, self.blue, self.alpha] if channels >= 3 else [self.red, self.alpha]
@@ -371,7 +380,11 @@ class DynamicCrop(_GeometryProcess):
             return image
         fast = rotate and self.optimizeFast and degrees in (90, -90, 180, -180)
         cx, cy = self.centerX * width, self.centerY * height
-        if not scale and (fast or not rotate):
+        copies = not scale and (fast or not rotate)
+        # interpolation: four float64 coordinate grids, then the planes and their stack
+        working = 0 if copies else 32 * new_w * new_h + 4 * image.channels * new_w * new_h
+        self._check_size((image.channels, new_h, new_w), image.pixels.dtype, working)
+        if copies:
             return self._copy_crop(image, new_w, new_h, cx, cy, int(degrees) if fast else 0)
         # Output pixel centre (j, i) -> source point (centre-based coordinates):
         # src = c + R(−angle)·((j + ½ − w/2)/sx, (i + ½ − h/2)/sy) − ½
@@ -519,6 +532,12 @@ class Resample(_GeometryProcess):
             )
         if (new_w, new_h) == (image.width, image.height):
             return image
+        # working arrays: float64 passes (rows x new width, then two of the new size) and the stack
+        working = 8 * (image.height * new_w + 2 * new_h * new_w) + image.channels * 4 * new_h * new_w
+        given = {"xSize": self.xSize, "ySize": self.ySize, "mode": self.mode}
+        if self.mode not in ("RelativeDimensions", "ForceArea"):
+            given["absoluteMode"] = self.absoluteMode
+        check_output_size(self.process_id, given, (image.channels, new_h, new_w), np.float32, working_bytes=working)
         kernel, radius = choose_interpolation(
             self.interpolation, new_w, new_h, image.width, image.height, False, self.smoothness
         )
@@ -569,6 +588,11 @@ class IntegerResample(_GeometryProcess):
         if n <= 1:
             return image
         if self.zoomFactor > 0:
+            shape = (image.channels, image.height * n, image.width * n)
+            check_output_size(  # the first np.repeat makes an array 1/n of the result
+                self.process_id, {"zoomFactor": self.zoomFactor}, shape, image.pixels.dtype,
+                working_bytes=image.nbytes * n,
+            )
             out = np.repeat(np.repeat(image.pixels, n, axis=1), n, axis=2)
             matrix = np.diag([1 / n, 1 / n])
             offset = np.array([(1 - n) / (2 * n)] * 2)
@@ -610,6 +634,8 @@ class FastRotation(_GeometryProcess):
     def apply(self, image: Image, context: ExecutionContext) -> Image:
         p = image.pixels
         w, h = image.width, image.height
+        shape = (image.channels, w, h) if self.mode in ("Rotate90CW", "Rotate90CCW") else p.shape
+        check_output_size(self.process_id, {"mode": self.mode}, shape, p.dtype)
         if self.mode == "Rotate180":
             out, matrix, offset = p[:, ::-1, ::-1], -np.eye(2), np.array([w - 1.0, h - 1.0])
         elif self.mode == "Rotate90CW":

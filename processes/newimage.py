@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from procfw.image import Image
+from procfw.limits import check_output_size
 from procfw.params import Double, Enumeration, Int32, String, param
 from procfw.process import ExecutionContext, Process, ProcessOutput
 
@@ -17,7 +18,9 @@ class NewImage(Process):
 
     Channels beyond the colour space's nominal ones (1 for Grayscale, 3 for RGB) are alpha
     channels, filled with ``va``.  Pixels are stored as float32 (float64 for ``f64``);
-    integer sample formats quantize the fill values to their number of levels.
+    integer sample formats quantize the fill values to their number of levels.  An image
+    over the memory limit (:func:`procfw.limits.check_output_size`) is refused before it is
+    allocated.
     """
 
     process_id = "NewImage"
@@ -60,6 +63,8 @@ class NewImage(Process):
     def make_image(self) -> Image:
         """The new image."""
         dtype = np.float64 if self.sampleFormat == "f64" else np.float32
+        given = {n: getattr(self, n) for n in ("width", "height", "numberOfChannels", "sampleFormat")}
+        check_output_size(self.process_id, given, (self.numberOfChannels, self.height, self.width), dtype)
         pixels = np.empty((self.numberOfChannels, self.height, self.width), dtype=dtype)
         for channel, value in enumerate(self.fill_values()):
             pixels[channel] = value

@@ -289,3 +289,60 @@ def test_wcs_follows_the_pixels(process: Any) -> None:
     cx, cy = (p * xs).sum() / p.sum(), (p * ys).sum() / p.sum()
     moved_sky = wcs_of(after).pixel_to_world_values(cx, cy)
     np.testing.assert_allclose(moved_sky, star_sky, atol=4e-6)  # 0.02 px
+
+
+# -- output size against the memory limit ------------------------------------------------------
+@pytest.mark.parametrize(
+    ("process", "fragment"),
+    [
+        (Resample(xSize=1_000_000, ySize=1_000_000), "Resample -xSize=1000000.0 -ySize=1000000.0"),
+        (Resample(xSize=1e9, ySize=3, mode="AbsolutePixels"), "-mode=AbsolutePixels -absoluteMode="),
+        (IntegerResample(zoomFactor=256), "IntegerResample -zoomFactor=256"),
+        (DynamicCrop(scaleX=10_000, scaleY=10_000, angle=0.1), "DynamicCrop -outWidth=1.0"),
+        (DynamicCrop(outWidth=100_000, outHeight=100_000), "-scaleY=1.0"),
+    ],
+)
+def test_geometry_output_over_the_memory_limit_fails_before_allocating(process: Any, fragment: str) -> None:
+    import time
+
+    from procfw.errors import ExecutionError
+    from procfw.io.limits import limits
+
+    workspace = Workspace()
+    view = workspace.add_image(Image(np.full((3, 64, 64), 0.25, np.float32)), "img").main_view
+    started = time.perf_counter()
+    with limits(image_bytes=64 << 20), pytest.raises(ExecutionError) as info:
+        process.execute_on(view)
+    assert time.perf_counter() - started < 2
+    message = str(info.value)
+    assert fragment in message and "bytes" in message and str(64 << 20) in message, message
+    assert "PROCFW_MAX_IMAGE_BYTES" in message
+    assert view.history.processes() == [] and view.image.pixels.shape == (3, 64, 64)
+
+
+def test_default_limit_refuses_a_million_squared_resample(monkeypatch: pytest.MonkeyPatch) -> None:
+    from procfw.errors import ExecutionError
+
+    monkeypatch.delenv("PROCFW_MAX_IMAGE_BYTES", raising=False)
+    view = Workspace().add_image(Image(np.zeros((1, 8, 8), np.float32)), "img").main_view
+    with pytest.raises(ExecutionError, match=r"1000000x1000000 float32 image of 4000000000000 bytes"):
+        Resample(xSize=1_000_000, ySize=1_000_000, mode="AbsolutePixels").execute_on(view)
+
+
+def test_fast_rotation_and_new_image_check_their_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    from processes.newimage import NewImage
+    from procfw.errors import ExecutionError
+
+    monkeypatch.setenv("PROCFW_MAX_IMAGE_BYTES", "1K")
+    view = Workspace().add_image(Image(np.zeros((1, 20, 20), np.float32)), "img").main_view
+    with pytest.raises(ExecutionError, match="FastRotation -mode=Rotate90CW: the result would be a 1x20x20 float32"):
+        FastRotation(mode="Rotate90CW").execute_on(view)
+    workspace = Workspace()
+    with pytest.raises(ExecutionError, match=r"NewImage -width=100000 -height=100000 -numberOfChannels=3 "
+                                             r"-sampleFormat=f64: .* 240000000000 bytes"):
+        NewImage(width=100_000, height=100_000, sampleFormat="f64").execute_global(workspace)
+    assert len(workspace) == 0
+    monkeypatch.setenv("PROCFW_MAX_IMAGE_BYTES", "1M")
+    NewImage(width=16, height=16).execute_global(workspace)
+    FastRotation(mode="Rotate90CW").execute_on(view)
+    assert view.image.pixels.shape == (1, 20, 20)
