@@ -12,7 +12,7 @@ import attrs
 import numpy as np
 
 from procfw.errors import ExecutionError, ProcfwError, UnknownNameError
-from procfw.history import DEFAULT_HISTORY_BUDGET, History
+from procfw.history import DEFAULT_HISTORY_BUDGET, History, HistoryBudget
 from procfw.image import Image
 
 if TYPE_CHECKING:
@@ -75,7 +75,10 @@ class View:
     def __init__(self, window: ImageWindow, id_: str) -> None:
         self.window = window
         self.id = id_
-        self.history = History(window.history_budget)
+        workspace = window.workspace
+        self.history = History(
+            window.history_budget, shared=workspace.history_limits if workspace is not None else None
+        )
         self.display_function: Any = None
         self._image: Image | None = None
         self._group_depth = 0
@@ -210,7 +213,11 @@ class Preview(View):
 
 
 class ImageWindow:
-    """An image window: a main view, previews by id, an optional mask, the file it came from."""
+    """An image window: a main view, previews by id, an optional mask, the file it came from.
+
+    In a workspace, its views' histories share the workspace's undo budget; a window on
+    its own gives each view ``history_budget`` bytes.
+    """
 
     def __init__(
         self,
@@ -302,13 +309,32 @@ def _set_view_state(view: View, state: tuple[Any, ...]) -> None:
 
 
 class Workspace:
-    """Image windows and process icons, each by a unique PixInsight-style id."""
+    """Image windows and process icons, each by a unique PixInsight-style id.
+
+    ``history_budget`` bounds the undo/redo pixel data of *all* views together, so memory
+    does not grow with the number of windows: when a step goes over it, the undo images of
+    the oldest steps of any view are dropped first.
+    """
 
     def __init__(self, *, history_budget: int = DEFAULT_HISTORY_BUDGET) -> None:
-        self.history_budget = history_budget
         self._windows: dict[str, ImageWindow] = {}
+        self.history_limits = HistoryBudget(history_budget, self._histories)
+        """The undo budget shared by the histories of every view (oldest steps dropped first)."""
         self.icons: dict[str, Process] = {}
         self.current_view_id: str | None = None
+
+    @property
+    def history_budget(self) -> int:
+        """Bytes of pixel data the histories of all views together may keep for undo/redo."""
+        return self.history_limits.budget_bytes
+
+    @history_budget.setter
+    def history_budget(self, value: int) -> None:
+        self.history_limits.budget_bytes = value
+        self.history_limits.enforce()
+
+    def _histories(self) -> list[History]:
+        return [view.history for view in self.views()]
 
     # -- windows -----------------------------------------------------------------------
     def __iter__(self) -> Iterator[ImageWindow]:

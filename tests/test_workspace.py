@@ -113,6 +113,48 @@ def test_history_memory_bound_drops_oldest_undo_states():
     assert History(budget_bytes=0).stored_bytes() == 0
 
 
+def test_history_budget_is_shared_by_every_view_of_the_workspace():
+    budget = 3 * ramp().nbytes
+    workspace = Workspace(history_budget=budget)
+    views = [workspace.add_image(ramp(), f"img{i}").main_view for i in range(20)]
+    for view in views:
+        Invert().execute_on(view)
+        Scale(factor=0.5).execute_on(view)
+    assert workspace.history_limits.stored_bytes() <= budget
+    assert sum(v.history.stored_bytes() for v in views) <= budget
+    assert all(len(v.history.processes()) == 2 for v in views)
+    # the three most recent steps (of the last two views) can be undone; the oldest cannot
+    views[-1].undo()
+    views[-1].undo()
+    views[-2].undo()
+    np.testing.assert_array_equal(views[-1].image.pixels, ramp().pixels)
+    with pytest.raises(ExecutionError, match="dropped to keep history under .*all views together"):
+        views[0].undo()
+    with pytest.raises(ExecutionError, match="dropped to keep history under"):
+        views[-2].undo()
+
+
+def test_history_budget_drops_the_oldest_step_of_any_view_first():
+    workspace = Workspace(history_budget=2 * ramp().nbytes)
+    a = workspace.add_image(ramp(), "a").main_view
+    b = workspace.add_image(ramp(), "b").main_view
+    Invert().execute_on(a)  # oldest
+    Invert().execute_on(b)
+    Scale(factor=0.5).execute_on(a)  # newest: drops a's first step, not b's
+    assert [s.image is None for s in a.history.done] == [True, False]
+    assert [s.image is None for s in b.history.done] == [False]
+    workspace.history_budget = ramp().nbytes  # lowering the budget applies at once
+    assert [s.image is None for s in b.history.done] == [True]
+    assert workspace.history_limits.stored_bytes() <= ramp().nbytes
+    closed = Workspace(history_budget=ramp().nbytes)
+    c = closed.add_image(ramp(), "c").main_view
+    Invert().execute_on(c)
+    closed.close("c")  # a closed window's history no longer counts
+    d = closed.add_image(ramp(), "d").main_view
+    Invert().execute_on(d)
+    d.undo()
+
+
 def test_previews_have_their_own_processing(workspace):
     window = workspace.add_image(ramp(1, 4, 6), "img")
     preview = window.add_preview(1, 1, 4, 3)
