@@ -12,6 +12,7 @@ Nothing is ever imported by a name read from a file: a placeholder is data, not 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -22,7 +23,13 @@ from procfw.process import Process
 if TYPE_CHECKING:
     from procfw.workspace import View
 
-__all__ = ["RawElement", "UnknownProcess", "placeholders_in"]
+__all__ = ["MAX_RAW_DEPTH", "XML_NAME", "RawElement", "UnknownProcess", "placeholders_in"]
+
+XML_NAME = re.compile(r"[^\W\d][\w.\-]*(?::[^\W\d][\w.\-]*)?\Z")
+"""What a tag or attribute name must look like (an XML name, optionally with one prefix)."""
+
+MAX_RAW_DEPTH = 64
+"""How deeply raw elements may nest (as the XML reader's limit)."""
 
 
 def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
@@ -61,10 +68,12 @@ class RawElement:
         return [child for child in self.children if child.tag == tag]
 
     def walk(self) -> Iterator[RawElement]:
-        """This element and every descendant, depth first."""
-        yield self
-        for child in self.children:
-            yield from child.walk()
+        """This element and every descendant, depth first (without recursion)."""
+        stack: list[RawElement] = [self]
+        while stack:
+            element = stack.pop()
+            yield element
+            stack.extend(reversed(element.children))
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-compatible form (read back by :meth:`from_json`)."""
@@ -80,15 +89,20 @@ class RawElement:
     @classmethod
     def from_json(cls, data: Any, *, depth: int = 0) -> RawElement:
         """Read :meth:`to_json` output; raises ValueError on anything else."""
-        if depth > 64:
-            raise ValueError("raw XML elements nested deeper than 64")
+        if depth > MAX_RAW_DEPTH:
+            raise ValueError(f"raw XML elements nested deeper than {MAX_RAW_DEPTH}")
         if not isinstance(data, dict) or not isinstance(data.get("tag"), str) or not data["tag"]:
             raise ValueError(f"a raw element must be an object with a 'tag', got {str(data)[:60]!r}")
+        if not XML_NAME.match(data["tag"]):
+            raise ValueError(f"raw element tag {data['tag'][:60]!r} is not an XML name")
         attributes = data.get("attributes", [])
         if not isinstance(attributes, list) or not all(
             isinstance(p, list) and len(p) == 2 and all(isinstance(s, str) for s in p) for p in attributes
         ):
             raise ValueError(f"<{data['tag']}>: 'attributes' must be a list of [name, value] strings")
+        for name, _value in attributes:
+            if not XML_NAME.match(name):
+                raise ValueError(f"<{data['tag']}>: attribute name {name[:60]!r} is not an XML name")
         text = data.get("text")
         if text is not None and not isinstance(text, str):
             raise ValueError(f"<{data['tag']}>: 'text' must be a string")
@@ -173,11 +187,13 @@ class UnknownProcess(Process):
 
 def placeholders_in(instance: Process) -> list[str]:
     """Class ids of the placeholders in ``instance`` (itself or, for containers, its children)."""
-    if isinstance(instance, UnknownProcess):
-        return [instance.class_id]
     found: list[str] = []
-    for item in getattr(instance, "items", ()) or ():
-        child = getattr(item, "instance", None)
-        if isinstance(child, Process):
-            found.extend(placeholders_in(child))
+    stack: list[Process] = [instance]
+    while stack:  # without recursion: a deeply nested container must not exhaust the stack
+        current = stack.pop()
+        if isinstance(current, UnknownProcess):
+            found.append(current.class_id)
+            continue
+        children = [getattr(item, "instance", None) for item in getattr(current, "items", ()) or ()]
+        stack.extend(reversed([child for child in children if isinstance(child, Process)]))
     return found

@@ -26,7 +26,17 @@ from typing import Any
 from procfw.container import ContainerItem, ProcessContainer
 from procfw.errors import ProcfwError, UnknownNameError
 from procfw.icons.lookup import is_container, process_class
-from procfw.icons.model import IconFileError, IconMeta, InstanceMeta, LoadResult, read_bounded
+from procfw.icons.model import (
+    MAX_NESTING,
+    IconFileError,
+    IconMeta,
+    InstanceMeta,
+    LoadResult,
+    check_nesting,
+    is_identifier,
+    read_bounded,
+    shown,
+)
 from procfw.icons.safexml import MAX_FILE_BYTES
 from procfw.process import Process
 from procfw.unknown import RawElement, UnknownProcess
@@ -37,7 +47,6 @@ __all__ = ["ENVELOPE_VERSION", "FILE_FORMAT", "FILE_VERSION", "dumps", "from_env
 ENVELOPE_VERSION = 1
 FILE_FORMAT = "procfw-icons"
 FILE_VERSION = 1
-MAX_NESTING = 64
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -80,6 +89,7 @@ def dumps(icons: Mapping[str, Process], *, meta: Mapping[str, IconMeta] | None =
     meta = meta or {}
     out: dict[str, Any] = {}
     for icon_id, instance in icons.items():
+        check_nesting(instance, "<json>", f"icon {icon_id}")
         icon_meta = meta.get(icon_id)
         envelope = to_envelope(instance, icon_meta.instance if icon_meta else None)
         if icon_meta is not None and (icon_meta.xpos is not None or icon_meta.ypos is not None or icon_meta.workspace):
@@ -110,13 +120,20 @@ def _require(condition: bool, where: str, problem: str) -> None:
         raise _Bad(f"{where}: {problem}")
 
 
+def _require_id(text: Any, where: str, what: str) -> str:
+    _require(is_identifier(text), where,
+             f"invalid {what} {shown(text)}: ids are letters, digits and _, not starting with a digit")
+    return str(text)
+
+
 def _from_envelope(data: Any, warnings: list[str], where: str, depth: int) -> tuple[Process, InstanceMeta]:
-    _require(depth <= MAX_NESTING, where, f"containers nested deeper than {MAX_NESTING}")
+    _require(depth <= MAX_NESTING, where, f"containers nested deeper than {MAX_NESTING} levels (the limit)")
     _require(isinstance(data, dict), where, "an instance must be a JSON object")
     _require(data.get("procfw_icon") == ENVELOPE_VERSION, where,
              f"not a procfw icon envelope version {ENVELOPE_VERSION} (procfw_icon={data.get('procfw_icon')!r})")
     class_id = data.get("process")
     _require(isinstance(class_id, str) and bool(class_id), where, "'process' must be a process id")
+    _require_id(class_id, where, "process id")
     version = data.get("version")
     _require(version is None or (isinstance(version, int) and not isinstance(version, bool)), where,
              "'version' must be an integer")
@@ -145,7 +162,7 @@ def _from_envelope(data: Any, warnings: list[str], where: str, depth: int) -> tu
 
         head = [("class", class_id)] + ([] if version is None else [("version", str(version))])
         element = RawElement(tag="instance", attributes=head, children=elements)
-        instance, xmeta = element_to_instance(element, warnings, source=where)
+        instance, xmeta = element_to_instance(element, warnings, source=where, depth=depth)
         return instance, InstanceMeta(class_id=xmeta.class_id, version=version, description=xmeta.description,
                                       time=xmeta.time, children=xmeta.children)
     meta = InstanceMeta(class_id=cls.process_id, version=version, description=description, time=time_pair)
@@ -155,6 +172,7 @@ def _from_envelope(data: Any, warnings: list[str], where: str, depth: int) -> tu
     _require(isinstance(parameters, dict), where, "'parameters' must be an object")
     values: dict[str, Any] = {}
     for name, value in parameters.items():
+        _require_id(name, where, "parameter id")
         try:
             pid = cls.parameter_id(name)
         except UnknownNameError:
@@ -186,6 +204,7 @@ def _container(
             _require(isinstance(mask, dict) and isinstance(mask.get("window"), str)
                      and isinstance(mask.get("inverted", False), bool), here,
                      "'mask' must be null or {\"window\": id, \"inverted\": bool}")
+            _require_id(mask["window"], here, "mask view id")
             mask_ref = MaskRef(mask["window"], mask.get("inverted", False))
         instance, child_meta = _from_envelope(item.get("instance"), warnings, here, depth + 1)
         items.append(ContainerItem(instance=instance, enabled=enabled, mask=mask_ref))
@@ -197,10 +216,17 @@ def _container(
 def _raw_elements(data: dict[str, Any], where: str) -> list[RawElement]:
     raw = data.get("xpsm")
     _require(isinstance(raw, list), where, "'xpsm' must be a list of raw elements")
+    from procfw.icons.xpsm import check_element_ids
+
     try:
-        return [RawElement.from_json(element) for element in raw]
+        elements = [RawElement.from_json(element) for element in raw]
     except ValueError as exc:
         raise _Bad(f"{where}: {exc}") from None
+    try:
+        check_element_ids(elements, where)
+    except IconFileError as exc:
+        raise _Bad(str(exc)) from None
+    return elements
 
 
 def _elements_from_parameters(data: dict[str, Any], warnings: list[str], where: str) -> list[RawElement]:
@@ -214,6 +240,7 @@ def _elements_from_parameters(data: dict[str, Any], warnings: list[str], where: 
         warnings.append(f"{where}: the process is not installed; its parameters are kept as text "
                         "(table columns are named c0, c1, ...)")
     for name, value in parameters.items():
+        _require_id(name, where, "parameter id")
         if isinstance(value, list):
             rows = [
                 RawElement(tag="tr", children=[
@@ -244,8 +271,11 @@ def loads(text: str | bytes, *, source: str = "<json>", max_bytes: int = MAX_FIL
         document = _json.loads(text)
     except _json.JSONDecodeError as exc:
         raise IconFileError(source, f"malformed JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from None
-    except (RecursionError, UnicodeDecodeError) as exc:
-        raise IconFileError(source, f"unreadable JSON: {type(exc).__name__}") from None
+    except RecursionError:
+        problem = f"JSON nested too deeply to read (containers may nest {MAX_NESTING} levels)"
+        raise IconFileError(source, problem) from None
+    except UnicodeDecodeError as exc:
+        raise IconFileError(source, f"unreadable JSON: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     result = LoadResult(source=source, format="json")
     try:
         if isinstance(document, dict) and "procfw_icon" in document:
@@ -258,6 +288,7 @@ def loads(text: str | bytes, *, source: str = "<json>", max_bytes: int = MAX_FIL
         icons = document.get("icons")
         _require(isinstance(icons, dict), source, "'icons' must be an object of id: envelope")
         for icon_id, envelope in icons.items():
+            _require_id(icon_id, source, "icon id")
             instance, meta = _from_envelope(envelope, result.warnings, f"icon {icon_id}", 0)
             result.icons[icon_id] = instance
             position = envelope.get("position") or {}
@@ -268,6 +299,8 @@ def loads(text: str | bytes, *, source: str = "<json>", max_bytes: int = MAX_FIL
                 instance=meta,
             )
     except _Bad as exc:
+        raise IconFileError(source, str(exc)) from None
+    except IconFileError as exc:  # from the XPSM elements of a placeholder: name this file too
         raise IconFileError(source, str(exc)) from None
     return result
 

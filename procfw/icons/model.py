@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,78 @@ from procfw.unknown import placeholders_in
 if TYPE_CHECKING:
     from procfw.process import Process
 
-__all__ = ["IconFileError", "IconMeta", "InstanceMeta", "LoadResult"]
+__all__ = [
+    "MAX_NESTING",
+    "IconFileError",
+    "IconMeta",
+    "InstanceMeta",
+    "LoadResult",
+    "check_identifier",
+    "check_nesting",
+    "container_depth",
+    "is_identifier",
+    "shown",
+]
+
+MAX_NESTING = 32
+"""How deeply ProcessContainers may nest in an icon (PixInsight's own files nest a few levels).
+Every reader refuses deeper icons and every writer refuses to write them."""
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_SHOWN = 60
+
+
+def is_identifier(text: object) -> bool:
+    """Whether ``text`` is a PixInsight id: an identifier ``[A-Za-z_][A-Za-z0-9_]*``."""
+    return isinstance(text, str) and _IDENTIFIER.match(text) is not None
+
+
+def shown(text: object) -> str:
+    """``text`` for a message: its repr (control characters visible), cut to a readable length."""
+    if isinstance(text, str) and len(text) > _SHOWN:
+        return repr(text[:_SHOWN]) + f"... ({len(text)} characters)"
+    return repr(text)
+
+
+def check_identifier(
+    text: object, what: str, source: object, *, line: int | None = None, column: int | None = None
+) -> str:
+    """``text`` if it is a valid id (see :func:`is_identifier`); otherwise raise
+    :class:`IconFileError` naming ``source``, ``line``, the id and the rule.
+
+    Every process id, icon id, parameter id and mask id read from a file passes through here
+    before it can reach a writer, so that nothing but an identifier is ever written as
+    code into console source or PJSR.
+    """
+    if not is_identifier(text):
+        raise IconFileError(
+            source, f"invalid {what} {shown(text)}: ids are letters, digits and _, not starting with a digit",
+            line=line, column=column,
+        )
+    return str(text)
+
+
+def container_depth(instance: Process) -> int:
+    """How deeply containers nest in ``instance`` (0: not a container), computed without recursion."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(instance, 0)]
+    while stack:
+        current, depth = stack.pop()
+        items = getattr(current, "items", None)
+        if not items or not isinstance(items, (tuple, list)):
+            continue
+        depth += 1
+        deepest = max(deepest, depth)
+        if depth > MAX_NESTING + 1:
+            break
+        stack.extend((getattr(item, "instance", None), depth) for item in items)
+    return deepest
+
+
+def check_nesting(instance: Process, source: object, what: str = "icon") -> None:
+    """Raise :class:`IconFileError` when containers nest deeper than :data:`MAX_NESTING` in ``instance``."""
+    if container_depth(instance) > MAX_NESTING:
+        raise IconFileError(source, f"{what}: containers nested deeper than {MAX_NESTING} levels (the limit)")
 
 
 class IconFileError(ProcfwError, ValueError):

@@ -3,6 +3,12 @@
 Write-only.  Enumerations are written as ``ProcessId.prototype.Element``, tables as arrays
 of rows with a comment naming the columns, strings as JavaScript literals; a container
 adds its children with ``P.add(P1)`` (a disabled child's ``add`` is commented out).
+
+The output is code, so nothing is written into it unchecked: process ids, parameter ids,
+column ids, enumeration elements, mask ids and variable names must be identifiers (an
+:class:`~procfw.icons.model.IconFileError` otherwise), every text is a JSON-escaped string
+literal (line separators included), and anything else that is not a plain number or
+Boolean is written as a string.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from procfw.container import ProcessContainer
+from procfw.icons.model import IconFileError, check_nesting, is_identifier, shown
 from procfw.params import Block, Boolean, Double, Enumeration, Float, ParameterKind, String, Table
 from procfw.process import Process
 from procfw.unknown import RawElement, UnknownProcess
@@ -29,6 +36,28 @@ _JS_RESERVED = frozenset(
 )
 
 
+_JS_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+
+
+def _ident(text: object, what: str) -> str:
+    """``text`` if it is an identifier; otherwise refuse to write it as code."""
+    if not is_identifier(text):
+        raise IconFileError("<pjsr>", f"{what} {shown(text)} is not an identifier; it cannot be written as "
+                            "JavaScript code")
+    return str(text)
+
+
+def _js_plain(text: str) -> str:
+    """A formatted value as a JavaScript number or Boolean when it is one, else as a string literal."""
+    return text if text in ("true", "false") or _JS_NUMBER.match(text) else _js_string(text)
+
+
+def _js_comment(text: str) -> str:
+    """``text`` for a ``//`` comment: an identifier as is, anything else as an escaped literal
+    (so that no line terminator can end the comment)."""
+    return text if is_identifier(text) else _json.dumps(text)
+
+
 def _js_string(text: str) -> str:
     pieces = text.split("\n")
     if len(pieces) == 1:
@@ -43,23 +72,23 @@ def _js_value(process_id: str, kind: ParameterKind, value: Any) -> str:
     if isinstance(kind, Boolean):
         return "true" if value else "false"
     if isinstance(kind, Enumeration):
-        return f"{process_id}.prototype.{value}"
+        return f"{_ident(process_id, 'process id')}.prototype.{_ident(value, 'enumeration element')}"
     if isinstance(kind, (Float, Double)):
         number = float(value)
         if number != number:
             return "NaN"
         if number in (float("inf"), float("-inf")):
             return "Infinity" if number > 0 else "-Infinity"
-        return kind.format(value)
+        return _js_plain(kind.format(value))
     if isinstance(kind, String):
         return _js_string(str(value))
     if isinstance(kind, Block):
         return _json.dumps(bytes(value).hex()) + " /* bytes, hexadecimal */"
-    return kind.format(value)
+    return _js_plain(kind.format(value))
 
 
 def _js_table(process_id: str, kind: Table, rows: Any) -> str:
-    head = "[ // " + ", ".join(c.id for c in kind.columns)
+    head = "[ // " + ", ".join(_ident(c.id, "table column id") for c in kind.columns)
     body = [
         "   [" + ", ".join(_js_value(process_id, c, v).replace("\n", " ") for c, v in zip(kind.columns, row)) + "]"
         for row in rows
@@ -80,7 +109,7 @@ def _raw_js_value(process_id: str, element: RawElement) -> str:
     if re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", value):
         return value
     if _NAME.fullmatch(value):
-        return f"{process_id}.prototype.{value}"
+        return f"{_ident(process_id, 'process id')}.prototype.{value}"
     return _js_string(value)
 
 
@@ -88,13 +117,13 @@ def _pjsr_lines(instance: Process, var: str, lines: list[str]) -> None:
     if isinstance(instance, UnknownProcess):
         _pjsr_placeholder(instance, var, lines)
         return
-    lines.append(f"var {var} = new {instance.process_id};")
+    lines.append(f"var {_ident(var, 'variable name')} = new {_ident(instance.process_id, 'process id')};")
     if isinstance(instance, ProcessContainer):
         for index, item in enumerate(instance.items, 1):
             child = f"{var}_{index}" if var[-1:].isdigit() else f"{var}{index}"
             _pjsr_lines(item.instance, child, lines)
             if item.mask is not None:
-                lines.append(f"// child {index} has mask {item.mask.window_id}"
+                lines.append(f"// child {index} has mask {_ident(item.mask.window_id, 'mask view id')}"
                              f"{' (inverted)' if item.mask.inverted else ''}; set it in PixInsight")
             lines.append(f"{var}.add({child});" if item.enabled else f"// {var}.add({child}); // disabled child")
         return
@@ -102,6 +131,7 @@ def _pjsr_lines(instance: Process, var: str, lines: list[str]) -> None:
         value = getattr(instance, pid)
         if kind.read_only and value == kind.default_value:
             continue
+        _ident(pid, "parameter id")
         if isinstance(kind, Table):
             lines.append(f"{var}.{pid} = {_js_table(instance.process_id, kind, value)};")
         else:
@@ -109,20 +139,23 @@ def _pjsr_lines(instance: Process, var: str, lines: list[str]) -> None:
 
 
 def _pjsr_placeholder(instance: UnknownProcess, var: str, lines: list[str]) -> None:
-    pid = instance.class_id
-    lines.append(f"var {var} = new {pid}; // {pid} is not installed in procfw: values written as read")
+    pid = _ident(instance.class_id, "process id")
+    lines.append(f"var {_ident(var, 'variable name')} = new {pid}; // {pid} is not installed in procfw: "
+                 "values written as read")
     for element in instance.elements:
         ident = element.get("id")
         if element.tag == "parameter" and ident:
-            lines.append(f"{var}.{ident} = {_raw_js_value(pid, element)};")
+            lines.append(f"{var}.{_ident(ident, 'parameter id')} = {_raw_js_value(pid, element)};")
         elif element.tag == "table" and ident:
+            _ident(ident, "table id")
             trs = element.find_all("tr")
-            columns = [td.get("id") or "" for td in trs[0].find_all("td")] if trs else []
+            columns = [_ident(td.get("id"), "table column id") if td.get("id") else ""
+                       for td in trs[0].find_all("td")] if trs else []
             rows = ["   [" + ", ".join(_raw_js_value(pid, td).replace("\n", " ") for td in tr.find_all("td")) + "]"
                     for tr in trs]
             lines.append(f"{var}.{ident} = {_js_rows('[ // ' + ', '.join(columns), rows)};")
         elif element.tag not in ("description", "time"):
-            lines.append(f"// <{element.tag}> element not expressible in PJSR")
+            lines.append(f"// element {_js_comment(element.tag)} not expressible in PJSR")
 
 
 def to_pjsr(instance: Process, *, var: str = "P") -> str:
@@ -131,6 +164,7 @@ def to_pjsr(instance: Process, *, var: str = "P") -> str:
     Enumerations are written as ``ProcessId.prototype.Element``, tables as arrays of rows
     with a comment naming the columns; a container adds its children with ``P.add(P1)``.
     """
+    check_nesting(instance, "<pjsr>")
     lines: list[str] = []
     _pjsr_lines(instance, var, lines)
     return "\n".join(lines) + "\n"
@@ -143,6 +177,6 @@ def icons_to_pjsr(icons: Mapping[str, Process]) -> str:
     out = [f"// Process icons written by procfw {procfw.__version__} as PixInsight JavaScript (PJSR)", ""]
     for name, instance in icons.items():
         var = name if is_valid_id(name) and name not in _JS_RESERVED else f"icon_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
-        out.append(f"// icon {name}")
+        out.append(f"// icon {_js_comment(name)}")
         out.append(to_pjsr(instance, var=var))
     return "\n".join(out)

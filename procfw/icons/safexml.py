@@ -17,7 +17,7 @@ from typing import Any
 from xml.parsers import expat
 
 from procfw.icons.model import IconFileError
-from procfw.unknown import RawElement
+from procfw.unknown import XML_NAME, RawElement
 
 __all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "escape_attribute", "escape_text", "parse_xml", "write_element"]
 
@@ -182,9 +182,16 @@ def check_writable(text: str, where: str) -> None:
         raise ValueError(f"{where}: character U+{ord(bad.group()):04X} cannot be written to XML")
 
 
+def _check_name(name: str, what: str) -> None:
+    if not XML_NAME.match(name):
+        raise ValueError(f"{what} {name[:60]!r} is not an XML name and cannot be written")
+
+
 def _start_tag(element: RawElement, close: bool) -> str:
+    _check_name(element.tag, "element tag")
     parts = [element.tag]
     for name, value in element.attributes:
+        _check_name(name, f"<{element.tag}> attribute name")
         check_writable(value, f"<{element.tag} {name}>")
         parts.append(f'{name}="{escape_attribute(value)}"')
     return "<" + " ".join(parts) + ("/>" if close else ">")

@@ -16,6 +16,13 @@ written with a trailing comma (``icon NAME = A,``).  A placeholder for a process
 not installed carries its XPSM instance element in ``--xpsm="..."``.  Lines that are blank
 or start with ``#`` or ``//`` are ignored.  See ``docs/icons.md``.
 
+The output is a script the console runs, so the writer puts nothing into it unchecked:
+icon, process, parameter and mask ids must be identifiers, and every value must be one
+console literal (a number, a word, a list, or a quoted string with ``\\``, ``\"``, line
+breaks and ``$`` escaped) on one line; anything else is refused with an
+:class:`~procfw.icons.model.IconFileError`.  The reader refuses containers nested deeper
+than :data:`~procfw.icons.model.MAX_NESTING`.
+
 The reader here needs neither the console package nor its grammar: values are read with
 :mod:`procfw.literals` and each parameter kind's ``parse``/``convert``.
 """
@@ -29,15 +36,25 @@ from typing import Any
 from procfw.container import ContainerItem, ProcessContainer
 from procfw.errors import ProcfwError, UnknownNameError
 from procfw.icons.lookup import process_class
-from procfw.icons.model import IconFileError, IconMeta, InstanceMeta, LoadResult
+from procfw.icons.model import (
+    MAX_NESTING,
+    IconFileError,
+    IconMeta,
+    InstanceMeta,
+    LoadResult,
+    check_nesting,
+    container_depth,
+    is_identifier,
+    shown,
+)
 from procfw.icons.pjsr import icons_to_pjsr, to_pjsr
 from procfw.icons.safexml import element_to_string, parse_xml
-from procfw.literals import unquote
-from procfw.params import Boolean, ParameterKind, String
+from procfw.literals import parse_literal, unquote
+from procfw.params import Boolean, ParameterKind, String, Table
 from procfw.process import Process
 from procfw.registry import processes, suggest
 from procfw.unknown import UnknownProcess
-from procfw.workspace import MaskRef, is_valid_id, unique_id
+from procfw.workspace import MaskRef, unique_id
 
 __all__ = [
     "DESCRIPTION_OPTION",
@@ -68,8 +85,30 @@ def _no_interpolation(literal: str) -> str:
     return literal.replace("$", "\\$")
 
 
+def _ident(text: object, what: str) -> str:
+    """``text`` if it is an identifier; otherwise refuse to write it into console source."""
+    if not is_identifier(text):
+        raise IconFileError("<console>", f"{what} {shown(text)} is not an identifier; console source needs one")
+    return str(text)
+
+
+def _literal(text: str, what: str) -> str:
+    """``text`` if it is exactly one console literal on one line, with ``$`` escaped; refused otherwise."""
+    problem = ""
+    if "\n" in text or "\r" in text:
+        problem = "it spans lines"
+    else:
+        try:
+            parse_literal(text)
+        except ValueError as exc:
+            problem = str(exc)
+    if problem:
+        raise IconFileError("<console>", f"{what}: {shown(text)} is not one console literal ({problem})")
+    return _no_interpolation(text)
+
+
 def _quote(text: str) -> str:
-    return _no_interpolation(_QUOTER.console(text))
+    return _literal(_QUOTER.console(text), "quoted text")
 
 
 # -- console source: writing ----------------------------------------------------------------
@@ -83,14 +122,19 @@ def _command(instance: Process, meta: InstanceMeta | None = None) -> str:
     if isinstance(instance, UnknownProcess):
         from procfw.icons.xpsm import instance_to_element
 
-        fragment = element_to_string(instance_to_element(instance), indent=False)
-        return f"{instance.class_id} --{XPSM_OPTION}={_quote(fragment)}"
-    parts = [instance.process_id]
+        class_id = _ident(instance.class_id, "process id")
+        try:
+            fragment = element_to_string(instance_to_element(instance), indent=False)
+        except ValueError as exc:
+            raise IconFileError("<console>", f"{class_id}: {exc}") from None
+        return f"{class_id} --{XPSM_OPTION}={_quote(fragment)}"
+    parts = [_ident(instance.process_id, "process id")]
     for pid, kind in type(instance).schema().items():
         value = getattr(instance, pid)
         if kind.read_only and value == kind.default_value:
             continue
-        parts.append(f"-{pid}={_no_interpolation(kind.console(value))}")
+        _ident(pid, "parameter id")
+        parts.append(f"-{pid}={_literal(kind.console(value), f'{instance.process_id}.{pid}')}")
     return " ".join(parts) + _description_option(meta)
 
 
@@ -116,8 +160,8 @@ def icons_to_console(icons: Mapping[str, Process], *, meta: Mapping[str, IconMet
     taken = set(icons)
     lines: list[str] = []
     for name, instance in icons.items():
-        if not is_valid_id(name):
-            raise IconFileError("<console>", f"icon id {name!r} is not an identifier; console source needs one")
+        _ident(name, "icon id")
+        check_nesting(instance, "<console>", f"icon {name}")
         icon_meta = meta.get(name)
         _emit(name, instance, lines, taken, icon_meta.instance if icon_meta else None)
     return "\n".join(lines) + "\n"
@@ -138,7 +182,7 @@ def _emit(name: str, instance: Process, lines: list[str], taken: set[str], meta:
         _emit(child, item.instance, lines, taken, meta.child(index - 1) if meta else None)
         ref = ("" if item.enabled else "-") + child
         if item.mask is not None:
-            ref += "@" + ("~" if item.mask.inverted else "") + item.mask.window_id
+            ref += "@" + ("~" if item.mask.inverted else "") + _ident(item.mask.window_id, "mask view id")
         refs.append(ref)
     trailing = "," if len(refs) == 1 else ""
     lines.append(f"icon {name} = {', '.join(refs)}{trailing}{_description_option(meta)}")
@@ -270,7 +314,15 @@ def _string(token: str) -> str:
 
 
 def _convert(kind: ParameterKind, token: str, quoted: bool) -> Any:
-    return kind.convert(_string(token)) if quoted else kind.parse(token)
+    if quoted:
+        return kind.convert(_string(token))
+    if isinstance(kind, Table) and kind.max_rows is not None:
+        try:  # the row limit is checked while the literal is read, not after
+            rows = parse_literal(token, max_items=kind.max_rows)
+        except ValueError as exc:
+            raise IconFileError("<console>", f"{kind.id}: not a table literal: {exc}") from None
+        return kind.convert(rows)
+    return kind.parse(token)
 
 
 def _parse_command(line: _Line, warnings: list[str]) -> tuple[Process, InstanceMeta]:
@@ -334,12 +386,17 @@ def _from_fragment(
         raise line.error(f"--{XPSM_OPTION}: {exc.problem}", where) from None
     if element.tag != "instance" or element.get("class") != process_id:
         raise line.error(f"--{XPSM_OPTION} must hold an <instance class=\"{process_id}\"> element", where)
-    return element_to_instance(element, warnings, source=f"{line.source}:{line.number}")
+    try:
+        return element_to_instance(element, warnings, source=f"{line.source}:{line.number}")
+    except IconFileError as exc:
+        raise line.error(f"--{XPSM_OPTION}: {exc.problem}", where) from None
 
 
 def _parse_items(
-    line: _Line, defined: Mapping[str, Process], metas: Mapping[str, InstanceMeta]
-) -> tuple[ProcessContainer, InstanceMeta]:
+    line: _Line, defined: Mapping[str, Process], metas: Mapping[str, InstanceMeta], depths: dict[str, int]
+) -> tuple[ProcessContainer, InstanceMeta, int]:
+    """A container of earlier icons, its metadata and its nesting depth."""
+    deepest = 0
     items: list[ContainerItem] = []
     children: list[InstanceMeta | None] = []
     description = None
@@ -361,6 +418,12 @@ def _parse_items(
         if ref not in defined:
             hint = suggest(ref, list(defined))
             raise line.error(f"unknown icon '{ref}'{hint}; a container can only use icons defined before it", ref_pos)
+        if ref not in depths:
+            depths[ref] = container_depth(defined[ref])
+        deepest = max(deepest, depths[ref])
+        if deepest >= MAX_NESTING:
+            raise line.error(f"containers nested deeper than {MAX_NESTING} levels (the limit): icon {ref} "
+                             f"already nests {deepest}", ref_pos)
         mask = None
         if line.peek() == "@":
             line.pos += 1
@@ -380,7 +443,7 @@ def _parse_items(
             break
     container_cls = process_class("ProcessContainer") or ProcessContainer
     meta = InstanceMeta(class_id=container_cls.process_id, description=description, children=children)
-    return container_cls(items=items), meta
+    return container_cls(items=items), meta, deepest + 1
 
 
 def _is_item_list(line: _Line) -> bool:
@@ -406,6 +469,7 @@ def read_console_source(
     result = LoadResult(source=source, format="console")
     defined: dict[str, Process] = dict(icons or {})
     metas: dict[str, InstanceMeta] = {}
+    depths: dict[str, int] = {}
     for number, raw_line in enumerate(text.split("\n"), 1):
         body = raw_line[:-1] if raw_line.endswith("\r") else raw_line
         stripped = body.strip(" \t")
@@ -422,9 +486,10 @@ def read_console_source(
         line.expect("=")
         instance: Process
         if _is_item_list(line):
-            instance, meta = _parse_items(line, defined, metas)
+            instance, meta, depths[name] = _parse_items(line, defined, metas, depths)
         else:
             instance, meta = _parse_command(line, result.warnings)
+            depths[name] = container_depth(instance)
         if name in result.icons:
             result.warnings.append(f"{source}:{number}:{name_pos + 1}: icon {name} is defined again; the last wins")
         result.icons[name] = instance

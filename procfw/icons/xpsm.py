@@ -17,14 +17,23 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import procfw
 from procfw.container import ContainerItem, ProcessContainer
 from procfw.errors import ProcfwError, UnknownNameError
 from procfw.icons.lookup import is_container, process_class
-from procfw.icons.model import IconFileError, IconMeta, InstanceMeta, LoadResult, read_bounded
+from procfw.icons.model import (
+    MAX_NESTING,
+    IconFileError,
+    IconMeta,
+    InstanceMeta,
+    LoadResult,
+    check_identifier,
+    check_nesting,
+    read_bounded,
+)
 from procfw.icons.safexml import MAX_DEPTH, MAX_FILE_BYTES, parse_xml, write_element
 from procfw.params import Block, ParameterKind, String, Table
 from procfw.process import Process
@@ -33,6 +42,7 @@ from procfw.unknown import RawElement, UnknownProcess
 __all__ = [
     "OLD_NAMESPACE",
     "XPSM_NAMESPACE",
+    "check_element_ids",
     "dumps",
     "element_to_instance",
     "instance_to_element",
@@ -47,6 +57,7 @@ _NAMESPACES = (XPSM_NAMESPACE, OLD_NAMESPACE)
 _SCHEMA_LOCATION = f"{XPSM_NAMESPACE} http://pixinsight.com/xpsm/xpsm-1.0.xsd"
 _RULE = "*" * 68
 _METADATA_TAGS = ("description", "time")
+_ID_TAGS = ("parameter", "table", "td")
 
 
 def _local(tag: str) -> str:
@@ -78,7 +89,9 @@ def loads(
             iid = child.get("id")
             if not iid:
                 result.warnings.append(f"{source}:{child.line}: <instance> without an id; ignored")
-            elif iid in instances:
+                continue
+            check_identifier(iid, "instance id", source, line=child.line, column=child.column)
+            if iid in instances:
                 result.warnings.append(f"{source}:{child.line}: duplicate instance id {iid!r}; the first is kept")
             else:
                 instances[iid] = child
@@ -144,6 +157,8 @@ def _read_icon(
     if not icon_id or not ref:
         result.warnings.append(f"{source}:{icon.line}: <icon> without id or instance; ignored")
         return
+    check_identifier(icon_id, "icon id", source, line=icon.line, column=icon.column)
+    check_identifier(ref, "instance id", source, line=icon.line, column=icon.column)
     if ref not in instances:
         result.warnings.append(f"{source}:{icon.line}: icon {icon_id!r} names a missing instance {ref!r}; ignored")
         return
@@ -175,31 +190,61 @@ def metadata_from_elements(elements: tuple[RawElement, ...], class_id: str, vers
     return InstanceMeta(class_id=class_id, version=version, description=description, time=time)
 
 
+def _where(element: RawElement) -> tuple[int | None, int | None]:
+    return (element.line or None, element.column or None)
+
+
+def check_element_ids(elements: Iterable[RawElement], source: str) -> None:
+    """Refuse (IconFileError naming source, line and id) any ``class`` of an ``<instance>``
+    and any ``id`` of a ``<parameter>``, ``<table>`` or ``<td>`` among ``elements`` and
+    their descendants that is not an identifier."""
+    for top in elements:
+        for element in top.walk():
+            tag = _local(element.tag)
+            line, column = _where(element)
+            if tag == "instance" and element.get("class") is not None:
+                check_identifier(element.get("class"), "process id", source, line=line, column=column)
+            elif tag in _ID_TAGS and element.get("id") is not None:
+                check_identifier(element.get("id"), f"<{tag}> id", source, line=line, column=column)
+
+
 def element_to_instance(
-    element: RawElement, warnings: list[str], *, source: str = "<xpsm>"
+    element: RawElement, warnings: list[str], *, source: str = "<xpsm>", depth: int = 0
 ) -> tuple[Process, InstanceMeta]:
     """One ``<instance>`` element as a typed instance (or a placeholder) and its metadata.
 
     Problems that PixInsight would tolerate (unknown parameters, odd elements) are
     appended to ``warnings``; an instance of a registered process whose values break its
-    schema is kept as a placeholder, with a warning, so that nothing is lost.
+    schema is kept as a placeholder, with a warning, so that nothing is lost.  Ids that are
+    not identifiers (process, parameter, table and cell ids) and containers nested deeper
+    than :data:`~procfw.icons.model.MAX_NESTING` (``depth`` counts the containers around
+    ``element``) are refused with an :class:`IconFileError`.
     """
     class_id = element.get("class")
+    line, column = _where(element)
     if not class_id:
-        raise IconFileError(source, "<instance> without a class attribute", line=element.line, column=element.column)
+        raise IconFileError(source, "<instance> without a class attribute", line=line, column=column)
+    check_identifier(class_id, "process id", source, line=line, column=column)
     version = _int_attribute(element, "version", warnings, source)
     cls = process_class(class_id)
     meta = metadata_from_elements(element.children, class_id, version)
+    if cls is None or not is_container(cls):
+        check_element_ids(element.children, source)
+    elif depth >= MAX_NESTING:
+        raise IconFileError(source, f"{class_id}: containers nested deeper than {MAX_NESTING} levels (the limit)",
+                            line=line, column=column)
     if cls is None:
         return UnknownProcess(class_id=class_id, class_version=version, elements=element.children), meta
     where = f"{source}:{element.line}: {class_id}"
     try:
         if is_container(cls):
-            instance, children_meta = _read_container(cls, element, warnings, source, where)
+            instance, children_meta = _read_container(cls, element, warnings, source, where, depth)
             meta = InstanceMeta(class_id=cls.process_id, version=version, description=meta.description,
                                 time=meta.time, children=children_meta)
             return instance, meta
         instance = cls.from_parameters(_read_parameters(cls, element, warnings, where))
+    except IconFileError:
+        raise
     except (ProcfwError, ValueError, TypeError) as exc:
         warnings.append(f"{where}: invalid instance kept as a placeholder: {exc}")
         return UnknownProcess(class_id=class_id, class_version=version, elements=element.children), meta
@@ -208,7 +253,7 @@ def element_to_instance(
 
 
 def _read_container(
-    cls: type[Process], element: RawElement, warnings: list[str], source: str, where: str
+    cls: type[Process], element: RawElement, warnings: list[str], source: str, where: str, depth: int
 ) -> tuple[Process, list[InstanceMeta | None]]:
     items: list[ContainerItem] = []
     metas: list[InstanceMeta | None] = []
@@ -221,7 +266,7 @@ def _read_container(
         enabled_text = (child.get("enabled") or "true").strip().lower()
         if enabled_text not in ("true", "false"):
             warnings.append(f"{source}:{child.line}: enabled={enabled_text!r} is not true/false; taken as true")
-        instance, meta = element_to_instance(child, warnings, source=source)
+        instance, meta = element_to_instance(child, warnings, source=source, depth=depth + 1)
         items.append(ContainerItem(instance=instance, enabled=enabled_text != "false"))
         metas.append(meta)
     return cls(items=items), metas
@@ -396,6 +441,7 @@ def dumps(
     for index, (icon_id, instance) in enumerate(icons.items()):
         icon_meta = meta.get(icon_id)
         instance_id = f"{icon_id}_instance"
+        check_nesting(instance, "<xpsm>", f"icon {icon_id}")
         try:
             element = instance_to_element(
                 instance, icon_meta.instance if icon_meta else None, extra=[("id", instance_id)], warnings=warnings

@@ -110,9 +110,17 @@ def test_malformed_documents_raise_procfw_errors(text: str, match: str):
 
 def test_class_names_are_never_imported():
     name = "procfw_icons_evil_module_that_must_not_load"
-    text = (f'<xpsm version="1.0"><instance class="{name}:Thing" id="a_instance"/>'
-            f'<instance class="os.system" id="b_instance"/>'
+    text = (f'<xpsm version="1.0"><instance class="{name}" id="a_instance"/>'
+            f'<instance class="os_system" id="b_instance"/>'
             f'<icon id="a" instance="a_instance"/><icon id="b" instance="b_instance"/></xpsm>')
     result = xpsm.loads(text)
     assert all(isinstance(i, UnknownProcess) for i in result.icons.values())
     assert name not in sys.modules
+
+
+@pytest.mark.parametrize("bad", [f"{'procfw_icons_evil'}:Thing", "os.system"])
+def test_class_names_that_are_not_identifiers_are_refused(bad: str):
+    text = (f'<xpsm version="1.0">\n<instance class="{bad}" id="a_instance"/>'
+            f'<icon id="a" instance="a_instance"/></xpsm>')
+    error = _fails_fast(lambda: xpsm.loads(text, source="bad.xpsm"), "invalid process id")
+    assert str(error).startswith("bad.xpsm:2:") and repr(bad) in str(error)
