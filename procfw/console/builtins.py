@@ -215,11 +215,57 @@ def processes_(session: Session, pattern: str = "*") -> None:
 
 
 @_builtin("exec")
-def exec_(session: Session, icon: str, *targets: Any) -> None:
-    """Run a process icon on target views (ids, patterns), or globally / on the current view."""
+def exec_(
+    session: Session, icon: str, *targets: Any, executor: str | None = None, workers: int | None = None,
+    scheduler: str | None = None,
+) -> None:
+    """Run a process icon on target views (ids, patterns), or globally / on the current view.
+
+    exec ICON CONTAINER, where CONTAINER is an ImageContainer icon, runs ICON over every
+    enabled item of the container: each file is read, processed and written to a new file
+    (one line per item, then a summary; a failing item is reported and the others go on;
+    the command fails at the end if any item failed).  -executor=serial|processes|dask
+    (default serial), -workers=N and -scheduler=ADDRESS (dask) choose how files run.
+    """
     instance = session.workspace.icon(icon)
     target_args = [a for a in session.current_args if a.kind == "value"][1:]
-    session.run_instance(instance, target_args, session.current_statement)
+    container = _target_container(session, target_args)
+    if container is None:
+        if executor is not None or workers is not None or scheduler is not None:
+            raise ProcfwError("exec: -executor, -workers and -scheduler apply only when the target is an "
+                              "image container icon (exec ICON CONTAINER)")
+        session.run_instance(instance, target_args, session.current_statement)
+        return
+    name, target = container
+    run = target.execute_process(
+        instance, workspace=session.workspace, executor=executor or "serial", workers=workers, scheduler=scheduler,
+        on_item=lambda outcome: session.print(outcome.line()), name=name,
+    )
+    session.print(run.summary())
+    session.records.append({"process": instance.process_id, "target": name, "outputs": run.outputs()})
+    if not run.ok:
+        total = len(run.outcomes)
+        raise ExecutionError(f"exec {icon} {name}: {run.count('failed')} of {total} item{'s' if total != 1 else ''} "
+                             "failed (see above)")
+
+
+def _target_container(session: Session, targets: list[Any]) -> tuple[str, Any] | None:
+    """``(icon id, instance)`` when the only target names an icon that is a target container, else None.
+
+    A target container is an instance whose class sets ``is_target_container`` and has an
+    ``execute_process(instance, *, workspace, executor, workers, scheduler, on_item, name)``
+    method returning a run with ``summary()``, ``outputs()``, ``ok`` and ``count(status)``
+    (the built-in one is ImageContainer).  A view of the same id wins.
+    """
+    if len(targets) != 1 or not isinstance(targets[0].value, str):
+        return None
+    name = targets[0].value
+    target = session.workspace.icons.get(name)
+    if target is None or not getattr(target, "is_target_container", False) or name in session.workspace:
+        return None
+    if not callable(getattr(target, "execute_process", None)):
+        return None
+    return name, target
 
 
 @_builtin("icons")
