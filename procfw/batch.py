@@ -318,13 +318,17 @@ class ProcessExecutor(Executor):
     kind = "processes"
 
     def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.single_thread = workers > 1
+        self._broken = False
+        self._pool: Any = self._new_pool()
+
+    def _new_pool(self) -> Any:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        self.workers = workers
-        self.single_thread = workers > 1
-        self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+        return ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
             initializer=_limit_threads if self.single_thread else None,
         )
 
@@ -332,6 +336,10 @@ class ProcessExecutor(Executor):
         listed = _checked(fn, items)
         if self._pool is None:
             raise ProcfwError("this executor is closed")
+        if self._broken:  # a worker died in an earlier map: start afresh
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            self._broken = False
         pool = self._pool
 
         def run() -> Iterator[tuple[int, Any]]:
@@ -344,6 +352,8 @@ class ProcessExecutor(Executor):
                         outcome = future.result()
                     except Exception as exc:  # noqa: BLE001 - a failed item (or a dead worker) is reported
                         outcome = _worker_failure(exc)
+                        if isinstance(outcome, TaskError) and outcome is not exc:
+                            self._broken = True
                     yield futures[future], outcome
             finally:
                 for future in futures:
@@ -361,7 +371,8 @@ def _worker_failure(exc: BaseException) -> BaseException:
     from concurrent.futures.process import BrokenProcessPool
 
     if isinstance(exc, BrokenProcessPool):
-        return TaskError("a worker process died (out of memory? fewer workers use less: -workers=N)",
+        return TaskError("a worker process stopped unexpectedly (out of memory? then fewer workers use less: "
+                         "-workers=N; a Python script that starts workers needs `if __name__ == \"__main__\":`)",
                          type(exc).__qualname__, str(exc))
     return exc
 
@@ -427,7 +438,7 @@ class DaskExecutor(Executor):
                        for i, item in enumerate(listed)]
             index = {future.key: i for i, future in enumerate(futures)}
             try:
-                for future in as_completed(futures):
+                for future in as_completed(futures, loop=client.loop):
                     try:
                         outcome = future.result()
                     except Exception as exc:  # noqa: BLE001 - a failed task is reported, the others go on

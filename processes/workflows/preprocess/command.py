@@ -2,7 +2,8 @@
 
 ::
 
-    preprocess RAW_DIR OUT_DIR [-plan+|--dry-run] [-overwrite+] [-allowMissingCalibration+] ...
+    preprocess RAW_DIR OUT_DIR [-plan+|--dry-run] [-overwrite+] [-allowMissingCalibration+]
+               [-executor=serial|processes|dask] [-workers=N] [-scheduler=tcp://HOST:8786] ...
 
 Registered through the ``procfw.commands`` entry-point group.  It prints the plan (groups,
 and for every light and flat group which bias, dark and flat it uses and why), refuses to
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from processes.workflows.preprocess.pipeline import PreprocessError, plan_session, preprocess
-from processes.workflows.preprocess.plan import DEBAYER_MODES, REJECTIONS, Options
+from processes.workflows.preprocess.plan import DEBAYER_MODES, EXECUTORS, REJECTIONS, Options
 from processes.workflows.preprocess.progress import make_progress
 
 if TYPE_CHECKING:
@@ -80,6 +81,9 @@ def preprocess_command(
     integrate: bool = True,
     rejection: str = "Auto",
     outputExtension: str = ".fits",
+    executor: str = "processes",
+    workers: int = 0,
+    scheduler: str = "",
     progress: bool = True,
 ) -> None:
     """Batch pre-processing (as PixInsight's WBPP): calibrate, debayer, register and integrate a folder of frames.
@@ -103,10 +107,21 @@ def preprocess_command(
     steps; -rejection= sets the integration rejection (default Auto: percentile clipping
     below 8 frames, winsorized sigma clipping from 8); -outputExtension=.fits|.xisf;
     -progress- hides the progress display (stderr).
+
+    Where the per-frame steps (calibration, cosmetic correction, debayering, star
+    measurement, registration) run: -executor=processes (default: a local process pool),
+    -executor=serial (one frame after another, in this process) or -executor=dask (a
+    dask.distributed cluster; pip install "procfw[cluster]").  -workers=N sets the number
+    of local processes (default 0: every core, as many as the memory allows);
+    -scheduler=tcp://HOST:8786 the dask scheduler (default: the environment variable
+    PROCFW_SCHEDULER).  The masters do not depend on the executor.
     """
     from procfw.console.commands import ArgumentError
 
     ext = outputExtension if outputExtension.startswith(".") else "." + outputExtension
+    if workers < 0:
+        raise ArgumentError(f"preprocess: -workers={workers} must be zero (every core) or more",
+                            _node(session, "workers"))
     options = Options(
         exposure_tolerance=_non_negative(session, "exposureTolerance", exposureTolerance),
         temperature_tolerance=_non_negative(session, "temperatureTolerance", temperatureTolerance),
@@ -121,6 +136,8 @@ def preprocess_command(
         reference=reference, align=align, integrate=integrate,
         rejection=_choice(session, "rejection", rejection, REJECTIONS),
         output_extension=_choice(session, "outputExtension", ext, _EXTENSIONS), overwrite=overwrite,
+        executor=_choice(session, "executor", executor, EXECUTORS), workers=workers or None,
+        scheduler=scheduler.strip(),
     )
     only_plan = plan or dryRun
     if output is None and not only_plan:

@@ -44,6 +44,18 @@ Every step is a normal execution of a registered process, looked up by its PixIn
 
 Nothing existing is replaced unless ``options.overwrite``: the run checks for earlier
 results before any work.
+
+**Where the work runs.**  The per-frame steps — flat and light calibration, cosmetic
+correction, debayering, star measurement and registration — run through one executor of
+:mod:`procfw.batch` for the whole run: ``options.executor`` ``processes`` (the default:
+a local pool of ``options.workers`` processes, by default one per core, no more than the
+memory allows for the frame size), ``serial`` (this process) or ``dask`` (the cluster at
+``options.scheduler`` or ``$PROCFW_SCHEDULER``), or the ``executor`` given to
+:func:`preprocess`.  Frames finish in any order; the records, the reports and the
+masters do not depend on it: every executor gives bit-identical masters.  A frame that
+fails on a worker is rejected with its reason and the others go on.  The paths handed to
+the steps are absolute, so that workers elsewhere find the files (the input and output
+folders must then be shared, at the same paths: docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -64,6 +76,7 @@ from processes.workflows.preprocess.frames import scan
 from processes.workflows.preprocess.plan import CalibrationLink, FrameGroup, IntegrationSet, Options, Plan, make_plan
 from processes.workflows.preprocess.progress import NullProgress, StepProgress
 from processes.workflows.preprocess.report import REPORT_JSON, REPORT_TEXT, build_report, rounded, write_reports
+from procfw.batch import Executor, describe_exception, make_executor, use_executor
 from procfw.errors import ProcfwError
 from procfw.image import FITSKeyword, Image
 from procfw.io import read_image
@@ -79,6 +92,7 @@ __all__ = [
     "plan_session",
     "preprocess",
     "rejection_for",
+    "task_memory",
 ]
 
 log = logging.getLogger(__name__)
@@ -133,6 +147,29 @@ class PreprocessResult:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+TASK_BASE_MEMORY = 320 * 2**20
+"""Bytes a worker process needs before its first frame (interpreter, numpy, scipy, numba, procfw)."""
+
+TASK_FRAME_COPIES = 24
+"""Float32 frame-sized buffers one per-frame task may hold at its peak (masters, the frame, the
+demosaiced RGB frame and its working copies, the registration reference and warp buffers)."""
+
+
+def task_memory(plan: Plan) -> int:
+    """The estimated peak bytes of one per-frame task of ``plan`` (largest frame; what sizes the local pool)."""
+    pixels = max((g.width * g.height for g in plan.groups), default=0)
+    return TASK_BASE_MEMORY + TASK_FRAME_COPIES * 4 * pixels
+
+
+def _measure_file(path: str) -> dict[str, Any]:
+    """Star measurement of one processed light (an executor task): its summary, or ``{"error": reason}``."""
+    try:
+        field = measure_stars(read_image(path).pixels)
+    except (ProcfwError, ValueError, OSError) as exc:
+        return {"error": str(exc)}
+    return {k: rounded(v) for k, v in field.summary().items()}
+
+
 def _process(process_id: str, **parameters: Any) -> Any:
     from procfw.registry import processes
 
@@ -177,8 +214,9 @@ def _existing_outputs(out: Path, plan: Plan, extension: str) -> list[Path]:
 class _Run:
     """State of one run: paths, per-frame records, timings and the report."""
 
-    def __init__(self, plan: Plan, out: Path, progress: StepProgress) -> None:
+    def __init__(self, plan: Plan, out: Path, progress: StepProgress, executor: Executor | None = None) -> None:
         self.plan = plan
+        self.executor = executor
         self.options = plan.options
         self.out = out
         self.progress = progress
@@ -207,7 +245,7 @@ class _Run:
         instance = _process(process_id, **parameters)
         workspace = Workspace()
         start = time.perf_counter()
-        with self.progress.step(title) as report:
+        with self.progress.step(title) as report, use_executor(self.executor):
             result = instance.execute_global(workspace, progress=report)
         self.timings[title] = self.timings.get(title, 0.0) + time.perf_counter() - start
         for message in result.messages:
@@ -385,15 +423,14 @@ class _Run:
         raws = self.active(group)
         start = time.perf_counter()
         with self.progress.step(f"measuring stars {group.short}") as report:
-            for i, raw in enumerate(raws):
-                report(i / max(len(raws), 1), Path(raw).name)
-                record = self.lights[raw]
-                try:
-                    field = measure_stars(read_image(record["current"]).pixels)
-                except (ProcfwError, ValueError, OSError) as exc:
-                    record["stars"] = {"error": str(exc)}
-                    continue
-                record["stars"] = {k: rounded(v) for k, v in field.summary().items()}
+            files = [self.lights[raw]["current"] for raw in raws]
+            executor = self.executor if self.executor is not None else make_executor("serial")
+            report(0.0, f"{len(files)} frames")
+            for done, (i, stars) in enumerate(executor.map_unordered(_measure_file, files), start=1):
+                if isinstance(stars, BaseException):
+                    stars = {"error": describe_exception(stars)}
+                self.lights[raws[i]]["stars"] = stars
+                report(done / max(len(files), 1), f"{Path(files[i]).name} ({done}/{len(files)})")
         self.timings["measuring stars"] = self.timings.get("measuring stars", 0.0) + time.perf_counter() - start
 
     def choose_reference(self) -> str:
@@ -548,18 +585,22 @@ def preprocess(
     *,
     progress: StepProgress | None = None,
     plan: Plan | None = None,
+    executor: Executor | None = None,
 ) -> PreprocessResult:
     """Pre-process the session in ``input_dir`` into ``output_dir`` (see the module docstring).
 
     ``plan`` (from :func:`plan_session`, e.g. already shown to the user) saves scanning the
-    folder again; its options are then the run's options.
+    folder again; its options are then the run's options.  ``executor`` (from
+    :func:`procfw.batch.make_executor`; left open) runs the per-frame steps; by default one
+    is made from ``options.executor``, ``options.workers`` and ``options.scheduler`` and
+    closed at the end.
 
     Raises :class:`PreprocessError` before any work when the plan has problems (broken
     links, too few frames) or when ``output_dir`` holds earlier results and
     ``options.overwrite`` is off; after the run when a master light could not be made
     (the report and the other masters are written first).
     """
-    out = Path(output_dir)
+    out = Path(os.path.abspath(os.path.expanduser(os.fspath(output_dir))))
     progress = progress or NullProgress()
     started = time.perf_counter()
     if plan is None:
@@ -579,7 +620,12 @@ def preprocess(
         raise PreprocessError(f"preprocess: {out} already holds results of an earlier run ({shown}); "
                               "give -overwrite+ to replace them, or choose another output folder")
     out.mkdir(parents=True, exist_ok=True)
-    run = _Run(plan, out, progress)
+    owned = executor is None
+    if executor is None:
+        executor = make_executor(options.executor, workers=options.workers, scheduler=options.scheduler or None,
+                                 task_memory=task_memory(plan))
+    log.info("preprocess: per-frame steps run on %s", executor)
+    run = _Run(plan, out, progress, executor)
     for link in plan.lights:
         for frame in link.target.frames:
             run.lights[str(frame.path)] = {
@@ -606,6 +652,8 @@ def preprocess(
             for target in plan.integrations:
                 run.integrate_lights(target)
     finally:
+        if owned:
+            executor.close()
         progress.close()
     for record in run.lights.values():
         if record["status"] == "pending":

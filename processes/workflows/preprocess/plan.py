@@ -54,6 +54,7 @@ from processes.workflows.preprocess.groups import (
 
 __all__ = [
     "DEBAYER_MODES",
+    "EXECUTORS",
     "REJECTIONS",
     "CalibrationLink",
     "FrameGroup",
@@ -68,6 +69,7 @@ MIN_INTEGRATION_FRAMES = 3
 """ImageIntegration combines at least three images."""
 
 DEBAYER_MODES = ("Auto", "Always", "Never")
+EXECUTORS = ("serial", "processes", "dask")
 REJECTIONS = ("Auto", "NoRejection", "PercentileClip", "SigmaClip", "WinsorizedSigmaClip", "AveragedSigmaClip",
               "LinearFit", "Rejection_ESD")
 
@@ -101,6 +103,12 @@ class Options:
     """Light and flat integration rejection; Auto: PercentileClip below 8 frames, WinsorizedSigmaClip from 8."""
     output_extension: str = ".fits"
     overwrite: bool = False
+    executor: str = attrs.field(default="processes", validator=attrs.validators.in_(EXECUTORS))
+    """Where the per-frame steps run: ``serial`` (here), ``processes`` (every core) or ``dask`` (a cluster)."""
+    workers: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.ge(1)))
+    """Local worker processes (``processes``); None: every core, as many as the memory allows."""
+    scheduler: str = ""
+    """The dask scheduler address (``dask``); empty: the environment variable PROCFW_SCHEDULER."""
 
     def as_json(self) -> dict[str, Any]:
         """The options as a JSON-friendly dict (camelCase, as the console options)."""
@@ -111,7 +119,8 @@ class Options:
             "cosmeticCorrection": self.cosmetic_correction, "debayer": self.debayer, "cfaPattern": self.cfa_pattern,
             "debayerMethod": self.debayer_method, "reference": self.reference, "align": self.align,
             "integrate": self.integrate, "rejection": self.rejection, "outputExtension": self.output_extension,
-            "overwrite": self.overwrite,
+            "overwrite": self.overwrite, "executor": self.executor, "workers": self.workers,
+            "scheduler": self.scheduler,
         }
 
 

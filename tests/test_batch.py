@@ -1,0 +1,149 @@
+"""procfw.batch: the executor seam (serial, local process pool, dask), its checks and its clear errors."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from procfw import batch
+from procfw.batch import (
+    SCHEDULER_ENV,
+    TaskError,
+    current_executor,
+    describe_exception,
+    make_executor,
+    use_executor,
+    worker_count,
+)
+from procfw.errors import ImageFileError, ProcfwError
+
+
+def _collect(executor: batch.Executor, fn, items) -> dict[int, object]:
+    return dict(executor.map_unordered(fn, items))
+
+
+def test_serial_runs_in_order_and_reports_failures_without_stopping() -> None:
+    with make_executor("serial") as executor:
+        assert executor.kind == "serial" and executor.workers == 1
+        pairs = list(executor.map_unordered(math.sqrt, [4.0, -1.0, 9.0]))
+    assert [i for i, _ in pairs] == [0, 1, 2]
+    assert pairs[0][1] == 2.0 and pairs[2][1] == 3.0
+    assert isinstance(pairs[1][1], ValueError)  # the original exception, in this process
+    assert describe_exception(pairs[1][1]) == "ValueError: math domain error"
+
+
+def test_process_pool_yields_as_items_complete_with_failures_as_task_errors() -> None:
+    with make_executor("processes", workers=2) as executor:
+        assert executor.kind == "processes" and executor.workers == 2
+        # the first item sleeps: the second (instant) one completes first
+        order = [i for i, _ in executor.map_unordered(time.sleep, [1.5, 0.0])]
+        assert order == [1, 0]
+        results = _collect(executor, math.sqrt, [16.0, -1.0, 25.0])
+        assert results[0] == 4.0 and results[2] == 5.0
+        failure = results[1]
+        assert isinstance(failure, TaskError) and isinstance(failure, ProcfwError)
+        assert str(failure) == "ValueError: math domain error"
+        assert failure.kind == "builtins.ValueError" and "Traceback" in failure.details
+        # several workers: each limited to one thread (no oversubscription)
+        limits = _collect(executor, os.getenv, list(batch.THREAD_LIMIT_VARIABLES))
+        assert set(limits.values()) == {"1"}
+        assert executor.map(abs, [-3, 4]) == [3, 4]
+    with pytest.raises(ProcfwError, match="closed"):
+        executor.map_unordered(abs, [1])
+
+
+def test_task_error_survives_the_trip_between_processes() -> None:
+    original = ImageFileError("/data/x.fits", "truncated")  # its __init__ takes two arguments
+    error = TaskError(describe_exception(original), "procfw.errors.ImageFileError", "tb")
+    clone = copy.deepcopy(error)  # uses __reduce__, as pickling does
+    assert (str(clone), clone.kind, clone.details) == ("/data/x.fits: truncated", "procfw.errors.ImageFileError", "tb")
+    assert describe_exception(FileNotFoundError(2, "No such file or directory", "a.fits")) == \
+        "a.fits: No such file or directory"
+
+
+def test_only_module_level_functions_and_simple_items_are_accepted() -> None:
+    with make_executor("serial") as executor:
+        with pytest.raises(TypeError, match="module-level"):
+            executor.map_unordered(lambda x: x, [1])
+
+        def local(x: int) -> int:
+            return x
+
+        with pytest.raises(TypeError, match="module-level"):
+            executor.map_unordered(local, [1])
+        with pytest.raises(TypeError, match=r"item 1.*not ndarray.*never arrays"):
+            executor.map_unordered(str, ["a", np.zeros(3)])
+        with pytest.raises(TypeError, match=r"item 0\['frame'\]"):
+            executor.map_unordered(str, [{"frame": object()}])
+        ok = dict(executor.map_unordered(len, [{"icon": "{}", "index": 1, "path": "a.fits", "options": {}}]))
+        assert ok == {0: 4}
+
+
+def test_unknown_kind_and_bad_worker_counts() -> None:
+    with pytest.raises(ProcfwError, match="unknown executor kind 'threads'; use one of serial, processes, dask"):
+        make_executor("threads")
+    with pytest.raises(ProcfwError, match="1 or more"):
+        make_executor("processes", workers=0)
+
+
+def test_default_workers_are_all_cores_capped_by_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch, "available_cores", lambda: 16)
+    monkeypatch.setattr(batch, "available_memory", lambda: 8 * 2**30)
+    assert worker_count() == 16
+    assert worker_count(task_memory=2**30) == 8  # 8 GiB available, 1 GiB per task
+    assert worker_count(task_memory=100 * 2**30) == 1  # never fewer than one
+    assert worker_count(task_memory=2**20) == 16  # never more than the cores
+    assert worker_count(3, task_memory=2**30) == 3  # an explicit count is kept
+    monkeypatch.setattr(batch, "available_memory", lambda: None)
+    assert worker_count(task_memory=2**30) == 16  # unknown memory: no cap
+    assert batch.available_cores() >= 1
+
+
+def test_available_memory_is_known_here() -> None:
+    memory = batch.available_memory()
+    assert memory is None or memory > 0
+
+
+def test_use_executor_sets_the_current_one() -> None:
+    assert current_executor() is None
+    with make_executor("serial") as executor, use_executor(executor):
+        assert current_executor() is executor
+        with use_executor(None):
+            assert current_executor() is None
+        assert current_executor() is executor
+    assert current_executor() is None
+
+
+def test_dask_without_distributed_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # `import distributed` now raises ImportError
+    with pytest.raises(ProcfwError, match=r'pip install "procfw\[cluster\]"'):
+        make_executor("dask", scheduler="tcp://127.0.0.1:8786")
+
+
+def test_dask_without_an_address_says_where_to_give_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("distributed")
+    monkeypatch.delenv(SCHEDULER_ENV, raising=False)
+    with pytest.raises(ProcfwError, match=r"-scheduler=tcp://HOST:8786.*PROCFW_SCHEDULER"):
+        make_executor("dask")
+
+
+def test_dask_runs_items_on_a_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:  # in this process: quick to start
+        monkeypatch.setenv(SCHEDULER_ENV, cluster.scheduler_address)
+        with make_executor("dask") as executor:  # the address from PROCFW_SCHEDULER
+            assert executor.kind == "dask" and executor.workers == 2
+            results = _collect(executor, math.sqrt, [4.0, -1.0])
+            assert results[0] == 2.0
+            assert isinstance(results[1], TaskError) and str(results[1]) == "ValueError: math domain error"
+        with distributed.Client(cluster.scheduler_address, set_as_default=False) as client:
+            with make_executor("dask", scheduler=client) as executor:  # an existing client stays open
+                assert executor.map(abs, [-1, -2, 3]) == [1, 2, 3]
+            assert client.status == "running"
