@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["ALGORITHM_CODES", "BUFFER_CAP_BYTES", "integrate_compiled", "supported"]
+__all__ = ["ALGORITHM_CODES", "BUFFER_CAP_BYTES", "integrate_compiled", "sorting_networks", "supported"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,19 @@ def supported(plan) -> bool:
         and plan.rejection.algorithm in ALGORITHM_CODES
         and plan.rej_mode in _MODE_CODES
     )
+
+
+def sorting_networks(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pairs, start): Batcher's networks for 0..n inputs, network m = pairs[start[m]:start[m + 1]]."""
+    from processes.integration.sorting import batcher_pairs
+
+    pairs: list[tuple[int, int]] = []
+    start = [0]
+    for m in range(n + 1):
+        pairs.extend(batcher_pairs(m) if m > 1 else ())
+        start.append(len(pairs))
+    table = np.asarray(pairs, dtype=np.int32).reshape(-1, 2)
+    return table, np.asarray(start, dtype=np.int64)
 
 
 def _band_rows(frames: int, width: int, height: int, budget: int) -> int:
@@ -85,7 +98,8 @@ def integrate_compiled(plan, progress: Callable[[float, str], None] | None = Non
     counts = np.zeros((4, channels, n), dtype=np.int64)
 
     def read(slot: int, c: int, r0: int, r1: int) -> np.ndarray:
-        band = buffers[slot][:, : r1 - r0]
+        # always a C-contiguous (N, rows, width) view: one compiled specialization of the kernel
+        band = buffers[slot].reshape(-1)[: n * (r1 - r0) * width].reshape(n, r1 - r0, width)
         for i, frame in enumerate(frames):
             if scratch is None:
                 frame.read_rows(c, y0 + r0, y0 + r1, band[i])
@@ -107,6 +121,7 @@ def integrate_compiled(plan, progress: Callable[[float, str], None] | None = Non
                 plan.weights[c].astype(np.float32))
 
     per_channel = [channel_arrays(c) for c in range(channels)]
+    net_pairs, net_start = sorting_networks(n)
     range_low = np.float32(plan.range_low if plan.range_low is not None else 0.0)
     range_high = np.float32(plan.range_high if plan.range_high is not None else 0.0)
 
@@ -121,7 +136,7 @@ def integrate_compiled(plan, progress: Callable[[float, str], None] | None = Non
             image[c, r0:r1] if image is not None else dummy_image, image is not None,
             low_map[c, r0:r1] if low_map is not None else dummy32,
             high_map[c, r0:r1] if high_map is not None else dummy32,
-            low_map is not None, bool(plan.map_range), part_counts,
+            low_map is not None, bool(plan.map_range), part_counts, net_pairs, net_start,
         )
         return part_counts
 

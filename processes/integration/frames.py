@@ -48,6 +48,9 @@ class FrameSource:
     keywords: list[FITSKeyword]
     hdu_index: int | None = None
     """Index of the image HDU for FITS files; None for other formats (read whole)."""
+    raw: RawLayout | None = None
+    """Where the pixels of a plain (uncompressed) FITS image lie in the file: rows are then
+    read with one positioned read each, without astropy."""
 
     def keyword(self, name: str, default: Any = None) -> Any:
         """The value of the first keyword called ``name`` (case-insensitive)."""
@@ -64,7 +67,9 @@ class FrameSource:
 
     def read_rows(self, channel: int, row0: int, row1: int, out: np.ndarray) -> None:
         """Read rows [row0, row1) of ``channel`` into ``out`` (float32, shape (row1-row0, width))."""
-        if self.hdu_index is not None:
+        if self.raw is not None:
+            self._read_raw_rows(channel, row0, row1, out)
+        elif self.hdu_index is not None:
             self._read_fits_rows(channel, row0, row1, out)
         else:
             from procfw.io import read_image
@@ -83,6 +88,10 @@ class FrameSource:
             return out
         picked = range(start, stop, step)
         out = np.empty((len(picked), self.width), dtype=np.float32)
+        if self.raw is not None:
+            for i, row in enumerate(picked):
+                self._read_raw_rows(channel, row, row + 1, out[i : i + 1])
+            return out
         if self.hdu_index is not None:
             self._read_fits_rows(channel, start, stop, out, step=step)
             return out
@@ -97,6 +106,32 @@ class FrameSource:
             out[i : i + kept.shape[0]] = kept
             i += kept.shape[0]
         return out
+
+    def _read_raw_rows(self, channel: int, row0: int, row1: int, out: np.ndarray) -> None:
+        """Rows [row0, row1) of a plain FITS image: one positioned read, then byte order and scaling."""
+        layout = self.raw
+        rows = row1 - row0
+        offset = layout.offset + ((channel * self.height + row0) * self.width) * layout.dtype.itemsize
+        native = layout.dtype.newbyteorder("=")
+        direct = native == np.float32 and layout.bscale == 1.0 and layout.bzero == 0.0 and out.flags.c_contiguous
+        target = out if direct else np.empty((rows, self.width), dtype=layout.dtype)
+        try:
+            with open(self.path, "rb", buffering=0) as handle:
+                handle.seek(offset)
+                view = memoryview(target.reshape(-1).view(np.uint8))
+                got = 0
+                while got < view.nbytes:
+                    chunk = handle.readinto(view[got:])
+                    if not chunk:
+                        raise ImageFileError(self.path, f"cannot read rows {row0}..{row1 - 1}: the file is truncated")
+                    got += chunk
+        except OSError as exc:
+            raise ImageFileError(self.path, f"cannot read rows {row0}..{row1 - 1}: {exc}") from exc
+        if direct:
+            if layout.dtype.byteorder not in ("=", "|") and layout.dtype != native:
+                out.byteswap(inplace=True)
+            return
+        _to_unit(target, layout.bscale, layout.bzero, out)
 
     def _read_fits_rows(self, channel: int, row0: int, row1: int, out: np.ndarray, step: int = 1) -> None:
         """Rows row0, row0 + step, ... < row1 (one open; one section read per row when step > 1)."""
@@ -124,6 +159,43 @@ class FrameSource:
         except Exception as exc:
             problem = f"cannot read rows {row0}..{row1 - 1}: {type(exc).__name__}: {exc}"
             raise ImageFileError(self.path, problem) from exc
+
+
+_RAW_TYPES = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
+
+
+@attrs.frozen
+class RawLayout:
+    """The stored pixels of a plain FITS image HDU: data offset, stored type, BSCALE/BZERO."""
+
+    offset: int
+    dtype: np.dtype
+    bscale: float
+    bzero: float
+
+
+def _raw_layout(hdul: Any, index: int, path: Path, shape: list[int]) -> RawLayout | None:
+    """The layout of HDU ``index`` when it is a plain, complete image (else None: astropy reads it)."""
+    from astropy.io import fits
+
+    hdu = hdul[index]
+    if isinstance(hdu, fits.CompImageHDU) or not isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU)):
+        return None
+    if path.name.lower().endswith((".gz", ".fz", ".bz2", ".zip")) or hdu.header.get("GROUPS"):
+        return None
+    header = hdu.header
+    stored = _RAW_TYPES.get(header.get("BITPIX"))
+    if stored is None:
+        return None
+    try:
+        offset = int(hdul.fileinfo(index)["datLoc"])
+        size = path.stat().st_size
+    except (KeyError, TypeError, ValueError, OSError, IndexError):
+        return None
+    dtype = np.dtype(stored)
+    if offset <= 0 or offset + int(np.prod(shape)) * dtype.itemsize > size:
+        return None
+    return RawLayout(offset, dtype, _number(header, "BSCALE", 1.0), _number(header, "BZERO", 0.0))
 
 
 def _number(header: Any, name: str, default: float) -> float:
@@ -189,7 +261,8 @@ def _open_fits(path: Path) -> FrameSource:
                     if len(shape) != 3:
                         raise ImageFileError(path, f"the data has {len(axes)} axes; only 2-D images and 3-D cubes "
                                              "can be integrated")
-                    return FrameSource(path, shape[0], shape[1], shape[2], keywords_from_header(hdu.header), index)
+                    return FrameSource(path, shape[0], shape[1], shape[2], keywords_from_header(hdu.header), index,
+                                       _raw_layout(hdul, index, path, shape))
     except ImageFileError:
         raise
     except Exception:

@@ -67,6 +67,18 @@ def _sort_plain(vals, n):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _network_sort(vals, base, m, net_pairs, net_start):  # pragma: no cover - compiled
+    """Sort vals[base:base + m] with the sorting network for m inputs (branch-free compare-exchanges)."""
+    for k in range(net_start[m], net_start[m + 1]):
+        i = base + net_pairs[k, 0]
+        j = base + net_pairs[k, 1]
+        a = vals[i]
+        b = vals[j]
+        vals[i] = b if b < a else a
+        vals[j] = a if b < a else b
+
+
+@numba.njit(cache=True, nogil=True)
 def _median_sorted(vals, lo, hi):  # pragma: no cover - compiled
     """Median of the sorted float32 vals[lo:hi] (mean of the two central values; 0 below 2)."""
     m = hi - lo
@@ -79,7 +91,7 @@ def _median_sorted(vals, lo, hi):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _sn_sorted(y, m, himed):  # pragma: no cover - compiled
+def _sn_sorted(y, m, himed, net_pairs, net_start):  # pragma: no cover - compiled
     """Rousseeuw–Croux Sn (c = 1) of the sorted float32 y[:m] (as rejection.sn_of_sorted)."""
     if m < 2:
         return np.float32(0.0)
@@ -95,7 +107,7 @@ def _sn_sorted(y, m, himed):  # pragma: no cover - compiled
             if d < best:
                 best = d
         himed[i] = best
-    _sort_plain(himed, m)
+    _network_sort(himed, 0, m, net_pairs, net_start)
     return himed[(m + 1) // 2 - 1]
 
 
@@ -114,6 +126,7 @@ def _winsorize(y, m, sigma0, cutoff, work):  # pragma: no cover - compiled
         c0 = mean - cutoff * sigma
         c1 = mean + cutoff * sigma
         total = 0.0
+        squares = 0.0
         for j in range(m):
             e = work[j]
             if e < t0:
@@ -122,12 +135,10 @@ def _winsorize(y, m, sigma0, cutoff, work):  # pragma: no cover - compiled
                 e = t1 if (cutoff <= 0.0 or e < c1) else mean
             work[j] = e
             total += e
+            squares += e * e
         new_mean = total / m
-        squares = 0.0
-        for j in range(m):
-            d = work[j] - new_mean
-            squares += d * d
-        new_sigma = 1.134 * math.sqrt(squares / (m - 1))
+        var = (squares - total * new_mean) / (m - 1)
+        new_sigma = 1.134 * math.sqrt(var) if var > 0.0 else 0.0
         done = new_sigma < TINY or (rounds > 1 and abs(sigma - new_sigma) < 0.0005 * sigma)
         mean = new_mean
         sigma = new_sigma
@@ -138,7 +149,7 @@ def _winsorize(y, m, sigma0, cutoff, work):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _reject(vals, lo, hi, algorithm, clip_low, clip_high, sigma_low, sigma_high, cutoff,
-            y, himed, work):  # pragma: no cover - compiled
+            y, himed, work, net_pairs, net_start):  # pragma: no cover - compiled
     """Rejection passes over the sorted vals[lo:hi]; returns the final (lo, hi)."""
     it = 0
     while hi - lo >= 3:
@@ -147,7 +158,7 @@ def _reject(vals, lo, hi, algorithm, clip_low, clip_high, sigma_low, sigma_high,
         for j in range(m):
             y[j] = vals[lo + j] - med
         if algorithm == WINSORIZED:
-            sigma0 = np.float32(1.1926) * _sn_sorted(y, m, himed)
+            sigma0 = np.float32(1.1926) * _sn_sorted(y, m, himed, net_pairs, net_start)
             mean, sigma = _winsorize(y, m, np.float64(sigma0), cutoff if it == 0 else 0.0, work)
         else:
             total = 0.0
@@ -184,16 +195,76 @@ def _reject(vals, lo, hi, algorithm, clip_low, clip_high, sigma_low, sigma_high,
 
 
 @numba.njit(cache=True, nogil=True)
+def _gather(band, r, x, rej_mode, rej_scale, rej_offset, shift, range_low_on, range_low, range_high_on, range_high,
+            vals):  # pragma: no cover - compiled
+    """The rejection values of pixel (r, x) into vals (range-rejected at ∓inf); (n range low, n range high)."""
+    n = band.shape[0]
+    n_low = 0
+    n_high = 0
+    inf32 = np.float32(np.inf)
+    for i in range(n):
+        v = band[i, r, x]
+        if range_low_on:
+            if not v > range_low:
+                vals[i] = -inf32
+                n_low += 1
+                continue
+        elif not np.isfinite(v):
+            vals[i] = -inf32
+            n_low += 1
+            continue
+        if range_high_on and v >= range_high:
+            vals[i] = inf32
+            n_high += 1
+        elif rej_mode == MODE_NONE or i == 0:
+            vals[i] = v
+        elif rej_mode == MODE_SCALE:
+            nv = np.float32(0.0) if v == 0 else v * rej_scale[i] + rej_offset[i]
+            vals[i] = nv + shift
+        else:
+            vals[i] = v * rej_scale[i]
+    return n_low, n_high
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_shift(band, r, rej_scale, rej_offset, range_low_on, range_low, range_high_on,
+               range_high):  # pragma: no cover - compiled
+    """The Scale rejection normalization's pedestal of row r (minus the row minimum when negative)."""
+    n, _, width = band.shape
+    row_min = np.float32(np.inf)
+    for i in range(1, n):
+        s = rej_scale[i]
+        o = rej_offset[i]
+        for x in range(width):
+            v = band[i, r, x]
+            if v == 0:
+                continue
+            if range_low_on:
+                if not v > range_low:
+                    continue
+            elif not np.isfinite(v):
+                continue
+            if range_high_on and v >= range_high:
+                continue
+            nv = v * s + o
+            if nv < row_min:
+                row_min = nv
+    return -row_min if row_min < 0 else np.float32(0.0)
+
+
+@numba.njit(cache=True, nogil=True)
 def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_on, range_low, range_high_on,
                    range_high, algorithm, clip_low, clip_high, sigma_low, sigma_high, cutoff, out_scale,
                    out_offset, weights, image, gen_image, low_map, high_map, gen_maps, map_range,
-                   counts):  # pragma: no cover - compiled
+                   counts, net_pairs, net_start):  # pragma: no cover - compiled
     """Integrate rows [row0, row1) of ``band`` (N, rows, width) float32 into ``image``/maps rows.
 
     ``rej_scale``/``rej_offset``/``out_scale``/``out_offset``/``weights`` are (N,) float32;
     ``range_low``/``range_high`` float32; ``counts`` (4, N) int64 is incremented (low,
     high, range low, range high per frame).  ``image`` (rows, width) float32 or float64
     and the maps (rows, width) float32 are written only when ``gen_image``/``gen_maps``.
+    ``net_pairs``/``net_start``: the sorting networks for 0..N inputs (network m is
+    ``net_pairs[net_start[m]:net_start[m + 1]]``).
     """
     n, _, width = band.shape
     vals = np.empty(n, np.float32)
@@ -202,70 +273,32 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
     himed = np.empty(n, np.float32)
     work = np.empty(n, np.float64)
     everything = np.empty(n, np.float32)
-    codes = np.empty(n, np.uint8)
     inv_n = np.float32(1.0 / n)
-    inf32 = np.float32(np.inf)
+    clean_den = 0.0
+    for i in range(n):
+        clean_den += np.float64(weights[i])
     for r in range(row0, row1):
         shift = np.float32(0.0)
         if rej_mode == MODE_SCALE:
-            row_min = inf32
-            for i in range(1, n):
-                s = rej_scale[i]
-                o = rej_offset[i]
-                for x in range(width):
-                    v = band[i, r, x]
-                    if v == 0:
-                        continue
-                    if range_low_on:
-                        if not v > range_low:
-                            continue
-                    elif not np.isfinite(v):
-                        continue
-                    if range_high_on and v >= range_high:
-                        continue
-                    nv = v * s + o
-                    if nv < row_min:
-                        row_min = nv
-            if row_min < 0:
-                shift = -row_min
+            shift = _row_shift(band, r, rej_scale, rej_offset, range_low_on, range_low, range_high_on, range_high)
         for x in range(width):
-            n_low = 0
-            n_high = 0
-            for i in range(n):
-                v = band[i, r, x]
-                code = 0
-                if range_low_on:
-                    if not v > range_low:
-                        code = 3
-                elif not np.isfinite(v):
-                    code = 3
-                if code == 0 and range_high_on and v >= range_high:
-                    code = 4
-                codes[i] = code
-                if code == 3:
-                    vals[i] = -inf32
-                    n_low += 1
-                elif code == 4:
-                    vals[i] = inf32
-                    n_high += 1
-                elif rej_mode == MODE_NONE or i == 0:
-                    vals[i] = v
-                elif rej_mode == MODE_SCALE:
-                    nv = np.float32(0.0) if v == 0 else v * rej_scale[i] + rej_offset[i]
-                    vals[i] = nv + shift
-                else:
-                    vals[i] = v * rej_scale[i]
-                idx[i] = i
+            n_low, n_high = _gather(band, r, x, rej_mode, rej_scale, rej_offset, shift, range_low_on, range_low,
+                                    range_high_on, range_high, vals)
             lo0 = n_low
             hi0 = n - n_high
             lo, hi = lo0, hi0
             if algorithm != NO_REJECTION and hi0 - lo0 >= 3:
-                _sort_with_index(vals, idx, n)
+                _network_sort(vals, 0, n, net_pairs, net_start)
                 lo, hi = _reject(vals, lo0, hi0, algorithm, clip_low, clip_high, sigma_low, sigma_high, cutoff,
-                                 y, himed, work)
-            elif n_low + n_high > 0:
+                                 y, himed, work, net_pairs, net_start)
+            clean = lo0 == 0 and hi0 == n and lo == 0 and hi == n
+            if not clean:
+                # frame attribution: a stable sort of the values with their frame indices
+                _gather(band, r, x, rej_mode, rej_scale, rej_offset, shift, range_low_on, range_low,
+                        range_high_on, range_high, vals)
+                for i in range(n):
+                    idx[i] = i
                 _sort_with_index(vals, idx, n)
-            if lo0 > 0 or hi0 < n or lo > lo0 or hi < hi0:
                 for rank in range(n):
                     f = idx[rank]
                     if rank < lo0:
@@ -285,7 +318,12 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
                 low_map[r, x] = np.float32(low_count) * inv_n
                 high_map[r, x] = np.float32(high_count) * inv_n
             if gen_image:
-                if hi > lo:
+                if clean:
+                    num = 0.0
+                    for f in range(n):
+                        num += np.float64(weights[f]) * np.float64(band[f, r, x] * out_scale[f] + out_offset[f])
+                    image[r, x] = num / clean_den
+                elif hi > lo:
                     num = 0.0
                     den = 0.0
                     for rank in range(lo, hi):
