@@ -1,7 +1,9 @@
 """Statistics: location and scale estimates of each channel, as PixInsight's Statistics tool.
 
 Per nominal (colour or grey) channel: count, mean, median, variance, stdDev, avgDev, MAD,
-BWMV, PBMV, Sn, Qn, minimum and maximum.  As in PixInsight:
+minimum and maximum; and, only when their parameters ask for them (``computeBWMV``,
+``computePBMV``, ``computeSn``, ``computeQn``; PixInsight's Statistics leaves these items
+unchecked by default too), BWMV, PBMV, Sn and Qn.  As in PixInsight:
 
 * samples equal to 0 (black) or 1 (white) are ignored unless ``unclipped`` is set;
 * variance is the sample variance (n − 1); avgDev and MAD are taken from the median;
@@ -11,12 +13,17 @@ BWMV, PBMV, Sn, Qn, minimum and maximum.  As in PixInsight:
   estimate σ of a normal distribution: avgDev × 1.2533, MAD × 1.4826, √BWMV × 0.9909,
   √PBMV × 0.9711, Sn × 1.1926, Qn × 2.2219 (variance and stdDev are already in σ units).
 
-The results come back as outputs (one dict per channel); the image is not changed.
+The results come back as outputs (one dict per channel, the computed estimators in the
+order of :data:`ESTIMATORS`); the image is not changed.  Large channels are measured by
+compiled single passes (:mod:`processes._kernels.robust_nb`): count, mean, variance,
+extremes and the exact median in one pass, avgDev and the exact MAD in a second, without
+copying the channel; Sn and Qn, which need the sorted samples, copy them.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -32,15 +39,57 @@ from procfw.process import ExecutionContext, Process, ProcessOutput
 ESTIMATORS = (
     "count", "mean", "median", "variance", "stdDev", "avgDev", "MAD", "BWMV", "PBMV", "Sn", "Qn", "minimum", "maximum",
 )
-"""The keys of each channel's dict, in the order they are reported."""
+"""Every estimator a channel's dict can hold, in the order they are reported."""
+
+DEFAULT_ESTIMATORS = ("count", "mean", "median", "variance", "stdDev", "avgDev", "MAD", "minimum", "maximum")
+"""The estimators computed unless more are asked for (the cheap ones: a few passes over the data)."""
+
+_SCALE_FACTORS = {
+    "avgDev": robust.AVGDEV_TO_SIGMA,
+    "MAD": robust.MAD_TO_SIGMA,
+    "BWMV": robust.BWMV_TO_SIGMA,
+    "PBMV": robust.PBMV_TO_SIGMA,
+    "Sn": robust.SN_TO_SIGMA,
+    "Qn": robust.QN_TO_SIGMA,
+}
+_COMPILED_MIN = 1 << 17
 
 
-def channel_statistics(values: np.ndarray, *, normalized: bool = False) -> dict[str, Any]:
-    """Every estimator for one set of sample values (already selected: finite, clipped or not)."""
+def _kept(values: np.ndarray, clip: bool) -> np.ndarray:
+    keep = np.isfinite(values)
+    if clip:
+        keep &= (values != 0) & (values != 1)
+    return values if keep.all() else values[keep]
+
+
+def channel_statistics(
+    values: np.ndarray, *, normalized: bool = False, estimators: Iterable[str] = ESTIMATORS, clip: bool = False
+) -> dict[str, Any]:
+    """The ``estimators`` (names of :data:`ESTIMATORS`) of one channel's samples.
+
+    Non-finite samples are ignored, and with ``clip`` samples equal to 0 or 1 too.  The
+    dict holds the requested estimators only, in :data:`ESTIMATORS` order.
+    """
+    wanted = set(estimators)
+    unknown = wanted - set(ESTIMATORS)
+    if unknown:
+        raise ValueError(f"unknown estimators {sorted(unknown)}; expected names of {', '.join(ESTIMATORS)}")
     values = np.asarray(values).ravel()
+    if values.size > _COMPILED_MIN and values.dtype.kind == "f" and values.dtype.itemsize in (4, 8):
+        result = _compiled_statistics(values, wanted, clip)
+    else:
+        result = _numpy_statistics(_kept(values, clip), wanted)
+    if normalized:
+        for key, factor in _SCALE_FACTORS.items():
+            if key in result:
+                result[key] *= factor
+    return {k: result.get(k, 0.0) for k in ESTIMATORS if k in wanted}
+
+
+def _numpy_statistics(values: np.ndarray, wanted: set[str]) -> dict[str, Any]:
+    """Every wanted estimator of already selected samples, with numpy (small channels)."""
     n = values.size
-    result: dict[str, Any] = dict.fromkeys(ESTIMATORS, 0.0)
-    result["count"] = n
+    result: dict[str, Any] = {"count": n}
     if n == 0:
         return result
     mean = float(values.mean(dtype=np.float64))
@@ -51,41 +100,49 @@ def channel_statistics(values: np.ndarray, *, normalized: bool = False) -> dict[
             variance += float(np.dot(d, d))
         variance /= n - 1
     med, mad = robust.median_mad(values)
-    scales = {
-        "avgDev": robust.avg_dev(values, med),
-        "MAD": mad,
-        "BWMV": math.sqrt(robust.bwmv(values, med, mad)),
-        "PBMV": math.sqrt(robust.pbmv(values, med)),
-        "Sn": robust.sn(values),
-        "Qn": robust.qn(values),
-    }
-    if normalized:
-        factors = {
-            "avgDev": robust.AVGDEV_TO_SIGMA,
-            "MAD": robust.MAD_TO_SIGMA,
-            "BWMV": robust.BWMV_TO_SIGMA,
-            "PBMV": robust.PBMV_TO_SIGMA,
-            "Sn": robust.SN_TO_SIGMA,
-            "Qn": robust.QN_TO_SIGMA,
-        }
-        scales = {k: v * factors[k] for k, v in scales.items()}
-    result.update(
-        mean=mean,
-        median=med,
-        variance=variance,
-        stdDev=math.sqrt(variance),
-        minimum=float(values.min()),
-        maximum=float(values.max()),
-        **scales,
-    )
+    result.update(mean=mean, median=med, variance=variance, stdDev=math.sqrt(variance), MAD=mad,
+                  avgDev=robust.avg_dev(values, med), minimum=float(values.min()), maximum=float(values.max()))
+    _expensive(values, wanted, med, mad, result)
     return result
+
+
+def _compiled_statistics(values: np.ndarray, wanted: set[str], clip: bool) -> dict[str, Any]:
+    """The wanted estimators of a large channel by compiled passes (no copy for the cheap ones)."""
+    from processes._kernels import robust_nb
+
+    m = robust_nb.channel_moments(values, clip)
+    result: dict[str, Any] = {"count": m.count}
+    if m.count == 0:
+        return result
+    result.update(mean=m.mean, median=m.median, variance=m.variance, stdDev=math.sqrt(m.variance),
+                  minimum=m.minimum, maximum=m.maximum)
+    mad = 0.0
+    if wanted & {"avgDev", "MAD", "BWMV"}:
+        n, total, (mad,) = robust_nb.dev_select(values, m.median, clip01=clip)
+        result.update(avgDev=total / n, MAD=mad)
+    if wanted & {"BWMV", "PBMV", "Sn", "Qn"}:
+        _expensive(_kept(values, clip), wanted, m.median, mad, result)
+    return result
+
+
+def _expensive(values: np.ndarray, wanted: set[str], med: float, mad: float, result: dict[str, Any]) -> None:
+    """BWMV, PBMV, Sn and Qn of selected samples, those of them that are ``wanted``."""
+    if "BWMV" in wanted:
+        result["BWMV"] = math.sqrt(robust.bwmv(values, med, mad))
+    if "PBMV" in wanted:
+        result["PBMV"] = math.sqrt(robust.pbmv(values, med))
+    if "Sn" in wanted:
+        result["Sn"] = robust.sn(values)
+    if "Qn" in wanted:
+        result["Qn"] = robust.qn(values)
 
 
 class Statistics(Process):
     """Measure each channel: count, mean, median, variance, standard deviation and robust scale estimates.
 
     Reports (as outputs, one dict per channel) count, mean, median, variance, stdDev,
-    avgDev, MAD, √BWMV, √PBMV, Sn, Qn, minimum and maximum; the image is not changed.
+    avgDev, MAD, minimum and maximum, and √BWMV, √PBMV, Sn and Qn when ``computeBWMV``,
+    ``computePBMV``, ``computeSn`` or ``computeQn`` asks for them; the image is not changed.
     """
 
     process_id = "Statistics"
@@ -109,19 +166,36 @@ class Statistics(Process):
         )
     )
 
+    computeBWMV: bool = param(  # noqa: N815 - PixInsight-style camelCase id
+        Boolean(default=False, description="Also report √BWMV, the biweight midvariance (k = 9) scale estimate.")
+    )
+    computePBMV: bool = param(  # noqa: N815
+        Boolean(default=False, description="Also report √PBMV, the percentage bend midvariance (β = 0.2) scale "
+                "estimate.")
+    )
+    computeSn: bool = param(  # noqa: N815
+        Boolean(default=False, description="Also report Rousseeuw and Croux's Sn scale estimate (exact; slow on "
+                "large images).")
+    )
+    computeQn: bool = param(  # noqa: N815
+        Boolean(default=False, description="Also report Rousseeuw and Croux's Qn scale estimate (exact; slow on "
+                "large images).")
+    )
+
+    def estimators(self) -> tuple[str, ...]:
+        """The names of the estimators this instance reports, in :data:`ESTIMATORS` order."""
+        extra = {"BWMV": self.computeBWMV, "PBMV": self.computePBMV, "Sn": self.computeSn, "Qn": self.computeQn}
+        return tuple(k for k in ESTIMATORS if k in DEFAULT_ESTIMATORS or extra.get(k, False))
+
     def measure(self, image: Image) -> dict[str, dict[str, Any]]:
         """Statistics of each nominal channel of ``image``, by channel name (K, or R, G, B)."""
         nominal = nominal_channels(image.channels)
+        estimators = self.estimators()
         result = {}
         for c, name in zip(range(nominal), channel_names(nominal)):
-            values = image.pixels[c].ravel()
-            keep = np.isfinite(values)
-            if not self.unclipped:
-                keep &= (values != 0) & (values != 1)
-            if not keep.all():
-                values = values[keep]
             try:
-                result[name] = channel_statistics(values, normalized=self.normalized)
+                result[name] = channel_statistics(image.pixels[c], normalized=self.normalized, estimators=estimators,
+                                                  clip=not self.unclipped)
             except ValueError as exc:
                 raise ExecutionError(f"{self.process_id}: channel {name}: {exc}") from None
         return result

@@ -15,9 +15,11 @@ Definitions follow PCL (pcl/Math.h) so that numbers agree with PixInsight:
 * ``sn``, ``qn``: Rousseeuw & Croux (1993) estimators with their finite-sample correction
   factors, computed exactly by vectorised O(n log n) selection (no subsampling).
 
-Large float32 arrays take a fast exact selection path (a deterministic subsample brackets
-the wanted order statistic; one counting pass and a partition of the few candidates in the
-bracket give the exact value), with a plain ``np.partition`` fallback.
+Large float arrays (more than 2¹⁷ values) take compiled passes (:mod:`robust_nb`, numba,
+imported only then): a deterministic subsample brackets the wanted order statistic, one
+pass counts the values below the bracket and copies the few inside it, and a partition of
+those gives the exact value; |x − median| is formed on the fly, and the midvariance sums
+are single passes, so no full-size temporaries are made.  Smaller arrays use numpy.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ _SMALL = 1 << 17
 _SAMPLE = 200_000
 
 
+def _compiled(values: np.ndarray) -> bool:
+    """True when ``values`` is large enough (and a float array) for the compiled passes."""
+    return values.size > _SMALL and values.dtype.kind == "f" and values.dtype.itemsize in (4, 8)
+
+
 # -- helpers --------------------------------------------------------------------------
 def _finite(a: np.ndarray) -> np.ndarray:
     values = np.asarray(a).ravel()
@@ -73,6 +80,10 @@ def order_statistics(a: np.ndarray, ranks: Sequence[int]) -> list[float]:
     wanted = sorted({int(r) for r in ranks})
     if not wanted or wanted[0] < 0 or wanted[-1] >= n:
         raise ValueError(f"ranks {list(ranks)} out of range for {n} values")
+    if _compiled(values):
+        from processes._kernels import robust_nb
+
+        return robust_nb.select(values, [int(r) for r in ranks])
     if n > _SMALL:
         found = _bracketed_select(values, wanted)
         if found is not None:
@@ -142,6 +153,10 @@ def mad(a: np.ndarray, center: float | None = None) -> float:
     """Median absolute deviation from the median (or from ``center``), unnormalized."""
     values = _finite(a)
     c = _median_of(values) if center is None else float(center)
+    if _compiled(values):
+        from processes._kernels import robust_nb
+
+        return robust_nb.dev_select(values, c)[2][0]
     return _median_of(_abs_dev(values, c))
 
 
@@ -149,6 +164,10 @@ def median_mad(a: np.ndarray) -> tuple[float, float]:
     """``(median, MAD)`` of the finite elements in one call (one finiteness check)."""
     values = _finite(a)
     c = _median_of(values)
+    if _compiled(values):
+        from processes._kernels import robust_nb
+
+        return c, robust_nb.dev_select(values, c)[2][0]
     return c, _median_of(_abs_dev(values, c))
 
 
@@ -156,6 +175,10 @@ def avg_dev(a: np.ndarray, center: float | None = None) -> float:
     """Mean absolute deviation from the median (or from ``center``), unnormalized."""
     values = _finite(a)
     c = _median_of(values) if center is None else float(center)
+    if _compiled(values):
+        from processes._kernels import robust_nb
+
+        return robust_nb.abs_dev_sum(values, c) / values.size
     total = sum(float(np.abs(chunk - c).sum()) for chunk in _chunks(values))
     return total / values.size
 
@@ -172,19 +195,11 @@ def bwmv(a: np.ndarray, center: float | None = None, sigma: float | None = None,
     if n < 2:
         return 0.0
     c = _median_of(values) if center is None else float(center)
-    s = _median_of(_abs_dev(values, c)) if sigma is None else float(sigma)
+    s = mad(values, c) if sigma is None else float(sigma)
     kd = k * s
     if kd <= 0 or 1 + kd == 1:
         return 0.0
-    num = den = 0.0
-    for chunk in _chunks(values):
-        d = chunk - c
-        u2 = (d / kd) ** 2
-        inside = u2 < 1
-        d, u2 = d[inside], u2[inside]
-        w = 1 - u2
-        num += float(np.sum(d * d * w**4))
-        den += float(np.sum(w * (1 - 5 * u2)))
+    num, den = _bwmv_sums(values, c, kd)
     den *= den
     if 1 + den == 1:
         return 0.0
@@ -200,18 +215,51 @@ def pbmv(a: np.ndarray, center: float | None = None, beta: float = 0.2) -> float
     c = _median_of(values) if center is None else float(center)
     beta = min(max(beta, 0.0), 0.5)
     m = min(int(math.floor((1 - beta) * n + 0.5)), n - 1)
-    (wb,) = order_statistics(_abs_dev(values, c), [m])
+    if _compiled(values):
+        from processes._kernels import robust_nb
+
+        (wb,) = robust_nb.dev_select(values, c, [m])[2]
+    else:
+        (wb,) = order_statistics(_abs_dev(values, c), [m])
     if 1 + wb == 1:
         return 0.0
+    num, den = _pbmv_sums(values, c, wb)
+    if den == 0:
+        return 0.0
+    return n * wb * wb * num / den / den
+
+
+def _bwmv_sums(values: np.ndarray, c: float, kd: float) -> tuple[float, float]:
+    """(Σ d²(1−u²)⁴, Σ (1−u²)(1−5u²)) over |u| < 1, u = (x − c)/kd, in float64."""
+    if _compiled(values):
+        from processes._kernels import robust_nb
+
+        return robust_nb.bwmv_sums(values, c, kd)
+    num = den = 0.0
+    for chunk in _chunks(values):
+        d = chunk - c
+        u2 = (d / kd) ** 2
+        inside = u2 < 1
+        d, u2 = d[inside], u2[inside]
+        w = 1 - u2
+        num += float(np.sum(d * d * w**4))
+        den += float(np.sum(w * (1 - 5 * u2)))
+    return num, den
+
+
+def _pbmv_sums(values: np.ndarray, c: float, wb: float) -> tuple[float, int]:
+    """(Σ ψ(y)², #{|y| < 1}), y = (x − c)/wb, ψ clipping to [−1, 1], in float64."""
+    if _compiled(values):
+        from processes._kernels import robust_nb
+
+        return robust_nb.pbmv_sums(values, c, wb)
     num = 0.0
     den = 0
     for chunk in _chunks(values):
         y = (chunk - c) / wb
         num += float(np.sum(np.clip(y, -1.0, 1.0) ** 2))
         den += int(np.count_nonzero(np.abs(y) < 1))
-    if den == 0:
-        return 0.0
-    return n * wb * wb * num / den / den
+    return num, den
 
 
 # -- robust line fit --------------------------------------------------------------------------

@@ -11,13 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from processes._kernels import robust
-from processes.statistics import ESTIMATORS, Statistics
+from processes.statistics import DEFAULT_ESTIMATORS, ESTIMATORS, Statistics, channel_statistics
 from procfw.image import Image
 from procfw.process import ExecutionContext
 from procfw.testing import check_process
 from procfw.workspace import Workspace
 
 SMALL = np.array([0.1, 0.2, 0.3, 0.4, 0.9])
+ALL = {"computeBWMV": True, "computePBMV": True, "computeSn": True, "computeQn": True}
 
 
 def image_of(values, shape=None) -> Image:
@@ -43,7 +44,7 @@ def qn_brute(x) -> float:
 
 
 def test_hand_computed_small_sample():
-    s = Statistics().measure(image_of(SMALL))["K"]
+    s = Statistics(**ALL).measure(image_of(SMALL))["K"]
     assert list(s) == list(ESTIMATORS)
     assert s["count"] == 5
     assert s["mean"] == pytest.approx(0.38)
@@ -70,10 +71,10 @@ def test_hand_computed_small_sample():
 
 
 def test_even_count_median_and_normalization():
-    s = Statistics().measure(image_of([0.2, 0.4, 0.6, 0.9]))["K"]
+    s = Statistics(**ALL).measure(image_of([0.2, 0.4, 0.6, 0.9]))["K"]
     assert s["median"] == pytest.approx(0.5)
     assert s["MAD"] == pytest.approx(0.2)  # |x − 0.5| = .3 .1 .1 .4 → (.1 + .3)/2
-    n = Statistics(normalized=True).measure(image_of([0.2, 0.4, 0.6, 0.9]))["K"]
+    n = Statistics(normalized=True, **ALL).measure(image_of([0.2, 0.4, 0.6, 0.9]))["K"]
     assert n["MAD"] == pytest.approx(0.2 * 1.4826)
     assert n["avgDev"] == pytest.approx(s["avgDev"] * 1.2533)
     assert n["Sn"] == pytest.approx(s["Sn"] * 1.1926)
@@ -111,7 +112,7 @@ def test_normalized_scale_estimators_estimate_sigma_on_a_big_normal_sample():
     sigma = 0.02
     image = Image(rng.normal(0.3, sigma, (1, 1000, 1000)).astype(np.float32))
     start = time.perf_counter()
-    s = Statistics(normalized=True).measure(image)["K"]
+    s = Statistics(normalized=True, **ALL).measure(image)["K"]
     elapsed = time.perf_counter() - start
     for key in ("stdDev", "avgDev", "MAD", "BWMV", "PBMV", "Sn", "Qn"):
         assert s[key] == pytest.approx(sigma, rel=0.01), key
@@ -170,3 +171,104 @@ def test_qn_with_heavy_ties_matches_brute_force(levels):
     k = h * (h - 1) // 2
     pairs = (x[None, :] - x[:, None])[np.triu_indices(n, 1)]
     assert _kth_pairwise_difference(x, k) == np.partition(pairs, k - 1)[k - 1]
+
+
+# -- estimators on demand, and the compiled passes against numpy ---------------------------------
+
+
+def test_default_items_do_not_compute_the_expensive_estimators(monkeypatch):
+    """Like PixInsight's Statistics (BWMV, PBMV, Sn, Qn unchecked by default): absent unless asked."""
+    def forbidden(*args, **kwargs):
+        raise AssertionError("an expensive estimator was computed without being asked for")
+
+    for name in ("sn", "qn", "bwmv", "pbmv"):
+        monkeypatch.setattr(robust, name, forbidden)
+    rng = np.random.default_rng(3)
+    for shape in ((1, 30, 40), (3, 400, 500)):  # the numpy path and the compiled path
+        result = Statistics().measure(Image(rng.uniform(0.1, 0.9, shape).astype(np.float32)))
+        for stats in result.values():
+            assert tuple(stats) == DEFAULT_ESTIMATORS
+            assert not {"Sn", "Qn", "BWMV", "PBMV"} & set(stats)
+    schema = Statistics.schema()
+    for pid in ("computeBWMV", "computePBMV", "computeSn", "computeQn"):
+        assert schema[pid].default is False
+    assert Statistics(computeSn=True).estimators() == (*DEFAULT_ESTIMATORS[:7], "Sn", "minimum", "maximum")
+
+
+def _median64(v: np.ndarray) -> float:
+    """The median with the two middle values averaged in float64 (as robust.median)."""
+    n = v.size
+    part = np.partition(v, [(n - 1) // 2, n // 2])
+    return (float(part[(n - 1) // 2]) + float(part[n // 2])) / 2
+
+
+def _reference_statistics(values: np.ndarray, clip: bool) -> dict:
+    """The previous numpy implementation: select the samples, then numpy reductions."""
+    v = values.ravel()
+    keep = np.isfinite(v)
+    if clip:
+        keep &= (v != 0) & (v != 1)
+    v = v[keep]
+    mean = float(v.mean(dtype=np.float64))
+    d = v.astype(np.float64) - mean
+    variance = float(np.dot(d, d)) / (v.size - 1)
+    med = _median64(v)
+    dev = np.abs(v - np.float32(med)) if v.dtype == np.float32 else np.abs(v - med)
+    return {"count": v.size, "mean": mean, "median": med, "variance": variance, "stdDev": math.sqrt(variance),
+            "avgDev": float(np.abs(v.astype(np.float64) - med).mean()), "MAD": _median64(dev),
+            "minimum": float(v.min()), "maximum": float(v.max())}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["gamma", "integers", "odd", "specials"])
+def test_compiled_channel_statistics_equal_numpy(dtype, kind):
+    rng = np.random.default_rng(7)
+    n = 700_001 if kind == "odd" else 600_000
+    if kind == "integers":  # 16-bit data: heavy ties at the median and at the MAD
+        x = (rng.poisson(900, n) / 65535.0).astype(dtype)
+    else:
+        x = rng.gamma(3.0, 0.02, n).astype(dtype)
+    if kind == "specials":
+        x[::97] = 0
+        x[5::101] = 1
+        x[7::1001] = np.nan
+        x[11::2003] = np.inf
+    for clip in (False, True):
+        got = channel_statistics(x, clip=clip, estimators=DEFAULT_ESTIMATORS)
+        ref = _reference_statistics(x, clip)
+        assert got["count"] == ref["count"]
+        for key in ("median", "MAD", "minimum", "maximum"):
+            assert got[key] == ref[key], (key, clip)  # exact order statistics
+        for key in ("mean", "variance", "stdDev", "avgDev"):
+            assert got[key] == pytest.approx(ref[key], rel=1e-9, abs=1e-15), (key, clip)
+
+
+def test_compiled_midvariances_equal_numpy():
+    rng = np.random.default_rng(11)
+    x = rng.normal(0.3, 0.02, 400_000).astype(np.float32)
+    small = robust._SMALL
+    try:
+        compiled = (robust.bwmv(x), robust.pbmv(x), robust.avg_dev(x), robust.mad(x))
+        robust._SMALL = 10**9  # force the numpy path
+        reference = (robust.bwmv(x), robust.pbmv(x), robust.avg_dev(x), robust.mad(x))
+    finally:
+        robust._SMALL = small
+    assert compiled == pytest.approx(reference, rel=1e-9)
+    assert compiled[3] == reference[3]
+
+
+def test_compiled_selection_survives_a_missed_bracket():
+    """A subsample that misrepresents the data (periodic structure at the sampling stride)."""
+    from processes._kernels import robust_nb
+
+    n = 1_000_000
+    step = n // robust_nb._SAMPLE
+    x = np.full(n, 0.5, dtype=np.float32)
+    x[::step] = 0.9  # every sampled value is 0.9, the data are mostly 0.5
+    x[1::7] = np.linspace(0.1, 0.2, x[1::7].size, dtype=np.float32)
+    ranks = [0, n // 3, n // 2, n - 1]
+    assert robust_nb.select(x, ranks) == [float(v) for v in np.sort(x)[ranks]]
+    med = _median64(x)
+    assert robust_nb.dev_select(x, med)[2][0] == _median64(np.abs(x - np.float32(med)))
+    moments = robust_nb.channel_moments(x, False)
+    assert moments.median == med and moments.count == n
