@@ -89,8 +89,7 @@ class FrameSource:
         picked = range(start, stop, step)
         out = np.empty((len(picked), self.width), dtype=np.float32)
         if self.raw is not None:
-            for i, row in enumerate(picked):
-                self._read_raw_rows(channel, row, row + 1, out[i : i + 1])
+            self._read_raw_rows(channel, start, stop, out, step=step)
             return out
         if self.hdu_index is not None:
             self._read_fits_rows(channel, start, stop, out, step=step)
@@ -107,24 +106,30 @@ class FrameSource:
             i += kept.shape[0]
         return out
 
-    def _read_raw_rows(self, channel: int, row0: int, row1: int, out: np.ndarray) -> None:
-        """Rows [row0, row1) of a plain FITS image: one positioned read, then byte order and scaling."""
+    def _read_raw_rows(self, channel: int, row0: int, row1: int, out: np.ndarray, step: int = 1) -> None:
+        """Rows row0, row0 + step, ... < row1 of a plain FITS image: positioned reads (one for
+        contiguous rows, one per row otherwise), then byte order and scaling."""
         layout = self.raw
-        rows = row1 - row0
-        offset = layout.offset + ((channel * self.height + row0) * self.width) * layout.dtype.itemsize
+        rows = len(range(row0, row1, step))
+        row_bytes = self.width * layout.dtype.itemsize
+        first = layout.offset + (channel * self.height + row0) * row_bytes
         native = layout.dtype.newbyteorder("=")
         direct = native == np.float32 and layout.bscale == 1.0 and layout.bzero == 0.0 and out.flags.c_contiguous
         target = out if direct else np.empty((rows, self.width), dtype=layout.dtype)
+        view = memoryview(target.reshape(-1).view(np.uint8))
+        pieces = [(first, 0, view.nbytes)] if step == 1 else \
+            [(first + k * step * row_bytes, k * row_bytes, row_bytes) for k in range(rows)]
         try:
             with open(self.path, "rb", buffering=0) as handle:
-                handle.seek(offset)
-                view = memoryview(target.reshape(-1).view(np.uint8))
-                got = 0
-                while got < view.nbytes:
-                    chunk = handle.readinto(view[got:])
-                    if not chunk:
-                        raise ImageFileError(self.path, f"cannot read rows {row0}..{row1 - 1}: the file is truncated")
-                    got += chunk
+                fd = handle.fileno()
+                for offset, at, size in pieces:
+                    got = 0
+                    while got < size:
+                        chunk = os.preadv(fd, [view[at + got : at + size]], offset + got)
+                        if not chunk:
+                            raise ImageFileError(self.path,
+                                                 f"cannot read rows {row0}..{row1 - 1}: the file is truncated")
+                        got += chunk
         except OSError as exc:
             raise ImageFileError(self.path, f"cannot read rows {row0}..{row1 - 1}: {exc}") from exc
         if direct:

@@ -32,7 +32,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["integrate_rows"]
+__all__ = ["bwmv_sums", "integrate_rows"]
 
 TINY = 2.0**-53
 HUBER_MAX_ITERATIONS = 100
@@ -346,3 +346,20 @@ def _median_sorted_copy(values, n):  # pragma: no cover - compiled
     if n % 2:
         return values[half]
     return (values[half - 1] + values[half]) / np.float32(2.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def bwmv_sums(data, center, kd):  # pragma: no cover - compiled
+    """(Σ d²(1 − u²)⁴, Σ (1 − u²)(1 − 5u²)) over |u| < 1, d = x − center, u = d/kd (float64)."""
+    num = 0.0
+    den = 0.0
+    for i in range(data.size):
+        d = np.float64(data[i]) - center
+        u = d / kd
+        if abs(u) < 1.0:
+            u2 = u * u
+            w = 1.0 - u2
+            w2 = w * w
+            num += d * d * w2 * w2
+            den += w * (1.0 - 5.0 * u2)
+    return num, den

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from processes.integration.engine import IntegrationPlan, budget_from_memory, integrate, mib, worker_pool
+from processes.integration.engine import IntegrationPlan, budget_from_memory, integrate, mib
 from processes.integration.estimators import scale_estimate
 from processes.integration.filelist import enabled_paths, image_table
 from processes.integration.frames import FrameSource, open_frame
@@ -394,9 +394,10 @@ class ImageIntegration(Process):
         tasks = [(i, c) for i, frame in enumerate(frames) for c in range(frame.channels)]
         found: dict[tuple[int, int], ChannelStats] = {}
         if workers > 1 and len(tasks) > 1:
-            from concurrent.futures import as_completed
+            from concurrent.futures import ThreadPoolExecutor, as_completed
 
-            with worker_pool(workers) as pool:
+            # threads: the reads, numpy's selections and the compiled sums release the GIL
+            with ThreadPoolExecutor(workers, thread_name_prefix="integration-stats") as pool:
                 futures = {pool.submit(compute, frames[i], c): (i, c) for i, c in tasks}
                 for done, future in enumerate(as_completed(futures), start=1):
                     found[futures[future]] = future.result()
