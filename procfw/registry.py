@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from importlib import metadata
@@ -25,6 +26,8 @@ import attrs
 from procfw.errors import UnknownNameError
 
 log = logging.getLogger(__name__)
+
+_DISCOVERY_LOCK = threading.RLock()
 
 T = TypeVar("T")
 
@@ -114,7 +117,14 @@ class Registry(Generic[T]):
     def _discover(self) -> None:
         if self._discovered:
             return
-        self._discovered = True
+        with _DISCOVERY_LOCK:  # threads (a dask worker's) must not see a half-filled registry
+            if not self._discovered:
+                try:
+                    self._discover_entries()
+                finally:
+                    self._discovered = True
+
+    def _discover_entries(self) -> None:
         points = sorted(
             metadata.entry_points(group=self.group), key=lambda ep: (ep.name, _precedence(_distribution_of(ep)[0]))
         )

@@ -301,3 +301,18 @@ def test_corpus_container_runs_over_workspace_views():
     missing = made.execute_process(invert(), workspace=Workspace())
     assert missing.count("failed") == 3
     assert made.execute_process(invert()).outcomes[0].error.startswith("a view item needs a workspace")
+
+
+def test_a_dask_cluster_with_threaded_workers(frames, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    batch = pytest.importorskip("procfw.batch")
+    cluster = distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=3, dashboard_address=None)
+    with cluster:
+        with distributed.Client(cluster) as client:
+            executor = batch.DaskExecutor(client)
+            try:
+                run = container(frames, tmp_path / "out").execute_process(invert(), executor=executor)
+            finally:
+                executor.close()
+    assert run.ok, run.outputs()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"light_{i}_inv.fits" for i in (1, 2, 3)]
