@@ -552,9 +552,13 @@ class ImageContainer(Process):
 
 
 def _only_attributes(element: RawElement, allowed: Sequence[str]) -> None:
+    """Refuse (ValueError) attributes other than ``allowed`` and any child element: nothing may be lost."""
     extra = [name for name, _ in element.attributes if name not in allowed]
     if extra:
         raise ValueError(f"<{element.tag}> (line {element.line}) has unknown attribute(s) {', '.join(extra)}")
+    if element.children:
+        raise ValueError(f"<{element.tag}> (line {element.line}) has unexpected child element "
+                         f"<{element.children[0].tag}>")
 
 
 def _flag(text: str, element: RawElement, name: str) -> bool:

@@ -159,15 +159,21 @@ def test_file_items_and_output_directory_round_trip_through_xpsm(tmp_path):
     assert loads_icons(text, "xpsm").icons["C"] == made
 
 
-def test_an_unknown_element_keeps_the_instance_as_a_placeholder():
+@pytest.mark.parametrize("odd", [
+    RawElement(tag="somethingNew", text="data"),
+    RawElement(tag="image", attributes=[("enabled", "true"), ("somethingNew", "1")], text="a.fits"),
+    RawElement(tag="image", attributes=[("enabled", "maybe")], text="a.fits"),
+    RawElement(tag="view", children=[RawElement(tag="somethingNew")], text="Ha"),
+    RawElement(tag="outputTemplate", text="../&filename;.fits"),
+])
+def test_anything_unknown_keeps_the_instance_as_a_placeholder(odd):
     element = RawElement(tag="instance", attributes=[("class", "ImageContainer")], children=[
-        RawElement(tag="policies", attributes=[("onError", "continue")]),
-        RawElement(tag="somethingNew", text="data"),
+        RawElement(tag="policies", attributes=[("onError", "continue")]), odd,
     ])
     warnings: list[str] = []
     instance, _ = element_to_instance(element, warnings)
     assert isinstance(instance, UnknownProcess) and instance.elements == element.children
-    assert any("somethingNew" in w for w in warnings)
+    assert any("kept as a placeholder" in w for w in warnings)
 
 
 # -- running over files --------------------------------------------------------------------------
