@@ -380,9 +380,10 @@ class ImageContainer(Process):
         executor of :mod:`procfw.batch`, or None (the current one, else serially); view
         items run in this process on ``workspace``'s views, as one history step each.
         A failing item is recorded with its reason and, with ``onError=Continue``, the
-        others go on.  Problems that concern the whole run (the process cannot run on
-        views, the output directory is missing, two inputs would share an output) raise
-        ExecutionError before anything runs.  ``name`` (the icon id) labels the summary.
+        others go on.  Problems that concern the whole run (``instance`` is a placeholder
+        or a container itself, the output directory is missing, two inputs would share an
+        output) raise ExecutionError before anything runs.  ``name`` (the icon id) labels
+        the summary.
         """
         self._check_runnable(instance)
         if isinstance(executor, str) and executor not in EXECUTORS:
@@ -403,7 +404,13 @@ class ImageContainer(Process):
                                  error="disabled"))
         files = self._plan_files(when, done)
         stop = self.onError != "Continue"
-        stopped = self._run_files(instance, files, executor, workers, scheduler, done, stop)
+        if stop and any(o.status == "failed" for o in outcomes.values()):
+            stopped = True
+            for index, path, out in files:
+                done(ItemOutcome(index=index, source=path, output=str(out),
+                                 error=f"not run: stopped by onError={self.onError}"))
+        else:
+            stopped = self._run_files(instance, files, executor, workers, scheduler, done, stop)
         views = [(i, v) for i, (enabled, _, v) in enumerate(self.images) if enabled and v]
         for index, view_id in views:
             if stopped:
@@ -420,7 +427,7 @@ class ImageContainer(Process):
         if getattr(instance, "is_target_container", False):
             raise ExecutionError(f"{instance.process_id} is a target, not an action: it cannot run over a container")
         if isinstance(instance, UnknownProcess):
-            ok, why = instance.can_execute_global()
+            _, why = instance.can_execute_global()
             raise ExecutionError(f"{instance.process_id} cannot run over a container: {why}")
 
     def _plan_files(self, when: _dt.datetime, done: ItemCallback) -> list[tuple[int, str, Path]]:
