@@ -40,8 +40,11 @@ along rows; the image covers ``[−0.5, W−0.5] × [−0.5, H−0.5]``.  Points
 rectangle get ``fill``.  Taps that fall outside the image near its edges are mirrored
 about the edge pixel (``−1 → 1``, ``W → W−2``), as PixInsight's Lanczos does.
 
-:func:`remap` handles any coordinate map, in chunks of points to bound memory
-(:func:`remap_planes` several planes at once, sharing the tap weights);
+:func:`remap` handles any coordinate map (:func:`remap_planes` several planes at once,
+sharing the tap weights), computed per point by the compiled kernels of
+:mod:`processes._kernels.warp_numba` (Lanczos weights from a table of 4096 samples per
+pixel, linearly interpolated: within 3·10⁻⁸ of the exact weights; ``_remap_planes_numpy``
+keeps the vectorised numpy computation as the reference);
 :func:`resize` resamples to a new size with separable sparse passes (same results as
 ``remap`` on the equivalent grid, much faster).
 """
@@ -272,6 +275,61 @@ def remap_planes(
     chunk_points: int = _CHUNK_POINTS,
 ) -> np.ndarray:
     """:func:`remap` of every plane of ``planes`` (C, H, W) at the same coordinates; (C, *xs.shape).
+
+    The tap positions and weights of a point are computed once for all planes (an RGB image
+    costs little more than one channel); each plane's result equals :func:`remap` of that
+    plane.  Computed by the compiled kernel of :mod:`processes._kernels.warp_numba` (float64
+    arithmetic, float32 result); ``chunk_points`` is accepted for compatibility (the kernel
+    needs no temporary memory per point).
+    """
+    _check_method(method)
+    planes = np.asarray(planes)
+    if planes.ndim != 3:
+        raise ValueError(f"remap_planes needs planes of shape (C, H, W), got shape {planes.shape}")
+    xs = np.asarray(xs, dtype=np.float64)
+    ys = np.asarray(ys, dtype=np.float64)
+    if xs.shape != ys.shape:
+        raise ValueError(f"xs and ys must have the same shape, got {xs.shape} and {ys.shape}")
+    if clamping is not None and not 0 <= clamping <= 1:
+        raise ValueError(f"clamping threshold {clamping} must be in [0, 1] (or None)")
+    from processes._kernels import warp_numba
+
+    rx, ry = _radii(radius, planes.shape[2], planes.shape[1])
+    code, table, fb, fc = warp_numba.method_parameters(method)
+    out = np.empty((planes.shape[0], xs.size), dtype=np.float32)
+    warp_numba.remap_points(
+        kernel_planes(planes), np.ascontiguousarray(xs.ravel()), np.ascontiguousarray(ys.ravel()),
+        code, table, rx, ry, fb, fc, 0.0 if clamping is None else float(clamping), clamping is not None,
+        float(fill), out,
+    )
+    return out.reshape((planes.shape[0], *xs.shape))
+
+
+def kernel_planes(planes: np.ndarray) -> np.ndarray:
+    """``planes`` as a C-contiguous float32 or float64 array (what the compiled kernels take)."""
+    planes = np.asarray(planes)
+    if planes.dtype not in (np.float32, np.float64):
+        planes = planes.astype(np.float64)
+    return np.ascontiguousarray(planes)
+
+
+def _radii(radius: tuple[int, int] | int, width: int, height: int) -> tuple[int, int]:
+    rx, ry = (radius, radius) if isinstance(radius, int) else radius
+    return min(max(1, int(rx)), width), min(max(1, int(ry)), height)
+
+
+def _remap_planes_numpy(
+    planes: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    method: str = "lanczos3",
+    clamping: float | None = 0.3,
+    fill: float = 0.0,
+    *,
+    radius: tuple[int, int] | int = 2,
+    chunk_points: int = _CHUNK_POINTS,
+) -> np.ndarray:
+    """The vectorised numpy :func:`remap_planes` (reference for the compiled kernel, used by tests).
 
     The tap positions and weights are computed once for all planes (an RGB image costs
     little more than one channel); each plane's result equals :func:`remap` of that plane.

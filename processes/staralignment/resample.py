@@ -99,21 +99,26 @@ def warp(
     Returns the float32 result (C, height, width) and the boolean coverage mask
     (height, width) of the pixels that map inside the source.
     """
-    channels, src_h, src_w = pixels.shape
+    from processes._kernels import warp_numba
+
     width, height = out_size
-    out = np.zeros((channels, height, width), dtype=np.float32)
-    mask = np.zeros((height, width), dtype=bool)
+    planes = pi.kernel_planes(pixels)
+    channels, src_h, src_w = planes.shape
+    out = np.empty((channels, height, width), dtype=np.float32)
+    mask = np.empty((height, width), dtype=bool)
     clamp = clamping if kernel in _CLAMPED else None
+    if clamp is not None and not 0 <= clamp <= 1:
+        raise ValueError(f"clamping threshold {clamp} must be in [0, 1] (or None)")
+    code, table, fb, fc = warp_numba.method_parameters(kernel)
+    r = min(max(1, int(radius)), src_w), min(max(1, int(radius)), src_h)
+    matrix = np.ascontiguousarray(h, dtype=np.float64)
     step = max(1, int(band_rows))
     for start in range(0, height, step):
-        rows = slice(start, min(height, start + step))
-        tx, ty = _grid(h, rows, width)
-        inside = (tx >= -0.5) & (tx <= src_w - 0.5) & (ty >= -0.5) & (ty <= src_h - 0.5)
-        mask[rows] = inside
-        if inside.any():
-            out[:, rows] = pi.remap_planes(pixels, tx, ty, kernel, clamp, 0.0, radius=radius)
+        stop = min(height, start + step)
+        warp_numba.warp_rows(planes, matrix, start, stop, code, table, r[0], r[1], fb, fc,
+                             0.0 if clamp is None else float(clamp), clamp is not None, out, mask)
         if progress is not None:
-            progress(min(1.0, rows.stop / height))
+            progress(min(1.0, stop / height))
     return out, mask
 
 

@@ -131,7 +131,21 @@ class StarList:
 
 
 def b3_smooth(plane: np.ndarray, step: int) -> np.ndarray:
-    """One à trous smoothing: the separable B3 spline kernel with holes ``step`` apart (mirrored edges)."""
+    """One à trous smoothing: the separable B3 spline kernel with holes ``step`` apart (mirrored edges).
+
+    Float32 planes go through the compiled kernel (:func:`processes._kernels.stars_numba.b3_pass`,
+    bit-identical to the numpy passes); other dtypes through :func:`_b3_smooth_numpy`.
+    """
+    if plane.ndim == 2 and plane.dtype == np.float32:
+        from processes._kernels import stars_numba
+
+        work = np.ascontiguousarray(plane)
+        return stars_numba.b3_pass(stars_numba.b3_pass(work, int(step), 0), int(step), 1)
+    return _b3_smooth_numpy(plane, step)
+
+
+def _b3_smooth_numpy(plane: np.ndarray, step: int) -> np.ndarray:
+    """:func:`b3_smooth` with numpy (reference of the compiled kernel; any dtype)."""
     out = plane
     for axis in (0, 1):
         size = out.shape[axis]
@@ -167,7 +181,11 @@ def structure_map(plane: np.ndarray, settings: DetectionSettings) -> tuple[np.nd
     work = np.asarray(plane, dtype=np.float32)
     if settings.invert:
         work = 1.0 - work
-    if settings.hot_pixel_radius > 0:
+    if settings.hot_pixel_radius == 1:
+        from processes._kernels import stars_numba
+
+        work = stars_numba.median3(np.ascontiguousarray(work))
+    elif settings.hot_pixel_radius > 1:
         work = ndimage.median_filter(work, size=2 * settings.hot_pixel_radius + 1, mode="mirror")
     if settings.noise_reduction_radius > 0:
         work = ndimage.gaussian_filter(work, sigma=settings.noise_reduction_radius / 2.0, mode="mirror")
@@ -211,40 +229,40 @@ def detect_stars(plane: np.ndarray, settings: DetectionSettings | None = None) -
     labels, count = ndimage.label(binary, structure=np.ones((3, 3), dtype=bool))
     if count == 0:
         return attrs.evolve(empty, structures=0)
+    from processes._kernels import stars_numba
+
+    detail = np.ascontiguousarray(detail, dtype=np.float32)
+    raw = np.ascontiguousarray(raw, dtype=np.float32)
     index = np.arange(1, count + 1)
-    area = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    area, y0, y1, x0, x1, peak_detail, peak_y, peak_x, detail_sum, peak_value = stars_numba.label_stats(
+        labels, detail, raw, count)
     min_size = settings.min_structure_size if settings.min_structure_size > 0 else 3
     keep = area >= min_size
-    boxes = ndimage.find_objects(labels)
-    y0 = np.array([b[0].start for b in boxes])
-    y1 = np.array([b[0].stop for b in boxes])
-    x0 = np.array([b[1].start for b in boxes])
-    x1 = np.array([b[1].stop for b in boxes])
     keep &= (x0 > 0) & (y0 > 0) & (x1 < width) & (y1 < height)
     side = np.maximum(x1 - x0, y1 - y0)
     coverage = area / (side * side).astype(np.float64)
     keep &= coverage >= (1.0 - settings.max_distortion) * (math.pi / 4.0)
-    peak_detail = ndimage.maximum(detail, labels, index)
-    mean_detail = ndimage.mean(detail, labels, index)
+    mean_detail = detail_sum / area
     with np.errstate(divide="ignore", invalid="ignore"):
         flatness = np.where(peak_detail > 0, mean_detail / peak_detail, 1.0)
     keep &= (flatness <= 0.75 + 0.2 * settings.peak_response) | (area < 9)
-    peak_value = ndimage.maximum(raw, labels, index)
     keep &= peak_value <= settings.upper_limit
     if not settings.allow_clustered:
-        keep &= _single_peaked(detail, raw, labels, count, peak_detail, threshold, settings.local_maxima_limit)
+        keep &= _single_peaked(detail, raw, labels, count, peak_detail, threshold, settings.local_maxima_limit,
+                               np.column_stack([peak_y, peak_x]).astype(np.float64))
     chosen = index[keep]
     if chosen.size == 0:
         return attrs.evolve(empty, structures=int(count))
-    flux = ndimage.sum(detail, labels, chosen)
+    flux = detail_sum[chosen - 1]
     order = np.argsort(-flux, kind="stable")
     chosen, flux = chosen[order], flux[order]
     if settings.max_stars > 0:
         chosen, flux = chosen[: settings.max_stars], flux[: settings.max_stars]
-    peaks = np.array(ndimage.maximum_position(detail, labels, chosen), dtype=np.float64).reshape(-1, 2)
-    cy, cx = peaks[:, 0], peaks[:, 1]
+    cy = peak_y[chosen - 1].astype(np.float64)
+    cx = peak_x[chosen - 1].astype(np.float64)
     areas = area[chosen - 1].astype(np.float64)
-    half_area = _half_maximum_area(detail, labels, peak_detail, chosen, count)
+    half_area = np.maximum(stars_numba.half_maximum_counts(detail, labels, peak_detail)[chosen - 1], 1).astype(
+        np.float64)
     # a Gaussian's pixels above half maximum cover π(FWHM/2)², FWHM = 2.3548σ
     sigma_hm = np.sqrt(half_area / math.pi) * 2.0 / 2.3548
     signal = raw.astype(np.float64) - background.astype(np.float64)
@@ -269,16 +287,6 @@ def detect_stars(plane: np.ndarray, settings: DetectionSettings | None = None) -
     inside = ok & (stars.x >= 0) & (stars.x <= width - 1) & (stars.y >= 0) & (stars.y <= height - 1)
     stars = stars.take(np.flatnonzero(inside))
     return stars.take(_unique_positions(stars.xy))
-
-
-def _half_maximum_area(
-    detail: np.ndarray, labels: np.ndarray, peak_detail: np.ndarray, chosen: np.ndarray, count: int
-) -> np.ndarray:
-    """Pixels of each chosen structure at or above half its peak (at least 1)."""
-    peak_map = np.concatenate([[np.inf], peak_detail])[labels]
-    above = (labels > 0) & (detail >= 0.5 * peak_map)
-    counts = np.bincount(labels[above], minlength=count + 1)
-    return np.maximum(counts[chosen], 1).astype(np.float64)
 
 
 def _unique_positions(xy: np.ndarray, radius: float = 1.0) -> np.ndarray:
@@ -308,20 +316,22 @@ def _single_peaked(
     peak_detail: np.ndarray,
     threshold: float,
     limit: float,
+    main: np.ndarray,
 ) -> np.ndarray:
     """True for structures without a second significant local maximum (radius-2 filter).
 
     A second maximum counts when it is above twice the threshold and 30 % of the structure's
-    peak, lies more than 2.5 pixels from that peak (plateaus left by the hot pixel filter tie
-    next to it) and is fainter than ``limit`` (saturated cores are flat).
+    peak, lies more than 2.5 pixels from that peak (``main``: (row, column) of each
+    structure's peak; plateaus left by the hot pixel filter tie next to it) and is fainter
+    than ``limit`` (saturated cores are flat).
     """
-    local = (ndimage.maximum_filter(detail, size=5, mode="mirror") == detail) & (labels > 0)
-    ys, xs = np.nonzero(local)
+    from processes._kernels import stars_numba
+
+    ys, xs = stars_numba.local_maxima(detail, labels)
     lab = labels[ys, xs]
     value = detail[ys, xs]
     significant = (value > 2.0 * threshold) & (value > 0.3 * peak_detail[lab - 1]) & (raw[ys, xs] < limit)
-    main = np.array(ndimage.maximum_position(detail, labels, np.arange(1, count + 1)), dtype=np.float64)
-    main = main.reshape(-1, 2)[lab - 1]
+    main = main[lab - 1]
     apart = np.hypot(ys - main[:, 0], xs - main[:, 1]) > 2.5
     others = np.bincount(lab[significant & apart], minlength=count + 1)[1:]
     return others == 0

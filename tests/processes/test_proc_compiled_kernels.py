@@ -1,0 +1,142 @@
+"""Compiled kernels (numba) against the numpy/scipy computations they replace.
+
+The warp and remap kernels (:mod:`processes._kernels.warp_numba`) must equal the
+vectorised numpy reference (``pixel_interpolation._remap_planes_numpy``, the previous
+implementation) within 1e-5 for every method, clamping and edge case; the star detection
+kernels (:mod:`processes._kernels.stars_numba`) must equal scipy/numpy exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from processes._kernels import pixel_interpolation as pi
+from processes.staralignment import resample, stars
+from processes.staralignment.synthetic import random_field, render_stars
+
+RNG = np.random.default_rng(7)
+
+
+def _grid_reference(planes: np.ndarray, h: np.ndarray, out_size: tuple[int, int], method: str,
+                    clamping: float | None, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """The previous warp: coordinates of the whole grid, then the numpy remap."""
+    width, height = out_size
+    tx, ty = resample._grid(h, slice(0, height), width)
+    src_h, src_w = planes.shape[1:]
+    inside = (tx >= -0.5) & (tx <= src_w - 0.5) & (ty >= -0.5) & (ty <= src_h - 0.5)
+    return pi._remap_planes_numpy(planes, tx, ty, method, clamping, 0.0, radius=radius), inside
+
+
+@pytest.mark.parametrize("method", pi.METHODS)
+@pytest.mark.parametrize("clamping", [None, 0.0, 0.3, 1.0])
+def test_remap_planes_equals_numpy_reference(method: str, clamping: float | None) -> None:
+    planes = RNG.random((3, 29, 37)).astype(np.float32)
+    xs = RNG.uniform(-3.0, 40.0, (20, 31))
+    ys = RNG.uniform(-3.0, 32.0, (20, 31))
+    xs[0, :4] = [0.0, 36.0, -0.5, 36.5]  # exact pixel centres and the image's edges
+    ys[0, :4] = [0.0, 28.0, -0.5, 28.5]
+    got = pi.remap_planes(planes, xs, ys, method, clamping, -1.0, radius=3)
+    want = pi._remap_planes_numpy(planes, xs, ys, method, clamping, -1.0, radius=3)
+    assert got.dtype == np.float32 and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+@pytest.mark.parametrize("method", ["lanczos3", "lanczos4", "lanczos5", "bicubic", "bilinear", "nearest", "mitchell"])
+def test_warp_equals_numpy_reference_on_random_transforms(channels: int, method: str) -> None:
+    rng = np.random.default_rng(channels * 100 + len(method))
+    planes = rng.random((channels, 41, 53)).astype(np.float32)
+    for _ in range(3):
+        angle = rng.uniform(-0.5, 0.5)
+        scale = rng.uniform(0.8, 1.25)
+        h = np.array([
+            [scale * np.cos(angle), -scale * np.sin(angle), rng.uniform(-8, 8)],
+            [scale * np.sin(angle), scale * np.cos(angle), rng.uniform(-8, 8)],
+            [rng.uniform(-1e-4, 1e-4), rng.uniform(-1e-4, 1e-4), 1.0],
+        ])
+        got, mask = resample.warp(planes, h, (47, 39), kernel=method, clamping=0.3, radius=2, band_rows=7)
+        clamp = 0.3 if method in ("bicubic", "lanczos3", "lanczos4", "lanczos5") else None
+        want, inside = _grid_reference(planes, h, (47, 39), method, clamp, 2)
+        np.testing.assert_array_equal(mask, inside)
+        np.testing.assert_allclose(got, np.where(inside[None], want, 0.0), rtol=0, atol=1e-5)
+
+
+def test_warp_of_a_star_field_and_degenerate_mappings() -> None:
+    xy, flux = random_field(60, 120, 90, seed=3)
+    image = render_stars(xy, flux, 120, 90)[None]
+    h = np.array([[0.999, 0.02, 3.3], [-0.02, 0.999, -2.7], [2e-6, -1e-6, 1.0]])
+    got, mask = resample.warp(image, h, (120, 90))
+    want, inside = _grid_reference(image, h, (120, 90), "lanczos3", 0.3, 2)
+    np.testing.assert_array_equal(mask, inside)
+    np.testing.assert_allclose(got, np.where(inside[None], want, 0.0), rtol=0, atol=1e-5)
+    # a mapping that sends part of the grid behind the projection plane (w <= 0) or to infinity
+    bad = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [-0.02, 0.0, 1.0]])
+    got, mask = resample.warp(image, bad, (120, 90))
+    want, inside = _grid_reference(image, bad, (120, 90), "lanczos3", 0.3, 2)
+    np.testing.assert_array_equal(mask, inside)
+    assert not mask[:, 50:].any() and np.all(got[:, ~mask] == 0)
+    np.testing.assert_allclose(got, np.where(inside[None], want, 0.0), rtol=0, atol=1e-5)
+
+
+def test_float64_and_integer_planes() -> None:
+    planes = RNG.random((2, 12, 15))
+    xs, ys = RNG.uniform(-1, 15, 50), RNG.uniform(-1, 12, 50)
+    for data in (planes, (planes * 1000).astype(np.uint16)):
+        got = pi.remap_planes(data, xs, ys, "lanczos4", 0.3)
+        want = pi._remap_planes_numpy(data, xs, ys, "lanczos4", 0.3)
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-5 * float(np.max(data)))
+
+
+def test_tiny_planes_mirror_periodically() -> None:
+    for shape in ((1, 1, 1), (1, 1, 5), (1, 2, 3), (2, 3, 2)):
+        planes = RNG.random(shape).astype(np.float32)
+        xs = RNG.uniform(-0.5, shape[2] - 0.5, 40)
+        ys = RNG.uniform(-0.5, shape[1] - 0.5, 40)
+        for method in pi.METHODS:
+            got = pi.remap_planes(planes, xs, ys, method, 0.3, radius=2)
+            want = pi._remap_planes_numpy(planes, xs, ys, method, 0.3, radius=2)
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-5, err_msg=f"{shape} {method}")
+
+
+# -- star detection kernels ---------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(1, 6), (6, 1), (2, 2), (9, 7), (40, 33)])
+def test_median3_and_b3_smooth_equal_scipy_and_numpy(shape: tuple[int, int]) -> None:
+    from processes._kernels import stars_numba
+
+    plane = RNG.random(shape).astype(np.float32)
+    plane[plane > 0.7] = 0.5  # ties
+    np.testing.assert_array_equal(stars_numba.median3(plane), ndimage.median_filter(plane, size=3, mode="mirror"))
+    for step in (1, 2, 8, 32):
+        got = stars.b3_smooth(plane, step)
+        want = stars._b3_smooth_numpy(plane, step)
+        assert got.dtype == want.dtype == np.float32
+        np.testing.assert_array_equal(got, want)
+
+
+def test_label_statistics_equal_scipy() -> None:
+    from processes._kernels import stars_numba
+
+    detail = RNG.random((50, 60)).astype(np.float32)
+    raw = RNG.random((50, 60)).astype(np.float32)
+    labels, count = ndimage.label(detail > 0.6, structure=np.ones((3, 3), dtype=bool))
+    index = np.arange(1, count + 1)
+    area, y0, y1, x0, x1, peak, py, px, total, peak_raw = stars_numba.label_stats(labels, detail, raw, count)
+    boxes = ndimage.find_objects(labels)
+    np.testing.assert_array_equal(area, np.bincount(labels.ravel())[1:])
+    np.testing.assert_array_equal(y0, [b[0].start for b in boxes])
+    np.testing.assert_array_equal(y1, [b[0].stop for b in boxes])
+    np.testing.assert_array_equal(x0, [b[1].start for b in boxes])
+    np.testing.assert_array_equal(x1, [b[1].stop for b in boxes])
+    np.testing.assert_array_equal(peak, ndimage.maximum(detail, labels, index))
+    np.testing.assert_array_equal(np.column_stack([py, px]), ndimage.maximum_position(detail, labels, index))
+    np.testing.assert_array_equal(total, ndimage.sum(detail, labels, index))
+    np.testing.assert_array_equal(peak_raw, ndimage.maximum(raw, labels, index))
+    ys, xs = stars_numba.local_maxima(detail, labels)
+    want = np.nonzero((ndimage.maximum_filter(detail, size=5, mode="mirror") == detail) & (labels > 0))
+    np.testing.assert_array_equal(ys, want[0])
+    np.testing.assert_array_equal(xs, want[1])
+    peak_map = np.concatenate([[np.inf], peak])[labels]
+    counts = np.bincount(labels[(labels > 0) & (detail >= 0.5 * peak_map)], minlength=count + 1)[1:]
+    np.testing.assert_array_equal(stars_numba.half_maximum_counts(detail, labels, peak), counts)
