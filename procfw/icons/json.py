@@ -56,6 +56,11 @@ def to_envelope(instance: Process, meta: InstanceMeta | None = None) -> dict[str
         meta = None
     out: dict[str, Any] = {"procfw_icon": ENVELOPE_VERSION, "process": instance.process_id}
     if isinstance(instance, UnknownProcess):
+        from procfw.icons.xpsm import check_element_ids
+
+        if not is_identifier(instance.class_id):
+            raise IconFileError("<json>", f"process id {shown(instance.class_id)} is not an identifier")
+        check_element_ids(instance.elements, "<json>")  # what the reader would refuse is not written
         if instance.class_version is not None:
             out["version"] = instance.class_version
         out["placeholder"] = True
@@ -70,7 +75,8 @@ def to_envelope(instance: Process, meta: InstanceMeta | None = None) -> dict[str
         out["items"] = [
             {
                 "enabled": item.enabled,
-                "mask": None if item.mask is None else {"window": item.mask.window_id, "inverted": item.mask.inverted},
+                "mask": None if item.mask is None else {"window": _mask_id(item.mask.window_id),
+                                                         "inverted": item.mask.inverted},
                 "instance": to_envelope(item.instance, meta.child(i) if meta is not None else None),
             }
             for i, item in enumerate(instance.items)
@@ -82,6 +88,12 @@ def to_envelope(instance: Process, meta: InstanceMeta | None = None) -> dict[str
     if meta is not None and meta.time is not None:
         out["time"] = {"start": meta.time[0], "span": meta.time[1]}
     return out
+
+
+def _mask_id(window_id: str) -> str:
+    if not is_identifier(window_id):
+        raise IconFileError("<json>", f"mask view id {shown(window_id)} is not an identifier")
+    return window_id
 
 
 def dumps(icons: Mapping[str, Process], *, meta: Mapping[str, IconMeta] | None = None) -> str:

@@ -139,7 +139,10 @@ def _pjsr_lines(instance: Process, var: str, lines: list[str]) -> None:
 
 
 def _pjsr_placeholder(instance: UnknownProcess, var: str, lines: list[str]) -> None:
+    from procfw.icons.xpsm import check_element_ids
+
     pid = _ident(instance.class_id, "process id")
+    check_element_ids(instance.elements, "<pjsr>")  # what the readers refuse is not written
     lines.append(f"var {_ident(var, 'variable name')} = new {pid}; // {pid} is not installed in procfw: "
                  "values written as read")
     for element in instance.elements:

@@ -120,9 +120,10 @@ def _description_option(meta: InstanceMeta | None) -> str:
 
 def _command(instance: Process, meta: InstanceMeta | None = None) -> str:
     if isinstance(instance, UnknownProcess):
-        from procfw.icons.xpsm import instance_to_element
+        from procfw.icons.xpsm import check_element_ids, instance_to_element
 
         class_id = _ident(instance.class_id, "process id")
+        check_element_ids(instance.elements, "<console>")  # what the reader would refuse is not written
         try:
             fragment = element_to_string(instance_to_element(instance), indent=False)
         except ValueError as exc:

@@ -242,10 +242,7 @@ def element_to_instance(
             meta = InstanceMeta(class_id=cls.process_id, version=version, description=meta.description,
                                 time=meta.time, children=children_meta)
             return instance, meta
-        custom = getattr(cls, "from_xpsm_elements", None)  # a process with its own XPSM form (ImageContainer)
-        values = custom(element.children, warnings, where) if callable(custom) else _read_parameters(
-            cls, element, warnings, where)
-        instance = cls.from_parameters(values)
+        instance = cls.from_parameters(_read_parameters(cls, element, warnings, where))
     except IconFileError:
         raise
     except (ProcfwError, ValueError, TypeError) as exc:
@@ -377,21 +374,21 @@ def instance_to_element(
     if meta is not None and not meta.applies_to(instance.process_id):
         meta = None
     if isinstance(instance, UnknownProcess):
+        # what the reader would refuse is not written either
+        check_identifier(instance.class_id, "process id", "<xpsm>")
+        check_element_ids(instance.elements, "<xpsm>")
         head = [("class", instance.class_id)]
         if instance.class_version is not None:
             head.append(("version", str(instance.class_version)))
         return RawElement(tag="instance", attributes=head + extra, children=instance.elements)
     head = [("class", instance.process_id)]
     version = meta.version if meta is not None and meta.version is not None else None
-    custom = getattr(instance, "to_xpsm_elements", None)  # its own XPSM form, written without a version
-    if version is None and not is_container(instance) and not callable(custom):
+    if version is None and not is_container(instance):
         version = instance.process_version
     if version is not None:
         head.append(("version", str(version)))
     children = _metadata_elements(meta)
-    if callable(custom):
-        children.extend(custom())
-    elif isinstance(instance, ProcessContainer):
+    if isinstance(instance, ProcessContainer):
         for index, item in enumerate(instance.items):
             if item.mask is not None:
                 warnings.append(
@@ -461,6 +458,8 @@ def dumps(
                 ("workspace", icon_meta.workspace if icon_meta and icon_meta.workspace else "Workspace01"),
             ])
             write_element(icon, icon_lines, 1)
+        except IconFileError as exc:
+            raise IconFileError("<xpsm>", f"icon {icon_id}: {exc.problem}") from None
         except ValueError as exc:
             raise IconFileError("<xpsm>", f"icon {icon_id}: {exc}") from None
     lines.extend(icon_lines)
