@@ -1,0 +1,178 @@
+"""preprocess and the per-frame processes through every executor: serial, a local process pool and a real
+dask.distributed cluster (LocalCluster with worker processes, no mocks) give bit-identical results; a frame
+that fails on a worker is rejected with its reason and the others go on."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from processes.simulate_session import simulate_session
+from processes.workflows.preprocess import Options, preprocess
+from procfw.batch import make_executor, use_executor
+from procfw.io import read_image
+from procfw.registry import processes
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny one-filter session: 3 bias, 3 darks, 3 flats and 4 lights, 96×96."""
+    folder = tmp_path_factory.mktemp("executors") / "raw"
+    simulate_session(folder, filters=("L",), width=96, height=96, bias=3, darks=3, flats=3, lights=4, stars=25,
+                     dither=3.0, seed=2)
+    return folder
+
+
+def _masters(out: Path) -> dict[str, np.ndarray]:
+    """Every master (calibration masters, rejection maps, master lights) of a run, by relative path."""
+    found = {str(p.relative_to(out)): fits.getdata(p) for p in sorted(out.rglob("master*.fits"))}
+    assert found
+    return found
+
+
+def _frames(out: Path) -> dict[str, dict]:
+    """The per-frame records of the report, without timings."""
+    report = json.loads((out / "preprocess_report.json").read_text())
+    frames = {}
+    for record in report["lights"]:
+        record = dict(record)
+        alignment = dict(record.get("alignment") or {})
+        alignment.pop("seconds", None)
+        record["alignment"] = alignment
+        frames[Path(record["path"]).name] = record
+    return frames
+
+
+def _console(command: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PROCFW_HISTORY": str(cwd / ".history"), **env}
+    return subprocess.run([sys.executable, "-m", "procfw", "run", "-c", command], cwd=cwd, capture_output=True,
+                          text=True, env=environment, timeout=600)
+
+
+@pytest.mark.slow
+def test_serial_processes_and_dask_give_bit_identical_masters(raw: Path, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    serial = tmp_path / "serial"
+    preprocess(raw, serial, Options(executor="serial", cosmetic_correction=True))
+    expected = _masters(serial)
+    assert {"master/master_bias.fits", "master/master_dark_60s.fits", "master/master_flat_L.fits",
+            "master_L.fits"} <= set(expected)
+
+    # the console contract: -executor=processes -workers=N
+    done = _console(f'preprocess "{raw}" "{tmp_path / "pool"}" -cosmeticCorrection+ -executor=processes -workers=2',
+                    tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "[preprocess] calibrating lights L 60s: done in" in done.stderr
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        done = _console(f'preprocess "{raw}" "{tmp_path / "dask"}" -cosmeticCorrection+ -executor=dask '
+                        f"-scheduler={address}", tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    for name in ("pool", "dask"):
+        got = _masters(tmp_path / name)
+        assert set(got) == set(expected), name
+        for key, data in expected.items():
+            assert got[key].dtype == data.dtype and got[key].tobytes() == data.tobytes(), f"{name}: {key} differs"
+    reference = _frames(serial)
+    for name in ("pool", "dask"):
+        frames = _frames(tmp_path / name)
+        assert set(frames) == set(reference)
+        for frame, record in reference.items():
+            assert frames[frame]["status"] == record["status"] == "integrated"
+            assert frames[frame]["stars"] == record["stars"]
+            assert frames[frame]["alignment"] == record["alignment"]
+            assert frames[frame]["cosmetic"] == record["cosmetic"]
+            assert frames[frame]["calibration"] == record["calibration"]
+            assert frames[frame]["integration"] == record["integration"]
+    report = json.loads((tmp_path / "dask" / "preprocess_report.json").read_text())
+    assert report["options"]["executor"] == "dask"
+
+
+@pytest.mark.slow
+def test_a_frame_failing_on_a_worker_is_rejected_with_its_reason(raw: Path, tmp_path: Path) -> None:
+    session = tmp_path / "raw"
+    shutil.copytree(raw, session)
+    lights = sorted((session / "lights" / "L").glob("*.fits"))
+    broken = lights[1]
+    size = broken.stat().st_size
+    with open(broken, "r+b") as handle:  # the header stays readable (the plan sees the frame); the data does not
+        handle.truncate(size - 2 * 2880)
+    out = tmp_path / "out"
+    with make_executor("processes", workers=2) as executor:
+        result = preprocess(session, out, Options(), executor=executor)
+    report = result.report
+    assert [r["path"] for r in report["rejected"]] == [str(broken)]
+    rejected = report["rejected"][0]
+    assert rejected["step"] == "calibration"
+    assert rejected["reason"].startswith(f"{broken}: the file is truncated")  # the worker's reason
+    assert "worker process stopped" not in rejected["reason"]
+    assert (out / "master_L.fits").is_file()
+    statuses = {Path(r["path"]).name: r["status"] for r in report["lights"]}
+    assert statuses[broken.name] == "rejected"
+    assert sum(s == "integrated" for s in statuses.values()) == 3
+
+
+def test_per_frame_processes_give_the_same_files_through_a_process_pool(raw: Path, tmp_path: Path) -> None:
+    lights = [str(p) for p in sorted((raw / "lights" / "L").glob("*.fits"))]
+    debayer = processes.get("Debayer").from_parameters({
+        "targetItems": lights, "cfaPattern": "RGGB", "debayerMethod": "VNG", "evaluateNoise": True,
+        "outputPostfix": "_d",
+    })
+    cosmetic = processes.get("CosmeticCorrection").from_parameters({
+        "targetFrames": lights, "useAutoDetect": True, "hotAutoCheck": True, "coldAutoCheck": True,
+        "postfix": "_cc",
+    })
+    results = {}
+    for kind in ("serial", "processes"):
+        folder = tmp_path / kind
+        folder.mkdir()
+        executor = make_executor(kind, workers=2) if kind == "processes" else make_executor(kind)
+        with executor, use_executor(executor):
+            d = debayer.evolve(outputDirectory=str(folder)).execute_global(_workspace())
+            c = cosmetic.evolve(outputDir=str(folder)).execute_global(_workspace())
+        results[kind] = (d.outputs, c.outputs, {p.name: read_image(p).pixels for p in sorted(folder.iterdir())})
+    (d0, c0, files0), (d1, c1, files1) = results["serial"], results["processes"]
+    assert set(files0) == set(files1) and len(files0) == 2 * len(lights)
+    for name, data in files0.items():
+        assert data.tobytes() == files1[name].tobytes(), name
+    for serial_out, pool_out in ((d0, d1), (c0, c1)):
+        assert serial_out["succeeded"] == pool_out["succeeded"] == len(lights)
+        for a, b in zip(serial_out["outputData"], pool_out["outputData"]):
+            a, b = dict(a), dict(b)
+            assert Path(a.pop("outputFilePath")).name == Path(b.pop("outputFilePath")).name
+            assert a == b
+
+
+def test_a_missing_file_fails_alone_in_a_process_pool(raw: Path, tmp_path: Path) -> None:
+    lights = [str(p) for p in sorted((raw / "lights" / "L").glob("*.fits"))]
+    missing = str(tmp_path / "missing.fits")
+    cosmetic = processes.get("CosmeticCorrection").from_parameters({
+        "targetFrames": [lights[0], missing, lights[1]], "useAutoDetect": True, "hotAutoCheck": True,
+        "outputDir": str(tmp_path), "postfix": "_cc",
+    })
+    with make_executor("processes", workers=2) as executor, use_executor(executor):
+        result = cosmetic.execute_global(_workspace())
+    rows = result.outputs["outputData"]
+    assert [r["targetFrame"] for r in rows] == [lights[0], missing, lights[1]]  # input order
+    assert [r["status"] for r in rows] == ["ok", "failed", "ok"]
+    assert "missing.fits" in rows[1]["error"]
+    assert result.outputs["succeeded"] == 2 and result.outputs["failed"] == 1
+
+
+def _workspace():
+    from procfw.workspace import Workspace
+
+    return Workspace()
