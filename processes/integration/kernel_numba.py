@@ -149,9 +149,8 @@ def _winsorize(y, m, sigma0, cutoff, work):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _reject(vals, lo, hi, algorithm, clip_low, clip_high, sigma_low, sigma_high, cutoff,
-            y, himed, work, net_pairs, net_start):  # pragma: no cover - compiled
-    """Rejection passes over the sorted vals[lo:hi]; returns the final (lo, hi)."""
-    it = 0
+            y, himed, work, net_pairs, net_start, it):  # pragma: no cover - compiled
+    """Rejection passes ``it``, ``it`` + 1, ... over the sorted vals[lo:hi]; returns the final (lo, hi)."""
     while hi - lo >= 3:
         m = hi - lo
         med = _median_sorted(vals, lo, hi)
@@ -252,6 +251,162 @@ def _row_shift(band, r, rej_scale, rej_offset, range_low_on, range_low, range_hi
     return -row_min if row_min < 0 else np.float32(0.0)
 
 
+BLOCK = 16
+"""Pixels integrated side by side by :func:`_block_winsorized` (SIMD lanes)."""
+
+
+@numba.njit(cache=True, nogil=True)
+def _block_winsorized(band, r, x0, rej_mode, rej_scale, rej_offset, shift, clip_low, clip_high, sigma_low,
+                      sigma_high, cutoff, net_pairs, net_start, bv, by, bh, bw, lo_out, hi_out,
+                      lane_vals, y, himed, work):  # pragma: no cover - compiled
+    """First winsorized pass of BLOCK pixels (r, x0 .. x0 + BLOCK − 1) in lock step, then the
+    further passes of the pixels that need them one by one.
+
+    The caller has checked that no value of the block is range-rejected.  Every lane does
+    exactly the operations of :func:`_reject` in the same order (so the results are the
+    same bit for bit); the lanes only share loop control.  Writes the final survivor ranks
+    to lo_out/hi_out.
+    """
+    n = band.shape[0]
+    nb = BLOCK
+    # rejection values, rank-major (n, BLOCK)
+    for i in range(n):
+        s = rej_scale[i]
+        o = rej_offset[i]
+        for b in range(nb):
+            v = band[i, r, x0 + b]
+            if rej_mode == MODE_NONE or i == 0:
+                bv[i, b] = v
+            elif rej_mode == MODE_SCALE:
+                nv = np.float32(0.0) if v == 0 else v * s + o
+                bv[i, b] = nv + shift
+            else:
+                bv[i, b] = v * s
+    for k in range(net_start[n], net_start[n + 1]):
+        i = net_pairs[k, 0]
+        j = net_pairs[k, 1]
+        for b in range(nb):
+            a = bv[i, b]
+            c = bv[j, b]
+            bv[i, b] = c if c < a else a
+            bv[j, b] = a if c < a else c
+    half = n // 2
+    for b in range(nb):
+        med = bv[half, b] if n % 2 else (bv[half - 1, b] + bv[half, b]) * np.float32(0.5)
+        for j in range(n):
+            by[j, b] = bv[j, b] - med
+    # Sn: himed_i = min over windows [a, a + h] containing i of max(y_i − y_a, y_{a+h} − y_i)
+    h = n // 2
+    for i in range(n):
+        a0 = i - h if i - h > 0 else 0
+        a1 = i if i < n - 1 - h else n - 1 - h
+        for b in range(nb):
+            bh[i, b] = np.float32(np.inf)
+        for a in range(a0, a1 + 1):
+            for b in range(nb):
+                d1 = by[i, b] - by[a, b]
+                d2 = by[a + h, b] - by[i, b]
+                d = d1 if d1 > d2 else d2
+                cur = bh[i, b]
+                bh[i, b] = d if d < cur else cur
+    for k in range(net_start[n], net_start[n + 1]):
+        i = net_pairs[k, 0]
+        j = net_pairs[k, 1]
+        for b in range(nb):
+            a = bh[i, b]
+            c = bh[j, b]
+            bh[i, b] = c if c < a else a
+            bh[j, b] = a if c < a else c
+    rank = (n + 1) // 2 - 1
+    mean = np.zeros(nb, np.float64)
+    sigma = np.empty(nb, np.float64)
+    live = np.empty(nb, np.bool_)
+    total = np.empty(nb, np.float64)
+    squares = np.empty(nb, np.float64)
+    alive = 0
+    for b in range(nb):
+        sigma[b] = np.float64(np.float32(1.1926) * bh[rank, b])
+        live[b] = not abs(sigma[b]) <= TINY
+        alive += live[b]
+    for j in range(n):
+        for b in range(nb):
+            bw[j, b] = by[j, b]
+    rounds = 0
+    while alive > 0 and rounds < HUBER_MAX_ITERATIONS:
+        rounds += 1
+        for b in range(nb):
+            total[b] = 0.0
+            squares[b] = 0.0
+        for j in range(n):
+            for b in range(nb):
+                m0 = mean[b]
+                sg = sigma[b]
+                t0 = m0 - 1.5 * sg
+                t1 = m0 + 1.5 * sg
+                c0 = m0 - cutoff * sg
+                c1 = m0 + cutoff * sg
+                e = bw[j, b]
+                if e < t0:
+                    e = t0 if (cutoff <= 0.0 or e > c0) else m0
+                elif e > t1:
+                    e = t1 if (cutoff <= 0.0 or e < c1) else m0
+                bw[j, b] = e
+                total[b] += e
+                squares[b] += e * e
+        alive = 0
+        for b in range(nb):
+            if live[b]:
+                new_mean = total[b] / n
+                var = (squares[b] - total[b] * new_mean) / (n - 1)
+                new_sigma = 1.134 * math.sqrt(var) if var > 0.0 else 0.0
+                done = new_sigma < TINY or (rounds > 1 and abs(sigma[b] - new_sigma) < 0.0005 * sigma[b])
+                mean[b] = new_mean
+                sigma[b] = new_sigma
+                if done:
+                    live[b] = False
+                else:
+                    alive += 1
+    for b in range(nb):
+        sg = sigma[b]
+        nl = 0
+        nh = 0
+        if not abs(sg) <= TINY:
+            if clip_low:
+                limit = mean[b] - sigma_low * sg
+                for j in range(n):
+                    nl += by[j, b] < limit
+            if clip_high:
+                limit = mean[b] + sigma_high * sg
+                for j in range(n):
+                    nh += by[j, b] > limit
+        lo = nl
+        hi = n - nh
+        if nl + nh > 0 and hi - lo >= 3:
+            for j in range(n):
+                lane_vals[j] = bv[j, b]
+            lo, hi = _reject(lane_vals, lo, hi, WINSORIZED, clip_low, clip_high, sigma_low, sigma_high, cutoff,
+                             y, himed, work, net_pairs, net_start, 1)
+        lo_out[b] = lo
+        hi_out[b] = hi
+
+
+@numba.njit(cache=True, nogil=True)
+def _block_in_range(band, r, x0, range_low_on, range_low, range_high_on, range_high):  # pragma: no cover
+    """Whether no value of pixels (r, x0 .. x0 + BLOCK − 1) is range-rejected (or non-finite)."""
+    n = band.shape[0]
+    bad = 0
+    for i in range(n):
+        for b in range(BLOCK):
+            v = band[i, r, x0 + b]
+            if range_low_on:
+                bad += not v > range_low
+            else:
+                bad += not np.isfinite(v)
+            if range_high_on:
+                bad += v >= range_high
+    return bad == 0
+
+
 @numba.njit(cache=True, nogil=True)
 def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_on, range_low, range_high_on,
                    range_high, algorithm, clip_low, clip_high, sigma_low, sigma_high, cutoff, out_scale,
@@ -264,41 +419,66 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
     high, range low, range high per frame).  ``image`` (rows, width) float32 or float64
     and the maps (rows, width) float32 are written only when ``gen_image``/``gen_maps``.
     ``net_pairs``/``net_start``: the sorting networks for 0..N inputs (network m is
-    ``net_pairs[net_start[m]:net_start[m + 1]]``).
+    ``net_pairs[net_start[m]:net_start[m + 1]]``).  Winsorized clipping runs blocks of
+    BLOCK pixels without range-rejected values in lock step (:func:`_block_winsorized`).
     """
     n, _, width = band.shape
     vals = np.empty(n, np.float32)
-    idx = np.empty(n, np.int64)
+    idx = np.arange(n)
     y = np.empty(n, np.float32)
     himed = np.empty(n, np.float32)
     work = np.empty(n, np.float64)
     everything = np.empty(n, np.float32)
+    bv = np.empty((n, BLOCK), np.float32)
+    by = np.empty((n, BLOCK), np.float32)
+    bh = np.empty((n, BLOCK), np.float32)
+    bw = np.empty((n, BLOCK), np.float64)
+    block_lo = np.empty(BLOCK, np.int64)
+    block_hi = np.empty(BLOCK, np.int64)
     inv_n = np.float32(1.0 / n)
     clean_den = 0.0
     for i in range(n):
         clean_den += np.float64(weights[i])
+    blocked = algorithm == WINSORIZED and n >= 3
     for r in range(row0, row1):
         shift = np.float32(0.0)
         if rej_mode == MODE_SCALE:
             shift = _row_shift(band, r, rej_scale, rej_offset, range_low_on, range_low, range_high_on, range_high)
+        block_x = -BLOCK
         for x in range(width):
-            n_low, n_high = _gather(band, r, x, rej_mode, rej_scale, rej_offset, shift, range_low_on, range_low,
-                                    range_high_on, range_high, vals)
-            lo0 = n_low
-            hi0 = n - n_high
-            lo, hi = lo0, hi0
-            if algorithm != NO_REJECTION and hi0 - lo0 >= 3:
-                _network_sort(vals, 0, n, net_pairs, net_start)
-                lo, hi = _reject(vals, lo0, hi0, algorithm, clip_low, clip_high, sigma_low, sigma_high, cutoff,
-                                 y, himed, work, net_pairs, net_start)
+            if blocked and x >= block_x + BLOCK and x + BLOCK <= width and _block_in_range(
+                    band, r, x, range_low_on, range_low, range_high_on, range_high):
+                block_x = x
+                _block_winsorized(band, r, x, rej_mode, rej_scale, rej_offset, shift, clip_low, clip_high,
+                                  sigma_low, sigma_high, cutoff, net_pairs, net_start, bv, by, bh, bw, block_lo,
+                                  block_hi, vals, y, himed, work)
+            if x < block_x + BLOCK:
+                lo0 = 0
+                hi0 = n
+                lo = block_lo[x - block_x]
+                hi = block_hi[x - block_x]
+            else:
+                n_low, n_high = _gather(band, r, x, rej_mode, rej_scale, rej_offset, shift, range_low_on, range_low,
+                                        range_high_on, range_high, vals)
+                lo0 = n_low
+                hi0 = n - n_high
+                lo, hi = lo0, hi0
+                if algorithm != NO_REJECTION and hi0 - lo0 >= 3:
+                    _network_sort(vals, 0, n, net_pairs, net_start)
+                    lo, hi = _reject(vals, lo0, hi0, algorithm, clip_low, clip_high, sigma_low, sigma_high, cutoff,
+                                     y, himed, work, net_pairs, net_start, 0)
             clean = lo0 == 0 and hi0 == n and lo == 0 and hi == n
             if not clean:
                 # frame attribution: a stable sort of the values with their frame indices
                 _gather(band, r, x, rej_mode, rej_scale, rej_offset, shift, range_low_on, range_low,
                         range_high_on, range_high, vals)
-                for i in range(n):
-                    idx[i] = i
-                _sort_with_index(vals, idx, n)
+                for f in range(n):
+                    # the rank of frame f's value; ties go to the lower frame index
+                    v = vals[f]
+                    rank = 0
+                    for g in range(n):
+                        rank += (vals[g] < v) | ((vals[g] == v) & (g < f))
+                    idx[rank] = f
                 for rank in range(n):
                     f = idx[rank]
                     if rank < lo0:
