@@ -79,6 +79,37 @@ def test_command_runs_in_a_session(raw: Path, tmp_path: Path, console: Console) 
     assert report["options"]["align"] is False and report["reference"] == {}
 
 
+def test_executor_options_are_checked(raw: Path, tmp_path: Path) -> None:
+    command = f'preprocess "{raw}" out -progress-'
+    done = procfw("run", "-c", f"{command} -executor=threads", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "preprocess: -executor=threads is not one of serial, processes, dask" in done.stderr
+    assert done.stderr.splitlines()[2].index("^") == len(command) + 1
+    done = procfw("run", "-c", f"{command} -workers=-2", cwd=tmp_path)
+    assert done.returncode == 1 and "-workers=-2 must be zero (every core) or more" in done.stderr
+    environment = {k: v for k, v in os.environ.items() if k != "PROCFW_SCHEDULER"}
+    done = subprocess.run([sys.executable, "-m", "procfw", "run", "-c", f"{command} -executor=dask"], cwd=tmp_path,
+                          capture_output=True, text=True, env=environment, timeout=300)
+    assert done.returncode == 1
+    assert "needs the address of a dask scheduler: give -scheduler=tcp://HOST:8786" in done.stderr
+    assert "PROCFW_SCHEDULER" in done.stderr
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+def test_command_runs_serially_and_on_a_process_pool(raw: Path, tmp_path: Path, console: Console) -> None:
+    for executor in ("serial", "processes -workers=2"):
+        out = tmp_path / executor.split()[0]
+        console(f'preprocess "{raw}" "{out}" -executor={executor} -align- -progress-')
+        report = json.loads((out / "preprocess_report.json").read_text())
+        assert report["options"]["executor"] == executor.split()[0]
+        assert report["rejected"] == []
+    from astropy.io import fits
+
+    for name in ("master_L.fits", "master_R.fits", "master/master_flat_L.fits"):
+        assert fits.getdata(tmp_path / "serial" / name).tobytes() == fits.getdata(tmp_path / "processes" / name
+                                                                                  ).tobytes()
+
+
 def test_hyphenated_options_name_camel_case_parameters(console: Console) -> None:
     seen: list[bool] = []
 

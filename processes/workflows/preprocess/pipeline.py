@@ -619,12 +619,17 @@ def preprocess(
         shown = ", ".join(str(p) for p in existing[:4]) + (" ..." if len(existing) > 4 else "")
         raise PreprocessError(f"preprocess: {out} already holds results of an earlier run ({shown}); "
                               "give -overwrite+ to replace them, or choose another output folder")
-    out.mkdir(parents=True, exist_ok=True)
     owned = executor is None
-    if executor is None:
+    if executor is None:  # before anything is written: a missing scheduler or extra stops here
         executor = make_executor(options.executor, workers=options.workers, scheduler=options.scheduler or None,
                                  task_memory=task_memory(plan))
     log.info("preprocess: per-frame steps run on %s", executor)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        if owned:
+            executor.close()
+        raise
     run = _Run(plan, out, progress, executor)
     for link in plan.lights:
         for frame in link.target.frames:
