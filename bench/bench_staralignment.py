@@ -1,0 +1,161 @@
+"""Benchmark: StarAlignment against Siril's ``register`` on the same debayered frames.
+
+The raw Bayer frames (default: the Seestar S50 M94 session of the shared corpus) are
+debayered once with ``siril-cli convert -debayer`` into a temporary folder, so both tools
+read the same RGB FITS files.  Then, one after the other, each in its own subprocess:
+
+* Siril: ``register deb_`` (global star alignment, registered ``r_deb_*`` files written);
+* procfw: StarAlignment over the same files (reference = the first frame, registered FITS
+  files written, Lanczos-3 through ``pixelInterpolation=Auto``), run through the Python API
+  with file targets.
+
+Printed: per-frame wall time of each (the subprocess's wall time divided by the frames,
+start-up included, and — where the tool reports it — the registration alone), the ratio
+ours/Siril, each subprocess's peak RSS (``os.wait4`` rusage) and CPU time, and our RMS
+median (reference pixels) with matched star pairs.
+
+    python bench/bench_staralignment.py [--frames DIR] [--count 12] [--workdir DIR] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DEFAULT_FRAMES = Path(__file__).resolve().parents[1].parent / "shared/corpus/frames/seestar-s50/M94_2025-03-27_session1"
+
+_OURS = r"""
+import json, sys, time
+t0 = time.perf_counter()
+from processes.staralignment import StarAlignment
+from procfw.workspace import Workspace
+files, out = json.loads(sys.argv[1]), sys.argv[2]
+process = StarAlignment(referenceImage=files[0], referenceIsFile=True, targets=files, outputDirectory=out,
+                        outputExtension=".fits", outputSampleFormat="f32", overwriteExistingFiles=True)
+t1 = time.perf_counter()
+result = process.execute_global(Workspace())
+t2 = time.perf_counter()
+rows = [{k: r.get(k) for k in ("status", "error", "matchedStars", "rmsError", "seconds")}
+        for r in result.outputs["outputData"]]
+print("@@RESULT@@" + json.dumps({"import_s": t1 - t0, "run_s": t2 - t1, "rows": rows}))
+"""
+
+
+def run_measured(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, int, str]:
+    """Run ``cmd``; return (wall s, CPU s of the child and its children, peak RSS MiB, combined output)."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - start
+        log.seek(0)
+        text = log.read().decode(errors="replace")
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd[0]} failed ({proc.returncode}):\n{text[-3000:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024, text
+
+
+def siril_script(path: Path, lines: list[str]) -> Path:
+    path.write_text("requires 1.0.0\nsetext fits\n" + "\n".join(lines) + "\n")
+    return path
+
+
+def debayer(frames: list[Path], work: Path, siril: str) -> list[Path]:
+    """Debayer ``frames`` with Siril into ``work/deb/deb_00001.fits``..."""
+    raw = work / "raw"
+    raw.mkdir(parents=True)
+    for i, frame in enumerate(frames):
+        (raw / f"{i + 1:05d}_{frame.name}").symlink_to(frame.resolve())
+    (work / "deb").mkdir()
+    # convert <output basename>: every image of the working directory, in name order
+    script = siril_script(work / "convert.ssf", [f"convert deb -debayer -out={work / 'deb'}"])
+    run_measured([siril, "-d", str(raw), "-s", str(script)])
+    files = sorted((work / "deb").glob("deb_*.fits"))
+    if len(files) != len(frames):
+        raise SystemExit(f"siril convert produced {len(files)} files for {len(frames)} frames")
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="Prints per-frame wall times, the ratio ours/siril, peak RSS and our "
+                                            "RMS median.")
+    parser.add_argument("--frames", type=Path, default=DEFAULT_FRAMES, help="folder of raw Bayer FITS frames "
+                        "(default: %(default)s)")
+    parser.add_argument("--count", type=int, default=12, help="frames to use, the first in name order (default 12)")
+    parser.add_argument("--workdir", type=Path, help="folder for the debayered and registered files "
+                        "(default: a temporary folder)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--siril", default="siril-cli", help="the Siril command-line executable (default siril-cli)")
+    args = parser.parse_args(argv)
+
+    siril = shutil.which(args.siril)
+    if siril is None:
+        raise SystemExit(f"{args.siril} not found: install Siril (siril-cli) to run this comparison")
+    frames = sorted(p for p in args.frames.iterdir() if p.suffix.lower() in (".fit", ".fits", ".fts"))[: args.count]
+    if len(frames) < 3:
+        raise SystemExit(f"need at least 3 frames in {args.frames}, found {len(frames)}")
+    work = Path(tempfile.mkdtemp(prefix="bench_sa_", dir=args.workdir))
+    try:
+        files = debayer(frames, work, siril)
+        n = len(files)
+        print(f"{n} frames debayered by siril into {work / 'deb'} ({files[0].name} ...)")
+
+        script = siril_script(work / "register.ssf", [f"cd {work / 'deb'}", "register deb_"])
+        s_wall, s_cpu, s_rss, s_log = run_measured([siril, "-s", str(script)])
+        times = re.findall(r"Execution time: ([\d.]+) s", s_log)
+        s_reg = float(times[0]) if times else float("nan")
+        registered = len(list((work / "deb").glob("r_deb_*.fits")))
+
+        out = work / "ours"
+        out.mkdir()
+        o_wall, o_cpu, o_rss, o_log = run_measured(
+            [sys.executable, "-c", _OURS, json.dumps([str(f) for f in files]), str(out)],
+            cwd=Path(__file__).resolve().parents[1])
+        line = next(x for x in o_log.splitlines() if x.startswith("@@RESULT@@"))
+        ours = json.loads(line.removeprefix("@@RESULT@@"))
+        rows = ours["rows"]
+        ok = [r for r in rows if r["status"] == "ok"]
+        rms = sorted(r["rmsError"] for r in ok)
+        rms_median = (rms[len(rms) // 2] + rms[(len(rms) - 1) // 2]) / 2 if rms else float("nan")
+        pairs = sorted(r["matchedStars"] for r in ok)
+
+        print(f"\n{'':34s}{'siril register':>16s}{'procfw StarAlignment':>22s}{'ours/siril':>12s}")
+
+        def row(label: str, siril_value: float, ours_value: float, unit: str = "ms") -> None:
+            ratio = ours_value / siril_value if siril_value > 0 else float("nan")
+            print(f"{label:34s}{siril_value:13.1f} {unit}{ours_value:19.1f} {unit}{ratio:12.2f}")
+
+        row("per frame, process wall", 1000 * s_wall / n, 1000 * o_wall / n)
+        row("per frame, registration wall", 1000 * s_reg / n, 1000 * ours["run_s"] / n)
+        row("per frame, CPU (user+sys)", 1000 * s_cpu / n, 1000 * o_cpu / n)
+        row("peak RSS", s_rss, o_rss, "MiB")
+        print(f"\nsiril: {registered} registered files, registration {s_reg:.2f} s of {s_wall:.2f} s")
+        print(f"ours:  {len(ok)}/{len(rows)} frames ok, imports {ours['import_s']:.2f} s, run {ours['run_s']:.2f} s, "
+              f"process {o_wall:.2f} s; star pairs {pairs[0] if pairs else 0}..{pairs[-1] if pairs else 0}")
+        print(f"ours:  RMS median {rms_median:.3f} px (reference pixels), frame seconds "
+              + ", ".join(f"{r['seconds']:.2f}" for r in rows))
+        for r in rows:
+            if r["status"] != "ok":
+                print(f"  failed: {r['error']}")
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
