@@ -119,11 +119,13 @@ def tiff_bytes(array: np.ndarray) -> bytes:
     return stream.getvalue()
 
 
+# 4.8 million characters from a 1 kB header: under expat's own amplification guard (8 MiB),
+# so only procfw's refusal of the DTD stops it.
 LAUGHS = (
     '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa">'
-    + "".join(f'<!ENTITY {b} "{("&" + a + ";") * 10}">' for a, b in zip("abcdef", "bcdefg"))
+    + "".join(f'<!ENTITY {b} "{("&" + a + ";") * 10}">' for a, b in zip("abcde", "bcdef"))
     + f']><xisf version="1.0" xmlns="{NS}">'
-    + tiny_image('<FITSKeyword name="BIG" value="&g;" comment=""/>')
+    + tiny_image('<FITSKeyword name="BIG" value="&f;" comment=""/>')
     + "</xisf>"
 )
 EXTERNAL = (
