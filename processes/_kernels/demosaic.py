@@ -27,12 +27,14 @@ Borders are handled by mirror padding that preserves the CFA phase.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import ndimage
 
 from processes._kernels.cfa import CFAPattern
 
-__all__ = ["bilinear", "demosaic", "mosaic", "superpixel", "vng"]
+__all__ = ["bilinear", "demosaic", "mosaic", "superpixel", "vng", "vng_tables"]
 
 METHODS = ("SuperPixel", "Bilinear", "VNG")
 
@@ -152,78 +154,70 @@ def _estimate_sources(colour_at, d: Offset, channel: int, centre: int) -> list[O
     return [o for o in ring if (o[0] - d[0]) ** 2 + (o[1] - d[1]) ** 2 == best]
 
 
+@functools.lru_cache(maxsize=16)
+def vng_tables(pattern_text: str) -> tuple[np.ndarray, ...]:
+    """The VNG rules of a 2×2 pattern as arrays, per CFA phase ``2·(y mod 2) + (x mod 2)``.
+
+    Returns ``(centre, others, same_diagonal, n_sources, source_offsets)``: the phase's own
+    channel and its two missing ones; whether its diagonal neighbours share its colour
+    (which selects the diagonal gradient terms); and for each of the eight directions the
+    samples whose mean estimates, at the neighbour in that direction, the centre's channel
+    (slot 0) and the two missing channels (slots 1, 2).  The gradient terms themselves are
+    written out in :mod:`processes._kernels.demosaic_nb`.
+    """
+    pattern = CFAPattern(pattern_text)
+    directions = _directions()
+    centre = np.zeros(4, dtype=np.int64)
+    others = np.zeros((4, 2), dtype=np.int64)
+    same = np.zeros(4, dtype=np.bool_)
+    sources: dict[tuple[int, int, int], list[Offset]] = {}
+    for phase in range(4):
+        py, px = divmod(phase, 2)
+
+        def colour_at(o: Offset, py: int = py, px: int = px) -> int:
+            return pattern.channel_at(py + o[0], px + o[1])
+
+        c0 = colour_at((0, 0))
+        centre[phase] = c0
+        rest = [c for c in range(3) if c != c0]
+        others[phase] = rest
+        same[phase] = colour_at((1, 1)) == c0
+        for t, (d, _diagonal) in enumerate(directions):
+            for slot, channel in enumerate([c0, *rest]):
+                sources[phase, t, slot] = _estimate_sources(colour_at, d, channel, c0)
+    width = max(len(v) for v in sources.values())
+    n_sources = np.zeros((4, 8, 3), dtype=np.int64)
+    source_offsets = np.zeros((4, 8, 3, width, 2), dtype=np.int64)
+    for (phase, t, slot), offsets in sources.items():
+        n_sources[phase, t, slot] = len(offsets)
+        source_offsets[phase, t, slot, : len(offsets)] = offsets
+    return centre, others, same, n_sources, source_offsets
+
+
 def vng(raw: np.ndarray, pattern: CFAPattern) -> np.ndarray:
-    """Full-size RGB by Variable Number of Gradients interpolation (see the module docstring)."""
+    """Full-size RGB by Variable Number of Gradients interpolation (see the module docstring).
+
+    One compiled pass (:mod:`processes._kernels.demosaic_nb`) computes, per pixel, the eight
+    gradients, the threshold and the colour-difference means, in float32 with the same
+    operations in the same order as the array formulation, so results are bit-identical.
+    """
+    from processes._kernels import demosaic_nb
+
     raw = _check_raw(raw, 3)
     height, width = raw.shape
     padded = np.pad(raw, 2, mode="reflect")  # 'reflect' keeps the CFA phase at the borders
     out = np.empty((3, height, width), dtype=np.float32)
-    directions = _directions()
-    for py in (0, 1):
-        for px in (0, 1):
-            if py >= height or px >= width:
-                continue
-
-            def colour_at(o: Offset, py: int = py, px: int = px) -> int:
-                return pattern.channel_at(py + o[0], px + o[1])
-
-            def sample(o: Offset, py: int = py, px: int = px) -> np.ndarray:
-                y0, x0 = 2 + py + o[0], 2 + px + o[1]
-                return padded[y0 : y0 + height - py : 2, x0 : x0 + width - px : 2]
-
-            _vng_phase(sample, colour_at, directions, out[:, py::2, px::2])
-    lo, hi = min(float(raw.min()), 0.0), max(float(raw.max()), 1.0)
-    np.clip(out, lo, hi, out=out)
+    lo, hi = np.float32(min(float(raw.min()), 0.0)), np.float32(max(float(raw.max()), 1.0))
+    if pattern.is_bayer:
+        # the Bayer rules written out (constant offsets); per phase its colour and, for
+        # green sites, the colour of the row neighbours
+        centre = np.array([pattern.channel_at(*divmod(phase, 2)) for phase in range(4)], dtype=np.int64)
+        row_colour = np.array([pattern.channel_at(py, px + 1) for py, px in map(lambda p: divmod(p, 2), range(4))],
+                              dtype=np.int64)
+        demosaic_nb.vng_bayer_kernel(padded, centre, row_colour, lo, hi, out)
+    else:
+        demosaic_nb.vng_kernel(padded, *vng_tables(pattern.text), lo, hi, out)
     return out
-
-
-def _vng_phase(sample, colour_at, directions, target: np.ndarray) -> None:
-    """VNG for the pixels of one CFA phase (one of the four positions of the 2×2 cell)."""
-    centre = colour_at((0, 0))
-    same_diagonal = colour_at((1, 1)) == centre
-    p0 = sample((0, 0))
-    cache: dict[Offset, np.ndarray] = {}
-
-    def s(o: Offset) -> np.ndarray:
-        if o not in cache:
-            cache[o] = sample(o)
-        return cache[o]
-
-    gradients = []
-    for turn_index, (_d, diagonal) in enumerate(directions):
-        turn = turn_index // 2
-        terms = (_DIAGONAL_TERMS_SAME if same_diagonal else _DIAGONAL_TERMS) if diagonal else _AXIAL_TERMS
-        g = np.zeros_like(p0)
-        for weight, a, b in terms:
-            diff = np.abs(s(_rotate(a, turn)) - s(_rotate(b, turn)))
-            g += diff if weight == 1.0 else np.float32(weight) * diff
-        gradients.append(g)
-    grads = np.stack(gradients)
-    gmin = grads.min(axis=0)
-    gmax = grads.max(axis=0)
-    threshold = np.float32(1.5) * gmin + np.float32(0.5) * (gmax - gmin)
-    selected = grads <= threshold
-    count = selected.sum(axis=0).astype(np.float32)
-
-    others = [c for c in range(3) if c != centre]
-    sums = {c: np.zeros_like(p0) for c in others}
-    for (d, _), chosen in zip(directions, selected):
-        centre_est = _mean_of(s, _estimate_sources(colour_at, d, centre, centre))
-        for c in others:
-            est = _mean_of(s, _estimate_sources(colour_at, d, c, centre))
-            sums[c] += np.where(chosen, est - centre_est, np.float32(0))
-    target[centre] = p0
-    for c in others:
-        target[c] = p0 + sums[c] / count
-
-
-def _mean_of(s, offsets: list[Offset]) -> np.ndarray:
-    total = s(offsets[0]).copy()
-    for o in offsets[1:]:
-        total += s(o)
-    if len(offsets) > 1:
-        total /= np.float32(len(offsets))
-    return total
 
 
 def demosaic(raw: np.ndarray, pattern: CFAPattern, method: str = "VNG") -> np.ndarray:

@@ -19,9 +19,18 @@
     below and above the median (σ_low, σ_high).
 
 Estimates are for Gaussian white noise; values are in the image's units.
+
+float32 planes of 2¹⁶ pixels or more go through compiled passes
+(:mod:`processes._kernels.noise_nb`, numba, imported only then): the à trous levels are
+computed once for both estimators (bit-identical to the ``scipy.ndimage.correlate1d``
+transform of :func:`atrous`), keeping only the first detail layer, the significance map
+and the signal, and each iteration of the k-sigma and MRS loops is one pass with float64
+sums over the selected pixels instead of a copy of them.
 """
 
 from __future__ import annotations
+
+import math
 
 import attrs
 import numpy as np
@@ -81,9 +90,81 @@ def _ksigma(values: np.ndarray, k: float = 3.0, eps: float = 0.01, max_iter: int
     return sigma, count
 
 
+_COMPILED_MIN = 1 << 16
+
+
+def _compiled(image: np.ndarray) -> bool:
+    return image.ndim == 2 and image.dtype == np.float32 and image.size >= _COMPILED_MIN
+
+
+def _ksigma_compiled(w1: np.ndarray, k: float = 3.0, eps: float = 0.01, max_iter: int = 10) -> tuple[float, int]:
+    """:func:`_ksigma` by compiled passes: the nested clipped sets are the finite values in
+    an open interval that narrows at each iteration, so each iteration is one pass."""
+    from processes._kernels import noise_nb
+
+    lo, hi = -math.inf, math.inf
+    count, total, squares = noise_nb.interval_moments(w1, lo, hi)
+    if count == 0:
+        return 0.0, 0
+    mean = total / count
+    sigma = math.sqrt(max(squares / count - mean * mean, 0.0))
+    for _ in range(max_iter):
+        if sigma <= 0:
+            break
+        lo, hi = max(lo, mean - k * sigma), min(hi, mean + k * sigma)
+        n, total, squares = noise_nb.interval_moments(w1, lo, hi)
+        if n < 2:
+            break
+        mean = total / n
+        new = math.sqrt(max(squares / n - mean * mean, 0.0))
+        count = n
+        done = abs(new - sigma) < eps * new if new > 0 else True
+        sigma = new
+        if done:
+            break
+    return sigma, count
+
+
+def _mrs_compiled(image: np.ndarray, layers: int) -> tuple[tuple[float, int], tuple[float, int]]:
+    """((k-sigma σ, count), (MRS σ, count)) of a float32 plane from one compiled transform."""
+    from processes._kernels import noise_nb
+
+    image = np.ascontiguousarray(image)
+    w1 = np.empty_like(image)
+    significance = np.empty_like(image)
+    signal = np.empty_like(image)
+    coefficients = np.asarray(B3_NOISE_COEFFICIENTS[:layers], dtype=np.float32)
+    noise_nb.mrs_planes(image, layers, coefficients, w1, significance, signal)
+    sigma0, count0 = _ksigma_compiled(w1)
+    del w1
+    base = (sigma0 / B3_NOISE_COEFFICIENTS[0], count0)
+    sigma, count = base[0], 0
+    for _ in range(100):
+        if sigma <= 0:
+            return base, (0.0, 0)
+        count, total, squares = noise_nb.below_moments(significance, signal, np.float32(3.0 * sigma))
+        if count < 2:
+            return base, (0.0, count)
+        mean = total / count
+        new = math.sqrt(max(squares / count - mean * mean, 0.0))
+        if abs(new - sigma) <= 1e-4 * new:
+            return base, (new, count)
+        sigma = new
+    return base, (sigma, count)
+
+
 def noise_ksigma(image: np.ndarray) -> NoiseEstimate:
     """k-sigma noise estimate from the first starlet layer (see the module docstring)."""
     image = np.asarray(image)
+    if _compiled(image):
+        from processes._kernels import noise_nb
+
+        w1 = np.empty_like(image, order="C")
+        scratch = np.empty_like(w1)
+        noise_nb.mrs_planes(np.ascontiguousarray(image), 1, np.asarray(B3_NOISE_COEFFICIENTS[:1], dtype=np.float32),
+                            w1, scratch, scratch)
+        sigma, count = _ksigma_compiled(w1)
+        return NoiseEstimate(sigma / B3_NOISE_COEFFICIENTS[0], count / max(image.size, 1), "K-Sigma")
     (w1,), _ = atrous(image, 1)
     sigma, count = _ksigma(w1)
     return NoiseEstimate(sigma / B3_NOISE_COEFFICIENTS[0], count / max(image.size, 1), "K-Sigma")
@@ -117,6 +198,14 @@ def noise_mrs(image: np.ndarray) -> NoiseEstimate:
     image = np.asarray(image)
     if image.dtype != np.float32:
         image = image.astype(np.float64)
+    if _compiled(image) and image.shape[0] >= 16 and image.shape[1] >= 16:
+        (sigma0, count0), mrs = _mrs_compiled(image, 4)
+        base = NoiseEstimate(sigma0, count0 / image.size, "K-Sigma")
+        for layers in (4, 3, 2):
+            sigma, count = mrs if layers == 4 else _mrs_compiled(image, layers)[1]
+            if sigma > 0 and count / image.size >= 0.01:
+                return NoiseEstimate(sigma, count / image.size, "MRS")
+        return base
     base = noise_ksigma(image)
     if image.shape[0] < 16 or image.shape[1] < 16:
         return base

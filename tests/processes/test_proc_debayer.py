@@ -164,6 +164,81 @@ def test_measured_samples_are_kept_and_values_stay_in_range(pattern: str, height
     assert float(bilinear(raw, cfa).max()) <= float(raw.max()) + 1e-7
 
 
+def _vng_reference(raw: np.ndarray, pattern: CFAPattern) -> np.ndarray:
+    """The previous array formulation of VNG (one CFA phase at a time, whole-image temporaries)."""
+    from processes._kernels import demosaic as dm
+
+    raw = raw.astype(np.float32)
+    height, width = raw.shape
+    padded = np.pad(raw, 2, mode="reflect")
+    out = np.empty((3, height, width), dtype=np.float32)
+    directions = dm._directions()
+    for py in (0, 1):
+        for px in (0, 1):
+            def colour_at(o, py=py, px=px):
+                return pattern.channel_at(py + o[0], px + o[1])
+
+            cache: dict = {}
+
+            def s(o, py=py, px=px, cache=cache):
+                if o not in cache:
+                    y0, x0 = 2 + py + o[0], 2 + px + o[1]
+                    cache[o] = padded[y0 : y0 + height - py : 2, x0 : x0 + width - px : 2]
+                return cache[o]
+
+            def mean_of(offsets):
+                total = s(offsets[0]).copy()
+                for o in offsets[1:]:
+                    total += s(o)
+                if len(offsets) > 1:
+                    total /= np.float32(len(offsets))
+                return total
+
+            target = out[:, py::2, px::2]
+            centre = colour_at((0, 0))
+            same_diagonal = colour_at((1, 1)) == centre
+            p0 = s((0, 0))
+            gradients = []
+            for turn_index, (_d, diagonal) in enumerate(directions):
+                turn = turn_index // 2
+                terms = ((dm._DIAGONAL_TERMS_SAME if same_diagonal else dm._DIAGONAL_TERMS) if diagonal
+                         else dm._AXIAL_TERMS)
+                g = np.zeros_like(p0)
+                for weight, a, b in terms:
+                    diff = np.abs(s(dm._rotate(a, turn)) - s(dm._rotate(b, turn)))
+                    g += diff if weight == 1.0 else np.float32(weight) * diff
+                gradients.append(g)
+            grads = np.stack(gradients)
+            gmin, gmax = grads.min(axis=0), grads.max(axis=0)
+            selected = grads <= np.float32(1.5) * gmin + np.float32(0.5) * (gmax - gmin)
+            count = selected.sum(axis=0).astype(np.float32)
+            others = [c for c in range(3) if c != centre]
+            sums = {c: np.zeros_like(p0) for c in others}
+            for (d, _), chosen in zip(directions, selected):
+                centre_est = mean_of(dm._estimate_sources(colour_at, d, centre, centre))
+                for c in others:
+                    est = mean_of(dm._estimate_sources(colour_at, d, c, centre))
+                    sums[c] += np.where(chosen, est - centre_est, np.float32(0))
+            target[centre] = p0
+            for c in others:
+                target[c] = p0 + sums[c] / count
+    np.clip(out, min(float(raw.min()), 0.0), max(float(raw.max()), 1.0), out=out)
+    return out
+
+
+@pytest.mark.parametrize("pattern", ["RGGB", "BGGR", "GBRG", "GRBG", "GRGB", "GBGR", "RGBG", "BGRG"])
+@pytest.mark.parametrize("shape", [(3, 3), (4, 7), (37, 41), (64, 50)])
+def test_compiled_vng_equals_the_array_formulation(pattern: str, shape: tuple[int, int]) -> None:
+    """The compiled kernel (written-out Bayer rules, table-driven others) is bit-identical."""
+    rng = np.random.default_rng(sum(map(ord, pattern)) + shape[0])
+    cfa = CFAPattern(pattern)
+    raw = rng.random(shape, dtype=np.float32)
+    raw[rng.random(shape) < 0.05] = 0.0  # ties between gradients
+    assert np.array_equal(vng(raw, cfa), _vng_reference(raw, cfa))
+    stars = (rng.random(shape) ** 8).astype(np.float32) * 1.3 - 0.1  # out of [0, 1]: the clipping range
+    assert np.array_equal(vng(stars, cfa), _vng_reference(stars, cfa))
+
+
 def test_vng_beats_bilinear_at_edges() -> None:
     h, w = 64, 64
     y, x = np.mgrid[0:h, 0:w]

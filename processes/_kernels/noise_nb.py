@@ -1,0 +1,146 @@
+"""Compiled (numba) passes behind :mod:`processes._kernels.noise`, imported only when a noise
+estimate of a large plane runs.
+
+:func:`b3_smooth`
+    one level of the starlet (à trous) B3-spline smoothing, holes ``step`` apart, mirrored
+    edges: the column pass then the row pass, exactly as two ``scipy.ndimage.correlate1d``
+    calls in ``mode="mirror"`` on float32 data compute them (products and sums in float64,
+    the symmetric taps paired and added from the outermost in, each pass rounded to
+    float32), so the result is bit-identical; the column pass goes through a one-row
+    buffer instead of a full intermediate image.
+:func:`mrs_planes`
+    ``layers`` levels of the transform in one call, keeping only what the estimators need:
+    the first detail layer ``w₁`` (for the k-sigma estimate), the significance
+    ``max_j |w_j|/k_j`` (float32, as the array code formed it) and the signal
+    ``image − residual``.
+:func:`interval_moments`, :func:`below_moments`
+    count, Σx and Σx² (float64) of the finite values inside an open interval, or of the
+    values whose significance is below a threshold: one branch-free pass per iteration of
+    the k-sigma and MRS loops, with no copies of the selected values.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["b3_smooth", "below_moments", "interval_moments", "mrs_planes"]
+
+_FAST = {"reassoc", "nsz", "contract"}  # reductions may vectorize (order of addition only)
+_W_CENTRE = 6.0 / 16.0
+_W_NEAR = 4.0 / 16.0
+_W_FAR = 1.0 / 16.0
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mirror(i, size):  # pragma: no cover - compiled
+    """scipy's 'mirror' extension: reflect about the edge pixels, periodically beyond."""
+    if size == 1:
+        return 0
+    if 0 <= i < size:
+        return i
+    period = 2 * size - 2
+    i = i % period
+    if i >= size:
+        i = period - i
+    return i
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _tap(c, near_a, near_b, far_a, far_b):  # pragma: no cover - compiled
+    # scipy's symmetric correlation: centre·w, then (x[-k] + x[+k])·w_k from the outermost
+    # pair inwards (zero-weight holes between the taps add +0 and are skipped)
+    acc = np.float64(c) * _W_CENTRE
+    acc += (np.float64(far_a) + np.float64(far_b)) * _W_FAR
+    acc += (np.float64(near_a) + np.float64(near_b)) * _W_NEAR
+    return np.float32(acc)
+
+
+@numba.njit(cache=True, nogil=True)
+def b3_smooth(src, step, out, row):  # pragma: no cover - compiled
+    """Smooth ``src`` (h, w) float32 into ``out`` with holes ``step`` apart; ``row`` is a
+    float32 buffer of ``w`` values."""
+    height, width = src.shape
+    s2 = 2 * step
+    for y in range(height):
+        ym2 = _mirror(y - s2, height)
+        ym1 = _mirror(y - step, height)
+        yp1 = _mirror(y + step, height)
+        yp2 = _mirror(y + s2, height)
+        for x in range(width):
+            row[x] = _tap(src[y, x], src[ym1, x], src[yp1, x], src[ym2, x], src[yp2, x])
+        lo = min(s2, width)
+        hi = max(lo, width - s2)
+        for x in range(lo):
+            out[y, x] = _tap(row[x], row[_mirror(x - step, width)], row[_mirror(x + step, width)],
+                             row[_mirror(x - s2, width)], row[_mirror(x + s2, width)])
+        for x in range(lo, hi):
+            out[y, x] = _tap(row[x], row[x - step], row[x + step], row[x - s2], row[x + s2])
+        for x in range(hi, width):
+            out[y, x] = _tap(row[x], row[_mirror(x - step, width)], row[_mirror(x + step, width)],
+                             row[_mirror(x - s2, width)], row[_mirror(x + s2, width)])
+
+
+@numba.njit(cache=True, nogil=True)
+def mrs_planes(image, layers, coefficients, w1, significance, signal):  # pragma: no cover - compiled
+    """Fill ``w1`` (first detail layer), ``significance`` (max_j |w_j| / k_j, float32) and
+    ``signal`` (image − residual after ``layers`` levels); all (h, w) float32."""
+    height, width = image.shape
+    row = np.empty(width, dtype=np.float32)
+    current = image
+    smooth = np.empty((height, width), dtype=np.float32)
+    spare = np.empty((height, width), dtype=np.float32)
+    for j in range(layers):
+        b3_smooth(current, 1 << j, smooth, row)
+        k = coefficients[j]
+        for y in range(height):
+            for x in range(width):
+                w = current[y, x] - smooth[y, x]
+                a = abs(w) / k
+                if j == 0:
+                    w1[y, x] = w
+                    significance[y, x] = a
+                elif a > significance[y, x]:
+                    significance[y, x] = a
+        if j == 0:
+            current = smooth
+            smooth = spare
+        else:
+            current, smooth = smooth, current
+    for y in range(height):
+        for x in range(width):
+            signal[y, x] = image[y, x] - current[y, x]
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FAST)
+def interval_moments(values, lo, hi):  # pragma: no cover - compiled
+    """(count, Σx, Σx²) of the values with lo < x < hi (NaN never qualifies)."""
+    flat = values.ravel()
+    n = 0
+    s = 0.0
+    ss = 0.0
+    for i in range(flat.size):
+        v = np.float64(flat[i])
+        k = (v > lo) & (v < hi)
+        d = v if k else 0.0
+        n += k
+        s += d
+        ss += d * d
+    return n, s, ss
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FAST)
+def below_moments(significance, signal, threshold):  # pragma: no cover - compiled
+    """(count, Σs, Σs²) of ``signal`` where ``significance < threshold`` (float32 compare)."""
+    sig = significance.ravel()
+    val = signal.ravel()
+    n = 0
+    s = 0.0
+    ss = 0.0
+    for i in range(sig.size):
+        k = sig[i] < threshold
+        d = np.float64(val[i]) if k else 0.0
+        n += k
+        s += d
+        ss += d * d
+    return n, s, ss
