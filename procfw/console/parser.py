@@ -9,6 +9,7 @@ while parsing) builds the AST nodes.  Every failure becomes a
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
@@ -21,10 +22,20 @@ from lark.lark import PostLex
 from procfw.console import ast
 from procfw.console.errors import ConsoleSyntaxError
 
-__all__ = ["IDENTIFIER", "PATH_ATTRIBUTES", "MAX_NESTING", "parse", "open_depth"]
+__all__ = ["IDENTIFIER", "MAX_LINE_LENGTH", "PATH_ATTRIBUTES", "MAX_NESTING", "parse", "open_depth"]
 
 MAX_NESTING = 48
 """How deeply brackets, braces and parentheses may nest."""
+
+MAX_LINE_LENGTH = 1 << 20
+"""The longest console line, in characters (1 MiB of ASCII).  No token spans lines (strings
+cannot hold a raw newline), so this bounds every token too.  Longer text is refused before
+the lexer sees it, naming file, line and this limit: the lexer's regular expressions cost
+memory in proportion to a token's length, so a single 10 MB word once took gigabytes."""
+
+_TOO_LONG = re.compile(rf"[^\n]{{{MAX_LINE_LENGTH + 1}}}")
+_SHOWN_WIDTH = 160
+_SPECIAL = {"string": re.compile(r"[\\$]"), "word": re.compile(r"\$")}
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 PATH_ATTRIBUTES = ("stem", "name", "suffix", "parent")
@@ -125,8 +136,16 @@ def split_text(raw: str, line: int, column: int, kind: str) -> tuple[str | ast.V
     body, offset = (raw[1:-1], 1) if kind == "string" else (raw, 0)
     parts: list[str | ast.VarRef] = []
     chunk: list[str] = []
+    special = _SPECIAL["string" if kind == "string" else "word"]
     i = 0
     while i < len(body):
+        found = special.search(body, i)  # copy plain runs at once: linear in the token's length
+        if found is None:
+            chunk.append(body[i:])
+            break
+        if found.start() > i:
+            chunk.append(body[i : found.start()])
+            i = found.start()
         ch = body[i]
         if ch == "\\" and kind == "string" and i + 1 < len(body):
             chunk.append(_ESCAPES.get(body[i + 1], body[i + 1]))
@@ -355,6 +374,8 @@ class AstBuilder(Transformer):
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     grammar = resources.files("procfw.console").joinpath("console.lark").read_text(encoding="utf-8")
+    if sys.version_info < (3, 11):  # no possessive loops: the same tokens, matched with backtracking state
+        grammar = grammar.replace(")*+", ")*")
     return Lark(
         grammar,
         parser="lalr",
@@ -423,27 +444,70 @@ def source_line(text: str, line: int) -> str:
     return lines[line - 1] if 1 <= line <= len(lines) else ""
 
 
+class _WindowedSyntaxError(ConsoleSyntaxError):
+    """A syntax error on a long line: ``source_line`` is a window of it, and the caret is placed
+    at ``caret_column`` inside the window (``column`` stays the real column)."""
+
+    caret_column = 1
+
+    def caret_line(self) -> str:
+        prefix = self.source_line[: max(self.caret_column - 1, 0)]
+        return "".join("\t" if ch == "\t" else " " for ch in prefix) + "^"
+
+
+def _error(message: str, file: str, text: str, line: int, column: int) -> ConsoleSyntaxError:
+    """A syntax error showing its line, or a window of a long line around ``column``."""
+    shown = source_line(text, line)
+    if len(shown) > _SHOWN_WIDTH:
+        start = max(0, min(column - 1 - _SHOWN_WIDTH // 2, len(shown) - _SHOWN_WIDTH))
+        window = shown[start : start + _SHOWN_WIDTH]
+        prefix = "..." if start > 0 else ""
+        suffix = "..." if start + _SHOWN_WIDTH < len(shown) else ""
+        # the caret still points at the column, inside the window; the message keeps the real column
+        error = _WindowedSyntaxError(message, file=file, line=line, column=column,
+                                     source_line=prefix + window + suffix)
+        error.caret_column = column - start + len(prefix)
+        return error
+    return ConsoleSyntaxError(message, file=file, line=line, column=column, source_line=shown)
+
+
+def _check_line_lengths(text: str, file: str) -> None:
+    """Refuse a line longer than :data:`MAX_LINE_LENGTH` before the lexer sees it."""
+    found = _TOO_LONG.search(text)
+    if found is None:
+        return
+    line = text.count("\n", 0, found.start()) + 1
+    end = text.find("\n", found.start())
+    length = (len(text) if end == -1 else end) - found.start()
+    error = _WindowedSyntaxError(
+        f"line {line} is {length} characters long; console lines (and so tokens) are limited to "
+        f"{MAX_LINE_LENGTH} characters", file=file, line=line, column=1,
+        source_line=text[found.start() : found.start() + 60] + "...",
+    )
+    raise error
+
+
 def parse(text: str, file: str = "<string>") -> ast.Program:
-    """Parse ``text``; raises :class:`ConsoleSyntaxError` naming ``file:line:column``."""
+    """Parse ``text``; raises :class:`ConsoleSyntaxError` naming ``file:line:column``.
+
+    Lines longer than :data:`MAX_LINE_LENGTH` characters are refused before lexing.
+    """
     if text.startswith("\ufeff"):
         text = text[1:]
+    _check_line_lengths(text, file)
     parser = _parser()
     try:
         statements = parser.parse(text)
     except _Problem as exc:
-        raise ConsoleSyntaxError(exc.message, file=file, line=exc.line, column=exc.column,
-                                 source_line=source_line(text, exc.line)) from None
+        raise _error(exc.message, file, text, exc.line, exc.column) from None
     except UnexpectedInput as exc:
         message, line, column = _syntax_error(exc, text)
-        raise ConsoleSyntaxError(message, file=file, line=line, column=column,
-                                 source_line=source_line(text, line)) from None
+        raise _error(message, file, text, line, column) from None
     except LarkError as exc:  # anything else Lark may raise on odd input
         inner = getattr(exc, "orig_exc", None)
         if isinstance(inner, _Problem):
-            raise ConsoleSyntaxError(inner.message, file=file, line=inner.line, column=inner.column,
-                                     source_line=source_line(text, inner.line)) from None
-        raise ConsoleSyntaxError(f"syntax error: {exc}", file=file, line=1, column=1,
-                                 source_line=source_line(text, 1)) from None
+            raise _error(inner.message, file, text, inner.line, inner.column) from None
+        raise _error(f"syntax error: {exc}", file, text, 1, 1) from None
     return ast.Program(tuple(statements), file, text)
 
 

@@ -127,8 +127,13 @@ def test_syntax_errors(text, line, column, fragment):
     assert (error.file, error.line, error.column) == ("f.pcs", line, column)
     rendered = error.render().splitlines()
     assert rendered[0] == f"f.pcs:{line}:{column}: {error.message}"
-    assert rendered[1] == text.splitlines()[line - 1]
-    assert rendered[2] == " " * (column - 1) + "^"
+    source = text.splitlines()[line - 1]
+    if len(source) <= 160:
+        assert rendered[1] == source
+        assert rendered[2] == " " * (column - 1) + "^"
+    else:  # a long line is shown as a window around the column, the caret inside it
+        assert len(rendered[1]) <= 166 and rendered[2].strip() == "^"
+        assert rendered[1][len(rendered[2]) - 1] == source[column - 1]
 
 
 def test_caret_keeps_tabs():
@@ -149,3 +154,53 @@ def test_open_depth(text, depth):
 def test_byte_order_mark_and_crlf():
     program = parse("\ufeffecho a\r\necho b\r\n")
     assert len(program.statements) == 2
+
+
+# -- limits: line length, and the cost of long tokens ----------------------------------------
+def test_a_line_over_the_limit_is_refused_before_lexing_naming_file_line_and_limit():
+    from procfw.console.parser import MAX_LINE_LENGTH
+
+    text = "echo a\n\necho " + "a" * MAX_LINE_LENGTH + "\necho b\n"
+    with pytest.raises(ConsoleSyntaxError) as info:
+        parse(text, "long.pcs")
+    error = info.value
+    assert (error.file, error.line, error.column) == ("long.pcs", 3, 1)
+    assert f"limited to {MAX_LINE_LENGTH} characters" in error.message
+    assert str(MAX_LINE_LENGTH + 5) in error.message  # the line's length
+    assert len(error.render()) < 500  # the offending line is not echoed whole
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "a" * 1_000_000,  # one word
+        "a-" * 500_000,  # a word of many pieces (each '-' was one backtracking step)
+        "a=" * 500_000,
+        '"' + "x" * 1_000_000 + '"',  # one string
+        '"' + 'x\\"' * 100_000 + '"',  # a string of many escapes
+    ],
+    ids=["word", "dashes", "equals", "string", "escapes"],
+)
+def test_a_long_token_under_the_limit_costs_little_memory(token):
+    import tracemalloc
+
+    parse("echo a")  # build the parser first
+    tracemalloc.start()
+    try:
+        program = parse("echo " + token)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(program.statements) == 1
+    # a 10 MB token once took 3.3 GB (about 330 bytes a character); now a few bytes a character
+    assert peak < 64 * 2**20, peak
+
+
+def test_a_syntax_error_on_a_long_line_shows_a_window_with_the_caret_on_the_column():
+    text = "echo " + "a" * 100_000 + " | b"
+    with pytest.raises(ConsoleSyntaxError) as info:
+        parse(text, "w.pcs")
+    error = info.value
+    assert (error.line, error.column) == (1, 100_007)
+    shown, caret = error.render().splitlines()[1:3]
+    assert len(shown) < 200 and shown[len(caret) - 1] == "|"
