@@ -46,8 +46,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import math
 import os
 import traceback
+import types
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import PurePath
@@ -119,11 +121,20 @@ def describe_exception(exc: BaseException) -> str:
 
 # -- resources ---------------------------------------------------------------------------------
 def available_cores() -> int:
-    """The number of cores this process may use (its CPU affinity where the platform tells)."""
+    """The number of cores this process may use: its CPU affinity where the platform tells,
+    and no more than a cgroup CPU quota (``cpu.max`` in a container) allows."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    try:
+        with open("/sys/fs/cgroup/cpu.max", encoding="ascii") as handle:
+            quota, period = handle.read().split()[:2]
+        if quota != "max" and int(period) > 0:
+            cores = min(cores, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
 
 
 def _read_int(path: str) -> int | None:
@@ -193,7 +204,9 @@ def _memory_fit(task_memory: int | None) -> int | None:
 def _check_function(fn: Callable[..., Any]) -> None:
     target = getattr(fn, "func", fn)  # functools.partial
     name = getattr(target, "__qualname__", "")
-    if not callable(fn) or not name or "<locals>" in name or "<lambda>" in name:
+    owner = getattr(target, "__self__", None)
+    bound = owner is not None and not isinstance(owner, (type, types.ModuleType))  # would carry its object along
+    if not callable(fn) or not name or "<locals>" in name or "<lambda>" in name or bound:
         raise TypeError(f"an executor runs module-level functions (importable by name in a worker); got {fn!r}")
 
 
@@ -225,10 +238,29 @@ def _checked(fn: Callable[..., Any], items: Iterable[Any]) -> list[Any]:
 
 
 # -- in a worker ----------------------------------------------------------------------------------
-def _limit_threads() -> None:
-    """Worker initializer: one thread per worker for numba, OpenMP, OpenBLAS and MKL."""
-    for name in THREAD_LIMIT_VARIABLES:
-        os.environ[name] = "1"
+def _init_worker(single_thread: bool, log_queue: Any = None, log_level: int = logging.WARNING) -> None:
+    """Worker initializer: one thread for numba, OpenMP, OpenBLAS and MKL when several workers
+    share the cores; log records go back to the parent process through ``log_queue``."""
+    if single_thread:
+        for name in THREAD_LIMIT_VARIABLES:
+            os.environ[name] = "1"
+    if log_queue is not None:
+        import logging.handlers
+
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        root.addHandler(logging.handlers.QueueHandler(log_queue))
+        root.setLevel(log_level)
+
+
+class _ParentLogHandler(logging.Handler):
+    """Hands a worker's log record to the parent's logger of the same name (and its handlers)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logger = logging.getLogger(None if record.name == "root" else record.name)
+        if logger.isEnabledFor(record.levelno):
+            logger.handle(record)
 
 
 def _call(fn: Callable[[Any], Any], item: Any, single_thread: bool) -> Any:
@@ -321,15 +353,24 @@ class ProcessExecutor(Executor):
         self.workers = workers
         self.single_thread = workers > 1
         self._broken = False
+        self._log_queue: Any = None
+        self._listener: Any = None
         self._pool: Any = self._new_pool()
 
     def _new_pool(self) -> Any:
+        import logging.handlers
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        context = multiprocessing.get_context("spawn")
+        if self._listener is None:
+            self._log_queue = context.Queue()
+            self._listener = logging.handlers.QueueListener(self._log_queue, _ParentLogHandler())
+            self._listener.start()
+        level = min(logging.getLogger(name).getEffectiveLevel() for name in (None, "procfw", "processes"))
         return ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_limit_threads if self.single_thread else None,
+            max_workers=self.workers, mp_context=context, initializer=_init_worker,
+            initargs=(self.single_thread, self._log_queue, level),
         )
 
     def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
@@ -365,6 +406,11 @@ class ProcessExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._listener is not None:
+            self._listener.stop()  # after the workers: their last records are handled
+            self._listener = None
+            self._log_queue.close()
+            self._log_queue.join_thread()
 
 
 def _worker_failure(exc: BaseException) -> BaseException:

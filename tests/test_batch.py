@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import os
 import sys
@@ -58,6 +59,13 @@ def test_process_pool_yields_as_items_complete_with_failures_as_task_errors() ->
         executor.map_unordered(abs, [1])
 
 
+def test_worker_log_records_reach_the_parent(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    with make_executor("processes", workers=1) as executor:
+        assert executor.map(logging.warning, ["a warning from a worker"]) == [None]
+    assert "a warning from a worker" in caplog.messages
+
+
 def test_task_error_survives_the_trip_between_processes() -> None:
     original = ImageFileError("/data/x.fits", "truncated")  # its __init__ takes two arguments
     error = TaskError(describe_exception(original), "procfw.errors.ImageFileError", "tb")
@@ -77,6 +85,8 @@ def test_only_module_level_functions_and_simple_items_are_accepted() -> None:
 
         with pytest.raises(TypeError, match="module-level"):
             executor.map_unordered(local, [1])
+        with pytest.raises(TypeError, match="module-level"):  # a bound method would send its object
+            executor.map_unordered(np.zeros(3).sum, [1])
         with pytest.raises(TypeError, match=r"item 1.*not ndarray.*never arrays"):
             executor.map_unordered(str, ["a", np.zeros(3)])
         with pytest.raises(TypeError, match=r"item 0\['frame'\]"):
