@@ -131,8 +131,9 @@ def background_map(plane: np.ndarray, tile: int = _TILE) -> np.ndarray:
     # tile centres at (i + 0.5)·t − 0.5; map every pixel to fractional tile coordinates
     yy = np.clip((np.arange(h) + 0.5) / ty - 0.5, 0, ny - 1)
     xx = np.clip((np.arange(w) + 0.5) / tx - 0.5, 0, nx - 1)
-    grid_y, grid_x = np.meshgrid(yy, xx, indexing="ij")
-    return ndimage.map_coordinates(medians, [grid_y, grid_x], order=1, mode="nearest")
+    from processes._kernels import starmeasure_numba
+
+    return starmeasure_numba.bilinear_grid(np.ascontiguousarray(medians, dtype=np.float64), yy, xx)
 
 
 def measure_stars(
@@ -169,8 +170,10 @@ def measure_stars(
     empty = _empty_field(float(np.median(background)), noise, 0)
     if not smooth_noise > 0:
         return empty
-    peaks = (smooth == ndimage.maximum_filter(smooth, size=5)) & (smooth > threshold * smooth_noise)
-    ys, xs = np.nonzero(peaks)
+    from processes._kernels import starmeasure_numba
+
+    # local maxima of a 5×5 window (reflected edges, as ndimage.maximum_filter) above the threshold
+    ys, xs = starmeasure_numba.local_peaks(np.ascontiguousarray(smooth), float(threshold * smooth_noise))
     candidates = int(ys.size)
     h, w = data.shape
     inside = (ys >= half) & (ys < h - half) & (xs >= half) & (xs < w - half)
@@ -227,10 +230,13 @@ def _isolated(xs: np.ndarray, ys: np.ndarray, half: int) -> np.ndarray:
 
 
 def _fit_gaussians(stamps: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray]:
-    """Batched Levenberg–Marquardt fit of ``B + A·exp(−q/2)`` to (n, k, k) stamps centred on their peaks.
+    """Levenberg–Marquardt fit of ``B + A·exp(−q/2)`` to (n, k, k) stamps centred on their peaks.
 
     Parameters per stamp: (A, x0, y0, B, a, b, c), x0/y0 relative to the stamp centre.
     Returns the parameters (n, 7) and whether each fit converged to a finite solution.
+    The iterations run in :func:`processes._kernels.starmeasure_numba.fit_gaussians`
+    (analytic Jacobian, damping ×1/3 on success and ×4 on failure, all stars iterated until
+    the last one converges, as a batch).
     """
     n, k, _ = stamps.shape
     half = k // 2
@@ -246,43 +252,8 @@ def _fit_gaussians(stamps: np.ndarray, iterations: int) -> tuple[np.ndarray, np.
     total = weights.sum(axis=1) + 1e-30
     var = np.clip((weights * (gx**2 + gy**2)).sum(axis=1) / total / 2, 0.5, (k / 4) ** 2)
     params = np.column_stack([np.maximum(peak, 1e-12), np.zeros(n), np.zeros(n), bkg, 1 / var, np.zeros(n), 1 / var])
-    damping = np.full(n, 1e-3)
+    from processes._kernels import starmeasure_numba
 
-    def evaluate(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        amp, x0, y0, b0, a, b, c = (p[:, i : i + 1] for i in range(7))
-        dx, dy = gx[None, :] - x0, gy[None, :] - y0
-        q = a * dx * dx + 2 * b * dx * dy + c * dy * dy
-        g = np.exp(-0.5 * np.clip(q, 0, 700))
-        return b0 + amp * g, g
-
-    model, g = evaluate(params)
-    cost = ((model - data) ** 2).sum(axis=1)
-    converged = np.zeros(n, dtype=bool)
-    for _ in range(iterations):
-        amp, x0, y0, _, a, b, c = (params[:, i : i + 1] for i in range(7))
-        dx, dy = gx[None, :] - x0, gy[None, :] - y0
-        ag = amp * g
-        jac = np.stack([g, ag * (a * dx + b * dy), ag * (b * dx + c * dy), np.ones_like(g),
-                        -0.5 * ag * dx * dx, -ag * dx * dy, -0.5 * ag * dy * dy], axis=2)  # (n, m, 7)
-        resid = data - model
-        jtj = np.einsum("nmi,nmj->nij", jac, jac)
-        jtr = np.einsum("nmi,nm->ni", jac, resid)
-        diag = np.einsum("nii->ni", jtj)
-        lhs = jtj + damping[:, None, None] * np.eye(7)[None] * np.maximum(diag, 1e-30)[:, :, None]
-        try:
-            step = np.linalg.solve(lhs, jtr[:, :, None])[:, :, 0]
-        except np.linalg.LinAlgError:
-            step = np.stack([np.linalg.lstsq(m, r, rcond=None)[0] for m, r in zip(lhs, jtr)])
-        trial = params + step
-        trial_model, trial_g = evaluate(trial)
-        trial_cost = ((trial_model - data) ** 2).sum(axis=1)
-        better = np.isfinite(trial_cost) & (trial_cost <= cost)
-        small = better & (np.abs(cost - trial_cost) <= 1e-10 * np.maximum(cost, 1e-300))
-        converged |= small
-        params[better] = trial[better]
-        model[better], g[better], cost[better] = trial_model[better], trial_g[better], trial_cost[better]
-        damping = np.where(better, damping / 3, damping * 4)
-        if converged.all():
-            break
+    converged, damping = starmeasure_numba.fit_gaussians(np.ascontiguousarray(data), params, gx, gy, int(iterations))
     ok = np.isfinite(params).all(axis=1) & (converged | (damping < 1e6))
     return params, ok

@@ -140,3 +140,91 @@ def test_label_statistics_equal_scipy() -> None:
     peak_map = np.concatenate([[np.inf], peak])[labels]
     counts = np.bincount(labels[(labels > 0) & (detail >= 0.5 * peak_map)], minlength=count + 1)[1:]
     np.testing.assert_array_equal(stars_numba.half_maximum_counts(detail, labels, peak), counts)
+
+
+# -- star measurement kernels -------------------------------------------------------------------
+def test_bilinear_grid_and_local_peaks_equal_scipy() -> None:
+    from processes._kernels import starmeasure_numba
+
+    grid = RNG.random((5, 7))
+    yy = np.clip((np.arange(40) + 0.5) / 8 - 0.5, 0, 4)
+    xx = np.clip((np.arange(57) + 0.5) / 8 - 0.5, 0, 6)
+    gy, gx = np.meshgrid(yy, xx, indexing="ij")
+    np.testing.assert_allclose(starmeasure_numba.bilinear_grid(grid, yy, xx),
+                               ndimage.map_coordinates(grid, [gy, gx], order=1, mode="nearest"), rtol=1e-13)
+    plane = ndimage.gaussian_filter(RNG.random((45, 38)), 1.0)
+    plane[0, :3] = plane.max() + 1  # a plateau on the edge
+    threshold = float(np.percentile(plane, 60))
+    ys, xs = starmeasure_numba.local_peaks(plane, threshold)
+    want = np.nonzero((plane == ndimage.maximum_filter(plane, size=5)) & (plane > threshold))
+    np.testing.assert_array_equal(ys, want[0])
+    np.testing.assert_array_equal(xs, want[1])
+
+
+def _fit_gaussians_numpy(stamps: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray]:
+    """The previous batched numpy Levenberg–Marquardt fit (reference)."""
+    n, k, _ = stamps.shape
+    coords = np.arange(k, dtype=np.float64) - k // 2
+    gy, gx = np.meshgrid(coords, coords, indexing="ij")
+    gx, gy = gx.ravel(), gy.ravel()
+    data = stamps.reshape(n, -1).astype(np.float64)
+    border = np.concatenate([stamps[:, 0, :], stamps[:, -1, :], stamps[:, :, 0], stamps[:, :, -1]], axis=1)
+    bkg = np.median(border, axis=1)
+    peak = data[:, (k * k) // 2] - bkg
+    weights = np.clip(data - bkg[:, None], 0, None)
+    var = np.clip((weights * (gx**2 + gy**2)).sum(axis=1) / (weights.sum(axis=1) + 1e-30) / 2, 0.5, (k / 4) ** 2)
+    params = np.column_stack([np.maximum(peak, 1e-12), np.zeros(n), np.zeros(n), bkg, 1 / var, np.zeros(n), 1 / var])
+    damping = np.full(n, 1e-3)
+
+    def evaluate(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        amp, x0, y0, b0, a, b, c = (p[:, i : i + 1] for i in range(7))
+        dx, dy = gx[None, :] - x0, gy[None, :] - y0
+        g = np.exp(-0.5 * np.clip(a * dx * dx + 2 * b * dx * dy + c * dy * dy, 0, 700))
+        return b0 + amp * g, g
+
+    model, g = evaluate(params)
+    cost = ((model - data) ** 2).sum(axis=1)
+    converged = np.zeros(n, dtype=bool)
+    for _ in range(iterations):
+        amp, x0, y0, _, a, b, c = (params[:, i : i + 1] for i in range(7))
+        dx, dy = gx[None, :] - x0, gy[None, :] - y0
+        ag = amp * g
+        jac = np.stack([g, ag * (a * dx + b * dy), ag * (b * dx + c * dy), np.ones_like(g),
+                        -0.5 * ag * dx * dx, -ag * dx * dy, -0.5 * ag * dy * dy], axis=2)
+        jtj = np.einsum("nmi,nmj->nij", jac, jac)
+        jtr = np.einsum("nmi,nm->ni", jac, data - model)
+        diag = np.einsum("nii->ni", jtj)
+        lhs = jtj + damping[:, None, None] * np.eye(7)[None] * np.maximum(diag, 1e-30)[:, :, None]
+        trial = params + np.linalg.solve(lhs, jtr[:, :, None])[:, :, 0]
+        trial_model, trial_g = evaluate(trial)
+        trial_cost = ((trial_model - data) ** 2).sum(axis=1)
+        better = np.isfinite(trial_cost) & (trial_cost <= cost)
+        converged |= better & (np.abs(cost - trial_cost) <= 1e-10 * np.maximum(cost, 1e-300))
+        params[better] = trial[better]
+        model[better], g[better], cost[better] = trial_model[better], trial_g[better], trial_cost[better]
+        damping = np.where(better, damping / 3, damping * 4)
+        if converged.all():
+            break
+    return params, np.isfinite(params).all(axis=1) & (converged | (damping < 1e6))
+
+
+def test_gaussian_fits_equal_the_batched_numpy_fit() -> None:
+    from processes._kernels.starmeasure import _fit_gaussians
+
+    rng = np.random.default_rng(5)
+    k = 15
+    coords = np.arange(k) - k // 2
+    gy, gx = np.meshgrid(coords, coords, indexing="ij")
+    stamps = []
+    for _ in range(40):
+        sx, sy, theta = rng.uniform(0.8, 2.5), rng.uniform(0.8, 2.5), rng.uniform(0, np.pi)
+        x0, y0 = rng.uniform(-0.5, 0.5, 2)
+        u = (gx - x0) * np.cos(theta) + (gy - y0) * np.sin(theta)
+        v = -(gx - x0) * np.sin(theta) + (gy - y0) * np.cos(theta)
+        star = rng.uniform(0.05, 0.5) * np.exp(-0.5 * ((u / sx) ** 2 + (v / sy) ** 2)) + 0.02
+        stamps.append(star + rng.normal(0, 0.002, star.shape))
+    stamps = np.array(stamps)
+    got, ok = _fit_gaussians(stamps, 30)
+    want, want_ok = _fit_gaussians_numpy(stamps, 30)
+    np.testing.assert_array_equal(ok, want_ok)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
