@@ -172,6 +172,19 @@ def test_a_missing_file_fails_alone_in_a_process_pool(raw: Path, tmp_path: Path)
     assert result.outputs["succeeded"] == 2 and result.outputs["failed"] == 1
 
 
+def test_on_error_abort_stops_a_process_pool_run(raw: Path, tmp_path: Path) -> None:
+    from procfw.errors import ExecutionError
+
+    lights = [str(p) for p in sorted((raw / "lights" / "L").glob("*.fits"))]
+    debayer = processes.get("Debayer").from_parameters({
+        "targetItems": [str(tmp_path / "missing.fits"), *lights], "cfaPattern": "RGGB", "debayerMethod": "SuperPixel",
+        "outputDirectory": str(tmp_path), "onError": "OnError_Abort",
+    })
+    with make_executor("processes", workers=2) as executor, use_executor(executor):
+        with pytest.raises(ExecutionError, match=r"missing\.fits: .*\(onError=Abort: stopped\)"):
+            debayer.execute_global(_workspace())
+
+
 def _workspace():
     from procfw.workspace import Workspace
 
