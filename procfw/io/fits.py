@@ -63,7 +63,7 @@ import numpy as np
 from procfw.errors import ImageFileError, ParameterError
 from procfw.image import FITSKeyword, Image
 from procfw.io.atomic import atomic_path
-from procfw.io.limits import check_image_size
+from procfw.io.limits import check_compression_ratio, check_image_size
 
 if TYPE_CHECKING:
     from astropy.io.fits import Card, HDUList, Header
@@ -315,6 +315,9 @@ def _check_primary_size(path: Path, *, is_gzip: bool) -> None:
     if layout is not None:
         bitpix, axes = layout
         check_image_size(path, tuple(reversed(axes)), abs(bitpix) // 8, "the image in HDU 0")
+        if is_gzip:
+            declared = abs(bitpix) // 8 * math.prod(axes) if axes else 0
+            check_compression_ratio(path, declared, path.stat().st_size, "the gzip-compressed image in HDU 0")
 
 
 def _check_size(hdu: _ImageBaseHDU, path: Path, index: int) -> None:

@@ -14,6 +14,11 @@ Two limits, each read when a file is opened:
     (8- and 16-bit samples become float32, 32-bit samples float64).
 ``PROCFW_MAX_PROPERTY_BYTES`` (default 256 MiB)
     one metadata property (an XISF String, vector or matrix); real files hold kilobytes.
+``PROCFW_MAX_COMPRESSION_RATIO`` (default 100; 0 turns the check off)
+    compressed data (a gzipped FITS file, a compressed XISF block) that would decode to
+    more than 256 MiB may not expand more than this many times: real images compress
+    2-10 times, a decompression bomb thousands of times, so a bomb is refused before it
+    is decompressed even when it declares less than the image limit.
 
 Both accept a byte count with an optional binary suffix (``512M``, ``8G``, ``16GiB``).
 From Python, :func:`set_limits` sets them for the process (``None`` goes back to the
@@ -34,7 +39,9 @@ __all__ = [
     "DEFAULT_MAX_PROPERTY_BYTES",
     "IMAGE_BYTES_VARIABLE",
     "PROPERTY_BYTES_VARIABLE",
+    "RATIO_VARIABLE",
     "DecodeBudget",
+    "check_compression_ratio",
     "check_image_size",
     "limits",
     "max_image_bytes",
@@ -50,6 +57,13 @@ DEFAULT_MAX_PROPERTY_BYTES = 256 << 20
 IMAGE_BYTES_VARIABLE = "PROCFW_MAX_IMAGE_BYTES"
 #: Environment variable that sets the property limit.
 PROPERTY_BYTES_VARIABLE = "PROCFW_MAX_PROPERTY_BYTES"
+
+#: Default limit of how many times compressed data may expand (above RATIO_FLOOR_BYTES).
+DEFAULT_MAX_COMPRESSION_RATIO = 100
+#: Environment variable that sets the compression-ratio limit (0: no limit).
+RATIO_VARIABLE = "PROCFW_MAX_COMPRESSION_RATIO"
+#: Decoded sizes up to this are never refused for their compression ratio.
+RATIO_FLOOR_BYTES = 256 << 20
 
 _SIZE = re.compile(r"\s*([0-9]+)\s*([kmgt]?)(i?b)?\s*", re.IGNORECASE)
 _SHIFT = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}
@@ -152,6 +166,34 @@ class DecodeBudget:
                 f"reading; {_how_to_raise(PROPERTY_BYTES_VARIABLE, nbytes)}",
             )
         self.charge(nbytes, what)
+
+
+def max_compression_ratio() -> int:
+    """How many times compressed data may expand when it decodes to more than RATIO_FLOOR_BYTES (0: no limit)."""
+    text = os.environ.get(RATIO_VARIABLE)
+    if text is None or not text.strip():
+        return DEFAULT_MAX_COMPRESSION_RATIO
+    if not text.strip().isdigit():
+        raise ImageFileError(f"${RATIO_VARIABLE}", f"{RATIO_VARIABLE}={text!r} is not a whole number (0: no limit)")
+    return int(text)
+
+
+def check_compression_ratio(path: object, decoded: int, stored: int, what: str) -> None:
+    """Refuse compressed data of ``stored`` bytes that declares ``decoded`` bytes: a likely decompression bomb.
+
+    Only decoded sizes over :data:`RATIO_FLOOR_BYTES` are checked; the error names the
+    file, both sizes, the ratio and how to allow it.
+    """
+    ratio = max_compression_ratio()
+    if ratio <= 0 or decoded <= RATIO_FLOOR_BYTES or decoded <= ratio * max(stored, 0):
+        return
+    raise ImageFileError(
+        path,
+        f"{what}: {stored} compressed bytes declare {decoded} bytes ({_human(decoded)}) of decoded data, "
+        f"{decoded / max(stored, 1):.0f} times as much — more than the limit of {ratio} times for data over "
+        f"{_human(RATIO_FLOOR_BYTES)}; refused before decompressing (a decompression bomb?); if the file is "
+        f"genuine, allow it: environment variable {RATIO_VARIABLE}=0 (no limit) or a larger ratio",
+    )
 
 
 def check_image_size(path: object, shape: tuple[int, ...], sample_bytes: int, what: str = "the image") -> None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from procfw.image import FITSKeyword, Image
 from procfw.io import xisf_codec as codec
-from procfw.io.limits import DecodeBudget
+from procfw.io.limits import DecodeBudget, check_compression_ratio
 from procfw.io.xisf_codec import FormatProblem, parse_uint
 from procfw.io.xisf_properties import (
     PROPERTY_TYPES_KEY,
@@ -168,6 +168,8 @@ class _Blocks:
         compression = carrier.get("compression") or element.get("compression")
         if compression:
             spec = codec.parse_compression(compression, carrier.get("subblocks") or element.get("subblocks"))
+            check_compression_ratio(self.path, spec.uncompressed_size, len(data),
+                                    f"the compressed {local_name(element)} block")
             if expected is not None and spec.uncompressed_size != expected:
                 raise FormatProblem(
                     f"{local_name(element)} compression declares {spec.uncompressed_size} uncompressed bytes "

@@ -243,3 +243,46 @@ def test_tiff_dimensions_over_limit(tmp_path: Path) -> None:
     tifffile.imwrite(path, np.zeros((64, 64), np.uint16))
     with limits.limits(image_bytes=1024):
         refused(path, "8192 bytes", "limit of 1024")
+
+
+# -- the issue's reproducers at default settings: refused by the compression-ratio rule ----------
+
+
+def test_default_settings_refuse_a_megabyte_gzip_fits_of_a_gigabyte(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.fits.gz"
+    with gzip.open(path, "wb", compresslevel=9) as stream:
+        stream.write(image_header(-32, 16384, 16384))
+        zeros = bytes(64 << 20)
+        for _ in range(16):
+            stream.write(zeros)
+    assert path.stat().st_size < 1_200_000
+    refused(path, "1073741824", "times", "PROCFW_MAX_COMPRESSION_RATIO")
+
+
+def test_default_settings_refuse_a_small_zstd_xisf_of_a_gigabyte(tmp_path: Path) -> None:
+    size = 1 << 30
+    compressor = zstandard.ZstdCompressor(level=3).compressobj()
+    chunk = bytes(64 << 20)
+    stream = b"".join(compressor.compress(chunk) for _ in range(16)) + compressor.flush()
+    assert len(stream) < 60_000
+    body = (
+        f'<Image geometry="16384:16384:1" sampleFormat="Float32" compression="zstd:{size}" '
+        f'location="attachment:4096:{len(stream)}"/>'
+    )
+    path = xisf_file(tmp_path / "zbomb.xisf", body, stream)
+    refused(path, str(size), "times", "PROCFW_MAX_COMPRESSION_RATIO")
+
+
+def test_the_ratio_rule_can_be_turned_off_and_spares_small_data(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "zeros.fits.gz"
+    with gzip.open(path, "wb", compresslevel=9) as stream:  # 16 MiB of zeros: far over 100x, under the floor
+        stream.write(image_header(16, 4096, 2048))
+        stream.write(bytes(2 * 4096 * 2048))
+    assert read_image(path).pixels.shape == (1, 2048, 4096)
+    assert limits.max_compression_ratio() == limits.DEFAULT_MAX_COMPRESSION_RATIO
+    monkeypatch.setenv("PROCFW_MAX_COMPRESSION_RATIO", "0")
+    assert limits.max_compression_ratio() == 0
+    monkeypatch.setenv("PROCFW_MAX_COMPRESSION_RATIO", "lots")
+    with pytest.raises(ImageFileError, match="whole number"):
+        limits.max_compression_ratio()
