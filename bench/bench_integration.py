@@ -1,28 +1,31 @@
-"""Benchmark: ImageIntegration (winsorized sigma clipping) against Siril and ccdproc.
+"""Benchmark: ImageIntegration through ``procfw run`` against Siril's ``stack`` (siril-cli).
 
-Writes ``--frames`` synthetic float32 FITS frames of ``--size``×``--size`` pixels
-(gradient, stars, noise, hot pixels, a satellite trail), then integrates them with
+For each size in ``--sizes`` (default ``16x4096,12x2048``: frames x pixels) the script writes
+synthetic float32 FITS frames (gradient, stars, noise, hot pixels, a satellite trail) into a
+temporary folder, then runs, as separate processes on the *same files*:
 
-* procfw's ImageIntegration: WinsorizedSigmaClip, sigma 3/3, average, no normalization,
-  no weights, memory budget ``--budget-mb`` (``stackSizeMB``), no rejection maps;
-* Siril (``siril-cli``): ``stack light_ rej w 3 3 -nonorm`` in 32-bit mode;
-* ccdproc: ``ccdproc.combine(method="average", sigma_clip=True, 3/3)`` with
-  ``mem_limit`` = the same budget (ccdproc has no winsorized clipping: median/MAD-std
-  sigma clipping is the closest it offers).
+* ``procfw run SCRIPT`` where SCRIPT is::
 
-Each contender runs in its own subprocess; the wall time and the peak resident set size
-(``ru_maxrss`` from ``wait4``) of that subprocess are reported, with the ratios
-ours/peer.  Ours shares the bands among worker processes (one per core, each with its
-share of the budget); its peak is reported as the parent's plus every worker's peak RSS
-(an upper bound: the peaks need not coincide).  A peer that is not installed is skipped with a message.  With
-``--normalize`` ours uses AdditiveWithScaling (+ Scale rejection normalization) and Siril
-``-norm=addscale``.
+      ImageIntegration -images="DIR/light_*.fit" -rejection=WinsorizedSigmaClip -sigmaLow=3 -sigmaHigh=3
+          -normalization=AdditiveWithScaling -rejectionNormalization=Scale -weightMode=DontCare
+          -evaluateSNR- -generateRejectionMaps-
+      save integration "DIR/ours.fits" --overwrite
 
-With ``--repeat R`` the contenders run R times, interleaved, and the best wall time of each
-is reported (useful on a shared machine).
+  (PixInsight's winsorized sigma clipping 3/3, additive + scaling normalization, no weights);
+* ``siril-cli -s SCRIPT`` with ``setext fit``, ``set32bits`` and
+  ``stack light_ rej w 3 3 -norm=addscale -out=siril_result`` (winsorized sigma clipping 3/3,
+  additive + scaling normalization, no weighting: the closest equivalent; ``setext`` makes
+  the run independent of the user's Siril settings).
 
-Run: ``.venv/bin/python bench/bench_integration.py [--frames 16] [--size 4096] [--budget-mb 1024]
-[--dir DIR] [--keep] [--normalize] [--repeat 3] [--skip ccdproc]``
+Everything a user waits for is timed: start-up, imports, reading, statistics, integration,
+writing.  The wall time and the peak resident set size (``ru_maxrss`` from ``wait4``) of each
+process are printed with the ratios ours/Siril.  Before the timed runs ours runs once
+untimed, so that numba's on-disk cache of the compiled kernel is filled (a user pays the
+compilation once per installation, not per run).  With ``--repeat R`` the contenders run R
+times, interleaved, and the best wall time of each is kept (the machine may be shared).
+
+Run: ``.venv/bin/python bench/bench_integration.py [--sizes 16x4096,12x2048] [--repeat 1]
+[--dir DIR] [--keep]``
 """
 
 from __future__ import annotations
@@ -40,40 +43,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
-OURS = """
-import sys, time, glob
-from procfw.process import ExecutionContext
-from procfw.io.fits import write_fits
-from processes.integration import ImageIntegration
-folder, budget, normalize, out = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
-params = dict(rejection="WinsorizedSigmaClip", sigmaLow=3.0, sigmaHigh=3.0, weightMode="DontCare",
-              normalization="AdditiveWithScaling" if normalize else "NoNormalization",
-              rejectionNormalization="Scale" if normalize else "NoRejectionNormalization",
-              evaluateSNR=False, generateRejectionMaps=False, autoMemorySize=False,
-              stackSizeMB=budget, bufferSizeMB=0)
-start = time.perf_counter()
-result = ImageIntegration(images=sorted(glob.glob(folder + "/light_*.fit")), **params).run_global(ExecutionContext())
-print(f"INTEGRATION_SECONDS {time.perf_counter() - start:.3f}")
-write_fits(result.new_images["integration"], out, overwrite=True)
-import resource
-print(f"PARENT_RSS_MB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
-print(f"WORKER_RSS_MB {result.outputs['workerPeakMemoryMB']:.1f} WORKERS {result.outputs['workers']}")
-"""
-
-CCDPROC = """
-import sys, glob, time, warnings
-import numpy as np
-warnings.simplefilter("ignore")
-import ccdproc
-from astropy.stats import mad_std
-folder, budget, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-start = time.perf_counter()
-combined = ccdproc.combine(sorted(glob.glob(folder + "/light_*.fit")), method="average", sigma_clip=True,
-                           sigma_clip_low_thresh=3, sigma_clip_high_thresh=3, sigma_clip_func=np.ma.median,
-                           sigma_clip_dev_func=mad_std, mem_limit=budget * 2**20, unit="adu", dtype=np.float32)
-print(f"INTEGRATION_SECONDS {time.perf_counter() - start:.3f}")
-combined.write(out, overwrite=True)
-"""
+OURS_SCRIPT = (
+    'ImageIntegration -images="{folder}/light_*.fit" -rejection=WinsorizedSigmaClip -sigmaLow=3 -sigmaHigh=3 '
+    "-normalization=AdditiveWithScaling -rejectionNormalization=Scale -weightMode=DontCare -evaluateSNR- "
+    "-generateRejectionMaps-\n"
+    'save integration "{folder}/ours.fits" --overwrite\n'
+)
+SIRIL_SCRIPT = "requires 1.0.0\nsetext fit\nset32bits\nstack light_ rej w 3 3 -norm=addscale -out=siril_result\n"
 
 
 def make_frames(folder: Path, frames: int, size: int, seed: int = 1) -> None:
@@ -98,8 +74,8 @@ def make_frames(folder: Path, frames: int, size: int, seed: int = 1) -> None:
         fits.PrimaryHDU(np.clip(frame, 0.001, 1)).writeto(folder / f"light_{i + 1:05d}.fit", overwrite=True)
 
 
-def run(command: list[str], cwd: Path | None = None) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS MiB, output) of a subprocess, measured with wait4."""
+def run(command: list[str], cwd: Path | None = None) -> tuple[float, float, float, str]:
+    """(wall s, peak RSS MiB, CPU s (user + system), output) of a subprocess, measured with wait4."""
     start = time.perf_counter()
     proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = proc.stdout.read() if proc.stdout else ""
@@ -108,108 +84,101 @@ def run(command: list[str], cwd: Path | None = None) -> tuple[float, float, str]
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"{command[0]} failed ({proc.returncode}):\n{output[-3000:]}")
-    return wall, usage.ru_maxrss / 1024.0, output
+    return wall, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime, output
 
 
-def inner_seconds(output: str) -> float | None:
-    for line in output.splitlines():
-        if line.startswith("INTEGRATION_SECONDS"):
-            return float(line.split()[1])
-        if "Execution time:" in line and "Total" not in line and line.strip().startswith("log: Execution"):
-            text = line.split("Execution time:")[1].strip().rstrip(".")
-            value, unit = text.split()[:2]
-            return float(value) * {"s": 1.0, "ms": 1e-3, "min": 60.0}.get(unit, 1.0)
-    return None
+def procfw_command() -> list[str]:
+    """The ``procfw`` console command of this environment."""
+    script = Path(sys.executable).with_name("procfw")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "procfw.cli"]
 
 
-def measured(result: tuple[float, float, str]) -> tuple[float, float, float | None]:
-    """(wall, peak RSS MiB, inner seconds) of a :func:`run` result."""
-    wall, rss, out = result
-    return wall, rss, inner_seconds(out)
+def run_ours(folder: Path) -> tuple[float, float, float]:
+    """(wall s, peak RSS MiB, CPU s) of ``procfw run`` integrating ``folder``."""
+    script = folder / "ours.pcon"
+    script.write_text(OURS_SCRIPT.format(folder=folder))
+    return run([*procfw_command(), "run", str(script)], cwd=ROOT)[:3]
 
 
-def run_ours(folder: Path, args: argparse.Namespace) -> tuple[float, float, float | None]:
-    """Ours in a subprocess; with worker processes the peak is the parent's plus the workers'."""
-    wall, rss, out = run([sys.executable, "-c", OURS, str(folder), str(args.budget_mb),
-                          "1" if args.normalize else "0", str(folder / "ours.fits")], cwd=ROOT)
-    fields = dict(zip(out.split()[::2], out.split()[1::2]))
-    if "WORKER_RSS_MB" in fields and float(fields["WORKER_RSS_MB"]) > 0:
-        rss = float(fields["PARENT_RSS_MB"]) + float(fields["WORKER_RSS_MB"])
-    return wall, rss, inner_seconds(out)
+def run_siril(siril: str, folder: Path) -> tuple[float, float, float]:
+    """(wall s, peak RSS MiB, CPU s) of ``siril-cli`` stacking ``folder`` (its sequence file made afresh)."""
+    for old in (folder / "light_.seq", folder / "siril_result.fit"):
+        old.unlink(missing_ok=True)
+    script = folder / "stack.ssf"
+    script.write_text(SIRIL_SCRIPT)
+    return run([siril, "-d", str(folder), "-s", str(script)])[:3]
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    """``"16x4096,12x2048"`` -> [(16, 4096), (12, 2048)] (frames x pixels per side)."""
+    sizes = []
+    for item in text.split(","):
+        frames, size = item.lower().split("x")
+        sizes.append((int(frames), int(size)))
+    return sizes
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", type=int, default=16)
-    parser.add_argument("--size", type=int, default=4096)
-    parser.add_argument("--budget-mb", type=int, default=1024, help="memory budget for ours and ccdproc (MiB)")
+    parser.add_argument("--sizes", type=parse_sizes, default=parse_sizes("16x4096,12x2048"),
+                        help="comma-separated FRAMESxPIXELS (default 16x4096,12x2048)")
     parser.add_argument("--dir", type=Path, default=None, help="where to write the frames (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the frames and results")
-    parser.add_argument("--normalize", action="store_true", help="additive + scaling normalization (Siril addscale)")
-    parser.add_argument("--skip", action="append", default=[], choices=["siril", "ccdproc"])
     parser.add_argument("--repeat", type=int, default=1, help="interleaved runs per contender; the best is kept")
     args = parser.parse_args(argv)
 
-    folder = args.dir or Path(tempfile.mkdtemp(prefix="bench_integration_"))
-    folder.mkdir(parents=True, exist_ok=True)
+    siril = shutil.which("siril-cli")
+    if siril is None:
+        print("siril: not installed (apt-get install siril); only ours is timed")
+    base = args.dir or Path(tempfile.mkdtemp(prefix="bench_integration_"))
+    base.mkdir(parents=True, exist_ok=True)
+    rows = []
     try:
-        if len(list(folder.glob("light_*.fit"))) != args.frames:
-            for old in folder.glob("light_*.fit"):
-                old.unlink()
-            print(f"writing {args.frames} frames of {args.size}x{args.size} float32 to {folder} ...", flush=True)
-            make_frames(folder, args.frames, args.size)
-        data_mb = args.frames * args.size * args.size * 4 / 2**20
-        norm = "additive+scaling" if args.normalize else "none"
-        print(f"{args.frames} frames x {args.size}x{args.size} float32 = {data_mb:.0f} MiB; "
-              f"budget {args.budget_mb} MiB; {os.cpu_count()} CPU(s); normalization: {norm}")
-        contenders = {"procfw ImageIntegration": lambda: run_ours(folder, args)}
-        siril = shutil.which("siril-cli")
-        if "siril" in args.skip:
-            print("siril: skipped (--skip)")
-        elif siril is None:
-            print("siril: skipped, siril-cli is not installed (apt-get install siril)")
-        else:
-            script = folder / "stack.ssf"
-            norm = "-norm=addscale" if args.normalize else "-nonorm"
-            script.write_text(f"requires 1.0.0\nset32bits\nstack light_ rej w 3 3 {norm} -out=siril_result\n")
-            contenders["Siril stack (siril-cli)"] = lambda: measured(run([siril, "-d", str(folder), "-s", str(script)]))
-        if "ccdproc" in args.skip:
-            print("ccdproc: skipped (--skip)")
-        else:
-            try:
-                import ccdproc  # noqa: F401
-            except ImportError:
-                print("ccdproc: skipped, not installed (.venv/bin/pip install ccdproc)")
-            else:
-                contenders["ccdproc.combine"] = lambda: measured(run(
-                    [sys.executable, "-c", CCDPROC, str(folder), str(args.budget_mb), str(folder / "ccdproc.fits")]
-                ))
-        # interleaved repeats; the best wall time of each contender is kept (the machine may be shared)
-        results: dict[str, tuple[float, float, float | None]] = {}
-        for _ in range(args.repeat):
-            for name, contender in contenders.items():
-                wall, rss, inner = contender()
-                best = results.get(name)
-                results[name] = (wall, rss, inner) if best is None or wall < best[0] else best
-        print(f"\n{'contender':28s} {'wall s':>8s} {'inner s':>8s} {'peak RSS MiB':>13s}")
-        for name, (wall, rss, inner) in results.items():
-            inner_text = f"{inner:8.2f}" if inner is not None else f"{'-':>8s}"
-            print(f"{name:28s} {wall:8.2f} {inner_text} {rss:13.0f}")
-        ours_wall, ours_rss, _ = results["procfw ImageIntegration"]
-        for name, (wall, rss, _) in results.items():
-            if name.startswith("procfw"):
-                continue
-            print(f"ours/{name.split()[0]}: wall time x{ours_wall / wall:.2f}, peak memory x{ours_rss / rss:.2f}")
-        if "Siril stack (siril-cli)" in results and (folder / "siril_result.fit").exists():
-            from astropy.io import fits
+        for frames, size in args.sizes:
+            folder = base / f"{frames}x{size}"
+            folder.mkdir(exist_ok=True)
+            if len(list(folder.glob("light_*.fit"))) != frames:
+                for old in folder.glob("light_*.fit"):
+                    old.unlink()
+                print(f"writing {frames} frames of {size}x{size} float32 to {folder} ...", flush=True)
+                make_frames(folder, frames, size)
+            print(f"{frames} x {size}x{size} float32 ({frames * size * size * 4 / 2**20:.0f} MiB), "
+                  f"{os.cpu_count()} CPU(s): warm-up run of ours (numba cache) ...", flush=True)
+            run_ours(folder)
+            best: dict[str, tuple[float, float, float]] = {}
+            for _ in range(args.repeat):
+                for name in ("ours", "siril") if siril is not None else ("ours",):
+                    result = run_ours(folder) if name == "ours" else run_siril(siril, folder)
+                    print(f"  {name}: wall {result[0]:.2f} s, CPU {result[2]:.2f} s, peak RSS {result[1]:.0f} MiB",
+                          flush=True)
+                    if name not in best or result[0] < best[name][0]:
+                        best[name] = result
+            rows.append((frames, size, best))
+            if "siril" in best and (folder / "siril_result.fit").exists():
+                from astropy.io import fits
 
-            ours = fits.getdata(folder / "ours.fits").astype(np.float64)
-            theirs = fits.getdata(folder / "siril_result.fit").astype(np.float64)
-            diff = np.abs(ours - theirs)
-            print(f"ours vs Siril: median |diff| {np.median(diff):.2e}, 99th percentile {np.quantile(diff, 0.99):.2e}")
+                ours = fits.getdata(folder / "ours.fits").astype(np.float64)
+                theirs = fits.getdata(folder / "siril_result.fit").astype(np.float64)
+                diff = np.abs(ours - theirs)
+                print(f"  ours vs Siril: median |diff| {np.median(diff):.2e}, "
+                      f"99th percentile {np.quantile(diff, 0.99):.2e}")
+        print(f"\n{'input':>14s} {'ours s':>7s} {'siril s':>7s} {'ratio':>6s} {'ours CPU':>8s} {'siril CPU':>9s} "
+              f"{'ratio':>6s} {'ours MiB':>8s} {'siril MiB':>9s} {'ratio':>6s}")
+        for frames, size, best in rows:
+            ours_wall, ours_rss, ours_cpu = best["ours"]
+            if "siril" in best:
+                siril_wall, siril_rss, siril_cpu = best["siril"]
+                print(f"{frames:>3d} x {size:>4d}^2 {ours_wall:7.2f} {siril_wall:7.2f} {ours_wall / siril_wall:6.2f} "
+                      f"{ours_cpu:8.2f} {siril_cpu:9.2f} {ours_cpu / siril_cpu:6.2f} "
+                      f"{ours_rss:8.0f} {siril_rss:9.0f} {ours_rss / siril_rss:6.2f}")
+            else:
+                print(f"{frames:>3d} x {size:>4d}^2 {ours_wall:7.2f} {'-':>7s} {'-':>6s} {ours_cpu:8.2f} {'-':>9s} "
+                      f"{'-':>6s} {ours_rss:8.0f}")
+        print("wall: seconds the user waits; CPU: user + system seconds (fairer on a shared machine); "
+              "ratio: ours/Siril (wall time of the best run)")
     finally:
         if not args.keep and args.dir is None:
-            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(base, ignore_errors=True)
     return 0
 
 

@@ -30,7 +30,7 @@ ALGORITHM_CODES = {"NoRejection": 0, "SigmaClip": 1, "WinsorizedSigmaClip": 2}
 """Rejection algorithms the compiled kernel implements (the others use the numpy engine)."""
 _MODE_CODES = {"none": 0, "scale": 1, "flux": 2}
 
-BUFFER_CAP_BYTES = 32 << 20
+BUFFER_CAP_BYTES = 16 << 20
 """Largest band stack buffer (two are used: one being read, one being integrated)."""
 
 
@@ -117,7 +117,8 @@ def integrate_compiled(plan, progress: Callable[[float, str], None] | None = Non
             rej_offset = plan.rej_offset[c].astype(np.float32)
         else:
             rej_scale, rej_offset = ones, zeros
-        return (rej_scale, rej_offset, plan.out_scale[c].astype(np.float32), plan.out_offset[c].astype(np.float32),
+        # the output normalization in the precision of the result (float64 for 64-bit results)
+        return (rej_scale, rej_offset, plan.out_scale[c].astype(out_dtype), plan.out_offset[c].astype(out_dtype),
                 plan.weights[c].astype(np.float32))
 
     per_channel = [channel_arrays(c) for c in range(channels)]

@@ -37,6 +37,23 @@ def _finite(values: np.ndarray) -> np.ndarray:
 
 def bwmv(values: np.ndarray, center: float | None = None, k: float = 9.0) -> float:
     """Square root of the biweight midvariance around ``center`` (default: the median)."""
+    raw = np.asarray(values).ravel()
+    if raw.size >= _COMPILED_MIN and raw.dtype in (np.float32, np.float64):
+        # large samples: no float64 copy of the data; one compiled pass for |x − c|, one for the sums
+        from processes.integration.kernel_numba import abs_dev, bwmv_sums
+
+        data = raw if np.isfinite(raw).all() else raw[np.isfinite(raw)]
+        if data.size < 2:
+            return 0.0
+        c = float(np.median(data.astype(np.float64))) if center is None else float(center)
+        deviations = abs_dev(data, c)
+        spread = float(np.median(deviations, overwrite_input=True))
+        if spread == 0:
+            return 0.0
+        num, den = bwmv_sums(data, c, k * spread)
+        num *= data.size
+        den *= den
+        return float(np.sqrt(num / den)) if den > 0 else 0.0
     data = _finite(values)
     if data.size < 2:
         return 0.0
@@ -45,19 +62,12 @@ def bwmv(values: np.ndarray, center: float | None = None, k: float = 9.0) -> flo
     spread = float(np.median(np.abs(d)))
     if spread == 0:
         return 0.0
-    if data.size >= _COMPILED_MIN:
-        from processes.integration.kernel_numba import bwmv_sums
-
-        num, den = bwmv_sums(data, c, k * spread)
-        num *= data.size
-        den *= den
-    else:
-        u = d / (k * spread)
-        inside = np.abs(u) < 1
-        u2 = u[inside] ** 2
-        di = d[inside]
-        num = data.size * float(np.sum(di * di * (1 - u2) ** 4))
-        den = float(np.sum((1 - u2) * (1 - 5 * u2))) ** 2
+    u = d / (k * spread)
+    inside = np.abs(u) < 1
+    u2 = u[inside] ** 2
+    di = d[inside]
+    num = data.size * float(np.sum(di * di * (1 - u2) ** 4))
+    den = float(np.sum((1 - u2) * (1 - 5 * u2))) ** 2
     return float(np.sqrt(num / den)) if den > 0 else 0.0
 
 

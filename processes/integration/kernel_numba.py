@@ -32,7 +32,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["bwmv_sums", "integrate_rows"]
+__all__ = ["abs_dev", "bwmv_sums", "integrate_rows"]
 
 TINY = 2.0**-53
 HUBER_MAX_ITERATIONS = 100
@@ -543,3 +543,12 @@ def bwmv_sums(data, center, kd):  # pragma: no cover - compiled
             num += d * d * w2 * w2
             den += w * (1.0 - 5.0 * u2)
     return num, den
+
+
+@numba.njit(cache=True, nogil=True)
+def abs_dev(data, center):  # pragma: no cover - compiled
+    """|x − center| of every value, as a new float64 array."""
+    out = np.empty(data.size, np.float64)
+    for i in range(data.size):
+        out[i] = abs(np.float64(data[i]) - center)
+    return out

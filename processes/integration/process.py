@@ -64,8 +64,10 @@ __all__ = ["ImageIntegration"]
 log = logging.getLogger(__name__)
 
 INT32_MAX = 2**31 - 1
-FINAL_STATS_VALUES = 1 << 22
-"""At most this many values (4 Mi) enter the location/scale estimates of the result."""
+FINAL_STATS_VALUES = 1 << 20
+"""At most this many values (1 Mi, an even row subsample of larger results) enter the
+location/scale estimates of the result: the same sampling as the frames' statistics
+(:data:`processes.integration.statistics.FRAME_STATS_VALUES`)."""
 _CHANNEL_SUFFIXES = ("RK", "G", "B")
 _NOISE_ALGORITHMS = {
     "NoiseEvaluation_KSigma": "K-Sigma",

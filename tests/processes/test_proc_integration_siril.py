@@ -54,7 +54,8 @@ def _siril_stack(folder: Path, frames, options: str) -> np.ndarray:
     for i, f in enumerate(frames):
         write_fits(Image(f), work / f"light_{i + 1:05d}.fit")
     script = work / "stack.ssf"
-    script.write_text(f"requires 1.0.0\nset32bits\nstack light_ {options} -out=result\n")
+    # setext: the frames are .fit whatever extension the user's Siril settings name
+    script.write_text(f"requires 1.0.0\nsetext fit\nset32bits\nstack light_ {options} -out=result\n")
     done = subprocess.run(
         [SIRIL, "-d", str(work), "-s", str(script)], capture_output=True, text=True, timeout=300, check=False
     )

@@ -1,5 +1,5 @@
 """ImageIntegration streaming: peak memory follows the budget, not the number of frames;
-bands and threads do not change results."""
+bands, threads (compiled kernel) and worker processes (numpy engine) do not change results."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ def test_memory_budget_bounds_peak(tmp_path):
     total = n * h * w * 4  # 12.6 MB of frames
     budget_mb = 4
     params = dict(rejection="WinsorizedSigmaClip", stackSizeMB=3, bufferSizeMB=1, useBufferThreads=False)
+    # the unbudgeted run first: it also imports numba and loads the compiled kernel, which the
+    # traced run must not count
+    big = integrate(paths, rejection="WinsorizedSigmaClip", stackSizeMB=256, useBufferThreads=False)
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
@@ -32,7 +35,6 @@ def test_memory_budget_bounds_peak(tmp_path):
     assert out.outputs["bands"] > 4
     assert peak < budget_mb * 2**20 + outputs + 2**20, peak  # budget + results + 1 MiB of small objects
     assert peak < total / 2
-    big = integrate(paths, rejection="WinsorizedSigmaClip", stackSizeMB=256, useBufferThreads=False)
     assert big.outputs["bands"] == 1
     for key in ("integration", "rejection_low", "rejection_high"):
         assert np.array_equal(out.new_images[key].pixels, big.new_images[key].pixels), key
@@ -45,7 +47,8 @@ def test_worker_processes_do_not_change_results(tmp_path):
         one = integrate(paths, rejection=rejection, maxBufferThreads=1, stackSizeMB=1)
         two = integrate(paths, rejection=rejection, maxBufferThreads=2, stackSizeMB=1)
         assert one.outputs["workers"] == 1 and two.outputs["workers"] == 2
-        assert two.outputs["workerPeakMemoryMB"] > 0
+        if rejection == "LinearFit":  # the numpy engine's worker processes (the compiled kernel uses threads)
+            assert two.outputs["workerPeakMemoryMB"] > 0
         for key in one.new_images:
             assert np.array_equal(one.new_images[key].pixels, two.new_images[key].pixels), (rejection, key)
         assert one.outputs["imageData"] == two.outputs["imageData"]
