@@ -5,9 +5,10 @@ arithmetic, same rounding), in one compiled pass instead of several full-frame p
 
 :func:`median3`
     ``scipy.ndimage.median_filter(plane, size=3, mode="mirror")`` of a float32 plane;
-:func:`b3_pass`
-    one axis of the à trous B3 spline smoothing with holes ``step`` apart, mirrored edges,
-    float32 accumulation of float64 products (as ``acc += w * padded[...]`` did);
+:func:`b3_pass`, :func:`b3_smooth`
+    one axis / both axes of the à trous B3 spline smoothing with holes ``step`` apart,
+    mirrored edges, float32 accumulation of float64 products (as ``acc += w * padded[...]``
+    did);
 :func:`label_stats`
     per-structure area, bounding box, peak of the structure map and its position, sum of
     the structure map and peak of the raw plane (what ``ndimage.find_objects``,
@@ -26,7 +27,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["b3_pass", "half_maximum_counts", "label_stats", "local_maxima", "median3"]
+__all__ = ["b3_pass", "b3_smooth", "half_maximum_counts", "label_stats", "local_maxima", "median3"]
 
 _B3 = (1.0 / 16.0, 4.0 / 16.0, 6.0 / 16.0, 4.0 / 16.0, 1.0 / 16.0)
 
@@ -47,7 +48,7 @@ def _mirror(i: int, size: int) -> int:
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _sort2(a, b):
-    return (a, b) if a <= b else (b, a)
+    return min(a, b), max(a, b)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -86,13 +87,11 @@ def median3(plane):
         ra = plane[ya]
         rc = plane[y]
         rb = plane[yb]
-        for x in range(width):
-            if 0 < x < width - 1:
-                xa = x - 1
-                xb = x + 1
-            else:
-                xa = _mirror(x - 1, width)
-                xb = _mirror(x + 1, width)
+        for x in range(1, width - 1):
+            out[y, x] = _median9(ra[x - 1], ra[x], ra[x + 1], rc[x - 1], rc[x], rc[x + 1], rb[x - 1], rb[x], rb[x + 1])
+        for x in (0, width - 1):
+            xa = _mirror(x - 1, width)
+            xb = _mirror(x + 1, width)
             out[y, x] = _median9(ra[xa], ra[x], ra[xb], rc[xa], rc[x], rc[xb], rb[xa], rb[x], rb[xb])
     return out
 
@@ -148,6 +147,51 @@ def b3_pass(plane, step, axis):
             acc = np.float32(np.float64(acc) + w2 * np.float64(r[x]))
             acc = np.float32(np.float64(acc) + w3 * np.float64(r[_mirror(x + step, width)]))
             o[x] = np.float32(np.float64(acc) + w4 * np.float64(r[_mirror(x + 2 * step, width)]))
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def b3_smooth(plane, step):
+    """Both axes of the B3 smoothing (:func:`b3_pass` along columns, then along rows), one row at a time.
+
+    The same values as ``b3_pass(b3_pass(plane, step, 0), step, 1)`` without the
+    intermediate full plane.
+    """
+    height, width = plane.shape
+    if height == 1 or width == 1:
+        return b3_pass(b3_pass(plane, step, 0), step, 1)
+    out = np.empty((height, width), np.float32)
+    w0, w1, w2, w3, w4 = _B3
+    line = np.empty(width, np.float32)
+    lo = min(2 * step, width)
+    hi = max(lo, width - 2 * step)
+    for y in range(height):
+        r0 = plane[_mirror(y - 2 * step, height)]
+        r1 = plane[_mirror(y - step, height)]
+        r2 = plane[y]
+        r3 = plane[_mirror(y + step, height)]
+        r4 = plane[_mirror(y + 2 * step, height)]
+        for x in range(width):
+            acc = np.float32(w0 * np.float64(r0[x]))
+            acc = np.float32(np.float64(acc) + w1 * np.float64(r1[x]))
+            acc = np.float32(np.float64(acc) + w2 * np.float64(r2[x]))
+            acc = np.float32(np.float64(acc) + w3 * np.float64(r3[x]))
+            line[x] = np.float32(np.float64(acc) + w4 * np.float64(r4[x]))
+        o = out[y]
+        for x in range(lo, hi):
+            acc = np.float32(w0 * np.float64(line[x - 2 * step]))
+            acc = np.float32(np.float64(acc) + w1 * np.float64(line[x - step]))
+            acc = np.float32(np.float64(acc) + w2 * np.float64(line[x]))
+            acc = np.float32(np.float64(acc) + w3 * np.float64(line[x + step]))
+            o[x] = np.float32(np.float64(acc) + w4 * np.float64(line[x + 2 * step]))
+        for x in range(width):
+            if lo <= x < hi:
+                continue
+            acc = np.float32(w0 * np.float64(line[_mirror(x - 2 * step, width)]))
+            acc = np.float32(np.float64(acc) + w1 * np.float64(line[_mirror(x - step, width)]))
+            acc = np.float32(np.float64(acc) + w2 * np.float64(line[x]))
+            acc = np.float32(np.float64(acc) + w3 * np.float64(line[_mirror(x + step, width)]))
+            o[x] = np.float32(np.float64(acc) + w4 * np.float64(line[_mirror(x + 2 * step, width)]))
     return out
 
 

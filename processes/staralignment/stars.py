@@ -133,14 +133,13 @@ class StarList:
 def b3_smooth(plane: np.ndarray, step: int) -> np.ndarray:
     """One à trous smoothing: the separable B3 spline kernel with holes ``step`` apart (mirrored edges).
 
-    Float32 planes go through the compiled kernel (:func:`processes._kernels.stars_numba.b3_pass`,
+    Float32 planes go through the compiled kernel (:func:`processes._kernels.stars_numba.b3_smooth`,
     bit-identical to the numpy passes); other dtypes through :func:`_b3_smooth_numpy`.
     """
     if plane.ndim == 2 and plane.dtype == np.float32:
         from processes._kernels import stars_numba
 
-        work = np.ascontiguousarray(plane)
-        return stars_numba.b3_pass(stars_numba.b3_pass(work, int(step), 0), int(step), 1)
+        return stars_numba.b3_smooth(np.ascontiguousarray(plane), int(step))
     return _b3_smooth_numpy(plane, step)
 
 
@@ -265,10 +264,10 @@ def detect_stars(plane: np.ndarray, settings: DetectionSettings | None = None) -
         np.float64)
     # a Gaussian's pixels above half maximum cover π(FWHM/2)², FWHM = 2.3548σ
     sigma_hm = np.sqrt(half_area / math.pi) * 2.0 / 2.3548
-    signal = raw.astype(np.float64) - background.astype(np.float64)
-    x, y, width_sigma, bg_local, ok = windowed_centroids(signal, cx, cy, sigma_hm)
+    # the signal is raw − background (float64), taken only at the stars' stamps
+    x, y, width_sigma, bg_local, ok = windowed_centroids(raw, cx, cy, sigma_hm, background=background)
     if settings.fit_psf:
-        x, y, width_sigma = _refine_with_psf(signal, x, y, width_sigma, settings.psf_tolerance)
+        x, y, width_sigma = _refine_with_psf(raw, x, y, width_sigma, settings.psf_tolerance, background=background)
     peak_above = peak_detail[chosen - 1]
     bg = background[np.clip(np.rint(y).astype(int), 0, height - 1), np.clip(np.rint(x).astype(int), 0, width - 1)]
     stars = StarList(
@@ -337,20 +336,38 @@ def _single_peaked(
     return others == 0
 
 
-def _stamps(signal: np.ndarray, ix: np.ndarray, iy: np.ndarray, radius: int) -> np.ndarray:
-    """(N, 2R+1, 2R+1) stamps of ``signal`` centred on integer pixels (mirrored at the edges)."""
-    padded = np.pad(signal, radius, mode="reflect") if min(signal.shape) > radius else np.pad(
-        signal, radius, mode="symmetric")
+def _stamps(signal: np.ndarray, ix: np.ndarray, iy: np.ndarray, radius: int,
+            background: np.ndarray | None = None) -> np.ndarray:
+    """(N, 2R+1, 2R+1) float64 stamps of ``signal`` (minus ``background``, when given) centred on
+    integer pixels (mirrored at the edges)."""
     offsets = np.arange(-radius, radius + 1)
+    height, width = signal.shape
+    if min(height, width) > radius:
+        # mirror about the edge pixels (np.pad's "reflect"): one reflection suffices
+        rows = np.abs(iy[:, None] + offsets[None, :])
+        rows = np.where(rows >= height, 2 * (height - 1) - rows, rows)[:, :, None]
+        cols = np.abs(ix[:, None] + offsets[None, :])
+        cols = np.where(cols >= width, 2 * (width - 1) - cols, cols)[:, None, :]
+        stamps = signal[rows, cols].astype(np.float64)
+        if background is not None:
+            stamps -= background[rows, cols]
+        return stamps
+    if background is not None:
+        signal = signal.astype(np.float64) - background.astype(np.float64)
+    padded = np.pad(signal, radius, mode="symmetric")
     rows = (iy[:, None] + radius + offsets[None, :])[:, :, None]
     cols = (ix[:, None] + radius + offsets[None, :])[:, None, :]
-    return padded[rows, cols]
+    return padded[rows, cols].astype(np.float64)
 
 
 def windowed_centroids(
-    signal: np.ndarray, x: np.ndarray, y: np.ndarray, sigma_hint: np.ndarray, iterations: int = 40
+    signal: np.ndarray, x: np.ndarray, y: np.ndarray, sigma_hint: np.ndarray, iterations: int = 40,
+    *, background: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Iterated Gaussian-windowed barycentres of background-subtracted ``signal``.
+
+    With ``background``, ``signal`` is the raw plane and ``signal − background`` (float64) is
+    formed only where the stamps need it.
 
     Starts at the integer pixels nearest to (x, y).  Returns (x, y, σ, local background
     offset, ok).  The window σ is the star's Gaussian-equivalent σ (``sigma_hint``, bounded to
@@ -365,7 +382,7 @@ def windowed_centroids(
     ix = np.rint(x).astype(np.int64)
     iy = np.rint(y).astype(np.int64)
     radius = int(np.clip(math.ceil(4.0 * float(np.percentile(np.clip(sigma_hint, 0.6, 6.0), 90))), 5, 16))
-    stamps = _stamps(signal, ix, iy, radius)
+    stamps = _stamps(signal, ix, iy, radius, background)
     offsets = np.arange(-radius, radius + 1, dtype=np.float64)
     gx = offsets[None, None, :]
     gy = offsets[None, :, None]
@@ -400,7 +417,8 @@ def windowed_centroids(
 
 
 def _refine_with_psf(
-    signal: np.ndarray, x: np.ndarray, y: np.ndarray, sigma: np.ndarray, tolerance: float, iterations: int = 25
+    signal: np.ndarray, x: np.ndarray, y: np.ndarray, sigma: np.ndarray, tolerance: float, iterations: int = 25,
+    *, background: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fit circular Gaussians (B, A, x0, y0, σ) by damped Gauss–Newton; keep fits within ``tolerance``."""
     n = x.size
@@ -409,7 +427,7 @@ def _refine_with_psf(
     ix = np.rint(x).astype(np.int64)
     iy = np.rint(y).astype(np.int64)
     radius = int(np.clip(math.ceil(3.0 * float(np.percentile(sigma, 90))), 3, 12))
-    stamps = _stamps(signal, ix, iy, radius).reshape(n, -1)
+    stamps = _stamps(signal, ix, iy, radius, background).reshape(n, -1)
     offsets = np.arange(-radius, radius + 1, dtype=np.float64)
     gy, gx = np.meshgrid(offsets, offsets, indexing="ij")
     gx, gy = gx.ravel()[None, :], gy.ravel()[None, :]
