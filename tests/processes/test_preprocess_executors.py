@@ -163,8 +163,12 @@ def test_a_missing_file_fails_alone_in_a_process_pool(raw: Path, tmp_path: Path)
         "targetFrames": [lights[0], missing, lights[1]], "useAutoDetect": True, "hotAutoCheck": True,
         "outputDir": str(tmp_path), "postfix": "_cc",
     })
+    reports: list[tuple[float, str]] = []
     with make_executor("processes", workers=2) as executor, use_executor(executor):
-        result = cosmetic.execute_global(_workspace())
+        result = cosmetic.execute_global(_workspace(), progress=lambda f, m="": reports.append((f, m)))
+    fractions = [f for f, _ in reports]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0  # frames as they finish
+    assert sum(m.endswith(("(1/3)", "(2/3)", "(3/3)")) for _, m in reports) == 3
     rows = result.outputs["outputData"]
     assert [r["targetFrame"] for r in rows] == [lights[0], missing, lights[1]]  # input order
     assert [r["status"] for r in rows] == ["ok", "failed", "ok"]
