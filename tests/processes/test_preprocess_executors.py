@@ -99,6 +99,8 @@ def test_serial_processes_and_dask_give_bit_identical_masters(raw: Path, tmp_pat
             assert frames[frame]["integration"] == record["integration"]
     report = json.loads((tmp_path / "dask" / "preprocess_report.json").read_text())
     assert report["options"]["executor"] == "dask"
+    assert report["executor"] == {"kind": "dask", "workers": 2, "scheduler": address}
+    assert f"per-frame steps: dask cluster at {address} (2 worker threads)" in report["summary"][-1]
 
 
 @pytest.mark.slow
@@ -123,6 +125,7 @@ def test_a_frame_failing_on_a_worker_is_rejected_with_its_reason(raw: Path, tmp_
     statuses = {Path(r["path"]).name: r["status"] for r in report["lights"]}
     assert statuses[broken.name] == "rejected"
     assert sum(s == "integrated" for s in statuses.values()) == 3
+    assert report["summary"][-1].endswith("per-frame steps: 2 local worker processes")
 
 
 def test_per_frame_processes_give_the_same_files_through_a_process_pool(raw: Path, tmp_path: Path) -> None:

@@ -22,8 +22,8 @@ import numpy as np
 
 from processes.workflows.preprocess.plan import Options, Plan
 
-__all__ = ["REPORT_JSON", "REPORT_TEXT", "RunRecord", "build_report", "frame_table", "jsonable", "rounded",
-           "write_reports"]
+__all__ = ["REPORT_JSON", "REPORT_TEXT", "RunRecord", "build_report", "executor_text", "frame_table", "jsonable",
+           "rounded", "write_reports"]
 
 REPORT_TEXT = "preprocess_report.txt"
 REPORT_JSON = "preprocess_report.json"
@@ -44,6 +44,7 @@ class RunRecord(Protocol):
     results: dict[str, dict[str, Any]]
     failures: list[str]
     reference: dict[str, Any]
+    executor: Any
 
 
 def jsonable(value: Any) -> Any:
@@ -102,7 +103,7 @@ def build_report(run: RunRecord, seconds: float) -> dict[str, Any]:
     summary.append(f"rejected frames: {len(run.rejected)}")
     for item in run.rejected:
         summary.append(f"  {Path(item['path']).name}: {item['step']}: {item['reason']}")
-    summary.append(f"total time {seconds:.1f} s")
+    summary.append(f"total time {seconds:.1f} s; per-frame steps: {executor_text(run.executor)}")
     return jsonable({
         "version": 1,
         "input": plan.directory,
@@ -120,8 +121,21 @@ def build_report(run: RunRecord, seconds: float) -> dict[str, Any]:
         "failures": run.failures,
         "timings": {k: round(v, 3) for k, v in run.timings.items()},
         "seconds": round(seconds, 3),
+        "executor": {"kind": getattr(run.executor, "kind", "serial"), "workers": getattr(run.executor, "workers", 1),
+                     "scheduler": getattr(run.executor, "address", None)},
         "summary": summary,
     })
+
+
+def executor_text(executor: Any) -> str:
+    """Where the per-frame steps ran, in words."""
+    kind = getattr(executor, "kind", "serial")
+    workers = getattr(executor, "workers", 1)
+    if kind == "processes":
+        return f"{workers} local worker process{'es' if workers != 1 else ''}"
+    if kind == "dask":
+        return f"dask cluster at {getattr(executor, 'address', '?')} ({workers} worker threads)"
+    return "serial, in this process"
 
 
 def frame_table(run: RunRecord) -> list[str]:
