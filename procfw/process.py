@@ -96,8 +96,9 @@ def _is_read_only_write(exc: BaseException) -> bool:
 
 def _in_place_error(process_id: str, exc: BaseException) -> ExecutionError:
     return ExecutionError(
-        f"{process_id} tried to modify its input image in place ({exc}); processes are pure functions: "
-        "work on a copy (image.writable_copy() or image.pixels.copy()) and return it"
+        f"{process_id} wrote into a read-only array ({exc}): the image a process is handed, and the images "
+        "of other views, cannot be modified in place (processes are pure functions); work on a copy "
+        "(image.writable_copy() or image.pixels.copy()) and return it"
     )
 
 
