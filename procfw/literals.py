@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["MAX_DEPTH", "parse_literal", "unquote"]
 
+# Strings as an "unrolled loop" (a run of plain characters is one step of the regex engine),
+# possessive where Python has it (3.11+): a long string costs no backtracking memory.
+_LOOP = "*+" if sys.version_info >= (3, 11) else "*"
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<open>\[) | (?P<close>\]) | (?P<comma>,) |
-        (?P<string>"(?:[^"\\]|\\.)*") |
+        (?P<string>"[^"\\]*(?:\\.[^"\\]*)""" + _LOOP + r"""") |
         (?P<number>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?![\w.])|[+-](?:inf|nan)(?!\w)) |
         (?P<word>[A-Za-z_][\w.]*)
     )""",

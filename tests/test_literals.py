@@ -108,3 +108,18 @@ def test_cost_is_linear(plain: bool):
     t_large = min(_cpu(lambda: parse_literal(large)) for _ in range(2))
     # 10x the input: ~10x the time (the quadratic scanner took ~100x); loose for noisy machines
     assert t_large < 30 * max(t_small, 1e-3), (t_small, t_large)
+
+
+def test_a_long_string_costs_little_memory():
+    import tracemalloc
+
+    text = '"' + "a" * 5_000_000 + '\\n\\"b"'  # escapes: not JSON-shaped, read by the scanner
+    tracemalloc.start()
+    try:
+        value = parse_literal(text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert value == "a" * 5_000_000 + '\n"b'
+    # the string (5 MB) and its value; the old pattern kept ~100 bytes of backtracking state a character
+    assert peak < 40 * 2**20, peak
