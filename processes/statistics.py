@@ -110,16 +110,19 @@ def _compiled_statistics(values: np.ndarray, wanted: set[str], clip: bool) -> di
     """The wanted estimators of a large channel by compiled passes (no copy for the cheap ones)."""
     from processes._kernels import robust_nb
 
-    m = robust_nb.channel_moments(values, clip)
+    if wanted & {"avgDev", "MAD", "BWMV"}:
+        m = robust_nb.channel_summary(values, clip)
+        mad = m.mad
+    else:
+        m = robust_nb.channel_moments(values, clip)
+        mad = 0.0
     result: dict[str, Any] = {"count": m.count}
     if m.count == 0:
         return result
     result.update(mean=m.mean, median=m.median, variance=m.variance, stdDev=math.sqrt(m.variance),
                   minimum=m.minimum, maximum=m.maximum)
-    mad = 0.0
-    if wanted & {"avgDev", "MAD", "BWMV"}:
-        n, total, (mad,) = robust_nb.dev_select(values, m.median, clip01=clip)
-        result.update(avgDev=total / n, MAD=mad)
+    if isinstance(m, robust_nb.ChannelSummary):
+        result.update(avgDev=m.avg_dev, MAD=m.mad)
     if wanted & {"BWMV", "PBMV", "Sn", "Qn"}:
         _expensive(_kept(values, clip), wanted, m.median, mad, result)
     return result

@@ -25,7 +25,8 @@ import numba
 import numpy as np
 
 __all__ = [
-    "ChannelMoments", "abs_dev_sum", "bwmv_sums", "channel_moments", "dev_select", "pbmv_sums", "prepare", "select",
+    "ChannelMoments", "ChannelSummary", "abs_dev_sum", "bwmv_sums", "channel_moments", "channel_summary",
+    "dev_select", "pbmv_sums", "prepare", "select",
 ]
 
 _SAMPLE = 200_000
@@ -149,6 +150,92 @@ def _dev_select_pass(x, clip01, c, c64, lo, hi, buf):  # pragma: no cover - comp
         below += below1
         ncand = _compact(x, a, b, clip01, True, c, lo, hi, buf, ncand)
     return n, total, below, ncand
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FAST)
+def _summary_block(x, keys, a, b, clip01, shift, lo0, hi0, a_l, b_l, a_r, b_r, sign_shift, magnitude,
+                   flags):  # pragma: no cover - compiled
+    # sums shifted by ``shift`` (and the part at or above it, for Σ|x − m|), counts below
+    # the three windows, min/max as order-preserving integer keys of the bit patterns
+    # (integer reductions vectorize; float ones would need a no-NaN assumption), and in
+    # ``flags`` which values lie in a window (for the compaction that follows)
+    n = 0
+    s = 0.0
+    ss = 0.0
+    s_pos = 0.0
+    n_pos = 0
+    below0 = 0
+    below_l = 0
+    below_r = 0
+    big = magnitude  # keys of finite values lie strictly inside (−magnitude, magnitude)
+    kmin = big
+    kmax = -big
+    for i in range(a, b):
+        v = x[i]
+        k = (v == v) & (abs(v) < np.inf)
+        if clip01:
+            k = k & (v != 0) & (v != 1)
+        d = (np.float64(v) - shift) if k else 0.0
+        n += k
+        s += d
+        ss += d * d
+        pos = k & (d >= 0.0)
+        s_pos += d if pos else 0.0
+        n_pos += pos
+        below0 += k & (v < lo0)
+        below_l += k & (v < a_l)
+        below_r += k & (v < a_r)
+        key = keys[i]
+        key = key ^ ((key >> sign_shift) & magnitude)
+        low = key if k else big
+        high = key if k else -big
+        kmin = low if low < kmin else kmin
+        kmax = high if high > kmax else kmax
+        inside = ((v >= lo0) & (v <= hi0)) | ((v >= a_l) & (v <= b_l)) | ((v >= a_r) & (v <= b_r))
+        flags[i - a] = k & inside
+    return n, s, ss, s_pos, n_pos, below0, below_l, below_r, kmin, kmax
+
+
+@numba.njit(cache=True, nogil=True)
+def _compact_flagged(x, a, b, flags, buf, ncand):  # pragma: no cover - compiled
+    """Append x[i] for the flagged i of [a, b) (branch-free)."""
+    cap = buf.size - 1
+    for i in range(a, b):
+        buf[min(ncand, cap)] = x[i]
+        ncand += flags[i - a]
+    return ncand
+
+
+@numba.njit(cache=True, nogil=True)
+def _summary_pass(x, keys, clip01, shift, lo0, hi0, a_l, b_l, a_r, b_r, sign_shift, magnitude,
+                  buf):  # pragma: no cover - compiled
+    n = 0
+    s = 0.0
+    ss = 0.0
+    s_pos = 0.0
+    n_pos = 0
+    below0 = 0
+    below_l = 0
+    below_r = 0
+    kmin = magnitude
+    kmax = -magnitude
+    ncand = 0
+    flags = np.empty(_BLOCK, dtype=np.uint8)
+    for a in range(0, x.size, _BLOCK):
+        b = min(a + _BLOCK, x.size)
+        r = _summary_block(x, keys, a, b, clip01, shift, lo0, hi0, a_l, b_l, a_r, b_r, sign_shift, magnitude, flags)
+        n += r[0]
+        s += r[1]
+        ss += r[2]
+        s_pos += r[3]
+        n_pos += r[4]
+        below0 += r[5]
+        below_l += r[6]
+        below_r += r[7]
+        kmin = min(kmin, r[8])
+        kmax = max(kmax, r[9])
+        ncand = _compact_flagged(x, a, b, flags, buf, ncand)
+    return n, s, ss, s_pos, n_pos, below0, below_l, below_r, kmin, kmax, ncand
 
 
 @numba.njit(cache=True, nogil=True)
@@ -323,6 +410,122 @@ def channel_moments(x: np.ndarray, clip01: bool) -> ChannelMoments:
     mean_shift = s / n
     variance = max(ss - s * mean_shift, 0.0) / (n - 1) if n > 1 else 0.0
     return ChannelMoments(n, shift + mean_shift, variance, float(mn), float(mx), med)
+
+
+class ChannelSummary(ChannelMoments):
+    """:class:`ChannelMoments` plus the mean and the median absolute deviation from the median."""
+
+    __slots__ = ("avg_dev", "mad")
+
+    def __init__(self, moments: ChannelMoments, avg_dev: float, mad: float) -> None:
+        super().__init__(moments.count, moments.mean, moments.variance, moments.minimum, moments.maximum,
+                         moments.median)
+        self.avg_dev = avg_dev
+        self.mad = mad
+
+
+def _from_key(key: int, dtype: np.dtype) -> float:
+    """The float whose order-preserving integer key is ``key`` (inverse of the kernel's map)."""
+    bits = 8 * dtype.itemsize
+    magnitude = (1 << (bits - 1)) - 1
+    key = int(key)
+    raw = key ^ magnitude if key < 0 else key
+    itype = np.int32 if bits == 32 else np.int64
+    return float(np.array([raw], dtype=itype).view(dtype)[0])  # raw is within the signed range
+
+
+def _window(sample: np.ndarray, value: float) -> tuple[float, float, float]:
+    """A value window [a, b] around ``value`` holding its sample quantile with near certainty,
+    and the fraction of the sample inside it."""
+    s = sample.size
+    i = int(np.searchsorted(sample, value))
+    q = min(max(i / s, 1.0 / s), 1 - 1.0 / s)
+    margin = 5.0 * math.sqrt(s * q * (1 - q)) + 4.0 + 0.002 * s
+    i_lo, i_hi = math.floor(i - margin), math.ceil(i + margin)
+    a = float(sample[i_lo]) if i_lo > 0 else -math.inf
+    b = float(sample[i_hi]) if i_hi < s - 1 else math.inf
+    return a, b, (min(i_hi, s - 1) - max(i_lo, 0) + 1) / s
+
+
+def channel_summary(x: np.ndarray, clip01: bool) -> ChannelSummary:
+    """Count, mean, variance, extremes, median, avgDev and MAD, usually in one pass.
+
+    Besides the median's bracket, the pass collects the samples in two windows around
+    ``median ∓ MAD`` as estimated from the subsample, and the sums above and below the
+    subsample median.  Once the exact median ``c`` is known, every sample strictly between
+    the windows is closer to ``c`` than any window sample that can be the MAD, and every
+    sample outside them is farther, so the MAD is an order statistic of the window samples'
+    deviations; Σ|x − median| follows from the split sums and the bracket samples between
+    the two medians.  When the windows cannot be trusted (they overlap, or the MAD falls
+    outside them) a second pass selects the MAD directly; either way the values are exact.
+    """
+    x = prepare(x)
+    sample, _ = _subsample(x, clip01)
+    sample.sort()
+    if sample.size < 64:
+        return _two_pass_summary(x, clip01)
+    shift = float(sample[sample.size // 2])
+    lo0, hi0, _ = _bracket(sample, 0.5, 0.5, x.size)
+    mad_est = float(np.median(np.abs(sample - sample.dtype.type(shift))))
+    a_l, b_l, f_l = _window(sample, shift - mad_est)
+    a_r, b_r, f_r = _window(sample, shift + mad_est)
+    if not (mad_est > 0 and b_l < lo0 and hi0 < a_r):
+        return _two_pass_summary(x, clip01)
+    f0 = 1.0 - (sample.size - 1 - np.searchsorted(sample, hi0, "right") + np.searchsorted(sample, lo0)) / sample.size
+    cap = min(x.size, int(1.5 * (f0 + f_l + f_r) * x.size) + 4096)
+    dt = x.dtype.type
+    buf = np.empty(cap + 1, dtype=x.dtype)
+    itype = np.int32 if x.dtype.itemsize == 4 else np.int64
+    sign_shift = 8 * x.dtype.itemsize - 1
+    n, s, ss, s_pos, n_pos, below0, below_l, below_r, kmin, kmax, ncand = _summary_pass(
+        x, x.view(itype), clip01, shift, dt(lo0), dt(hi0), dt(a_l), dt(b_l), dt(a_r), dt(b_r), itype(sign_shift),
+        itype((1 << sign_shift) - 1), buf)
+    if n == 0:
+        return ChannelSummary(ChannelMoments(0, 0.0, 0.0, 0.0, 0.0, 0.0), 0.0, 0.0)
+    if ncand > cap:
+        return _two_pass_summary(x, clip01)
+    cand = buf[:ncand]
+    ranks = _median_ranks(n)
+    in0 = cand[(cand >= dt(lo0)) & (cand <= dt(hi0))]
+    if not _inside(below0, in0.size, in0.size, ranks):
+        return _two_pass_summary(x, clip01)
+    med = _median_from(_partition_ranks(in0, below0, ranks), n)
+    mean_shift = s / n
+    variance = max(ss - s * mean_shift, 0.0) / (n - 1) if n > 1 else 0.0
+    moments = ChannelMoments(n, shift + mean_shift, variance, _from_key(kmin, x.dtype), _from_key(kmax, x.dtype),
+                             med)
+    # Σ|x − med| from the sums split at ``shift``, corrected over the samples between the medians
+    delta = med - shift
+    n_neg = n - n_pos
+    s_neg = s - s_pos
+    total = (s_pos - n_pos * delta) - (s_neg - n_neg * delta)
+    between = in0[(in0 >= dt(shift)) & (in0 < med)] if delta > 0 else in0[(in0 >= med) & (in0 < dt(shift))]
+    total += 2.0 * float(np.abs(between.astype(np.float64) - med).sum())
+    # the MAD from the window samples
+    c32 = dt(med)
+    c = float(c32)
+    t1 = max(c - b_l, a_r - c)
+    t2 = min(c - a_l, b_r - c)
+    window = cand[((cand >= dt(a_l)) & (cand <= dt(b_l))) | ((cand >= dt(a_r)) & (cand <= dt(b_r)))]
+    n_left = int(np.count_nonzero(window <= dt(b_l)))
+    middle = below_r - below_l - n_left
+    distance = np.abs(window.astype(np.float64) - c)
+    closer = middle + int(np.count_nonzero(distance < t1))
+    pick = window[(distance >= t1) & (distance <= t2)]
+    if not (b_l < c < a_r and t1 <= t2 and _inside(closer, pick.size, pick.size, ranks)):
+        n2, total2, (mad,) = dev_select(x, med, clip01=clip01)
+        return ChannelSummary(moments, total2 / n2, mad)
+    devs = np.abs(pick - c32)
+    mad = _median_from(_partition_ranks(devs, closer, ranks), n)
+    return ChannelSummary(moments, total / n, mad)
+
+
+def _two_pass_summary(x: np.ndarray, clip01: bool) -> ChannelSummary:
+    moments = channel_moments(x, clip01)
+    if moments.count == 0:
+        return ChannelSummary(moments, 0.0, 0.0)
+    n, total, (mad,) = dev_select(x, moments.median, clip01=clip01)
+    return ChannelSummary(moments, total / n, mad)
 
 
 def select(x: np.ndarray, ranks: Sequence[int], clip01: bool = False) -> list[float]:

@@ -220,12 +220,14 @@ def _reference_statistics(values: np.ndarray, clip: bool) -> dict:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("kind", ["gamma", "integers", "odd", "specials"])
+@pytest.mark.parametrize("kind", ["gamma", "integers", "odd", "specials", "few-levels"])
 def test_compiled_channel_statistics_equal_numpy(dtype, kind):
     rng = np.random.default_rng(7)
     n = 700_001 if kind == "odd" else 600_000
     if kind == "integers":  # 16-bit data: heavy ties at the median and at the MAD
         x = (rng.poisson(900, n) / 65535.0).astype(dtype)
+    elif kind == "few-levels":  # a handful of values: the one-pass MAD windows overlap (two-pass path)
+        x = (rng.poisson(3, n) / 65535.0).astype(dtype)
     else:
         x = rng.gamma(3.0, 0.02, n).astype(dtype)
     if kind == "specials":
@@ -272,3 +274,22 @@ def test_compiled_selection_survives_a_missed_bracket():
     assert robust_nb.dev_select(x, med)[2][0] == _median64(np.abs(x - np.float32(med)))
     moments = robust_nb.channel_moments(x, False)
     assert moments.median == med and moments.count == n
+
+
+def test_continuous_data_take_the_one_pass_summary(monkeypatch):
+    """Median, MAD and avgDev of ordinary data come from a single compiled pass (no second pass)."""
+    from processes._kernels import robust_nb
+
+    def second_pass(*args, **kwargs):
+        raise AssertionError("a second pass over the data was made")
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(0.1, 0.01, 500_000).astype(np.float32)
+    x[::1000] = 1.0
+    reference = _reference_statistics(x, True)
+    monkeypatch.setattr(robust_nb, "_two_pass_summary", second_pass)
+    monkeypatch.setattr(robust_nb, "dev_select", second_pass)
+    got = channel_statistics(x, clip=True, estimators=DEFAULT_ESTIMATORS)
+    for key in ("median", "MAD", "minimum", "maximum", "count"):
+        assert got[key] == reference[key], key
+    assert got["avgDev"] == pytest.approx(reference["avgDev"], rel=1e-9)
