@@ -57,6 +57,7 @@ import numpy as np
 
 __all__ = [
     "METHODS",
+    "check_method",
     "kernel_support",
     "remap",
     "remap_planes",
@@ -90,7 +91,8 @@ _CHUNK_POINTS = 1 << 16
 
 
 # -- 1-D kernels ------------------------------------------------------------------------
-def _check_method(method: str) -> str:
+def check_method(method: str) -> str:
+    """``method`` if it is one of :data:`METHODS`; ValueError naming the choices otherwise."""
     if method not in METHODS:
         raise ValueError(f"unknown interpolation method {method!r}; expected one of {', '.join(METHODS)}")
     return method
@@ -152,7 +154,7 @@ def _cubic_filter(t: np.ndarray, b: float, c: float) -> np.ndarray:
 
 def kernel_support(method: str, radius: int = 2) -> int:
     """Number of taps per axis of ``method`` (``radius`` applies to the cubic filters)."""
-    _check_method(method)
+    check_method(method)
     if method == "nearest":
         return 1
     if method == "bilinear":
@@ -282,7 +284,7 @@ def remap_planes(
     arithmetic, float32 result); ``chunk_points`` is accepted for compatibility (the kernel
     needs no temporary memory per point).
     """
-    _check_method(method)
+    check_method(method)
     planes = np.asarray(planes)
     if planes.ndim != 3:
         raise ValueError(f"remap_planes needs planes of shape (C, H, W), got shape {planes.shape}")
@@ -334,7 +336,7 @@ def _remap_planes_numpy(
     The tap positions and weights are computed once for all planes (an RGB image costs
     little more than one channel); each plane's result equals :func:`remap` of that plane.
     """
-    _check_method(method)
+    check_method(method)
     planes = np.asarray(planes)
     if planes.ndim != 3:
         raise ValueError(f"remap_planes needs planes of shape (C, H, W), got shape {planes.shape}")
@@ -466,7 +468,7 @@ def resize(
     Equivalent to :func:`remap` at :func:`resize_coordinates` but computed with separable
     sparse passes (horizontal, then vertical).  Returns float32.
     """
-    _check_method(method)
+    check_method(method)
     plane = np.asarray(plane)
     if plane.ndim != 2:
         raise ValueError(f"resize needs a 2-D plane, got shape {plane.shape}")

@@ -1,7 +1,10 @@
 """Resampling a target image onto the reference grid with a registration matrix.
 
 For every output pixel ``(x, y)`` of the reference grid the matrix gives the position
-``H·(x, y, 1)`` in the target, sampled with :func:`processes._kernels.pixel_interpolation.remap`.
+``H·(x, y, 1)`` in the target, sampled with the kernels of
+:mod:`processes._kernels.pixel_interpolation` (the same mathematics as its ``remap``),
+computed by the compiled :func:`processes._kernels.warp_numba.warp_rows`: one pass per band
+of output rows, every channel of a pixel from one set of tap weights, no coordinate grids.
 Output pixels that fall outside the target get 0 (PixInsight's convention: ImageIntegration
 range-rejects them), and the coverage mask marks the pixels that do not.
 
@@ -101,6 +104,7 @@ def warp(
     """
     from processes._kernels import warp_numba
 
+    pi.check_method(kernel)
     width, height = out_size
     planes = pi.kernel_planes(pixels)
     channels, src_h, src_w = planes.shape
