@@ -87,6 +87,27 @@ def run(command: list[str], cwd: Path | None = None) -> tuple[float, float, floa
     return wall, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime, output
 
 
+def helper(*args: object) -> str:
+    """Run a step that needs much memory (writing frames, comparing results) in a subprocess.
+
+    The peak RSS that wait4 reports for a child includes the memory of the parent it was
+    forked from, so the parent must stay small for the measurements to be fair.
+    """
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--helper", *map(str, args)],
+                          check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+def compare(folder: Path) -> str:
+    """Median and 99th percentile of |ours − Siril| (data units)."""
+    from astropy.io import fits
+
+    ours = fits.getdata(folder / "ours.fits").astype(np.float64)
+    theirs = fits.getdata(folder / "siril_result.fit").astype(np.float64)
+    diff = np.abs(ours - theirs)
+    return f"median |diff| {np.median(diff):.2e}, 99th percentile {np.quantile(diff, 0.99):.2e}"
+
+
 def procfw_command() -> list[str]:
     """The ``procfw`` console command of this environment."""
     script = Path(sys.executable).with_name("procfw")
@@ -119,6 +140,13 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--helper"]:
+        if argv[1] == "make":
+            make_frames(Path(argv[2]), int(argv[3]), int(argv[4]))
+        else:
+            print(compare(Path(argv[2])))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=parse_sizes, default=parse_sizes("16x4096,12x2048"),
                         help="comma-separated FRAMESxPIXELS (default 16x4096,12x2048)")
@@ -141,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                 for old in folder.glob("light_*.fit"):
                     old.unlink()
                 print(f"writing {frames} frames of {size}x{size} float32 to {folder} ...", flush=True)
-                make_frames(folder, frames, size)
+                helper("make", folder, frames, size)
             print(f"{frames} x {size}x{size} float32 ({frames * size * size * 4 / 2**20:.0f} MiB), "
                   f"{os.cpu_count()} CPU(s): warm-up run of ours (numba cache) ...", flush=True)
             run_ours(folder)
@@ -155,13 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                         best[name] = result
             rows.append((frames, size, best))
             if "siril" in best and (folder / "siril_result.fit").exists():
-                from astropy.io import fits
-
-                ours = fits.getdata(folder / "ours.fits").astype(np.float64)
-                theirs = fits.getdata(folder / "siril_result.fit").astype(np.float64)
-                diff = np.abs(ours - theirs)
-                print(f"  ours vs Siril: median |diff| {np.median(diff):.2e}, "
-                      f"99th percentile {np.quantile(diff, 0.99):.2e}")
+                print("  ours vs Siril:", helper("compare", folder).strip())
         print(f"\n{'input':>14s} {'ours s':>7s} {'siril s':>7s} {'ratio':>6s} {'ours CPU':>8s} {'siril CPU':>9s} "
               f"{'ratio':>6s} {'ours MiB':>8s} {'siril MiB':>9s} {'ratio':>6s}")
         for frames, size, best in rows:

@@ -1,4 +1,9 @@
-"""The band-streaming integration engine.
+"""The band-streaming integration engine (numpy), and the entry point of both engines.
+
+:func:`integrate` hands the plans that :mod:`processes.integration.compiled` implements
+(Average combination; NoRejection, SigmaClip, WinsorizedSigmaClip) to that compiled
+kernel, unless ``plan.compiled`` is False; everything below describes the numpy engine,
+which runs every other plan and is the reference the compiled kernel is tested against.
 
 The output image is produced one *band* of rows at a time.  For each channel and band the
 engine reads those rows from every frame into one stack buffer ``(N, rows, width)`` (the

@@ -22,7 +22,11 @@ evaluation (MRS is used instead).  GUI and cache options have no meaning here.
 
 The work streams row bands through a memory budget (:mod:`processes.integration.engine`):
 ``stackSizeMB + bufferSizeMB`` MiB, or ``autoMemoryLimit`` of the available memory when
-``autoMemorySize`` is set.
+``autoMemorySize`` is set.  The Average combination with NoRejection, SigmaClip or
+WinsorizedSigmaClip runs in a compiled kernel (:mod:`processes.integration.compiled`,
+numba, threads); the other combinations and algorithms in the numpy engine.  Frame noise
+comes from the ``NOISEnn`` keywords that calibration writes when present (as PixInsight
+does, unless ``ignoreNoiseKeywords``); frame statistics are computed in threads.
 """
 
 # ruff: noqa: N815 - parameter names are PixInsight's camelCase ids
@@ -230,8 +234,9 @@ class ImageIntegration(Process):
     showImages: bool = _bool(True, "GUI option (no effect).")
     useFileThreads: bool = _bool(True, "Read files in parallel (no effect: bands are read in sequence).")
     fileThreadOverload: float = _float(1.0, 1.0, 10.0, 2, "File thread overload (no effect).")
-    useBufferThreads: bool = _bool(True, "Share the row bands among worker processes (one per CPU core).")
-    maxBufferThreads: int = _int(0, 0, 1024, "Maximum number of worker processes (0: one per CPU core).")
+    useBufferThreads: bool = _bool(True, "Share the work among threads (compiled kernel: rows of each band; "
+                                         "other algorithms: worker processes), one per CPU core.")
+    maxBufferThreads: int = _int(0, 0, 1024, "Maximum number of threads or worker processes (0: one per CPU core).")
 
     # -- execution contexts ----------------------------------------------------------
     def can_execute_on(self, view: View) -> tuple[bool, str]:
