@@ -178,12 +178,20 @@ def b3_smooth(plane, step):
             acc = np.float32(np.float64(acc) + w3 * np.float64(r3[x]))
             line[x] = np.float32(np.float64(acc) + w4 * np.float64(r4[x]))
         o = out[y]
-        for x in range(lo, hi):
-            acc = np.float32(w0 * np.float64(line[x - 2 * step]))
-            acc = np.float32(np.float64(acc) + w1 * np.float64(line[x - step]))
-            acc = np.float32(np.float64(acc) + w2 * np.float64(line[x]))
-            acc = np.float32(np.float64(acc) + w3 * np.float64(line[x + step]))
-            o[x] = np.float32(np.float64(acc) + w4 * np.float64(line[x + 2 * step]))
+        # interior: shifted views, so that every index is the loop counter (vectorisable)
+        n_in = hi - lo
+        a0 = line[lo - 2 * step : hi - 2 * step]
+        a1 = line[lo - step : hi - step]
+        a2 = line[lo:hi]
+        a3 = line[lo + step : hi + step]
+        a4 = line[lo + 2 * step : hi + 2 * step]
+        oi = o[lo:hi]
+        for i in range(n_in):
+            acc = np.float32(w0 * np.float64(a0[i]))
+            acc = np.float32(np.float64(acc) + w1 * np.float64(a1[i]))
+            acc = np.float32(np.float64(acc) + w2 * np.float64(a2[i]))
+            acc = np.float32(np.float64(acc) + w3 * np.float64(a3[i]))
+            oi[i] = np.float32(np.float64(acc) + w4 * np.float64(a4[i]))
         for x in range(width):
             if lo <= x < hi:
                 continue
