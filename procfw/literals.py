@@ -21,7 +21,12 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "parse_literal", "unquote"]
+__all__ = ["MAX_DEPTH", "MAX_LINE_LENGTH", "parse_literal", "unquote"]
+
+MAX_LINE_LENGTH = 1 << 20
+"""The longest line of console text, in characters (1 MiB of ASCII): console scripts and
+``.pcs`` icon files alike.  Both readers refuse a longer line before tokenizing it (no
+token spans lines, so this bounds tokens too), and the ``.pcs`` writer refuses to write one."""
 
 # Strings as an "unrolled loop" (a run of plain characters is one step of the regex engine),
 # possessive where Python has it (3.11+): a long string costs no backtracking memory.

@@ -21,17 +21,17 @@ from lark.lark import PostLex
 
 from procfw.console import ast
 from procfw.console.errors import ConsoleSyntaxError
+from procfw.literals import MAX_LINE_LENGTH
 
 __all__ = ["IDENTIFIER", "MAX_LINE_LENGTH", "PATH_ATTRIBUTES", "MAX_NESTING", "parse", "open_depth"]
 
 MAX_NESTING = 48
 """How deeply brackets, braces and parentheses may nest."""
 
-MAX_LINE_LENGTH = 1 << 20
-"""The longest console line, in characters (1 MiB of ASCII).  No token spans lines (strings
-cannot hold a raw newline), so this bounds every token too.  Longer text is refused before
-the lexer sees it, naming file, line and this limit: the lexer's regular expressions cost
-memory in proportion to a token's length, so a single 10 MB word once took gigabytes."""
+# MAX_LINE_LENGTH (procfw.literals, shared with the .pcs icon reader): the longest console
+# line, in characters (1 MiB of ASCII).  No token spans lines (strings cannot hold a raw
+# newline), so this bounds every token too.  Longer text is refused before the lexer sees
+# it, naming file, line and the limit: a single 10 MB word once took gigabytes to lex.
 
 _TOO_LONG = re.compile(rf"[^\n]{{{MAX_LINE_LENGTH + 1}}}")
 _SHOWN_WIDTH = 160

@@ -49,7 +49,7 @@ from procfw.icons.model import (
 )
 from procfw.icons.pjsr import icons_to_pjsr, to_pjsr
 from procfw.icons.safexml import element_to_string, parse_xml
-from procfw.literals import parse_literal, unquote
+from procfw.literals import MAX_LINE_LENGTH, parse_literal, unquote
 from procfw.params import Boolean, ParameterKind, String, Table
 from procfw.process import Process
 from procfw.registry import processes, suggest
@@ -165,6 +165,11 @@ def icons_to_console(icons: Mapping[str, Process], *, meta: Mapping[str, IconMet
         check_nesting(instance, "<console>", f"icon {name}")
         icon_meta = meta.get(name)
         _emit(name, instance, lines, taken, icon_meta.instance if icon_meta else None)
+    for line in lines:
+        if len(line) > MAX_LINE_LENGTH:
+            icon = line.split(" ", 2)[1]
+            raise IconFileError("<console>", f"icon {icon} would be a line of {len(line)} characters; console "
+                                f"source lines are limited to {MAX_LINE_LENGTH} (write .xpsm or .json instead)")
     return "\n".join(lines) + "\n"
 
 
@@ -472,6 +477,9 @@ def read_console_source(
     metas: dict[str, InstanceMeta] = {}
     depths: dict[str, int] = {}
     for number, raw_line in enumerate(text.split("\n"), 1):
+        if len(raw_line) > MAX_LINE_LENGTH:
+            raise IconFileError(source, f"line is {len(raw_line)} characters long; console source lines are "
+                                f"limited to {MAX_LINE_LENGTH} characters", line=number)
         body = raw_line[:-1] if raw_line.endswith("\r") else raw_line
         stripped = body.strip(" \t")
         if not stripped or stripped.startswith("#") or stripped.startswith("//"):

@@ -104,3 +104,17 @@ def test_raw_elements_from_json_are_bounded():
         data = {"tag": "e", "children": [data]}
     with pytest.raises(ValueError, match="nested deeper than 64"):
         RawElement.from_json(data)
+
+
+def test_console_source_lines_are_limited_in_the_reader_and_the_writer(tmp_path: Path):
+    from procfw.literals import MAX_LINE_LENGTH
+
+    path = tmp_path / "long.pcs"
+    path.write_text("icon A = Invert\nicon B = PixelMath -expression=" + "x" * MAX_LINE_LENGTH + "\n")
+    with pytest.raises(IconFileError, match=f"{path}:2: line is .* limited to {MAX_LINE_LENGTH}"):
+        load_icons(path)
+    big = UnknownProcess(class_id="BlurXTerminator", elements=[
+        RawElement(tag="parameter", attributes=[("id", "p")], text="y" * MAX_LINE_LENGTH)])
+    with pytest.raises(IconFileError, match=r"icon B would be a line of .* \(write .xpsm or .json instead\)"):
+        dumps_icons({"B": big}, "console")
+    assert dumps_icons({"B": big}, "xpsm")
