@@ -252,8 +252,8 @@ def _line_lanczos(planes, xs, ys, table, clamping, clamped, fill, out):
     wy = np.empty(n2)
     px = np.empty(n2)
     nx = np.empty(n2)
-    ix = np.empty(n2, np.int64)
-    iy = np.empty(n2, np.int64)
+    ix = np.empty(n2, np.uint64)  # unsigned: no negative-index wraparound in the loads
+    iy = np.empty(n2, np.uint64)
     three = channels == 3
     for p in range(xs.size):
         x = xs[p]
@@ -349,8 +349,8 @@ def _line_bicubic(planes, xs, ys, clamping, clamped, fill, out):
     channels, height, width = planes.shape
     wx = np.empty(4)
     wy = np.empty(4)
-    ix = np.empty(4, np.int64)
-    iy = np.empty(4, np.int64)
+    ix = np.empty(4, np.uint64)
+    iy = np.empty(4, np.uint64)
     for p in range(xs.size):
         x = xs[p]
         y = ys[p]
@@ -396,8 +396,8 @@ def _line_separable(planes, xs, ys, code, rx, ry, fb, fc, fill, out):
         ky = 2 * ry + 1
     wx = np.empty(kx)
     wy = np.empty(ky)
-    ix = np.empty(kx, np.int64)
-    iy = np.empty(ky, np.int64)
+    ix = np.empty(kx, np.uint64)
+    iy = np.empty(ky, np.uint64)
     for p in range(xs.size):
         x = xs[p]
         y = ys[p]
