@@ -197,9 +197,10 @@ def vng_tables(pattern_text: str) -> tuple[np.ndarray, ...]:
 def vng(raw: np.ndarray, pattern: CFAPattern) -> np.ndarray:
     """Full-size RGB by Variable Number of Gradients interpolation (see the module docstring).
 
-    One compiled pass (:mod:`processes._kernels.demosaic_nb`) computes, per pixel, the eight
+    Compiled passes (:mod:`processes._kernels.demosaic_nb`) compute, per pixel, the eight
     gradients, the threshold and the colour-difference means, in float32 with the same
-    operations in the same order as the array formulation, so results are bit-identical.
+    operations in the same order as the array formulation, so results are bit-identical;
+    Bayer patterns run vectorized per CFA phase, other 2×2 patterns through rule tables.
     """
     from processes._kernels import demosaic_nb
 
@@ -209,15 +210,42 @@ def vng(raw: np.ndarray, pattern: CFAPattern) -> np.ndarray:
     out = np.empty((3, height, width), dtype=np.float32)
     lo, hi = np.float32(min(float(raw.min()), 0.0)), np.float32(max(float(raw.max()), 1.0))
     if pattern.is_bayer:
-        # the Bayer rules written out (constant offsets); per phase its colour and, for
-        # green sites, the colour of the row neighbours
-        centre = np.array([pattern.channel_at(*divmod(phase, 2)) for phase in range(4)], dtype=np.int64)
-        row_colour = np.array([pattern.channel_at(py, px + 1) for py, px in map(lambda p: divmod(p, 2), range(4))],
-                              dtype=np.int64)
-        demosaic_nb.vng_bayer_kernel(padded, centre, row_colour, lo, hi, out)
+        _vng_bayer(padded, pattern, lo, hi, out)
     else:
         demosaic_nb.vng_kernel(padded, *vng_tables(pattern.text), lo, hi, out)
     return out
+
+
+def _vng_bayer(padded: np.ndarray, pattern: CFAPattern, lo: np.float32, hi: np.float32, out: np.ndarray) -> None:
+    """Bayer VNG by the compiled per-phase kernels (the rules written out), which read the
+    four phase planes of the padded frame with unit stride, so the compiler vectorizes them."""
+    from processes._kernels.demosaic_nb import bayer_phase_kernels
+
+    green_kernel, red_blue_kernel = bayer_phase_kernels()
+    rows, cols = (padded.shape[0] + 1) // 2, (padded.shape[1] + 1) // 2
+    planes = np.zeros((4, rows, cols), dtype=np.float32)
+    for qy in (0, 1):
+        for qx in (0, 1):
+            plane = padded[qy::2, qx::2]
+            planes[2 * qy + qx, : plane.shape[0], : plane.shape[1]] = plane
+    height, width = out.shape[1:]
+    for py in (0, 1):
+        for px in (0, 1):
+            ny, nx = (height - py + 1) // 2, (width - px + 1) // 2
+            if ny <= 0 or nx <= 0:
+                continue
+            result = np.empty((2, ny, nx), dtype=np.float32)
+            c0 = pattern.channel_at(py, px)
+            if c0 == 1:  # green: the colour of the row neighbours, then of the column ones
+                c1 = pattern.channel_at(py, px + 1)
+                green_kernel(planes, py, px, lo, hi, result)
+            else:  # red or blue: green, then the colour on the diagonals
+                c1 = 1
+                red_blue_kernel(planes, py, px, lo, hi, result)
+            c2 = 3 - c0 - c1
+            out[c0, py::2, px::2] = np.clip(padded[2 + py : 2 + py + 2 * ny : 2, 2 + px : 2 + px + 2 * nx : 2], lo, hi)
+            out[c1, py::2, px::2] = result[0]
+            out[c2, py::2, px::2] = result[1]
 
 
 def demosaic(raw: np.ndarray, pattern: CFAPattern, method: str = "VNG") -> np.ndarray:

@@ -3,12 +3,20 @@
 The gradients are written out term by term (the rules of :mod:`processes._kernels.demosaic`,
 ``_AXIAL_TERMS``, ``_DIAGONAL_TERMS`` and ``_DIAGONAL_TERMS_SAME`` rotated to the eight
 directions N, NE, E, SE, S, SW, W, NW) over the 5×5 neighbourhood held in locals
-``q<dy><dx>`` (``m`` minus, ``p`` plus); the estimate sources, which depend on the pattern,
-come as small arrays from :func:`processes._kernels.demosaic.vng_tables`.  Everything is
-float32 and performs the same operations in the same order as the array formulation
-(gradients summed term by term from 0, threshold ``1.5·min + 0.5·(max − min)``, colour
-differences summed over the selected directions in direction order), so the result is
-bit-identical to it; the tests compare the two.
+``q<dy><dx>`` (``m`` minus, ``p`` plus).  Everything is float32 and performs the same
+operations in the same order as the array formulation (gradients summed term by term from
+0, threshold ``1.5·min + 0.5·(max − min)``, colour differences summed over the selected
+directions in direction order, unselected ones adding +0), so the result is bit-identical
+to it; the tests compare the two.
+
+Bayer patterns (:func:`bayer_phase_kernels`) also have their estimate sources written out:
+one kernel for green sites and one for red/blue sites, each run on one CFA phase at a time
+over the four phase planes of the padded frame, so every neighbour is a unit-stride load
+and the compiler vectorizes the loop.  Other 2×2 patterns (:func:`vng_kernel`) take their
+estimate sources as small arrays from :func:`processes._kernels.demosaic.vng_tables`.
+
+The source text of the written-out rules was generated from those rule tables; the tests
+check it against the array formulation for every pattern.
 """
 
 from __future__ import annotations
@@ -16,7 +24,16 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["vng_bayer_kernel", "vng_kernel"]
+__all__ = ["bayer_phase_kernels", "vng_kernel"]
+
+
+def bayer_phase_kernels():
+    """(green-site kernel, red/blue-site kernel) of the Bayer VNG, one CFA phase per call:
+    ``kernel(planes, py, px, lo, hi, out)`` with ``planes`` the four phase planes of the
+    padded frame (4, H, W) and ``out`` the phase's two interpolated channels (2, h, w),
+    clipped to [lo, hi].  The kernels store two planes only and use numpy's division
+    semantics (no zero-division check): both keep the loop vectorizable."""
+    return _bayer_green_phase, _bayer_red_blue_phase
 
 
 @numba.njit(cache=True, nogil=True)
@@ -122,229 +139,270 @@ def _vng_row(padded, y, px, same, c0, c1, c2, n_sources, source_offsets, lo, hi,
         out[c2, y, x] = min(max(qp0p0 + sum2 / fc, lo), hi)
 
 
-@numba.njit(cache=True, nogil=True)
-def vng_bayer_kernel(padded, centre, row_colour, lo, hi, out):  # pragma: no cover - compiled
-    """VNG for a Bayer pattern, with the rules written out: per CFA phase its ``centre``
-    channel and, for green sites, the colour of its row neighbours."""
-    height = out.shape[1]
-    width = out.shape[2]
-    for y in range(height):
-        for px in range(2):
-            phase = 2 * (y & 1) + px
-            c0 = centre[phase]
-            if c0 == 1:
-                c1 = row_colour[phase]
-                _bayer_green_row(padded, y, px, 1, c1, 2 - c1, lo, hi, out, width)
-            else:
-                _bayer_red_blue_row(padded, y, px, c0, 1, 2 - c0, lo, hi, out, width)
+@numba.njit(cache=True, nogil=True, inline="always")
+def _min8(a, b, c, d, e, f, g, h):  # pragma: no cover - compiled
+    ab = a if a < b else b
+    cd = c if c < d else d
+    ef = e if e < f else f
+    gh = g if g < h else h
+    abcd = ab if ab < cd else cd
+    efgh = ef if ef < gh else gh
+    return abcd if abcd < efgh else efgh
 
 
-@numba.njit(cache=True, nogil=True)
-def _bayer_green_row(padded, y, px, c0, c1, c2, lo, hi, out, width):  # pragma: no cover - compiled
-    """A row's green sites of a Bayer pattern: c1 is the colour of the row neighbours, c2 of the column ones."""
+@numba.njit(cache=True, nogil=True, inline="always")
+def _max8(a, b, c, d, e, f, g, h):  # pragma: no cover - compiled
+    ab = a if a > b else b
+    cd = c if c > d else d
+    ef = e if e > f else f
+    gh = g if g > h else h
+    abcd = ab if ab > cd else cd
+    efgh = ef if ef > gh else gh
+    return abcd if abcd > efgh else efgh
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _bayer_green_phase(planes, py, px, lo, hi, out):  # pragma: no cover - compiled
+    """Green sites of a Bayer phase: out[0] the row neighbours' colour, out[1] the column ones'."""
     f0 = np.float32(0.0)
+    f1 = np.float32(1.0)
     f05 = np.float32(0.5)
     f15 = np.float32(1.5)
     f2 = np.float32(2.0)
     f4 = np.float32(4.0)
-    yy = y + 2
-    for x in range(px, width, 2):
-        xx = x + 2
-        qm2m2 = padded[yy - 2, xx - 2]
-        qm2m1 = padded[yy - 2, xx - 1]
-        qm2p0 = padded[yy - 2, xx + 0]
-        qm2p1 = padded[yy - 2, xx + 1]
-        qm2p2 = padded[yy - 2, xx + 2]
-        qm1m2 = padded[yy - 1, xx - 2]
-        qm1m1 = padded[yy - 1, xx - 1]
-        qm1p0 = padded[yy - 1, xx + 0]
-        qm1p1 = padded[yy - 1, xx + 1]
-        qm1p2 = padded[yy - 1, xx + 2]
-        qp0m2 = padded[yy + 0, xx - 2]
-        qp0m1 = padded[yy + 0, xx - 1]
-        qp0p0 = padded[yy + 0, xx + 0]
-        qp0p1 = padded[yy + 0, xx + 1]
-        qp0p2 = padded[yy + 0, xx + 2]
-        qp1m2 = padded[yy + 1, xx - 2]
-        qp1m1 = padded[yy + 1, xx - 1]
-        qp1p0 = padded[yy + 1, xx + 0]
-        qp1p1 = padded[yy + 1, xx + 1]
-        qp1p2 = padded[yy + 1, xx + 2]
-        qp2m2 = padded[yy + 2, xx - 2]
-        qp2m1 = padded[yy + 2, xx - 1]
-        qp2p0 = padded[yy + 2, xx + 0]
-        qp2p1 = padded[yy + 2, xx + 1]
-        qp2p2 = padded[yy + 2, xx + 2]
-        g0 = (f0 + abs(qm1p0 - qp1p0) + abs(qm2p0 - qp0p0) + f05 * abs(qm1m1 - qp1m1)
-              + f05 * abs(qm1p1 - qp1p1) + f05 * abs(qm2m1 - qp0m1) + f05 * abs(qm2p1 - qp0p1))
-        g1 = (f0 + abs(qm1p1 - qp1m1) + abs(qm2p2 - qp0p0) + abs(qm2p1 - qp0m1)
-              + abs(qm1p2 - qp1p0))
-        g2 = (f0 + abs(qp0p1 - qp0m1) + abs(qp0p2 - qp0p0) + f05 * abs(qm1p1 - qm1m1)
-              + f05 * abs(qp1p1 - qp1m1) + f05 * abs(qm1p2 - qm1p0) + f05 * abs(qp1p2 - qp1p0))
-        g3 = (f0 + abs(qp1p1 - qm1m1) + abs(qp2p2 - qp0p0) + abs(qp1p2 - qm1p0)
-              + abs(qp2p1 - qp0m1))
-        g4 = (f0 + abs(qp1p0 - qm1p0) + abs(qp2p0 - qp0p0) + f05 * abs(qp1p1 - qm1p1)
-              + f05 * abs(qp1m1 - qm1m1) + f05 * abs(qp2p1 - qp0p1) + f05 * abs(qp2m1 - qp0m1))
-        g5 = (f0 + abs(qp1m1 - qm1p1) + abs(qp2m2 - qp0p0) + abs(qp2m1 - qp0p1)
-              + abs(qp1m2 - qm1p0))
-        g6 = (f0 + abs(qp0m1 - qp0p1) + abs(qp0m2 - qp0p0) + f05 * abs(qp1m1 - qp1p1)
-              + f05 * abs(qm1m1 - qm1p1) + f05 * abs(qp1m2 - qp1p0) + f05 * abs(qm1m2 - qm1p0))
-        g7 = (f0 + abs(qm1m1 - qp1p1) + abs(qm2m2 - qp0p0) + abs(qm1m2 - qp1p0)
-              + abs(qm2m1 - qp0p1))
-        gmin = min(min(min(g0, g1), min(g2, g3)), min(min(g4, g5), min(g6, g7)))
-        gmax = max(max(max(g0, g1), max(g2, g3)), max(max(g4, g5), max(g6, g7)))
-        threshold = f15 * gmin + f05 * (gmax - gmin)
-        count = 0
-        sum1 = f0
-        sum2 = f0
-        selected = g0 <= threshold
-        c_est = (qp0p0 + qm2p0) / f2
-        count += selected
-        sum1 += ((qm2m1 + qm2p1 + qp0m1 + qp0p1) / f4 - c_est) if selected else f0
-        sum2 += (qm1p0 - c_est) if selected else f0
-        selected = g1 <= threshold
-        c_est = qm1p1
-        count += selected
-        sum1 += ((qm2p1 + qp0p1) / f2 - c_est) if selected else f0
-        sum2 += ((qm1p0 + qm1p2) / f2 - c_est) if selected else f0
-        selected = g2 <= threshold
-        c_est = (qp0p0 + qp0p2) / f2
-        count += selected
-        sum1 += (qp0p1 - c_est) if selected else f0
-        sum2 += ((qm1p0 + qm1p2 + qp1p0 + qp1p2) / f4 - c_est) if selected else f0
-        selected = g3 <= threshold
-        c_est = qp1p1
-        count += selected
-        sum1 += ((qp0p1 + qp2p1) / f2 - c_est) if selected else f0
-        sum2 += ((qp1p0 + qp1p2) / f2 - c_est) if selected else f0
-        selected = g4 <= threshold
-        c_est = (qp0p0 + qp2p0) / f2
-        count += selected
-        sum1 += ((qp0m1 + qp0p1 + qp2m1 + qp2p1) / f4 - c_est) if selected else f0
-        sum2 += (qp1p0 - c_est) if selected else f0
-        selected = g5 <= threshold
-        c_est = qp1m1
-        count += selected
-        sum1 += ((qp0m1 + qp2m1) / f2 - c_est) if selected else f0
-        sum2 += ((qp1m2 + qp1p0) / f2 - c_est) if selected else f0
-        selected = g6 <= threshold
-        c_est = (qp0p0 + qp0m2) / f2
-        count += selected
-        sum1 += (qp0m1 - c_est) if selected else f0
-        sum2 += ((qm1m2 + qm1p0 + qp1m2 + qp1p0) / f4 - c_est) if selected else f0
-        selected = g7 <= threshold
-        c_est = qm1m1
-        count += selected
-        sum1 += ((qm2m1 + qp0m1) / f2 - c_est) if selected else f0
-        sum2 += ((qm1m2 + qm1p0) / f2 - c_est) if selected else f0
-        fc = np.float32(count)
-        out[c0, y, x] = min(max(qp0p0, lo), hi)
-        out[c1, y, x] = min(max(qp0p0 + sum1 / fc, lo), hi)
-        out[c2, y, x] = min(max(qp0p0 + sum2 / fc, lo), hi)
+    tym2 = 2 * ((py + 0) & 1)
+    oym2 = (py + 0) >> 1
+    tym1 = 2 * ((py + 1) & 1)
+    oym1 = (py + 1) >> 1
+    typ0 = 2 * ((py + 2) & 1)
+    oyp0 = (py + 2) >> 1
+    typ1 = 2 * ((py + 3) & 1)
+    oyp1 = (py + 3) >> 1
+    typ2 = 2 * ((py + 4) & 1)
+    oyp2 = (py + 4) >> 1
+    txm2 = (px + 0) & 1
+    oxm2 = (px + 0) >> 1
+    txm1 = (px + 1) & 1
+    oxm1 = (px + 1) >> 1
+    txp0 = (px + 2) & 1
+    oxp0 = (px + 2) >> 1
+    txp1 = (px + 3) & 1
+    oxp1 = (px + 3) >> 1
+    txp2 = (px + 4) & 1
+    oxp2 = (px + 4) >> 1
+    for y in range(out.shape[1]):
+        for x in range(out.shape[2]):
+            qm2m2 = planes[tym2 + txm2, y + oym2, x + oxm2]
+            qm2m1 = planes[tym2 + txm1, y + oym2, x + oxm1]
+            qm2p0 = planes[tym2 + txp0, y + oym2, x + oxp0]
+            qm2p1 = planes[tym2 + txp1, y + oym2, x + oxp1]
+            qm2p2 = planes[tym2 + txp2, y + oym2, x + oxp2]
+            qm1m2 = planes[tym1 + txm2, y + oym1, x + oxm2]
+            qm1m1 = planes[tym1 + txm1, y + oym1, x + oxm1]
+            qm1p0 = planes[tym1 + txp0, y + oym1, x + oxp0]
+            qm1p1 = planes[tym1 + txp1, y + oym1, x + oxp1]
+            qm1p2 = planes[tym1 + txp2, y + oym1, x + oxp2]
+            qp0m2 = planes[typ0 + txm2, y + oyp0, x + oxm2]
+            qp0m1 = planes[typ0 + txm1, y + oyp0, x + oxm1]
+            qp0p0 = planes[typ0 + txp0, y + oyp0, x + oxp0]
+            qp0p1 = planes[typ0 + txp1, y + oyp0, x + oxp1]
+            qp0p2 = planes[typ0 + txp2, y + oyp0, x + oxp2]
+            qp1m2 = planes[typ1 + txm2, y + oyp1, x + oxm2]
+            qp1m1 = planes[typ1 + txm1, y + oyp1, x + oxm1]
+            qp1p0 = planes[typ1 + txp0, y + oyp1, x + oxp0]
+            qp1p1 = planes[typ1 + txp1, y + oyp1, x + oxp1]
+            qp1p2 = planes[typ1 + txp2, y + oyp1, x + oxp2]
+            qp2m2 = planes[typ2 + txm2, y + oyp2, x + oxm2]
+            qp2m1 = planes[typ2 + txm1, y + oyp2, x + oxm1]
+            qp2p0 = planes[typ2 + txp0, y + oyp2, x + oxp0]
+            qp2p1 = planes[typ2 + txp1, y + oyp2, x + oxp1]
+            qp2p2 = planes[typ2 + txp2, y + oyp2, x + oxp2]
+            g0 = (f0 + abs(qm1p0 - qp1p0) + abs(qm2p0 - qp0p0) + f05 * abs(qm1m1 - qp1m1)
+                  + f05 * abs(qm1p1 - qp1p1) + f05 * abs(qm2m1 - qp0m1) + f05 * abs(qm2p1 - qp0p1))
+            g1 = (f0 + abs(qm1p1 - qp1m1) + abs(qm2p2 - qp0p0) + abs(qm2p1 - qp0m1)
+                  + abs(qm1p2 - qp1p0))
+            g2 = (f0 + abs(qp0p1 - qp0m1) + abs(qp0p2 - qp0p0) + f05 * abs(qm1p1 - qm1m1)
+                  + f05 * abs(qp1p1 - qp1m1) + f05 * abs(qm1p2 - qm1p0) + f05 * abs(qp1p2 - qp1p0))
+            g3 = (f0 + abs(qp1p1 - qm1m1) + abs(qp2p2 - qp0p0) + abs(qp1p2 - qm1p0)
+                  + abs(qp2p1 - qp0m1))
+            g4 = (f0 + abs(qp1p0 - qm1p0) + abs(qp2p0 - qp0p0) + f05 * abs(qp1p1 - qm1p1)
+                  + f05 * abs(qp1m1 - qm1m1) + f05 * abs(qp2p1 - qp0p1) + f05 * abs(qp2m1 - qp0m1))
+            g5 = (f0 + abs(qp1m1 - qm1p1) + abs(qp2m2 - qp0p0) + abs(qp2m1 - qp0p1)
+                  + abs(qp1m2 - qm1p0))
+            g6 = (f0 + abs(qp0m1 - qp0p1) + abs(qp0m2 - qp0p0) + f05 * abs(qp1m1 - qp1p1)
+                  + f05 * abs(qm1m1 - qm1p1) + f05 * abs(qp1m2 - qp1p0) + f05 * abs(qm1m2 - qm1p0))
+            g7 = (f0 + abs(qm1m1 - qp1p1) + abs(qm2m2 - qp0p0) + abs(qm1m2 - qp1p0)
+                  + abs(qm2m1 - qp0p1))
+            gmin = _min8(g0, g1, g2, g3, g4, g5, g6, g7)
+            gmax = _max8(g0, g1, g2, g3, g4, g5, g6, g7)
+            threshold = f15 * gmin + f05 * (gmax - gmin)
+            count = f0
+            sum1 = f0
+            sum2 = f0
+            selected = g0 <= threshold
+            c_est = (qp0p0 + qm2p0) / f2
+            count += f1 if selected else f0
+            sum1 += ((qm2m1 + qm2p1 + qp0m1 + qp0p1) / f4 - c_est) if selected else f0
+            sum2 += (qm1p0 - c_est) if selected else f0
+            selected = g1 <= threshold
+            c_est = qm1p1
+            count += f1 if selected else f0
+            sum1 += ((qm2p1 + qp0p1) / f2 - c_est) if selected else f0
+            sum2 += ((qm1p0 + qm1p2) / f2 - c_est) if selected else f0
+            selected = g2 <= threshold
+            c_est = (qp0p0 + qp0p2) / f2
+            count += f1 if selected else f0
+            sum1 += (qp0p1 - c_est) if selected else f0
+            sum2 += ((qm1p0 + qm1p2 + qp1p0 + qp1p2) / f4 - c_est) if selected else f0
+            selected = g3 <= threshold
+            c_est = qp1p1
+            count += f1 if selected else f0
+            sum1 += ((qp0p1 + qp2p1) / f2 - c_est) if selected else f0
+            sum2 += ((qp1p0 + qp1p2) / f2 - c_est) if selected else f0
+            selected = g4 <= threshold
+            c_est = (qp0p0 + qp2p0) / f2
+            count += f1 if selected else f0
+            sum1 += ((qp0m1 + qp0p1 + qp2m1 + qp2p1) / f4 - c_est) if selected else f0
+            sum2 += (qp1p0 - c_est) if selected else f0
+            selected = g5 <= threshold
+            c_est = qp1m1
+            count += f1 if selected else f0
+            sum1 += ((qp0m1 + qp2m1) / f2 - c_est) if selected else f0
+            sum2 += ((qp1m2 + qp1p0) / f2 - c_est) if selected else f0
+            selected = g6 <= threshold
+            c_est = (qp0p0 + qp0m2) / f2
+            count += f1 if selected else f0
+            sum1 += (qp0m1 - c_est) if selected else f0
+            sum2 += ((qm1m2 + qm1p0 + qp1m2 + qp1p0) / f4 - c_est) if selected else f0
+            selected = g7 <= threshold
+            c_est = qm1m1
+            count += f1 if selected else f0
+            sum1 += ((qm2m1 + qp0m1) / f2 - c_est) if selected else f0
+            sum2 += ((qm1m2 + qm1p0) / f2 - c_est) if selected else f0
+            out[0, y, x] = min(max(qp0p0 + sum1 / count, lo), hi)
+            out[1, y, x] = min(max(qp0p0 + sum2 / count, lo), hi)
 
 
-@numba.njit(cache=True, nogil=True)
-def _bayer_red_blue_row(padded, y, px, c0, c1, c2, lo, hi, out, width):  # pragma: no cover - compiled
-    """A row's red or blue sites (channel c0) of a Bayer pattern: c1 is green, c2 the diagonal colour."""
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _bayer_red_blue_phase(planes, py, px, lo, hi, out):  # pragma: no cover - compiled
+    """Red or blue sites of a Bayer phase: out[0] green, out[1] the diagonal colour."""
     f0 = np.float32(0.0)
+    f1 = np.float32(1.0)
     f05 = np.float32(0.5)
     f15 = np.float32(1.5)
     f2 = np.float32(2.0)
     f4 = np.float32(4.0)
-    yy = y + 2
-    for x in range(px, width, 2):
-        xx = x + 2
-        qm2m2 = padded[yy - 2, xx - 2]
-        qm2m1 = padded[yy - 2, xx - 1]
-        qm2p0 = padded[yy - 2, xx + 0]
-        qm2p1 = padded[yy - 2, xx + 1]
-        qm2p2 = padded[yy - 2, xx + 2]
-        qm1m2 = padded[yy - 1, xx - 2]
-        qm1m1 = padded[yy - 1, xx - 1]
-        qm1p0 = padded[yy - 1, xx + 0]
-        qm1p1 = padded[yy - 1, xx + 1]
-        qm1p2 = padded[yy - 1, xx + 2]
-        qp0m2 = padded[yy + 0, xx - 2]
-        qp0m1 = padded[yy + 0, xx - 1]
-        qp0p0 = padded[yy + 0, xx + 0]
-        qp0p1 = padded[yy + 0, xx + 1]
-        qp0p2 = padded[yy + 0, xx + 2]
-        qp1m2 = padded[yy + 1, xx - 2]
-        qp1m1 = padded[yy + 1, xx - 1]
-        qp1p0 = padded[yy + 1, xx + 0]
-        qp1p1 = padded[yy + 1, xx + 1]
-        qp1p2 = padded[yy + 1, xx + 2]
-        qp2m2 = padded[yy + 2, xx - 2]
-        qp2m1 = padded[yy + 2, xx - 1]
-        qp2p0 = padded[yy + 2, xx + 0]
-        qp2p1 = padded[yy + 2, xx + 1]
-        qp2p2 = padded[yy + 2, xx + 2]
-        g0 = (f0 + abs(qm1p0 - qp1p0) + abs(qm2p0 - qp0p0) + f05 * abs(qm1m1 - qp1m1)
-              + f05 * abs(qm1p1 - qp1p1) + f05 * abs(qm2m1 - qp0m1) + f05 * abs(qm2p1 - qp0p1))
-        g1 = (f0 + abs(qm1p1 - qp1m1) + abs(qm2p2 - qp0p0) + f05 * abs(qm1p0 - qp0m1)
-              + f05 * abs(qp0p1 - qp1p0) + f05 * abs(qm2p1 - qm1p0) + f05 * abs(qm1p2 - qp0p1))
-        g2 = (f0 + abs(qp0p1 - qp0m1) + abs(qp0p2 - qp0p0) + f05 * abs(qm1p1 - qm1m1)
-              + f05 * abs(qp1p1 - qp1m1) + f05 * abs(qm1p2 - qm1p0) + f05 * abs(qp1p2 - qp1p0))
-        g3 = (f0 + abs(qp1p1 - qm1m1) + abs(qp2p2 - qp0p0) + f05 * abs(qp0p1 - qm1p0)
-              + f05 * abs(qp1p0 - qp0m1) + f05 * abs(qp1p2 - qp0p1) + f05 * abs(qp2p1 - qp1p0))
-        g4 = (f0 + abs(qp1p0 - qm1p0) + abs(qp2p0 - qp0p0) + f05 * abs(qp1p1 - qm1p1)
-              + f05 * abs(qp1m1 - qm1m1) + f05 * abs(qp2p1 - qp0p1) + f05 * abs(qp2m1 - qp0m1))
-        g5 = (f0 + abs(qp1m1 - qm1p1) + abs(qp2m2 - qp0p0) + f05 * abs(qp1p0 - qp0p1)
-              + f05 * abs(qp0m1 - qm1p0) + f05 * abs(qp2m1 - qp1p0) + f05 * abs(qp1m2 - qp0m1))
-        g6 = (f0 + abs(qp0m1 - qp0p1) + abs(qp0m2 - qp0p0) + f05 * abs(qp1m1 - qp1p1)
-              + f05 * abs(qm1m1 - qm1p1) + f05 * abs(qp1m2 - qp1p0) + f05 * abs(qm1m2 - qm1p0))
-        g7 = (f0 + abs(qm1m1 - qp1p1) + abs(qm2m2 - qp0p0) + f05 * abs(qp0m1 - qp1p0)
-              + f05 * abs(qm1p0 - qp0p1) + f05 * abs(qm1m2 - qp0m1) + f05 * abs(qm2m1 - qm1p0))
-        gmin = min(min(min(g0, g1), min(g2, g3)), min(min(g4, g5), min(g6, g7)))
-        gmax = max(max(max(g0, g1), max(g2, g3)), max(max(g4, g5), max(g6, g7)))
-        threshold = f15 * gmin + f05 * (gmax - gmin)
-        count = 0
-        sum1 = f0
-        sum2 = f0
-        selected = g0 <= threshold
-        c_est = (qp0p0 + qm2p0) / f2
-        count += selected
-        sum1 += (qm1p0 - c_est) if selected else f0
-        sum2 += ((qm1m1 + qm1p1) / f2 - c_est) if selected else f0
-        selected = g1 <= threshold
-        c_est = (qp0p0 + qm2p2) / f2
-        count += selected
-        sum1 += ((qm2p1 + qm1p0 + qm1p2 + qp0p1) / f4 - c_est) if selected else f0
-        sum2 += (qm1p1 - c_est) if selected else f0
-        selected = g2 <= threshold
-        c_est = (qp0p0 + qp0p2) / f2
-        count += selected
-        sum1 += (qp0p1 - c_est) if selected else f0
-        sum2 += ((qm1p1 + qp1p1) / f2 - c_est) if selected else f0
-        selected = g3 <= threshold
-        c_est = (qp0p0 + qp2p2) / f2
-        count += selected
-        sum1 += ((qp0p1 + qp1p0 + qp1p2 + qp2p1) / f4 - c_est) if selected else f0
-        sum2 += (qp1p1 - c_est) if selected else f0
-        selected = g4 <= threshold
-        c_est = (qp0p0 + qp2p0) / f2
-        count += selected
-        sum1 += (qp1p0 - c_est) if selected else f0
-        sum2 += ((qp1m1 + qp1p1) / f2 - c_est) if selected else f0
-        selected = g5 <= threshold
-        c_est = (qp0p0 + qp2m2) / f2
-        count += selected
-        sum1 += ((qp0m1 + qp1m2 + qp1p0 + qp2m1) / f4 - c_est) if selected else f0
-        sum2 += (qp1m1 - c_est) if selected else f0
-        selected = g6 <= threshold
-        c_est = (qp0p0 + qp0m2) / f2
-        count += selected
-        sum1 += (qp0m1 - c_est) if selected else f0
-        sum2 += ((qm1m1 + qp1m1) / f2 - c_est) if selected else f0
-        selected = g7 <= threshold
-        c_est = (qp0p0 + qm2m2) / f2
-        count += selected
-        sum1 += ((qm2m1 + qm1m2 + qm1p0 + qp0m1) / f4 - c_est) if selected else f0
-        sum2 += (qm1m1 - c_est) if selected else f0
-        fc = np.float32(count)
-        out[c0, y, x] = min(max(qp0p0, lo), hi)
-        out[c1, y, x] = min(max(qp0p0 + sum1 / fc, lo), hi)
-        out[c2, y, x] = min(max(qp0p0 + sum2 / fc, lo), hi)
+    tym2 = 2 * ((py + 0) & 1)
+    oym2 = (py + 0) >> 1
+    tym1 = 2 * ((py + 1) & 1)
+    oym1 = (py + 1) >> 1
+    typ0 = 2 * ((py + 2) & 1)
+    oyp0 = (py + 2) >> 1
+    typ1 = 2 * ((py + 3) & 1)
+    oyp1 = (py + 3) >> 1
+    typ2 = 2 * ((py + 4) & 1)
+    oyp2 = (py + 4) >> 1
+    txm2 = (px + 0) & 1
+    oxm2 = (px + 0) >> 1
+    txm1 = (px + 1) & 1
+    oxm1 = (px + 1) >> 1
+    txp0 = (px + 2) & 1
+    oxp0 = (px + 2) >> 1
+    txp1 = (px + 3) & 1
+    oxp1 = (px + 3) >> 1
+    txp2 = (px + 4) & 1
+    oxp2 = (px + 4) >> 1
+    for y in range(out.shape[1]):
+        for x in range(out.shape[2]):
+            qm2m2 = planes[tym2 + txm2, y + oym2, x + oxm2]
+            qm2m1 = planes[tym2 + txm1, y + oym2, x + oxm1]
+            qm2p0 = planes[tym2 + txp0, y + oym2, x + oxp0]
+            qm2p1 = planes[tym2 + txp1, y + oym2, x + oxp1]
+            qm2p2 = planes[tym2 + txp2, y + oym2, x + oxp2]
+            qm1m2 = planes[tym1 + txm2, y + oym1, x + oxm2]
+            qm1m1 = planes[tym1 + txm1, y + oym1, x + oxm1]
+            qm1p0 = planes[tym1 + txp0, y + oym1, x + oxp0]
+            qm1p1 = planes[tym1 + txp1, y + oym1, x + oxp1]
+            qm1p2 = planes[tym1 + txp2, y + oym1, x + oxp2]
+            qp0m2 = planes[typ0 + txm2, y + oyp0, x + oxm2]
+            qp0m1 = planes[typ0 + txm1, y + oyp0, x + oxm1]
+            qp0p0 = planes[typ0 + txp0, y + oyp0, x + oxp0]
+            qp0p1 = planes[typ0 + txp1, y + oyp0, x + oxp1]
+            qp0p2 = planes[typ0 + txp2, y + oyp0, x + oxp2]
+            qp1m2 = planes[typ1 + txm2, y + oyp1, x + oxm2]
+            qp1m1 = planes[typ1 + txm1, y + oyp1, x + oxm1]
+            qp1p0 = planes[typ1 + txp0, y + oyp1, x + oxp0]
+            qp1p1 = planes[typ1 + txp1, y + oyp1, x + oxp1]
+            qp1p2 = planes[typ1 + txp2, y + oyp1, x + oxp2]
+            qp2m2 = planes[typ2 + txm2, y + oyp2, x + oxm2]
+            qp2m1 = planes[typ2 + txm1, y + oyp2, x + oxm1]
+            qp2p0 = planes[typ2 + txp0, y + oyp2, x + oxp0]
+            qp2p1 = planes[typ2 + txp1, y + oyp2, x + oxp1]
+            qp2p2 = planes[typ2 + txp2, y + oyp2, x + oxp2]
+            g0 = (f0 + abs(qm1p0 - qp1p0) + abs(qm2p0 - qp0p0) + f05 * abs(qm1m1 - qp1m1)
+                  + f05 * abs(qm1p1 - qp1p1) + f05 * abs(qm2m1 - qp0m1) + f05 * abs(qm2p1 - qp0p1))
+            g1 = (f0 + abs(qm1p1 - qp1m1) + abs(qm2p2 - qp0p0) + f05 * abs(qm1p0 - qp0m1)
+                  + f05 * abs(qp0p1 - qp1p0) + f05 * abs(qm2p1 - qm1p0) + f05 * abs(qm1p2 - qp0p1))
+            g2 = (f0 + abs(qp0p1 - qp0m1) + abs(qp0p2 - qp0p0) + f05 * abs(qm1p1 - qm1m1)
+                  + f05 * abs(qp1p1 - qp1m1) + f05 * abs(qm1p2 - qm1p0) + f05 * abs(qp1p2 - qp1p0))
+            g3 = (f0 + abs(qp1p1 - qm1m1) + abs(qp2p2 - qp0p0) + f05 * abs(qp0p1 - qm1p0)
+                  + f05 * abs(qp1p0 - qp0m1) + f05 * abs(qp1p2 - qp0p1) + f05 * abs(qp2p1 - qp1p0))
+            g4 = (f0 + abs(qp1p0 - qm1p0) + abs(qp2p0 - qp0p0) + f05 * abs(qp1p1 - qm1p1)
+                  + f05 * abs(qp1m1 - qm1m1) + f05 * abs(qp2p1 - qp0p1) + f05 * abs(qp2m1 - qp0m1))
+            g5 = (f0 + abs(qp1m1 - qm1p1) + abs(qp2m2 - qp0p0) + f05 * abs(qp1p0 - qp0p1)
+                  + f05 * abs(qp0m1 - qm1p0) + f05 * abs(qp2m1 - qp1p0) + f05 * abs(qp1m2 - qp0m1))
+            g6 = (f0 + abs(qp0m1 - qp0p1) + abs(qp0m2 - qp0p0) + f05 * abs(qp1m1 - qp1p1)
+                  + f05 * abs(qm1m1 - qm1p1) + f05 * abs(qp1m2 - qp1p0) + f05 * abs(qm1m2 - qm1p0))
+            g7 = (f0 + abs(qm1m1 - qp1p1) + abs(qm2m2 - qp0p0) + f05 * abs(qp0m1 - qp1p0)
+                  + f05 * abs(qm1p0 - qp0p1) + f05 * abs(qm1m2 - qp0m1) + f05 * abs(qm2m1 - qm1p0))
+            gmin = _min8(g0, g1, g2, g3, g4, g5, g6, g7)
+            gmax = _max8(g0, g1, g2, g3, g4, g5, g6, g7)
+            threshold = f15 * gmin + f05 * (gmax - gmin)
+            count = f0
+            sum1 = f0
+            sum2 = f0
+            selected = g0 <= threshold
+            c_est = (qp0p0 + qm2p0) / f2
+            count += f1 if selected else f0
+            sum1 += (qm1p0 - c_est) if selected else f0
+            sum2 += ((qm1m1 + qm1p1) / f2 - c_est) if selected else f0
+            selected = g1 <= threshold
+            c_est = (qp0p0 + qm2p2) / f2
+            count += f1 if selected else f0
+            sum1 += ((qm2p1 + qm1p0 + qm1p2 + qp0p1) / f4 - c_est) if selected else f0
+            sum2 += (qm1p1 - c_est) if selected else f0
+            selected = g2 <= threshold
+            c_est = (qp0p0 + qp0p2) / f2
+            count += f1 if selected else f0
+            sum1 += (qp0p1 - c_est) if selected else f0
+            sum2 += ((qm1p1 + qp1p1) / f2 - c_est) if selected else f0
+            selected = g3 <= threshold
+            c_est = (qp0p0 + qp2p2) / f2
+            count += f1 if selected else f0
+            sum1 += ((qp0p1 + qp1p0 + qp1p2 + qp2p1) / f4 - c_est) if selected else f0
+            sum2 += (qp1p1 - c_est) if selected else f0
+            selected = g4 <= threshold
+            c_est = (qp0p0 + qp2p0) / f2
+            count += f1 if selected else f0
+            sum1 += (qp1p0 - c_est) if selected else f0
+            sum2 += ((qp1m1 + qp1p1) / f2 - c_est) if selected else f0
+            selected = g5 <= threshold
+            c_est = (qp0p0 + qp2m2) / f2
+            count += f1 if selected else f0
+            sum1 += ((qp0m1 + qp1m2 + qp1p0 + qp2m1) / f4 - c_est) if selected else f0
+            sum2 += (qp1m1 - c_est) if selected else f0
+            selected = g6 <= threshold
+            c_est = (qp0p0 + qp0m2) / f2
+            count += f1 if selected else f0
+            sum1 += (qp0m1 - c_est) if selected else f0
+            sum2 += ((qm1m1 + qp1m1) / f2 - c_est) if selected else f0
+            selected = g7 <= threshold
+            c_est = (qp0p0 + qm2m2) / f2
+            count += f1 if selected else f0
+            sum1 += ((qm2m1 + qm1m2 + qm1p0 + qp0m1) / f4 - c_est) if selected else f0
+            sum2 += (qm1m1 - c_est) if selected else f0
+            out[0, y, x] = min(max(qp0p0 + sum1 / count, lo), hi)
+            out[1, y, x] = min(max(qp0p0 + sum2 / count, lo), hi)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
