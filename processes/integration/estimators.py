@@ -21,7 +21,7 @@ import numpy as np
 
 from processes._kernels.robust import avg_dev, mad
 
-__all__ = ["SCALE_ESTIMATORS", "bwmv", "ikss", "pbmv", "qn", "scale_estimate", "sn"]
+__all__ = ["SCALE_ESTIMATORS", "bwmv", "fast_median", "ikss", "pbmv", "qn", "scale_estimate", "sn"]
 
 _SUBSAMPLE = 2001
 _COMPILED_MIN = 1 << 16
@@ -35,6 +35,25 @@ def _finite(values: np.ndarray) -> np.ndarray:
     return data
 
 
+def fast_median(values: np.ndarray) -> float:
+    """``float(np.median(values))``, bit for bit.
+
+    Large arrays use a compiled histogram selection (:func:`~processes.integration.
+    kernel_numba.select_two`, two passes, no copy) instead of numpy's partition of a copy.
+    """
+    data = np.asarray(values).ravel()
+    n = data.size
+    if n < _COMPILED_MIN or data.dtype not in (np.float32, np.float64) or not np.isfinite(data).all():
+        return float(np.median(data))
+    from processes.integration.kernel_numba import select_two
+
+    a, b = select_two(data, (n - 1) // 2, n // 2)
+    if n % 2:
+        return float(a)
+    kind = data.dtype.type
+    return float((kind(a) + kind(b)) / kind(2))
+
+
 def bwmv(values: np.ndarray, center: float | None = None, k: float = 9.0) -> float:
     """Square root of the biweight midvariance around ``center`` (default: the median)."""
     raw = np.asarray(values).ravel()
@@ -45,9 +64,8 @@ def bwmv(values: np.ndarray, center: float | None = None, k: float = 9.0) -> flo
         data = raw if np.isfinite(raw).all() else raw[np.isfinite(raw)]
         if data.size < 2:
             return 0.0
-        c = float(np.median(data.astype(np.float64))) if center is None else float(center)
-        deviations = abs_dev(data, c)
-        spread = float(np.median(deviations, overwrite_input=True))
+        c = fast_median(data.astype(np.float64)) if center is None else float(center)
+        spread = fast_median(abs_dev(data, c))
         if spread == 0:
             return 0.0
         num, den = bwmv_sums(data, c, k * spread)

@@ -32,7 +32,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["abs_dev", "bwmv_sums", "integrate_rows"]
+__all__ = ["abs_dev", "bwmv_sums", "integrate_rows", "select_two"]
 
 TINY = 2.0**-53
 HUBER_MAX_ITERATIONS = 100
@@ -552,3 +552,71 @@ def abs_dev(data, center):  # pragma: no cover - compiled
     for i in range(data.size):
         out[i] = abs(np.float64(data[i]) - center)
     return out
+
+
+_SELECT_BINS = 1 << 16
+
+
+@numba.njit(cache=True, nogil=True)
+def select_two(data, k0, k1):  # pragma: no cover - compiled
+    """The k0-th and k1-th smallest values of the finite array ``data`` (0-based, k0 <= k1), exactly.
+
+    A histogram of 65536 equal bins between the extremes finds the bins of both ranks (the
+    bin index is monotonic in the value); the values of those bins only are then sorted.
+    """
+    n = data.size
+    lo = data[0]
+    hi = data[0]
+    for i in range(n):
+        v = data[i]
+        if v < lo:
+            lo = v
+        if v > hi:
+            hi = v
+    if lo == hi:
+        return lo, lo
+    bins = _SELECT_BINS
+    scale = bins / (np.float64(hi) - np.float64(lo))
+    if not (scale > 0.0 and scale < np.inf) or not np.isfinite(np.float64(hi) - np.float64(lo)):
+        ordered = np.sort(data)
+        return ordered[k0], ordered[k1]
+    counts = np.zeros(bins, np.int64)
+    for i in range(n):
+        b = min(max(int((np.float64(data[i]) - np.float64(lo)) * scale), 0), bins - 1)
+        counts[b] += 1
+    # the bins of both ranks and how many values lie before each
+    before0 = 0
+    b0 = 0
+    total = 0
+    for b in range(bins):
+        if total + counts[b] > k0:
+            b0 = b
+            before0 = total
+            break
+        total += counts[b]
+    before1 = 0
+    b1 = 0
+    total = 0
+    for b in range(bins):
+        if total + counts[b] > k1:
+            b1 = b
+            before1 = total
+            break
+        total += counts[b]
+    inside = np.empty(counts[b0] + (counts[b1] if b1 != b0 else 0), data.dtype)
+    m0 = 0
+    m1 = counts[b0]
+    for i in range(n):
+        b = min(max(int((np.float64(data[i]) - np.float64(lo)) * scale), 0), bins - 1)
+        if b == b0:
+            inside[m0] = data[i]
+            m0 += 1
+        elif b == b1:
+            inside[m1] = data[i]
+            m1 += 1
+    first = np.sort(inside[: counts[b0]])
+    v0 = first[k0 - before0]
+    if b1 == b0:
+        return v0, first[k1 - before0]
+    second = np.sort(inside[counts[b0] :])
+    return v0, second[k1 - before1]

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from processes.integration.engine import IntegrationPlan, budget_from_memory, integrate, mib
-from processes.integration.estimators import scale_estimate
+from processes.integration.estimators import fast_median, scale_estimate
 from processes.integration.filelist import enabled_paths, image_table
 from processes.integration.frames import FrameSource, open_frame
 from processes.integration.normalization import (
@@ -545,7 +545,7 @@ class ImageIntegration(Process):
                     outputs[f"{key}{suffix}"] = 0.0
                 continue
             plane = pixels[c, ::stride]
-            outputs[f"finalLocationEstimate{suffix}"] = float(np.median(plane))
+            outputs[f"finalLocationEstimate{suffix}"] = fast_median(plane)
             outputs[f"finalScaleEstimate{suffix}"] = scale_estimate(plane, self.weightScale)
             if self.evaluateSNR:
                 from processes._kernels.noise import estimate_noise

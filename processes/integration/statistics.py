@@ -18,7 +18,7 @@ import math
 import attrs
 import numpy as np
 
-from processes.integration.estimators import scale_estimate
+from processes.integration.estimators import fast_median, scale_estimate
 from processes.integration.frames import FrameSource
 
 __all__ = ["FRAME_STATS_VALUES", "STATS_BYTES_PER_VALUE", "ChannelStats", "channel_statistics", "exposure_time"]
@@ -88,7 +88,7 @@ def channel_statistics(
     if finite.size == 0:
         location = scale = mean = 0.0
     else:
-        location = float(np.median(finite))
+        location = fast_median(finite)
         scale = scale_estimate(finite, scale_estimator, center=location)
         mean = float(finite.mean(dtype=np.float64))
     noise = algorithm = None

@@ -143,3 +143,25 @@ def test_bands_and_threads_do_not_change_compiled_results(tmp_path):
     assert one.bands == 1 and many.bands > 5
     for key in ("image", "low_map", "high_map", "rejected_low", "rejected_high", "range_low", "range_high"):
         assert np.array_equal(getattr(one, key), getattr(many, key)), key
+
+
+def test_fast_median_is_numpys_median_bit_for_bit():
+    from processes.integration.estimators import fast_median
+
+    rng = np.random.default_rng(0)
+    cases = [
+        rng.standard_normal(1 << 17).astype(np.float32),
+        rng.standard_normal((1 << 17) + 1),
+        rng.integers(0, 50, 1 << 17).astype(np.float32),  # heavy ties
+        np.full(1 << 17, 0.3, np.float32),
+        (rng.integers(0, 65535, 1 << 17) / 65535).astype(np.float32),
+        np.concatenate([np.zeros(70000, np.float32), rng.random(70001).astype(np.float32)]),
+        np.array([1e308, -1e308] * 40000),
+        np.array([np.nan] + [1.0] * 70000),
+        np.array([np.inf] + [0.5] * 70000, np.float32),
+        rng.random(100).astype(np.float32),
+    ]
+    for values in cases:
+        want = float(np.median(values))
+        got = fast_median(values)
+        assert got == want or (np.isnan(got) and np.isnan(want)), (values.dtype, values.size)
