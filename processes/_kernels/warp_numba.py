@@ -4,9 +4,15 @@ The mathematics is that of :mod:`processes._kernels.pixel_interpolation` (PixIns
 interpolations with their clamping, mirrored taps at the edges, ``fill`` outside the
 source), computed per output point in float64 in a compiled loop instead of vectorised
 numpy passes over chunks of points: the tap weights of a point are computed once and
-applied to all channels, nothing is materialised per point.
+applied to all channels, nothing is materialised per point.  One line sampler per kernel
+family (nearest, Lanczos-n, bicubic spline with clamping, and the separable bilinear,
+B-spline and cubic filters).  Lanczos weights come from a table of L(j − f) at 4096
+fractions f per pixel (:func:`lanczos_table`, exact values), linearly interpolated: within
+3·10⁻⁸ of the exact weights, far below float32 resolution.  Accumulating three channels
+together keeps six independent sums in flight; the clamping split into positive and
+negative lobes is fixed by the tap, so each tap is added once.
 
-Two drivers share the per-point sampler:
+Two drivers share the line samplers:
 
 :func:`remap_points`
     samples at explicit source coordinates ``(xs, ys)`` (any coordinate map);
