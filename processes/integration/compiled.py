@@ -56,10 +56,10 @@ def sorting_networks(n: int) -> tuple[np.ndarray, np.ndarray]:
     return table, np.asarray(start, dtype=np.int64)
 
 
-def _band_rows(frames: int, width: int, height: int, budget: int) -> int:
-    """Rows per band: two stack buffers within the budget and the cap, at least one row."""
+def _band_rows(frames: int, width: int, height: int, budget: int, cap: int = BUFFER_CAP_BYTES) -> int:
+    """Rows per band: two stack buffers within the budget and ``cap``, at least one row."""
     row_bytes = max(1, frames * width * 4)
-    rows = min(budget // 2, BUFFER_CAP_BYTES) // row_bytes
+    rows = min(budget // 2, cap) // row_bytes
     return int(max(1, min(height, rows)))
 
 
@@ -81,7 +81,10 @@ def integrate_compiled(plan, progress: Callable[[float, str], None] | None = Non
     dummy32 = np.zeros((1, 1), dtype=np.float32)
     dummy_image = np.zeros((1, 1), dtype=out_dtype)
     threads = max(1, int(plan.threads))
-    band_rows = _band_rows(n, width, height, plan.budget_bytes)
+    # frames without row access (non-FITS) are read whole for every band: then the bands are as
+    # large as the budget allows
+    cap = BUFFER_CAP_BYTES if all(f.hdu_index is not None for f in frames) else plan.budget_bytes
+    band_rows = _band_rows(n, width, height, plan.budget_bytes, cap)
     bands = [(r, min(r + band_rows, height)) for r in range(0, height, band_rows)]
     tasks = [(c, r0, r1) for c in range(channels) for r0, r1 in bands]
     log.info("ImageIntegration (compiled): %d frames, %dx%dx%d, %d band(s) of %d rows, %d thread(s)",
