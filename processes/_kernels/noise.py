@@ -230,7 +230,10 @@ def noise_scale_factors(image: np.ndarray, clip_low: float = 2 / 65535, clip_hig
     float, float
 ]:
     """(σ_low, σ_high): clipped standard deviations below and above the median, as PixInsight."""
-    values = np.asarray(image, dtype=np.float64).ravel()
+    values = np.asarray(image)
+    if _compiled(values):
+        return _noise_scale_factors_compiled(values, clip_low, clip_high)
+    values = values.astype(np.float64).ravel()
     values = values[(values > clip_low) & (values < clip_high)]
     if values.size < 2:
         return 0.0, 0.0
@@ -245,5 +248,36 @@ def noise_scale_factors(image: np.ndarray, clip_low: float = 2 / 65535, clip_hig
             lo2, hi2 = (max(clip_low, centre - 4 * s), centre) if low_side else (centre, min(centre + 4 * s, clip_high))
             data = values[(values >= lo2) & (values <= hi2)]
         return float(np.std(data)) if data.size >= 2 else 0.0
+
+    return side(clip_low, centre, True), side(centre, clip_high, False)
+
+
+def _noise_scale_factors_compiled(image: np.ndarray, clip_low: float, clip_high: float) -> tuple[float, float]:
+    """:func:`noise_scale_factors` with one compiled pass per clipped standard deviation."""
+    from processes._kernels import noise_nb
+    from processes._kernels.robust import median
+
+    flat = image.ravel()
+    inside = flat[(flat > clip_low) & (flat < clip_high)]
+    if inside.size < 2:
+        return 0.0, 0.0
+    centre = median(inside)
+    del inside
+
+    def std(lo: float, hi: float) -> tuple[int, float]:
+        n, s, ss = noise_nb.band_moments(image, lo, hi, clip_low, clip_high, centre)
+        if n == 0:
+            return 0, 0.0
+        mean = s / n
+        return n, math.sqrt(max(ss / n - mean * mean, 0.0))
+
+    def side(lo: float, hi: float, low_side: bool) -> float:
+        n, s = std(lo, hi)
+        for _ in range(2):
+            if n < 2:
+                return 0.0
+            lo, hi = (max(clip_low, centre - 4 * s), centre) if low_side else (centre, min(centre + 4 * s, clip_high))
+            n, s = std(lo, hi)
+        return s if n >= 2 else 0.0
 
     return side(clip_low, centre, True), side(centre, clip_high, False)

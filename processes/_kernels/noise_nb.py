@@ -13,10 +13,11 @@ estimate of a large plane runs.
     the first detail layer ``w₁`` (for the k-sigma estimate), the significance
     ``max_j |w_j|/k_j`` (float32, as the array code formed it) and the signal
     ``image − residual``.
-:func:`interval_moments`, :func:`below_moments`
-    count, Σx and Σx² (float64) of the finite values inside an open interval, or of the
-    values whose significance is below a threshold: one branch-free pass per iteration of
-    the k-sigma and MRS loops, with no copies of the selected values.
+:func:`interval_moments`, :func:`below_moments`, :func:`band_moments`
+    count, Σx and Σx² (float64) of the finite values inside an open interval, of the
+    values whose significance is below a threshold, or inside a band: one branch-free pass
+    per iteration of the k-sigma and MRS loops and of the noise scaling factors, with no
+    copies of the selected values.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["b3_smooth", "below_moments", "interval_moments", "mrs_planes"]
+__all__ = ["b3_smooth", "band_moments", "below_moments", "interval_moments", "mrs_planes"]
 
 _FAST = {"reassoc", "nsz", "contract"}  # reductions may vectorize (order of addition only)
 _W_CENTRE = 6.0 / 16.0
@@ -172,6 +173,23 @@ def below_moments(significance, signal, threshold):  # pragma: no cover - compil
     for i in range(sig.size):
         k = sig[i] < threshold
         d = np.float64(val[i]) if k else 0.0
+        n += k
+        s += d
+        ss += d * d
+    return n, s, ss
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FAST)
+def band_moments(values, lo, hi, open_lo, open_hi, shift):  # pragma: no cover - compiled
+    """(count, Σ(x − shift), Σ(x − shift)²) over lo ≤ x ≤ hi and open_lo < x < open_hi."""
+    flat = values.ravel()
+    n = 0
+    s = 0.0
+    ss = 0.0
+    for i in range(flat.size):
+        v = np.float64(flat[i])
+        k = (v >= lo) & (v <= hi) & (v > open_lo) & (v < open_hi)
+        d = (v - shift) if k else 0.0
         n += k
         s += d
         ss += d * d

@@ -66,3 +66,14 @@ def test_compiled_estimates_measure_white_noise() -> None:
     assert noise.noise_mrs(image).sigma == pytest.approx(0.01, rel=0.02)
     assert noise.noise_ksigma(image).sigma == pytest.approx(0.01, rel=0.02)
     assert noise.noise_mrs(np.zeros((300, 300), np.float32)).sigma == 0.0
+
+
+@pytest.mark.parametrize("shape", [(300, 257), (640, 512)])
+def test_compiled_noise_scale_factors_equal_numpy(shape: tuple[int, int], numpy_path) -> None:
+    image = _scene(shape, 0.003, 4)
+    image[::97, ::3] = 0.0  # clipped black and white samples
+    image[5::101, ::7] = 1.0
+    got = noise.noise_scale_factors(image)
+    ref = numpy_path(noise.noise_scale_factors, image)
+    assert got == pytest.approx(ref, rel=1e-12)
+    assert all(s > 0 for s in got)
