@@ -164,10 +164,11 @@ def measure_stars(
         data = np.where(finite, data, np.nanmedian(data) if finite.any() else 0.0)
     background = background_map(data)
     residual = data - background
-    noise = MAD_TO_SIGMA * float(np.median(np.abs(residual - np.median(residual))))
+    noise = MAD_TO_SIGMA * _median(np.abs(residual - _median(residual)))
     smooth = ndimage.gaussian_filter(residual, 1.0)
-    smooth_noise = MAD_TO_SIGMA * float(np.median(np.abs(smooth - np.median(smooth))))
-    empty = _empty_field(float(np.median(background)), noise, 0)
+    smooth_noise = MAD_TO_SIGMA * _median(np.abs(smooth - _median(smooth)))
+    background_level = _median(background)
+    empty = _empty_field(background_level, noise, 0)
     if not smooth_noise > 0:
         return empty
     from processes._kernels import starmeasure_numba
@@ -183,7 +184,7 @@ def measure_stars(
     keep = _isolated(xs, ys, half) & (data[ys, xs] < saturation)
     ys, xs = ys[keep][:max_stars], xs[keep][:max_stars]
     if ys.size == 0:
-        return _empty_field(float(np.median(background)), noise, candidates)
+        return _empty_field(background_level, noise, candidates)
     offsets = np.arange(-half, half + 1)
     stamps = residual[ys[:, None, None] + offsets[None, :, None], xs[:, None, None] + offsets[None, None, :]]
     params, ok = _fit_gaussians(stamps, iterations)
@@ -205,8 +206,16 @@ def measure_stars(
         flux=2 * math.pi * amp[sel] * s_major[sel] * s_minor[sel], fwhm=fwhm[sel],
         fwhm_major=FWHM_PER_SIGMA * s_major[sel], fwhm_minor=FWHM_PER_SIGMA * s_minor[sel],
         eccentricity=eccentricity[sel], snr=amp[sel] / noise if noise > 0 else np.full(sel.size, np.inf),
-        background=float(np.median(background)), noise=noise, candidates=candidates,
+        background=background_level, noise=noise, candidates=candidates,
     )
+
+
+def _median(values: np.ndarray) -> float:
+    """``float(np.median(values))`` bit for bit, by the compiled histogram selection of
+    :func:`processes.integration.estimators.fast_median` on large arrays (no sorted copy)."""
+    from processes.integration.estimators import fast_median
+
+    return fast_median(values)
 
 
 def _empty_field(background: float, noise: float, candidates: int) -> StarField:
