@@ -131,3 +131,17 @@ def test_a_long_string_costs_little_memory():
     assert value == "a" * 5_000_000 + '\n"b'
     # the string (5 MB) and its value; the old pattern kept ~100 bytes of backtracking state a character
     assert peak < 40 * 2**20, peak
+
+
+def test_the_string_token_matches_what_the_old_pattern_matched():
+    import random
+    import re
+
+    from procfw.literals import _TOKEN
+
+    old = re.compile(r'\s*(?P<string>"(?:[^"\\]|\\.)*")')
+    rng = random.Random(5)
+    for _ in range(3000):
+        text = '"' + "".join(rng.choice('ab"\\\n $') for _ in range(rng.randint(0, 12)))
+        before, after = old.match(text), _TOKEN.match(text)
+        assert (before and before.end()) == (after and after.lastgroup == "string" and after.end()), text

@@ -106,3 +106,26 @@ def test_the_parser_alone_on_bracket_storms(text: str) -> None:
         parse(text)
     except ConsoleSyntaxError:
         pass
+
+
+# The WORD and STRING terminals were rewritten as possessive unrolled loops (so that a long token
+# costs little memory); these are the patterns they replaced, which must match exactly the same.
+_OLD_TERMINALS = {
+    "WORD": r'(?:[A-Za-z0-9_.*?\/~]|\$(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|@|\{[^{}"\n]*\}))(?:[A-Za-z0-9_.*?\/~:+%@]|-'
+            r'(?!>)|=(?!=)|\$(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|@|\{[^{}"\n]*\}))*(?:->(?:[A-Za-z0-9_*?]|\$(?:[A-Za-z_]'
+            r'[A-Za-z0-9_]*|[0-9]+|\{[^{}"\n]*\}))+)?',
+    "STRING": r'"(?:[^"\\\n]|\\.)*"',
+}
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(alphabet='ab1_.*?/~:+%@-=>${}"\\\n x', max_size=30))
+def test_rewritten_terminals_match_what_the_old_ones_matched(text: str) -> None:
+    import re
+
+    from procfw.console.parser import _parser
+
+    terminals = {t.name: t.pattern.to_regexp() for t in _parser().terminals}
+    for name, old in _OLD_TERMINALS.items():
+        before, after = re.match(old, text), re.match(terminals[name], text)
+        assert (before and before.end()) == (after and after.end()), (name, text)
