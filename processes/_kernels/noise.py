@@ -129,14 +129,23 @@ def _mrs_compiled(image: np.ndarray, layers: int) -> tuple[tuple[float, int], tu
     """((k-sigma σ, count), (MRS σ, count)) of a float32 plane from one compiled transform."""
     from processes._kernels import noise_nb
 
+    # three planes: the first detail layer (k-sigma) shares a buffer with the later levels,
+    # and the signal overwrites the residual
     image = np.ascontiguousarray(image)
-    w1 = np.empty_like(image)
     significance = np.empty_like(image)
-    signal = np.empty_like(image)
-    coefficients = np.asarray(B3_NOISE_COEFFICIENTS[:layers], dtype=np.float32)
-    noise_nb.mrs_planes(image, layers, coefficients, w1, significance, signal)
-    sigma0, count0 = _ksigma_compiled(w1)
-    del w1
+    current = np.empty_like(image)
+    spare = np.empty_like(image)
+    row = np.empty(image.shape[1], dtype=np.float32)
+    k = np.asarray(B3_NOISE_COEFFICIENTS[:layers], dtype=np.float32)
+    noise_nb.b3_level(image, 1, current, row, k[0], True, spare, significance)
+    sigma0, count0 = _ksigma_compiled(spare)
+    unused = np.empty((1, 1), dtype=np.float32)  # no detail layer is kept after the first
+    for j in range(1, layers):
+        noise_nb.b3_level(current, 1 << j, spare, row, k[j], False, unused, significance)
+        current, spare = spare, current
+    del spare
+    noise_nb.subtract_from(image, current)
+    signal = current
     base = (sigma0 / B3_NOISE_COEFFICIENTS[0], count0)
     sigma, count = base[0], 0
     for _ in range(100):
@@ -159,10 +168,11 @@ def noise_ksigma(image: np.ndarray) -> NoiseEstimate:
     if _compiled(image):
         from processes._kernels import noise_nb
 
-        w1 = np.empty_like(image, order="C")
-        scratch = np.empty_like(w1)
-        noise_nb.mrs_planes(np.ascontiguousarray(image), 1, np.asarray(B3_NOISE_COEFFICIENTS[:1], dtype=np.float32),
-                            w1, scratch, scratch)
+        image = np.ascontiguousarray(image)
+        w1, smooth, significance = (np.empty_like(image) for _ in range(3))
+        noise_nb.b3_level(image, 1, smooth, np.empty(image.shape[1], dtype=np.float32),
+                          np.float32(B3_NOISE_COEFFICIENTS[0]), True, w1, significance)
+        del smooth, significance
         sigma, count = _ksigma_compiled(w1)
         return NoiseEstimate(sigma / B3_NOISE_COEFFICIENTS[0], count / max(image.size, 1), "K-Sigma")
     (w1,), _ = atrous(image, 1)

@@ -25,7 +25,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["b3_smooth", "band_moments", "below_moments", "interval_moments", "mrs_planes"]
+__all__ = [
+    "b3_level", "b3_smooth", "band_moments", "below_moments", "interval_moments", "mrs_planes", "subtract_from",
+]
 
 _FAST = {"reassoc", "nsz", "contract"}  # reductions may vectorize (order of addition only)
 _W_CENTRE = 6.0 / 16.0
@@ -97,8 +99,10 @@ def _detail(src, y, x, smooth, k, first, w1, significance):  # pragma: no cover 
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _b3_level(src, step, out, row, k, first, w1, significance):  # pragma: no cover - compiled
-    """:func:`b3_smooth` fused with the detail layer's significance update (one pass less)."""
+def b3_level(src, step, out, row, k, first, w1, significance):  # pragma: no cover - compiled
+    """:func:`b3_smooth` fused with the detail layer's significance update (one pass less):
+    with ``first`` the detail ``src − out`` goes to ``w1`` and ``|w|/k`` to ``significance``,
+    otherwise ``significance`` keeps the maximum."""
     height, width = src.shape
     s2 = 2 * step
     for y in range(height):
@@ -134,15 +138,24 @@ def mrs_planes(image, layers, coefficients, w1, significance, signal):  # pragma
     row = np.empty(width, dtype=np.float32)
     smooth = np.empty((height, width), dtype=np.float32)
     spare = np.empty((height, width), dtype=np.float32)
-    _b3_level(image, 1, smooth, row, coefficients[0], True, w1, significance)
+    b3_level(image, 1, smooth, row, coefficients[0], True, w1, significance)
     current = smooth
     smooth = spare
     for j in range(1, layers):
-        _b3_level(current, 1 << j, smooth, row, coefficients[j], False, w1, significance)
+        b3_level(current, 1 << j, smooth, row, coefficients[j], False, w1, significance)
         current, smooth = smooth, current
     for y in range(height):
         for x in range(width):
             signal[y, x] = image[y, x] - current[y, x]
+
+
+@numba.njit(cache=True, nogil=True)
+def subtract_from(image, residual):  # pragma: no cover - compiled
+    """residual ← image − residual (float32), in place: the signal of the MRS estimator."""
+    a = image.ravel()
+    b = residual.ravel()
+    for i in range(b.size):
+        b[i] = a[i] - b[i]
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FAST)
