@@ -7,6 +7,7 @@ Kept outside ``procfw.icons`` so that building the CLI parser imports nothing he
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 __all__ = ["HELP", "configure", "run"]
@@ -30,9 +31,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(icons_parser=parser)
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters (terminal escape sequences, line separators) shown as escapes."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else
+                        f"\\u{ord(m.group()):04x}", text)
+
+
 def _print_warnings(warnings: list[str]) -> None:
     for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {_printable(warning)}", file=sys.stderr)
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -70,7 +80,7 @@ def _list(args: argparse.Namespace) -> int:
         meta = result.meta.get(icon_id)
         if meta is not None and meta.instance.description:
             line += f"  -- {meta.instance.description.splitlines()[0]}"
-        print(line)
+        print(_printable(line))
     print(f"{len(result.icons)} icons, {len(result.placeholders)} with placeholders")
     return 0
 

@@ -439,3 +439,12 @@ def test_the_reported_pjsr_attacks_never_reach_node(tmp_path: Path):
         done = _cli(["icons", "convert", "evil.xpsm", "evil.js", "--overwrite"], tmp_path)
         assert done.returncode == 1 and "invalid" in done.stderr and "Traceback" not in done.stderr
         assert not (tmp_path / "evil.js").exists()
+
+
+def test_icons_list_does_not_pass_terminal_escapes_through(tmp_path: Path):
+    (tmp_path / "esc.json").write_text(json.dumps({"format": "procfw-icons", "version": 1, "icons": {"A": {
+        "procfw_icon": 1, "process": "Invert", "description": "\x1b]0;owned\x07\x1b[2J red\u2028x"}}}))
+    done = _cli(["icons", "list", "esc.json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout and "\x07" not in done.stdout and "\u2028" not in done.stdout
+    assert "\\x1b]0;owned\\x07\\x1b[2J red" in done.stdout
