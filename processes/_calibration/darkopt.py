@@ -57,6 +57,29 @@ def high_pass(plane: np.ndarray) -> np.ndarray:
     return p - ndimage.median_filter(p, size=3, mode="mirror")
 
 
+def _mirror(index: np.ndarray, size: int) -> np.ndarray:
+    """scipy's 'mirror' extension for offsets of one pixel (−1 → 1, size → size − 2)."""
+    if size == 1:
+        return np.zeros_like(index)
+    index = np.where(index < 0, -index, index)
+    return np.where(index >= size, 2 * size - 2 - index, index)
+
+
+def high_pass_at(plane: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """:func:`high_pass` evaluated only at the pixels (rows, cols): the same values, without
+    filtering the whole plane (the dark-significant pixels are a small fraction of it)."""
+    p = np.asarray(plane, dtype=np.float64)
+    h, w = p.shape
+    neighbourhood = np.empty((rows.size, 9), dtype=np.float64)
+    k = 0
+    for dy in (-1, 0, 1):
+        r = _mirror(rows + dy, h)
+        for dx in (-1, 0, 1):
+            neighbourhood[:, k] = p[r, _mirror(cols + dx, w)]
+            k += 1
+    return p[rows, cols] - np.partition(neighbourhood, 4, axis=1)[:, 4]
+
+
 @attrs.frozen(kw_only=True, eq=False)
 class OptimizingDark:
     """Per dark channel: the dark-significant pixels (flat indices into the prepared plane),
@@ -68,6 +91,7 @@ class OptimizingDark:
     shape: tuple[int, int]
     binned: bool
     window: int
+    origin: tuple[int, int] = (0, 0)
 
     @property
     def counts(self) -> tuple[int, ...]:
@@ -84,6 +108,17 @@ class OptimizingDark:
             raise ValueError(f"target window {p.shape} does not match the optimizing dark {self.shape}")
         return p
 
+    def prepared_values(self, plane: np.ndarray, channel: int) -> np.ndarray:
+        """``prepare(plane).ravel()[indices[channel]]``, computed only at those pixels."""
+        p = bin2x2(plane) if self.binned else np.asarray(plane, dtype=np.float64)
+        if self.window > 0 and central_window(p, self.window).shape != self.shape:
+            raise ValueError(f"target window {central_window(p, self.window).shape} does not match the optimizing "
+                             f"dark {self.shape}")
+        if self.window == 0 and p.shape != self.shape:
+            raise ValueError(f"target window {p.shape} does not match the optimizing dark {self.shape}")
+        rows, cols = np.divmod(self.indices[channel], self.shape[1])
+        return high_pass_at(p, rows + self.origin[0], cols + self.origin[1])
+
 
 def optimizing_dark(dark: np.ndarray, *, low: float, threshold: float = 0.0, window: int = 0, cfa: bool = False) -> (
     OptimizingDark
@@ -91,6 +126,7 @@ def optimizing_dark(dark: np.ndarray, *, low: float, threshold: float = 0.0, win
     """Select the dark-significant pixels of a calibrated master dark (channels, h, w)."""
     indices, values, thresholds = [], [], []
     shape: tuple[int, int] = (0, 0)
+    origin = (0, 0)
     h, w = dark.shape[1], dark.shape[2]
     use_window = window if window > 0 and (window < w or window < h) else 0
     for plane in dark:
@@ -98,16 +134,19 @@ def optimizing_dark(dark: np.ndarray, *, low: float, threshold: float = 0.0, win
         location = float(np.median(p))
         scale = 1.4826 * float(np.median(np.abs(p - location)))
         t = min(max(threshold, 0.0), 1.0) if threshold > 0 else min(max(location + low * scale, 0.0), 1.0)
-        hp = high_pass(p)
+        full = p
         if use_window:
-            p, hp = central_window(p, use_window), central_window(hp, use_window)
+            ph, pw = p.shape
+            origin = (max(0, (ph - use_window) // 2), max(0, (pw - use_window) // 2))
+            p = central_window(p, use_window)
         shape = p.shape
         index = np.flatnonzero(p.ravel() >= t)
+        rows, cols = np.divmod(index, shape[1])
         indices.append(index)
-        values.append(hp.ravel()[index])
+        values.append(high_pass_at(full, rows + origin[0], cols + origin[1]))
         thresholds.append(t)
     return OptimizingDark(indices=tuple(indices), values=tuple(values), thresholds=tuple(thresholds), shape=shape,
-                          binned=cfa, window=use_window)
+                          binned=cfa, window=use_window, origin=origin)
 
 
 def golden_section_minimum(f, *, start: tuple[float, float] = (0.5, 2.0), tolerance: float = 0.0005,
@@ -191,7 +230,6 @@ def scaling_factors(target: np.ndarray, opt: OptimizingDark) -> list[float]:
     ks = []
     for c, plane in enumerate(target):
         index = min(c, len(opt.indices) - 1)
-        prepared = opt.prepare(plane)
-        values = prepared.ravel()[opt.indices[index]]
+        values = opt.prepared_values(plane, index)
         ks.append(DarkOptimizer(values, opt.values[index]).optimize())
     return ks

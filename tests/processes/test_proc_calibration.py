@@ -406,3 +406,30 @@ def test_geometry_mismatch_is_reported(tmp_path: Path) -> None:
                                 masterDarkEnabled=False, masterFlatEnabled=False, outputExtension=".fits")
     with pytest.raises(ExecutionError, match="incompatible image geometry"):
         instance.execute_global(Workspace())
+
+
+# -- dark optimization: the high pass at the dark-significant pixels only --------------------------
+
+
+@pytest.mark.parametrize("shape", [(1, 5), (2, 7), (3, 3), (40, 33)])
+def test_high_pass_at_equals_the_filtered_plane(shape: tuple[int, int]) -> None:
+    from processes._calibration import darkopt
+
+    plane = np.random.default_rng(shape[0]).random(shape)
+    rows, cols = np.divmod(np.arange(plane.size), shape[1])
+    assert np.array_equal(darkopt.high_pass_at(plane, rows, cols), darkopt.high_pass(plane).ravel())
+
+
+@pytest.mark.parametrize(("cfa", "window"), [(False, 0), (True, 0), (False, 24), (True, 16)])
+def test_prepared_values_equal_the_prepared_plane(cfa: bool, window: int) -> None:
+    from processes._calibration import darkopt
+
+    rng = np.random.default_rng(5)
+    dark = (0.01 + rng.normal(0, 0.001, (1, 60, 50))).astype(np.float32)
+    dark.reshape(-1)[rng.integers(0, dark.size, 200)] += 0.1
+    target = (0.1 + rng.normal(0, 0.002, (1, 60, 50))).astype(np.float32) + dark
+    opt = darkopt.optimizing_dark(dark, low=3.0, window=window, cfa=cfa)
+    assert opt.counts[0] > 0
+    expected = opt.prepare(target[0]).ravel()[opt.indices[0]]
+    assert np.array_equal(opt.prepared_values(target[0], 0), expected)
+    assert np.array_equal(opt.values[0], opt.prepare(dark[0]).ravel()[opt.indices[0]])
