@@ -22,8 +22,10 @@ Two drivers share the line samplers:
 
 This module imports numba at import time; import it only when a remap runs (the callers in
 :mod:`~processes._kernels.pixel_interpolation` do so inside their functions).  Kernels are
-compiled once per dtype and cached on disk (``cache=True``); they hold no GIL while running
-(``nogil=True``) and are single-threaded: frames run in parallel processes.
+compiled once per dtype and cached on disk (``cache=True``); each kernel family has its own
+compiled functions (a Lanczos warp compiles, cold, in about 3 s and loads from the cache in
+milliseconds); they hold no GIL while running (``nogil=True``) and are single-threaded:
+frames run in parallel processes.
 """
 
 from __future__ import annotations
@@ -426,8 +428,14 @@ def _line_separable(planes, xs, ys, code, rx, ry, fb, fc, fill, out):
             out[c, p] = total
 
 
-@numba.njit(cache=True, nogil=True)
-def _sample_line(planes, xs, ys, code, table, rx, ry, fb, fc, clamping, clamped, fill, out):
+def remap_points(planes, xs, ys, code, table, rx, ry, fb, fc, clamping, clamped, fill, out) -> None:
+    """Sample ``planes`` (C, H, W) at the points ``(xs[p], ys[p])`` into ``out`` (C, P) float32.
+
+    ``code``/``table``/``fb``/``fc`` from :func:`method_parameters`; ``rx``/``ry`` the cubic
+    filters' radii; ``clamped`` whether ``clamping`` applies.  Points outside
+    ``[−0.5, W−0.5] × [−0.5, H−0.5]`` (or NaN) get ``fill``.  Each kernel family is a
+    separate compiled function, compiled (or loaded from the cache) when first used.
+    """
     if code == NEAREST:
         _line_nearest(planes, xs, ys, fill, out)
     elif code == LANCZOS:
@@ -438,45 +446,96 @@ def _sample_line(planes, xs, ys, code, table, rx, ry, fb, fc, clamping, clamped,
         _line_separable(planes, xs, ys, code, rx, ry, fb, fc, fill, out)
 
 
-@numba.njit(cache=True, nogil=True)
-def remap_points(planes, xs, ys, code, table, rx, ry, fb, fc, clamping, clamped, fill, out):
-    """Sample ``planes`` (C, H, W) at the points ``(xs[p], ys[p])`` into ``out`` (C, P) float32.
-
-    ``code``/``table``/``fb``/``fc`` from :func:`method_parameters`; ``rx``/``ry`` the cubic
-    filters' radii; ``clamped`` whether ``clamping`` applies.  Points outside
-    ``[−0.5, W−0.5] × [−0.5, H−0.5]`` (or NaN) get ``fill``.
-    """
-    _sample_line(planes, xs, ys, code, table, rx, ry, fb, fc, clamping, clamped, fill, out)
-
-
-@numba.njit(cache=True, nogil=True)
-def warp_rows(planes, h, row0, row1, code, table, rx, ry, fb, fc, clamping, clamped, out, mask):
+def warp_rows(planes, h, row0, row1, code, table, rx, ry, fb, fc, clamping, clamped, out, mask) -> None:
     """Resample output rows ``row0 ≤ y < row1`` through the matrix ``h`` (output → source pixels).
 
     ``out`` (C, H_out, W_out) float32 and ``mask`` (H_out, W_out) bool are written for those
     rows: the interpolated values where ``h·(x, y, 1)`` falls inside the source (mask true),
     0 elsewhere, including where the projective denominator is not positive or the mapping
-    is not finite (as :func:`processes.staralignment.resample.warp` always did).
+    is not finite (as :func:`processes.staralignment.resample.warp` always did).  Arguments
+    as :func:`remap_points`; one compiled driver per kernel family.
     """
+    if code == NEAREST:
+        _warp_nearest(planes, h, row0, row1, out, mask)
+    elif code == LANCZOS:
+        _warp_lanczos(planes, h, row0, row1, table, clamping, clamped, out, mask)
+    elif code == BICUBIC:
+        _warp_bicubic(planes, h, row0, row1, clamping, clamped, out, mask)
+    else:
+        _warp_separable(planes, h, row0, row1, code, rx, ry, fb, fc, out, mask)
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_coordinates(h, yo, height, width, tx, ty, mask):
+    """Source coordinates (tx, ty) of output row ``yo`` through ``h`` and its coverage mask row.
+
+    Points where the projective denominator is not positive or the mapping is not finite
+    get (−1e9, −1e9): outside.
+    """
+    y = float(yo)
+    for xo in range(tx.size):
+        x = float(xo)
+        d = h[2, 0] * x + h[2, 1] * y + h[2, 2]
+        u = (h[0, 0] * x + h[0, 1] * y + h[0, 2]) / d if d != 0.0 else np.nan
+        v = (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / d if d != 0.0 else np.nan
+        if not (d > 0.0 and math.isfinite(u) and math.isfinite(v)):
+            u = -1e9
+            v = -1e9
+        tx[xo] = u
+        ty[xo] = v
+        mask[yo, xo] = _inside(u, v, width, height)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _store_row(line, out, yo):
+    for c in range(out.shape[0]):
+        for xo in range(out.shape[2]):
+            out[c, yo, xo] = line[c, xo]
+
+
+@numba.njit(cache=True, nogil=True)
+def _warp_nearest(planes, h, row0, row1, out, mask):
     channels, height, width = planes.shape
-    out_w = out.shape[2]
-    tx = np.empty(out_w)
-    ty = np.empty(out_w)
-    line = np.empty((channels, out_w), np.float32)
+    tx = np.empty(out.shape[2])
+    ty = np.empty(out.shape[2])
+    line = np.empty((channels, out.shape[2]), np.float32)
     for yo in range(row0, row1):
-        y = float(yo)
-        for xo in range(out_w):
-            x = float(xo)
-            d = h[2, 0] * x + h[2, 1] * y + h[2, 2]
-            u = (h[0, 0] * x + h[0, 1] * y + h[0, 2]) / d if d != 0.0 else np.nan
-            v = (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / d if d != 0.0 else np.nan
-            if not (d > 0.0 and math.isfinite(u) and math.isfinite(v)):
-                u = -1e9
-                v = -1e9
-            tx[xo] = u
-            ty[xo] = v
-            mask[yo, xo] = _inside(u, v, width, height)
-        _sample_line(planes, tx, ty, code, table, rx, ry, fb, fc, clamping, clamped, 0.0, line)
-        for c in range(channels):
-            for xo in range(out_w):
-                out[c, yo, xo] = line[c, xo]
+        _row_coordinates(h, yo, height, width, tx, ty, mask)
+        _line_nearest(planes, tx, ty, 0.0, line)
+        _store_row(line, out, yo)
+
+
+@numba.njit(cache=True, nogil=True)
+def _warp_lanczos(planes, h, row0, row1, table, clamping, clamped, out, mask):
+    channels, height, width = planes.shape
+    tx = np.empty(out.shape[2])
+    ty = np.empty(out.shape[2])
+    line = np.empty((channels, out.shape[2]), np.float32)
+    for yo in range(row0, row1):
+        _row_coordinates(h, yo, height, width, tx, ty, mask)
+        _line_lanczos(planes, tx, ty, table, clamping, clamped, 0.0, line)
+        _store_row(line, out, yo)
+
+
+@numba.njit(cache=True, nogil=True)
+def _warp_bicubic(planes, h, row0, row1, clamping, clamped, out, mask):
+    channels, height, width = planes.shape
+    tx = np.empty(out.shape[2])
+    ty = np.empty(out.shape[2])
+    line = np.empty((channels, out.shape[2]), np.float32)
+    for yo in range(row0, row1):
+        _row_coordinates(h, yo, height, width, tx, ty, mask)
+        _line_bicubic(planes, tx, ty, clamping, clamped, 0.0, line)
+        _store_row(line, out, yo)
+
+
+@numba.njit(cache=True, nogil=True)
+def _warp_separable(planes, h, row0, row1, code, rx, ry, fb, fc, out, mask):
+    channels, height, width = planes.shape
+    tx = np.empty(out.shape[2])
+    ty = np.empty(out.shape[2])
+    line = np.empty((channels, out.shape[2]), np.float32)
+    for yo in range(row0, row1):
+        _row_coordinates(h, yo, height, width, tx, ty, mask)
+        _line_separable(planes, tx, ty, code, rx, ry, fb, fc, 0.0, line)
+        _store_row(line, out, yo)
