@@ -20,7 +20,7 @@
 
 Estimates are for Gaussian white noise; values are in the image's units.
 
-float32 planes of 2¹⁶ pixels or more go through compiled passes
+float32 and float64 planes of 2¹⁶ pixels or more go through compiled passes
 (:mod:`processes._kernels.noise_nb`, numba, imported only then): the à trous levels are
 computed once for both estimators (bit-identical to the ``scipy.ndimage.correlate1d``
 transform of :func:`atrous`), keeping only the first detail layer, the significance map
@@ -94,7 +94,7 @@ _COMPILED_MIN = 1 << 16
 
 
 def _compiled(image: np.ndarray) -> bool:
-    return image.ndim == 2 and image.dtype == np.float32 and image.size >= _COMPILED_MIN
+    return image.ndim == 2 and image.dtype in (np.float32, np.float64) and image.size >= _COMPILED_MIN
 
 
 def _ksigma_compiled(w1: np.ndarray, k: float = 3.0, eps: float = 0.01, max_iter: int = 10) -> tuple[float, int]:
@@ -126,7 +126,7 @@ def _ksigma_compiled(w1: np.ndarray, k: float = 3.0, eps: float = 0.01, max_iter
 
 
 def _mrs_compiled(image: np.ndarray, layers: int) -> tuple[tuple[float, int], tuple[float, int]]:
-    """((k-sigma σ, count), (MRS σ, count)) of a float32 plane from one compiled transform."""
+    """((k-sigma σ, count), (MRS σ, count)) of a float plane from one compiled transform."""
     from processes._kernels import noise_nb
 
     # three planes: the first detail layer (k-sigma) shares a buffer with the later levels,
@@ -135,11 +135,11 @@ def _mrs_compiled(image: np.ndarray, layers: int) -> tuple[tuple[float, int], tu
     significance = np.empty_like(image)
     current = np.empty_like(image)
     spare = np.empty_like(image)
-    row = np.empty(image.shape[1], dtype=np.float32)
-    k = np.asarray(B3_NOISE_COEFFICIENTS[:layers], dtype=np.float32)
+    row = np.empty(image.shape[1], dtype=image.dtype)
+    k = np.asarray(B3_NOISE_COEFFICIENTS[:layers], dtype=image.dtype)
     noise_nb.b3_level(image, 1, current, row, k[0], True, spare, significance)
     sigma0, count0 = _ksigma_compiled(spare)
-    unused = np.empty((1, 1), dtype=np.float32)  # no detail layer is kept after the first
+    unused = np.empty((1, 1), dtype=image.dtype)  # no detail layer is kept after the first
     for j in range(1, layers):
         noise_nb.b3_level(current, 1 << j, spare, row, k[j], False, unused, significance)
         current, spare = spare, current
@@ -151,7 +151,7 @@ def _mrs_compiled(image: np.ndarray, layers: int) -> tuple[tuple[float, int], tu
     for _ in range(100):
         if sigma <= 0:
             return base, (0.0, 0)
-        count, total, squares = noise_nb.below_moments(significance, signal, np.float32(3.0 * sigma))
+        count, total, squares = noise_nb.below_moments(significance, signal, image.dtype.type(3.0 * sigma))
         if count < 2:
             return base, (0.0, count)
         mean = total / count
@@ -170,8 +170,8 @@ def noise_ksigma(image: np.ndarray) -> NoiseEstimate:
 
         image = np.ascontiguousarray(image)
         w1, smooth, significance = (np.empty_like(image) for _ in range(3))
-        noise_nb.b3_level(image, 1, smooth, np.empty(image.shape[1], dtype=np.float32),
-                          np.float32(B3_NOISE_COEFFICIENTS[0]), True, w1, significance)
+        noise_nb.b3_level(image, 1, smooth, np.empty(image.shape[1], dtype=image.dtype),
+                          image.dtype.type(B3_NOISE_COEFFICIENTS[0]), True, w1, significance)
         del smooth, significance
         sigma, count = _ksigma_compiled(w1)
         return NoiseEstimate(sigma / B3_NOISE_COEFFICIENTS[0], count / max(image.size, 1), "K-Sigma")

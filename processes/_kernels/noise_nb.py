@@ -4,14 +4,14 @@ estimate of a large plane runs.
 :func:`b3_smooth`
     one level of the starlet (à trous) B3-spline smoothing, holes ``step`` apart, mirrored
     edges: the column pass then the row pass, exactly as two ``scipy.ndimage.correlate1d``
-    calls in ``mode="mirror"`` on float32 data compute them (products and sums in float64,
-    the symmetric taps paired and added from the outermost in, each pass rounded to
-    float32), so the result is bit-identical; the column pass goes through a one-row
+    calls in ``mode="mirror"`` compute them (products and sums in float64, the symmetric
+    taps paired and added from the outermost in, each pass rounded to the plane's type,
+    float32 or float64), so the result is bit-identical; the column pass goes through a one-row
     buffer instead of a full intermediate image.
 :func:`mrs_planes`
     ``layers`` levels of the transform in one call, keeping only what the estimators need:
     the first detail layer ``w₁`` (for the k-sigma estimate), the significance
-    ``max_j |w_j|/k_j`` (float32, as the array code formed it) and the signal
+    ``max_j |w_j|/k_j`` (in the plane's type, as the array code formed it) and the signal
     ``image − residual``.
 :func:`interval_moments`, :func:`below_moments`, :func:`band_moments`
     count, Σx and Σx² (float64) of the finite values inside an open interval, of the
@@ -56,13 +56,13 @@ def _tap(c, near_a, near_b, far_a, far_b):  # pragma: no cover - compiled
     acc = np.float64(c) * _W_CENTRE
     acc += (np.float64(far_a) + np.float64(far_b)) * _W_FAR
     acc += (np.float64(near_a) + np.float64(near_b)) * _W_NEAR
-    return np.float32(acc)
+    return acc  # rounded to the plane's precision where it is stored
 
 
 @numba.njit(cache=True, nogil=True)
 def b3_smooth(src, step, out, row):  # pragma: no cover - compiled
-    """Smooth ``src`` (h, w) float32 into ``out`` with holes ``step`` apart; ``row`` is a
-    float32 buffer of ``w`` values."""
+    """Smooth ``src`` (h, w) into ``out`` with holes ``step`` apart; ``row`` is a buffer of
+    ``w`` values; all of the same float type (float32 results are rounded as scipy's are)."""
     height, width = src.shape
     s2 = 2 * step
     for y in range(height):
@@ -115,29 +115,27 @@ def b3_level(src, step, out, row, k, first, w1, significance):  # pragma: no cov
         lo = min(s2, width)
         hi = max(lo, width - s2)
         for x in range(lo):
-            v = _tap(row[x], row[_mirror(x - step, width)], row[_mirror(x + step, width)],
-                     row[_mirror(x - s2, width)], row[_mirror(x + s2, width)])
-            out[y, x] = v
-            _detail(src, y, x, v, k, first, w1, significance)
+            out[y, x] = _tap(row[x], row[_mirror(x - step, width)], row[_mirror(x + step, width)],
+                             row[_mirror(x - s2, width)], row[_mirror(x + s2, width)])
+            _detail(src, y, x, out[y, x], k, first, w1, significance)
         for x in range(lo, hi):
-            v = _tap(row[x], row[x - step], row[x + step], row[x - s2], row[x + s2])
-            out[y, x] = v
-            _detail(src, y, x, v, k, first, w1, significance)
+            out[y, x] = _tap(row[x], row[x - step], row[x + step], row[x - s2], row[x + s2])
+            _detail(src, y, x, out[y, x], k, first, w1, significance)
         for x in range(hi, width):
-            v = _tap(row[x], row[_mirror(x - step, width)], row[_mirror(x + step, width)],
-                     row[_mirror(x - s2, width)], row[_mirror(x + s2, width)])
-            out[y, x] = v
-            _detail(src, y, x, v, k, first, w1, significance)
+            out[y, x] = _tap(row[x], row[_mirror(x - step, width)], row[_mirror(x + step, width)],
+                             row[_mirror(x - s2, width)], row[_mirror(x + s2, width)])
+            _detail(src, y, x, out[y, x], k, first, w1, significance)
 
 
 @numba.njit(cache=True, nogil=True)
 def mrs_planes(image, layers, coefficients, w1, significance, signal):  # pragma: no cover - compiled
-    """Fill ``w1`` (first detail layer), ``significance`` (max_j |w_j| / k_j, float32) and
-    ``signal`` (image − residual after ``layers`` levels); all (h, w) float32."""
+    """Fill ``w1`` (first detail layer), ``significance`` (max_j |w_j| / k_j) and ``signal``
+    (image − residual after ``layers`` levels); all (h, w) of the image's float type, and
+    ``coefficients`` of that type too."""
     height, width = image.shape
-    row = np.empty(width, dtype=np.float32)
-    smooth = np.empty((height, width), dtype=np.float32)
-    spare = np.empty((height, width), dtype=np.float32)
+    row = np.empty(width, dtype=image.dtype)
+    smooth = np.empty_like(image)
+    spare = np.empty_like(image)
     b3_level(image, 1, smooth, row, coefficients[0], True, w1, significance)
     current = smooth
     smooth = spare
@@ -151,7 +149,7 @@ def mrs_planes(image, layers, coefficients, w1, significance, signal):  # pragma
 
 @numba.njit(cache=True, nogil=True)
 def subtract_from(image, residual):  # pragma: no cover - compiled
-    """residual ← image − residual (float32), in place: the signal of the MRS estimator."""
+    """residual ← image − residual, in place: the signal of the MRS estimator."""
     a = image.ravel()
     b = residual.ravel()
     for i in range(b.size):
@@ -177,7 +175,8 @@ def interval_moments(values, lo, hi):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True, fastmath=_FAST)
 def below_moments(significance, signal, threshold):  # pragma: no cover - compiled
-    """(count, Σs, Σs²) of ``signal`` where ``significance < threshold`` (float32 compare)."""
+    """(count, Σs, Σs²) of ``signal`` where ``significance < threshold`` (compared in the
+    planes' precision: pass ``threshold`` as their type)."""
     sig = significance.ravel()
     val = signal.ravel()
     n = 0

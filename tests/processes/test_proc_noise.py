@@ -30,15 +30,16 @@ def numpy_path(monkeypatch):
     return run
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(17, 16), (40, 23), (300, 257)])
 @pytest.mark.parametrize("layers", [1, 2, 4])
-def test_compiled_starlet_planes_are_bit_identical(shape: tuple[int, int], layers: int) -> None:
+def test_compiled_starlet_planes_are_bit_identical(shape: tuple[int, int], layers: int, dtype) -> None:
     from processes._kernels import noise_nb
 
-    image = _scene(shape, 0.01, 1)
+    image = _scene(shape, 0.01, 1).astype(dtype)
     details, residual = noise.atrous(image, layers)
     w1, significance, signal = (np.empty_like(image) for _ in range(3))
-    coefficients = np.asarray(noise.B3_NOISE_COEFFICIENTS[:layers], dtype=np.float32)
+    coefficients = np.asarray(noise.B3_NOISE_COEFFICIENTS[:layers], dtype=dtype)
     noise_nb.mrs_planes(image, layers, coefficients, w1, significance, signal)
     expected = np.abs(details[0]) / noise.B3_NOISE_COEFFICIENTS[0]
     for j, w in enumerate(details[1:], start=1):
@@ -48,9 +49,10 @@ def test_compiled_starlet_planes_are_bit_identical(shape: tuple[int, int], layer
     assert np.array_equal(signal, image - residual)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_compiled_estimates_equal_the_numpy_estimates(seed: int, numpy_path) -> None:
-    image = _scene((400, 333), 0.002 * (seed + 1), seed)
+def test_compiled_estimates_equal_the_numpy_estimates(seed: int, dtype, numpy_path) -> None:
+    image = _scene((400, 333), 0.002 * (seed + 1), seed).astype(dtype)
     assert image.size >= noise._COMPILED_MIN
     for func in (noise.noise_mrs, noise.noise_ksigma):
         got, ref = func(image), numpy_path(func, image)
@@ -68,9 +70,10 @@ def test_compiled_estimates_measure_white_noise() -> None:
     assert noise.noise_mrs(np.zeros((300, 300), np.float32)).sigma == 0.0
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(300, 257), (640, 512)])
-def test_compiled_noise_scale_factors_equal_numpy(shape: tuple[int, int], numpy_path) -> None:
-    image = _scene(shape, 0.003, 4)
+def test_compiled_noise_scale_factors_equal_numpy(shape: tuple[int, int], dtype, numpy_path) -> None:
+    image = _scene(shape, 0.003, 4).astype(dtype)
     image[::97, ::3] = 0.0  # clipped black and white samples
     image[5::101, ::7] = 1.0
     got = noise.noise_scale_factors(image)
