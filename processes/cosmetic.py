@@ -104,7 +104,7 @@ def detect_auto(
     s = noise_ksigma(p).sigma if sigma is None else sigma
     if not s > 0:
         return hot_mask, cold_mask
-    med = ndimage.median_filter(p, footprint=_RING3_FOOTPRINT, mode="mirror")
+    med = _ring_median(p)
     if hot is not None:
         ys, xs = np.nonzero(p > med + hot * s)
         if ys.size:
@@ -124,6 +124,18 @@ def detect_auto(
             keep = (low < m) & (low < bkg) & (low < axis_floor)
             cold_mask[ys[keep], xs[keep]] = True
     return hot_mask, cold_mask
+
+
+def _ring_median(p: np.ndarray) -> np.ndarray:
+    """``median_filter(p, footprint=_RING3_FOOTPRINT, mode="mirror")`` of a float64 plane, by
+    the compiled kernel (:mod:`processes._kernels.cosmetic_nb`) for planes of 2¹⁶ pixels or more."""
+    if p.size < 1 << 16 or p.dtype != np.float64:
+        return ndimage.median_filter(p, footprint=_RING3_FOOTPRINT, mode="mirror")
+    from processes._kernels.cosmetic_nb import ring_median
+
+    out = np.empty_like(p)
+    ring_median(np.ascontiguousarray(p), out)
+    return out
 
 
 def _local(p: np.ndarray, ys: np.ndarray, xs: np.ndarray, sigma: float):

@@ -261,3 +261,18 @@ def test_view_execution_is_undoable(star_field: dict) -> None:
     assert not np.array_equal(window.image.pixels, before)
     window.main_view.undo()
     assert np.array_equal(window.image.pixels, before)
+
+
+@pytest.mark.parametrize("shape", [(1, 7), (7, 1), (2, 5), (3, 3), (64, 47)])
+def test_compiled_ring_median_equals_scipy(shape) -> None:
+    """The compiled 8-neighbour median (auto detection) is scipy's median_filter, ties included."""
+    from scipy import ndimage
+
+    from processes._kernels.cosmetic_nb import ring_median
+    from processes.cosmetic import _RING3_FOOTPRINT
+
+    rng = np.random.default_rng(sum(shape))
+    for plane in (rng.random(shape), np.round(rng.random(shape) * 4) / 4):
+        out = np.empty_like(plane)
+        ring_median(plane, out)
+        assert np.array_equal(out, ndimage.median_filter(plane, footprint=_RING3_FOOTPRINT, mode="mirror"))
