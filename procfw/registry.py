@@ -94,6 +94,10 @@ class Registry(Generic[T]):
 
     ``aliases_of`` returns the aliases an object declares (for process ids), and
     ``validate`` may reject a loaded object (raise) before it is registered.
+    ``alias_group`` names a second entry-point group whose entries declare aliases in
+    metadata (entry-point name: the alias; value: the id it stands for), so that
+    looking a name up never imports a plugin: only the object a name resolves to is
+    loaded, and a miss loads nothing.
     """
 
     def __init__(
@@ -103,9 +107,11 @@ class Registry(Generic[T]):
         *,
         aliases_of: Callable[[T], tuple[str, ...]] | None = None,
         validate: Callable[[str, T], None] | None = None,
+        alias_group: str | None = None,
     ) -> None:
         self.group = group
         self.kind = kind
+        self.alias_group = alias_group
         self._aliases_of = aliases_of or (lambda obj: ())
         self._validate = validate
         self._entries: dict[str, Entry[T]] = {}
@@ -137,6 +143,11 @@ class Registry(Generic[T]):
                 self._fail(ep.name, dist, version, f"id clashes with {current.distribution} {current.version}; ignored")
                 continue
             self._entries[ep.name] = Entry(ep.name, dist, version, entry_point=ep)
+        if self.alias_group is not None:
+            for ep in sorted(metadata.entry_points(group=self.alias_group), key=lambda ep: ep.name):
+                target = ep.value.strip()
+                if target in self._entries and ep.name not in self._entries:
+                    self._aliases.setdefault(ep.name, target)
 
     def _fail(self, id_: str, dist: str, version: str, reason: str) -> None:
         failure = PluginFailure(self.group, id_, dist, version, reason)
@@ -197,14 +208,14 @@ class Registry(Generic[T]):
         return [self._entries[k] for k in sorted(self._entries)]
 
     def resolve(self, name: str) -> str | None:
-        """The id that ``name`` (an id or a declared alias) refers to, or None."""
+        """The id that ``name`` (an id or an alias) refers to, or None; never imports a plugin.
+
+        Aliases come from the alias entry-point group, from objects registered from
+        Python and from objects already loaded.
+        """
         self._discover()
         if name in self._entries:
             return name
-        if name in self._aliases:
-            return self._aliases[name]
-        for entry in list(self._entries.values()):  # aliases are known only once loaded
-            self._load(entry)
         return self._aliases.get(name)
 
     def get(self, name: str) -> T:
@@ -257,9 +268,10 @@ def _check_process(id_: str, cls: Any) -> None:
 
 
 processes: Registry[Any] = Registry(
-    "procfw.processes", "process", aliases_of=_process_aliases, validate=_check_process
+    "procfw.processes", "process", aliases_of=_process_aliases, validate=_check_process,
+    alias_group="procfw.process_aliases",
 )
-"""Process classes by process id (and declared aliases)."""
+"""Process classes by process id, and by the aliases declared in ``procfw.process_aliases``."""
 
 def _check_command(id_: str, function: Any) -> None:
     if not callable(function):
@@ -278,5 +290,12 @@ def _check_format(id_: str, fmt: Any) -> None:
 commands: Registry[Any] = Registry("procfw.commands", "command", validate=_check_command)
 """Console command functions by command name."""
 
-formats: Registry[Any] = Registry("procfw.formats", "image format", validate=_check_format)
-"""Image file formats by format id."""
+def _format_extensions(fmt: Any) -> tuple[str, ...]:
+    return tuple(getattr(fmt, "extensions", ()))
+
+
+formats: Registry[Any] = Registry(
+    "procfw.formats", "image format", aliases_of=_format_extensions, validate=_check_format,
+    alias_group="procfw.format_extensions",
+)
+"""Image file formats by format id, and by the file extensions declared in ``procfw.format_extensions``."""

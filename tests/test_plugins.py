@@ -106,9 +106,13 @@ def test_plugin_calling_sys_exit_at_import_is_one_warning_and_breaks_nothing(plu
     done = procfw(plugin_path, "run", "-c",
                   "NewImage -id=a -width=2 -height=2 -v0=0.25 -colorSpace=Grayscale\nInvert a\nExampleGain a")
     assert done.returncode == 0, done.stderr
-    exits = [line for line in done.stderr.splitlines() if "procfw-exiting-plugin 0.3.0" in line]
-    assert len(exits) == 1 and "exiting-command" in exits[0], done.stderr
+    assert "procfw-exiting-plugin" not in done.stderr  # looking names up imports no unrelated plugin
+
+    called = procfw(plugin_path, "run", "-c", "exiting-command\necho still here")
+    exits = [line for line in called.stderr.splitlines() if "procfw-exiting-plugin 0.3.0" in line]
+    assert len(exits) == 1 and "exiting-command" in exits[0], called.stderr
     assert "failed to load: SystemExit: the plugin called sys.exit(3)" in exits[0]
+    assert called.returncode == 1 and "Traceback" not in called.stderr
 
     used = procfw(plugin_path, "run", "-c", "NewImage -id=a -width=2 -height=2\nExitingProcess a")
     assert used.returncode == 1, used.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from importlib import metadata
 
 import pytest
@@ -16,8 +18,9 @@ class FakeDist:
         self.version = version
 
 
-def entry_point(name: str, value: str, dist: str, version: str = "1.0") -> metadata.EntryPoint:
-    ep = metadata.EntryPoint(name, value, "test.group")
+def entry_point(name: str, value: str, dist: str, version: str = "1.0", group: str = "test.group"
+                ) -> metadata.EntryPoint:
+    ep = metadata.EntryPoint(name, value, group)
     return ep._for(FakeDist(dist, version))  # type: ignore[attr-defined]
 
 
@@ -27,8 +30,8 @@ def fake_group(monkeypatch):
     real = metadata.entry_points
 
     def entry_points(**kwargs):
-        if kwargs.get("group") == "test.group":
-            return points
+        if kwargs.get("group") in ("test.group", "test.aliases"):
+            return [p for p in points if p.group == kwargs["group"]]
         return real(**kwargs)
 
     monkeypatch.setattr(metadata, "entry_points", entry_points)
@@ -82,3 +85,57 @@ def test_builtin_formats_are_registered():
     assert ".fits" in formats.get("fits").extensions
     with pytest.raises(TypeError, match="lacks"):
         formats.register("bogus", object())
+
+
+def test_aliases_come_from_metadata_and_a_miss_imports_nothing(fake_group):
+    fake_group.append(entry_point("dumps", "json:dumps", "some-plugin"))
+    fake_group.append(entry_point("broken", "no_such_module_xyz:thing", "bad-plugin"))
+    fake_group.append(entry_point("old_dumps", "dumps", "some-plugin", group="test.aliases"))
+    fake_group.append(entry_point("stray", "not_an_id", "some-plugin", group="test.aliases"))
+    registry: Registry = Registry("test.group", "thing", alias_group="test.aliases")
+    assert registry.resolve("old_dumps") == "dumps"
+    assert registry.resolve("stray") is None  # an alias of nothing is ignored
+    assert registry.resolve("nothing_like_it") is None
+    assert all(e.obj is None and not e.failed for e in registry.entries())  # nothing was imported
+    import json
+
+    assert registry.get("old_dumps") is json.dumps
+    assert not registry.failures
+
+
+def _fresh_interpreter(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_did_you_mean_miss_loads_no_plugin():
+    out = _fresh_interpreter(
+        "import sys\n"
+        "from procfw.console import Session\n"
+        "try:\n    Session().run_text('Invertt')\nexcept Exception as exc:\n    print(exc)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('processes')))\n"
+    )
+    assert "did you mean Invert?" in out
+    assert out.splitlines()[-1] == "[]"
+
+
+def test_running_a_process_imports_that_process_only():
+    out = _fresh_interpreter(
+        "import sys\n"
+        "from procfw.console import Session\n"
+        "Session().run_text('NewImage -id=a -width=64 -height=64\\nInvert a')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('processes')))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'astropy', 'numba'}))\n"
+    )
+    assert out.splitlines()[-2:] == ["['processes', 'processes.invert', 'processes.newimage']", "[]"]
+
+
+def test_a_format_is_found_by_extension_without_loading_the_others():
+    out = _fresh_interpreter(
+        "from procfw.io import format_for_path\n"
+        "from procfw.registry import formats\n"
+        "print(format_for_path('a.fits.gz').id, format_for_path('b.tif', for_writing=True).id)\n"
+        "print(sorted(e.id for e in formats.entries() if e.obj is not None))\n"
+    )
+    assert out.splitlines() == ["fits tiff", "['fits', 'tiff']"]

@@ -46,7 +46,13 @@ def format_for_path(path: str | os.PathLike[str], *, for_writing: bool = False) 
 
     suffixes = [s.lower() for s in Path(path).suffixes]
     candidates = ["".join(suffixes[i:]) for i in range(len(suffixes))]
-    for suffix in candidates:
+    for suffix in candidates:  # an extension declared in metadata loads that format alone
+        id_ = formats.resolve(suffix)
+        if id_ is not None:
+            fmt = formats.get(id_)
+            if suffix in fmt.extensions and (fmt.can_write if for_writing else fmt.can_read):
+                return fmt
+    for suffix in candidates:  # plugins that declare no extensions in metadata
         for fmt in formats.values():
             if suffix in fmt.extensions and (fmt.can_write if for_writing else fmt.can_read):
                 return fmt
