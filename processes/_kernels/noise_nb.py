@@ -84,20 +84,6 @@ def b3_smooth(src, step, out, row):  # pragma: no cover - compiled
                              row[_mirror(x - s2, width)], row[_mirror(x + s2, width)])
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _detail(src, y, x, smooth, k, first, w1, significance):  # pragma: no cover - compiled
-    # the detail coefficient w = c_j − c_{j+1} (float32) and its significance |w| / k_j,
-    # kept as the running maximum over the levels (np.maximum of the array code)
-    w = src[y, x] - smooth
-    a = abs(w) / k
-    if first:
-        w1[y, x] = w
-        significance[y, x] = a
-    else:
-        old = significance[y, x]
-        significance[y, x] = a if a > old else old
-
-
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def b3_level(src, step, out, row, k, first, w1, significance):  # pragma: no cover - compiled
     """:func:`b3_smooth` fused with the detail layer's significance update (one pass less):
@@ -117,14 +103,22 @@ def b3_level(src, step, out, row, k, first, w1, significance):  # pragma: no cov
         for x in range(lo):
             out[y, x] = _tap(row[x], row[_mirror(x - step, width)], row[_mirror(x + step, width)],
                              row[_mirror(x - s2, width)], row[_mirror(x + s2, width)])
-            _detail(src, y, x, out[y, x], k, first, w1, significance)
         for x in range(lo, hi):
             out[y, x] = _tap(row[x], row[x - step], row[x + step], row[x - s2], row[x + s2])
-            _detail(src, y, x, out[y, x], k, first, w1, significance)
         for x in range(hi, width):
             out[y, x] = _tap(row[x], row[_mirror(x - step, width)], row[_mirror(x + step, width)],
                              row[_mirror(x - s2, width)], row[_mirror(x + s2, width)])
-            _detail(src, y, x, out[y, x], k, first, w1, significance)
+        # the row's detail coefficients while it is in cache (separate simple loops vectorize)
+        if first:
+            for x in range(width):
+                w = src[y, x] - out[y, x]
+                w1[y, x] = w
+                significance[y, x] = abs(w) / k
+        else:
+            for x in range(width):
+                a = abs(src[y, x] - out[y, x]) / k
+                old = significance[y, x]
+                significance[y, x] = a if a > old else old
 
 
 @numba.njit(cache=True, nogil=True)
