@@ -21,7 +21,10 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "MAX_LINE_LENGTH", "parse_literal", "unquote"]
+__all__ = ["MAX_DEPTH", "MAX_LINE_LENGTH", "MAX_SCRIPT_BYTES", "TooManyItemsError", "parse_literal", "unquote"]
+
+MAX_SCRIPT_BYTES = 64 << 20
+"""The largest console script file the console reads (64 MiB), checked before reading it."""
 
 MAX_LINE_LENGTH = 1 << 20
 """The longest line of console text, in characters (1 MiB of ASCII): console scripts and
@@ -88,8 +91,16 @@ def _tokens(text: str) -> Iterator[tuple[str, str, int]]:
         pos = match.end()
 
 
-def _too_many(max_items: int) -> ValueError:
-    return ValueError(f"more than {max_items} items in the list (the limit)")
+class TooManyItemsError(ValueError):
+    """A list literal holds more items than ``max_items`` allows (raised while parsing)."""
+
+    def __init__(self, max_items: int) -> None:
+        super().__init__(f"more than {max_items} items in the list (the limit)")
+        self.max_items = max_items
+
+
+def _too_many(max_items: int) -> TooManyItemsError:
+    return TooManyItemsError(max_items)
 
 
 def _refuse_constant(name: str) -> Any:

@@ -614,10 +614,12 @@ class Table(ParameterKind):
 
     def convert(self, value: Any) -> tuple[tuple[Any, ...], ...]:
         if isinstance(value, str):
-            from procfw.literals import parse_literal
+            from procfw.literals import TooManyItemsError, parse_literal
 
             try:
-                value = parse_literal(value)
+                value = parse_literal(value, max_items=self.max_rows)  # refused while parsing, not after
+            except TooManyItemsError:
+                raise self._error(value, f"allows at most {self.max_rows} rows, got more") from None
             except ValueError as exc:
                 raise self._error(value, f"not a table literal: {exc}") from None
         if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):

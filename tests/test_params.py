@@ -327,3 +327,19 @@ def test_table_format_parse(rows):
     value = TABLE.convert(rows)
     assert TABLE.parse(TABLE.format(value)) == value
     assert TABLE.convert(TABLE.to_json(value)) == value
+
+
+def test_table_literal_over_the_row_limit_is_refused_while_parsing(monkeypatch):
+    import procfw.literals as literals
+
+    kind = h_table()
+    seen: list[int | None] = []
+    real = literals.parse_literal
+
+    def spy(text, *, max_items=None):
+        seen.append(max_items)
+        return real(text, max_items=max_items)
+
+    monkeypatch.setattr(literals, "parse_literal", spy)
+    rejects(kind, "[" + ",".join(["[a,b,c]"] * 50_000) + "]", "at most 5 rows")
+    assert seen == [5]  # the limit reached the parser, which stops at row 6

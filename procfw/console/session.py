@@ -455,7 +455,14 @@ class Session:
 
     @staticmethod
     def _read_script(path: str | Path, node: ast.Node | None) -> str:
+        from procfw.literals import MAX_SCRIPT_BYTES
+
         try:
+            size = Path(path).stat().st_size
+            if size > MAX_SCRIPT_BYTES:
+                raise ArgumentError(
+                    f"cannot read script '{path}': {size} bytes, more than the limit of {MAX_SCRIPT_BYTES} bytes "
+                    "for a console script", node)
             return Path(path).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

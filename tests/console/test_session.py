@@ -482,3 +482,13 @@ def test_for_over_files_streams_matches(console, tmp_path, monkeypatch):
     monkeypatch.setattr(os, "scandir", counting_scandir)
     assert console(f'for f in "{tmp_path}/**/*.fits" {{ echo ${{f.name}}; exit 0 }}') == "x.fits\n"
     assert len(listed) < 10, "the loop collected every match before it started"
+
+
+def test_a_script_over_the_size_limit_is_refused_before_reading(tmp_path, monkeypatch):
+    import procfw.literals
+
+    script = tmp_path / "big.pcs"
+    script.write_text("echo hi\n" * 100)
+    monkeypatch.setattr(procfw.literals, "MAX_SCRIPT_BYTES", 200)
+    with pytest.raises(ConsoleRuntimeError, match=r"800 bytes, more than the limit of 200 bytes"):
+        run_text(f'run "{script}"')
