@@ -21,15 +21,14 @@ from typing import Any
 import numpy as np
 
 from procfw.errors import ExecutionError
+from procfw.io import limits as io_limits
 
 __all__ = ["check_output_size", "image_bytes", "max_image_bytes"]
 
 
 def max_image_bytes() -> int:
     """The largest image (plus its working arrays) one process may allocate, in bytes."""
-    from procfw.io.limits import max_image_bytes as limit  # the one reader of PROCFW_MAX_IMAGE_BYTES
-
-    return limit()
+    return io_limits.max_image_bytes()  # the one reader of PROCFW_MAX_IMAGE_BYTES
 
 
 def image_bytes(shape: Sequence[int], dtype: Any = np.float32) -> int:
@@ -38,13 +37,6 @@ def image_bytes(shape: Sequence[int], dtype: Any = np.float32) -> int:
     for length in shape:
         count *= int(length)
     return count * np.dtype(dtype).itemsize
-
-
-def _human(nbytes: int) -> str:
-    for shift, unit in ((40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")):
-        if nbytes >= 1 << shift:
-            return f"{nbytes / (1 << shift):.3g} {unit}"
-    return f"{nbytes} B"
 
 
 def check_output_size(
@@ -70,7 +62,8 @@ def check_output_size(
         working = f" plus {working_bytes} bytes of working arrays" if working_bytes else ""
         raise ExecutionError(
             f"{process_id} {given}: the result would be a {geometry} {np.dtype(dtype).name} image of {output} bytes"
-            f"{working} ({_human(total)} in all), more than the limit of {limit} bytes ({_human(limit)}) for one "
+            f"{working} ({io_limits.human_bytes(total)} in all), more than the limit of {limit} bytes "
+            f"({io_limits.human_bytes(limit)}) for one "
             "image; change the parameters, or raise the limit with the environment variable "
             f"PROCFW_MAX_IMAGE_BYTES={total} (or procfw.io.limits.set_limits(image_bytes={total}))"
         )

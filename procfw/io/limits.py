@@ -43,6 +43,7 @@ __all__ = [
     "DecodeBudget",
     "check_compression_ratio",
     "check_image_size",
+    "human_bytes",
     "limits",
     "max_image_bytes",
     "max_property_bytes",
@@ -151,7 +152,7 @@ class DecodeBudget:
             raise ImageFileError(
                 self.path,
                 f"{what} declares {nbytes} bytes of decoded data{earlier}, more than the limit of "
-                f"{self.limit} bytes ({_human(self.limit)}); refused before reading (a decompression bomb or a "
+                f"{self.limit} bytes ({human_bytes(self.limit)}); refused before reading (a decompression bomb or a "
                 f"corrupt header?); {_how_to_raise(IMAGE_BYTES_VARIABLE, total)}",
             )
         self.spent += nbytes
@@ -162,7 +163,7 @@ class DecodeBudget:
             raise ImageFileError(
                 self.path,
                 f"{what} declares {nbytes} bytes of decoded data, more than the limit of "
-                f"{self.property_limit} bytes ({_human(self.property_limit)}) for one property; refused before "
+                f"{self.property_limit} bytes ({human_bytes(self.property_limit)}) for one property; refused before "
                 f"reading; {_how_to_raise(PROPERTY_BYTES_VARIABLE, nbytes)}",
             )
         self.charge(nbytes, what)
@@ -189,9 +190,9 @@ def check_compression_ratio(path: object, decoded: int, stored: int, what: str) 
         return
     raise ImageFileError(
         path,
-        f"{what}: {stored} compressed bytes declare {decoded} bytes ({_human(decoded)}) of decoded data, "
+        f"{what}: {stored} compressed bytes declare {decoded} bytes ({human_bytes(decoded)}) of decoded data, "
         f"{decoded / max(stored, 1):.0f} times as much — more than the limit of {ratio} times for data over "
-        f"{_human(RATIO_FLOOR_BYTES)}; refused before decompressing (a decompression bomb?); if the file is "
+        f"{human_bytes(RATIO_FLOOR_BYTES)}; refused before decompressing (a decompression bomb?); if the file is "
         f"genuine, allow it: environment variable {RATIO_VARIABLE}=0 (no limit) or a larger ratio",
     )
 
@@ -205,7 +206,8 @@ def check_image_size(path: object, shape: tuple[int, ...], sample_bytes: int, wh
     DecodeBudget(path).charge(count * sample_bytes, f"{what} ({geometry} samples of {sample_bytes} bytes)")
 
 
-def _human(nbytes: int) -> str:
+def human_bytes(nbytes: int) -> str:
+    """``nbytes`` for people: ``1.5 GiB``, ``256 MiB``, ``12 bytes``."""
     for shift, unit in ((40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")):
         if nbytes >= 1 << shift:
             return f"{nbytes / (1 << shift):.4g} {unit}"
