@@ -64,23 +64,33 @@ def run_siril(siril: str, frames: list[Path], work: Path) -> tuple[float, float,
     return wall, cpu, rss
 
 
-def run_ours(frames: list[Path], write_dir: Path | None) -> tuple[list[float], list[float], dict]:
-    """Per-frame wall and CPU times of read + VNG + noise (+ write), and the last noise outputs."""
+def run_ours(frames: list[Path], write_dir: Path | None,
+             steps: dict[str, float] | None = None) -> tuple[list[float], list[float], dict]:
+    """Per-frame wall and CPU times of read + VNG + noise (+ write), and the last noise outputs;
+    ``steps`` accumulates the CPU time of each step."""
     from processes.debayer import _noise, debayer_image, resolve_pattern
     from procfw.io import read_image
 
     walls, cpus = [], []
     noise: dict = {}
+    steps = {} if steps is None else steps
+
+    def timed(name, func):
+        start = time.process_time()
+        result = func()
+        steps[name] = steps.get(name, 0.0) + time.process_time() - start
+        return result
+
     for path in frames:
         wall, cpu = time.perf_counter(), time.process_time()
-        image = read_image(path)
+        image = timed("read", lambda: read_image(path))  # noqa: B023 - called at once
         pattern, _ = resolve_pattern(image, "Auto")
-        rgb = debayer_image(image, pattern, "VNG")
-        noise = _noise(rgb, "NoiseEvaluation_MRS")
+        rgb = timed("VNG", lambda: debayer_image(image, pattern, "VNG"))  # noqa: B023
+        noise = timed("MRS noise (3 channels)", lambda: _noise(rgb, "NoiseEvaluation_MRS"))  # noqa: B023
         if write_dir is not None:
             from procfw.io import write_image
 
-            write_image(rgb, write_dir / f"{path.stem}_d.fits")
+            timed("write", lambda: write_image(rgb, write_dir / f"{path.stem}_d.fits"))  # noqa: B023
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
     return walls, cpus, noise
@@ -105,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     run_ours(frames[:1], None)  # warm-up: import numpy/numba, load the cached kernels
     best = {"siril": (math.inf, math.inf), "ours": (math.inf, math.inf)}
     siril_rss = 0
+    steps: dict[str, float] = {}
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory(prefix="bench_debayer_") as tmp:
             wall, cpu, siril_rss = run_siril(args.siril, frames, Path(tmp))
@@ -112,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             write_dir = Path(tmp) / "ours_out" if args.write else None
             if write_dir is not None:
                 write_dir.mkdir()
-            walls, cpus, noise = run_ours(frames, write_dir)
+            walls, cpus, noise = run_ours(frames, write_dir, steps)
             best["ours"] = (min(best["ours"][0], sum(walls) / n), min(best["ours"][1], sum(cpus) / n))
     ours_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     what = "read + VNG + MRS noise" + (" + write" if args.write else "")
@@ -125,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     ratio_wall = best["ours"][0] / best["siril"][0]
     ratio_cpu = best["ours"][1] / best["siril"][1]
     print(f"ratio ours/siril: wall {ratio_wall:.2f}, CPU {ratio_cpu:.2f}")
+    runs = n * args.repeat
+    print("ours, CPU s per frame by step: " + ", ".join(f"{k} {v / runs:.3f}" for k, v in steps.items()))
     print("last frame noise (R, G, B): " + ", ".join(f"{noise[f'noiseEstimate{c}']:.4e}" for c in "RGB"))
     return 0
 
