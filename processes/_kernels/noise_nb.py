@@ -59,6 +59,23 @@ def _tap(c, near_a, near_b, far_a, far_b):  # pragma: no cover - compiled
     return acc  # rounded to the plane's precision where it is stored
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _row_interior(row, lo, hi, step, out_row):  # pragma: no cover - compiled
+    # the five taps as unit-stride windows of the row (separate views vectorize well)
+    n = hi - lo
+    if n <= 0:
+        return
+    s2 = 2 * step
+    far_a = row[lo - s2 : hi - s2]
+    near_a = row[lo - step : hi - step]
+    centre = row[lo:hi]
+    near_b = row[lo + step : hi + step]
+    far_b = row[lo + s2 : hi + s2]
+    target = out_row[lo:hi]
+    for i in range(n):
+        target[i] = _tap(centre[i], near_a[i], near_b[i], far_a[i], far_b[i])
+
+
 @numba.njit(cache=True, nogil=True)
 def b3_smooth(src, step, out, row):  # pragma: no cover - compiled
     """Smooth ``src`` (h, w) into ``out`` with holes ``step`` apart; ``row`` is a buffer of
@@ -77,8 +94,7 @@ def b3_smooth(src, step, out, row):  # pragma: no cover - compiled
         for x in range(lo):
             out[y, x] = _tap(row[x], row[_mirror(x - step, width)], row[_mirror(x + step, width)],
                              row[_mirror(x - s2, width)], row[_mirror(x + s2, width)])
-        for x in range(lo, hi):
-            out[y, x] = _tap(row[x], row[x - step], row[x + step], row[x - s2], row[x + s2])
+        _row_interior(row, lo, hi, step, out[y])
         for x in range(hi, width):
             out[y, x] = _tap(row[x], row[_mirror(x - step, width)], row[_mirror(x + step, width)],
                              row[_mirror(x - s2, width)], row[_mirror(x + s2, width)])
@@ -103,22 +119,25 @@ def b3_level(src, step, out, row, k, first, w1, significance):  # pragma: no cov
         for x in range(lo):
             out[y, x] = _tap(row[x], row[_mirror(x - step, width)], row[_mirror(x + step, width)],
                              row[_mirror(x - s2, width)], row[_mirror(x + s2, width)])
-        for x in range(lo, hi):
-            out[y, x] = _tap(row[x], row[x - step], row[x + step], row[x - s2], row[x + s2])
+        _row_interior(row, lo, hi, step, out[y])
         for x in range(hi, width):
             out[y, x] = _tap(row[x], row[_mirror(x - step, width)], row[_mirror(x + step, width)],
                              row[_mirror(x - s2, width)], row[_mirror(x + s2, width)])
         # the row's detail coefficients while it is in cache (separate simple loops vectorize)
+        src_row = src[y]
+        out_row = out[y]
+        sig_row = significance[y]
         if first:
+            w1_row = w1[y]
             for x in range(width):
-                w = src[y, x] - out[y, x]
-                w1[y, x] = w
-                significance[y, x] = abs(w) / k
+                w = src_row[x] - out_row[x]
+                w1_row[x] = w
+                sig_row[x] = abs(w) / k
         else:
             for x in range(width):
-                a = abs(src[y, x] - out[y, x]) / k
-                old = significance[y, x]
-                significance[y, x] = a if a > old else old
+                a = abs(src_row[x] - out_row[x]) / k
+                old = sig_row[x]
+                sig_row[x] = a if a > old else old
 
 
 @numba.njit(cache=True, nogil=True)
