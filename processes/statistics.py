@@ -15,9 +15,10 @@ unchecked by default too), BWMV, PBMV, Sn and Qn.  As in PixInsight:
 
 The results come back as outputs (one dict per channel, the computed estimators in the
 order of :data:`ESTIMATORS`); the image is not changed.  Large channels are measured by
-compiled single passes (:mod:`processes._kernels.robust_nb`): count, mean, variance,
-extremes and the exact median in one pass, avgDev and the exact MAD in a second, without
-copying the channel; Sn and Qn, which need the sorted samples, copy them.
+compiled passes (:mod:`processes._kernels.robust_nb`): count, mean, variance, extremes,
+the exact median, avgDev and the exact MAD usually in a single pass over the channel (a
+second one when its MAD windows cannot be trusted), without copying it; BWMV and PBMV
+take one or two more passes, and Sn and Qn, which need the sorted samples, copy them.
 """
 
 from __future__ import annotations
