@@ -3,7 +3,7 @@
 Both tools get a copy of the same raw light frames (by default the corpus Seestar S50
 session, 12 frames of 1080×1920 GRBG) and do the same steps: debayer, register, stack with
 winsorized sigma clipping 3/3, additive-with-scaling normalization and noise weights.
-Siril's script::
+Siril's script (``setext``/``set16bits`` pin Siril's persistent settings to its defaults)::
 
     convert light -debayer -out=../siril
     register light
@@ -13,8 +13,10 @@ procfw: ``preprocess RAW OUT -allowMissingCalibration+ -rejection=WinsorizedSigm
 -progress- -executor=KIND`` for each executor asked (serial, processes, dask against a
 2-worker ``distributed.LocalCluster`` on the loopback address).
 
-Printed for each run: wall time, peak RSS (the sum over the process tree, sampled every
-20 ms — worker processes included), the ratios ours/Siril, and for each tool's master:
+Printed for each run: wall time, CPU time, peak memory of the whole process tree (worker
+processes included, sampled every 20 ms) as the sum of RSS and as the sum of PSS (a page
+shared between processes — forked workers' copy-on-write pages — counts once in all: the
+honest total; ratios against Siril's are on PSS), the ratios ours/Siril, and for each tool's master:
 the background-noise reduction against the tool's own debayered (not resampled) copy of
 the first frame (noise: MAD of the first B3-spline wavelet layer over background pixels, averaged over
 channels — the same estimator for both — at pixel scale and on 4×4 block means, because
@@ -39,6 +41,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from astropy.io import fits
@@ -66,11 +69,33 @@ def _children_map() -> dict[int, list[int]]:
     return children
 
 
-def _tree_rss(roots: list[int]) -> int:
+def _pss(pid: int) -> int:
+    """Proportional set size of ``pid`` in bytes (each shared page divided among its sharers)."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _cpu_ticks(pid: int) -> int:
+    """User + system clock ticks ``pid`` itself has used so far (not its children)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def _tree_memory(roots: list[int], cpu: dict[int, int] | None = None) -> tuple[int, int]:
+    """(sum of RSS, sum of PSS) over the process trees under ``roots``; ``cpu`` gets each pid's CPU ticks.
+
+    The RSS sum counts a page shared by several processes (a forked worker's copy-on-write
+    pages, shared libraries) once per process; the PSS sum counts it once in all — the
+    honest total of a process tree.
+    """
     children = _children_map()
     seen: set[int] = set()
     stack = list(roots)
-    total = 0
+    rss = pss = 0
     while stack:
         pid = stack.pop()
         if pid in seen:
@@ -78,21 +103,26 @@ def _tree_rss(roots: list[int]) -> int:
         seen.add(pid)
         try:
             with open(f"/proc/{pid}/statm") as f:
-                total += int(f.read().split()[1]) * PAGE
+                rss += int(f.read().split()[1]) * PAGE
+            pss += _pss(pid)
+            if cpu is not None:
+                cpu[pid] = max(cpu.get(pid, 0), _cpu_ticks(pid))
         except OSError:
             pass
         stack.extend(children.get(pid, ()))
-    return total
+    return rss, pss
 
 
-class PeakTreeRSS:
-    """Samples the summed RSS of a process tree (plus extra pids) until stopped."""
+class PeakTreeMemory:
+    """Samples the summed RSS and PSS of a process tree (plus extra pids) until stopped; keeps the peaks."""
 
     def __init__(self, extra_pids: list[int] | None = None, interval: float = 0.02) -> None:
         self.extra = list(extra_pids or [])
         self.interval = interval
         self.roots: list[int] = []
-        self.peak = 0
+        self.peak_rss = 0
+        self.peak_pss = 0
+        self.cpu_ticks: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -102,29 +132,42 @@ class PeakTreeRSS:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, _tree_rss(self.roots))
+            rss, pss = _tree_memory(self.roots, self.cpu_ticks)
+            self.peak_rss = max(self.peak_rss, rss)
+            self.peak_pss = max(self.peak_pss, pss)
             time.sleep(self.interval)
 
-    def stop(self) -> int:
+    def stop(self) -> tuple[int, int]:
         self._stop.set()
         self._thread.join()
-        return self.peak
+        return self.peak_rss, self.peak_pss
 
 
 def run_measured(cmd: list[str], cwd: Path, extra_pids: list[int] | None = None,
-                 env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Run ``cmd``; return (wall seconds, peak tree RSS in MB, combined output). Fails loudly."""
-    sampler = PeakTreeRSS(extra_pids)
+                 env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``cmd``: wall seconds, CPU seconds of the tree, peak tree RSS and PSS sums (MB), output.
+
+    Fails loudly.  CPU: the larger of the command's own with its waited-for children
+    (``wait4``) and the sum over every process seen in its tree of its last sampled CPU time
+    (which sees the workers of a fork server, which the command does not wait for; each
+    process's last 20 ms may be missed).
+    """
+    sampler = PeakTreeMemory(extra_pids)
     start = time.perf_counter()
+    before = os.times()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, **(env or {})})
     sampler.start(proc.pid)
     out, _ = proc.communicate()
     wall = time.perf_counter() - start
-    peak = sampler.stop() / 2**20
+    after = os.times()
+    rss, pss = sampler.stop()
     if proc.returncode != 0 or "Script execution failed" in out:
         sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{out[-4000:]}")
-    return wall, peak, out
+    cpu = max((after.children_user - before.children_user) + (after.children_system - before.children_system),
+              sum(t for pid, t in sampler.cpu_ticks.items() if pid not in (extra_pids or ()))
+              / os.sysconf("SC_CLK_TCK"))
+    return {"wall": wall, "cpu": cpu, "peak_mb": rss / 2**20, "peak_pss_mb": pss / 2**20, "output": out}
 
 
 # -- quality, one estimator for both tools ------------------------------------------------------------
@@ -212,6 +255,8 @@ def quality(master: Path, reference_frame: Path) -> dict[str, float]:
 
 # -- the two tools ---------------------------------------------------------------------------------
 SIRIL_SCRIPT = """requires 1.0.0
+setext fit
+set16bits
 cd raw
 convert light -debayer -out=../siril
 cd ../siril
@@ -228,11 +273,10 @@ def run_siril(work: Path) -> dict[str, object]:
     shutil.rmtree(work / "siril", ignore_errors=True)
     (work / "siril_master.fit").unlink(missing_ok=True)
     (work / "run.ssf").write_text(SIRIL_SCRIPT)
-    wall, peak, out = run_measured([siril, "-s", "run.ssf", "-d", str(work)], work)
+    measured = run_measured([siril, "-s", "run.ssf", "-d", str(work)], work)
     stacked = len(list((work / "siril").glob("r_light_*.fit")))
     master = next(work.glob("siril_master.fit*"))
-    return {"wall": wall, "peak_mb": peak, "frames": stacked, "master": master,
-            "reference": work / "siril" / "light_00001.fit"}
+    return {**measured, "frames": stacked, "master": master, "reference": work / "siril" / "light_00001.fit"}
 
 
 def run_procfw(work: Path, executor: str, scheduler: str | None, worker_pids: list[int]) -> dict[str, object]:
@@ -243,13 +287,13 @@ def run_procfw(work: Path, executor: str, scheduler: str | None, worker_pids: li
             f"-progress- -executor={executor}")
     if scheduler:
         line += f' -scheduler="{scheduler}"'
-    wall, peak, out = run_measured([procfw, "run", "-c", line], work, extra_pids=worker_pids)
+    measured = run_measured([procfw, "run", "-c", line], work, extra_pids=worker_pids)
     report = json.loads((out_dir / "preprocess_report.json").read_text())
     master = report["masters"][0]
     first = sorted((work / "raw").iterdir())[0].stem
     reference = next((out_dir / "debayered").rglob(f"{first}*"))
-    return {"wall": wall, "peak_mb": peak, "frames": master["frames"], "master": Path(master["path"]),
-            "reference": reference}
+    return {**measured, "frames": master["frames"], "master": Path(master["path"]), "reference": reference,
+            "timings": report.get("timings", {})}
 
 
 def main() -> None:
@@ -273,6 +317,7 @@ def main() -> None:
         results = [run() for _ in range(args.repeat)]
         return min(results, key=lambda r: r["wall"])
 
+    load_before = " ".join(f"{v:.2f}" for v in os.getloadavg())
     siril = best(lambda: run_siril(work))
     siril_q = quality(siril["master"], siril["reference"])
     rows = [("siril-cli", siril, siril_q)]
@@ -295,15 +340,23 @@ def main() -> None:
                 cluster.close()
         rows.append((f"procfw ({executor})", ours, quality(ours["master"], ours["reference"])))
 
-    print(f"{'tool':<22}{'wall s':>8}{'ratio':>8}{'peak MB':>9}{'ratio':>7}{'frames':>8}"
-          f"{'noise red.':>12}{'(4x4)':>8}{'FWHM px':>9}{'ratio':>7}")
+    print(f"load average before: {load_before}; after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(f"{'tool':<22}{'wall s':>8}{'ratio':>7}{'CPU s':>7}{'RSS MB':>8}{'ratio':>7}{'PSS MB':>8}{'ratio':>7}"
+          f"{'frames':>7}{'noise red.':>11}{'(4x4)':>7}{'FWHM px':>8}{'ratio':>7}")
     for name, r, q in rows:
-        print(f"{name:<22}{r['wall']:>8.2f}{r['wall'] / siril['wall']:>8.2f}{r['peak_mb']:>9.0f}"
-              f"{r['peak_mb'] / siril['peak_mb']:>7.2f}{r['frames']:>8}"
-              f"{q['noise_reduction']:>12.3f}{q['noise_reduction_4x4']:>8.3f}"
-              f"{q['fwhm']:>9.2f}{q['fwhm'] / siril_q['fwhm']:>7.3f}")
-    print("targets: wall ratio <= 1.0, peak-RSS ratio <= 1.5, noise reduction >= Siril's, FWHM ratio <= 1.02, "
-          "no frame lost")
+        print(f"{name:<22}{r['wall']:>8.2f}{r['wall'] / siril['wall']:>7.2f}{r['cpu']:>7.1f}{r['peak_mb']:>8.0f}"
+              f"{r['peak_mb'] / siril['peak_mb']:>7.2f}{r['peak_pss_mb']:>8.0f}"
+              f"{r['peak_pss_mb'] / siril['peak_pss_mb']:>7.2f}{r['frames']:>7}"
+              f"{q['noise_reduction']:>11.3f}{q['noise_reduction_4x4']:>7.3f}"
+              f"{q['fwhm']:>8.2f}{q['fwhm'] / siril_q['fwhm']:>7.3f}")
+    print("RSS MB: peak of the summed RSS of the process tree (pages shared between processes counted once per "
+          "process); PSS MB: peak of the summed PSS (each shared page counted once in all: the honest total). "
+          "CPU s: user+system of the tree (dask workers not included)")
+    for name, r, _ in rows:
+        if r.get("timings"):
+            print(f"{name} steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in r["timings"].items()))
+    print("targets: wall ratio <= 1.0, peak-memory ratio <= 1.5 (PSS), noise reduction >= Siril's, "
+          "FWHM ratio <= 1.02, no frame lost")
     if args.keep:
         print(f"work folder: {work}")
     else:

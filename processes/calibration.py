@@ -42,6 +42,7 @@ from processes._calibration.engine import Masters, Settings, calibrate_image, lo
 from processes._calibration.frames import Overscan
 from processes._kernels import signal_params as signal
 from processes._kernels.filelists import (
+    as_written,
     check_output_paths,
     file_key,
     file_list_table,
@@ -276,6 +277,10 @@ class ImageCalibration(Process):
         result.update(_masters_outputs(masters))
         return ProcessOutput(outputs=result, messages=messages)
 
+    def check_frame_state(self) -> None:
+        """Load the master frames as a worker would (ExecutionError when one cannot be used)."""
+        self._frame_state()
+
     def _frame_state(self) -> tuple[Settings, Masters]:
         """The settings and loaded masters, kept per worker process for the frames of one run."""
         settings = self.settings()
@@ -284,14 +289,23 @@ class ImageCalibration(Process):
 
     def process_file(self, index: int, path: Path, options: Mapping[str, Any]) -> tuple[Path, dict[str, Any]]:
         """Calibrate one target file and write it (any worker; see :func:`run_file_list`)."""
+        _, written, data = self.process_image(index, read_image(path), path, options)
+        return written, data
+
+    def process_image(self, index: int, image: Image, path: Path, options: Mapping[str, Any]
+                      ) -> tuple[Image, Path, dict[str, Any]]:
+        """Calibrate ``image`` (the content of target ``path``) and write it: ``(calibrated, written, results)``.
+
+        The image returned is the file's content (:func:`as_written`), so that a next step
+        applied in the same task gets exactly what it would read from the file.
+        """
         settings, masters = self._frame_state()
-        image = read_image(path)
         calibrated, results = calibrate_image(image, masters, settings, source=str(path))
         written = write_frame(
             calibrated, self._output_path(str(path)), sample_format=self.outputSampleFormat,
             overwrite=self.overwriteExistingFiles,
         )
-        return written, _frame_outputs(results)
+        return as_written(calibrated, written, self.outputSampleFormat), written, _frame_outputs(results)
 
     def _output_path(self, source: str) -> Path:
         return output_file_path(

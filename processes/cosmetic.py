@@ -53,6 +53,7 @@ import numpy as np
 from scipy import ndimage
 
 from processes._kernels.filelists import (
+    as_written,
     check_output_paths,
     file_key,
     file_list_table,
@@ -351,11 +352,26 @@ class CosmeticCorrection(Process):
         return output_file_path(source, directory=self.outputDir, prefix=self.prefix, postfix=self.postfix,
                                 extension=self.outputExtension)
 
+    def check_frame_state(self) -> None:
+        """Load the master dark as a worker would (an error when it cannot be used)."""
+        self._frame_dark()
+
     def _frame_dark(self) -> np.ndarray | None:
         """The master dark pixels, kept per worker process for the frames of one run."""
         return worker_state((self.process_id, self, file_key(self.masterDarkPath)), self._dark)
 
     def process_file(self, index: int, path: Path, options: Mapping[str, Any]) -> tuple[Path, dict[str, int]]:
         """Correct one target file and write it (any worker; see :func:`run_file_list`)."""
-        corrected, counts = self.correct(read_image(path), self._frame_dark())
-        return write_frame(corrected, self._output_path(str(path)), overwrite=self.overwrite), counts
+        _, written, counts = self.process_image(index, read_image(path), path, options)
+        return written, counts
+
+    def process_image(self, index: int, image: Image, path: Path, options: Mapping[str, Any]
+                      ) -> tuple[Image, Path, dict[str, int]]:
+        """Correct ``image`` (the content of target ``path``) and write it: ``(corrected, written, counts)``.
+
+        The image returned is the file's content (:func:`as_written`), for a next step
+        applied in the same task.
+        """
+        corrected, counts = self.correct(image, self._frame_dark())
+        written = write_frame(corrected, self._output_path(str(path)), overwrite=self.overwrite)
+        return as_written(corrected, written), written, counts

@@ -24,7 +24,8 @@ the hints and the file-thread/memory parameters.  ``onError = OnError_AskUser`` 
 # ruff: noqa: N815 - parameter names are PixInsight's camelCase ids
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from processes._kernels import signal_params as signal
 from processes._kernels.cfa import CFAPattern, detect_pattern
 from processes._kernels.demosaic import demosaic
 from processes._kernels.filelists import (
+    as_written,
     check_output_paths,
     file_list_table,
     output_file_path,
@@ -223,7 +225,21 @@ class Debayer(Process):
 
     def process_file(self, index: int, path: Path, options: Mapping[str, Any]) -> tuple[Path, dict[str, Any]]:
         """Demosaic one target file and write it (any worker; see :func:`run_file_list`)."""
-        image = read_image(path)
+        _, written, data = self.process_image(index, read_image(path), path, options)
+        return written, data
+
+    def process_image(self, index: int, image: Image, path: Path, options: Mapping[str, Any]
+                      ) -> tuple[Image, Path, dict[str, Any]]:
+        """Demosaic ``image`` (the content of target ``path``) and write it: ``(RGB image, written, results)``.
+
+        The RGB image returned is the file's content (:func:`as_written`), for a next step
+        applied in the same task.
+
+        With ``evaluateNoise`` the noise estimates are also written as PixInsight's
+        ``NOISExx``/``NOISEFxx``/``NOISEAxx`` keywords (ImageIntegration uses them for its
+        noise weights, as it does those of ImageCalibration); the CFA frame's own noise
+        keywords, which no longer apply, are dropped.
+        """
         if image.channels != 1:
             raise ExecutionError(f"Debayer needs a one-channel raw CFA image; this one has {image.channels} "
                                  "channels")
@@ -231,18 +247,42 @@ class Debayer(Process):
         rgb = debayer_image(image, pattern, self.debayerMethod)
         target = self._output_path(str(path))
         data: dict[str, Any] = {"cfaPattern": pattern.text, "cfaPatternSource": source}
+        if self.evaluateNoise:
+            data.update(_noise(rgb, self.noiseEvaluationAlgorithm))
+            rgb = rgb.with_keywords(_noise_keywords(rgb.keywords, data))
+        elif any(k.name.upper().startswith("NOISE") for k in rgb.keywords):
+            rgb = rgb.with_keywords(_noise_keywords(rgb.keywords, data, ""))
         written = target
         if self.outputRGBImages:
             written = write_frame(rgb, target, overwrite=self.overwriteExistingFiles)
+            rgb = as_written(rgb, written)
         if self.outputSeparateChannels:
             for c, letter in enumerate("RGB"):
                 channel_path = target.with_name(_channel_name(target, letter))
-                write_frame(rgb.with_pixels(rgb.pixels[c : c + 1].copy()), channel_path,
-                            overwrite=self.overwriteExistingFiles)
+                channel = rgb.with_pixels(rgb.pixels[c : c + 1].copy())
+                if self.evaluateNoise:
+                    channel = channel.with_keywords(_noise_keywords(channel.keywords, data, letter))
+                write_frame(channel, channel_path, overwrite=self.overwriteExistingFiles)
                 data[f"outputChannelFilePath{letter}"] = str(channel_path)
-        if self.evaluateNoise:
-            data.update(_noise(rgb, self.noiseEvaluationAlgorithm))
-        return written, data
+        return rgb, written, data
+
+
+def _noise_keywords(keywords: Sequence[FITSKeyword], data: Mapping[str, Any], letters: str = "RGB"
+                    ) -> list[FITSKeyword]:
+    """``keywords`` without NOISE* cards, plus NOISExx/NOISEFxx/NOISEAxx of the noise estimates in ``data`` of
+    the channels ``letters`` (channel #0 is the first letter)."""
+    cards = [k for k in keywords if not k.name.upper().startswith("NOISE")]
+    for i, letter in enumerate(letters):
+        sigma, fraction = data[f"noiseEstimate{letter}"], data[f"noiseFraction{letter}"]
+        if not (math.isfinite(sigma) and math.isfinite(fraction)):
+            continue  # no estimate (a blank channel): ImageIntegration estimates it itself
+        cards += [
+            FITSKeyword(f"NOISE{i:02d}", float(f"{sigma:.4e}"), f"Noise estimate, channel #{i}"),
+            FITSKeyword(f"NOISEF{i:02d}", float(f"{fraction:.3f}"), f"Fraction of noise pixels, channel #{i}"),
+            FITSKeyword(f"NOISEA{i:02d}", str(data[f"noiseAlgorithm{letter}"]),
+                        f"Noise evaluation algorithm, channel #{i}"),
+        ]
+    return cards
 
 
 def _channel_name(target: Path, letter: str) -> str:

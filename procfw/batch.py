@@ -21,8 +21,15 @@ Kinds (:func:`make_executor`):
     In this process, one item after another (the default for a single process call
     from Python).
 ``processes``
-    A local :class:`concurrent.futures.ProcessPoolExecutor` with the ``spawn`` start
-    method (fresh interpreters: no inherited threads or state).  By default one worker
+    A local :class:`concurrent.futures.ProcessPoolExecutor`.  Its workers are forked from
+    a *fork server* (``forkserver`` start method where the platform has it, else
+    ``spawn``): a single-threaded process started from a fresh interpreter that imports
+    the modules named in ``preload`` once — numpy, scipy, the task modules, and whatever
+    those modules load at import — so that every worker starts with them already loaded
+    (and shares their pages) instead of importing them again; no state of the calling
+    process is inherited.  :func:`start_workers` starts the fork server ahead of time, so
+    that its imports overlap with the caller's own work; the pool's workers are started
+    (and take a no-op task each) as soon as the executor is made.  By default one worker
     per core, but no more than the available memory allows for ``task_memory`` bytes per
     task.  With more than one worker, each worker limits numba, OpenMP, OpenBLAS and MKL
     to one thread, so the workers do not oversubscribe the cores.
@@ -48,6 +55,7 @@ import contextvars
 import logging
 import math
 import os
+import threading
 import traceback
 import types
 import uuid
@@ -71,6 +79,8 @@ __all__ = [
     "current_executor",
     "describe_exception",
     "make_executor",
+    "start_workers",
+    "stop_workers",
     "use_executor",
     "worker_count",
 ]
@@ -344,14 +354,102 @@ class SerialExecutor(Executor):
         return run()
 
 
+def _noop() -> None:
+    """The task that starts each worker of a new pool (so that workers start before real work)."""
+
+
+_FORKSERVER_LOCK = threading.Lock()
+_FORKSERVER_PRELOAD: tuple[str, ...] | None = None
+"""What the running fork server was started with (None: not started by :func:`start_workers`)."""
+
+
+def _start_method() -> str:
+    import multiprocessing
+
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def start_workers(preload: Iterable[str] = (), *, single_thread: bool = True) -> bool:
+    """Start the fork server of local process pools now, importing the modules ``preload``.
+
+    Returns at once: the fork server (one per calling process, shared by every
+    :class:`ProcessExecutor` it makes) imports the modules while the caller goes on, and
+    the first pool forks its workers from it when the imports are done.  ``preload``
+    names importable modules (``"numpy"``, ``"mypackage.tasks"``); one that cannot be
+    imported is skipped.  ``single_thread``: the server (and so every worker) limits
+    numba, OpenMP, OpenBLAS and MKL to one thread (several workers share the cores) —
+    set before those libraries load, which is the only time it takes effect.
+
+    A fork server that is already running is kept as it is (its modules and thread
+    limits stay those it was started with).  Returns False where the platform has no
+    fork server (Windows: pools then start fresh ``spawn`` interpreters).
+    """
+    global _FORKSERVER_PRELOAD
+
+    if _start_method() != "forkserver":
+        return False
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    modules = tuple(dict.fromkeys(["procfw.batch", *(str(m) for m in preload)]))
+    with _FORKSERVER_LOCK:
+        server = forkserver._forkserver  # type: ignore[attr-defined]  # the stdlib's per-process singleton
+        running = getattr(server, "_forkserver_pid", None) is not None and _FORKSERVER_PRELOAD is not None
+        if running:
+            return True
+        multiprocessing.get_context("forkserver").set_forkserver_preload(list(modules))
+        saved = {name: os.environ.get(name) for name in THREAD_LIMIT_VARIABLES}
+        try:
+            if single_thread:
+                for name in THREAD_LIMIT_VARIABLES:
+                    os.environ[name] = "1"
+            forkserver.ensure_running()
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        _FORKSERVER_PRELOAD = modules
+    log.debug("fork server started, preloading %s", ", ".join(modules))
+    return True
+
+
+def stop_workers() -> None:
+    """Stop the fork server of local process pools (its memory goes back to the system).
+
+    Pools that are running keep their workers; a pool made later starts a fork server
+    again (without the earlier ``preload``, unless :func:`start_workers` is called again).
+    """
+    global _FORKSERVER_PRELOAD
+
+    if _start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    with _FORKSERVER_LOCK:
+        server = forkserver._forkserver  # type: ignore[attr-defined]
+        stop = getattr(server, "_stop", None)  # CPython's own way to stop it (3.8 and later)
+        if stop is not None and getattr(server, "_forkserver_pid", None) is not None:
+            with contextlib.suppress(OSError):
+                stop()
+        _FORKSERVER_PRELOAD = None
+
+
 class ProcessExecutor(Executor):
-    """A local pool of ``workers`` processes (``spawn`` start method)."""
+    """A local pool of ``workers`` processes, forked from the fork server (see :func:`start_workers`).
+
+    ``preload``: modules the fork server imports once for all workers (used only when
+    this executor starts the fork server).  The workers start at once, each with a no-op
+    task.
+    """
 
     kind = "processes"
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, preload: Iterable[str] = ()) -> None:
         self.workers = workers
         self.single_thread = workers > 1
+        self.preload = tuple(preload)
         self._broken = False
         self._log_queue: Any = None
         self._listener: Any = None
@@ -362,16 +460,22 @@ class ProcessExecutor(Executor):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        context = multiprocessing.get_context("spawn")
+        method = _start_method()
+        if method == "forkserver":
+            start_workers(self.preload, single_thread=self.single_thread)
+        context = multiprocessing.get_context(method)
         if self._listener is None:
             self._log_queue = context.Queue()
             self._listener = logging.handlers.QueueListener(self._log_queue, _ParentLogHandler())
             self._listener.start()
         level = min(logging.getLogger(name).getEffectiveLevel() for name in (None, "procfw", "processes"))
-        return ProcessPoolExecutor(
+        pool = ProcessPoolExecutor(
             max_workers=self.workers, mp_context=context, initializer=_init_worker,
             initargs=(self.single_thread, self._log_queue, level),
         )
+        for _ in range(self.workers):  # starts every worker now (a pool otherwise starts them on demand)
+            pool.submit(_noop)
+        return pool
 
     def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
         listed = _checked(fn, items)
@@ -517,21 +621,23 @@ def _import_distributed() -> Any:
 
 
 def make_executor(
-    kind: str = "processes", *, workers: int | None = None, scheduler: Any = None, task_memory: int | None = None
+    kind: str = "processes", *, workers: int | None = None, scheduler: Any = None, task_memory: int | None = None,
+    preload: Iterable[str] = (),
 ) -> Executor:
     """An executor of ``kind`` (``serial``, ``processes`` or ``dask``; see the module docstring).
 
     ``workers``: local processes (default: every core, capped by memory when
     ``task_memory``, the caller's estimate of one task's peak bytes, is given).
     ``scheduler``: the dask scheduler address (default ``$PROCFW_SCHEDULER``) or a
-    :class:`distributed.Client`.  A ``processes`` executor of one worker still runs in a
-    worker process; ask for ``serial`` to stay in this process.
+    :class:`distributed.Client`.  ``preload``: modules a local pool's fork server imports
+    for all its workers (:func:`start_workers`).  A ``processes`` executor of one worker
+    still runs in a worker process; ask for ``serial`` to stay in this process.
     """
     chosen = str(kind).strip().lower()
     if chosen == "serial":
         return SerialExecutor()
     if chosen == "processes":
-        return ProcessExecutor(worker_count(workers, task_memory=task_memory))
+        return ProcessExecutor(worker_count(workers, task_memory=task_memory), preload)
     if chosen == "dask":
         return DaskExecutor(scheduler)
     raise ProcfwError(f"unknown executor kind {kind!r}; use one of {', '.join(EXECUTOR_KINDS)}")

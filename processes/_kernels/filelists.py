@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
+import numpy as np
 
 from procfw.errors import ExecutionError, ParameterError, ProcfwError
 from procfw.image import Image
@@ -51,6 +52,7 @@ from procfw.process import ExecutionContext, Process
 
 __all__ = [
     "FileListTable",
+    "as_written",
     "FileProcess",
     "FrameOutcome",
     "expand_paths",
@@ -268,26 +270,32 @@ def frame_task(item: Mapping[str, Any]) -> dict[str, Any]:
     return process_frame(item["icon"], int(item["index"]), str(item["path"]), item.get("options"))
 
 
-_STATE: list[tuple[Any, Any]] = []
+_STATE: dict[Any, tuple[Any, Any]] = {}
+"""Per slot (the key's first element, a process id): (key, value)."""
 
 
 def worker_state(key: Any, factory: Callable[[], Any]) -> Any:
     """The value ``factory()`` made for ``key``, kept for the next frames this process runs.
 
-    One value is kept per process (a new key replaces it), so a worker holds the masters
-    or the reference of the step it is working on, never those of earlier steps.  Make
-    ``key`` say everything the value depends on (parameters, file names, sizes and times).
+    One value is kept per *slot* — the first element of a tuple ``key``, by convention the
+    process id — and a new key for the same slot replaces it, so a worker holds the
+    masters or the reference of the steps it is working on (a chain of steps applied to
+    each frame in one task, such as calibration then cosmetic correction, keeps one value
+    each), never those of earlier runs of the same process.  Make ``key`` say everything
+    the value depends on (parameters, file names, sizes and times).
     """
-    if _STATE and _STATE[0][0] == key:
-        return _STATE[0][1]
-    _STATE.clear()
+    slot = key[0] if isinstance(key, tuple) and key else key
+    kept = _STATE.get(slot)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    _STATE.pop(slot, None)  # the old value goes before the new one is made
     value = factory()
-    _STATE.append((key, value))
+    _STATE[slot] = (key, value)
     return value
 
 
 def clear_worker_state() -> None:
-    """Forget the value kept by :func:`worker_state` in this process."""
+    """Forget the values kept by :func:`worker_state` in this process."""
     _STATE.clear()
 
 
@@ -467,6 +475,24 @@ def write_frame(
     from procfw.io import write_image
 
     return write_image(image, target, overwrite=overwrite)
+
+
+def as_written(image: Image, written: str | os.PathLike[str], sample_format: str = "f32") -> Image:
+    """``image`` as a reader of the file ``written`` (just written from it at ``sample_format``) would see it.
+
+    A FITS file of float32 samples written from float32 pixels holds exactly those
+    pixels, so ``image`` itself is returned (with the properties the FITS reader gives);
+    in every other case (integer or 64-bit samples, other formats) the file is read back.
+    A chain of steps applied to a frame in one task uses this to hand each step exactly
+    what it would have read from the previous step's output.
+    """
+    name = Path(written).name.lower()
+    if sample_format == "f32" and image.pixels.dtype == np.float32 and name.endswith(_FITS_SUFFIXES) \
+            and not name.endswith(".gz"):
+        return Image(image.pixels, image.keywords, {**image.properties, "FITS:BITPIX": -32, "FITS:HDU": 0})
+    from procfw.io import read_image
+
+    return read_image(written)
 
 
 def check_output_paths(process_id: str, pairs: Sequence[tuple[str, Path]], directory: str) -> None:

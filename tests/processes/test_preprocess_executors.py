@@ -72,7 +72,7 @@ def test_serial_processes_and_dask_give_bit_identical_masters(raw: Path, tmp_pat
     done = _console(f'preprocess "{raw}" "{tmp_path / "pool"}" -cosmeticCorrection+ -executor=processes -workers=2',
                     tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "[preprocess] calibrating lights L 60s: done in" in done.stderr
+    assert "[preprocess] calibrating + cosmetic correction + measuring stars lights L 60s: done in" in done.stderr
 
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from processes.workflows.preprocess.pipeline import PreprocessError, plan_session, preprocess
+from processes.workflows.preprocess.pipeline import PreprocessError, plan_session, preprocess, start_workers
 from processes.workflows.preprocess.plan import DEBAYER_MODES, EXECUTORS, REJECTIONS, Options
 from processes.workflows.preprocess.progress import make_progress
 
@@ -143,6 +143,8 @@ def preprocess_command(
     if output is None and not only_plan:
         raise ArgumentError("preprocess: give the output folder: preprocess INPUT OUTPUT (or -plan+ to see the plan)")
     display = make_progress(session.err, enabled=progress)
+    if not only_plan:
+        start_workers(options)  # the pool's imports overlap with reading the headers
     the_plan = plan_session(input, output, options, progress=display)
     for line in the_plan.lines():
         session.print(line)

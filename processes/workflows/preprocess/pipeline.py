@@ -71,16 +71,17 @@ from typing import Any
 import attrs
 import numpy as np
 
+from processes._kernels.filelists import frame_icon
 from processes._kernels.starmeasure import measure_stars
 from processes.workflows.preprocess.frames import scan
 from processes.workflows.preprocess.plan import CalibrationLink, FrameGroup, IntegrationSet, Options, Plan, make_plan
 from processes.workflows.preprocess.progress import NullProgress, StepProgress
 from processes.workflows.preprocess.report import REPORT_JSON, REPORT_TEXT, build_report, rounded, write_reports
-from procfw.batch import Executor, describe_exception, make_executor, use_executor
+from procfw.batch import Executor, describe_exception, make_executor, stop_workers, use_executor
 from procfw.errors import ProcfwError
 from procfw.image import FITSKeyword, Image
 from procfw.io import read_image
-from procfw.process import ProcessResult
+from procfw.process import Process, ProcessResult
 from procfw.workspace import Workspace
 
 __all__ = [
@@ -91,7 +92,9 @@ __all__ = [
     "SUBFOLDERS",
     "plan_session",
     "preprocess",
+    "light_task",
     "rejection_for",
+    "start_workers",
     "task_memory",
 ]
 
@@ -155,19 +158,67 @@ TASK_FRAME_COPIES = 24
 demosaiced RGB frame and its working copies, the registration reference and warp buffers)."""
 
 
+WORKER_PRELOAD = ("numpy", "scipy.ndimage", "astropy.io.fits", "processes.workflows.preprocess.worker")
+"""Modules the fork server of the local process pool imports once for all workers (the last one also loads
+the compiled kernels: :mod:`processes.workflows.preprocess.worker`)."""
+
+
+def start_workers(options: Options) -> None:
+    """Start the local pool's fork server now, when ``options`` ask for a process pool.
+
+    Called before the folder is scanned, so that the workers' imports and kernel loading
+    overlap with reading the headers and planning; the pool itself is made later.
+    """
+    if options.executor == "processes":
+        from procfw.batch import start_workers as start
+
+        start(WORKER_PRELOAD, single_thread=options.workers is None or options.workers > 1)
+
+
 def task_memory(plan: Plan) -> int:
     """The estimated peak bytes of one per-frame task of ``plan`` (largest frame; what sizes the local pool)."""
     pixels = max((g.width * g.height for g in plan.groups), default=0)
     return TASK_BASE_MEMORY + TASK_FRAME_COPIES * 4 * pixels
 
 
-def _measure_file(path: str) -> dict[str, Any]:
-    """Star measurement of one processed light (an executor task): its summary, or ``{"error": reason}``."""
+def _star_summary(pixels: np.ndarray) -> dict[str, Any]:
+    """Star measurement of one processed light: its summary, or ``{"error": reason}``."""
     try:
-        field = measure_stars(read_image(path).pixels)
+        field = measure_stars(pixels)
     except (ProcfwError, ValueError, OSError) as exc:
         return {"error": str(exc)}
     return {k: rounded(v) for k, v in field.summary().items()}
+
+
+def light_task(item: Mapping[str, Any]) -> dict[str, Any]:
+    """One light frame through its per-frame steps (an executor task, on any worker).
+
+    ``item``: ``{"path": raw light, "index": i, "steps": [JSON icon, ...], "names": [step name, ...]}``.
+    The frame is read once; each step's ``process_image`` gets the previous step's result
+    (as its file holds it) and writes its own output; the stars are measured on the last
+    result.  Returns ``{"steps": [{"output", "data"}, ...], "stars": summary}``, or with
+    ``"failed": step name, "error": reason`` after the steps that succeeded.
+    """
+    from processes._kernels.filelists import instance_from_icon
+
+    names = list(item["names"])
+    path = Path(str(item["path"]))
+    index = int(item["index"])
+    done: list[dict[str, Any]] = []
+    step = names[0] if names else "measuring stars"
+    try:
+        image = read_image(path)
+        current = path
+        for k, icon in enumerate(item["steps"]):
+            step = names[k]
+            instance = instance_from_icon(icon)
+            image, written, data = instance.process_image(index, image, current, {})  # type: ignore[attr-defined]
+            done.append({"output": str(written), "data": dict(data)})
+            current = Path(written)
+    except Exception as exc:  # noqa: BLE001 - this frame is rejected with the reason; the others go on
+        log.warning("preprocess: %s: %s failed: %s", path, step, describe_exception(exc))
+        return {"steps": done, "failed": step, "error": describe_exception(exc)}
+    return {"steps": done, "stars": _star_summary(image.pixels)}
 
 
 def _process(process_id: str, **parameters: Any) -> Any:
@@ -348,90 +399,117 @@ class _Run:
         return out
 
     # -- lights ---------------------------------------------------------------------------------
-    def calibrate_lights(self, link: CalibrationLink) -> None:
+    def light_steps(self, link: CalibrationLink) -> list[tuple[str, Process]]:
+        """The per-frame steps of ``link``'s lights, in order: (step name, configured process instance)."""
         group = link.target
-        files = self.active(group)
         bias, dark, flat = link.bias.group, link.dark.group, link.flat.group if link.flat else None
-        if not (bias or dark or flat):
-            for raw in files:
-                self.lights[raw]["current"] = raw
+        steps: list[tuple[str, Process]] = []
+        if bias or dark or flat:
+            steps.append(("calibration", _process(
+                "ImageCalibration", targetFrames=[],
+                masterBiasEnabled=bias is not None, masterBiasPath=str(self.masters[bias.name]) if bias else "",
+                masterDarkEnabled=dark is not None, masterDarkPath=str(self.masters[dark.name]) if dark else "",
+                masterFlatEnabled=flat is not None, masterFlatPath=str(self.masters[flat.name]) if flat else "",
+                calibrateDark=link.calibrate_dark, calibrateFlat=False, optimizeDarks=link.optimize_darks,
+                # CFA frames: noise is evaluated after debayering (by Debayer), as WBPP does
+                evaluateNoise=not self.plan.debayers(group), evaluateSignal=False,
+                outputDirectory=str(self.folder("calibrated", group.name)),
+                outputExtension=self.ext, outputPostfix="_c", outputSampleFormat="f32",
+                overwriteExistingFiles=self.options.overwrite, onError="Continue",
+            )))
+        if self.options.cosmetic_correction:
+            steps.append(("cosmetic correction", _process(
+                "CosmeticCorrection", targetFrames=[], useAutoDetect=True, hotAutoCheck=True,
+                hotAutoValue=self.options.hot_sigma, coldAutoCheck=True, coldAutoValue=self.options.hot_sigma,
+                cfa=group.bayer is not None, outputDir=str(self.folder("cosmetized", group.name)),
+                outputExtension=self.ext, postfix="_cc", overwrite=self.options.overwrite,
+            )))
+        if self.plan.debayers(group):
+            steps.append(("debayering", _process(
+                "Debayer", targetItems=[], cfaPattern=self.options.cfa_pattern,
+                debayerMethod=self.options.debayer_method, evaluateNoise=True,
+                outputDirectory=str(self.folder("debayered", group.name)), outputExtension=self.ext,
+                outputPostfix="_d", overwriteExistingFiles=self.options.overwrite, onError="OnError_Continue",
+            )))
+        return steps
+
+    def process_lights(self, link: CalibrationLink) -> None:
+        """Calibration, cosmetic correction, debayering and star measurement of ``link``'s lights.
+
+        Each frame is one executor task (:func:`light_task`): read once, every step applied
+        to the previous step's result in memory, each step's output written where WBPP
+        writes it (calibrated/, cosmetized/, debayered/), the stars measured on the last
+        result.  Bad masters and clashing output names stop the run before any frame.
+        """
+        group = link.target
+        raws = self.active(group)
+        steps = self.light_steps(link)
+        names = [name for name, _ in steps]
+        if "calibration" not in names:
+            for raw in raws:
                 self.lights[raw]["calibration"] = {"status": "not calibrated (no masters)"}
             self.messages.append(f"{group.short}: no calibration masters; the raw lights are used")
-            return
-        result, _ = self.execute(
-            f"calibrating {group.short}", "ImageCalibration", targetFrames=files,
-            masterBiasEnabled=bias is not None, masterBiasPath=str(self.masters[bias.name]) if bias else "",
-            masterDarkEnabled=dark is not None, masterDarkPath=str(self.masters[dark.name]) if dark else "",
-            masterFlatEnabled=flat is not None, masterFlatPath=str(self.masters[flat.name]) if flat else "",
-            calibrateDark=link.calibrate_dark, calibrateFlat=False, optimizeDarks=link.optimize_darks,
-            # CFA frames: noise is evaluated after debayering (by Debayer), as WBPP does
-            evaluateNoise=not self.plan.debayers(group), evaluateSignal=False,
-            outputDirectory=str(self.folder("calibrated", group.name)),
-            outputExtension=self.ext, outputPostfix="_c", outputSampleFormat="f32",
-            overwriteExistingFiles=self.options.overwrite, onError="Continue",
-        )
-        for raw, row in zip(files, result.outputs["outputData"]):
-            record = self.lights[raw]
-            if row["status"] != "ok":
-                self.reject(raw, "calibration", row["error"] or row["status"])
-                continue
-            record["calibrated"] = record["current"] = row["outputFilePath"]
-            record["calibration"] = {
-                "darkScalingFactors": row.get("darkScalingFactors"), "noiseEstimates": row.get("noiseEstimates"),
-                "outputPedestal": row.get("outputPedestal"),
-            }
-
-    def cosmetic(self, group: FrameGroup) -> None:
-        raws = self.active(group)
         if not raws:
             return
-        result, _ = self.execute(
-            f"cosmetic correction {group.short}", "CosmeticCorrection",
-            targetFrames=[self.lights[r]["current"] for r in raws], useAutoDetect=True, hotAutoCheck=True,
-            hotAutoValue=self.options.hot_sigma, coldAutoCheck=True, coldAutoValue=self.options.hot_sigma,
-            cfa=group.bayer is not None, outputDir=str(self.folder("cosmetized", group.name)), outputExtension=self.ext,
-            postfix="_cc", overwrite=self.options.overwrite,
-        )
-        for raw, row in zip(raws, result.outputs["outputData"]):
-            if row["status"] != "ok":
-                self.reject(raw, "cosmetic correction", row["error"] or row["status"])
-                continue
-            self.lights[raw]["cosmetized"] = self.lights[raw]["current"] = row["outputFilePath"]
-            self.lights[raw]["cosmetic"] = {k: v for k, v in row.items() if isinstance(v, int) and k not in
-                                            ("enabled",)}
-
-    def debayer(self, group: FrameGroup) -> None:
-        raws = self.active(group)
-        if not raws:
-            return
-        result, _ = self.execute(
-            f"debayering {group.short}", "Debayer", targetItems=[self.lights[r]["current"] for r in raws],
-            cfaPattern=self.options.cfa_pattern, debayerMethod=self.options.debayer_method, evaluateNoise=True,
-            outputDirectory=str(self.folder("debayered", group.name)), outputExtension=self.ext, outputPostfix="_d",
-            overwriteExistingFiles=self.options.overwrite, onError="OnError_Continue",
-        )
-        for raw, row in zip(raws, result.outputs["outputData"]):
-            if row["status"] != "ok":
-                self.reject(raw, "debayering", row["error"] or row["status"])
-                continue
-            record = self.lights[raw]
-            record["debayered"] = record["current"] = row["outputFilePath"]
-            record["debayer"] = {"cfaPattern": row.get("cfaPattern"),
-                                 "noiseEstimates": [row.get(f"noiseEstimate{c}") for c in "RGB"]}
-
-    def measure(self, group: FrameGroup) -> None:
-        raws = self.active(group)
+        self.check_light_steps(steps, raws)
+        verbs = {"calibration": "calibrating", "cosmetic correction": "cosmetic correction",
+                 "debayering": "debayering"}
+        title = " + ".join([*(verbs[name] for name in names), "measuring stars"]) + f" {group.short}"
+        icons = [frame_icon(instance) for _, instance in steps]
+        items = [{"steps": icons, "names": names, "index": i, "path": os.path.abspath(raw)}
+                 for i, raw in enumerate(raws)]
+        executor = self.executor if self.executor is not None else make_executor("serial")
         start = time.perf_counter()
-        with self.progress.step(f"measuring stars {group.short}") as report:
-            files = [self.lights[raw]["current"] for raw in raws]
-            executor = self.executor if self.executor is not None else make_executor("serial")
-            report(0.0, f"{len(files)} frames")
-            for done, (i, stars) in enumerate(executor.map_unordered(_measure_file, files), start=1):
-                if isinstance(stars, BaseException):
-                    stars = {"error": describe_exception(stars)}
-                self.lights[raws[i]]["stars"] = stars
-                report(done / max(len(files), 1), f"{Path(files[i]).name} ({done}/{len(files)})")
-        self.timings["measuring stars"] = self.timings.get("measuring stars", 0.0) + time.perf_counter() - start
+        with self.progress.step(title) as report:
+            report(0.0, f"{len(raws)} frames")
+            for done, (i, outcome) in enumerate(executor.map_unordered(light_task, items), start=1):
+                self.record_light(raws[i], names, outcome)
+                report(done / len(raws), f"{Path(raws[i]).name} ({done}/{len(raws)})")
+        self.timings[title] = self.timings.get(title, 0.0) + time.perf_counter() - start
+
+    def check_light_steps(self, steps: list[tuple[str, Process]], raws: list[str]) -> None:
+        """Fail before any frame: a master that cannot be loaded, two frames with the same output file."""
+        from processes._kernels.filelists import check_output_paths, clear_worker_state
+
+        sources = list(raws)
+        try:
+            for _, instance in steps:
+                prepare = getattr(instance, "check_frame_state", None)
+                if prepare is not None:
+                    prepare()
+                outputs = [instance._output_path(source) for source in sources]  # noqa: SLF001 - its naming rule
+                check_output_paths(instance.process_id, list(zip(sources, outputs)), "")
+                sources = [str(o) for o in outputs]
+        except ProcfwError as exc:
+            raise PreprocessError(f"preprocess: {exc}") from None
+        finally:
+            clear_worker_state()
+
+    def record_light(self, raw: str, names: list[str], outcome: Any) -> None:
+        """Put the results of one frame's :func:`light_task` in its record (or reject it)."""
+        record = self.lights[raw]
+        if isinstance(outcome, BaseException):  # the task itself failed (a worker died)
+            self.reject(raw, names[0] if names else "measuring stars", describe_exception(outcome))
+            return
+        for name, step in zip(names, outcome["steps"]):
+            output, row = step["output"], step["data"]
+            record["current"] = output
+            if name == "calibration":
+                record["calibrated"] = output
+                record["calibration"] = {"darkScalingFactors": row.get("darkScalingFactors"),
+                                         "noiseEstimates": row.get("noiseEstimates"),
+                                         "outputPedestal": row.get("outputPedestal")}
+            elif name == "cosmetic correction":
+                record["cosmetized"] = output
+                record["cosmetic"] = {k: v for k, v in row.items() if isinstance(v, int) and not isinstance(v, bool)}
+            elif name == "debayering":
+                record["debayered"] = output
+                record["debayer"] = {"cfaPattern": row.get("cfaPattern"),
+                                     "noiseEstimates": [row.get(f"noiseEstimate{c}") for c in "RGB"]}
+        if outcome.get("failed"):
+            self.reject(raw, outcome["failed"], outcome["error"])
+            return
+        record["stars"] = outcome["stars"]
 
     def choose_reference(self) -> str:
         """The processed file all lights are registered to (see the module docstring)."""
@@ -604,6 +682,8 @@ def preprocess(
     progress = progress or NullProgress()
     started = time.perf_counter()
     if plan is None:
+        if executor is None:
+            start_workers(options or Options())
         plan = plan_session(input_dir, out, options or Options(), progress=progress)
     options = plan.options
     if not plan.ok:
@@ -622,7 +702,7 @@ def preprocess(
     owned = executor is None
     if executor is None:  # before anything is written: a missing scheduler or extra stops here
         executor = make_executor(options.executor, workers=options.workers, scheduler=options.scheduler or None,
-                                 task_memory=task_memory(plan))
+                                 task_memory=task_memory(plan), preload=WORKER_PRELOAD)
     log.info("preprocess: per-frame steps run on %s", executor)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -642,17 +722,15 @@ def preprocess(
         for group in plan.used_masters():
             run.build_master(group)
         for link in plan.lights:
-            run.calibrate_lights(link)
-            if options.cosmetic_correction:
-                run.cosmetic(link.target)
-            if plan.debayers(link.target):
-                run.debayer(link.target)
-            run.measure(link.target)
+            run.process_lights(link)
         reference = ""
         if options.align:
             reference = run.choose_reference()
             for target in plan.integrations:
                 run.register(target, reference)
+        if owned:  # the per-frame steps are done: the workers' (and fork server's) memory goes back now
+            executor.close()
+            stop_workers()
         if options.integrate:
             for target in plan.integrations:
                 run.integrate_lights(target)

@@ -1,0 +1,101 @@
+"""What the workers of a local process pool load before their first frame.
+
+The pre-processing pipeline names this module in the *preload* list of
+:func:`procfw.batch.start_workers`: the pool's fork server imports it once, and every
+worker forked from the server starts with everything a per-frame task needs already
+loaded — the process modules (Debayer, ImageCalibration, CosmeticCorrection,
+StarAlignment), the star measurement, the FITS reader and writer (astropy's), and the
+compiled kernels (numba loads each kernel's machine code from its on-disk cache on the
+first call, about half a second per process; :func:`warm_kernels` does those first
+calls here, on a small synthetic frame, so that no worker pays for them).
+
+Importing this module therefore runs :func:`warm_kernels` (a fraction of a second with
+warm numba caches); import it only where that is wanted — the fork server.  The fork
+server is single-threaded (no numba kernel here starts threads), so forking it after the
+warm-up is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import processes.calibration  # noqa: F401 - loaded for the workers
+import processes.cosmetic  # noqa: F401
+import processes.debayer  # noqa: F401
+import processes.staralignment.process
+import processes.workflows.preprocess.pipeline  # noqa: F401 - the per-frame tasks
+from processes._kernels.cfa import CFAPattern
+from processes._kernels.filelists import write_frame
+from processes._kernels.starmeasure import measure_stars
+from procfw.image import Image
+from procfw.io import read_image
+
+__all__ = ["warm_kernels"]
+
+log = logging.getLogger(__name__)
+
+
+def _synthetic_cfa(size: int = 96) -> np.ndarray:
+    """A small float32 CFA plane: a sky gradient, noise and a few Gaussian stars."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    plane = 0.1 + 0.0005 * xx + rng.normal(0.0, 0.002, (size, size)).astype(np.float32)
+    for y, x in rng.uniform(12, size - 12, (12, 2)):
+        plane += np.float32(0.3) * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / np.float32(2 * 1.3**2))
+    return plane.astype(np.float32)
+
+
+def warm_kernels() -> float:
+    """Call each compiled kernel of the per-frame steps once, on a small frame; the seconds it took.
+
+    Failures are logged (debug) and ignored: the first real frame then loads the kernel.
+    """
+    from processes._kernels.noise import estimate_noise
+    from processes.debayer import debayer_image
+    from processes.staralignment.frames import detection_plane
+    from processes.staralignment.resample import warp
+    from processes.staralignment.stars import detect_stars
+
+    start = time.perf_counter()
+    rgb: Image | None = None
+    steps = (
+        ("debayer", lambda: debayer_image(Image(_synthetic_cfa()[None]), CFAPattern.parse("GRBG"), "VNG")),
+    )
+    for name, step in steps:
+        try:
+            rgb = step()
+        except Exception as exc:  # noqa: BLE001 - a warm-up must never stop a worker
+            log.debug("warm-up of %s failed: %s", name, exc)
+    if rgb is None:
+        rgb = Image(np.repeat(_synthetic_cfa()[None], 3, axis=0))
+    pixels = rgb.pixels
+    settings = processes.staralignment.process.StarAlignment().detection_settings()
+    calls = (
+        ("noise", lambda: [estimate_noise(pixels[c], "MRS") for c in range(pixels.shape[0])]),
+        ("star measurement", lambda: measure_stars(pixels)),
+        ("star detection", lambda: detect_stars(detection_plane(rgb), settings)),
+        ("warp", lambda: warp(pixels, np.array([[1.0, 0.0, 0.3], [0.0, 1.0, -0.2], [0.0, 0.0, 1.0]]),
+                              (pixels.shape[2], pixels.shape[1]), kernel="lanczos3", clamping=0.3, radius=2)),
+    )
+    for name, call in calls:
+        try:
+            call()
+        except Exception as exc:  # noqa: BLE001 - a warm-up must never stop a worker
+            log.debug("warm-up of %s failed: %s", name, exc)
+    try:  # the file formats: the registry of formats, astropy's FITS machinery
+        with tempfile.TemporaryDirectory(prefix="procfw-warm-") as folder:
+            path = Path(folder) / "warm.fits"
+            write_frame(rgb, path)
+            read_image(path)
+    except Exception as exc:  # noqa: BLE001
+        log.debug("warm-up of the FITS reader and writer failed: %s", exc)
+    return time.perf_counter() - start
+
+
+WARM_SECONDS = warm_kernels()
+"""How long the warm-up took at import."""
