@@ -1,8 +1,14 @@
-"""Image: planar float pixels plus FITS keywords and XISF-style properties."""
+"""Image: planar float pixels plus FITS keywords and XISF-style properties.
+
+An Image knows nothing of rendering.  Its notebook preview (``_repr_png_``) calls the
+function installed with :func:`set_png_preview`; :mod:`procfw.display` installs its
+:func:`~procfw.display.repr_png` when it is imported (as :mod:`procfw.workspace` does when
+it opens a file or shows a view).  Until then an Image shows as its text ``repr``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -118,11 +124,30 @@ class Image:
         """A new image sharing the pixels, with ``cards`` appended to the keywords."""
         return Image(self.pixels, [*self.keywords, *cards], dict(self.properties))
 
-    def _repr_png_(self) -> bytes:
-        """A stretched PNG preview (at most 1024 pixels long) for Jupyter; see :func:`procfw.display.repr_png`."""
-        from procfw.display import repr_png
+    def _repr_png_(self) -> bytes | None:
+        """A stretched PNG preview for Jupyter, from the installed :func:`set_png_preview` function.
 
-        return repr_png(self)
+        With :mod:`procfw.display` imported, :func:`procfw.display.repr_png` (at most 1024
+        pixels long); before that None, which tells Jupyter to show the text ``repr``.
+        """
+        preview = _png_preview
+        return None if preview is None else preview(self)
 
     def __repr__(self) -> str:
         return f"Image({self.channels}x{self.height}x{self.width} {self.pixels.dtype})"
+
+
+PngPreview = Callable[[Image], bytes]
+"""A function that makes the PNG bytes Jupyter shows for an Image."""
+
+_png_preview: PngPreview | None = None
+
+
+def set_png_preview(preview: PngPreview | None) -> PngPreview | None:
+    """Install the function behind ``Image._repr_png_`` (None: no preview); return the previous one.
+
+    :mod:`procfw.display` installs :func:`procfw.display.repr_png` when it is imported.
+    """
+    global _png_preview
+    previous, _png_preview = _png_preview, preview
+    return previous

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import attrs
 
 from procfw.errors import ParameterError, SchemaError
+from procfw.names import suggest
 
 __all__ = [
     "Block",
@@ -464,8 +465,6 @@ class Enumeration(ParameterKind):
             for element, number in self.elements:
                 if number == value:
                     return element
-        from procfw.registry import suggest
-
         hint = suggest(str(value), ids) if isinstance(value, str) else ""
         raise self._error(value, f"not an element of this enumeration{hint}; expected one of {', '.join(ids)}")
 

@@ -12,27 +12,86 @@ constructor signature *is* the schema::
 
 The maths lives in :meth:`Process.apply` (one image in, one image out) or
 :meth:`Process.run_global`; views, masks, history and undo are applied by the framework.
+
+What a process needs of the view it runs on and of the workspace is written down here as
+two protocols, :class:`ViewLike` and :class:`WorkspaceLike` (:mod:`procfw.workspace`
+provides both), so this module imports nothing above it.  :data:`processes` is the
+registry of process classes (also reachable as :data:`procfw.registry.processes`).
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import attrs
 
+from procfw.entrypoints import Registry
 from procfw.errors import ExecutionError, ParameterError, UnknownNameError
 from procfw.image import Image
+from procfw.names import suggest
 from procfw.params import ParameterKind, kind_of
-
-if TYPE_CHECKING:
-    from procfw.workspace import MaskRef, View, Workspace
 
 P = TypeVar("P", bound="Process")
 
 ProgressCallback = Callable[[float, str], None]
 """``progress(fraction, message)``: long work reports how far it got (0..1)."""
+
+
+@attrs.frozen
+class MaskRef:
+    """A mask: the id of the window whose image is the mask, and whether it is inverted."""
+
+    window_id: str
+    inverted: bool = False
+
+
+class WorkspaceLike(Protocol):
+    """What a process sees of the workspace: other views by id, and a place for new images.
+
+    :class:`procfw.workspace.Workspace` is the implementation.
+    """
+
+    def view(self, id_: str) -> ViewLike:
+        """The view ``id_`` (``window`` or ``window->preview``)."""
+        ...
+
+    def add_new_images(self, images: Mapping[str, Image]) -> tuple[str, ...]:
+        """Open ``images`` as new windows (by requested id); return the ids they got."""
+        ...
+
+
+class ViewLike(Protocol):
+    """What a process needs of the view it runs on (:class:`procfw.workspace.View` is one).
+
+    A view has an id, an image, the workspace it belongs to (or None), applies its mask
+    and records history steps.
+    """
+
+    id: str
+
+    @property
+    def workspace(self) -> WorkspaceLike | None:
+        """The workspace the view belongs to, or None."""
+        ...
+
+    @property
+    def image(self) -> Image:
+        """The view's current image."""
+        ...
+
+    def masked(self, before: Image, after: Image, override: MaskRef | None = None) -> Image:
+        """``after`` blended with ``before`` through the view's mask (or ``override``)."""
+        ...
+
+    def commit(self, after: Image, process: Process) -> None:
+        """Make ``after`` the view's image as one history step done by ``process``."""
+        ...
+
+    def replace_image(self, image: Image) -> None:
+        """Make ``image`` the view's image without a history step."""
+        ...
 
 
 @attrs.frozen(kw_only=True)
@@ -69,7 +128,7 @@ class ProcessResult:
 class ExecutionContext:
     """What a process may see while it runs: the workspace (for other images) and the target."""
 
-    workspace: Workspace | None = None
+    workspace: WorkspaceLike | None = None
     view_id: str | None = None
     progress: ProgressCallback | None = None
 
@@ -189,8 +248,6 @@ class Process:
         for id_, kind in schema.items():
             if name in kind.aliases:
                 return id_
-        from procfw.registry import suggest
-
         raise UnknownNameError(f"{cls.process_id} has no parameter '{name}'{suggest(name, list(schema))}")
 
     @classmethod
@@ -228,7 +285,7 @@ class Process:
         raise NotImplementedError
 
     # -- execution contexts ------------------------------------------------------------
-    def can_execute_on(self, view: View) -> tuple[bool, str]:
+    def can_execute_on(self, view: ViewLike) -> tuple[bool, str]:
         """Whether this instance can run on ``view``, and why not."""
         if not _overrides(type(self), "apply"):
             return False, f"{self.process_id} cannot be executed on views"
@@ -240,7 +297,7 @@ class Process:
             return False, f"{self.process_id} cannot be executed globally"
         return True, ""
 
-    def require_executable_on(self, view: View) -> None:
+    def require_executable_on(self, view: ViewLike) -> None:
         """Raise ExecutionError, saying why, unless this instance can run on ``view``."""
         ok, why = self.can_execute_on(view)
         if not ok:
@@ -253,7 +310,7 @@ class Process:
             raise ExecutionError(f"{self.process_id} cannot run globally: {why}")
 
     def execute_on(
-        self, view: View, *, mask: MaskRef | None = None, progress: ProgressCallback | None = None
+        self, view: ViewLike, *, mask: MaskRef | None = None, progress: ProgressCallback | None = None
     ) -> ProcessResult:
         """Run on ``view``: transform its image, apply the mask, record one history step.
 
@@ -292,7 +349,7 @@ class Process:
             messages=output.messages,
         )
 
-    def execute_global(self, workspace: Workspace, *, progress: ProgressCallback | None = None) -> ProcessResult:
+    def execute_global(self, workspace: WorkspaceLike, *, progress: ProgressCallback | None = None) -> ProcessResult:
         """Run globally over ``workspace``; new images open as windows."""
         self.require_executable_global()
         try:
@@ -312,3 +369,21 @@ class Process:
         changed = {k: v for k, v in self.parameters().items() if v != self.schema()[k].default_value}
         inner = ", ".join(f"{k}={v!r}" for k, v in changed.items())
         return f"{self.process_id}({inner})"
+
+
+def _process_aliases(cls: Any) -> tuple[str, ...]:
+    return tuple(getattr(cls, "process_aliases", ()))
+
+
+def _check_process(id_: str, cls: Any) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, Process)):
+        raise TypeError(f"entry point '{id_}' is not a Process subclass: {cls!r}")
+    if cls.process_id != id_:
+        raise TypeError(f"entry point name '{id_}' differs from the class's process id '{cls.process_id}'")
+
+
+processes: Registry[Any] = Registry(
+    "procfw.processes", "process", aliases_of=_process_aliases, validate=_check_process,
+    alias_group="procfw.process_aliases",
+)
+"""Process classes by process id, and by the aliases declared in ``procfw.process_aliases``."""

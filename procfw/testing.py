@@ -16,8 +16,9 @@ import numpy as np
 
 from procfw.errors import ParameterError, ProcfwError
 from procfw.image import Image
+from procfw.names import is_valid_id
 from procfw.process import Process
-from procfw.workspace import Workspace, is_valid_id
+from procfw.workspace import Workspace
 
 
 @attrs.define

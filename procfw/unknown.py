@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import attrs
 
-from procfw.process import Process
-
-if TYPE_CHECKING:
-    from procfw.workspace import View
+from procfw.process import Process, ViewLike, processes
 
 __all__ = ["MAX_RAW_DEPTH", "XML_NAME", "RawElement", "UnknownProcess", "placeholders_in"]
 
@@ -166,15 +163,13 @@ class UnknownProcess(Process):
 
     def unavailable_reason(self) -> str:
         """Why this instance cannot run: not installed, or installed but broken."""
-        from procfw.registry import processes
-
         entry = next((e for e in processes.entries() if e.id == self.class_id), None)
         if entry is not None and entry.failed:
             return f"process {self.class_id} is installed but failed to load: {entry.failed}"
         return f"process {self.class_id} is not installed (this icon is a placeholder that keeps its data)"
 
     # -- it never runs -----------------------------------------------------------------
-    def can_execute_on(self, view: View) -> tuple[bool, str]:
+    def can_execute_on(self, view: ViewLike) -> tuple[bool, str]:
         return False, self.unavailable_reason()
 
     def can_execute_global(self) -> tuple[bool, str]:

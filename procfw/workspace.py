@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import numpy as np
@@ -14,41 +13,13 @@ import numpy as np
 from procfw.errors import ExecutionError, ProcfwError, UnknownNameError
 from procfw.history import DEFAULT_HISTORY_BUDGET, History, HistoryBudget
 from procfw.image import Image
-
-if TYPE_CHECKING:
-    from procfw.process import Process
-
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-PREVIEW_SEPARATOR = "->"
-
-
-def is_valid_id(text: str) -> bool:
-    """PixInsight's id rule: a C identifier."""
-    return bool(_IDENTIFIER.match(text))
-
-
-def make_id(text: str) -> str:
-    """``text`` made a valid identifier: invalid characters become ``_``; a leading digit gets ``_``."""
-    ident = re.sub(r"[^A-Za-z0-9_]", "_", text) or "Image"
-    return f"_{ident}" if ident[0].isdigit() else ident
-
-
-def unique_id(base: str, taken: Mapping[str, Any] | set[str]) -> str:
-    """``base``, or ``base_1``, ``base_2``... the first one not in ``taken``."""
-    if base not in taken:
-        return base
-    n = 1
-    while f"{base}_{n}" in taken:
-        n += 1
-    return f"{base}_{n}"
-
-
-@attrs.frozen
-class MaskRef:
-    """A mask: the id of the window whose image is the mask, and whether it is inverted."""
-
-    window_id: str
-    inverted: bool = False
+from procfw.names import PREVIEW_SEPARATOR as PREVIEW_SEPARATOR  # re-exported: the id rules live in procfw.names
+from procfw.names import is_valid_id as is_valid_id
+from procfw.names import make_id as make_id
+from procfw.names import suggest
+from procfw.names import unique_id as unique_id
+from procfw.process import MaskRef as MaskRef  # re-exported: the execution contract defines it
+from procfw.process import Process
 
 
 @attrs.frozen
@@ -385,8 +356,6 @@ class Workspace:
         try:
             return self._windows[id_]
         except KeyError:
-            from procfw.registry import suggest
-
             raise UnknownNameError(f"no image window '{id_}'{suggest(id_, list(self._windows))}") from None
 
     def view(self, id_: str) -> View:
@@ -395,8 +364,6 @@ class Workspace:
             wid, pid = id_.split(PREVIEW_SEPARATOR, 1)
             window = self.window(wid)
             if pid not in window.previews:
-                from procfw.registry import suggest
-
                 raise UnknownNameError(f"{wid} has no preview '{pid}'{suggest(pid, list(window.previews))}")
             return window.previews[pid]
         return self.window(id_).main_view
@@ -481,8 +448,6 @@ class Workspace:
         try:
             return self.icons[id_]
         except KeyError:
-            from procfw.registry import suggest
-
             raise UnknownNameError(f"no process icon '{id_}'{suggest(id_, list(self.icons))}") from None
 
     def rename_icon(self, old: str, new: str) -> None:

@@ -15,6 +15,10 @@ from procfw.console.errors import ConsoleError, ConsoleRuntimeError, ConsoleSynt
 from procfw.console.parser import parse
 from procfw.console.session import Session
 
+# The built-in commands, written on top of the session: importing them here registers them
+# (and their start-of-session check) whenever any part of procfw.console is imported.
+from procfw.console import builtins as _builtins  # noqa: E402, F401  # isort: skip
+
 __all__ = [
     "ArgumentError",
     "CommandSpec",

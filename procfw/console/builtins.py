@@ -2,7 +2,9 @@
 
 They are listed through the ``procfw.commands`` entry-point group, like plugin commands, and
 registered in :data:`procfw.registry.commands` when this module is imported;
-:func:`ensure_builtins` puts back any that were removed.
+:func:`ensure_builtins` puts back any that were removed, at the start of every
+:class:`~procfw.console.session.Session` (through
+:func:`~procfw.console.session.before_each_session`: the session does not import its commands).
 """
 
 from __future__ import annotations
@@ -11,16 +13,15 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from procfw.console.commands import command, format_value
 from procfw.console.formatting import command_line, instance_lines
+from procfw.console.session import Session, _Exit, before_each_session
 from procfw.errors import ExecutionError, ProcfwError, UnknownNameError
+from procfw.names import is_valid_id, make_id, suggest
 from procfw.paths import has_wildcards, iter_glob
-from procfw.registry import suggest
-
-if TYPE_CHECKING:
-    from procfw.console.session import Session
+from procfw.registry import commands
 
 __all__ = ["BUILTINS", "KEYWORDS", "ensure_builtins"]
 
@@ -41,10 +42,9 @@ def _builtin(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return decorate
 
 
+@before_each_session
 def ensure_builtins() -> None:
     """Register again any built-in command missing from the registry (after a reset)."""
-    from procfw.registry import commands
-
     for name, function in BUILTINS.items():
         if commands.resolve(name) is None:
             function.unregister = commands.register(name, function, distribution="procfw")  # type: ignore[attr-defined]
@@ -61,8 +61,6 @@ def open_(session: Session, path: str, *, id: str | None = None) -> None:
     The window id is the file name's stem made a valid identifier, or -id=ID (suffixed
     _1, _2... when taken).
     """
-    from procfw.workspace import make_id
-
     if id is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", id):
         raise ProcfwError(f"invalid image id '{id}': ids are letters, digits and _, not starting with a digit")
     files = iter_glob(path, files_only=True) if has_wildcards(path) else iter([os.path.expanduser(path)])
@@ -174,7 +172,6 @@ def redo(session: Session, view: str | None = None) -> None:
 def history(session: Session, view: str | None = None, *, into: str | None = None) -> None:
     """Print a view's processing history; with -> NAME, keep it as a ProcessContainer icon NAME."""
     from procfw.container import ProcessContainer
-    from procfw.workspace import is_valid_id
 
     try:
         target = _view(session, view)
@@ -335,8 +332,6 @@ def run(session: Session, script: str, *args: str) -> None:
 @_builtin("exit")
 def exit_(session: Session, code: int = 0) -> None:
     """Stop the script (or the console) with an exit code, 0 to 255 (what a process can return)."""
-    from procfw.console.session import _Exit
-
     if not 0 <= code <= 255:
         raise ProcfwError(f"exit code {code} is outside 0..255: an operating system keeps only 8 bits of it")
     raise _Exit(code)

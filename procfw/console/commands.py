@@ -41,7 +41,7 @@ from typing import Any, TypeVar, overload
 import attrs
 
 from procfw.console import ast
-from procfw.registry import suggest
+from procfw.names import suggest
 
 __all__ = ["ArgValue", "ArgumentError", "CommandParam", "CommandSpec", "command", "format_value", "spec_of"]
 

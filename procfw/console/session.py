@@ -24,18 +24,33 @@ from procfw.console.errors import ConsoleError, ConsoleRuntimeError
 from procfw.console.formatting import jsonable, show_output
 from procfw.console.parser import parse, source_line
 from procfw.errors import ParameterError, ProcfwError, UnknownNameError
+from procfw.names import PREVIEW_SEPARATOR, is_valid_id, suggest
 from procfw.paths import iter_glob
-from procfw.process import Process, ProcessResult
-from procfw.registry import suggest
-from procfw.workspace import PREVIEW_SEPARATOR, View, Workspace, is_valid_id
+from procfw.process import MaskRef, Process, ProcessResult
+from procfw.workspace import View, Workspace
 
-__all__ = ["MAX_DEPTH", "Session"]
+__all__ = ["MAX_DEPTH", "Session", "before_each_session"]
 
 MAX_DEPTH = 32
 """How deeply defined commands and ``run`` scripts may call each other."""
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _FALSE_WORDS = {"", "false", "no", "off", "0"}
+
+
+_SESSION_SETUP: list[Callable[[], None]] = []
+
+
+def before_each_session(setup: Callable[[], None]) -> Callable[[], None]:
+    """Run ``setup()`` at the start of every new :class:`Session`; return ``setup``.
+
+    :mod:`procfw.console.builtins` (imported with :mod:`procfw.console`) registers
+    ``ensure_builtins`` here, so the session runs it without importing the commands that
+    are written on top of it.
+    """
+    if setup not in _SESSION_SETUP:
+        _SESSION_SETUP.append(setup)
+    return setup
 
 
 class _Exit(BaseException):
@@ -73,9 +88,8 @@ class Session:
         args: Sequence[str] = (),
         script: str = "<console>",
     ) -> None:
-        from procfw.console.builtins import ensure_builtins
-
-        ensure_builtins()
+        for setup in _SESSION_SETUP:  # procfw.console.builtins: put back built-in commands
+            setup()
         self.workspace = workspace if workspace is not None else Workspace()
         self._out = out
         self._err = err
@@ -472,7 +486,6 @@ class Session:
     def _define_icon(self, statement: ast.IconDef) -> None:
         from procfw.container import ContainerItem, ProcessContainer
         from procfw.registry import processes
-        from procfw.workspace import MaskRef
 
         instance: Process
         if statement.command is not None:

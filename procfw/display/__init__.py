@@ -5,7 +5,9 @@
 * :func:`save_view` — the console's ``save``: rendered for PNG/TIFF, pixels plus the
   view's display function (XISF ``DisplayFunction``) for other formats;
 * :func:`export_histogram` — per-channel histogram plot as a PNG;
-* :func:`repr_png` — the PNG preview that ``Image``, views and windows show in Jupyter.
+* :func:`repr_png` — the PNG preview that ``Image``, views and windows show in Jupyter
+  (importing this package installs it as ``Image._repr_png_``'s renderer, through
+  :func:`procfw.image.set_png_preview`: the image layer never imports the display layer).
 
 The display function seam is described in :mod:`procfw.display.functions`.  Pillow is
 imported only when a picture is made.
@@ -29,6 +31,7 @@ from procfw.display.functions import (
     with_display_function,
 )
 from procfw.display.histogram import bar_heights, export_histogram, histogram_counts
+from procfw.image import set_png_preview
 
 __all__ = [
     "AUTO_STRETCH_PROCESS",
@@ -52,3 +55,5 @@ __all__ = [
     "split_display_function",
     "with_display_function",
 ]
+
+set_png_preview(repr_png)

@@ -29,6 +29,7 @@ import numpy as np
 from procfw.errors import ProcfwError
 from procfw.image import Image
 from procfw.io.samples import clip_unit
+from procfw.process import processes
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +110,6 @@ def percentile_stretch(image: Image, low: float = 0.5, high: float = 99.5) -> Li
 
 def installed_process(process_id: str) -> Any | None:
     """The class of installed process ``process_id``, or None when it is missing or broken."""
-    from procfw.registry import processes
-
     if process_id not in processes:
         return None
     try:

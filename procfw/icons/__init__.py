@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from procfw.icons.model import IconFileError, IconMeta, InstanceMeta, LoadResult, read_bounded
+from procfw.names import is_valid_id, make_id
 from procfw.process import Process
 from procfw.unknown import UnknownProcess, placeholders_in
-from procfw.workspace import Workspace, is_valid_id, make_id
+from procfw.workspace import Workspace
 
 __all__ = [
     "FORMATS",

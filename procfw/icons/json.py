@@ -38,9 +38,8 @@ from procfw.icons.model import (
     shown,
 )
 from procfw.icons.safexml import MAX_FILE_BYTES
-from procfw.process import Process
+from procfw.process import MaskRef, Process
 from procfw.unknown import RawElement, UnknownProcess
-from procfw.workspace import MaskRef
 
 __all__ = ["ENVELOPE_VERSION", "FILE_FORMAT", "FILE_VERSION", "dumps", "from_envelope", "load", "loads", "to_envelope"]
 

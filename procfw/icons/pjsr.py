@@ -20,10 +20,10 @@ from typing import Any
 
 from procfw.container import ProcessContainer
 from procfw.icons.model import IconFileError, check_nesting, is_identifier, shown
+from procfw.names import is_valid_id
 from procfw.params import Block, Boolean, Double, Enumeration, Float, ParameterKind, String, Table
 from procfw.process import Process
 from procfw.unknown import RawElement, UnknownProcess
-from procfw.workspace import is_valid_id
 
 __all__ = ["icons_to_pjsr", "to_pjsr"]
 

@@ -50,11 +50,11 @@ from procfw.icons.model import (
 from procfw.icons.pjsr import icons_to_pjsr, to_pjsr
 from procfw.icons.safexml import element_to_string, parse_xml
 from procfw.literals import MAX_LINE_LENGTH, parse_literal, unquote
+from procfw.names import suggest, unique_id
 from procfw.params import Boolean, ParameterKind, String, Table
-from procfw.process import Process
-from procfw.registry import processes, suggest
+from procfw.process import MaskRef, Process
+from procfw.registry import processes
 from procfw.unknown import UnknownProcess
-from procfw.workspace import MaskRef, unique_id
 
 __all__ = [
     "DESCRIPTION_OPTION",

@@ -8,14 +8,18 @@ existing file unless asked.
 
 A format may also set ``for_display = True`` (PNG, TIFF): a format for people to look
 at, to which :func:`procfw.display.save_view` writes a view *as displayed* (stretched).
+
+:data:`formats` is the registry of formats (entry-point group ``procfw.formats``; also
+reachable as :data:`procfw.registry.formats`).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from procfw.entrypoints import Registry
 from procfw.errors import ImageFileError
 from procfw.image import Image
 from procfw.io.atomic import atomic_path
@@ -40,10 +44,28 @@ class ImageFormat(Protocol):
         ...
 
 
+def _check_format(id_: str, fmt: Any) -> None:
+    missing = [a for a in ("id", "extensions", "description", "can_read", "can_write", "read", "write")
+               if not hasattr(fmt, a)]
+    if missing:
+        raise TypeError(f"image format '{id_}' lacks {', '.join(missing)}")
+    if any(not (isinstance(e, str) and e.startswith(".") and e == e.lower()) for e in fmt.extensions):
+        raise TypeError(f"image format '{id_}': extensions must be lower-case and start with '.': {fmt.extensions}")
+
+
+def _format_extensions(fmt: Any) -> tuple[str, ...]:
+    return tuple(getattr(fmt, "extensions", ()))
+
+
+formats: Registry[Any] = Registry(
+    "procfw.formats", "image format", aliases_of=_format_extensions, validate=_check_format,
+    alias_group="procfw.format_extensions",
+)
+"""Image file formats by format id, and by the file extensions declared in ``procfw.format_extensions``."""
+
+
 def format_for_path(path: str | os.PathLike[str], *, for_writing: bool = False) -> ImageFormat:
     """The registered format that handles ``path``'s extension."""
-    from procfw.registry import formats
-
     suffixes = [s.lower() for s in Path(path).suffixes]
     candidates = ["".join(suffixes[i:]) for i in range(len(suffixes))]
     for suffix in candidates:  # an extension declared in metadata loads that format alone

@@ -17,14 +17,16 @@ import os
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 
 from procfw.errors import ImageFileError
 from procfw.image import Image
+from procfw.io import write_image
 from procfw.io.limits import check_image_size
 from procfw.io.samples import check_bits, interleaved_samples, planar_from_samples
 
-__all__ = ["read_png", "write_png", "write_png_file"]
+__all__ = ["PNG_FORMAT", "PNGFormat", "read_png", "write_png", "write_png_file"]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _IHDR_END = 26  # signature (8) + length (4) + "IHDR" (4) + width (4) + height (4) + depth (1) + colour type (1)
@@ -109,9 +111,33 @@ def write_png(
 
     An existing file is replaced only when ``overwrite`` is true.
     """
-    import attrs
-
-    from procfw.io import write_image
-    from procfw.io.raster import PNG_FORMAT
-
     return write_image(image, path, overwrite=overwrite, format=attrs.evolve(PNG_FORMAT, bits=bits))
+
+
+def _valid_bits(_instance: object, _attribute: object, value: int) -> None:
+    check_bits(value)
+
+
+@attrs.frozen
+class PNGFormat:
+    """Portable Network Graphics, 8-bit (default) or 16-bit; ``attrs.evolve(PNG_FORMAT, bits=16)``."""
+
+    id: str = "png"
+    extensions: tuple[str, ...] = (".png",)
+    description: str = "Portable Network Graphics (PNG), 8 or 16 bits, for display"
+    can_read: bool = True
+    can_write: bool = True
+    for_display: bool = True
+    bits: int = attrs.field(default=8, validator=_valid_bits)
+
+    def read(self, path: Path) -> Image:
+        """Read a PNG file (see :func:`read_png`)."""
+        return read_png(path)
+
+    def write(self, image: Image, path: Path) -> None:
+        """Write ``image`` to exactly ``path`` at ``bits`` (the caller handles atomicity)."""
+        write_png_file(image, Path(path), bits=self.bits)
+
+
+#: The registered PNG format (8 bits; entry point ``procfw.formats: png``, through :mod:`procfw.io.raster`).
+PNG_FORMAT = PNGFormat()

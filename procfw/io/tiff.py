@@ -19,14 +19,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import attrs
 import numpy as np
 
 from procfw.errors import ImageFileError
 from procfw.image import Image
+from procfw.io import write_image
 from procfw.io.limits import check_image_size
 from procfw.io.samples import check_bits, interleaved_samples, planar_from_samples, unit_range
 
-__all__ = ["read_tiff", "write_tiff", "write_tiff_file"]
+__all__ = ["TIFF_FORMAT", "TIFFFormat", "read_tiff", "write_tiff", "write_tiff_file"]
 
 _GREY, _RGB, _PALETTE, _WHITE_IS_ZERO = 1, 2, 3, 0  # TIFF PhotometricInterpretation values
 
@@ -93,9 +95,33 @@ def write_tiff(
 
     An existing file is replaced only when ``overwrite`` is true.
     """
-    import attrs
-
-    from procfw.io import write_image
-    from procfw.io.raster import TIFF_FORMAT
-
     return write_image(image, path, overwrite=overwrite, format=attrs.evolve(TIFF_FORMAT, bits=bits))
+
+
+def _valid_bits(_instance: object, _attribute: object, value: int) -> None:
+    check_bits(value)
+
+
+@attrs.frozen
+class TIFFFormat:
+    """Tagged Image File Format, 16-bit (default) or 8-bit, uncompressed."""
+
+    id: str = "tiff"
+    extensions: tuple[str, ...] = (".tif", ".tiff")
+    description: str = "Tagged Image File Format (TIFF), 16 or 8 bits, for display"
+    can_read: bool = True
+    can_write: bool = True
+    for_display: bool = True
+    bits: int = attrs.field(default=16, validator=_valid_bits)
+
+    def read(self, path: Path) -> Image:
+        """Read the first page of a TIFF file (see :func:`read_tiff`)."""
+        return read_tiff(path)
+
+    def write(self, image: Image, path: Path) -> None:
+        """Write ``image`` to exactly ``path`` at ``bits`` (the caller handles atomicity)."""
+        write_tiff_file(image, Path(path), bits=self.bits)
+
+
+#: The registered TIFF format (16 bits; entry point ``procfw.formats: tiff``, through :mod:`procfw.io.raster`).
+TIFF_FORMAT = TIFFFormat()
