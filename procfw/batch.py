@@ -79,6 +79,7 @@ __all__ = [
     "current_executor",
     "describe_exception",
     "make_executor",
+    "release_memory",
     "start_workers",
     "stop_workers",
     "use_executor",
@@ -289,6 +290,31 @@ def _call(fn: Callable[[Any], Any], item: Any, single_thread: bool) -> Any:
     except Exception as exc:
         kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
         raise TaskError(describe_exception(exc), kind, traceback.format_exc()) from None
+    finally:
+        release_memory()
+
+
+_TRIM: list[Any] = []
+
+
+def release_memory() -> None:
+    """Give the memory freed by the last task back to the system (glibc's ``malloc_trim``; elsewhere nothing).
+
+    glibc keeps freed heap memory for reuse, and its threshold for giving big blocks their
+    own mappings grows with the blocks freed, so after a frame's buffers are freed a worker
+    would go on holding them (an idle worker the size of its largest task).  Workers call
+    this after every task, so that between tasks a worker holds about its modules only.
+    """
+    if not _TRIM:
+        trim = None
+        if os.name == "posix":
+            with contextlib.suppress(Exception):
+                import ctypes
+
+                trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the process's own C library
+        _TRIM.append(trim)
+    if _TRIM[0] is not None:
+        _TRIM[0](0)
 
 
 # -- executors ------------------------------------------------------------------------------------

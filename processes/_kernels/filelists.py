@@ -66,6 +66,7 @@ __all__ = [
     "file_key",
     "output_file_path",
     "run_file_list",
+    "runs_remotely",
     "check_output_paths",
     "summarize",
     "write_frame",
@@ -333,6 +334,13 @@ def _remote_instance_ok(instance: Process) -> bool:
         log.warning("%s: the instance cannot be sent to workers (%s); its frames run in this process",
                     instance.process_id, exc)
         return False
+
+
+def runs_remotely(instance: Process, executor: Any = None) -> bool:
+    """Whether :func:`run_file_list` would send ``instance``'s frames to other processes (``executor``, default
+    the current one, is not serial and the instance survives the trip through its icon)."""
+    chosen = _resolved_executor(executor)
+    return chosen is not None and chosen.kind != "serial" and _remote_instance_ok(instance)
 
 
 def run_file_list(

@@ -75,6 +75,7 @@ from processes._kernels.filelists import (
     file_key,
     output_file_path,
     run_file_list,
+    runs_remotely,
     summarize,
     worker_state,
 )
@@ -402,16 +403,24 @@ class StarAlignment(Process):
             raise ExecutionError(f"StarAlignment: {exc}") from None
         return stars
 
-    def _file_reference(self) -> tuple[Image, StarList]:
-        """The reference file and its stars, kept per worker process for the frames of one run."""
+    def _file_reference(self, keep_pixels: bool = True) -> tuple[Image, StarList]:
+        """The reference file and its stars, kept per worker process for the frames of one run.
+
+        ``keep_pixels`` false: the image kept holds the reference's size, keywords and
+        properties but not its pixels (a read-only zero view in their place), which is all
+        that registering target files needs unless ``frameAdaptation`` is on.
+        """
         name = self.referenceImage.strip()
 
         def load() -> tuple[Image, StarList]:
             image = read_image(Path(name).expanduser())
             stars = detect_stars(detection_plane(image), self.detection_settings())
+            if not keep_pixels:
+                image = Image(np.broadcast_to(np.zeros((), image.pixels.dtype), image.pixels.shape), image.keywords,
+                              image.properties)
             return image, self._checked_reference_stars(stars, name)
 
-        return worker_state((self.process_id, self, file_key(name)), load)
+        return worker_state((self.process_id, self, file_key(name), keep_pixels), load)
 
     # -- one frame ------------------------------------------------------------------------------------
     def _register(self, target: Image, ref_stars: StarList) -> tuple[Registration, StarList]:
@@ -482,9 +491,13 @@ class StarAlignment(Process):
     # -- global execution ---------------------------------------------------------------------------
     def run_global(self, context: ExecutionContext) -> ProcessOutput:
         self.require_executable_global()
+        rows = [(bool(r[0]), bool(r[1]), str(r[2])) for r in self.targets]
+        files_only = self.referenceIsFile and all(is_file for enabled, is_file, _ in rows if enabled)
+        if files_only and Path(self.referenceImage.strip()).expanduser().is_file() and runs_remotely(self):
+            # every frame goes to a worker, which loads the reference (once per worker): not here too
+            return self._run_files(context, rows)
         context.report(0.0, "StarAlignment: reference stars")
         reference, ref_stars, ref_name = self._reference(context)
-        rows = [(bool(r[0]), bool(r[1]), str(r[2])) for r in self.targets]
         writing = self.mode == "RegisterMatch"
         if writing:
             outputs = {i: self._output_path(path) for i, (enabled, is_file, path) in enumerate(rows)
@@ -492,7 +505,7 @@ class StarAlignment(Process):
             check_output_paths(self.process_id, [(rows[i][2], p) for i, p in outputs.items()], self.outputDirectory)
         new_images: dict[str, Image] = {}
         file_rows = [(e, p) for e, _, p in rows]
-        if self.referenceIsFile and all(is_file for enabled, is_file, _ in rows if enabled):
+        if files_only:
             # files only: any worker can align a frame (through the current executor)
             outcomes = run_file_list(file_rows, process_id=self.process_id, on_error=_ON_ERROR[self.onError],
                                      context=context, instance=self)
@@ -527,6 +540,31 @@ class StarAlignment(Process):
             notes.append(f"{len(cfa_targets)} target(s) are raw CFA images (e.g. {cfa_targets[0]}): registration "
                          "interpolates across the Bayer mosaic; debayer them first")
         return ProcessOutput(outputs=result, new_images=new_images, messages=(*notes, *messages))
+
+    def _run_files(self, context: ExecutionContext, rows: list[tuple[bool, bool, str]]) -> ProcessOutput:
+        """Files only, every frame on a worker (see :func:`runs_remotely`): the reference is loaded there.
+
+        A reference that cannot be used fails every frame with the same reason (and so the
+        run: no image could be processed).
+        """
+        if self.mode == "RegisterMatch":
+            outputs = {i: self._output_path(path) for i, (enabled, _, path) in enumerate(rows) if enabled}
+            check_output_paths(self.process_id, [(rows[i][2], p) for i, p in outputs.items()], self.outputDirectory)
+        outcomes = run_file_list([(e, p) for e, _, p in rows], process_id=self.process_id,
+                                 on_error=_ON_ERROR[self.onError], context=context, instance=self)
+        cfa_targets = [o.path for o in outcomes if o.data.get("cfaTarget")]
+        for outcome in outcomes:
+            if isinstance(outcome.data, dict):
+                outcome.data.pop("cfaTarget", None)
+        result, messages = summarize(self.process_id, outcomes)
+        result["referenceImage"] = self.referenceImage.strip()
+        result["referenceStars"] = next((int(o.data["referenceStars"]) for o in outcomes
+                                         if o.ok and "referenceStars" in o.data), 0)
+        notes = self._notes()
+        if cfa_targets and self.mode == "RegisterMatch":
+            notes.append(f"{len(cfa_targets)} target(s) are raw CFA images (e.g. {cfa_targets[0]}): registration "
+                         "interpolates across the Bayer mosaic; debayer them first")
+        return ProcessOutput(outputs=result, messages=(*notes, *messages))
 
     def _output_path(self, source: str, postfix: str = "") -> Path:
         return output_file_path(source, directory=self.outputDirectory, prefix=self.outputPrefix,
@@ -564,7 +602,7 @@ class StarAlignment(Process):
 
     def process_file(self, index: int, path: Path, options: Mapping[str, Any]) -> tuple[Path | str, dict[str, Any]]:
         """Align one target file to the reference file and write it (any worker; see :func:`run_file_list`)."""
-        reference, ref_stars = self._file_reference()
+        reference, ref_stars = self._file_reference(keep_pixels=self.frameAdaptation)
         return self._align_file(path, reference, ref_stars)
 
     # -- view execution ------------------------------------------------------------------------------

@@ -181,10 +181,22 @@ def task_memory(plan: Plan) -> int:
     return TASK_BASE_MEMORY + TASK_FRAME_COPIES * 4 * pixels
 
 
-def _star_summary(pixels: np.ndarray) -> dict[str, Any]:
-    """Star measurement of one processed light: its summary, or ``{"error": reason}``."""
+def luminance(pixels: np.ndarray) -> np.ndarray:
+    """The plane stars are measured on, as :func:`processes._kernels.starmeasure.luminance_plane` makes it
+    (the same float64 values: ``((c0 + c1) + c2) / 3``), without a float64 copy of every channel."""
+    if pixels.shape[0] == 1:
+        return pixels[0].astype(np.float64)
+    plane = pixels[0].astype(np.float64)
+    for channel in pixels[1:]:
+        plane += channel
+    plane /= pixels.shape[0]
+    return plane
+
+
+def _star_summary(plane: np.ndarray) -> dict[str, Any]:
+    """Star measurement of one processed light (its luminance ``plane``): its summary, or ``{"error": reason}``."""
     try:
-        field = measure_stars(pixels)
+        field = measure_stars(plane)
     except (ProcfwError, ValueError, OSError) as exc:
         return {"error": str(exc)}
     return {k: rounded(v) for k, v in field.summary().items()}
@@ -218,7 +230,9 @@ def light_task(item: Mapping[str, Any]) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - this frame is rejected with the reason; the others go on
         log.warning("preprocess: %s: %s failed: %s", path, step, describe_exception(exc))
         return {"steps": done, "failed": step, "error": describe_exception(exc)}
-    return {"steps": done, "stars": _star_summary(image.pixels)}
+    plane = luminance(image.pixels)
+    del image  # the frame's buffers go before the star measurement's
+    return {"steps": done, "stars": _star_summary(plane)}
 
 
 def _process(process_id: str, **parameters: Any) -> Any:

@@ -10,13 +10,17 @@ first call, about half a second per process; :func:`warm_kernels` does those fir
 calls here, on a small synthetic frame, so that no worker pays for them).
 
 Importing this module therefore runs :func:`warm_kernels` (a fraction of a second with
-warm numba caches); import it only where that is wanted — the fork server.  The fork
+warm numba caches), gives the memory it freed back and freezes the garbage collector's
+view of the objects loaded so far (:func:`gc.freeze`: the workers' collections then do
+not touch — and so do not copy — the pages they share with the fork server); import it
+only where that is wanted — the fork server.  The fork
 server is single-threaded (no numba kernel here starts threads), so forking it after the
 warm-up is safe.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import tempfile
 import time
@@ -32,6 +36,7 @@ import processes.workflows.preprocess.pipeline  # noqa: F401 - the per-frame tas
 from processes._kernels.cfa import CFAPattern
 from processes._kernels.filelists import write_frame
 from processes._kernels.starmeasure import measure_stars
+from procfw.batch import release_memory
 from procfw.image import Image
 from procfw.io import read_image
 
@@ -99,3 +104,7 @@ def warm_kernels() -> float:
 
 WARM_SECONDS = warm_kernels()
 """How long the warm-up took at import."""
+
+release_memory()  # the warm-up's buffers: not copied into every worker
+gc.collect()
+gc.freeze()  # the objects loaded so far stay out of the workers' collections, so their pages stay shared
