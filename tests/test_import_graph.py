@@ -23,6 +23,7 @@ Rules of the graph:
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -108,8 +109,14 @@ def import_graph(root: Path = ROOT, package: str = PACKAGE) -> tuple[dict[str, d
     return graph, processes_imports
 
 
-def find_cycles(graph: dict[str, dict[str, tuple[int, bool]]]) -> list[list[str]]:
-    """One cycle through each strongly connected component of more than one module (Tarjan)."""
+@functools.cache
+def _this_tree() -> tuple[dict[str, dict[str, tuple[int, bool]]], list[str]]:
+    """:func:`import_graph` of this checkout, computed once for all tests."""
+    return import_graph()
+
+
+def find_components(graph: dict[str, dict[str, tuple[int, bool]]]) -> list[list[str]]:
+    """The strongly connected components of more than one module, each sorted (Tarjan)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -143,7 +150,12 @@ def find_cycles(graph: dict[str, dict[str, tuple[int, bool]]]) -> list[list[str]
     for node in sorted(graph):
         if node not in index:
             connect(node)
-    return [_cycle_in(graph, set(component)) for component in components]
+    return components
+
+
+def find_cycles(graph: dict[str, dict[str, tuple[int, bool]]]) -> list[list[str]]:
+    """One shortest cycle through each strongly connected component of more than one module."""
+    return [_cycle_in(graph, set(component)) for component in find_components(graph)]
 
 
 def _cycle_in(graph: dict[str, dict[str, tuple[int, bool]]], component: set[str]) -> list[str]:
@@ -180,15 +192,19 @@ def describe_cycle(graph: dict[str, dict[str, tuple[int, bool]]], cycle: list[st
 
 def test_no_import_cycle_inside_procfw() -> None:
     """No module of procfw/ reaches itself again through imports, lazy ones included."""
-    graph, _ = import_graph()
-    cycles = find_cycles(graph)
-    message = "\n".join(describe_cycle(graph, cycle) for cycle in cycles)
-    assert not cycles, f"import cycles inside procfw/:\n{message}"
+    graph, _ = _this_tree()
+    components = find_components(graph)
+    message = "\n".join(
+        f"{len(component)} modules in one circle: {', '.join(component)}\n"
+        f"  for example {describe_cycle(graph, _cycle_in(graph, set(component)))}"
+        for component in components
+    )
+    assert not components, f"import cycles inside procfw/:\n{message}"
 
 
 def test_procfw_never_imports_processes() -> None:
     """The framework never imports the process library, not even lazily."""
-    _, offending = import_graph()
+    _, offending = _this_tree()
     assert not offending, "\n".join(offending)
 
 
@@ -240,7 +256,7 @@ CORE = [
 @pytest.mark.parametrize("module", CORE)
 def test_the_core_imports_only_what_is_below_it(module: str) -> None:
     """errors/names -> image -> params -> process: nothing of the core reaches up, even lazily."""
-    graph, _ = import_graph()
+    graph, _ = _this_tree()
     below = set(CORE[: CORE.index(module)])
     assert set(graph[module]) <= below, sorted(set(graph[module]) - below)
 
