@@ -2,8 +2,8 @@
 
 An Image knows nothing of rendering.  Its notebook preview (``_repr_png_``) calls the
 function installed with :func:`set_png_preview`; :mod:`procfw.display` installs its
-:func:`~procfw.display.repr_png` when it is imported (as :mod:`procfw.workspace` does when
-it opens a file or shows a view).  Until then an Image shows as its text ``repr``.
+:func:`~procfw.display.repr_png` when it is imported (:mod:`procfw.workspace` imports it).
+Until then an Image shows as its text ``repr``.
 """
 
 from __future__ import annotations

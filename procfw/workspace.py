@@ -1,4 +1,8 @@
-"""Workspace: image windows (main view, previews, mask, history) and process icons by id."""
+"""Workspace: image windows (main view, previews, mask, history) and process icons by id.
+
+It imports :mod:`procfw.display` (views render through it), which also makes every
+``Image`` show as a picture in Jupyter once a workspace is in use.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,11 @@ from typing import Any
 import attrs
 import numpy as np
 
+from procfw.display import repr_png, split_display_function
 from procfw.errors import ExecutionError, ProcfwError, UnknownNameError
 from procfw.history import DEFAULT_HISTORY_BUDGET, History, HistoryBudget
 from procfw.image import Image
+from procfw.io import read_image
 from procfw.names import PREVIEW_SEPARATOR as PREVIEW_SEPARATOR  # re-exported: the id rules live in procfw.names
 from procfw.names import is_valid_id as is_valid_id
 from procfw.names import make_id as make_id
@@ -143,8 +149,6 @@ class View:
 
     def _repr_png_(self) -> bytes:
         """The view as displayed, as PNG bytes for Jupyter (see :func:`procfw.display.repr_png`)."""
-        from procfw.display import repr_png
-
         return repr_png(self)
 
     def __repr__(self) -> str:
@@ -338,9 +342,6 @@ class Workspace:
         A display function stored in the file (XISF ``DisplayFunction``) becomes the main
         view's ``display_function`` (see :func:`procfw.display.split_display_function`).
         """
-        from procfw.display import split_display_function
-        from procfw.io import read_image
-
         display_function, image = split_display_function(read_image(path))
         stem = Path(path).name.split(".")[0]
         window = self.add_image(image, id_ or make_id(stem), file_path=str(path))
