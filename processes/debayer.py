@@ -249,9 +249,9 @@ class Debayer(Process):
         data: dict[str, Any] = {"cfaPattern": pattern.text, "cfaPatternSource": source}
         if self.evaluateNoise:
             data.update(_noise(rgb, self.noiseEvaluationAlgorithm))
-            rgb = rgb.with_keywords(_noise_keywords(rgb.keywords, data))
+            rgb = Image(rgb.pixels, _noise_keywords(rgb.keywords, data), rgb.properties)
         elif any(k.name.upper().startswith("NOISE") for k in rgb.keywords):
-            rgb = rgb.with_keywords(_noise_keywords(rgb.keywords, data, ""))
+            rgb = Image(rgb.pixels, _noise_keywords(rgb.keywords, data, ""), rgb.properties)
         written = target
         if self.outputRGBImages:
             written = write_frame(rgb, target, overwrite=self.overwriteExistingFiles)
@@ -261,7 +261,7 @@ class Debayer(Process):
                 channel_path = target.with_name(_channel_name(target, letter))
                 channel = rgb.with_pixels(rgb.pixels[c : c + 1].copy())
                 if self.evaluateNoise:
-                    channel = channel.with_keywords(_noise_keywords(channel.keywords, data, letter))
+                    channel = Image(channel.pixels, _noise_keywords(channel.keywords, data, letter), channel.properties)
                 write_frame(channel, channel_path, overwrite=self.overwriteExistingFiles)
                 data[f"outputChannelFilePath{letter}"] = str(channel_path)
         return rgb, written, data

@@ -157,3 +157,40 @@ def test_dask_runs_items_on_a_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
             with make_executor("dask", scheduler=client) as executor:  # an existing client stays open
                 assert executor.map(abs, [-1, -2, 3]) == [1, 2, 3]
             assert client.status == "running"
+
+
+_FORK_SERVER_SCRIPT = """
+import sys
+from procfw import batch
+
+def modules(_):
+    return "xml.dom.minidom" in sys.modules, "procfw.batch" in sys.modules
+
+if __name__ == "__main__":
+    assert batch.start_workers(["xml.dom.minidom", "no_such_module_here"]) is True
+    assert "xml.dom.minidom" not in sys.modules  # imported by the fork server, not here
+    with batch.make_executor("processes", workers=2) as executor:
+        assert executor.map(modules, [0, 1]) == [(True, True), (True, True)]
+    batch.stop_workers()
+    with batch.make_executor("processes", workers=1) as executor:  # a fork server starts again
+        assert executor.map(abs, [-2]) == [2]
+    batch.stop_workers()
+    print("ok")
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fork server on Windows")
+def test_workers_fork_from_a_server_that_preloads_modules(tmp_path) -> None:
+    script = tmp_path / "pool.py"
+    script.write_text(_FORK_SERVER_SCRIPT)
+    import subprocess
+
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "ok"
+
+
+def test_release_memory_is_harmless_anywhere() -> None:
+    batch.release_memory()
+    batch.release_memory()
+    assert isinstance(batch._TRIM, list) and len(batch._TRIM) == 1

@@ -192,6 +192,39 @@ def test_on_error_abort_stops_a_process_pool_run(raw: Path, tmp_path: Path) -> N
             debayer.execute_global(_workspace())
 
 
+def test_star_measurement_plane_is_the_luminance_of_starmeasure() -> None:
+    from processes._kernels.starmeasure import luminance_plane
+    from processes.workflows.preprocess.pipeline import luminance
+
+    rng = np.random.default_rng(5)
+    for shape in ((3, 37, 53), (1, 20, 30), (4, 9, 11)):
+        pixels = rng.random(shape, dtype=np.float32)
+        assert np.array_equal(luminance(pixels), luminance_plane(pixels)), shape
+
+
+def test_debayer_writes_noise_keywords_for_integration(raw: Path, tmp_path: Path) -> None:
+    light = sorted((raw / "lights" / "L").glob("*.fits"))[0]
+    debayer = processes.get("Debayer").from_parameters({
+        "targetItems": [str(light)], "cfaPattern": "RGGB", "debayerMethod": "VNG", "evaluateNoise": True,
+        "outputDirectory": str(tmp_path), "outputSeparateChannels": True, "outputExtension": ".fits",
+    })
+    row = debayer.execute_global(_workspace()).outputs["outputData"][0]
+    header = fits.getheader(row["outputFilePath"])
+    source = fits.getheader(light)
+    names = [k for k in header if k not in ("COMMENT", "HISTORY", "")]
+    assert len(names) == len(set(names))  # each keyword once (the input's are copied, not repeated)
+    assert [k for k in source if k.startswith("NOISE")] == []
+    for i, letter in enumerate("RGB"):
+        assert header[f"NOISE{i:02d}"] == float(f"{row[f'noiseEstimate{letter}']:.4e}") > 0
+        assert header[f"NOISEA{i:02d}"] == row[f"noiseAlgorithm{letter}"]
+        channel = fits.getheader(row[f"outputChannelFilePath{letter}"])  # its own channel's noise, as channel #0
+        assert channel["NOISE00"] == header[f"NOISE{i:02d}"] and "NOISE01" not in channel
+    quiet = debayer.evolve(evaluateNoise=False, outputSeparateChannels=False, outputDirectory=str(tmp_path / "q"))
+    (tmp_path / "q").mkdir()
+    row = quiet.execute_global(_workspace()).outputs["outputData"][0]
+    assert not any(k.startswith("NOISE") for k in fits.getheader(row["outputFilePath"]))
+
+
 def _workspace():
     from procfw.workspace import Workspace
 
