@@ -27,16 +27,24 @@ Modules, one job each:
 * :mod:`.command` — the console command.
 """
 
+from typing import Any
+
 from processes.workflows.preprocess.frames import FrameInfo, ScanResult, classify_imagetyp, frame_info, scan
 from processes.workflows.preprocess.groups import FrameGroup, group_frames
-from processes.workflows.preprocess.pipeline import (
-    PreprocessError,
-    PreprocessResult,
-    plan_session,
-    preprocess,
-    rejection_for,
-)
 from processes.workflows.preprocess.plan import CalibrationLink, IntegrationSet, Link, Options, Plan, make_plan
+
+_PIPELINE_NAMES = frozenset({"PreprocessError", "PreprocessResult", "plan_session", "preprocess", "rejection_for"})
+
+
+def __getattr__(name: str) -> Any:
+    """The pipeline's names, imported on first use (the pipeline loads numpy and scipy; the console command
+    starts the worker pool before that)."""
+    if name in _PIPELINE_NAMES:
+        from processes.workflows.preprocess import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CalibrationLink",

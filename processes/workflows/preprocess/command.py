@@ -18,8 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from processes.workflows.preprocess.pipeline import PreprocessError, plan_session, preprocess, start_workers
 from processes.workflows.preprocess.plan import DEBAYER_MODES, EXECUTORS, REJECTIONS, Options
+from processes.workflows.preprocess.pool import start_workers
 from processes.workflows.preprocess.progress import make_progress
 
 if TYPE_CHECKING:
@@ -144,7 +144,9 @@ def preprocess_command(
         raise ArgumentError("preprocess: give the output folder: preprocess INPUT OUTPUT (or -plan+ to see the plan)")
     display = make_progress(session.err, enabled=progress)
     if not only_plan:
-        start_workers(options)  # the pool's imports overlap with reading the headers
+        start_workers(options)  # the pool's imports overlap with ours, reading the headers and planning
+    from processes.workflows.preprocess.pipeline import PreprocessError, plan_session, preprocess
+
     the_plan = plan_session(input, output, options, progress=display)
     for line in the_plan.lines():
         session.print(line)

@@ -75,6 +75,7 @@ from processes._kernels.filelists import frame_icon
 from processes._kernels.starmeasure import measure_stars
 from processes.workflows.preprocess.frames import scan
 from processes.workflows.preprocess.plan import CalibrationLink, FrameGroup, IntegrationSet, Options, Plan, make_plan
+from processes.workflows.preprocess.pool import WORKER_PRELOAD, start_workers
 from processes.workflows.preprocess.progress import NullProgress, StepProgress
 from processes.workflows.preprocess.report import REPORT_JSON, REPORT_TEXT, build_report, rounded, write_reports
 from procfw.batch import Executor, describe_exception, make_executor, stop_workers, use_executor
@@ -156,23 +157,6 @@ TASK_BASE_MEMORY = 320 * 2**20
 TASK_FRAME_COPIES = 24
 """Float32 frame-sized buffers one per-frame task may hold at its peak (masters, the frame, the
 demosaiced RGB frame and its working copies, the registration reference and warp buffers)."""
-
-
-WORKER_PRELOAD = ("numpy", "scipy.ndimage", "astropy.io.fits", "processes.workflows.preprocess.worker")
-"""Modules the fork server of the local process pool imports once for all workers (the last one also loads
-the compiled kernels: :mod:`processes.workflows.preprocess.worker`)."""
-
-
-def start_workers(options: Options) -> None:
-    """Start the local pool's fork server now, when ``options`` ask for a process pool.
-
-    Called before the folder is scanned, so that the workers' imports and kernel loading
-    overlap with reading the headers and planning; the pool itself is made later.
-    """
-    if options.executor == "processes":
-        from procfw.batch import start_workers as start
-
-        start(WORKER_PRELOAD, single_thread=options.workers is None or options.workers > 1)
 
 
 def task_memory(plan: Plan) -> int:
@@ -652,7 +636,7 @@ class _Run:
         median_noise = [float(np.median([fn[c] for fn in frame_noise if len(fn) > c] or [math.nan]))
                         for c in range(channels)]
         with self.progress.step(f"measuring stars {target.name}"):
-            field = measure_stars(image.pixels)
+            field = measure_stars(luminance(image.pixels))
         total = max(int(outputs.get("totalPixels", 1)), 1)
         self.results[target.name] = {
             "name": target.name, "filter": target.filter, "path": str(path), "frames": len(files),
