@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numba
 
+from processes._kernels.numba_common import mirror
+
 __all__ = ["ring_median"]
 
 
@@ -43,27 +45,16 @@ def _upper_median8(v0, v1, v2, v3, v4, v5, v6, v7):  # pragma: no cover - compil
     return v4
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _mirror(i, size):  # pragma: no cover - compiled
-    if size == 1:
-        return 0
-    if i < 0:
-        return -i
-    if i >= size:
-        return 2 * size - 2 - i
-    return i
-
-
 @numba.njit(cache=True, nogil=True)
 def ring_median(plane, out):  # pragma: no cover - compiled
     """``out`` ← the upper median of each pixel's eight neighbours (mirror borders)."""
     height, width = plane.shape
     for y in range(height):
-        ym = _mirror(y - 1, height)
-        yp = _mirror(y + 1, height)
+        ym = mirror(y - 1, height)
+        yp = mirror(y + 1, height)
         for x in (0, width - 1):
-            xm = _mirror(x - 1, width)
-            xp = _mirror(x + 1, width)
+            xm = mirror(x - 1, width)
+            xp = mirror(x + 1, width)
             out[y, x] = _upper_median8(plane[ym, xm], plane[ym, x], plane[ym, xp], plane[y, xm], plane[y, xp],
                                        plane[yp, xm], plane[yp, x], plane[yp, xp])
         for x in range(1, width - 1):

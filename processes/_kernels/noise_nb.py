@@ -25,6 +25,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from processes._kernels.numba_common import mirror
+
 __all__ = [
     "b3_level", "b3_smooth", "band_moments", "below_moments", "interval_moments", "mrs_planes", "subtract_from",
 ]
@@ -33,20 +35,6 @@ _FAST = {"reassoc", "nsz", "contract"}  # reductions may vectorize (order of add
 _W_CENTRE = 6.0 / 16.0
 _W_NEAR = 4.0 / 16.0
 _W_FAR = 1.0 / 16.0
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _mirror(i, size):  # pragma: no cover - compiled
-    """scipy's 'mirror' extension: reflect about the edge pixels, periodically beyond."""
-    if size == 1:
-        return 0
-    if 0 <= i < size:
-        return i
-    period = 2 * size - 2
-    i = i % period
-    if i >= size:
-        i = period - i
-    return i
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -76,28 +64,34 @@ def _row_interior(row, lo, hi, step, out_row):  # pragma: no cover - compiled
         target[i] = _tap(centre[i], near_a[i], near_b[i], far_a[i], far_b[i])
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _smooth_row(src, y, step, out, row):  # pragma: no cover - compiled
+    # row y of the smoothing: the column pass into the buffer ``row``, then the row pass
+    height, width = src.shape
+    s2 = 2 * step
+    ym2 = mirror(y - s2, height)
+    ym1 = mirror(y - step, height)
+    yp1 = mirror(y + step, height)
+    yp2 = mirror(y + s2, height)
+    for x in range(width):
+        row[x] = _tap(src[y, x], src[ym1, x], src[yp1, x], src[ym2, x], src[yp2, x])
+    lo = min(s2, width)
+    hi = max(lo, width - s2)
+    for x in range(lo):
+        out[y, x] = _tap(row[x], row[mirror(x - step, width)], row[mirror(x + step, width)],
+                         row[mirror(x - s2, width)], row[mirror(x + s2, width)])
+    _row_interior(row, lo, hi, step, out[y])
+    for x in range(hi, width):
+        out[y, x] = _tap(row[x], row[mirror(x - step, width)], row[mirror(x + step, width)],
+                         row[mirror(x - s2, width)], row[mirror(x + s2, width)])
+
+
 @numba.njit(cache=True, nogil=True)
 def b3_smooth(src, step, out, row):  # pragma: no cover - compiled
     """Smooth ``src`` (h, w) into ``out`` with holes ``step`` apart; ``row`` is a buffer of
     ``w`` values; all of the same float type (float32 results are rounded as scipy's are)."""
-    height, width = src.shape
-    s2 = 2 * step
-    for y in range(height):
-        ym2 = _mirror(y - s2, height)
-        ym1 = _mirror(y - step, height)
-        yp1 = _mirror(y + step, height)
-        yp2 = _mirror(y + s2, height)
-        for x in range(width):
-            row[x] = _tap(src[y, x], src[ym1, x], src[yp1, x], src[ym2, x], src[yp2, x])
-        lo = min(s2, width)
-        hi = max(lo, width - s2)
-        for x in range(lo):
-            out[y, x] = _tap(row[x], row[_mirror(x - step, width)], row[_mirror(x + step, width)],
-                             row[_mirror(x - s2, width)], row[_mirror(x + s2, width)])
-        _row_interior(row, lo, hi, step, out[y])
-        for x in range(hi, width):
-            out[y, x] = _tap(row[x], row[_mirror(x - step, width)], row[_mirror(x + step, width)],
-                             row[_mirror(x - s2, width)], row[_mirror(x + s2, width)])
+    for y in range(src.shape[0]):
+        _smooth_row(src, y, step, out, row)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -106,23 +100,8 @@ def b3_level(src, step, out, row, k, first, w1, significance):  # pragma: no cov
     with ``first`` the detail ``src − out`` goes to ``w1`` and ``|w|/k`` to ``significance``,
     otherwise ``significance`` keeps the maximum."""
     height, width = src.shape
-    s2 = 2 * step
     for y in range(height):
-        ym2 = _mirror(y - s2, height)
-        ym1 = _mirror(y - step, height)
-        yp1 = _mirror(y + step, height)
-        yp2 = _mirror(y + s2, height)
-        for x in range(width):
-            row[x] = _tap(src[y, x], src[ym1, x], src[yp1, x], src[ym2, x], src[yp2, x])
-        lo = min(s2, width)
-        hi = max(lo, width - s2)
-        for x in range(lo):
-            out[y, x] = _tap(row[x], row[_mirror(x - step, width)], row[_mirror(x + step, width)],
-                             row[_mirror(x - s2, width)], row[_mirror(x + s2, width)])
-        _row_interior(row, lo, hi, step, out[y])
-        for x in range(hi, width):
-            out[y, x] = _tap(row[x], row[_mirror(x - step, width)], row[_mirror(x + step, width)],
-                             row[_mirror(x - s2, width)], row[_mirror(x + s2, width)])
+        _smooth_row(src, y, step, out, row)
         # the row's detail coefficients while it is in cache (separate simple loops vectorize)
         src_row = src[y]
         out_row = out[y]

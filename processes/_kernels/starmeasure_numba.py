@@ -21,6 +21,8 @@ import math
 import numba
 import numpy as np
 
+from processes._kernels.numba_common import int_pair_arrays, reflect
+
 __all__ = ["bilinear_grid", "fit_gaussians", "local_peaks"]
 
 
@@ -56,18 +58,6 @@ def bilinear_grid(grid, yy, xx):
     return out
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _reflect(i: int, size: int) -> int:
-    """scipy's ``reflect`` edge mode: −1 → 0, −2 → 1, size → size − 1 (periodic beyond)."""
-    if 0 <= i < size:
-        return i
-    period = 2 * size
-    i = i % period
-    if i >= size:
-        i = period - 1 - i
-    return i
-
-
 @numba.njit(cache=True, nogil=True)
 def local_peaks(plane, threshold):
     """(rows, columns) of the pixels > ``threshold`` not exceeded in their reflected 5×5 neighbourhood."""
@@ -76,14 +66,14 @@ def local_peaks(plane, threshold):
     xs = []
     for y in range(height):
         for x in range(width):
-            v = plane[y, x]
-            if not v > threshold:
+            if not plane[y, x] > threshold:
                 continue
+            v = plane[y, x]
             is_max = True
             for dy in range(-2, 3):
-                row = plane[_reflect(y + dy, height)]
+                row = plane[reflect(y + dy, height)]
                 for dx in range(-2, 3):
-                    if row[_reflect(x + dx, width)] > v:
+                    if row[reflect(x + dx, width)] > v:
                         is_max = False
                         break
                 if not is_max:
@@ -91,12 +81,7 @@ def local_peaks(plane, threshold):
             if is_max:
                 ys.append(y)
                 xs.append(x)
-    out_y = np.empty(len(ys), np.int64)
-    out_x = np.empty(len(xs), np.int64)
-    for k in range(len(ys)):
-        out_y[k] = ys[k]
-        out_x[k] = xs[k]
-    return out_y, out_x
+    return int_pair_arrays(ys, xs)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -27,23 +27,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from processes._kernels.numba_common import int_pair_arrays, mirror
+
 __all__ = ["b3_pass", "b3_smooth", "half_maximum_counts", "label_stats", "local_maxima", "median3"]
 
 _B3 = (1.0 / 16.0, 4.0 / 16.0, 6.0 / 16.0, 4.0 / 16.0, 1.0 / 16.0)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _mirror(i: int, size: int) -> int:
-    """Reflect an index about the edge pixels (−1 → 1, size → size − 2), periodic beyond."""
-    if size == 1:
-        return 0
-    if 0 <= i < size:
-        return i
-    period = 2 * size - 2
-    i = i % period
-    if i >= size:
-        i = period - i
-    return i
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -82,18 +70,64 @@ def median3(plane):
     height, width = plane.shape
     out = np.empty_like(plane)
     for y in range(height):
-        ya = _mirror(y - 1, height)
-        yb = _mirror(y + 1, height)
+        ya = mirror(y - 1, height)
+        yb = mirror(y + 1, height)
         ra = plane[ya]
         rc = plane[y]
         rb = plane[yb]
         for x in range(1, width - 1):
             out[y, x] = _median9(ra[x - 1], ra[x], ra[x + 1], rc[x - 1], rc[x], rc[x + 1], rb[x - 1], rb[x], rb[x + 1])
         for x in (0, width - 1):
-            xa = _mirror(x - 1, width)
-            xb = _mirror(x + 1, width)
+            xa = mirror(x - 1, width)
+            xb = mirror(x + 1, width)
             out[y, x] = _median9(ra[xa], ra[x], ra[xb], rc[xa], rc[x], rc[xb], rb[xa], rb[x], rb[xb])
     return out
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _b3(v0, v1, v2, v3, v4):
+    """Σ_k w_k·v_k: each product in float64, the running sum rounded to float32 after every term."""
+    w0, w1, w2, w3, w4 = _B3
+    acc = np.float32(w0 * np.float64(v0))
+    acc = np.float32(np.float64(acc) + w1 * np.float64(v1))
+    acc = np.float32(np.float64(acc) + w2 * np.float64(v2))
+    acc = np.float32(np.float64(acc) + w3 * np.float64(v3))
+    return np.float32(np.float64(acc) + w4 * np.float64(v4))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _column_pass(plane, y, step, o):
+    """Row ``y`` of the pass along columns into ``o``."""
+    height = plane.shape[0]
+    r0 = plane[mirror(y - 2 * step, height)]
+    r1 = plane[mirror(y - step, height)]
+    r2 = plane[y]
+    r3 = plane[mirror(y + step, height)]
+    r4 = plane[mirror(y + 2 * step, height)]
+    for x in range(o.size):
+        o[x] = _b3(r0[x], r1[x], r2[x], r3[x], r4[x])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _row_pass(r, step, o):
+    """The pass along the row ``r`` into ``o``."""
+    width = r.size
+    lo = min(2 * step, width)
+    hi = max(lo, width - 2 * step)
+    # interior: shifted views, so that every index is the loop counter (vectorisable)
+    a0 = r[lo - 2 * step : hi - 2 * step]
+    a1 = r[lo - step : hi - step]
+    a2 = r[lo:hi]
+    a3 = r[lo + step : hi + step]
+    a4 = r[lo + 2 * step : hi + 2 * step]
+    oi = o[lo:hi]
+    for i in range(hi - lo):
+        oi[i] = _b3(a0[i], a1[i], a2[i], a3[i], a4[i])
+    for x in range(width):
+        if lo <= x < hi:
+            continue
+        o[x] = _b3(r[mirror(x - 2 * step, width)], r[mirror(x - step, width)], r[x],
+                   r[mirror(x + step, width)], r[mirror(x + 2 * step, width)])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -106,47 +140,14 @@ def b3_pass(plane, step, axis):
     """
     height, width = plane.shape
     out = np.empty((height, width), np.float32)
-    w0, w1, w2, w3, w4 = _B3
-    if axis == 0:
-        if height == 1:
-            out[:, :] = plane
-            return out
-        for y in range(height):
-            r0 = plane[_mirror(y - 2 * step, height)]
-            r1 = plane[_mirror(y - step, height)]
-            r2 = plane[y]
-            r3 = plane[_mirror(y + step, height)]
-            r4 = plane[_mirror(y + 2 * step, height)]
-            o = out[y]
-            for x in range(width):
-                acc = np.float32(w0 * np.float64(r0[x]))
-                acc = np.float32(np.float64(acc) + w1 * np.float64(r1[x]))
-                acc = np.float32(np.float64(acc) + w2 * np.float64(r2[x]))
-                acc = np.float32(np.float64(acc) + w3 * np.float64(r3[x]))
-                o[x] = np.float32(np.float64(acc) + w4 * np.float64(r4[x]))
-        return out
-    if width == 1:
+    if (height if axis == 0 else width) == 1:
         out[:, :] = plane
         return out
-    lo = min(2 * step, width)
-    hi = max(lo, width - 2 * step)
     for y in range(height):
-        r = plane[y]
-        o = out[y]
-        for x in range(lo, hi):
-            acc = np.float32(w0 * np.float64(r[x - 2 * step]))
-            acc = np.float32(np.float64(acc) + w1 * np.float64(r[x - step]))
-            acc = np.float32(np.float64(acc) + w2 * np.float64(r[x]))
-            acc = np.float32(np.float64(acc) + w3 * np.float64(r[x + step]))
-            o[x] = np.float32(np.float64(acc) + w4 * np.float64(r[x + 2 * step]))
-        for x in range(width):
-            if lo <= x < hi:
-                continue
-            acc = np.float32(w0 * np.float64(r[_mirror(x - 2 * step, width)]))
-            acc = np.float32(np.float64(acc) + w1 * np.float64(r[_mirror(x - step, width)]))
-            acc = np.float32(np.float64(acc) + w2 * np.float64(r[x]))
-            acc = np.float32(np.float64(acc) + w3 * np.float64(r[_mirror(x + step, width)]))
-            o[x] = np.float32(np.float64(acc) + w4 * np.float64(r[_mirror(x + 2 * step, width)]))
+        if axis == 0:
+            _column_pass(plane, y, step, out[y])
+        else:
+            _row_pass(plane[y], step, out[y])
     return out
 
 
@@ -161,45 +162,10 @@ def b3_smooth(plane, step):
     if height == 1 or width == 1:
         return b3_pass(b3_pass(plane, step, 0), step, 1)
     out = np.empty((height, width), np.float32)
-    w0, w1, w2, w3, w4 = _B3
     line = np.empty(width, np.float32)
-    lo = min(2 * step, width)
-    hi = max(lo, width - 2 * step)
     for y in range(height):
-        r0 = plane[_mirror(y - 2 * step, height)]
-        r1 = plane[_mirror(y - step, height)]
-        r2 = plane[y]
-        r3 = plane[_mirror(y + step, height)]
-        r4 = plane[_mirror(y + 2 * step, height)]
-        for x in range(width):
-            acc = np.float32(w0 * np.float64(r0[x]))
-            acc = np.float32(np.float64(acc) + w1 * np.float64(r1[x]))
-            acc = np.float32(np.float64(acc) + w2 * np.float64(r2[x]))
-            acc = np.float32(np.float64(acc) + w3 * np.float64(r3[x]))
-            line[x] = np.float32(np.float64(acc) + w4 * np.float64(r4[x]))
-        o = out[y]
-        # interior: shifted views, so that every index is the loop counter (vectorisable)
-        n_in = hi - lo
-        a0 = line[lo - 2 * step : hi - 2 * step]
-        a1 = line[lo - step : hi - step]
-        a2 = line[lo:hi]
-        a3 = line[lo + step : hi + step]
-        a4 = line[lo + 2 * step : hi + 2 * step]
-        oi = o[lo:hi]
-        for i in range(n_in):
-            acc = np.float32(w0 * np.float64(a0[i]))
-            acc = np.float32(np.float64(acc) + w1 * np.float64(a1[i]))
-            acc = np.float32(np.float64(acc) + w2 * np.float64(a2[i]))
-            acc = np.float32(np.float64(acc) + w3 * np.float64(a3[i]))
-            oi[i] = np.float32(np.float64(acc) + w4 * np.float64(a4[i]))
-        for x in range(width):
-            if lo <= x < hi:
-                continue
-            acc = np.float32(w0 * np.float64(line[_mirror(x - 2 * step, width)]))
-            acc = np.float32(np.float64(acc) + w1 * np.float64(line[_mirror(x - step, width)]))
-            acc = np.float32(np.float64(acc) + w2 * np.float64(line[x]))
-            acc = np.float32(np.float64(acc) + w3 * np.float64(line[_mirror(x + step, width)]))
-            o[x] = np.float32(np.float64(acc) + w4 * np.float64(line[_mirror(x + 2 * step, width)]))
+        _column_pass(plane, y, step, line)
+        _row_pass(line, step, out[y])
     return out
 
 
@@ -262,9 +228,9 @@ def local_maxima(detail, labels):
             v = detail[y, x]
             is_max = True
             for dy in range(-2, 3):
-                row = detail[_mirror(y + dy, height)]
+                row = detail[mirror(y + dy, height)]
                 for dx in range(-2, 3):
-                    if row[_mirror(x + dx, width)] > v:
+                    if row[mirror(x + dx, width)] > v:
                         is_max = False
                         break
                 if not is_max:
@@ -272,12 +238,7 @@ def local_maxima(detail, labels):
             if is_max:
                 ys.append(y)
                 xs.append(x)
-    out_y = np.empty(len(ys), np.int64)
-    out_x = np.empty(len(xs), np.int64)
-    for k in range(len(ys)):
-        out_y[k] = ys[k]
-        out_x[k] = xs[k]
-    return out_y, out_x
+    return int_pair_arrays(ys, xs)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -36,6 +36,8 @@ import math
 import numba
 import numpy as np
 
+from processes._kernels.numba_common import mirror
+
 __all__ = ["METHOD_CODES", "method_parameters", "remap_points", "warp_rows"]
 
 NEAREST, BILINEAR, BICUBIC, BSPLINE, LANCZOS, CUBIC_FILTER = range(6)
@@ -151,20 +153,6 @@ def _axis_weights(x: float, code: int, radius: int, fb: float, fc: float, w: np.
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _mirror(i: int, size: int) -> int:
-    """Reflect an index about the edge pixels (−1 → 1, size → size − 2), periodic beyond."""
-    if size == 1:
-        return 0
-    if 0 <= i < size:
-        return i
-    period = 2 * size - 2
-    i = i % period
-    if i >= size:
-        i = period - i
-    return i
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
 def _keys_clamp(f12: float, f03: float, inner_w: float, clamping: float, clamped: bool) -> float:
     if not clamped:
         return f12 + f03
@@ -201,7 +189,7 @@ def _taps(x0: int, count: int, size: int, index: np.ndarray) -> None:
             index[k] = x0 + k
     else:
         for k in range(count):
-            index[k] = _mirror(x0 + k, size)
+            index[k] = mirror(x0 + k, size)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -219,8 +207,8 @@ def _line_nearest(planes, xs, ys, fill, out):
             for c in range(channels):
                 out[c, p] = fill
             continue
-        ix = _mirror(int(math.floor(x + 0.5)), width)
-        iy = _mirror(int(math.floor(y + 0.5)), height)
+        ix = mirror(int(math.floor(x + 0.5)), width)
+        iy = mirror(int(math.floor(y + 0.5)), height)
         for c in range(channels):
             out[c, p] = planes[c, iy, ix]
 
