@@ -225,6 +225,51 @@ def test_debayer_writes_noise_keywords_for_integration(raw: Path, tmp_path: Path
     assert not any(k.startswith("NOISE") for k in fits.getheader(row["outputFilePath"]))
 
 
+def test_star_alignment_on_a_pool_loads_the_reference_in_the_workers_only(raw: Path, tmp_path: Path) -> None:
+    lights = [str(p) for p in sorted((raw / "lights" / "L").glob("*.fits"))]
+    align = processes.get("StarAlignment").from_parameters({
+        "referenceImage": lights[0], "referenceIsFile": True, "targets": lights, "outputExtension": ".fits",
+    })
+    results = {}
+    for kind in ("serial", "processes"):
+        folder = tmp_path / kind
+        folder.mkdir()
+        executor = make_executor(kind, workers=2) if kind == "processes" else make_executor(kind)
+        with executor, use_executor(executor):
+            out = align.evolve(outputDirectory=str(folder)).execute_global(_workspace()).outputs
+        results[kind] = (out, {p.name: fits.getdata(p) for p in sorted(folder.iterdir())})
+    (serial, files0), (pool, files1) = results["serial"], results["processes"]
+    assert pool["referenceStars"] == serial["referenceStars"] > 0
+    assert pool["succeeded"] == serial["succeeded"] == len(lights)
+    assert set(files0) == set(files1)
+    for name, data in files0.items():
+        assert data.tobytes() == files1[name].tobytes(), name
+    missing = align.evolve(referenceImage=str(tmp_path / "missing.fits"), outputDirectory=str(tmp_path))
+    with make_executor("processes", workers=2) as executor, use_executor(executor):
+        with pytest.raises(Exception, match="missing.fits"):
+            missing.execute_global(_workspace())
+
+
+def test_worker_state_keeps_one_value_per_process_id() -> None:
+    from processes._kernels.filelists import clear_worker_state, worker_state
+
+    made: list[str] = []
+
+    def make(value: str):
+        return lambda: made.append(value) or value
+
+    try:
+        assert worker_state(("ImageCalibration", 1), make("masters 1")) == "masters 1"
+        assert worker_state(("CosmeticCorrection", 1), make("dark 1")) == "dark 1"
+        # a chain of steps per frame: each keeps its own value
+        assert worker_state(("ImageCalibration", 1), make("again")) == "masters 1"
+        assert worker_state(("CosmeticCorrection", 1), make("again")) == "dark 1"
+        assert worker_state(("ImageCalibration", 2), make("masters 2")) == "masters 2"  # replaced in its slot
+        assert made == ["masters 1", "dark 1", "masters 2"]
+    finally:
+        clear_worker_state()
+
+
 def _workspace():
     from procfw.workspace import Workspace
 

@@ -13,7 +13,8 @@ Importing this module therefore runs :func:`warm_kernels` (a fraction of a secon
 warm numba caches), gives the memory it freed back and freezes the garbage collector's
 view of the objects loaded so far (:func:`gc.freeze`: the workers' collections then do
 not touch — and so do not copy — the pages they share with the fork server); import it
-only where that is wanted — the fork server.  The fork
+only where that is wanted — the fork server.  A failure (a module that cannot be
+imported) is logged and leaves the workers to load what they need themselves.  The fork
 server is single-threaded (no numba kernel here starts threads), so forking it after the
 warm-up is safe.
 """
@@ -21,32 +22,35 @@ warm-up is safe.
 from __future__ import annotations
 
 import gc
+import importlib
 import logging
+import math
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-
-import processes.calibration  # noqa: F401 - loaded for the workers
-import processes.cosmetic  # noqa: F401
-import processes.debayer  # noqa: F401
-import processes.staralignment.process
-import processes.workflows.preprocess.pipeline  # noqa: F401 - the per-frame tasks
-from processes._kernels.cfa import CFAPattern
-from processes._kernels.filelists import write_frame
-from processes._kernels.starmeasure import measure_stars
-from procfw.batch import release_memory
-from procfw.image import Image
-from procfw.io import read_image
-
-__all__ = ["warm_kernels"]
+__all__ = ["WORKER_MODULES", "load", "warm_kernels"]
 
 log = logging.getLogger(__name__)
 
+WORKER_MODULES = (
+    "numpy",
+    "processes.calibration",
+    "processes.cosmetic",
+    "processes.debayer",
+    "processes.staralignment.process",
+    "processes.workflows.preprocess.pipeline",
+    "processes._kernels.starmeasure",
+    "procfw.io.fits",
+)
+"""What a per-frame task needs: the process modules, the per-frame tasks, the star measurement, FITS."""
 
-def _synthetic_cfa(size: int = 96) -> np.ndarray:
+
+def _synthetic_cfa(size: int = 96) -> Any:
     """A small float32 CFA plane: a sky gradient, noise and a few Gaussian stars."""
+    import numpy as np
+
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     plane = 0.1 + 0.0005 * xx + rng.normal(0.0, 0.002, (size, size)).astype(np.float32)
@@ -60,11 +64,19 @@ def warm_kernels() -> float:
 
     Failures are logged (debug) and ignored: the first real frame then loads the kernel.
     """
+    import numpy as np
+
+    from processes._kernels.cfa import CFAPattern
+    from processes._kernels.filelists import write_frame
     from processes._kernels.noise import estimate_noise
+    from processes._kernels.starmeasure import measure_stars
     from processes.debayer import debayer_image
     from processes.staralignment.frames import detection_plane
+    from processes.staralignment.process import StarAlignment
     from processes.staralignment.resample import warp
     from processes.staralignment.stars import detect_stars
+    from procfw.image import Image
+    from procfw.io import read_image
 
     start = time.perf_counter()
     rgb: Image | None = None
@@ -79,7 +91,7 @@ def warm_kernels() -> float:
     if rgb is None:
         rgb = Image(np.repeat(_synthetic_cfa()[None], 3, axis=0))
     pixels = rgb.pixels
-    settings = processes.staralignment.process.StarAlignment().detection_settings()
+    settings = StarAlignment().detection_settings()
     calls = (
         ("noise", lambda: [estimate_noise(pixels[c], "MRS") for c in range(pixels.shape[0])]),
         ("star measurement", lambda: measure_stars(pixels)),
@@ -102,9 +114,26 @@ def warm_kernels() -> float:
     return time.perf_counter() - start
 
 
-WARM_SECONDS = warm_kernels()
-"""How long the warm-up took at import."""
+def load() -> float:
+    """Import :data:`WORKER_MODULES`, warm the kernels, give the freed memory back and freeze the GC.
 
-release_memory()  # the warm-up's buffers: not copied into every worker
-gc.collect()
-gc.freeze()  # the objects loaded so far stay out of the workers' collections, so their pages stay shared
+    Returns the seconds the warm-up took (NaN when something failed: a fork server must
+    keep running, and the workers then import and load what they need themselves).
+    """
+    try:
+        for name in WORKER_MODULES:
+            importlib.import_module(name)
+        seconds = warm_kernels()
+    except Exception as exc:  # noqa: BLE001 - e.g. a module being edited: logged, the workers manage alone
+        log.warning("the pre-processing workers' preload failed: %s", exc)
+        return math.nan
+    from procfw.batch import release_memory
+
+    release_memory()  # the warm-up's buffers: not copied into every worker
+    gc.collect()
+    gc.freeze()  # the objects loaded so far stay out of the workers' collections, so their pages stay shared
+    return seconds
+
+
+WARM_SECONDS = load()
+"""How long the warm-up took at import (NaN: it failed)."""
