@@ -197,15 +197,23 @@ def _inside(x: float, y: float, width: int, height: int) -> bool:
     return x >= -0.5 and x <= width - 0.5 and y >= -0.5 and y <= height - 0.5
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _filled_outside(x: float, y: float, width: int, height: int, fill: float, out: np.ndarray, p: int) -> bool:
+    """Whether (x, y) is outside the source; if so, every channel of point ``p`` gets ``fill``."""
+    if _inside(x, y, width, height):
+        return False
+    for c in range(out.shape[0]):
+        out[c, p] = fill
+    return True
+
+
 @numba.njit(cache=True, nogil=True)
 def _line_nearest(planes, xs, ys, fill, out):
     channels, height, width = planes.shape
     for p in range(xs.size):
         x = xs[p]
         y = ys[p]
-        if not _inside(x, y, width, height):
-            for c in range(channels):
-                out[c, p] = fill
+        if _filled_outside(x, y, width, height, fill, out, p):
             continue
         ix = mirror(int(math.floor(x + 0.5)), width)
         iy = mirror(int(math.floor(y + 0.5)), height)
@@ -254,9 +262,7 @@ def _line_lanczos(planes, xs, ys, table, clamping, clamped, fill, out):
     for p in range(xs.size):
         x = xs[p]
         y = ys[p]
-        if not _inside(x, y, width, height):
-            for c in range(channels):
-                out[c, p] = fill
+        if _filled_outside(x, y, width, height, fill, out, p):
             continue
         x0 = _lanczos_weights(x, table, wx)
         y0 = _lanczos_weights(y, table, wy)
@@ -340,6 +346,13 @@ def _line_lanczos(planes, xs, ys, table, clamping, clamped, fill, out):
             out[c, p] = _lanczos_combine(sp, -sneg, wp, wn, clamping, clamped)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _keys_row(r, ix, wx0: float, wx1: float, wx2: float, wx3: float, inner_x: float, clamping: float,
+              clamped: bool) -> float:
+    """The clamped Keys cubic along one source row ``r`` at the taps ``ix``."""
+    return _keys_clamp(r[ix[1]] * wx1 + r[ix[2]] * wx2, r[ix[0]] * wx0 + r[ix[3]] * wx3, inner_x, clamping, clamped)
+
+
 @numba.njit(cache=True, nogil=True)
 def _line_bicubic(planes, xs, ys, clamping, clamped, fill, out):
     channels, height, width = planes.shape
@@ -350,9 +363,7 @@ def _line_bicubic(planes, xs, ys, clamping, clamped, fill, out):
     for p in range(xs.size):
         x = xs[p]
         y = ys[p]
-        if not _inside(x, y, width, height):
-            for c in range(channels):
-                out[c, p] = fill
+        if _filled_outside(x, y, width, height, fill, out, p):
             continue
         x0 = _axis_weights(x, BICUBIC, 0, 0.0, 0.0, wx)
         y0 = _axis_weights(y, BICUBIC, 0, 0.0, 0.0, wy)
@@ -362,18 +373,10 @@ def _line_bicubic(planes, xs, ys, clamping, clamped, fill, out):
         inner_x = wx1 + wx2
         inner_y = wy[1] + wy[2]
         for c in range(channels):
-            r = planes[c, iy[0]]
-            r0 = _keys_clamp(r[ix[1]] * wx1 + r[ix[2]] * wx2, r[ix[0]] * wx0 + r[ix[3]] * wx3, inner_x,
-                             clamping, clamped)
-            r = planes[c, iy[1]]
-            r1 = _keys_clamp(r[ix[1]] * wx1 + r[ix[2]] * wx2, r[ix[0]] * wx0 + r[ix[3]] * wx3, inner_x,
-                             clamping, clamped)
-            r = planes[c, iy[2]]
-            r2 = _keys_clamp(r[ix[1]] * wx1 + r[ix[2]] * wx2, r[ix[0]] * wx0 + r[ix[3]] * wx3, inner_x,
-                             clamping, clamped)
-            r = planes[c, iy[3]]
-            r3 = _keys_clamp(r[ix[1]] * wx1 + r[ix[2]] * wx2, r[ix[0]] * wx0 + r[ix[3]] * wx3, inner_x,
-                             clamping, clamped)
+            r0 = _keys_row(planes[c, iy[0]], ix, wx0, wx1, wx2, wx3, inner_x, clamping, clamped)
+            r1 = _keys_row(planes[c, iy[1]], ix, wx0, wx1, wx2, wx3, inner_x, clamping, clamped)
+            r2 = _keys_row(planes[c, iy[2]], ix, wx0, wx1, wx2, wx3, inner_x, clamping, clamped)
+            r3 = _keys_row(planes[c, iy[3]], ix, wx0, wx1, wx2, wx3, inner_x, clamping, clamped)
             out[c, p] = _keys_clamp(r1 * wy[1] + r2 * wy[2], r0 * wy[0] + r3 * wy[3], inner_y, clamping, clamped)
 
 
@@ -397,9 +400,7 @@ def _line_separable(planes, xs, ys, code, rx, ry, fb, fc, fill, out):
     for p in range(xs.size):
         x = xs[p]
         y = ys[p]
-        if not _inside(x, y, width, height):
-            for c in range(channels):
-                out[c, p] = fill
+        if _filled_outside(x, y, width, height, fill, out, p):
             continue
         x0 = _axis_weights(x, code, rx, fb, fc, wx)
         y0 = _axis_weights(y, code, ry, fb, fc, wy)
@@ -481,12 +482,16 @@ def _store_row(line, out, yo):
             out[c, yo, xo] = line[c, xo]
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _row_buffers(planes, out):
+    """Source x and y of one output row, and its interpolated values (C, W_out) float32."""
+    return np.empty(out.shape[2]), np.empty(out.shape[2]), np.empty((planes.shape[0], out.shape[2]), np.float32)
+
+
 @numba.njit(cache=True, nogil=True)
 def _warp_nearest(planes, h, row0, row1, out, mask):
-    channels, height, width = planes.shape
-    tx = np.empty(out.shape[2])
-    ty = np.empty(out.shape[2])
-    line = np.empty((channels, out.shape[2]), np.float32)
+    height, width = planes.shape[1:]
+    tx, ty, line = _row_buffers(planes, out)
     for yo in range(row0, row1):
         _row_coordinates(h, yo, height, width, tx, ty, mask)
         _line_nearest(planes, tx, ty, 0.0, line)
@@ -495,10 +500,8 @@ def _warp_nearest(planes, h, row0, row1, out, mask):
 
 @numba.njit(cache=True, nogil=True)
 def _warp_lanczos(planes, h, row0, row1, table, clamping, clamped, out, mask):
-    channels, height, width = planes.shape
-    tx = np.empty(out.shape[2])
-    ty = np.empty(out.shape[2])
-    line = np.empty((channels, out.shape[2]), np.float32)
+    height, width = planes.shape[1:]
+    tx, ty, line = _row_buffers(planes, out)
     for yo in range(row0, row1):
         _row_coordinates(h, yo, height, width, tx, ty, mask)
         _line_lanczos(planes, tx, ty, table, clamping, clamped, 0.0, line)
@@ -507,10 +510,8 @@ def _warp_lanczos(planes, h, row0, row1, table, clamping, clamped, out, mask):
 
 @numba.njit(cache=True, nogil=True)
 def _warp_bicubic(planes, h, row0, row1, clamping, clamped, out, mask):
-    channels, height, width = planes.shape
-    tx = np.empty(out.shape[2])
-    ty = np.empty(out.shape[2])
-    line = np.empty((channels, out.shape[2]), np.float32)
+    height, width = planes.shape[1:]
+    tx, ty, line = _row_buffers(planes, out)
     for yo in range(row0, row1):
         _row_coordinates(h, yo, height, width, tx, ty, mask)
         _line_bicubic(planes, tx, ty, clamping, clamped, 0.0, line)
@@ -519,10 +520,8 @@ def _warp_bicubic(planes, h, row0, row1, clamping, clamped, out, mask):
 
 @numba.njit(cache=True, nogil=True)
 def _warp_separable(planes, h, row0, row1, code, rx, ry, fb, fc, out, mask):
-    channels, height, width = planes.shape
-    tx = np.empty(out.shape[2])
-    ty = np.empty(out.shape[2])
-    line = np.empty((channels, out.shape[2]), np.float32)
+    height, width = planes.shape[1:]
+    tx, ty, line = _row_buffers(planes, out)
     for yo in range(row0, row1):
         _row_coordinates(h, yo, height, width, tx, ty, mask)
         _line_separable(planes, tx, ty, code, rx, ry, fb, fc, 0.0, line)
