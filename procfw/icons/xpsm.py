@@ -242,7 +242,10 @@ def element_to_instance(
             meta = InstanceMeta(class_id=cls.process_id, version=version, description=meta.description,
                                 time=meta.time, children=children_meta)
             return instance, meta
-        instance = cls.from_parameters(_read_parameters(cls, element, warnings, where))
+        custom = getattr(cls, "from_xpsm_elements", None)  # a process with its own XPSM form (ImageContainer)
+        values = custom(element.children, warnings, where) if callable(custom) else _read_parameters(
+            cls, element, warnings, where)
+        instance = cls.from_parameters(values)
     except IconFileError:
         raise
     except (ProcfwError, ValueError, TypeError) as exc:
@@ -383,12 +386,15 @@ def instance_to_element(
         return RawElement(tag="instance", attributes=head + extra, children=instance.elements)
     head = [("class", instance.process_id)]
     version = meta.version if meta is not None and meta.version is not None else None
-    if version is None and not is_container(instance):
+    custom = getattr(instance, "to_xpsm_elements", None)  # its own XPSM form, written without a version
+    if version is None and not is_container(instance) and not callable(custom):
         version = instance.process_version
     if version is not None:
         head.append(("version", str(version)))
     children = _metadata_elements(meta)
-    if isinstance(instance, ProcessContainer):
+    if callable(custom):
+        children.extend(custom())
+    elif isinstance(instance, ProcessContainer):
         for index, item in enumerate(instance.items):
             if item.mask is not None:
                 warnings.append(
