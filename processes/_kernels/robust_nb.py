@@ -41,6 +41,15 @@ _BLOCK = 4096
 _FAST = {"reassoc", "nsz", "contract"}  # lets the float64 sums vectorize (order of addition only)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _kept_flag(v, clip01):  # pragma: no cover - compiled
+    # branch-free :func:`_kept` (finite, and neither 0 nor 1 with ``clip01``), for vectorized loops
+    k = (v == v) & (abs(v) < np.inf)
+    if clip01:
+        k = k & (v != 0) & (v != 1)
+    return k
+
+
 @numba.njit(cache=True, nogil=True, fastmath=_FAST)
 def _moments_block(x, a, b, clip01, shift, lo):  # pragma: no cover - compiled
     n = 0
@@ -50,9 +59,7 @@ def _moments_block(x, a, b, clip01, shift, lo):  # pragma: no cover - compiled
     xs = x[a:b]
     for i in range(b - a):
         v = xs[i]
-        k = (v == v) & (abs(v) < np.inf)
-        if clip01:
-            k = k & (v != 0) & (v != 1)
+        k = _kept_flag(v, clip01)
         d = (np.float64(v) - shift) if k else 0.0
         n += k
         s += d
@@ -84,9 +91,7 @@ def _dev_block(x, a, b, clip01, c, c64, lo):  # pragma: no cover - compiled
     xs = x[a:b]
     for i in range(b - a):
         v = xs[i]
-        k = (v == v) & (abs(v) < np.inf)
-        if clip01:
-            k = k & (v != 0) & (v != 1)
+        k = _kept_flag(v, clip01)
         t = abs(np.float64(v) - c64) if k else 0.0
         n += k
         total += t
@@ -177,9 +182,7 @@ def _summary_block(x, keys, a, b, clip01, shift, lo0, hi0, a_l, b_l, a_r, b_r, s
     ks = keys[a:b]
     for i in range(b - a):
         v = xs[i]
-        k = (v == v) & (abs(v) < np.inf)
-        if clip01:
-            k = k & (v != 0) & (v != 1)
+        k = _kept_flag(v, clip01)
         d = (np.float64(v) - shift) if k else 0.0
         n += k
         s += d
