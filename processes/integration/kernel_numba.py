@@ -557,6 +557,23 @@ def abs_dev(data, center):  # pragma: no cover - compiled
 _SELECT_BINS = 1 << 16
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _bin(v, lo, scale, bins):  # pragma: no cover - compiled
+    """Histogram bin of ``v`` (bins of width 1/scale from ``lo``, the ends clamped)."""
+    return min(max(int((np.float64(v) - np.float64(lo)) * scale), 0), bins - 1)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _rank_bin(counts, k):  # pragma: no cover - compiled
+    """(bin holding the value of rank ``k``, count of the values in the bins before it)."""
+    total = 0
+    for b in range(counts.size):
+        if total + counts[b] > k:
+            return b, total
+        total += counts[b]
+    return 0, 0
+
+
 @numba.njit(cache=True, nogil=True)
 def select_two(data, k0, k1):  # pragma: no cover - compiled
     """The k0-th and k1-th smallest values of the finite array ``data`` (0-based, k0 <= k1), exactly.
@@ -582,32 +599,16 @@ def select_two(data, k0, k1):  # pragma: no cover - compiled
         return ordered[k0], ordered[k1]
     counts = np.zeros(bins, np.int64)
     for i in range(n):
-        b = min(max(int((np.float64(data[i]) - np.float64(lo)) * scale), 0), bins - 1)
+        b = _bin(data[i], lo, scale, bins)
         counts[b] += 1
     # the bins of both ranks and how many values lie before each
-    before0 = 0
-    b0 = 0
-    total = 0
-    for b in range(bins):
-        if total + counts[b] > k0:
-            b0 = b
-            before0 = total
-            break
-        total += counts[b]
-    before1 = 0
-    b1 = 0
-    total = 0
-    for b in range(bins):
-        if total + counts[b] > k1:
-            b1 = b
-            before1 = total
-            break
-        total += counts[b]
+    b0, before0 = _rank_bin(counts, k0)
+    b1, before1 = _rank_bin(counts, k1)
     inside = np.empty(counts[b0] + (counts[b1] if b1 != b0 else 0), data.dtype)
     m0 = 0
     m1 = counts[b0]
     for i in range(n):
-        b = min(max(int((np.float64(data[i]) - np.float64(lo)) * scale), 0), bins - 1)
+        b = _bin(data[i], lo, scale, bins)
         if b == b0:
             inside[m0] = data[i]
             m0 += 1
