@@ -65,7 +65,7 @@ def _band_rows(frames: int, width: int, height: int, budget: int, cap: int = BUF
 
 def integrate_compiled(plan, progress: Callable[[float, str], None] | None = None):
     """Integrate ``plan`` (an :class:`~processes.integration.engine.IntegrationPlan`) band by band."""
-    from processes.integration.engine import EngineResult
+    from processes.integration.engine import EngineResult, output_arrays
     from processes.integration.kernel_numba import integrate_rows
 
     frames = list(plan.frames)
@@ -75,9 +75,7 @@ def integrate_compiled(plan, progress: Callable[[float, str], None] | None = Non
     width, height = x1 - x0, y1 - y0
     shape = (channels, height, width)
     out_dtype = np.float64 if plan.float64 else np.float32
-    image = np.empty(shape, dtype=out_dtype) if plan.generate_image else None
-    low_map = np.empty(shape, dtype=np.float32) if plan.generate_maps else None
-    high_map = np.empty(shape, dtype=np.float32) if plan.generate_maps else None
+    image, low_map, high_map, _ = output_arrays(plan, shape, np.empty, slope=False)
     dummy32 = np.zeros((1, 1), dtype=np.float32)
     dummy_image = np.zeros((1, 1), dtype=out_dtype)
     threads = max(1, int(plan.threads))

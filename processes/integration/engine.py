@@ -174,6 +174,19 @@ def plan_bands(frames: int, width: int, height: int, budget_bytes: int, threads:
     return BandPlan(band_rows=band_rows, chunk_rows=int(chunk_rows), threads=threads)
 
 
+def output_arrays(plan: IntegrationPlan, shape: tuple[int, ...], alloc: Callable[..., np.ndarray] = np.zeros,
+                  slope: bool = True) -> tuple[np.ndarray | None, ...]:
+    """(image, low rejection map, high rejection map, slope map) of ``shape``, each made by
+    ``alloc`` where ``plan`` asks for it, else None: the image float64 or float32 as
+    ``plan.float64`` says, the maps float32, the slope map (``slope``) only for LinearFit."""
+    maps = plan.generate_maps
+    image = alloc(shape, dtype=np.float64 if plan.float64 else np.float32) if plan.generate_image else None
+    low = alloc(shape, dtype=np.float32) if maps else None
+    high = alloc(shape, dtype=np.float32) if maps else None
+    fit = alloc(shape, dtype=np.float32) if slope and maps and plan.rejection.algorithm == "LinearFit" else None
+    return image, low, high, fit
+
+
 def integrate(plan: IntegrationPlan, progress: Callable[[float, str], None] | None = None) -> EngineResult:
     """Integrate ``plan.frames`` band by band within ``plan.budget_bytes``.
 
@@ -194,13 +207,7 @@ def integrate(plan: IntegrationPlan, progress: Callable[[float, str], None] | No
     x0, y0, x1, y1 = plan.roi
     width, height = x1 - x0, y1 - y0
     shape = (channels, height, width)
-    dtype = np.float64 if plan.float64 else np.float32
-    image = np.zeros(shape, dtype=dtype) if plan.generate_image else None
-    low_map = np.zeros(shape, dtype=np.float32) if plan.generate_maps else None
-    high_map = np.zeros(shape, dtype=np.float32) if plan.generate_maps else None
-    slope_map = (
-        np.zeros(shape, dtype=np.float32) if plan.generate_maps and plan.rejection.algorithm == "LinearFit" else None
-    )
+    image, low_map, high_map, slope_map = output_arrays(plan, shape)
     counts = np.zeros((4, channels, n), dtype=np.int64)
     workers = max(1, plan.threads)
     bands_plan = plan_bands(n, width, height, plan.budget_bytes // workers, 1,
@@ -269,12 +276,7 @@ def _band_task(plan: IntegrationPlan, bands_plan: BandPlan, c: int, r0: int, r1:
     rows = r1 - r0
     n = len(plan.frames)
     width = plan.roi[2] - plan.roi[0]
-    dtype = np.float64 if plan.float64 else np.float32
-    image = np.zeros((1, rows, width), dtype=dtype) if plan.generate_image else None
-    low = np.zeros((1, rows, width), dtype=np.float32) if plan.generate_maps else None
-    high = np.zeros((1, rows, width), dtype=np.float32) if plan.generate_maps else None
-    slope = np.zeros((1, rows, width), dtype=np.float32) \
-        if plan.generate_maps and plan.rejection.algorithm == "LinearFit" else None
+    image, low, high, slope = output_arrays(plan, (1, rows, width))
     stack = _worker_buffer("stack", (n, bands_plan.band_rows, width))
     full = plan.frames[0].width
     scratch = _worker_buffer("scratch", (bands_plan.band_rows, full)) if width != full else None
