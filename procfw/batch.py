@@ -59,6 +59,7 @@ import threading
 import traceback
 import types
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import PurePath
 from typing import Any
@@ -441,25 +442,34 @@ def start_workers(preload: Iterable[str] = (), *, single_thread: bool = True) ->
     return True
 
 
-def stop_workers() -> None:
-    """Stop the fork server of local process pools (its memory goes back to the system).
+def stop_workers() -> bool:
+    """Stop the fork server of local process pools (its memory goes back to the system); True if stopped.
 
-    Pools that are running keep their workers; a pool made later starts a fork server
-    again (without the earlier ``preload``, unless :func:`start_workers` is called again).
+    Only when no :class:`ProcessExecutor` of this process is open (a pool's workers report
+    to it through the fork server): otherwise nothing is done and False is returned.  A
+    pool made later starts a fork server again (with the same ``preload``).
     """
     global _FORKSERVER_PRELOAD
 
     if _start_method() != "forkserver":
-        return
+        return False
     from multiprocessing import forkserver
 
     with _FORKSERVER_LOCK:
+        if _OPEN_POOLS:
+            return False
         server = forkserver._forkserver  # type: ignore[attr-defined]
         stop = getattr(server, "_stop", None)  # CPython's own way to stop it (3.8 and later)
-        if stop is not None and getattr(server, "_forkserver_pid", None) is not None:
-            with contextlib.suppress(OSError):
-                stop()
+        if stop is None or getattr(server, "_forkserver_pid", None) is None:
+            return False
+        with contextlib.suppress(OSError):
+            stop()
         _FORKSERVER_PRELOAD = None
+    return True
+
+
+_OPEN_POOLS: weakref.WeakSet[Any] = weakref.WeakSet()
+"""The process executors of this process whose pools are open."""
 
 
 class ProcessExecutor(Executor):
@@ -501,6 +511,7 @@ class ProcessExecutor(Executor):
         )
         for _ in range(self.workers):  # starts every worker now (a pool otherwise starts them on demand)
             pool.submit(_noop)
+        _OPEN_POOLS.add(self)
         return pool
 
     def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
@@ -536,6 +547,7 @@ class ProcessExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        _OPEN_POOLS.discard(self)
         if self._listener is not None:
             self._listener.stop()  # after the workers: their last records are handled
             self._listener = None

@@ -171,10 +171,12 @@ if __name__ == "__main__":
     assert "xml.dom.minidom" not in sys.modules  # imported by the fork server, not here
     with batch.make_executor("processes", workers=2) as executor:
         assert executor.map(modules, [0, 1]) == [(True, True), (True, True)]
-    batch.stop_workers()
+        assert batch.stop_workers() is False  # a pool is open: its workers report through the server
+        assert executor.map(abs, [-3, -4]) == [3, 4]
+    assert batch.stop_workers() is True
     with batch.make_executor("processes", workers=1) as executor:  # a fork server starts again
         assert executor.map(abs, [-2]) == [2]
-    batch.stop_workers()
+    assert batch.stop_workers() is True
     print("ok")
 """
 
