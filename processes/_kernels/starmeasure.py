@@ -238,6 +238,25 @@ def _isolated(xs: np.ndarray, ys: np.ndarray, half: int) -> np.ndarray:
     return keep
 
 
+def _initial_guess(stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(data (n, k·k) float64, gx, gy (k·k) pixel offsets from the centre, initial parameters
+    (n, 7)) of (n, k, k) stamps: background the median of the border, amplitude the centre
+    above it, the width from the second moments of the pixels above the background."""
+    n, k, _ = stamps.shape
+    coords = np.arange(k, dtype=np.float64) - k // 2
+    gy, gx = np.meshgrid(coords, coords, indexing="ij")
+    gx, gy = gx.ravel(), gy.ravel()
+    data = stamps.reshape(n, -1).astype(np.float64)
+    border = np.concatenate([stamps[:, 0, :], stamps[:, -1, :], stamps[:, :, 0], stamps[:, :, -1]], axis=1)
+    bkg = np.median(border, axis=1)
+    peak = data[:, (k * k) // 2] - bkg
+    weights = np.clip(data - bkg[:, None], 0, None)
+    total = weights.sum(axis=1) + 1e-30
+    var = np.clip((weights * (gx**2 + gy**2)).sum(axis=1) / total / 2, 0.5, (k / 4) ** 2)
+    params = np.column_stack([np.maximum(peak, 1e-12), np.zeros(n), np.zeros(n), bkg, 1 / var, np.zeros(n), 1 / var])
+    return data, gx, gy, params
+
+
 def _fit_gaussians(stamps: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray]:
     """Levenberg–Marquardt fit of ``B + A·exp(−q/2)`` to (n, k, k) stamps centred on their peaks.
 
@@ -247,20 +266,7 @@ def _fit_gaussians(stamps: np.ndarray, iterations: int) -> tuple[np.ndarray, np.
     (analytic Jacobian, damping ×1/3 on success and ×4 on failure, all stars iterated until
     the last one converges, as a batch).
     """
-    n, k, _ = stamps.shape
-    half = k // 2
-    coords = np.arange(k, dtype=np.float64) - half
-    gy, gx = np.meshgrid(coords, coords, indexing="ij")
-    gx, gy = gx.ravel(), gy.ravel()
-    data = stamps.reshape(n, -1).astype(np.float64)
-    # initial guess from the stamp: background = median of the border, moments for the width
-    border = np.concatenate([stamps[:, 0, :], stamps[:, -1, :], stamps[:, :, 0], stamps[:, :, -1]], axis=1)
-    bkg = np.median(border, axis=1)
-    peak = data[:, (k * k) // 2] - bkg
-    weights = np.clip(data - bkg[:, None], 0, None)
-    total = weights.sum(axis=1) + 1e-30
-    var = np.clip((weights * (gx**2 + gy**2)).sum(axis=1) / total / 2, 0.5, (k / 4) ** 2)
-    params = np.column_stack([np.maximum(peak, 1e-12), np.zeros(n), np.zeros(n), bkg, 1 / var, np.zeros(n), 1 / var])
+    data, gx, gy, params = _initial_guess(stamps)
     from processes._kernels import starmeasure_numba
 
     converged, damping = starmeasure_numba.fit_gaussians(np.ascontiguousarray(data), params, gx, gy, int(iterations))

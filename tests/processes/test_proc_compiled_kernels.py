@@ -162,18 +162,11 @@ def test_bilinear_grid_and_local_peaks_equal_scipy() -> None:
 
 
 def _fit_gaussians_numpy(stamps: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray]:
-    """The previous batched numpy Levenberg–Marquardt fit (reference)."""
-    n, k, _ = stamps.shape
-    coords = np.arange(k, dtype=np.float64) - k // 2
-    gy, gx = np.meshgrid(coords, coords, indexing="ij")
-    gx, gy = gx.ravel(), gy.ravel()
-    data = stamps.reshape(n, -1).astype(np.float64)
-    border = np.concatenate([stamps[:, 0, :], stamps[:, -1, :], stamps[:, :, 0], stamps[:, :, -1]], axis=1)
-    bkg = np.median(border, axis=1)
-    peak = data[:, (k * k) // 2] - bkg
-    weights = np.clip(data - bkg[:, None], 0, None)
-    var = np.clip((weights * (gx**2 + gy**2)).sum(axis=1) / (weights.sum(axis=1) + 1e-30) / 2, 0.5, (k / 4) ** 2)
-    params = np.column_stack([np.maximum(peak, 1e-12), np.zeros(n), np.zeros(n), bkg, 1 / var, np.zeros(n), 1 / var])
+    """The previous batched numpy Levenberg–Marquardt fit (reference), from the same initial guess."""
+    from processes._kernels.starmeasure import _initial_guess
+
+    data, gx, gy, params = _initial_guess(stamps)
+    n = len(stamps)
     damping = np.full(n, 1e-3)
 
     def evaluate(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
