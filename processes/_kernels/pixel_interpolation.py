@@ -284,16 +284,7 @@ def remap_planes(
     arithmetic, float32 result); ``chunk_points`` is accepted for compatibility (the kernel
     needs no temporary memory per point).
     """
-    check_method(method)
-    planes = np.asarray(planes)
-    if planes.ndim != 3:
-        raise ValueError(f"remap_planes needs planes of shape (C, H, W), got shape {planes.shape}")
-    xs = np.asarray(xs, dtype=np.float64)
-    ys = np.asarray(ys, dtype=np.float64)
-    if xs.shape != ys.shape:
-        raise ValueError(f"xs and ys must have the same shape, got {xs.shape} and {ys.shape}")
-    if clamping is not None and not 0 <= clamping <= 1:
-        raise ValueError(f"clamping threshold {clamping} must be in [0, 1] (or None)")
+    planes, xs, ys = _remap_arguments(planes, xs, ys, method, clamping)
     from processes._kernels import warp_numba
 
     rx, ry = _radii(radius, planes.shape[2], planes.shape[1])
@@ -313,6 +304,22 @@ def kernel_planes(planes: np.ndarray) -> np.ndarray:
     if planes.dtype not in (np.float32, np.float64):
         planes = planes.astype(np.float64)
     return np.ascontiguousarray(planes)
+
+
+def _remap_arguments(planes: np.ndarray, xs: np.ndarray, ys: np.ndarray, method: str,
+                     clamping: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Checked :func:`remap_planes` arguments: ``planes`` (C, H, W) and the coordinates as float64."""
+    check_method(method)
+    planes = np.asarray(planes)
+    if planes.ndim != 3:
+        raise ValueError(f"remap_planes needs planes of shape (C, H, W), got shape {planes.shape}")
+    xs = np.asarray(xs, dtype=np.float64)
+    ys = np.asarray(ys, dtype=np.float64)
+    if xs.shape != ys.shape:
+        raise ValueError(f"xs and ys must have the same shape, got {xs.shape} and {ys.shape}")
+    if clamping is not None and not 0 <= clamping <= 1:
+        raise ValueError(f"clamping threshold {clamping} must be in [0, 1] (or None)")
+    return planes, xs, ys
 
 
 def _radii(radius: tuple[int, int] | int, width: int, height: int) -> tuple[int, int]:
@@ -336,19 +343,9 @@ def _remap_planes_numpy(
     The tap positions and weights are computed once for all planes (an RGB image costs
     little more than one channel); each plane's result equals :func:`remap` of that plane.
     """
-    check_method(method)
-    planes = np.asarray(planes)
-    if planes.ndim != 3:
-        raise ValueError(f"remap_planes needs planes of shape (C, H, W), got shape {planes.shape}")
-    xs = np.asarray(xs, dtype=np.float64)
-    ys = np.asarray(ys, dtype=np.float64)
-    if xs.shape != ys.shape:
-        raise ValueError(f"xs and ys must have the same shape, got {xs.shape} and {ys.shape}")
-    if clamping is not None and not 0 <= clamping <= 1:
-        raise ValueError(f"clamping threshold {clamping} must be in [0, 1] (or None)")
-    rx, ry = (radius, radius) if isinstance(radius, int) else radius
+    planes, xs, ys = _remap_arguments(planes, xs, ys, method, clamping)
     channels, height, width = planes.shape
-    rx, ry = min(max(1, rx), width), min(max(1, ry), height)
+    rx, ry = _radii(radius, width, height)
     pad = max(kernel_support(method, rx), kernel_support(method, ry)) + 1
     if pad < min(height, width):
         # Mirror-pad once: every tap then lies inside the padded planes and the (ny, nx)
