@@ -255,6 +255,20 @@ BLOCK = 16
 """Pixels integrated side by side by :func:`_block_winsorized` (SIMD lanes)."""
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sort_columns(block, n, nb, net_pairs, net_start):  # pragma: no cover - compiled
+    """Sort rows 0..n−1 of each of the ``nb`` columns of ``block`` by the compare-exchange
+    network of size ``n`` (pairs ``net_pairs[net_start[n]:net_start[n + 1]]``), branch-free."""
+    for k in range(net_start[n], net_start[n + 1]):
+        i = net_pairs[k, 0]
+        j = net_pairs[k, 1]
+        for b in range(nb):
+            a = block[i, b]
+            c = block[j, b]
+            block[i, b] = c if c < a else a
+            block[j, b] = a if c < a else c
+
+
 @numba.njit(cache=True, nogil=True)
 def _block_winsorized(band, r, x0, rej_mode, rej_scale, rej_offset, shift, clip_low, clip_high, sigma_low,
                       sigma_high, cutoff, net_pairs, net_start, bv, by, bh, bw, lo_out, hi_out,
@@ -282,14 +296,7 @@ def _block_winsorized(band, r, x0, rej_mode, rej_scale, rej_offset, shift, clip_
                 bv[i, b] = nv + shift
             else:
                 bv[i, b] = v * s
-    for k in range(net_start[n], net_start[n + 1]):
-        i = net_pairs[k, 0]
-        j = net_pairs[k, 1]
-        for b in range(nb):
-            a = bv[i, b]
-            c = bv[j, b]
-            bv[i, b] = c if c < a else a
-            bv[j, b] = a if c < a else c
+    _sort_columns(bv, n, nb, net_pairs, net_start)
     half = n // 2
     for b in range(nb):
         med = bv[half, b] if n % 2 else (bv[half - 1, b] + bv[half, b]) * np.float32(0.5)
@@ -309,14 +316,7 @@ def _block_winsorized(band, r, x0, rej_mode, rej_scale, rej_offset, shift, clip_
                 d = d1 if d1 > d2 else d2
                 cur = bh[i, b]
                 bh[i, b] = d if d < cur else cur
-    for k in range(net_start[n], net_start[n + 1]):
-        i = net_pairs[k, 0]
-        j = net_pairs[k, 1]
-        for b in range(nb):
-            a = bh[i, b]
-            c = bh[j, b]
-            bh[i, b] = c if c < a else a
-            bh[j, b] = a if c < a else c
+    _sort_columns(bh, n, nb, net_pairs, net_start)
     rank = (n + 1) // 2 - 1
     mean = np.zeros(nb, np.float64)
     sigma = np.empty(nb, np.float64)
