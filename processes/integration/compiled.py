@@ -70,10 +70,8 @@ def integrate_compiled(plan, progress: Callable[[float, str], None] | None = Non
 
     frames = list(plan.frames)
     n = len(frames)
-    channels = frames[0].channels
-    x0, y0, x1, y1 = plan.roi
-    width, height = x1 - x0, y1 - y0
-    shape = (channels, height, width)
+    shape = channels, height, width = plan.output_shape
+    x0, y0, x1, _ = plan.roi
     out_dtype = np.float64 if plan.float64 else np.float32
     image, low_map, high_map, _ = output_arrays(plan, shape, np.empty, slope=False)
     dummy32 = np.zeros((1, 1), dtype=np.float32)

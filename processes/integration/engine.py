@@ -110,6 +110,12 @@ class IntegrationPlan:
     """Use the compiled kernel (:mod:`processes.integration.compiled`) where it implements the
     plan; False forces the numpy engine (the reference the tests compare it with)."""
 
+    @property
+    def output_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of the integrated image: the frames' channels over the ROI."""
+        x0, y0, x1, y1 = self.roi
+        return self.frames[0].channels, y1 - y0, x1 - x0
+
 
 @attrs.define
 class EngineResult:
@@ -203,10 +209,8 @@ def integrate(plan: IntegrationPlan, progress: Callable[[float, str], None] | No
             return integrate_compiled(plan, progress)
     frames = list(plan.frames)
     n = len(frames)
-    channels = frames[0].channels
-    x0, y0, x1, y1 = plan.roi
-    width, height = x1 - x0, y1 - y0
-    shape = (channels, height, width)
+    shape = channels, height, width = plan.output_shape
+    x0, y0, x1, _ = plan.roi
     image, low_map, high_map, slope_map = output_arrays(plan, shape)
     counts = np.zeros((4, channels, n), dtype=np.int64)
     workers = max(1, plan.threads)
