@@ -210,7 +210,7 @@ def integrate(plan: IntegrationPlan, progress: Callable[[float, str], None] | No
     frames = list(plan.frames)
     n = len(frames)
     shape = channels, height, width = plan.output_shape
-    x0, y0, x1, _ = plan.roi
+    y0 = plan.roi[1]
     image, low_map, high_map, slope_map = output_arrays(plan, shape)
     counts = np.zeros((4, channels, n), dtype=np.int64)
     workers = max(1, plan.threads)
