@@ -78,7 +78,7 @@ from processes.workflows.preprocess.plan import CalibrationLink, FrameGroup, Int
 from processes.workflows.preprocess.pool import WORKER_PRELOAD, start_workers
 from processes.workflows.preprocess.progress import NullProgress, StepProgress
 from processes.workflows.preprocess.report import REPORT_JSON, REPORT_TEXT, build_report, rounded, write_reports
-from procfw.batch import Executor, describe_exception, make_executor, stop_workers, use_executor
+from procfw.batch import Executor, describe_exception, make_executor, release_memory, stop_workers, use_executor
 from procfw.errors import ProcfwError
 from procfw.image import FITSKeyword, Image
 from procfw.io import read_image
@@ -605,6 +605,8 @@ class _Run:
                 map_path = self.folder("master") / f"{target.name}_{suffix}{self.ext}"
                 write_frame(workspace.window(view).image, map_path, overwrite=self.options.overwrite)
                 maps.append(str(map_path))
+        del workspace  # the rejection maps are written: their memory goes before the star measurement
+        release_memory()
         channels = image.channels
         suffixes = ("RK", "G", "B")[:channels]
         noise = [float(outputs.get(f"finalNoiseEstimate{s}", math.nan)) for s in suffixes]
@@ -729,6 +731,7 @@ def preprocess(
         if owned:  # the per-frame steps are done: the workers' (and fork server's) memory goes back now
             executor.close()
             stop_workers()
+        release_memory()  # and what this process freed (the frames it ran itself when serial)
         if options.integrate:
             for target in plan.integrations:
                 run.integrate_lights(target)
