@@ -275,17 +275,18 @@ class _ParentLogHandler(logging.Handler):
             logger.handle(record)
 
 
-def _call(fn: Callable[[Any], Any], item: Any, single_thread: bool) -> Any:
-    """Run ``fn(item)`` in a worker; a failure becomes a :class:`TaskError` (always picklable)."""
-    if single_thread:
-        import sys
+def _call(fn: Callable[[Any], Any], item: Any, single_thread: bool, origin_pid: int | None = None) -> Any:
+    """Run ``fn(item)`` in a worker; a failure becomes a :class:`TaskError` (always picklable).
 
+    In a worker *process* (not the submitting one: a threaded dask worker may run in it)
+    that shares the cores with others, OpenMP/OpenBLAS/MKL are asked for one thread.
+    NUMBA_NUM_THREADS is left alone here: numba refuses a change once its threads run,
+    and procfw's kernels are single-threaded anyway (local workers get it at start).
+    """
+    if single_thread and os.getpid() != origin_pid:
         for name in THREAD_LIMIT_VARIABLES:
-            os.environ.setdefault(name, "1")
-        numba = sys.modules.get("numba")
-        if numba is not None:
-            with contextlib.suppress(Exception):
-                numba.set_num_threads(1)
+            if name != "NUMBA_NUM_THREADS":
+                os.environ.setdefault(name, "1")
     try:
         return fn(item)
     except Exception as exc:
@@ -622,7 +623,7 @@ class DaskExecutor(Executor):
 
             batch = uuid.uuid4().hex[:12]
             name = getattr(getattr(fn, "func", fn), "__name__", "task")
-            futures = [client.submit(_call, fn, item, True, key=f"procfw-{name}-{batch}-{i}", pure=False)
+            futures = [client.submit(_call, fn, item, True, os.getpid(), key=f"procfw-{name}-{batch}-{i}", pure=False)
                        for i, item in enumerate(listed)]
             index = {future.key: i for i, future in enumerate(futures)}
             try:

@@ -196,3 +196,23 @@ def test_release_memory_is_harmless_anywhere() -> None:
     batch.release_memory()
     batch.release_memory()
     assert isinstance(batch._TRIM, list) and len(batch._TRIM) == 1
+
+
+def test_a_task_run_in_the_submitting_process_leaves_its_threads_and_environment_alone(monkeypatch):
+    """A threaded dask worker runs tasks in the submitting process: that process's numba
+    thread pool and environment stay as they were (numba refuses a NUMBA_NUM_THREADS
+    change once its threads run, which broke every later compile)."""
+    import math
+    import os
+
+    from numba.np.ufunc import parallel
+
+    from procfw.batch import THREAD_LIMIT_VARIABLES, _call
+
+    for name in THREAD_LIMIT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert _call(math.sqrt, 4.0, True, os.getpid()) == 2.0
+    assert not any(name in os.environ for name in THREAD_LIMIT_VARIABLES)
+    assert _call(math.sqrt, 9.0, True, None) == 3.0  # as in another worker process
+    assert "NUMBA_NUM_THREADS" not in os.environ and os.environ.get("OMP_NUM_THREADS") == "1"
+    assert not parallel._is_initialized
