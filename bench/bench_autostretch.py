@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from processes.stf import AutoStretch
+from processes.intensity.stf import AutoStretch
 from procfw.image import Image
 from procfw.process import ExecutionContext
 

@@ -6,7 +6,7 @@ Seestar S50 frames of the shared corpus, 1080×1920 GRBG uint16):
 * ``siril``: a Siril script ``requires 1.0.0`` / ``cd DIR`` / ``convert light -debayer
   -out=OUT`` run by ``siril-cli -s script -d DIR`` (reads, demosaics and writes every
   frame; Siril's own default interpolation and its OpenMP threads);
-* ``ours``: per frame, ``read_image`` + :func:`processes.debayer.debayer_image` (VNG) +
+* ``ours``: per frame, ``read_image`` + :func:`processes.debayer.process.debayer_image` (VNG) +
   the noise evaluation Debayer reports (MRS, three channels), single-threaded, in this
   process; ``--write`` also writes each RGB result (FITS float32) to a scratch folder.
 
@@ -68,7 +68,7 @@ def run_ours(frames: list[Path], write_dir: Path | None,
              steps: dict[str, float] | None = None) -> tuple[list[float], list[float], dict]:
     """Per-frame wall and CPU times of read + VNG + noise (+ write), and the last noise outputs;
     ``steps`` accumulates the CPU time of each step."""
-    from processes.debayer import _noise, debayer_image, resolve_pattern
+    from processes.debayer.process import _noise, debayer_image, resolve_pattern
     from procfw.io import read_image
 
     walls, cpus = [], []

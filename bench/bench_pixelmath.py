@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from processes._kernels.robust import MAD_TO_SIGMA
+from processes.kernels.robust import MAD_TO_SIGMA
 from processes.pixelmath import PixelMath
 from procfw.image import Image
 from procfw.process import ExecutionContext

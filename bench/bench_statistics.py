@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from processes.statistics import DEFAULT_ESTIMATORS, Statistics
+from processes.utility.statistics import DEFAULT_ESTIMATORS, Statistics
 from procfw.image import Image
 
 

@@ -7,8 +7,8 @@ import pytest
 from conftest import ramp
 from test_process import MakeImage, Scale
 
-from processes.invert import Invert
-from processes.nooperation import NoOperation
+from processes.intensity.invert import Invert
+from processes.utility.nooperation import NoOperation
 from procfw.container import ContainerItem, ProcessContainer
 from procfw.errors import ExecutionError
 from procfw.image import Image

@@ -15,7 +15,7 @@ import tifffile
 from PIL import Image as PILImage
 
 import procfw.display.functions as display_functions
-from processes.stf import AutoStretch, ScreenTransferFunction
+from processes.intensity.stf import AutoStretch, ScreenTransferFunction
 from procfw.console import Session
 from procfw.display import (
     DISPLAY_FUNCTION_KEY,

@@ -90,7 +90,7 @@ def test_matches_are_streamed(tmp_path, monkeypatch):
 
 
 def test_process_file_lists_use_the_loop_safe_glob(tree, deadline):
-    from processes._kernels.filelists import expand_paths
+    from processes.common.filelists import expand_paths
 
     (tree / "x" / "y" / "up").symlink_to(tree, target_is_directory=True)
     paths = [os.path.relpath(p, tree) for p in expand_paths(f"{tree}/**/*.fits")]

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from conftest import ramp
 
-from processes.invert import Invert
-from processes.nooperation import NoOperation
+from processes.intensity.invert import Invert
+from processes.utility.nooperation import NoOperation
 from procfw.errors import ExecutionError, ParameterError, UnknownNameError
 from procfw.image import FITSKeyword, Image
 from procfw.params import Boolean, Double, Enumeration, String, Table, param

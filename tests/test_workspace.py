@@ -7,7 +7,7 @@ import pytest
 from conftest import ramp
 from test_process import Scale
 
-from processes.invert import Invert
+from processes.intensity.invert import Invert
 from procfw.errors import ExecutionError, ProcfwError, UnknownNameError
 from procfw.history import History
 from procfw.image import FITSKeyword, Image

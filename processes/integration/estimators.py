@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from processes._kernels.robust import avg_dev, mad
+from processes.kernels.robust import avg_dev, mad
 
 __all__ = ["SCALE_ESTIMATORS", "bwmv", "fast_median", "ikss", "pbmv", "qn", "scale_estimate", "sn"]
 

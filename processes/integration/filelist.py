@@ -1,8 +1,8 @@
-"""The ``images`` table of ImageIntegration (a :class:`~processes._kernels.filelists.FileListTable`).
+"""The ``images`` table of ImageIntegration (a :class:`~processes.common.filelists.FileListTable`).
 
 Besides PixInsight's table value (rows of ``enabled, path, drizzlePath,
 localNormalizationDataPath``) it takes a glob such as ``"lights/*.fits"`` or a list of
-paths, expanded into enabled rows in sorted order (see :mod:`processes._kernels.filelists`).
+paths, expanded into enabled rows in sorted order (see :mod:`processes.common.filelists`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from processes._kernels.filelists import FileListTable
+from processes.common.filelists import FileListTable
 from procfw.params import Boolean, String
 
 __all__ = ["enabled_paths", "image_table"]

@@ -548,7 +548,7 @@ class ImageIntegration(Process):
             outputs[f"finalLocationEstimate{suffix}"] = fast_median(plane)
             outputs[f"finalScaleEstimate{suffix}"] = scale_estimate(plane, self.weightScale)
             if self.evaluateSNR:
-                from processes._kernels.noise import estimate_noise
+                from processes.kernels.noise import estimate_noise
 
                 block = pixels[c, start : start + noise_rows]
                 estimate = estimate_noise(block, _NOISE_ALGORITHMS[self.noiseEvaluationAlgorithm])

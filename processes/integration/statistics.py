@@ -3,7 +3,7 @@
 For every frame and channel: the location (median), the scale (the ``weightScale``
 estimator), the mean and, when weights need it, the noise (the ``NOISEnn`` keyword that
 PixInsight's calibration writes, unless ``ignoreNoiseKeywords``; else the MRS or k-sigma
-estimate of :mod:`processes._kernels.noise`).
+estimate of :mod:`processes.kernels.noise`).
 
 Location, scale and mean use every row of frames up to ``FRAME_STATS_VALUES`` pixels and
 an evenly row-strided subsample of larger frames (or when the budget requires it); the
@@ -105,7 +105,7 @@ def channel_statistics(
                 start = (height - rows) // 2
                 del data
                 block = frame.read_channel(channel, slice(start, start + rows))
-            from processes._kernels.noise import estimate_noise
+            from processes.kernels.noise import estimate_noise
 
             estimate = estimate_noise(np.nan_to_num(block, nan=location), noise_algorithm)
             noise, algorithm = float(estimate.sigma), estimate.algorithm

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from processes._kernels.mtf import mtf as mtf_kernel
+from processes.kernels.mtf import mtf as mtf_kernel
 from processes.pixelmath import catalog, generators
 from processes.pixelmath import statistics as stats
 from processes.pixelmath.errors import NotImplementedFunctionError, PixelMathEvaluationError

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from processes._kernels import robust
+from processes.kernels import robust
 from processes.pixelmath.errors import NotImplementedFunctionError
 
 __all__ = ["image_statistic", "list_statistic", "order_statistic"]
@@ -40,7 +40,7 @@ def _robust_estimator(name: str) -> Callable[[np.ndarray], float]:
             return func  # type: ignore[no-any-return]
     raise NotImplementedFunctionError(
         f"{name}() of an image is not implemented: it needs the {_ROBUST_NAMES[name][0]}() estimator in "
-        "processes._kernels.robust, which this installation does not provide"
+        "processes.kernels.robust, which this installation does not provide"
     )
 
 

@@ -16,7 +16,7 @@ Modules, one job each:
     resampling a target onto the reference grid;
 :mod:`~processes.staralignment.frames`
     keywords, frame adaptation and output files;
-:mod:`~processes.staralignment.synthetic`
+:mod:`~processes.simulation.starfield`
     synthetic star fields with known transformations (tests, demonstrations);
 :mod:`~processes.staralignment.process`
     the StarAlignment process.

@@ -116,6 +116,6 @@ def write_output(image: Image, path: Path, sample_format: str, *, overwrite: boo
 
             return write_xisf(image, path, overwrite=overwrite, sample_format="UInt8")
         raise ExecutionError(f"{path}: outputSampleFormat=i8 needs a FITS or XISF output file")
-    from processes._kernels.filelists import write_frame
+    from processes.common.filelists import write_frame
 
     return write_frame(image, path, sample_format=sample_format, overwrite=overwrite)

@@ -69,7 +69,7 @@ from typing import Any
 
 import numpy as np
 
-from processes._kernels.filelists import (
+from processes.common.filelists import (
     FileListTable,
     check_output_paths,
     file_key,

@@ -2,8 +2,8 @@
 
 For every output pixel ``(x, y)`` of the reference grid the matrix gives the position
 ``H·(x, y, 1)`` in the target, sampled with the kernels of
-:mod:`processes._kernels.pixel_interpolation` (the same mathematics as its ``remap``),
-computed by the compiled :func:`processes._kernels.warp_numba.warp_rows`: one pass per band
+:mod:`processes.kernels.pixel_interpolation` (the same mathematics as its ``remap``),
+computed by the compiled :func:`processes.kernels.warp_numba.warp_rows`: one pass per band
 of output rows, every channel of a pixel from one set of tap weights, no coordinate grids.
 Output pixels that fall outside the target get 0 (PixInsight's convention: ImageIntegration
 range-rejects them), and the coverage mask marks the pixels that do not.
@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from processes._kernels import pixel_interpolation as pi
+from processes.kernels import pixel_interpolation as pi
 from processes.staralignment import models
 
 __all__ = ["INTERPOLATIONS", "choose_kernel", "coverage_mask", "warp"]
@@ -102,7 +102,7 @@ def warp(
     Returns the float32 result (C, height, width) and the boolean coverage mask
     (height, width) of the pixels that map inside the source.
     """
-    from processes._kernels import warp_numba
+    from processes.kernels import warp_numba
 
     pi.check_method(kernel)
     width, height = out_size

@@ -133,11 +133,11 @@ class StarList:
 def b3_smooth(plane: np.ndarray, step: int) -> np.ndarray:
     """One à trous smoothing: the separable B3 spline kernel with holes ``step`` apart (mirrored edges).
 
-    Float32 planes go through the compiled kernel (:func:`processes._kernels.stars_numba.b3_smooth`,
+    Float32 planes go through the compiled kernel (:func:`processes.staralignment.stars_numba.b3_smooth`,
     bit-identical to the numpy passes); other dtypes through :func:`_b3_smooth_numpy`.
     """
     if plane.ndim == 2 and plane.dtype == np.float32:
-        from processes._kernels import stars_numba
+        from processes.staralignment import stars_numba
 
         return stars_numba.b3_smooth(np.ascontiguousarray(plane), int(step))
     return _b3_smooth_numpy(plane, step)
@@ -181,7 +181,7 @@ def structure_map(plane: np.ndarray, settings: DetectionSettings) -> tuple[np.nd
     if settings.invert:
         work = 1.0 - work
     if settings.hot_pixel_radius == 1:
-        from processes._kernels import stars_numba
+        from processes.staralignment import stars_numba
 
         work = stars_numba.median3(np.ascontiguousarray(work))
     elif settings.hot_pixel_radius > 1:
@@ -230,7 +230,7 @@ def detect_stars(plane: np.ndarray, settings: DetectionSettings | None = None) -
     labels, count = ndimage.label(binary, structure=np.ones((3, 3), dtype=bool))
     if count == 0:
         return attrs.evolve(empty, structures=0)
-    from processes._kernels import stars_numba
+    from processes.staralignment import stars_numba
 
     detail = np.ascontiguousarray(detail, dtype=np.float32)
     raw = np.ascontiguousarray(raw, dtype=np.float32)
@@ -326,7 +326,7 @@ def _single_peaked(
     structure's peak; plateaus left by the hot pixel filter tie next to it) and is fainter
     than ``limit`` (saturated cores are flat).
     """
-    from processes._kernels import stars_numba
+    from processes.staralignment import stars_numba
 
     ys, xs = stars_numba.local_maxima(detail, labels)
     lab = labels[ys, xs]

@@ -31,13 +31,13 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
-from processes._kernels import colorspace as cs
-from processes._kernels.mtf import mtf
-from processes._kernels.robust import MAD_TO_SIGMA, median_mad
-from processes.channels import ChannelCombination, LRGBCombination
-from processes.color import BackgroundNeutralization
-from processes.linearfit import LinearFit
-from processes.stf import AutoStretch, ScreenTransferFunction
+from processes.color.channels import ChannelCombination, LRGBCombination
+from processes.color.corrections import BackgroundNeutralization
+from processes.color.linearfit import LinearFit
+from processes.intensity.stf import AutoStretch, ScreenTransferFunction
+from processes.kernels import colorspace as cs
+from processes.kernels.mtf import mtf
+from processes.kernels.robust import MAD_TO_SIGMA, median_mad
 from procfw.errors import ExecutionError, ProcfwError, UnknownNameError
 from procfw.process import Process, ProcessResult
 from procfw.workspace import ImageWindow, Workspace, is_valid_id

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from processes._kernels import colorspace as cs
-from processes.simulate_lrgb import SimulateLRGB
+from processes.kernels import colorspace as cs
+from processes.simulation.lrgb import SimulateLRGB
 from processes.workflows.linear_link import LinearLinkError, background_upper_bound, linear_link
 from procfw.console import ConsoleRuntimeError
 from procfw.container import ProcessContainer

@@ -1,11 +1,11 @@
-"""NewImage (processes/newimage.py): PixInsight's parameters, global execution, conformance."""
+"""NewImage (processes/utility/newimage.py): PixInsight's parameters, global execution, conformance."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from processes.newimage import NewImage
+from processes.utility.newimage import NewImage
 from procfw.errors import ParameterError
 from procfw.registry import processes
 from procfw.testing import check_process

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from processes.simulate_session import simulate_session
+from processes.simulation.session import simulate_session
 from processes.workflows.preprocess.progress import RichProgress, TextProgress, make_progress
 from procfw.console import command
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from icon_helpers import corpus_files
 
-from processes.invert import Invert
-from processes.nooperation import NoOperation
+from processes.intensity.invert import Invert
+from processes.utility.nooperation import NoOperation
 from procfw import cli_icons as icons_cli
 from procfw.container import ContainerItem, ProcessContainer
 from procfw.errors import FileExistsProcfwError

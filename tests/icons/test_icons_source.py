@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from icon_helpers import Curves, KitchenSink, synthetic  # noqa: F401 - fixture
 
-from processes.invert import Invert
-from processes.nooperation import NoOperation
+from processes.intensity.invert import Invert
+from processes.utility.nooperation import NoOperation
 from procfw.container import ContainerItem, ProcessContainer
 from procfw.icons import IconFileError, IconMeta, InstanceMeta
 from procfw.icons.source import (

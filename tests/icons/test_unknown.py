@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from processes.invert import Invert
+from processes.intensity.invert import Invert
 from procfw.container import ProcessContainer
 from procfw.registry import processes
 from procfw.testing import test_image

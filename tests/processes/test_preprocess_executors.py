@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from processes.simulate_session import simulate_session
+from processes.simulation.session import simulate_session
 from processes.workflows.preprocess import Options, preprocess
 from procfw.batch import make_executor, use_executor
 from procfw.io import read_image
@@ -193,7 +193,7 @@ def test_on_error_abort_stops_a_process_pool_run(raw: Path, tmp_path: Path) -> N
 
 
 def test_star_measurement_plane_is_the_luminance_of_starmeasure() -> None:
-    from processes._kernels.starmeasure import luminance_plane
+    from processes.kernels.starmeasure import luminance_plane
     from processes.workflows.preprocess.pipeline import luminance
 
     rng = np.random.default_rng(5)
@@ -251,7 +251,7 @@ def test_star_alignment_on_a_pool_loads_the_reference_in_the_workers_only(raw: P
 
 
 def test_worker_state_keeps_one_value_per_process_id() -> None:
-    from processes._kernels.filelists import clear_worker_state, worker_state
+    from processes.common.filelists import clear_worker_state, worker_state
 
     made: list[str] = []
 

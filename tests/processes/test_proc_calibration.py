@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from processes._calibration.darkopt import DarkOptimizer, golden_section_minimum
-from processes._kernels import simulate as sim
-from processes._kernels.filelists import FileListTable, expand_paths, output_file_path
-from processes.calibration import ImageCalibration
+from processes.calibration.darkopt import DarkOptimizer, golden_section_minimum
+from processes.calibration.imagecalibration import ImageCalibration
+from processes.common.filelists import FileListTable, expand_paths, output_file_path
+from processes.simulation import camera as sim
 from procfw.errors import ExecutionError, ParameterError
 from procfw.image import FITSKeyword, Image
 from procfw.io import read_image
@@ -413,7 +413,7 @@ def test_geometry_mismatch_is_reported(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("shape", [(1, 5), (2, 7), (3, 3), (40, 33)])
 def test_high_pass_at_equals_the_filtered_plane(shape: tuple[int, int]) -> None:
-    from processes._calibration import darkopt
+    from processes.calibration import darkopt
 
     plane = np.random.default_rng(shape[0]).random(shape)
     rows, cols = np.divmod(np.arange(plane.size), shape[1])
@@ -422,7 +422,7 @@ def test_high_pass_at_equals_the_filtered_plane(shape: tuple[int, int]) -> None:
 
 @pytest.mark.parametrize(("cfa", "window"), [(False, 0), (True, 0), (False, 24), (True, 16)])
 def test_prepared_values_equal_the_prepared_plane(cfa: bool, window: int) -> None:
-    from processes._calibration import darkopt
+    from processes.calibration import darkopt
 
     rng = np.random.default_rng(5)
     dark = (0.01 + rng.normal(0, 0.001, (1, 60, 50))).astype(np.float32)

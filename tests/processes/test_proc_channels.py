@@ -7,8 +7,8 @@ import pytest
 from conftest import cie_lightness, pixel
 from corpus_icons import corpus_instances
 
-from processes._kernels.colorspace import srgb
-from processes.channels import COLOR_SPACES, ChannelCombination, ChannelExtraction, LRGBCombination
+from processes.color.channels import COLOR_SPACES, ChannelCombination, ChannelExtraction, LRGBCombination
+from processes.kernels.colorspace import srgb
 from procfw.errors import ExecutionError, ParameterError
 from procfw.image import Image
 from procfw.testing import check_process

@@ -9,8 +9,8 @@ import pytest
 from conftest import cie_lightness, pixel
 from corpus_icons import corpus_instances
 
-from processes._kernels.colorspace import srgb
-from processes.color import SCNR, BackgroundNeutralization, ColorSaturation, background_reference
+from processes.color.corrections import SCNR, BackgroundNeutralization, ColorSaturation, background_reference
+from processes.kernels.colorspace import srgb
 from procfw.errors import ExecutionError, ParameterError
 from procfw.image import Image
 from procfw.process import ExecutionContext

@@ -1,9 +1,9 @@
 """Compiled kernels (numba) against the numpy/scipy computations they replace.
 
-The warp and remap kernels (:mod:`processes._kernels.warp_numba`) must equal the
+The warp and remap kernels (:mod:`processes.kernels.warp_numba`) must equal the
 vectorised numpy reference (``pixel_interpolation._remap_planes_numpy``, the previous
 implementation) within 1e-5 for every method, clamping and edge case; the star detection
-kernels (:mod:`processes._kernels.stars_numba`) must equal scipy/numpy exactly.
+kernels (:mod:`processes.staralignment.stars_numba`) must equal scipy/numpy exactly.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from processes._kernels import pixel_interpolation as pi
+from processes.kernels import pixel_interpolation as pi
+from processes.simulation.starfield import random_field, render_stars
 from processes.staralignment import resample, stars
-from processes.staralignment.synthetic import random_field, render_stars
 
 RNG = np.random.default_rng(7)
 
@@ -103,7 +103,7 @@ def test_tiny_planes_mirror_periodically() -> None:
 # -- star detection kernels ---------------------------------------------------------------------
 @pytest.mark.parametrize("shape", [(1, 6), (6, 1), (2, 2), (9, 7), (40, 33)])
 def test_median3_and_b3_smooth_equal_scipy_and_numpy(shape: tuple[int, int]) -> None:
-    from processes._kernels import stars_numba
+    from processes.staralignment import stars_numba
 
     plane = RNG.random(shape).astype(np.float32)
     plane[plane > 0.7] = 0.5  # ties
@@ -116,7 +116,7 @@ def test_median3_and_b3_smooth_equal_scipy_and_numpy(shape: tuple[int, int]) -> 
 
 
 def test_label_statistics_equal_scipy() -> None:
-    from processes._kernels import stars_numba
+    from processes.staralignment import stars_numba
 
     detail = RNG.random((50, 60)).astype(np.float32)
     raw = RNG.random((50, 60)).astype(np.float32)
@@ -144,7 +144,7 @@ def test_label_statistics_equal_scipy() -> None:
 
 # -- star measurement kernels -------------------------------------------------------------------
 def test_bilinear_grid_and_local_peaks_equal_scipy() -> None:
-    from processes._kernels import starmeasure_numba
+    from processes.kernels import starmeasure_numba
 
     grid = RNG.random((5, 7))
     yy = np.clip((np.arange(40) + 0.5) / 8 - 0.5, 0, 4)
@@ -163,7 +163,7 @@ def test_bilinear_grid_and_local_peaks_equal_scipy() -> None:
 
 def _fit_gaussians_numpy(stamps: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray]:
     """The previous batched numpy Levenberg–Marquardt fit (reference), from the same initial guess."""
-    from processes._kernels.starmeasure import _initial_guess
+    from processes.kernels.starmeasure import _initial_guess
 
     data, gx, gy, params = _initial_guess(stamps)
     n = len(stamps)
@@ -202,7 +202,7 @@ def _fit_gaussians_numpy(stamps: np.ndarray, iterations: int) -> tuple[np.ndarra
 
 
 def test_gaussian_fits_equal_the_batched_numpy_fit() -> None:
-    from processes._kernels.starmeasure import _fit_gaussians
+    from processes.kernels.starmeasure import _fit_gaussians
 
     rng = np.random.default_rng(5)
     k = 15

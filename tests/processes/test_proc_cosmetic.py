@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from corpus_icons import ICONS, raw_instances
 
-from processes._kernels import simulate as sim
-from processes._kernels.cfa import CFAPattern
-from processes._kernels.demosaic import mosaic
-from processes.cosmetic import CosmeticCorrection, correct_defects, detect_auto
+from processes.calibration.cosmetic import CosmeticCorrection, correct_defects, detect_auto
+from processes.debayer.demosaic import mosaic
+from processes.kernels.cfa import CFAPattern
+from processes.simulation import camera as sim
 from procfw.errors import ExecutionError
 from procfw.image import Image
 from procfw.io import read_image
@@ -268,8 +268,8 @@ def test_compiled_ring_median_equals_scipy(shape) -> None:
     """The compiled 8-neighbour median (auto detection) is scipy's median_filter, ties included."""
     from scipy import ndimage
 
-    from processes._kernels.cosmetic_nb import ring_median
-    from processes.cosmetic import _RING3_FOOTPRINT
+    from processes.calibration.cosmetic import _RING3_FOOTPRINT
+    from processes.calibration.cosmetic_nb import ring_median
 
     rng = np.random.default_rng(sum(shape))
     for plane in (rng.random(shape), np.round(rng.random(shape) * 4) / 4):

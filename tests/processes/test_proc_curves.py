@@ -7,9 +7,9 @@ import pytest
 from corpus_icons import corpus_instances
 from scipy.interpolate import Akima1DInterpolator, CubicSpline
 
-from processes._kernels.colorspace import rgb_to_hsv, srgb
-from processes._kernels.interpolation import akima, curve_interpolator, natural_cubic_spline
-from processes.curves import CURVE_IDS, CurvesTransformation
+from processes.intensity.curves import CURVE_IDS, CurvesTransformation
+from processes.kernels.colorspace import rgb_to_hsv, srgb
+from processes.kernels.interpolation import akima, curve_interpolator, natural_cubic_spline
 from procfw.errors import ParameterError
 from procfw.image import Image
 from procfw.process import ExecutionContext

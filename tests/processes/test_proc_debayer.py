@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processes._kernels import simulate as sim
-from processes._kernels.cfa import CFAPattern, detect_pattern
-from processes._kernels.demosaic import bilinear, mosaic, superpixel, vng
-from processes.debayer import Debayer
+from processes.debayer.demosaic import bilinear, mosaic, superpixel, vng
+from processes.debayer.process import Debayer
+from processes.kernels.cfa import CFAPattern, detect_pattern
+from processes.simulation import camera as sim
 from procfw.errors import ExecutionError
 from procfw.image import FITSKeyword, Image
 from procfw.io import read_image
@@ -166,7 +166,7 @@ def test_measured_samples_are_kept_and_values_stay_in_range(pattern: str, height
 
 def _vng_reference(raw: np.ndarray, pattern: CFAPattern) -> np.ndarray:
     """The previous array formulation of VNG (one CFA phase at a time, whole-image temporaries)."""
-    from processes._kernels import demosaic as dm
+    from processes.debayer import demosaic as dm
 
     raw = raw.astype(np.float32)
     height, width = raw.shape

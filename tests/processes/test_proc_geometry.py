@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from corpus_icons import corpus_instances
 
-from processes.geometry import DynamicCrop, FastRotation, IntegerResample, Resample, choose_interpolation
+from processes.geometry.transforms import DynamicCrop, FastRotation, IntegerResample, Resample, choose_interpolation
 from procfw.image import FITSKeyword, Image
 from procfw.process import ExecutionContext
 from procfw.testing import check_process
@@ -330,7 +330,7 @@ def test_default_limit_refuses_a_million_squared_resample(monkeypatch: pytest.Mo
 
 
 def test_fast_rotation_and_new_image_check_their_size(monkeypatch: pytest.MonkeyPatch) -> None:
-    from processes.newimage import NewImage
+    from processes.utility.newimage import NewImage
     from procfw.errors import ExecutionError
 
     monkeypatch.setenv("PROCFW_MAX_IMAGE_BYTES", "1K")

@@ -10,8 +10,8 @@ from corpus_icons import corpus_instances
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processes._kernels.colorspace import rgb_to_hsv, srgb
-from processes.ghs import GeneralizedHyperbolicStretch
+from processes.intensity.ghs import GeneralizedHyperbolicStretch
+from processes.kernels.colorspace import rgb_to_hsv, srgb
 from procfw.errors import ParameterError
 from procfw.image import Image
 from procfw.process import ExecutionContext

@@ -9,7 +9,7 @@ from corpus_icons import corpus_instances
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processes.histogram import HistogramTransformation, transform_value
+from processes.intensity.histogram import HistogramTransformation, transform_value
 from procfw.errors import ParameterError
 from procfw.image import Image
 from procfw.process import ExecutionContext

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from corpus_icons import corpus_instances, xosm_instances
 
-from processes.identifier import ImageIdentifier
-from processes.invert import Invert
+from processes.intensity.invert import Invert
+from processes.utility.identifier import ImageIdentifier
 from procfw.container import ProcessContainer
 from procfw.errors import ExecutionError, ParameterError, ProcfwError
 from procfw.image import Image

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from corpus_icons import corpus_instances, raw_instances, xosm_instances
 
-from processes.imagecontainer import ImageContainer, process_file
+from processes.utility.imagecontainer import ImageContainer, process_file
 from procfw.container import ContainerItem, ProcessContainer
 from procfw.errors import ExecutionError, ParameterError
 from procfw.icons import dumps_icons, loads_icons

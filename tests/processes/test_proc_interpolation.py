@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processes._kernels.interpolation import METHODS, remap, resize, resize_coordinates
-from processes._kernels.pixel_interpolation import kernel_support
+from processes.kernels.interpolation import METHODS, remap, resize, resize_coordinates
+from processes.kernels.pixel_interpolation import kernel_support
 
 INTERPOLATING = ("nearest", "bilinear", "bicubic", "lanczos3", "lanczos4", "lanczos5")
 """Methods that return the pixel values exactly at pixel centres (the others smooth)."""

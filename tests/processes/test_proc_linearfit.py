@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from corpus_icons import corpus_instances
 
-from processes._kernels.robust import lad_fit
-from processes.linearfit import LinearFit
+from processes.color.linearfit import LinearFit
+from processes.kernels.robust import lad_fit
 from procfw.errors import ExecutionError, ParameterError
 from procfw.image import Image
 from procfw.testing import check_process

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from processes._kernels import noise
+from processes.kernels import noise
 
 
 def _scene(shape: tuple[int, int], sigma: float, seed: int) -> np.ndarray:
@@ -34,7 +34,7 @@ def numpy_path(monkeypatch):
 @pytest.mark.parametrize("shape", [(17, 16), (40, 23), (300, 257)])
 @pytest.mark.parametrize("layers", [1, 2, 4])
 def test_compiled_starlet_planes_are_bit_identical(shape: tuple[int, int], layers: int, dtype) -> None:
-    from processes._kernels import noise_nb
+    from processes.kernels import noise_nb
 
     image = _scene(shape, 0.01, 1).astype(dtype)
     details, residual = noise.atrous(image, layers)

@@ -157,7 +157,7 @@ def test_elementwise_functions_match_numpy() -> None:
 
 
 def test_robust_estimators_of_argument_lists_and_images_agree_with_the_kernels() -> None:
-    from processes._kernels import robust
+    from processes.kernels import robust
 
     sample = np.array([0.1, 0.2, 0.4, 0.7, 0.11])
     args = ", ".join(str(v) for v in sample)
@@ -173,7 +173,7 @@ def test_mtf_matches_the_kernel_and_formula() -> None:
     m = 0.2
     expected = (m - 1) * RGB / ((2 * m - 1) * RGB - m)
     np.testing.assert_allclose(run("mtf(0.2, $T)"), expected, rtol=1e-5)
-    from processes._kernels.mtf import mtf
+    from processes.kernels.mtf import mtf
 
     np.testing.assert_allclose(run("mtf($T, 0.3)", truncate=False), mtf(RGB, 0.3), rtol=1e-5)
 

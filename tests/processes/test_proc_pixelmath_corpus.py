@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from processes._kernels.mtf import mtf
+from processes.kernels.mtf import mtf
 from processes.pixelmath import PixelMath, PixelMathSyntaxError, parse, parse_symbols
 from processes.pixelmath.nodes import Meta, Name, walk
 from procfw.image import Image

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from processes.simulate_session import simulate_session
+from processes.simulation.session import simulate_session
 from processes.workflows.preprocess import (
     FrameInfo,
     Options,

@@ -23,9 +23,9 @@ import attrs
 import numpy as np
 import pytest
 
-from processes._kernels import simulate as sim
-from processes._kernels.starmeasure import measure_stars
-from processes.simulate_session import filter_scene, simulate_session
+from processes.kernels.starmeasure import measure_stars
+from processes.simulation import camera as sim
+from processes.simulation.session import filter_scene, simulate_session
 from processes.workflows.preprocess import Options, PreprocessError, preprocess
 from procfw.io import read_image
 

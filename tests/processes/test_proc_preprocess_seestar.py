@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from processes._kernels.starmeasure import measure_stars
+from processes.kernels.starmeasure import measure_stars
 from processes.workflows.preprocess import Options, PreprocessError, plan_session, preprocess
 from procfw.io import read_image
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from processes.simulate_session import FILTER_THROUGHPUT, SimulateSession, parse_filters, simulate_session
+from processes.simulation.session import FILTER_THROUGHPUT, SimulateSession, parse_filters, simulate_session
 from procfw.errors import ExecutionError, ParameterError
 from procfw.testing import check_process
 from procfw.workspace import Workspace

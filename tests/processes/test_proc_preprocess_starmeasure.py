@@ -1,4 +1,4 @@
-"""Star measurement kernel (processes/_kernels/starmeasure.py): FWHM, eccentricity, positions, rejection of hot pixels.
+"""Star measurement kernel (processes/kernels/starmeasure.py): FWHM, eccentricity, positions, rejection of hot pixels.
 
 Stars are rendered here independently of the kernel: elliptical Gaussians integrated over
 each pixel (products of error-function differences along the axes), so the true FWHM,
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from processes._kernels.starmeasure import FWHM_PER_SIGMA, measure_stars
+from processes.kernels.starmeasure import FWHM_PER_SIGMA, measure_stars
 
 SIZE = 256
 

@@ -1,4 +1,4 @@
-"""The synthetic frame simulator (processes._kernels.simulate): determinism, physics, keywords, files."""
+"""The synthetic frame simulator (processes.simulation.camera): determinism, physics, keywords, files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from processes._kernels import simulate as sim
+from processes.simulation import camera as sim
 from procfw.io import read_image
 
 

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from processes._kernels import lrgb_scene
-from processes.linearfit import LinearFit
-from processes.simulate_lrgb import SimulateLRGB
+from processes.color.linearfit import LinearFit
+from processes.simulation import lrgb_scene
+from processes.simulation.lrgb import SimulateLRGB
 from procfw.errors import ParameterError
 from procfw.image import Image
 from procfw.testing import check_process

@@ -16,13 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from processes._kernels.pixel_interpolation import remap, remap_planes
+from processes.kernels.pixel_interpolation import remap, remap_planes
+from processes.simulation.starfield import random_field, render_stars, seen_through
 from processes.staralignment import StarAlignment, models
 from processes.staralignment.engine import AlignmentError, MatchSettings, align_stars
 from processes.staralignment.matching import build_triangles, match_triangles
 from processes.staralignment.resample import choose_kernel
 from processes.staralignment.stars import DetectionSettings, StarList, detect_stars
-from processes.staralignment.synthetic import random_field, render_stars, seen_through
 from procfw.errors import ExecutionError
 from procfw.image import Image
 from procfw.workspace import Workspace

@@ -1,6 +1,6 @@
 """StarAlignment as a process: global execution over files and views, working modes, outputs,
 failures with reasons, parameters and icons.  Synthetic star fields with known transformations
-(reference → target pixel coordinates) come from :mod:`processes.staralignment.synthetic`."""
+(reference → target pixel coordinates) come from :mod:`processes.simulation.starfield`."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from processes.simulation.starfield import random_field, render_stars, seen_through
 from processes.staralignment import StarAlignment
-from processes.staralignment.synthetic import random_field, render_stars, seen_through
 from procfw.errors import ExecutionError, ParameterError
 from procfw.icons import dumps_icons, loads_icons
 from procfw.image import FITSKeyword, Image

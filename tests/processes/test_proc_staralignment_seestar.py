@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from processes.debayer import Debayer
+from processes.debayer.process import Debayer
 from processes.staralignment import StarAlignment
 from procfw.io import read_image
 from procfw.workspace import Workspace

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processes._kernels import robust
-from processes.statistics import DEFAULT_ESTIMATORS, ESTIMATORS, Statistics, channel_statistics
+from processes.kernels import robust
+from processes.utility.statistics import DEFAULT_ESTIMATORS, ESTIMATORS, Statistics, channel_statistics
 from procfw.image import Image
 from procfw.process import ExecutionContext
 from procfw.testing import check_process
@@ -163,7 +163,7 @@ def test_conformance():
 @pytest.mark.parametrize("levels", [2, 5, 40])
 def test_qn_with_heavy_ties_matches_brute_force(levels):
     """Integer-valued data (many equal differences) once made the Qn selection loop forever."""
-    from processes._kernels.robust import _kth_pairwise_difference
+    from processes.kernels.robust import _kth_pairwise_difference
 
     x = np.sort(np.random.default_rng(levels).integers(0, levels, 3000) / 65535.0)
     n = x.size
@@ -261,7 +261,7 @@ def test_compiled_midvariances_equal_numpy():
 
 def test_compiled_selection_survives_a_missed_bracket():
     """A subsample that misrepresents the data (periodic structure at the sampling stride)."""
-    from processes._kernels import robust_nb
+    from processes.kernels import robust_nb
 
     n = 1_000_000
     step = n // robust_nb._SAMPLE
@@ -278,7 +278,7 @@ def test_compiled_selection_survives_a_missed_bracket():
 
 def test_continuous_data_take_the_one_pass_summary(monkeypatch):
     """Median, MAD and avgDev of ordinary data come from a single compiled pass (no second pass)."""
-    from processes._kernels import robust_nb
+    from processes.kernels import robust_nb
 
     def second_pass(*args, **kwargs):
         raise AssertionError("a second pass over the data was made")

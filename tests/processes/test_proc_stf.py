@@ -10,9 +10,9 @@ from corpus_icons import CORPUS, corpus_instances
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processes._kernels.mtf import midtones_balance, mtf, mtf_inplace
-from processes.histogram import HistogramTransformation
-from processes.stf import AutoStretch, ScreenTransferFunction
+from processes.intensity.histogram import HistogramTransformation
+from processes.intensity.stf import AutoStretch, ScreenTransferFunction
+from processes.kernels.mtf import midtones_balance, mtf, mtf_inplace
 from procfw.errors import ExecutionError, ParameterError
 from procfw.image import Image
 from procfw.process import ExecutionContext

@@ -17,7 +17,7 @@ Every step is a normal execution of a registered process, looked up by its PixIn
    optionally **CosmeticCorrection** (auto-detected hot and cold pixels) into ``cosmetized/``;
    **Debayer** of CFA lights into ``debayered/``.
 3. **Star measurement** of every processed light
-   (:func:`processes._kernels.starmeasure.measure_stars`: count, median FWHM and
+   (:func:`processes.kernels.starmeasure.measure_stars`: count, median FWHM and
    eccentricity, background noise), reported per frame.
 4. **Reference**: the given ``reference``, or the best frame: among the lights of the
    smallest binning, the one with the highest score ``stars × (FWHM_typical / FWHM)²``
@@ -71,8 +71,8 @@ from typing import Any
 import attrs
 import numpy as np
 
-from processes._kernels.filelists import frame_icon
-from processes._kernels.starmeasure import measure_stars
+from processes.common.filelists import frame_icon
+from processes.kernels.starmeasure import measure_stars
 from processes.workflows.preprocess.frames import scan
 from processes.workflows.preprocess.plan import CalibrationLink, FrameGroup, IntegrationSet, Options, Plan, make_plan
 from processes.workflows.preprocess.pool import WORKER_PRELOAD, start_workers
@@ -166,7 +166,7 @@ def task_memory(plan: Plan) -> int:
 
 
 def luminance(pixels: np.ndarray) -> np.ndarray:
-    """The plane stars are measured on, as :func:`processes._kernels.starmeasure.luminance_plane` makes it
+    """The plane stars are measured on, as :func:`processes.kernels.starmeasure.luminance_plane` makes it
     (the same float64 values: ``((c0 + c1) + c2) / 3``), without a float64 copy of every channel."""
     if pixels.shape[0] == 1:
         return pixels[0].astype(np.float64)
@@ -195,7 +195,7 @@ def light_task(item: Mapping[str, Any]) -> dict[str, Any]:
     result.  Returns ``{"steps": [{"output", "data"}, ...], "stars": summary}``, or with
     ``"failed": step name, "error": reason`` after the steps that succeeded.
     """
-    from processes._kernels.filelists import instance_from_icon
+    from processes.common.filelists import instance_from_icon
 
     names = list(item["names"])
     path = Path(str(item["path"]))
@@ -337,7 +337,7 @@ class _Run:
         return result, workspace, workspace.window(window_id).image
 
     def write_master(self, image: Image, path: Path, kind: str, extra: Sequence[FITSKeyword] = ()) -> Path:
-        from processes._kernels.filelists import write_frame
+        from processes.common.filelists import write_frame
 
         drop = {"IMAGETYP", *(k.name for k in extra)}
         cards = [k for k in image.keywords if k.name.upper() not in drop]
@@ -467,7 +467,7 @@ class _Run:
 
     def check_light_steps(self, steps: list[tuple[str, Process]], raws: list[str]) -> None:
         """Fail before any frame: a master that cannot be loaded, two frames with the same output file."""
-        from processes._kernels.filelists import check_output_paths, clear_worker_state
+        from processes.common.filelists import check_output_paths, clear_worker_state
 
         sources = list(raws)
         try:
@@ -600,7 +600,7 @@ class _Run:
         for key, suffix in (("lowRejectionMapImageId", "rejection_low"), ("highRejectionMapImageId", "rejection_high")):
             view = outputs.get(key)
             if view and view in workspace.window_ids():
-                from processes._kernels.filelists import write_frame
+                from processes.common.filelists import write_frame
 
                 map_path = self.folder("master") / f"{target.name}_{suffix}{self.ext}"
                 write_frame(workspace.window(view).image, map_path, overwrite=self.options.overwrite)

@@ -36,12 +36,12 @@ log = logging.getLogger(__name__)
 
 WORKER_MODULES = (
     "numpy",
-    "processes.calibration",
-    "processes.cosmetic",
-    "processes.debayer",
+    "processes.calibration.imagecalibration",
+    "processes.calibration.cosmetic",
+    "processes.debayer.process",
     "processes.staralignment.process",
     "processes.workflows.preprocess.pipeline",
-    "processes._kernels.starmeasure",
+    "processes.kernels.starmeasure",
     "procfw.io.fits",
 )
 """What a per-frame task needs: the process modules, the per-frame tasks, the star measurement, FITS."""
@@ -66,11 +66,11 @@ def warm_kernels() -> float:
     """
     import numpy as np
 
-    from processes._kernels.cfa import CFAPattern
-    from processes._kernels.filelists import write_frame
-    from processes._kernels.noise import estimate_noise
-    from processes._kernels.starmeasure import measure_stars
-    from processes.debayer import debayer_image
+    from processes.common.filelists import write_frame
+    from processes.debayer.process import debayer_image
+    from processes.kernels.cfa import CFAPattern
+    from processes.kernels.noise import estimate_noise
+    from processes.kernels.starmeasure import measure_stars
     from processes.staralignment.frames import detection_plane
     from processes.staralignment.process import StarAlignment
     from processes.staralignment.resample import warp

@@ -1,1 +1,0 @@
-"""Helpers of the ImageCalibration process: masters, dark optimization, overscan, the calibration itself."""

@@ -1,0 +1,3 @@
+"""Colour: BackgroundNeutralization, SCNR, ColorSaturation (corrections), ChannelCombination,
+ChannelExtraction, LRGBCombination (channels), LinearFit.
+"""

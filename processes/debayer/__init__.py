@@ -1,0 +1,1 @@
+"""Debayer (process) and its demosaicing kernels: bilinear, SuperPixel, VNG (demosaic, demosaic_nb)."""

@@ -1,0 +1,1 @@
+"""Geometry: DynamicCrop, Resample, IntegerResample, FastRotation (transforms)."""

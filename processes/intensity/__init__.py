@@ -1,0 +1,3 @@
+"""Intensity transformations: Invert, ScreenTransferFunction and AutoStretch (stf),
+HistogramTransformation, GeneralizedHyperbolicStretch (ghs), CurvesTransformation.
+"""

@@ -1,0 +1,238 @@
+"""Compiled (numba) hot spots of :mod:`processes.kernels.starmeasure`.
+
+:func:`bilinear_grid`
+    the bilinear interpolation of a small grid of tile medians at separable coordinates
+    (what ``ndimage.map_coordinates(grid, [yy, xx], order=1, mode="nearest")`` gave on the
+    full ``meshgrid``, without building it);
+:func:`local_peaks`
+    pixels above a threshold that equal the maximum of their 5×5 neighbourhood, edges
+    reflected as ``ndimage.maximum_filter`` does (``d c b a | a b c d``), in raster order;
+:func:`fit_gaussians`
+    the Levenberg–Marquardt fits of elliptical Gaussians to star stamps, one star at a time
+    with the same steps, damping and stopping rule as the batched numpy fit.
+
+Import this module only when stars are measured (it imports numba).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from processes.kernels.numba_common import int_pair_arrays, reflect
+
+__all__ = ["bilinear_grid", "fit_gaussians", "local_peaks"]
+
+
+@numba.njit(cache=True, nogil=True)
+def bilinear_grid(grid, yy, xx):
+    """(len(yy), len(xx)) float64: ``grid`` interpolated bilinearly at rows ``yy`` × columns ``xx``.
+
+    Coordinates are in grid cells, inside ``[0, n − 1]``; the tap beyond the last cell is
+    the last cell (its weight is 0 there).
+    """
+    ny, nx = grid.shape
+    h = yy.size
+    w = xx.size
+    ix0 = np.empty(w, np.int64)
+    ix1 = np.empty(w, np.int64)
+    fx = np.empty(w)
+    for j in range(w):
+        b = math.floor(xx[j])
+        ix0[j] = min(max(int(b), 0), nx - 1)
+        ix1[j] = min(max(int(b) + 1, 0), nx - 1)
+        fx[j] = xx[j] - b
+    out = np.empty((h, w))
+    for i in range(h):
+        b = math.floor(yy[i])
+        r0 = grid[min(max(int(b), 0), ny - 1)]
+        r1 = grid[min(max(int(b) + 1, 0), ny - 1)]
+        fy = yy[i] - b
+        gy = 1.0 - fy
+        o = out[i]
+        for j in range(w):
+            gx = 1.0 - fx[j]
+            o[j] = gy * (gx * r0[ix0[j]] + fx[j] * r0[ix1[j]]) + fy * (gx * r1[ix0[j]] + fx[j] * r1[ix1[j]])
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def local_peaks(plane, threshold):
+    """(rows, columns) of the pixels > ``threshold`` not exceeded in their reflected 5×5 neighbourhood."""
+    height, width = plane.shape
+    ys = []
+    xs = []
+    for y in range(height):
+        for x in range(width):
+            if not plane[y, x] > threshold:
+                continue
+            v = plane[y, x]
+            is_max = True
+            for dy in range(-2, 3):
+                row = plane[reflect(y + dy, height)]
+                for dx in range(-2, 3):
+                    if row[reflect(x + dx, width)] > v:
+                        is_max = False
+                        break
+                if not is_max:
+                    break
+            if is_max:
+                ys.append(y)
+                xs.append(x)
+    return int_pair_arrays(ys, xs)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _model(p, gx, gy, data, model, g):
+    """Evaluate ``B + A·exp(−q/2)`` at the stamp pixels into model and g; returns the cost Σ(model − data)²."""
+    amp, x0, y0, b0, a, b, c = p[0], p[1], p[2], p[3], p[4], p[5], p[6]
+    cost = 0.0
+    for m in range(gx.size):
+        dx = gx[m] - x0
+        dy = gy[m] - y0
+        q = a * dx * dx + 2 * b * dx * dy + c * dy * dy
+        q = min(max(q, 0.0), 700.0)
+        e = math.exp(-0.5 * q)
+        g[m] = e
+        model[m] = b0 + amp * e
+        r = model[m] - data[m]
+        cost += r * r
+    return cost
+
+
+@numba.njit(cache=True, nogil=True)
+def _solve(lhs, rhs, out):
+    """Solve the 7×7 system by Gaussian elimination with partial pivoting; False if singular."""
+    n = rhs.size
+    a = lhs.copy()
+    b = rhs.copy()
+    for col in range(n):
+        piv = col
+        best = abs(a[col, col])
+        for r in range(col + 1, n):
+            if abs(a[r, col]) > best:
+                best = abs(a[r, col])
+                piv = r
+        if best == 0.0 or not math.isfinite(best):
+            return False
+        if piv != col:
+            for k in range(n):
+                a[col, k], a[piv, k] = a[piv, k], a[col, k]
+            b[col], b[piv] = b[piv], b[col]
+        for r in range(col + 1, n):
+            f = a[r, col] / a[col, col]
+            if f != 0.0:
+                for k in range(col, n):
+                    a[r, k] -= f * a[col, k]
+                b[r] -= f * b[col]
+    for r in range(n - 1, -1, -1):
+        s = b[r]
+        for k in range(r + 1, n):
+            s -= a[r, k] * out[k]
+        out[r] = s / a[r, r]
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _fit_one(p, data, gx, gy, iterations, stop_at_convergence, damping):
+    """Levenberg–Marquardt iterations on one star from ``p`` (updated in place) and ``damping``.
+
+    Returns (iterations done, first iteration (1-based) at which it converged or 0, damping).
+    """
+    m_count = data.size
+    model = np.empty(m_count)
+    g = np.empty(m_count)
+    trial_model = np.empty(m_count)
+    trial_g = np.empty(m_count)
+    jac = np.empty(7)
+    jtj = np.empty((7, 7))
+    jtr = np.empty(7)
+    lhs = np.empty((7, 7))
+    step = np.empty(7)
+    trial = np.empty(7)
+    cost = _model(p, gx, gy, data, model, g)
+    converged_at = 0
+    done = 0
+    for it in range(iterations):
+        done = it + 1
+        amp, x0, y0, a, b, c = p[0], p[1], p[2], p[4], p[5], p[6]
+        jtj[:, :] = 0.0
+        jtr[:] = 0.0
+        for m in range(m_count):
+            dx = gx[m] - x0
+            dy = gy[m] - y0
+            gm = g[m]
+            ag = amp * gm
+            jac[0] = gm
+            jac[1] = ag * (a * dx + b * dy)
+            jac[2] = ag * (b * dx + c * dy)
+            jac[3] = 1.0
+            jac[4] = -0.5 * ag * dx * dx
+            jac[5] = -ag * dx * dy
+            jac[6] = -0.5 * ag * dy * dy
+            r = data[m] - model[m]
+            for i in range(7):
+                ji = jac[i]
+                jtr[i] += ji * r
+                for j in range(i, 7):
+                    jtj[i, j] += ji * jac[j]
+        for i in range(7):
+            for j in range(i):
+                jtj[i, j] = jtj[j, i]
+        for i in range(7):
+            for j in range(7):
+                lhs[i, j] = jtj[i, j]
+            lhs[i, i] += damping * max(jtj[i, i], 1e-30)
+        if not _solve(lhs, jtr, step):
+            for i in range(7):
+                step[i] = np.nan
+        for i in range(7):
+            trial[i] = p[i] + step[i]
+        trial_cost = _model(trial, gx, gy, data, trial_model, trial_g)
+        better = math.isfinite(trial_cost) and trial_cost <= cost
+        if better and abs(cost - trial_cost) <= 1e-10 * max(cost, 1e-300) and converged_at == 0:
+            converged_at = it + 1
+        if better:
+            p[:] = trial
+            model[:] = trial_model
+            g[:] = trial_g
+            cost = trial_cost
+            damping = damping / 3
+        else:
+            damping = damping * 4
+        if stop_at_convergence and converged_at:
+            break
+    return done, converged_at, damping
+
+
+@numba.njit(cache=True, nogil=True)
+def fit_gaussians(data, params, gx, gy, iterations):
+    """Fit every row of ``data`` (n, m) from the starting ``params`` (n, 7) (updated in place).
+
+    The batched fit stopped when every star had converged (or after ``iterations``), so each
+    star is iterated for that common count: each star runs until it converges, then those
+    that converged continue from there up to the latest convergence of all.  Returns
+    (converged, final damping) per star.
+    """
+    n = data.shape[0]
+    first = np.zeros(n, np.int64)
+    damping = np.full(n, 1e-3)
+    rounds = 0
+    every = True
+    for s in range(n):
+        _, at, d = _fit_one(params[s], data[s], gx, gy, iterations, True, damping[s])
+        first[s] = at
+        damping[s] = d
+        if at == 0:
+            every = False
+        elif at > rounds:
+            rounds = at
+    if not every:
+        rounds = iterations
+    for s in range(n):
+        if 0 < first[s] < rounds:
+            _, _, d = _fit_one(params[s], data[s], gx, gy, rounds - first[s], False, damping[s])
+            damping[s] = d
+    return first > 0, damping

@@ -1,0 +1,254 @@
+"""Compiled (numba) hot spots of StarAlignment's star detection (:mod:`processes.staralignment.stars`).
+
+Each function computes exactly what the numpy/scipy code it replaces computed (same
+arithmetic, same rounding), in one compiled pass instead of several full-frame passes:
+
+:func:`median3`
+    ``scipy.ndimage.median_filter(plane, size=3, mode="mirror")`` of a float32 plane;
+:func:`b3_pass`, :func:`b3_smooth`
+    one axis / both axes of the à trous B3 spline smoothing with holes ``step`` apart,
+    mirrored edges, float32 accumulation of float64 products (as ``acc += w * padded[...]``
+    did);
+:func:`label_stats`
+    per-structure area, bounding box, peak of the structure map and its position, sum of
+    the structure map and peak of the raw plane (what ``ndimage.find_objects``,
+    ``maximum``, ``maximum_position``, ``mean`` and ``sum`` gave, in one pass);
+:func:`local_maxima`
+    pixels of structures that equal the maximum of their 5×5 mirrored neighbourhood
+    (``maximum_filter(detail, size=5, mode="mirror") == detail``);
+:func:`half_maximum_counts`
+    per-structure count of pixels at or above half the structure's peak.
+
+Import this module only when star detection runs (it imports numba).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from processes.kernels.numba_common import int_pair_arrays, mirror
+
+__all__ = ["b3_pass", "b3_smooth", "half_maximum_counts", "label_stats", "local_maxima", "median3"]
+
+_B3 = (1.0 / 16.0, 4.0 / 16.0, 6.0 / 16.0, 4.0 / 16.0, 1.0 / 16.0)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sort2(a, b):
+    return min(a, b), max(a, b)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _median9(p0, p1, p2, p3, p4, p5, p6, p7, p8):
+    # Paeth's 19-exchange median-of-9 network
+    p1, p2 = _sort2(p1, p2)
+    p4, p5 = _sort2(p4, p5)
+    p7, p8 = _sort2(p7, p8)
+    p0, p1 = _sort2(p0, p1)
+    p3, p4 = _sort2(p3, p4)
+    p6, p7 = _sort2(p6, p7)
+    p1, p2 = _sort2(p1, p2)
+    p4, p5 = _sort2(p4, p5)
+    p7, p8 = _sort2(p7, p8)
+    p0, p3 = _sort2(p0, p3)
+    p5, p8 = _sort2(p5, p8)
+    p4, p7 = _sort2(p4, p7)
+    p3, p6 = _sort2(p3, p6)
+    p1, p4 = _sort2(p1, p4)
+    p2, p5 = _sort2(p2, p5)
+    p4, p7 = _sort2(p4, p7)
+    p4, p2 = _sort2(p4, p2)
+    p6, p4 = _sort2(p6, p4)
+    p4, p2 = _sort2(p4, p2)
+    return p4
+
+
+@numba.njit(cache=True, nogil=True)
+def median3(plane):
+    """3×3 median of a 2-D float32 plane with mirrored edges (d c b | a b c d | c b a)."""
+    height, width = plane.shape
+    out = np.empty_like(plane)
+    for y in range(height):
+        ya = mirror(y - 1, height)
+        yb = mirror(y + 1, height)
+        ra = plane[ya]
+        rc = plane[y]
+        rb = plane[yb]
+        for x in range(1, width - 1):
+            out[y, x] = _median9(ra[x - 1], ra[x], ra[x + 1], rc[x - 1], rc[x], rc[x + 1], rb[x - 1], rb[x], rb[x + 1])
+        for x in (0, width - 1):
+            xa = mirror(x - 1, width)
+            xb = mirror(x + 1, width)
+            out[y, x] = _median9(ra[xa], ra[x], ra[xb], rc[xa], rc[x], rc[xb], rb[xa], rb[x], rb[xb])
+    return out
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _b3(v0, v1, v2, v3, v4):
+    """Σ_k w_k·v_k: each product in float64, the running sum rounded to float32 after every term."""
+    w0, w1, w2, w3, w4 = _B3
+    acc = np.float32(w0 * np.float64(v0))
+    acc = np.float32(np.float64(acc) + w1 * np.float64(v1))
+    acc = np.float32(np.float64(acc) + w2 * np.float64(v2))
+    acc = np.float32(np.float64(acc) + w3 * np.float64(v3))
+    return np.float32(np.float64(acc) + w4 * np.float64(v4))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _column_pass(plane, y, step, o):
+    """Row ``y`` of the pass along columns into ``o``."""
+    height = plane.shape[0]
+    r0 = plane[mirror(y - 2 * step, height)]
+    r1 = plane[mirror(y - step, height)]
+    r2 = plane[y]
+    r3 = plane[mirror(y + step, height)]
+    r4 = plane[mirror(y + 2 * step, height)]
+    for x in range(o.size):
+        o[x] = _b3(r0[x], r1[x], r2[x], r3[x], r4[x])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _row_pass(r, step, o):
+    """The pass along the row ``r`` into ``o``."""
+    width = r.size
+    lo = min(2 * step, width)
+    hi = max(lo, width - 2 * step)
+    # interior: shifted views, so that every index is the loop counter (vectorisable)
+    a0 = r[lo - 2 * step : hi - 2 * step]
+    a1 = r[lo - step : hi - step]
+    a2 = r[lo:hi]
+    a3 = r[lo + step : hi + step]
+    a4 = r[lo + 2 * step : hi + 2 * step]
+    oi = o[lo:hi]
+    for i in range(hi - lo):
+        oi[i] = _b3(a0[i], a1[i], a2[i], a3[i], a4[i])
+    for x in range(width):
+        if lo <= x < hi:
+            continue
+        o[x] = _b3(r[mirror(x - 2 * step, width)], r[mirror(x - step, width)], r[x],
+                   r[mirror(x + step, width)], r[mirror(x + 2 * step, width)])
+
+
+@numba.njit(cache=True, nogil=True)
+def b3_pass(plane, step, axis):
+    """One axis (0: along columns, 1: along rows) of the B3 spline smoothing with holes ``step`` apart.
+
+    ``out = Σ_k w_k·plane[i + (k − 2)·step]`` over k = 0..4 with w = (1, 4, 6, 4, 1)/16, edges
+    mirrored; each product is formed in float64 and the running sum rounded to float32
+    after every term (numpy's ``acc += w * padded[...]`` on float32 ``acc``).
+    """
+    height, width = plane.shape
+    out = np.empty((height, width), np.float32)
+    if (height if axis == 0 else width) == 1:
+        out[:, :] = plane
+        return out
+    for y in range(height):
+        if axis == 0:
+            _column_pass(plane, y, step, out[y])
+        else:
+            _row_pass(plane[y], step, out[y])
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def b3_smooth(plane, step):
+    """Both axes of the B3 smoothing (:func:`b3_pass` along columns, then along rows), one row at a time.
+
+    The same values as ``b3_pass(b3_pass(plane, step, 0), step, 1)`` without the
+    intermediate full plane.
+    """
+    height, width = plane.shape
+    if height == 1 or width == 1:
+        return b3_pass(b3_pass(plane, step, 0), step, 1)
+    out = np.empty((height, width), np.float32)
+    line = np.empty(width, np.float32)
+    for y in range(height):
+        _column_pass(plane, y, step, line)
+        _row_pass(line, step, out[y])
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def label_stats(labels, detail, raw, count):
+    """Per-structure statistics of the labels 1..count, index 0 being label 1.
+
+    Returns area (int64), bounding box y0, y1, x0, x1 (half-open), peak of ``detail``
+    (float32) and its row and column (the first in raster order on ties), the float64 sum
+    of ``detail`` (added in raster order) and the peak of ``raw`` (float32).
+    """
+    height, width = labels.shape
+    area = np.zeros(count, np.int64)
+    y0 = np.full(count, height, np.int64)
+    y1 = np.zeros(count, np.int64)
+    x0 = np.full(count, width, np.int64)
+    x1 = np.zeros(count, np.int64)
+    peak = np.full(count, -np.inf, np.float32)
+    peak_y = np.zeros(count, np.int64)
+    peak_x = np.zeros(count, np.int64)
+    total = np.zeros(count, np.float64)
+    peak_raw = np.full(count, -np.inf, np.float32)
+    for y in range(height):
+        for x in range(width):
+            lab = labels[y, x]
+            if lab <= 0:
+                continue
+            i = lab - 1
+            area[i] += 1
+            if y < y0[i]:
+                y0[i] = y
+            if y + 1 > y1[i]:
+                y1[i] = y + 1
+            if x < x0[i]:
+                x0[i] = x
+            if x + 1 > x1[i]:
+                x1[i] = x + 1
+            v = detail[y, x]
+            if v > peak[i]:
+                peak[i] = v
+                peak_y[i] = y
+                peak_x[i] = x
+            total[i] += np.float64(v)
+            r = raw[y, x]
+            if r > peak_raw[i]:
+                peak_raw[i] = r
+    return area, y0, y1, x0, x1, peak, peak_y, peak_x, total, peak_raw
+
+
+@numba.njit(cache=True, nogil=True)
+def local_maxima(detail, labels):
+    """(rows, columns) of the structure pixels not exceeded in their 5×5 mirrored neighbourhood."""
+    height, width = detail.shape
+    ys = []
+    xs = []
+    for y in range(height):
+        for x in range(width):
+            if labels[y, x] <= 0:
+                continue
+            v = detail[y, x]
+            is_max = True
+            for dy in range(-2, 3):
+                row = detail[mirror(y + dy, height)]
+                for dx in range(-2, 3):
+                    if row[mirror(x + dx, width)] > v:
+                        is_max = False
+                        break
+                if not is_max:
+                    break
+            if is_max:
+                ys.append(y)
+                xs.append(x)
+    return int_pair_arrays(ys, xs)
+
+
+@numba.njit(cache=True, nogil=True)
+def half_maximum_counts(detail, labels, peak):
+    """Per structure (index 0 = label 1): pixels whose ``detail`` ≥ half the structure's ``peak``."""
+    height, width = labels.shape
+    counts = np.zeros(peak.size, np.int64)
+    for y in range(height):
+        for x in range(width):
+            lab = labels[y, x]
+            if lab > 0 and detail[y, x] >= np.float32(0.5) * peak[lab - 1]:
+                counts[lab - 1] += 1
+    return counts

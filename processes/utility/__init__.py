@@ -1,0 +1,1 @@
+"""Utility processes: NewImage, ImageIdentifier, NoOperation, ImageContainer, Statistics."""
