@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from procfw.console.commands import ArgumentError, CommandSpec, command
-from procfw.console.errors import ConsoleError, ConsoleRuntimeError, ConsoleSyntaxError
-from procfw.console.parser import parse
 from procfw.console.session import Session
+from procfw.language.errors import ConsoleError, ConsoleRuntimeError, ConsoleSyntaxError
+from procfw.language.parser import parse
 
 # The built-in commands, written on top of the session: importing them here registers them
 # (and their start-of-session check) whenever any part of procfw.console is imported.

@@ -179,7 +179,7 @@ def history(session: Session, view: str | None = None, *, into: str | None = Non
         if view is not None and "->" in view and into is None:
             window, name = view.split("->", 1)
             raise UnknownNameError(
-                f"{exc} (to keep the history as icon {name}, write: history {window} -> {name})"
+                f"{exc} (to keep the history as icon {name}, write: history {window} -> {name})", name=view
             ) from None
         raise
     if into is not None:
@@ -390,7 +390,7 @@ def help_(session: Session, name: str | None = None) -> None:
         session.print(f"'{name}' is a statement keyword; see docs/console.md")
         return
     candidates = session.command_names() + processes.ids() + list(session.workspace.icons)
-    raise UnknownNameError(f"no command, process or icon '{name}'{suggest(name, candidates)}")
+    raise UnknownNameError(f"no command, process or icon '{name}'{suggest(name, candidates)}", name=name)
 
 
 @_builtin("mask")

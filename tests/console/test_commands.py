@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from procfw.console import ConsoleRuntimeError, Session, command
-from procfw.console.commands import ArgumentError, ArgValue, CommandSpec, spec_of
+from procfw.console.commands import CommandSpec, spec_of
+from procfw.language.errors import ArgumentError
+from procfw.language.values import ArgValue
 from procfw.registry import commands
 
 from .conftest import Console
