@@ -15,10 +15,6 @@ from procfw.console.session import Session
 from procfw.language.errors import ConsoleError, ConsoleRuntimeError, ConsoleSyntaxError
 from procfw.language.parser import parse
 
-# The built-in commands, written on top of the session: importing them here registers them
-# (and their start-of-session check) whenever any part of procfw.console is imported.
-from procfw.console import builtins as _builtins  # noqa: E402, F401  # isort: skip
-
 __all__ = [
     "ArgumentError",
     "CommandSpec",

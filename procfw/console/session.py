@@ -31,28 +31,13 @@ from procfw.paths import iter_glob
 from procfw.process import MaskRef, Process, ProcessResult
 from procfw.workspace import View, Workspace
 
-__all__ = ["MAX_DEPTH", "Session", "before_each_session"]
+__all__ = ["MAX_DEPTH", "Session"]
 
 MAX_DEPTH = 32
 """How deeply defined commands and ``run`` scripts may call each other."""
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _FALSE_WORDS = {"", "false", "no", "off", "0"}
-
-
-_SESSION_SETUP: list[Callable[[], None]] = []
-
-
-def before_each_session(setup: Callable[[], None]) -> Callable[[], None]:
-    """Run ``setup()`` at the start of every new :class:`Session`; return ``setup``.
-
-    :mod:`procfw.console.builtins` (imported with :mod:`procfw.console`) registers
-    ``ensure_builtins`` here, so the session runs it without importing the commands that
-    are written on top of it.
-    """
-    if setup not in _SESSION_SETUP:
-        _SESSION_SETUP.append(setup)
-    return setup
 
 
 class _Exit(BaseException):
@@ -90,8 +75,6 @@ class Session:
         args: Sequence[str] = (),
         script: str = "<console>",
     ) -> None:
-        for setup in _SESSION_SETUP:  # procfw.console.builtins: put back built-in commands
-            setup()
         self.workspace = workspace if workspace is not None else Workspace()
         self._out = out
         self._err = err
