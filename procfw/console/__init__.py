@@ -2,7 +2,7 @@
 
 ``Session`` interprets it; :func:`run_text` and :func:`run_file` run text and script
 files; :func:`command` turns a Python function into a console command.  The language is
-described in ``docs/console.md``; the grammar is ``console.lark`` in this package.
+described in ``docs/console.md``; the grammar, parser and binder are :mod:`procfw.language`.
 """
 
 from __future__ import annotations
