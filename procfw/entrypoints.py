@@ -222,8 +222,10 @@ class Registry(Generic[T]):
         obj = self._load(entry) if entry is not None else None
         if obj is None:
             if entry is not None and entry.failed:
-                raise UnknownNameError(f"{self.kind} '{name}' is installed but failed to load: {entry.failed}")
-            raise UnknownNameError(f"unknown {self.kind} '{name}'{suggest(name, self.ids())}")
+                raise UnknownNameError(
+                    f"{self.kind} '{name}' is installed but failed to load: {entry.failed}", name=name
+                )
+            raise UnknownNameError(f"unknown {self.kind} '{name}'{suggest(name, self.ids())}", name=name)
         return obj
 
     def __contains__(self, name: object) -> bool:

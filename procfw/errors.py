@@ -8,7 +8,14 @@ class ProcfwError(Exception):
 
 
 class ParameterError(ProcfwError, ValueError):
-    """A parameter value broke its parameter's rule (range, length, enumeration, ...)."""
+    """A parameter value broke its parameter's rule (range, length, enumeration, ...).
+
+    ``parameter`` is the id of the parameter, where the error is about one.
+    """
+
+    def __init__(self, message: str, *, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
 
 
 class SchemaError(ProcfwError, TypeError):
@@ -16,7 +23,12 @@ class SchemaError(ProcfwError, TypeError):
 
 
 class UnknownNameError(ProcfwError, LookupError):
-    """A process, parameter, command or format id that is not registered."""
+    """A process, parameter, command or format id that is not registered; ``name`` is the
+    name asked for, where the raiser knows it."""
+
+    def __init__(self, message: str, *, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
 
 
 class ExecutionError(ProcfwError, RuntimeError):

@@ -679,7 +679,7 @@ def _convert_field(value: Any, self_: Any, field: attrs.Attribute) -> Any:
         return kind.convert(value)
     except ParameterError as exc:
         owner = getattr(type(self_), "process_id", type(self_).__name__)
-        raise ParameterError(f"{owner}: {exc}") from None
+        raise ParameterError(f"{owner}: {exc}", parameter=field.name) from None
 
 
 def param(kind: ParameterKind) -> Any:

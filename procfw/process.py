@@ -248,7 +248,7 @@ class Process:
         for id_, kind in schema.items():
             if name in kind.aliases:
                 return id_
-        raise UnknownNameError(f"{cls.process_id} has no parameter '{name}'{suggest(name, list(schema))}")
+        raise UnknownNameError(f"{cls.process_id} has no parameter '{name}'{suggest(name, list(schema))}", name=name)
 
     @classmethod
     def parameter(cls, name: str) -> ParameterKind:
@@ -273,7 +273,7 @@ class Process:
 
     def invalid(self, parameter: str, value: Any, rule: str) -> ParameterError:
         """A ParameterError naming this process, the parameter, the value and the rule."""
-        return ParameterError(f"{self.process_id}: parameter {parameter} = {value!r}: {rule}")
+        return ParameterError(f"{self.process_id}: parameter {parameter} = {value!r}: {rule}", parameter=parameter)
 
     # -- the maths (override one or both) ----------------------------------------------
     def apply(self, image: Image, context: ExecutionContext) -> Image | ProcessOutput:

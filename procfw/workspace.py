@@ -242,7 +242,7 @@ class ImageWindow:
     def remove_preview(self, id_: str) -> None:
         """Delete a preview."""
         if id_ not in self.previews:
-            raise UnknownNameError(f"{self.id} has no preview '{id_}'")
+            raise UnknownNameError(f"{self.id} has no preview '{id_}'", name=id_)
         del self.previews[id_]
 
     def views(self) -> list[View]:
@@ -357,7 +357,7 @@ class Workspace:
         try:
             return self._windows[id_]
         except KeyError:
-            raise UnknownNameError(f"no image window '{id_}'{suggest(id_, list(self._windows))}") from None
+            raise UnknownNameError(f"no image window '{id_}'{suggest(id_, list(self._windows))}", name=id_) from None
 
     def view(self, id_: str) -> View:
         """The view ``image`` or ``image->preview``."""
@@ -365,7 +365,9 @@ class Workspace:
             wid, pid = id_.split(PREVIEW_SEPARATOR, 1)
             window = self.window(wid)
             if pid not in window.previews:
-                raise UnknownNameError(f"{wid} has no preview '{pid}'{suggest(pid, list(window.previews))}")
+                raise UnknownNameError(
+                    f"{wid} has no preview '{pid}'{suggest(pid, list(window.previews))}", name=id_
+                )
             return window.previews[pid]
         return self.window(id_).main_view
 
@@ -449,7 +451,7 @@ class Workspace:
         try:
             return self.icons[id_]
         except KeyError:
-            raise UnknownNameError(f"no process icon '{id_}'{suggest(id_, list(self.icons))}") from None
+            raise UnknownNameError(f"no process icon '{id_}'{suggest(id_, list(self.icons))}", name=id_) from None
 
     def rename_icon(self, old: str, new: str) -> None:
         """Rename an icon; the new id must be valid and free."""

@@ -275,3 +275,32 @@ def test_image_preview_comes_with_the_display_layer() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "False", "True", "True"]
+
+
+def test_the_language_package_sits_below_icons_and_console() -> None:
+    """procfw.language (grammar, parser, AST, binder) imports only the core; icons and the
+    console read console text through it, and icons never import the console."""
+    graph, _ = _this_tree()
+    language = [m for m in graph if m == "procfw.language" or m.startswith("procfw.language.")]
+    assert "procfw.language.parser" in language and "procfw.language.binder" in language
+    allowed = set(CORE) | set(language)
+    for module in language:
+        assert set(graph[module]) <= allowed, (module, sorted(set(graph[module]) - allowed))
+    for module in (m for m in graph if m.startswith("procfw.icons")):
+        assert not any(t.startswith("procfw.console") for t in graph[module]), module
+    assert "procfw.language.parser" in graph["procfw.icons.source"]
+    assert "procfw.language.binder" in graph["procfw.console.session"]
+
+
+FRAMEWORK_TESTS = ["test_process.py", "test_container.py", "test_workspace.py", "test_params.py",
+                   "test_literals.py", "language/test_parser.py", "language/test_binder.py"]
+
+
+@pytest.mark.parametrize("name", FRAMEWORK_TESTS)
+def test_framework_tests_use_test_doubles(name: str) -> None:
+    """The framework's own tests run on test doubles (tests/doubles.py), never the process library."""
+    path = ROOT / "tests" / name
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in imported if m == "processes" or m.startswith("processes.")], name

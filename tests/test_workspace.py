@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import ramp
+from doubles import Negate
 from test_process import Scale
 
-from processes.intensity.invert import Invert
 from procfw.errors import ExecutionError, ProcfwError, UnknownNameError
 from procfw.history import History
 from procfw.image import FITSKeyword, Image
@@ -52,7 +52,7 @@ def test_mask_blend(workspace, inverted, expected):
     m = np.linspace(0, 1, 24, dtype=np.float32).reshape(1, 4, 6)
     workspace.add_image(Image(m), "mask")
     workspace.set_mask("img", "mask", inverted=inverted)
-    Invert().execute_on(window.main_view)
+    Negate().execute_on(window.main_view)
     new = 1 - old.pixels
     weight = 1 - m if inverted else m
     np.testing.assert_allclose(window.image.pixels, weight * new + (1 - weight) * old.pixels, atol=1e-6)
@@ -67,10 +67,10 @@ def test_mask_can_be_disabled_and_rules_are_checked(workspace):
     with pytest.raises(ProcfwError, match="its own mask"):
         workspace.set_mask("img", "img")
     workspace.set_mask("img", "black")
-    Invert().execute_on(window.main_view)
+    Negate().execute_on(window.main_view)
     np.testing.assert_array_equal(window.image.pixels, ramp().pixels)  # fully protected
     window.mask_enabled = False
-    Invert().execute_on(window.main_view)
+    Negate().execute_on(window.main_view)
     np.testing.assert_allclose(window.image.pixels, 1 - ramp().pixels)
     workspace.close("black")
     assert window.mask is None
@@ -79,7 +79,7 @@ def test_mask_can_be_disabled_and_rules_are_checked(workspace):
 def test_undo_redo(workspace):
     window = workspace.add_image(ramp(), "img")
     view = window.main_view
-    Invert().execute_on(view)
+    Negate().execute_on(view)
     Scale(factor=0.5).execute_on(view)
     after_both = view.image
     view.undo()
@@ -94,7 +94,7 @@ def test_undo_redo(workspace):
     with pytest.raises(ExecutionError, match="nothing to redo"):
         view.redo()
     view.undo()
-    Invert().execute_on(view)  # a new step clears the redo list
+    Negate().execute_on(view)  # a new step clears the redo list
     with pytest.raises(ExecutionError, match="nothing to redo"):
         view.redo()
 
@@ -103,7 +103,7 @@ def test_history_memory_bound_drops_oldest_undo_states():
     workspace = Workspace(history_budget=2 * ramp().nbytes)
     view = workspace.add_image(ramp(), "img").main_view
     for _ in range(4):
-        Invert().execute_on(view)
+        Negate().execute_on(view)
     assert view.history.stored_bytes() <= 2 * ramp().nbytes
     assert len(view.history.processes()) == 4
     view.undo()
@@ -118,7 +118,7 @@ def test_history_budget_is_shared_by_every_view_of_the_workspace():
     workspace = Workspace(history_budget=budget)
     views = [workspace.add_image(ramp(), f"img{i}").main_view for i in range(20)]
     for view in views:
-        Invert().execute_on(view)
+        Negate().execute_on(view)
         Scale(factor=0.5).execute_on(view)
     assert workspace.history_limits.stored_bytes() <= budget
     assert sum(v.history.stored_bytes() for v in views) <= budget
@@ -138,8 +138,8 @@ def test_history_budget_drops_the_oldest_step_of_any_view_first():
     workspace = Workspace(history_budget=2 * ramp().nbytes)
     a = workspace.add_image(ramp(), "a").main_view
     b = workspace.add_image(ramp(), "b").main_view
-    Invert().execute_on(a)  # oldest
-    Invert().execute_on(b)
+    Negate().execute_on(a)  # oldest
+    Negate().execute_on(b)
     Scale(factor=0.5).execute_on(a)  # newest: drops a's first step, not b's
     assert [s.image is None for s in a.history.done] == [True, False]
     assert [s.image is None for s in b.history.done] == [False]
@@ -148,10 +148,10 @@ def test_history_budget_drops_the_oldest_step_of_any_view_first():
     assert workspace.history_limits.stored_bytes() <= ramp().nbytes
     closed = Workspace(history_budget=ramp().nbytes)
     c = closed.add_image(ramp(), "c").main_view
-    Invert().execute_on(c)
+    Negate().execute_on(c)
     closed.close("c")  # a closed window's history no longer counts
     d = closed.add_image(ramp(), "d").main_view
-    Invert().execute_on(d)
+    Negate().execute_on(d)
     d.undo()
 
 
@@ -161,7 +161,7 @@ def test_previews_have_their_own_processing(workspace):
     assert preview.id == "img->Preview01"
     assert workspace.view("img->Preview01") is preview
     np.testing.assert_array_equal(preview.image.pixels, ramp(1, 4, 6).pixels[:, 1:3, 1:4])
-    Invert().execute_on(preview)
+    Negate().execute_on(preview)
     np.testing.assert_allclose(preview.image.pixels, 1 - ramp(1, 4, 6).pixels[:, 1:3, 1:4])
     np.testing.assert_array_equal(window.image.pixels, ramp(1, 4, 6).pixels)  # main view untouched
     assert len(preview.history.done) == 1 and not window.main_view.history.done
@@ -182,19 +182,19 @@ def test_preview_mask_is_cropped(workspace):
     workspace.add_image(Image(m), "mask")
     workspace.set_mask("img", "mask")
     preview = window.add_preview(0, 1, 6, 4)
-    Invert().execute_on(preview)
+    Negate().execute_on(preview)
     expected = np.where(m[:, 1:4, :] > 0, 0.75, 0.25)
     np.testing.assert_allclose(preview.image.pixels, expected)
 
 
 def test_snapshot_restore_rolls_back_windows_icons_history(workspace):
     window = workspace.add_image(ramp(), "img")
-    workspace.add_icon("inv", Invert())
+    workspace.add_icon("inv", Negate())
     snap = workspace.snapshot()
-    Invert().execute_on(window.main_view)
+    Negate().execute_on(window.main_view)
     window.add_preview(0, 0, 2, 2)
     workspace.add_image(ramp(), "other")
-    workspace.add_icon("more", Invert())
+    workspace.add_icon("more", Negate())
     workspace.close("img")
     workspace.restore(snap)
     assert workspace.window_ids() == ["img"] and list(workspace.icons) == ["inv"]
@@ -204,8 +204,8 @@ def test_snapshot_restore_rolls_back_windows_icons_history(workspace):
 
 
 def test_icons(workspace):
-    assert workspace.add_icon("a", Invert()) == "a"
-    assert workspace.add_icon("a", Invert()) == "a_1"
+    assert workspace.add_icon("a", Negate()) == "a"
+    assert workspace.add_icon("a", Negate()) == "a_1"
     workspace.rename_icon("a_1", "b")
     assert list(workspace.icons) == ["a", "b"]
     with pytest.raises(ProcfwError):

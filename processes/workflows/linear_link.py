@@ -383,8 +383,8 @@ def linear_link_command(
     -luminance=L, L is stretched to the lightness of the RGB image and combined with
     LRGBCombination.  Every step is in the views' history.
     """
-    from procfw.console.commands import ArgumentError
     from procfw.console.formatting import jsonable
+    from procfw.language.errors import ArgumentError
 
     def record(step: Step) -> None:
         session.records.append(

@@ -2,7 +2,7 @@
 
 ``Session`` interprets it; :func:`run_text` and :func:`run_file` run text and script
 files; :func:`command` turns a Python function into a console command.  The language is
-described in ``docs/console.md``; the grammar is ``console.lark`` in this package.
+described in ``docs/console.md``; the grammar, parser and binder are :mod:`procfw.language`.
 """
 
 from __future__ import annotations
@@ -11,13 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from procfw.console.commands import ArgumentError, CommandSpec, command
-from procfw.console.errors import ConsoleError, ConsoleRuntimeError, ConsoleSyntaxError
-from procfw.console.parser import parse
 from procfw.console.session import Session
-
-# The built-in commands, written on top of the session: importing them here registers them
-# (and their start-of-session check) whenever any part of procfw.console is imported.
-from procfw.console import builtins as _builtins  # noqa: E402, F401  # isort: skip
+from procfw.language.errors import ConsoleError, ConsoleRuntimeError, ConsoleSyntaxError
+from procfw.language.parser import parse
 
 __all__ = [
     "ArgumentError",

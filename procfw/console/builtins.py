@@ -1,10 +1,8 @@
 """The built-in console commands, written with :func:`procfw.console.command` like any other.
 
-They are listed through the ``procfw.commands`` entry-point group, like plugin commands, and
-registered in :data:`procfw.registry.commands` when this module is imported;
-:func:`ensure_builtins` puts back any that were removed, at the start of every
-:class:`~procfw.console.session.Session` (through
-:func:`~procfw.console.session.before_each_session`: the session does not import its commands).
+They are registered one way, as plugin commands are: listed in the ``procfw.commands``
+entry-point group (``pyproject.toml``), found by name in :data:`procfw.registry.commands`,
+and imported on first use.  Importing this module registers nothing.
 """
 
 from __future__ import annotations
@@ -17,13 +15,12 @@ from typing import Any
 
 from procfw.console.commands import command, format_value
 from procfw.console.formatting import command_line, instance_lines
-from procfw.console.session import Session, _Exit, before_each_session
+from procfw.console.session import Session, _Exit
 from procfw.errors import ExecutionError, ProcfwError, UnknownNameError
 from procfw.names import is_valid_id, make_id, suggest
 from procfw.paths import has_wildcards, iter_glob
-from procfw.registry import commands
 
-__all__ = ["BUILTINS", "KEYWORDS", "ensure_builtins"]
+__all__ = ["BUILTINS", "KEYWORDS"]
 
 BUILTINS: dict[str, Callable[..., Any]] = {}
 """Built-in command functions by name."""
@@ -35,19 +32,11 @@ KEYWORDS = ("let", "for", "in", "if", "else", "def", "icon", "and", "or", "not")
 
 def _builtin(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
-        command(name)(function)
+        command(name, register=False)(function)  # its CommandSpec; the entry point registers it
         BUILTINS[name] = function
         return function
 
     return decorate
-
-
-@before_each_session
-def ensure_builtins() -> None:
-    """Register again any built-in command missing from the registry (after a reset)."""
-    for name, function in BUILTINS.items():
-        if commands.resolve(name) is None:
-            function.unregister = commands.register(name, function, distribution="procfw")  # type: ignore[attr-defined]
 
 
 # -- images ------------------------------------------------------------------------------------
@@ -179,7 +168,7 @@ def history(session: Session, view: str | None = None, *, into: str | None = Non
         if view is not None and "->" in view and into is None:
             window, name = view.split("->", 1)
             raise UnknownNameError(
-                f"{exc} (to keep the history as icon {name}, write: history {window} -> {name})"
+                f"{exc} (to keep the history as icon {name}, write: history {window} -> {name})", name=view
             ) from None
         raise
     if into is not None:
@@ -390,7 +379,7 @@ def help_(session: Session, name: str | None = None) -> None:
         session.print(f"'{name}' is a statement keyword; see docs/console.md")
         return
     candidates = session.command_names() + processes.ids() + list(session.workspace.icons)
-    raise UnknownNameError(f"no command, process or icon '{name}'{suggest(name, candidates)}")
+    raise UnknownNameError(f"no command, process or icon '{name}'{suggest(name, candidates)}", name=name)
 
 
 @_builtin("mask")

@@ -40,7 +40,9 @@ from typing import Any, TypeVar, overload
 
 import attrs
 
-from procfw.console import ast
+from procfw.language import ast
+from procfw.language.errors import ArgumentError
+from procfw.language.values import ArgValue, format_value
 from procfw.names import suggest
 
 __all__ = ["ArgValue", "ArgumentError", "CommandParam", "CommandSpec", "command", "format_value", "spec_of"]
@@ -50,53 +52,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 REQUIRED: Any = inspect.Parameter.empty
 _TRUE = {"true", "yes", "on", "1", "+"}
 _FALSE = {"false", "no", "off", "0", "-"}
-
-
-class ArgumentError(Exception):
-    """A command-line argument does not fit the command; ``node`` is where (None: the statement)."""
-
-    def __init__(self, message: str, node: ast.Node | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.node = node
-
-
-@attrs.frozen
-class ArgValue:
-    """One evaluated argument of a command line.
-
-    ``kind`` is ``value`` (positional), ``option`` (``-name=value``), ``switch``
-    (``-name+``/``-name-``, value True/False), ``flag`` (``-name``) or ``literal``
-    (``--name``, value None; ``--name=value``, the value).  ``text`` is the literal as
-    written, for numbers (so ``0.10`` stays ``0.10`` when a command wants text).
-    """
-
-    kind: str
-    value: Any = None
-    name: str | None = None
-    node: ast.Node | None = None
-    text: str | None = None
-
-
-def format_value(value: Any) -> str:
-    """The text of a console value: strings as they are, booleans as true/false, lists as literals."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else str(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_format_item(v) for v in value) + "]"
-    if isinstance(value, PurePath):
-        return str(value)
-    return str(value)
-
-
-def _format_item(value: Any) -> str:
-    if isinstance(value, str):
-        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", value) and value not in ("true", "false"):
-            return value
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return format_value(value)
 
 
 # -- converters -----------------------------------------------------------------------------

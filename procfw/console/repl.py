@@ -21,9 +21,9 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 from procfw.console.builtins import KEYWORDS
-from procfw.console.errors import ConsoleError
-from procfw.console.parser import open_depth
 from procfw.console.session import Session
+from procfw.language.errors import ConsoleError
+from procfw.language.parser import open_depth
 
 __all__ = ["ConsoleCompleter", "Repl", "history_path", "run_console", "run_plain"]
 

@@ -3,7 +3,7 @@
 Each statement typed at the top level (a REPL entry, a statement of the main script) is a
 transaction: if it fails, the windows, icons, variables and defined commands are put back
 as they were before it, and the error is raised as a
-:class:`~procfw.console.errors.ConsoleRuntimeError` located at the statement, or at the
+:class:`~procfw.language.errors.ConsoleRuntimeError` located at the statement, or at the
 argument that caused it.
 """
 
@@ -15,42 +15,29 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import IO, Any
 
-from procfw.console import ast
-from procfw.console.commands import REQUIRED, ArgumentError, ArgValue, CommandSpec, format_value, spec_of
-from procfw.console.errors import ConsoleError, ConsoleRuntimeError
+from procfw.console.commands import REQUIRED, CommandSpec, spec_of
 from procfw.console.formatting import jsonable, show_output
-from procfw.console.parser import parse, source_line
-from procfw.errors import ParameterError, ProcfwError, UnknownNameError
+from procfw.errors import ProcfwError, UnknownNameError
+from procfw.language import ast
+from procfw.language.binder import bind_process
+from procfw.language.errors import ArgumentError, ConsoleError, ConsoleRuntimeError
+from procfw.language.parser import parse, source_line
+from procfw.language.values import ArgValue, evaluate_args, format_value
 from procfw.names import PREVIEW_SEPARATOR, is_valid_id, suggest
 from procfw.paths import iter_glob
 from procfw.process import MaskRef, Process, ProcessResult
 from procfw.workspace import View, Workspace
 
-__all__ = ["MAX_DEPTH", "Session", "before_each_session"]
+__all__ = ["MAX_DEPTH", "Session"]
 
 MAX_DEPTH = 32
 """How deeply defined commands and ``run`` scripts may call each other."""
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _FALSE_WORDS = {"", "false", "no", "off", "0"}
-
-
-_SESSION_SETUP: list[Callable[[], None]] = []
-
-
-def before_each_session(setup: Callable[[], None]) -> Callable[[], None]:
-    """Run ``setup()`` at the start of every new :class:`Session`; return ``setup``.
-
-    :mod:`procfw.console.builtins` (imported with :mod:`procfw.console`) registers
-    ``ensure_builtins`` here, so the session runs it without importing the commands that
-    are written on top of it.
-    """
-    if setup not in _SESSION_SETUP:
-        _SESSION_SETUP.append(setup)
-    return setup
 
 
 class _Exit(BaseException):
@@ -88,8 +75,6 @@ class Session:
         args: Sequence[str] = (),
         script: str = "<console>",
     ) -> None:
-        for setup in _SESSION_SETUP:  # procfw.console.builtins: put back built-in commands
-            setup()
         self.workspace = workspace if workspace is not None else Workspace()
         self._out = out
         self._err = err
@@ -329,27 +314,12 @@ class Session:
         return value
 
     def _args(self, nodes: Sequence[ast.Arg]) -> list[ArgValue]:
-        out: list[ArgValue] = []
-        for node in nodes:
-            if isinstance(node, ast.Option):
-                text = node.value.text if isinstance(node.value, ast.Number) else None
-                out.append(ArgValue("option", self.evaluate(node.value), node.name, node, text))
-            elif isinstance(node, ast.Switch):
-                out.append(ArgValue("switch", node.on, node.name, node))
-            elif isinstance(node, ast.Flag):
-                out.append(ArgValue("flag", True, node.name, node))
-            elif isinstance(node, ast.Literal):
-                if node.value is None:
-                    out.append(ArgValue("literal", None, node.name, node))
-                else:
-                    text = node.value.text if isinstance(node.value, ast.Number) else None
-                    out.append(ArgValue("literal", self.evaluate(node.value), node.name, node, text))
-            elif isinstance(node, ast.Text) and node.single_var is not None and node.single_var.name == "@":
-                out.extend(ArgValue("value", v, None, node) for v in self.lookup(node.single_var))
-            else:
-                text = node.text if isinstance(node, ast.Number) else None
-                out.append(ArgValue("value", self.evaluate(node), None, node, text))
-        return out
+        return evaluate_args(nodes, self.evaluate, self._spread)
+
+    def _spread(self, node: ast.Text) -> list[Any] | None:
+        """The arguments ``$@`` stands for, when ``node`` is exactly ``$@``."""
+        ref = node.single_var
+        return list(self.lookup(ref)) if ref is not None and ref.name == "@" else None
 
     # -- control flow ----------------------------------------------------------------------
     def _run_for(self, statement: ast.For) -> None:
@@ -528,13 +498,12 @@ class Session:
 
     def _placeholder(self, name: str, args: list[ArgValue], xpsm: ArgValue) -> Process:
         """``icon X = Class --xpsm="<instance ...>"``: an icon kept as its XPSM element."""
-        from procfw.icons.source import XPSM_OPTION, parse_console_command
-        from procfw.params import String
+        from procfw.icons.source import XPSM_OPTION, placeholder_from_xpsm
 
         if len(args) != 1 or not isinstance(xpsm.value, str):
             raise ArgumentError(f"--{XPSM_OPTION} takes a quoted string and goes alone", xpsm.node)
-        with self.at(xpsm.node or ast.Node(1, 1)):
-            return parse_console_command(f"{name} --{XPSM_OPTION}={String().console(xpsm.value)}")
+        instance, _meta = placeholder_from_xpsm(name, xpsm.value, [], source=self._frame.program.file, where=xpsm.node)
+        return instance
 
     # -- commands and processes ------------------------------------------------------------
     def _run_command(self, statement: ast.Command) -> None:
@@ -598,7 +567,7 @@ class Session:
         except (ConsoleError, ArgumentError, _Exit):
             raise
         except ProcfwError as exc:
-            raise self.error(str(exc), _offending(str(exc), args) or statement) from None
+            raise self.error(str(exc), _offending(exc, args) or statement) from None
         finally:
             self.current_statement, self.current_args = previous
         if result is not None:
@@ -607,70 +576,9 @@ class Session:
     def build_instance(
         self, cls: type[Process], args: Sequence[ArgValue], *, for_icon: bool = False
     ) -> tuple[Process, list[ArgValue]]:
-        """An instance of ``cls`` from a command line's options; the positional arguments are returned as targets.
-
-        ``for_icon`` (an ``icon NAME = ...`` definition) also accepts read-only parameters, as
-        a loaded icon may carry them, and ``--description="..."``.
-        """
-        from procfw.params import Boolean, String
-
-        schema = cls.schema()
-        values: dict[str, Any] = {}
-        where: dict[str, ast.Node | None] = {}
-        targets: list[ArgValue] = []
-        literals: list[str] = []
-        accepted = tuple(getattr(cls, "console_literals", ()) or ())
-        for arg in args:
-            if arg.kind == "value":
-                targets.append(arg)
-                continue
-            assert arg.name is not None
-            if arg.kind == "literal":
-                if for_icon and arg.name == "description":
-                    continue
-                if arg.name not in accepted:
-                    raise ArgumentError(
-                        f"{cls.process_id}: unknown option --{arg.name}{suggest(arg.name, list(accepted))}", arg.node
-                    )
-                literals.append(arg.name)
-                continue
-            try:
-                pid = cls.parameter_id(arg.name)
-            except UnknownNameError as exc:
-                raise ArgumentError(str(exc), arg.node) from None
-            kind = schema[pid]
-            if kind.read_only and not for_icon:
-                raise ArgumentError(f"{cls.process_id}: {pid} is a read-only output; it cannot be set", arg.node)
-            if pid in values:
-                raise ArgumentError(f"{cls.process_id}: parameter {pid} given twice", arg.node)
-            is_boolean = isinstance(kind, Boolean)
-            if arg.kind == "switch" and not is_boolean:
-                raise ArgumentError(
-                    f"{cls.process_id}: -{arg.name}{'+' if arg.value else '-'} is a switch, but {pid} is "
-                    f"{kind.rule()}: write -{pid}=value", arg.node,
-                )
-            if arg.kind == "flag":
-                form = f"-{pid}+ or -{pid}-" if is_boolean else f"-{pid}=value"
-                raise ArgumentError(f"{cls.process_id}: -{arg.name} needs a value: {form}", arg.node)
-            raw = arg.value
-            if isinstance(kind, String) and not isinstance(raw, str):
-                raw = arg.text if arg.text is not None else format_value(raw)
-            try:
-                values[pid] = kind.convert(raw)
-            except ParameterError as exc:
-                raise ArgumentError(f"{cls.process_id}: {exc}", arg.node) from None
-            where[pid] = arg.node
-        try:
-            instance = cls.from_parameters(values)
-        except ParameterError as exc:
-            message = str(exc)
-            node = next((n for p, n in where.items() if re.search(rf"\b{re.escape(p)}\b", message)), None)
-            raise ArgumentError(message, node) from None
-        if literals:
-            configure = getattr(instance, "with_console_literals", None)
-            if callable(configure):
-                instance = configure(tuple(literals))
-        return instance, targets
+        """An instance of ``cls`` from a command line's options, and the positional arguments
+        as targets (:func:`procfw.language.binder.bind_process`)."""
+        return bind_process(cls, args, for_icon=for_icon)
 
     def match_views(self, pattern: str, node: ast.Node | None = None) -> list[View]:
         """Views whose id matches ``pattern`` (``*``/``?`` wildcards; ``img->*`` for previews)."""
@@ -777,19 +685,16 @@ class Session:
         }
 
 
-def _offending(message: str, args: Sequence[ArgValue]) -> ast.Node | None:
-    """The argument a framework error message quotes ('name'), if any."""
+def _offending(error: ProcfwError, args: Sequence[ArgValue]) -> ast.Node | None:
+    """The argument an error is about: the one that gave the name (UnknownNameError.name)
+    or the file (ImageFileError.path) it names, if any."""
+    subject = getattr(error, "name", None) or getattr(error, "path", None)
+    if not subject:
+        return None
     for arg in args:
-        if arg.kind == "value" and isinstance(arg.value, str) and arg.value and arg.node is not None:
-            if message.startswith(f"{arg.value}:"):
-                return arg.node
-    quoted = re.findall(r"'([^']+)'", message)
-    for text in quoted:
-        for arg in args:
-            if arg.kind == "value" and isinstance(arg.value, str) and arg.value == text and arg.node is not None:
-                return arg.node
-            if arg.kind != "value" and arg.name == text and arg.node is not None:
-                return arg.node
+        given = arg.value if arg.kind == "value" else arg.name
+        if isinstance(given, (str, PurePath)) and str(given) == subject and arg.node is not None:
+            return arg.node
     return None
 
 

@@ -23,18 +23,18 @@ breaks and ``$`` escaped) on one line; anything else is refused with an
 :class:`~procfw.icons.model.IconFileError`.  The reader refuses containers nested deeper
 than :data:`~procfw.icons.model.MAX_NESTING`.
 
-The reader here needs neither the console package nor its grammar: values are read with
-:mod:`procfw.literals` and each parameter kind's ``parse``/``convert``.
+The reader is the console's own: :mod:`procfw.language` parses the text and binds each
+definition's arguments (no variables: a ``$`` in icon source is always escaped as ``\\$``),
+so a file this module reads runs unchanged in the console and means the same there.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from procfw.container import ContainerItem, ProcessContainer
-from procfw.errors import ProcfwError, UnknownNameError
+from procfw.errors import UnknownNameError
 from procfw.icons.lookup import process_class
 from procfw.icons.model import (
     MAX_NESTING,
@@ -49,9 +49,14 @@ from procfw.icons.model import (
 )
 from procfw.icons.pjsr import icons_to_pjsr, to_pjsr
 from procfw.icons.safexml import element_to_string, parse_xml
-from procfw.literals import MAX_LINE_LENGTH, parse_literal, unquote
+from procfw.language import ast
+from procfw.language.binder import DESCRIPTION_OPTION, bind_process
+from procfw.language.errors import ArgumentError, ConsoleSyntaxError
+from procfw.language.parser import parse
+from procfw.language.values import ArgValue, literal_args
+from procfw.literals import MAX_LINE_LENGTH, parse_literal
 from procfw.names import suggest, unique_id
-from procfw.params import Boolean, ParameterKind, String, Table
+from procfw.params import String
 from procfw.process import MaskRef, Process
 from procfw.registry import processes
 from procfw.unknown import UnknownProcess
@@ -63,6 +68,7 @@ __all__ = [
     "icons_to_pjsr",
     "parse_console_command",
     "parse_console_source",
+    "placeholder_from_xpsm",
     "read_console_source",
     "to_console",
     "to_pjsr",
@@ -71,11 +77,8 @@ __all__ = [
 XPSM_OPTION = "xpsm"
 """The ``--xpsm="..."`` option that carries a placeholder's raw XPSM instance element."""
 
-DESCRIPTION_OPTION = "description"
-"""The ``--description="..."`` option that carries an icon's description."""
 
 _QUOTER = String()
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _no_interpolation(literal: str) -> str:
@@ -195,114 +198,19 @@ def _emit(name: str, instance: Process, lines: list[str], taken: set[str], meta:
 
 
 # -- console source: reading ----------------------------------------------------------------
-class _Line:
-    """A cursor over one source line, raising errors that name line and column."""
+# The console's own parser reads the text (procfw.language); the arguments of each
+# ``icon NAME = ProcessId ...`` are evaluated without variables and bound by the console's
+# binder, so the console and this reader accept the same lines and convert them the same way.
+_SLASH_COMMENT = re.compile(r"^[ \t]*//[^\n]*", re.MULTILINE)
 
-    def __init__(self, text: str, number: int, source: str) -> None:
-        self.text = text
-        self.number = number
-        self.source = source
-        self.pos = 0
 
-    def error(self, problem: str, pos: int | None = None) -> IconFileError:
-        column = (self.pos if pos is None else pos) + 1
-        return IconFileError(self.source, problem, line=self.number, column=column)
-
-    def skip(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos] in " \t":
-            self.pos += 1
-
-    def at_end(self) -> bool:
-        self.skip()
-        return self.pos >= len(self.text)
-
-    def peek(self, ahead: int = 0) -> str:
-        return self.text[self.pos + ahead] if self.pos + ahead < len(self.text) else ""
-
-    def expect(self, char: str) -> None:
-        self.skip()
-        if self.peek() != char:
-            found = repr(self.peek()) if self.peek() else "end of line"
-            raise self.error(f"expected '{char}', found {found}")
-        self.pos += 1
-
-    def name(self, what: str) -> str:
-        self.skip()
-        match = _NAME.match(self.text, self.pos)
-        if match is None:
-            found = repr(self.peek()) if self.peek() else "end of line"
-            raise self.error(f"expected {what}, found {found}")
-        self.pos = match.end()
-        return match.group()
-
-    def value(self) -> tuple[str, bool, int]:
-        """The value text after ``=``: a quoted string, a bracketed list or a bare word."""
-        start = self.pos
-        text = self.text
-        if self.peek() == '"':
-            end = self._string_end(start)
-            token, quoted = text[start:end], True
-        elif self.peek() == "'":
-            end = text.find("'", start + 1) + 1
-            if end == 0:
-                raise self.error("unterminated string", start)
-            token, quoted = text[start:end], True
-        elif self.peek() == "[":
-            end = self._list_end(start)
-            token, quoted = text[start:end], False
-        else:
-            end = start
-            while end < len(text) and text[end] not in " \t":
-                end += 1
-            token, quoted = text[start:end], False
-            if not token:
-                raise self.error("missing value after '='")
-        self.pos = end
-        if self.pos < len(text) and text[self.pos] not in " \t":
-            raise self.error(f"unexpected {text[self.pos]!r} after the value")
-        return token, quoted, start
-
-    def option(self) -> tuple[str, str, int]:
-        """``--name="text"`` (the cursor is on the first ``-``): name, unquoted text, value position."""
-        self.pos += 2
-        name_pos = self.pos
-        name = self.name("an option name")
-        if name not in (XPSM_OPTION, DESCRIPTION_OPTION):
-            raise self.error(f"unknown option --{name} (icon definitions accept --{XPSM_OPTION} and "
-                             f"--{DESCRIPTION_OPTION})", name_pos)
-        self.expect("=")
-        token, quoted, where = self.value()
-        if not quoted:
-            raise self.error(f"--{name} needs a quoted string", where)
-        return name, _string(token), where
-
-    def _string_end(self, start: int) -> int:
-        i = start + 1
-        while i < len(self.text):
-            if self.text[i] == "\\":
-                i += 2
-                continue
-            if self.text[i] == '"':
-                return i + 1
-            i += 1
-        raise self.error("unterminated string", start)
-
-    def _list_end(self, start: int) -> int:
-        depth = 0
-        i = start
-        while i < len(self.text):
-            char = self.text[i]
-            if char == '"':
-                i = self._string_end(i)
-                continue
-            if char == "[":
-                depth += 1
-            elif char == "]":
-                depth -= 1
-                if depth == 0:
-                    return i + 1
-            i += 1
-        raise self.error("missing ']'", start)
+def _parse(text: str, source: str) -> ast.Program:
+    """The parsed source; ``//`` comment lines are blanked first (line numbers kept)."""
+    text = _SLASH_COMMENT.sub("", text)
+    try:
+        return parse(text, file=source)
+    except ConsoleSyntaxError as exc:
+        raise IconFileError(source, exc.message, line=exc.line, column=exc.column) from None
 
 
 def _unknown_process(process_id: str) -> str:
@@ -314,153 +222,108 @@ def _unknown_process(process_id: str) -> str:
     return f"process '{process_id}' is not a Process class"
 
 
-def _string(token: str) -> str:
-    """The text of a quoted token: ``"..."`` with backslash escapes, ``'...'`` raw."""
-    return token[1:-1] if token.startswith("'") else unquote(token)
+def _name(node: ast.Text, what: str) -> str:
+    text = node.literal
+    if text is None or not is_identifier(text):
+        raise ArgumentError(
+            f"invalid {what} {shown(node.text)}: ids are letters, digits and _, not starting with a digit", node
+        )
+    return text
 
 
-def _convert(kind: ParameterKind, token: str, quoted: bool) -> Any:
-    if quoted:
-        return kind.convert(_string(token))
-    if isinstance(kind, Table) and kind.max_rows is not None:
-        try:  # the row limit is checked while the literal is read, not after
-            rows = parse_literal(token, max_items=kind.max_rows)
-        except ValueError as exc:
-            raise IconFileError("<console>", f"{kind.id}: not a table literal: {exc}") from None
-        return kind.convert(rows)
-    return kind.parse(token)
-
-
-def _parse_command(line: _Line, warnings: list[str]) -> tuple[Process, InstanceMeta]:
-    start = line.pos
-    line.skip()
-    name_pos = line.pos
-    process_id = line.name("a process id")
-    cls = process_class(process_id)
-    values: dict[str, Any] = {}
-    options: dict[str, tuple[str, int]] = {}
-    while not line.at_end():
-        if line.peek() == "-" and line.peek(1) == "-":
-            option, text, where = line.option()
-            options[option] = (text, where)
+def _options(args: list[ArgValue]) -> dict[str, ArgValue]:
+    """The ``--xpsm`` and ``--description`` options of an icon definition, each a quoted string."""
+    options: dict[str, ArgValue] = {}
+    for arg in args:
+        if arg.kind != "literal" or arg.name not in (XPSM_OPTION, DESCRIPTION_OPTION):
             continue
-        line.expect("-")
-        param_pos = line.pos
-        name = line.name("a parameter id")
-        if cls is None:
-            raise line.error(_unknown_process(process_id), name_pos)
-        try:
-            pid = cls.parameter_id(name)
-        except UnknownNameError as exc:
-            raise line.error(str(exc), param_pos) from None
-        kind = cls.schema()[pid]
-        if line.peek() in ("+", "-") and line.peek(1) in ("", " ", "\t"):
-            if not isinstance(kind, Boolean):
-                raise line.error(f"-{name}{line.peek()} is a switch, but {pid} is not a Boolean", param_pos)
-            values[pid] = line.peek() == "+"
-            line.pos += 1
-            continue
-        line.expect("=")
-        token, quoted, where = line.value()
-        try:
-            values[pid] = _convert(kind, token, quoted)
-        except ProcfwError as exc:
-            raise line.error(f"{process_id}: {exc}", where) from None
-    description = options[DESCRIPTION_OPTION][0] if DESCRIPTION_OPTION in options else None
+        if not isinstance(arg.value, str) or arg.text is not None:
+            raise ArgumentError(f"--{arg.name} needs a quoted string", arg.node or ast.Node(1, 1))
+        options[arg.name] = arg
+    return options
+
+
+def _command_icon(command: ast.Command, source: str, warnings: list[str]) -> tuple[Process, InstanceMeta]:
+    process_id = _name(command.name, "process id")
+    if command.into is not None:
+        raise ArgumentError("'-> NAME' has no meaning in an icon definition", command.into)
+    args = literal_args(command.args)
+    options = _options(args)
     if XPSM_OPTION in options:
-        if values or description is not None:
-            raise line.error(f"--{XPSM_OPTION} cannot be combined with parameters or other options", start)
-        return _from_fragment(process_id, options[XPSM_OPTION], line, warnings)
+        if len(args) != 1:
+            raise ArgumentError(f"--{XPSM_OPTION} cannot be combined with parameters or other options", command)
+        xpsm = options[XPSM_OPTION]
+        return placeholder_from_xpsm(process_id, xpsm.value, warnings, source=source, where=xpsm.node)
+    cls = process_class(process_id)
     if cls is None:
-        raise line.error(_unknown_process(process_id), name_pos)
-    try:
-        instance = cls.from_parameters(values)
-    except ProcfwError as exc:
-        raise line.error(str(exc), name_pos) from None
+        raise ArgumentError(_unknown_process(process_id), command.name)
+    for arg in args:
+        if arg.kind == "literal" and arg.name != DESCRIPTION_OPTION:
+            raise ArgumentError(f"unknown option --{arg.name} (icon definitions accept --{XPSM_OPTION} and "
+                           f"--{DESCRIPTION_OPTION})", arg.node or command)
+    instance, targets = bind_process(cls, args, for_icon=True)
+    if targets:
+        raise ArgumentError(f"an icon definition takes no target views (got {shown(targets[0].value)})",
+                       targets[0].node or command)
+    description = options[DESCRIPTION_OPTION].value if DESCRIPTION_OPTION in options else None
     return instance, InstanceMeta(class_id=instance.process_id, description=description)
 
 
-def _from_fragment(
-    process_id: str, xpsm: tuple[str, int], line: _Line, warnings: list[str]
+def placeholder_from_xpsm(
+    process_id: str, text: str, warnings: list[str], *, source: str = "<console>", where: ast.Node | None = None
 ) -> tuple[Process, InstanceMeta]:
+    """The instance an ``icon X = ProcessId --xpsm="<instance ...>"`` line keeps: the XPSM
+    instance element of ``process_id`` read as an XPSM file would be (a placeholder when the
+    process is not installed).  Errors are located at ``where``."""
     from procfw.icons.xpsm import element_to_instance
 
-    text, where = xpsm
+    node = where or ast.Node(1, 1)
+    location = f"{source}:{node.line}"
     try:
-        element = parse_xml(text, source=f"{line.source}:{line.number}")
+        element = parse_xml(text, source=location)
     except IconFileError as exc:
-        raise line.error(f"--{XPSM_OPTION}: {exc.problem}", where) from None
+        raise ArgumentError(f"--{XPSM_OPTION}: {exc.problem}", node) from None
     if element.tag != "instance" or element.get("class") != process_id:
-        raise line.error(f"--{XPSM_OPTION} must hold an <instance class=\"{process_id}\"> element", where)
+        raise ArgumentError(f"--{XPSM_OPTION} must hold an <instance class=\"{process_id}\"> element", node)
     try:
-        return element_to_instance(element, warnings, source=f"{line.source}:{line.number}")
+        return element_to_instance(element, warnings, source=location)
     except IconFileError as exc:
-        raise line.error(f"--{XPSM_OPTION}: {exc.problem}", where) from None
+        raise ArgumentError(f"--{XPSM_OPTION}: {exc.problem}", node) from None
 
 
-def _parse_items(
-    line: _Line, defined: Mapping[str, Process], metas: Mapping[str, InstanceMeta], depths: dict[str, int]
+def _container_icon(
+    statement: ast.IconDef, defined: Mapping[str, Process], metas: Mapping[str, InstanceMeta], depths: dict[str, int]
 ) -> tuple[ProcessContainer, InstanceMeta, int]:
-    """A container of earlier icons, its metadata and its nesting depth."""
+    """``icon NAME = A, -B, C@M``: a container of earlier icons, its metadata and its nesting depth."""
+    description = None
+    for option in statement.options:
+        if option.name != DESCRIPTION_OPTION:
+            raise ArgumentError(f"a container takes only --{DESCRIPTION_OPTION}", option)
+        value = literal_args([option])[0]
+        if not isinstance(value.value, str) or value.text is not None:
+            raise ArgumentError(f"--{DESCRIPTION_OPTION} needs a quoted string", option)
+        description = value.value
     deepest = 0
     items: list[ContainerItem] = []
     children: list[InstanceMeta | None] = []
-    description = None
-    while True:
-        line.skip()
-        if line.peek() == "-" and line.peek(1) == "-":
-            _option, description, where = line.option()
-            if _option != DESCRIPTION_OPTION:
-                raise line.error(f"a container takes only --{DESCRIPTION_OPTION}", where)
-            if not line.at_end():
-                raise line.error("--description must come last")
-            break
-        enabled = True
-        if line.peek() == "-":
-            enabled = False
-            line.pos += 1
-        ref_pos = line.pos
-        ref = line.name("an icon id")
-        if ref not in defined:
-            hint = suggest(ref, list(defined))
-            raise line.error(f"unknown icon '{ref}'{hint}; a container can only use icons defined before it", ref_pos)
-        if ref not in depths:
-            depths[ref] = container_depth(defined[ref])
-        deepest = max(deepest, depths[ref])
+    for ref in statement.items:
+        if ref.name not in defined:
+            hint = suggest(ref.name, list(defined))
+            raise ArgumentError(
+                f"unknown icon '{ref.name}'{hint}; a container can only use icons defined before it", ref
+            )
+        if ref.name not in depths:
+            depths[ref.name] = container_depth(defined[ref.name])
+        deepest = max(deepest, depths[ref.name])
         if deepest >= MAX_NESTING:
-            raise line.error(f"containers nested deeper than {MAX_NESTING} levels (the limit): icon {ref} "
-                             f"already nests {deepest}", ref_pos)
-        mask = None
-        if line.peek() == "@":
-            line.pos += 1
-            inverted = line.peek() == "~"
-            if inverted:
-                line.pos += 1
-            mask = MaskRef(line.name("a mask view id"), inverted)
-        items.append(ContainerItem(instance=defined[ref], enabled=enabled, mask=mask))
-        children.append(metas.get(ref))
-        if line.at_end():
-            break
-        line.skip()
-        if line.peek() == "-" and line.peek(1) == "-":
-            continue
-        line.expect(",")
-        if line.at_end():
-            break
+            raise ArgumentError(f"containers nested deeper than {MAX_NESTING} levels (the limit): icon {ref.name} "
+                           f"already nests {deepest}", ref)
+        mask = MaskRef(ref.mask, ref.mask_inverted) if ref.mask else None
+        items.append(ContainerItem(instance=defined[ref.name], enabled=ref.enabled, mask=mask))
+        children.append(metas.get(ref.name))
     container_cls = process_class("ProcessContainer") or ProcessContainer
     meta = InstanceMeta(class_id=container_cls.process_id, description=description, children=children)
     return container_cls(items=items), meta, deepest + 1
-
-
-def _is_item_list(line: _Line) -> bool:
-    line.skip()
-    if line.peek() == "-":
-        return True
-    match = _NAME.match(line.text, line.pos)
-    if match is None:
-        return False
-    rest = line.text[match.end() :].lstrip(" \t")
-    return rest[:1] in (",", "@")
 
 
 def read_console_source(
@@ -476,31 +339,24 @@ def read_console_source(
     defined: dict[str, Process] = dict(icons or {})
     metas: dict[str, InstanceMeta] = {}
     depths: dict[str, int] = {}
-    for number, raw_line in enumerate(text.split("\n"), 1):
-        if len(raw_line) > MAX_LINE_LENGTH:
-            raise IconFileError(source, f"line is {len(raw_line)} characters long; console source lines are "
-                                f"limited to {MAX_LINE_LENGTH} characters", line=number)
-        body = raw_line[:-1] if raw_line.endswith("\r") else raw_line
-        stripped = body.strip(" \t")
-        if not stripped or stripped.startswith("#") or stripped.startswith("//"):
-            continue
-        line = _Line(body, number, source)
-        keyword_pos = len(body) - len(body.lstrip(" \t"))
-        if line.name("'icon'") != "icon":
-            raise line.error("only icon definitions are allowed here: icon NAME = ProcessId -param=value ...",
-                             keyword_pos)
-        line.skip()
-        name_pos = line.pos
-        name = line.name("an icon id")
-        line.expect("=")
-        instance: Process
-        if _is_item_list(line):
-            instance, meta, depths[name] = _parse_items(line, defined, metas, depths)
-        else:
-            instance, meta = _parse_command(line, result.warnings)
-            depths[name] = container_depth(instance)
+    for statement in _parse(text, source).statements:
+        try:
+            if not isinstance(statement, ast.IconDef):
+                raise ArgumentError("only icon definitions are allowed here: icon NAME = ProcessId -param=value ...",
+                               statement)
+            name = _name(statement.name, "icon id")
+            instance: Process
+            if statement.command is not None:
+                instance, meta = _command_icon(statement.command, source, result.warnings)
+                depths[name] = container_depth(instance)
+            else:
+                instance, meta, depths[name] = _container_icon(statement, defined, metas, depths)
+        except ArgumentError as exc:
+            node = exc.node or statement
+            raise IconFileError(source, exc.message, line=node.line, column=node.column) from None
         if name in result.icons:
-            result.warnings.append(f"{source}:{number}:{name_pos + 1}: icon {name} is defined again; the last wins")
+            result.warnings.append(f"{source}:{statement.name.line}:{statement.name.column}: icon {name} is defined "
+                                   "again; the last wins")
         result.icons[name] = instance
         defined[name] = instance
         metas[name] = meta
@@ -519,8 +375,15 @@ def parse_console_command(text: str, *, source: str = "<console>") -> Process:
     """The instance one command line describes (as written by :func:`to_console`)."""
     if "\n" in text.strip():
         raise IconFileError(source, "a command is one line; use parse_console_source for several", line=1)
-    line = _Line(text.strip(" \t\r\n"), 1, source)
-    if line.at_end():
-        raise line.error("empty command")
-    instance, _meta = _parse_command(line, [])
+    statements = _parse(text.strip(" \t\r\n"), source).statements
+    if not statements:
+        raise IconFileError(source, "empty command", line=1, column=1)
+    command = statements[0]
+    if len(statements) != 1 or not isinstance(command, ast.Command):
+        raise IconFileError(source, "not one process command line: ProcessId -param=value ...", line=1, column=1)
+    try:
+        instance, _meta = _command_icon(command, source, [])
+    except ArgumentError as exc:
+        node = exc.node or command
+        raise IconFileError(source, exc.message, line=node.line, column=node.column) from None
     return instance

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
 
 from procfw.console import ConsoleRuntimeError, Session, command
-from procfw.console.commands import ArgumentError, ArgValue, CommandSpec, spec_of
+from procfw.console.commands import CommandSpec, spec_of
+from procfw.language.errors import ArgumentError
+from procfw.language.values import ArgValue
 from procfw.registry import commands
 
 from .conftest import Console
@@ -150,6 +153,21 @@ def test_spec_binding_directly():
     assert f(*args, **kwargs) == (1, 5, (6,), 7)
     with pytest.raises(ArgumentError):
         spec.bind([])
+
+
+def test_builtins_are_registered_by_their_entry_points_only():
+    from importlib import metadata
+
+    import procfw.console.builtins as builtins
+
+    listed = {ep.name for ep in metadata.entry_points(group="procfw.commands")
+              if ep.value.startswith("procfw.console.builtins:")}
+    assert listed == set(builtins.BUILTINS)
+    commands.reset()
+    importlib.reload(builtins)  # importing the module registers nothing ...
+    entries = {entry.id: entry for entry in commands.entries()}
+    for name in builtins.BUILTINS:  # ... every built-in is its entry point
+        assert entries[name].entry_point is not None and entries[name].distribution == "procfw", name
 
 
 def test_builtins_come_back_after_a_registry_reset():

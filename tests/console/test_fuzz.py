@@ -39,7 +39,7 @@ def _grammar_literals() -> list[str]:
     """Every fixed-text terminal of console.lark (keywords, punctuation, comparison operators)."""
     from lark.lexer import PatternStr
 
-    from procfw.console.parser import _parser
+    from procfw.language.parser import _parser
 
     return sorted({t.pattern.value for t in _parser().terminals if isinstance(t.pattern, PatternStr)})
 
@@ -123,7 +123,7 @@ _OLD_TERMINALS = {
 def test_rewritten_terminals_match_what_the_old_ones_matched(text: str) -> None:
     import re
 
-    from procfw.console.parser import _parser
+    from procfw.language.parser import _parser
 
     terminals = {t.name: t.pattern.to_regexp() for t in _parser().terminals}
     for name, old in _OLD_TERMINALS.items():

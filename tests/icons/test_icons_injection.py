@@ -21,12 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from icon_helpers import KitchenSink, synthetic  # noqa: F401 - fixture
 
-from procfw.console import ast
-from procfw.console.parser import parse
 from procfw.container import ContainerItem, ProcessContainer
 from procfw.icons import IconFileError, dumps_icons, load_icons, loads_icons, save_icons
 from procfw.icons.model import is_identifier
 from procfw.icons.source import read_console_source
+from procfw.language import ast
+from procfw.language.parser import parse
 from procfw.process import Process
 from procfw.unknown import RawElement, UnknownProcess
 from procfw.workspace import MaskRef

@@ -111,7 +111,7 @@ def test_console_source_lines_are_limited_in_the_reader_and_the_writer(tmp_path:
 
     path = tmp_path / "long.pcs"
     path.write_text("icon A = Invert\nicon B = PixelMath -expression=" + "x" * MAX_LINE_LENGTH + "\n")
-    with pytest.raises(IconFileError, match=f"{path}:2: line is .* limited to {MAX_LINE_LENGTH}"):
+    with pytest.raises(IconFileError, match=f"{path}:2:1: line 2 is .* limited to {MAX_LINE_LENGTH}"):
         load_icons(path)
     big = UnknownProcess(class_id="BlurXTerminator", elements=[
         RawElement(tag="parameter", attributes=[("id", "p")], text="y" * MAX_LINE_LENGTH)])

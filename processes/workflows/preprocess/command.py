@@ -41,7 +41,7 @@ def _node(session: Session, name: str) -> Any:
 
 
 def _choice(session: Session, name: str, value: str, allowed: tuple[str, ...]) -> str:
-    from procfw.console.commands import ArgumentError
+    from procfw.language.errors import ArgumentError
 
     for item in allowed:
         if value.casefold() == item.casefold():
@@ -50,7 +50,7 @@ def _choice(session: Session, name: str, value: str, allowed: tuple[str, ...]) -
 
 
 def _non_negative(session: Session, name: str, value: float) -> float:
-    from procfw.console.commands import ArgumentError
+    from procfw.language.errors import ArgumentError
 
     if not value >= 0:
         raise ArgumentError(f"preprocess: -{name}={value:g} must be zero or more", _node(session, name))
@@ -116,7 +116,7 @@ def preprocess_command(
     -scheduler=tcp://HOST:8786 the dask scheduler (default: the environment variable
     PROCFW_SCHEDULER).  The masters do not depend on the executor.
     """
-    from procfw.console.commands import ArgumentError
+    from procfw.language.errors import ArgumentError
 
     ext = outputExtension if outputExtension.startswith(".") else "." + outputExtension
     if workers < 0:

@@ -10,9 +10,14 @@ line, and :meth:`ConsoleError.render` draws them the way compilers do::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from procfw.errors import ProcfwError
 
-__all__ = ["ConsoleError", "ConsoleRuntimeError", "ConsoleSyntaxError"]
+if TYPE_CHECKING:
+    from procfw.language.ast import Node
+
+__all__ = ["ArgumentError", "ConsoleError", "ConsoleRuntimeError", "ConsoleSyntaxError"]
 
 
 class ConsoleError(ProcfwError):
@@ -78,3 +83,14 @@ class ConsoleSyntaxError(ConsoleError):
 
 class ConsoleRuntimeError(ConsoleError):
     """A statement failed while running (the workspace is as it was before the statement)."""
+
+
+class ArgumentError(Exception):
+    """A command-line argument does not fit its command or process; ``node`` is where
+    (None: the statement).  The console turns it into a :class:`ConsoleRuntimeError` at
+    ``node``; the icon source reader into an error at the same line and column."""
+
+    def __init__(self, message: str, node: Node | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.node = node

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from procfw.console import ConsoleSyntaxError, ast, parse
-from procfw.console.parser import open_depth
+from procfw.language import ast
+from procfw.language.errors import ConsoleSyntaxError
+from procfw.language.parser import open_depth, parse
 
 
 def only(text: str):
@@ -158,7 +159,7 @@ def test_byte_order_mark_and_crlf():
 
 # -- limits: line length, and the cost of long tokens ----------------------------------------
 def test_a_line_over_the_limit_is_refused_before_lexing_naming_file_line_and_limit():
-    from procfw.console.parser import MAX_LINE_LENGTH
+    from procfw.language.parser import MAX_LINE_LENGTH
 
     text = "echo a\n\necho " + "a" * MAX_LINE_LENGTH + "\necho b\n"
     with pytest.raises(ConsoleSyntaxError) as info:

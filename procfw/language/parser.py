@@ -1,9 +1,9 @@
-"""Parse console text into the typed AST of :mod:`procfw.console.ast`.
+"""Parse console text into the typed AST of :mod:`procfw.language.ast`.
 
 The grammar is ``console.lark`` (shipped with the package); Lark's LALR(1) parser with
 its contextual lexer reads it, and :class:`AstBuilder` (a Lark Transformer run inline
 while parsing) builds the AST nodes.  Every failure becomes a
-:class:`~procfw.console.errors.ConsoleSyntaxError` with ``file:line:column``.
+:class:`~procfw.language.errors.ConsoleSyntaxError` with ``file:line:column``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lark import PostLex
 
-from procfw.console import ast
-from procfw.console.errors import ConsoleSyntaxError
+from procfw.language import ast
+from procfw.language.errors import ConsoleSyntaxError
 from procfw.literals import MAX_LINE_LENGTH
 
 __all__ = ["IDENTIFIER", "MAX_LINE_LENGTH", "PATH_ATTRIBUTES", "MAX_NESTING", "parse", "open_depth"]
@@ -222,7 +222,7 @@ def _pos(node: Any) -> tuple[int, int]:
 
 
 class AstBuilder(Transformer):
-    """Builds :mod:`procfw.console.ast` nodes from the parse of ``console.lark``."""
+    """Builds :mod:`procfw.language.ast` nodes from the parse of ``console.lark``."""
 
     # -- values -------------------------------------------------------------------------
     def number(self, children: list[Any]) -> ast.Number:
@@ -373,7 +373,7 @@ class AstBuilder(Transformer):
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    grammar = resources.files("procfw.console").joinpath("console.lark").read_text(encoding="utf-8")
+    grammar = resources.files("procfw.language").joinpath("console.lark").read_text(encoding="utf-8")
     if sys.version_info < (3, 11):  # no possessive loops: the same tokens, matched with backtracking state
         grammar = grammar.replace(")*+", ")*")
     return Lark(

@@ -2,7 +2,7 @@
 
 Every node knows the 1-based ``line`` and ``column`` where it starts, so an error can
 point at the statement, the argument or the variable that caused it.  Nodes are frozen
-dataclasses; :mod:`procfw.console.parser` builds them, :mod:`procfw.console.session`
+dataclasses; :mod:`procfw.language.parser` builds them, :mod:`procfw.console.session`
 interprets them.
 """
 
