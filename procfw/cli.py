@@ -110,6 +110,8 @@ def _configure_run(parser: argparse.ArgumentParser) -> None:
         "--json", action="store_true", help="print a JSON report on stdout (process outputs, windows, errors); "
         "what the script prints goes to stderr"
     )
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no line per execution and no report of what commands did (as 'set quiet true')")
     parser.add_argument("script", nargs="?", help="the script file (omit with -c)")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="script arguments: $1, $2, ... ($@ is all of them)")
 
@@ -138,7 +140,8 @@ def _run_script(args: argparse.Namespace) -> int:
         return 2
     else:
         file = args.script
-    session = Session(out=sys.stderr if args.json else sys.stdout, err=sys.stderr, args=script_args, script=file)
+    session = Session(out=sys.stderr if args.json else sys.stdout, err=sys.stderr, args=script_args, script=file,
+                      quiet=args.quiet)
     error: ConsoleError | None = None
     try:
         if args.text is None:
@@ -173,15 +176,18 @@ def _configure_console(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--history", metavar="FILE", help="history file (default: $PROCFW_HISTORY, else ~/.procfw_history)"
     )
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no line per execution and no report of what commands did (as 'set quiet true')")
 
 
 def _run_console(args: argparse.Namespace) -> int:
+    from procfw.console import Session
     from procfw.console.repl import run_console
 
     interactive = sys.stdin.isatty()
     plugin_warnings = _quiet_plugin_warnings(deferred=not interactive)
     try:
-        return run_console(history=args.history)
+        return run_console(Session(quiet=args.quiet), history=args.history)
     finally:
         for line in dict.fromkeys(plugin_warnings):
             print(f"procfw: warning: {line}", file=sys.stderr)

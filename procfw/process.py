@@ -198,7 +198,10 @@ class Process:
     Class metadata (plain class attributes): ``process_id``, ``process_aliases``,
     ``categories``, ``process_version``, ``description`` (defaults to the docstring),
     ``parameter_aliases`` (old parameter id -> id), and the capability flags
-    ``is_history_updater`` and ``is_maskable``.
+    ``is_history_updater`` and ``is_maskable``.  ``key_outputs`` names the outputs the
+    console shows on an execution's line: output ids, or ``(label, (id, id, ...))`` to show
+    several under one label (``("noise", ("noiseR", "noiseG", "noiseB"))``); None shows
+    every scalar output.
     """
 
     process_id: ClassVar[str] = ""
@@ -209,6 +212,7 @@ class Process:
     parameter_aliases: ClassVar[Mapping[str, str]] = {}
     is_history_updater: ClassVar[bool] = True
     is_maskable: ClassVar[bool] = True
+    key_outputs: ClassVar[tuple[str | tuple[str, tuple[str, ...]], ...] | None] = None
 
     __procfw_schema__: ClassVar[dict[str, ParameterKind]] = {}
 

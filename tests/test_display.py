@@ -242,16 +242,17 @@ def test_an_image_uses_its_own_display_property(tmp_path: Path) -> None:
     assert_close_samples(quantized(render(image).pixels, 16), quantized(expected, 16))
 
 
-def test_console_save_renders_png_and_keeps_stf_in_xisf(tmp_path: Path) -> None:
+def test_console_save_writes_pixels_renders_with_stretch_and_keeps_stf_in_xisf(tmp_path: Path) -> None:
     source = _xisf_with_display(tmp_path / "in.xisf", DISPLAY_DICT)
     session = Session(out=io.StringIO(), err=io.StringIO())
     session.run_text(
-        f'open "{source}"\nsave in "{tmp_path / "out.png"}"\nsave in "{tmp_path / "out.xisf"}"\n'
-        f'save in "{tmp_path / "out.fits"}"'
+        f'open "{source}"\nsave in "{tmp_path / "out.png"}"\nsave in "{tmp_path / "shown.png"}" -stretch\n'
+        f'save in "{tmp_path / "out.xisf"}"\nsave in "{tmp_path / "out.fits"}"'
     )
     image = session.workspace.window("in").image
+    assert_close_samples(png_samples(tmp_path / "out.png"), quantized(image.pixels, 8))  # the pixels, as PixInsight
     expected = np.stack([stf_reference(image.pixels[c], *ROWS[c]) for c in range(3)])
-    assert_close_samples(png_samples(tmp_path / "out.png"), quantized(expected, 8))
+    assert_close_samples(png_samples(tmp_path / "shown.png"), quantized(expected, 8))  # as displayed, when asked
     np.testing.assert_allclose(_rows_of(read_xisf(tmp_path / "out.xisf").properties[DISPLAY_FUNCTION_KEY]),
                                _rows_of(DISPLAY_DICT), atol=1e-7)
     assert (tmp_path / "out.fits").stat().st_size > 0

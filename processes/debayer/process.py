@@ -106,6 +106,8 @@ class Debayer(Process):
 
     process_id = "Debayer"
     categories = ("ColorSpaces", "Preprocessing")
+    key_outputs = ("cfaPattern", ("noise", ("noiseEstimateR", "noiseEstimateG", "noiseEstimateB")),
+                   "succeeded", "failed", "skipped")
     is_history_updater = False
     is_maskable = False
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from procfw.console.commands import command, format_value
-from procfw.console.formatting import command_line, instance_lines
+from procfw.console.formatting import aligned_table, command_line, instance_lines
 from procfw.console.session import Session, _Exit
 from procfw.errors import ExecutionError, ProcfwError, UnknownNameError
 from procfw.names import is_valid_id, make_id, suggest
@@ -55,24 +55,29 @@ def open_(session: Session, path: str, *, id: str | None = None) -> None:
     files = iter_glob(path, files_only=True) if has_wildcards(path) else iter([os.path.expanduser(path)])
     opened = 0
     for file in files:  # streamed: each match opens as it is found
-        session.workspace.open(file, id or make_id(Path(file).name.split(".")[0]))
+        window = session.workspace.open(file, id or make_id(Path(file).name.split(".")[0]))
+        image = window.image
+        session.say(f"open: {file} -> {window.id} ({image.width}x{image.height}x{image.channels}, "
+                    f"{image.pixels.dtype})")
         opened += 1
     if not opened:
         raise ProcfwError(f"no file matches '{path}'")
 
 
 @_builtin("save")
-def save(session: Session, view: str, path: str, *, overwrite: bool = False) -> None:
-    """Write a view's image to a file; the format follows the extension (.fits, .xisf, ...).
+def save(session: Session, view: str, path: str, *, overwrite: bool = False, stretch: bool = False) -> None:
+    """Write a view's pixels to a file; the format follows the extension (.fits, .xisf, .png, .tif).
 
-    .png and .tif/.tiff get the view as displayed (its STF, else an automatic stretch);
-    .xisf stores the view's STF as its display function.  An existing file is replaced
-    only with --overwrite.
+    The pixels are written as they are, as PixInsight does (.png and .tif quantize [0, 1]
+    to 8 and 16 bits); --stretch writes the view as displayed instead (its STF, else an
+    automatic stretch).  .xisf stores the view's STF as its display function.  An existing
+    file is replaced only with --overwrite.
     """
     from procfw.display import save_view
 
     target = session.workspace.view(view)
-    save_view(target, os.path.expanduser(path), overwrite=overwrite)
+    written = save_view(target, os.path.expanduser(path), overwrite=overwrite, stretch=stretch)
+    session.say(f"save: {target.id} -> {written}{' (stretched)' if stretch else ''}")
     if not target.is_preview:
         target.window.file_path = path
         target.window.modified = False
@@ -135,6 +140,66 @@ def mkdir(session: Session, path: str) -> None:
         raise ProcfwError(f"cannot create directory '{path}': {exc.strerror or exc}") from None
 
 
+# -- files and settings ------------------------------------------------------------------------
+@_builtin("cd")
+def cd(session: Session, path: str = "~") -> None:
+    """Change the working directory (default: home); relative paths are read from there."""
+    target = os.path.expanduser(path)
+    try:
+        os.chdir(target)
+    except OSError as exc:
+        raise ProcfwError(f"cd: cannot change to '{path}': {exc.strerror or exc}") from None
+    session.say(os.getcwd())
+
+
+@_builtin("pwd")
+def pwd(session: Session) -> None:
+    """Print the working directory."""
+    session.print(os.getcwd())
+
+
+@_builtin("ls")
+def ls(session: Session, *patterns: str) -> None:
+    """List a directory (default: the working directory) or the files matching patterns (* ? **).
+
+    Directories are shown with a trailing /, in sorted order.
+    """
+    names: list[str] = []
+    for pattern in patterns or (".",):
+        expanded = os.path.expanduser(pattern)
+        if has_wildcards(expanded):
+            names += [p + ("/" if os.path.isdir(p) else "") for p in iter_glob(expanded)]
+        elif os.path.isdir(expanded):
+            with os.scandir(expanded) as entries:
+                names += sorted(e.name + ("/" if e.is_dir() else "") for e in entries)
+        elif os.path.exists(expanded):
+            names.append(pattern)
+        else:
+            raise ProcfwError(f"ls: no such file or directory: '{pattern}'")
+    for name in names:
+        session.print(name)
+
+
+SETTINGS = {"quiet": "no line per execution and no report of what commands did (true/false)"}
+"""What ``set`` can change."""
+
+
+@_builtin("set")
+def set_(session: Session, name: str | None = None, value: bool | None = None) -> None:
+    """Show the settings, or set one: set quiet true (no line per execution, as procfw run -q)."""
+    if name is None:
+        rows = [[key, format_value(getattr(session, key)), text] for key, text in SETTINGS.items()]
+        for line in aligned_table(["setting", "value", "meaning"], rows, indent=""):
+            session.print(line)
+        return
+    if name not in SETTINGS:
+        raise ProcfwError(f"set: unknown setting '{name}'{suggest(name, list(SETTINGS))}")
+    if value is None:
+        session.print(f"{name} = {format_value(getattr(session, name))}")
+        return
+    setattr(session, name, value)
+
+
 # -- history -----------------------------------------------------------------------------------
 def _view(session: Session, view: str | None) -> Any:
     if view is not None:
@@ -148,13 +213,19 @@ def _view(session: Session, view: str | None) -> Any:
 @_builtin("undo")
 def undo(session: Session, view: str | None = None) -> None:
     """Undo the last processing step of a view (default: the current view)."""
-    _view(session, view).undo()
+    target = _view(session, view)
+    step = target.history.done[-1].process.process_id if target.history.done else None
+    target.undo()
+    session.say(f"undo: {target.id} ({step})")
 
 
 @_builtin("redo")
 def redo(session: Session, view: str | None = None) -> None:
     """Redo the last undone step of a view (default: the current view)."""
-    _view(session, view).redo()
+    target = _view(session, view)
+    step = target.history.undone[-1].process.process_id if target.history.undone else None
+    target.redo()
+    session.say(f"redo: {target.id} ({step})")
 
 
 @_builtin("history")
@@ -287,6 +358,7 @@ def icons(session: Session, action: str = "list", path: str | None = None, *name
             raise ProcfwError("icons save: there are no icons to save")
         selected = {name: session.workspace.icon(name) for name in chosen}
         save_icons(os.path.expanduser(path), selected, overwrite=overwrite)
+        session.say(f"icons save: {len(selected)} icon{'s' if len(selected) != 1 else ''} -> {path}")
         return
     if names:
         raise ProcfwError("icons load takes only the file path")
@@ -298,6 +370,8 @@ def icons(session: Session, action: str = "list", path: str | None = None, *name
     for warning in getattr(result, "warnings", ()) or ():
         session.warn(str(warning))
     renamed = add_loaded(session.workspace, result) or {}
+    count = len(result.icons)
+    session.say(f"icons load: {count} icon{'s' if count != 1 else ''} from {path}: {', '.join(renamed.values())}")
     for old, new in renamed.items():
         if old != new:
             session.print(f"icon {old} loaded as {new} (the id was taken)")

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from procfw.console.commands import format_value
-from procfw.process import Process
+from procfw.language.values import format_value
+from procfw.params import ParameterKind, Table
+from procfw.process import Process, ProcessResult
 
-__all__ = ["command_line", "instance_lines", "jsonable", "show_output"]
+_KEY_ITEMS = 4
+"""How many numbers an output may hold to be shown on the execution line itself."""
+
+__all__ = ["aligned_table", "command_line", "elapsed", "execution_lines", "instance_lines", "jsonable", "show_output"]
 
 
 def command_line(instance: Process) -> str:
@@ -96,3 +101,153 @@ def show_output(value: Any) -> str:
     if isinstance(value, float) and math.isfinite(value):
         return f"{value:.8g}"  # outputs are for reading; --json keeps every digit
     return format_value(value)
+
+
+def elapsed(seconds: float) -> str:
+    """A duration as PixInsight's console shows it: ``0.012 s``, ``1.62 s``, ``01:02.35``."""
+    if seconds >= 60:
+        minutes, rest = divmod(seconds, 60)
+        hours, minutes = divmod(int(minutes), 60)
+        return (f"{hours}:" if hours else "") + f"{minutes:02d}:{rest:05.2f}"
+    return f"{seconds:.3f} s" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def _scalar_text(value: Any) -> str | None:
+    if hasattr(value, "item") and hasattr(value, "dtype") and getattr(value, "ndim", 0) == 0:
+        value = value.item()
+    if isinstance(value, bool) or value is None:
+        return None if value is None else format_value(value)
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else format_value(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and "\n" not in value and len(value) <= 60:
+        return value
+    return None
+
+
+def _key_text(value: Any) -> str | None:
+    """The output as words on the execution line, when it is a scalar or a few numbers."""
+    if hasattr(value, "tolist") and getattr(value, "ndim", 0) == 1:
+        value = value.tolist()
+    if isinstance(value, (list, tuple)) and 0 < len(value) <= _KEY_ITEMS:
+        words = [_scalar_text(v) for v in value]
+        if all(w is not None and not isinstance(v, str) for w, v in zip(words, value)):
+            return " ".join(w for w in words if w is not None)
+        return None
+    return _scalar_text(value)
+
+
+def aligned_table(header: list[str], rows: list[list[str]], indent: str = "  ") -> list[str]:
+    """Rows under a header, each column as wide as its widest cell; numbers right-aligned."""
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
+
+    def numeric(text: str) -> bool:
+        try:
+            float(text)
+        except ValueError:
+            return False
+        return True
+
+    def line(cells: list[str]) -> str:
+        parts = [c.rjust(w) if numeric(c) else c.ljust(w) for c, w in zip(cells, widths)]
+        return (indent + "  ".join(parts)).rstrip()
+
+    return [line(header), *(line(row) for row in rows)]
+
+
+def _cell(value: Any) -> str:
+    text = _scalar_text(value)
+    return text if text is not None else show_output(value)
+
+
+def _column_cell(column: ParameterKind, value: Any) -> str:
+    """A table cell as its column's kind writes it (a Double at its precision); text as it is."""
+    if isinstance(value, str) or _scalar_text(value) is None:
+        return _cell(value)
+    try:
+        return column.console(value)
+    except Exception:  # noqa: BLE001 - a cell its column cannot format: show it plainly
+        return _cell(value)
+
+
+def _is_record(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and all(_scalar_text(v) is not None for v in value.values())
+
+
+def _table_lines(name: str, value: Any, kind: ParameterKind | None) -> list[str] | None:
+    """An output that is a table (a Table parameter, rows of dicts, or a dict of dicts) as aligned lines."""
+    if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+        columns = list(dict.fromkeys(k for v in value.values() for k in v))
+        rows = [[str(key), *(_cell(v.get(c, "")) for c in columns)] for key, v in value.items()]
+        return [f"  {name}:", *aligned_table(["", *columns], rows, indent="    ")]
+    if isinstance(kind, Table) and isinstance(value, (list, tuple)):
+        header = [c.id for c in kind.columns]
+        rows = [[_column_cell(column, cell) for column, cell in zip(kind.columns, row)] for row in value]
+        return [f"  {name}: {len(rows)} row{'s' if len(rows) != 1 else ''}", *aligned_table(header, rows, "    ")]
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, dict) for v in value):
+        columns = list(dict.fromkeys(k for v in value for k in v))
+        rows = [[_cell(v.get(c, "")) for c in columns] for v in value]
+        return [f"  {name}: {len(rows)} row{'s' if len(rows) != 1 else ''}", *aligned_table(columns, rows, "    ")]
+    return None
+
+
+def _output_text(key: str, value: Any, schema: Mapping[str, ParameterKind]) -> str | None:
+    """An output's words on the execution line: a read-only parameter's value as its kind
+    writes it (its precision), else :func:`_key_text`."""
+    kind = schema.get(key)
+    if kind is not None and not isinstance(kind, Table) and _scalar_text(value) is not None:
+        try:
+            return kind.console(value)
+        except Exception:  # noqa: BLE001 - a value its kind cannot format: show it plainly
+            pass
+    return _key_text(value)
+
+
+def _declared_key_words(
+    outputs: Mapping[str, Any], keys: Sequence[Any], schema: Mapping[str, ParameterKind]
+) -> list[str]:
+    words = []
+    for key in keys:
+        label, ids = (key, (key,)) if isinstance(key, str) else key
+        texts = [_output_text(i, outputs[i], schema) for i in ids if i in outputs]
+        if texts and all(t is not None for t in texts):
+            words.append(f"{label} {' '.join(t for t in texts if t is not None)}")
+    return words
+
+
+def execution_lines(result: ProcessResult, seconds: float, process: type[Process]) -> list[str]:
+    """What the console prints for one execution, as PixInsight's Process Console does: one
+    line ``ProcessId: target -> created, time, key outputs``, then any table output aligned
+    under it and any other output on a line of its own.
+
+    The key outputs are those the process declares (``Process.key_outputs``; its other
+    scalar outputs are left to ``--json``), else every scalar or short list of numbers."""
+    where = result.target or "global"
+    if result.created:
+        where += " -> " + ", ".join(result.created)
+    words = [f"{result.process_id}: {where}", elapsed(seconds)]
+    schema = process.schema()
+    extra: list[str] = []
+    declared = process.key_outputs
+    if declared is not None:
+        words += _declared_key_words(result.outputs, declared, schema)
+    records = {k: v for k, v in result.outputs.items() if _is_record(v)}
+    if records:  # outputs that are records of scalars (Statistics' channels): one table, a row each
+        columns = list(dict.fromkeys(c for v in records.values() for c in v))
+        rows = [[key, *(_cell(v.get(c, "")) for c in columns)] for key, v in records.items()]
+        extra += aligned_table(["", *columns], rows)
+    for key, value in result.outputs.items():
+        if key in records:
+            continue
+        kind = schema.get(key)
+        table = _table_lines(key, value, kind)
+        if table is not None:
+            extra += table
+            continue
+        text = _output_text(key, value, schema)
+        if text is None:
+            extra.append(f"  {key} = {show_output(value)}")
+        elif declared is None:
+            words.append(f"{key} {text}")
+    return [", ".join(words), *extra]

@@ -13,14 +13,15 @@ import fnmatch
 import math
 import re
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePath
 from typing import IO, Any
 
 from procfw.console.commands import REQUIRED, CommandSpec, spec_of
-from procfw.console.formatting import jsonable, show_output
-from procfw.errors import ProcfwError, UnknownNameError
+from procfw.console.formatting import execution_lines, jsonable
+from procfw.errors import FileExistsProcfwError, ProcfwError, UnknownNameError
 from procfw.language import ast
 from procfw.language.binder import bind_process
 from procfw.language.errors import ArgumentError, ConsoleError, ConsoleRuntimeError
@@ -74,6 +75,7 @@ class Session:
         err: IO[str] | None = None,
         args: Sequence[str] = (),
         script: str = "<console>",
+        quiet: bool = False,
     ) -> None:
         self.workspace = workspace if workspace is not None else Workspace()
         self._out = out
@@ -84,6 +86,8 @@ class Session:
         self.records: list[dict[str, Any]] = []
         self.created: list[str] = []
         self.exit_code: int | None = None
+        self.quiet = quiet
+        """No line per execution and no report of what commands did (``-q``, ``set quiet true``)."""
         self.failures = 0
         """Entries that failed in a console (REPL) session, which goes on after errors."""
         self._frames: list[_Frame] = []
@@ -107,6 +111,11 @@ class Session:
     def print(self, *values: Any) -> None:
         """Print values (console text forms) separated by spaces."""
         print(" ".join(v if isinstance(v, str) else format_value(v) for v in values), file=self.out)
+
+    def say(self, *values: Any) -> None:
+        """Print a report of what was done (an execution line, ``open: ...``) unless quiet."""
+        if not self.quiet:
+            self.print(*values)
 
     def warn(self, message: str) -> None:
         """Print a warning on the error stream."""
@@ -517,14 +526,28 @@ class Session:
             return
         function = self.find_command(name, statement.name)
         if function is not None:
-            self._call_python(spec_of(function, name), args, statement, into)
+            spec = spec_of(function, name)
+            if _asks_help(args, {p.name for p in spec.params}):
+                self._help(name, statement)
+                return
+            self._call_python(spec, args, statement, into)
             return
         with self.at(statement.name):
             cls = self._process_class(name, statement.name)
+        if _asks_help(args, set(cls.schema()) | set(cls.parameter_aliases)):
+            self._help(name, statement)
+            return
         if into is not None:
             raise ArgumentError(f"a process does not take '-> NAME' (use: icon {into} = {name} ...)", statement.into)
         instance, targets = self.build_instance(cls, args)
         self.run_instance(instance, targets, statement)
+
+    def _help(self, name: str, statement: ast.Command) -> None:
+        """``NAME --help`` / ``NAME -h``: what ``help NAME`` prints."""
+        function = self.find_command("help", statement.name)
+        if function is None:  # pragma: no cover - help is a built-in
+            raise ArgumentError("no help command is installed", statement)
+        self._call_python(spec_of(function, "help"), [ArgValue("value", name, None, statement.name)], statement, None)
 
     def find_command(self, name: str, node: ast.Node | None = None) -> Callable[..., Any] | None:
         """The Python function of command ``name`` (built-in, registered or plugin), or None."""
@@ -566,6 +589,9 @@ class Session:
             result = spec.function(*call_args, **call_kwargs)
         except (ConsoleError, ArgumentError, _Exit):
             raise
+        except FileExistsProcfwError as exc:  # say it in the console's words, not the Python API's
+            message = f"{exc.path}: file exists; add --overwrite to replace it"
+            raise self.error(message, _offending(exc, args) or statement) from None
         except ProcfwError as exc:
             raise self.error(str(exc), _offending(exc, args) or statement) from None
         finally:
@@ -633,9 +659,10 @@ class Session:
             return results
         ok, why = instance.can_execute_global()
         if ok:
+            started = time.perf_counter()
             with self.at(statement):
                 result = instance.execute_global(self.workspace)
-            self._record(instance, result)
+            self._record(instance, result, time.perf_counter() - started)
             return [result]
         view = self.workspace.current_view
         if view is None:
@@ -646,30 +673,23 @@ class Session:
         ok, why = instance.can_execute_on(view)
         if not ok:
             raise ArgumentError(f"{instance.process_id} cannot run on {view.id}: {why}", node)
+        started = time.perf_counter()
         with self.at(node):
             result = instance.execute_on(view)
         self.workspace.current_view_id = view.id
-        self._record(instance, result)
+        self._record(instance, result, time.perf_counter() - started)
         return result
 
-    def _record(self, instance: Process, result: ProcessResult) -> None:
-        self.records.append(
-            {"process": result.process_id, "target": result.target, "outputs": jsonable(dict(result.outputs))}
-        )
+    def _record(self, instance: Process, result: ProcessResult, seconds: float) -> None:
+        self.records.append({
+            "process": result.process_id, "target": result.target, "created": list(result.created),
+            "seconds": round(seconds, 6), "outputs": jsonable(dict(result.outputs)),
+        })
         self.created.extend(result.created)
-        schema = type(instance).schema()
-        if result.outputs:
-            where = f" on {result.target}" if result.target else ""
-            self.print(f"{result.process_id}{where}:")
-            for key, value in result.outputs.items():
-                kind = schema.get(key)
-                try:
-                    shown = kind.console(value) if kind is not None else show_output(value)
-                except Exception:  # noqa: BLE001 - show what can be shown
-                    shown = show_output(value)
-                self.print(f"  {key} = {shown}")
+        for line in execution_lines(result, seconds, type(instance)):
+            self.say(line)
         for message in result.messages:
-            self.print(message)
+            self.say(message)
 
     # -- JSON ------------------------------------------------------------------------------
     def report(self, error: ConsoleError | None = None) -> dict[str, Any]:
@@ -696,6 +716,15 @@ def _offending(error: ProcfwError, args: Sequence[ArgValue]) -> ast.Node | None:
         if isinstance(given, (str, PurePath)) and str(given) == subject and arg.node is not None:
             return arg.node
     return None
+
+
+def _asks_help(args: Sequence[ArgValue], parameters: set[str]) -> bool:
+    """``--help`` anywhere, or ``-h`` where no parameter is called h."""
+    return any(
+        (arg.kind == "literal" and arg.name == "help" and arg.value is None and "help" not in parameters)
+        or (arg.kind == "flag" and arg.name == "h" and "h" not in parameters)
+        for arg in args
+    )
 
 
 def _truthy(value: Any) -> bool:

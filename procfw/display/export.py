@@ -48,18 +48,20 @@ def export_rendered(
     return write_image(render(target, stf), path, overwrite=overwrite, format=fmt)
 
 
-def save_view(view: Any, path: str | os.PathLike[str], *, overwrite: bool = False, bits: int | None = None) -> Path:
+def save_view(
+    view: Any, path: str | os.PathLike[str], *, overwrite: bool = False, bits: int | None = None,
+    stretch: bool = False,
+) -> Path:
     """Save a view to a file, as the console's ``save`` does; return the path.
 
-    A format for display (PNG, TIFF: ``for_display`` true) gets the rendered view
-    (:func:`export_rendered`); any other gets the pixels, with the view's display
-    function stored as the image's display dict (XISF writes it as its
-    ``DisplayFunction``).
+    The pixels are written as they are (PNG and TIFF quantize [0, 1]), with the view's
+    display function stored as the image's display dict (XISF writes it as its
+    ``DisplayFunction``).  ``stretch`` writes the view as displayed instead
+    (:func:`export_rendered`: its STF, else the automatic stretch).
     """
-    fmt = format_for_path(path, for_writing=True)
-    if getattr(fmt, "for_display", False):
+    if stretch:
         return export_rendered(view, path, overwrite=overwrite, bits=bits)
-    fmt = _with_bits(fmt, bits)
+    fmt = _with_bits(format_for_path(path, for_writing=True), bits)
     image = with_display_function(view.image, getattr(view, "display_function", None))
     return write_image(image, path, overwrite=overwrite, format=fmt)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -71,7 +72,10 @@ def test_a_script_file_with_arguments_end_to_end(frames: Path) -> None:
     result = procfw("run", "e2e.pcs", "results", "5", cwd=frames)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "  a_1  6x4x1  float32  frames/a-1.fits" in lines_of(out)[0:3]
+    assert lines_of(out)[0:3] == ["open: frames/a-1.fits -> a_1 (6x4x1, float32)",  # open says what it did
+                                  "open: frames/b_2.fits -> b_2 (6x4x1, float32)",
+                                  "open: frames/a-1.fits -> copy (6x4x1, float32)"]
+    assert "  a_1  6x4x1  float32  frames/a-1.fits" in lines_of(out)
     assert "  b_2  6x4x1  float32  frames/b_2.fits" in out and "* copy  6x4x1" in out
     assert "Invert\nInvert (version 1)" in out  # `processes Inv*`, then `help Invert`
     assert "usage: save VIEW PATH [-overwrite+|-overwrite-]" in out
@@ -95,7 +99,8 @@ def test_a_script_file_with_arguments_end_to_end(frames: Path) -> None:
 def test_runtime_error_of_command_text(tmp_path: Path) -> None:
     result = procfw("run", "-c", 'echo ok\nNewImage -id=img\nInvert -amount=1 img', cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stdout == "ok\n"
+    assert lines_of(result.stdout)[0] == "ok"
+    assert re.fullmatch(r"NewImage: global -> img, \d\.\d{3} s", lines_of(result.stdout)[1])
     assert lines_of(result.stderr)[:3] == [
         "<command>:3:8: Invert has no parameter 'amount'", "Invert -amount=1 img", "       ^"]
     assert "Traceback" not in result.stderr
@@ -177,14 +182,15 @@ def test_json_report_and_plugin_commands(tmp_path: Path, plugin: dict[str, str])
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["ok"] is True and report["exit_code"] == 0 and report["errors"] == []
+    assert all(isinstance(record.pop("seconds"), float) for record in report["outputs"])  # each one's time
     assert report["outputs"] == [
-        {"process": "NewImage", "target": None, "outputs": {}},
-        {"process": "Measure", "target": "img", "outputs": {"mean": 0.25, "shape": [1, 2, 4]}},
-        {"process": "Invert", "target": "img", "outputs": {}},
-        {"process": "Measure", "target": "img", "outputs": {"mean": 0.75, "shape": [1, 2, 4]}},
+        {"process": "NewImage", "target": None, "created": ["img"], "outputs": {}},
+        {"process": "Measure", "target": "img", "created": [], "outputs": {"mean": 0.25, "shape": [1, 2, 4]}},
+        {"process": "Invert", "target": "img", "created": [], "outputs": {}},
+        {"process": "Measure", "target": "img", "created": [], "outputs": {"mean": 0.75, "shape": [1, 2, 4]}},
     ]
     assert report["created"] == ["img"] and report["windows"] == ["img"]
-    assert "Measure on img:\n  mean = 0.25\n" in result.stderr  # printed output goes to stderr with --json
+    assert "Measure: img, " in result.stderr and ", mean 0.25, shape 1 2 4\n" in result.stderr  # stderr with --json
     assert "hello world\nHELLO YOU\nHEY!\nusage: hello [WHO] [-loud+|-loud-]\n\nSay hello." in result.stderr
 
 
@@ -196,7 +202,7 @@ def test_json_report_of_a_failure(tmp_path: Path) -> None:
     (error,) = report["errors"]
     assert error["file"] == "<command>" and (error["line"], error["column"]) == (2, 8)
     assert error["message"] == "no image window 'b'"
-    assert lines_of(result.stderr)[0] == "<command>:2:8: no image window 'b'"
+    assert lines_of(result.stderr)[1] == "<command>:2:8: no image window 'b'"  # after NewImage's line
 
 
 def test_console_reads_plain_lines_when_stdin_is_not_a_terminal(tmp_path: Path) -> None:
