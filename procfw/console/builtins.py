@@ -11,8 +11,9 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from procfw.batch import EXECUTOR_KINDS
 from procfw.console.commands import command, format_value
 from procfw.console.formatting import aligned_table, command_line, instance_lines
 from procfw.console.session import Session, _Exit
@@ -273,7 +274,8 @@ def processes_(session: Session, pattern: str = "*") -> None:
 
 @_builtin("exec")
 def exec_(
-    session: Session, icon: str, *targets: Any, executor: str | None = None, workers: int | None = None,
+    session: Session, icon: str, *targets: Any, executor: Literal[EXECUTOR_KINDS] | None = None,
+    workers: int | None = None,
     scheduler: str | None = None,
 ) -> None:
     """Run a process icon on target views (ids, patterns), or globally / on the current view.
@@ -326,7 +328,7 @@ def _target_container(session: Session, targets: list[Any]) -> tuple[str, Any] |
 
 
 @_builtin("icons")
-def icons(session: Session, action: str = "list", path: str | None = None, *names: str,
+def icons(session: Session, action: Literal["list", "save", "load"] = "list", path: str | None = None, *names: str,
           overwrite: bool = False) -> None:
     """List the process icons; icons save "PATH" [NAMES...]; icons load "PATH".
 
@@ -416,6 +418,7 @@ def help_(session: Session, name: str | None = None) -> None:
 
     if name is None:
         session.print("commands:")
+        rows = []
         for command_name in session.command_names():
             if command_name in session.defined:
                 summary = "(defined with def)"
@@ -425,7 +428,10 @@ def help_(session: Session, name: str | None = None) -> None:
                     summary = spec_of(function, command_name).doc.split("\n")[0] if function is not None else ""
                 except Exception as exc:  # noqa: BLE001 - one broken plugin command must not break help
                     summary = f"(cannot be used: {exc})"
-            session.print(f"  {command_name:<10} {summary}")
+            rows.append((command_name, summary))
+        width = max((len(name) for name, _ in rows), default=0)
+        for command_name, summary in rows:
+            session.print(f"  {command_name.ljust(width)}  {summary}".rstrip())
         session.print("statements: let, for ... in, if ... else, def, icon NAME = ...")
         session.print("processes: type 'processes' for the list, 'help ProcessId' for one")
         return

@@ -106,6 +106,19 @@ def _identity(value: Any, text: str | None) -> Any:
     return value
 
 
+def _choices(allowed: tuple[str, ...]) -> Converter:
+    """A converter to one of ``allowed`` (a ``Literal[...]`` hint), matched without regard to case."""
+
+    def convert(value: Any, text: str | None) -> str:
+        given = _to_text(value, text)
+        for item in allowed:
+            if given.casefold() == item.casefold():
+                return item
+        raise ValueError(f"one of {', '.join(allowed)}{suggest(given, list(allowed))}")
+
+    return convert
+
+
 Converter = Callable[[Any, "str | None"], Any]
 _SIMPLE: dict[Any, tuple[Converter, str]] = {
     int: (_to_int, "INT"),
@@ -123,7 +136,21 @@ def _is_session(hint: Any) -> bool:
     return getattr(hint, "__name__", None) == "Session" and "procfw.console" in getattr(hint, "__module__", "")
 
 
-def _resolve_string_hint(text: str) -> Any:
+def _literal_hint(text: str, names: dict[str, Any]) -> Any:
+    """``Literal[NAME]`` (NAME a tuple of strings in the function's module) or ``Literal["a", "b"]``,
+    read without evaluating anything; None when ``text`` is neither."""
+    match = re.fullmatch(r"(?:typing\.)?Literal\[(.*)\]", text)
+    if match is None:
+        return None
+    inner = match.group(1).strip()
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", inner):
+        value = names.get(inner)
+        return typing.Literal[tuple(value)] if isinstance(value, tuple) and value else None
+    items = re.findall(r"""\s*(?:"([^"]*)"|'([^']*)')\s*(?:,|$)""", inner)
+    return typing.Literal[tuple(a or b for a, b in items)] if items else None
+
+
+def _resolve_string_hint(text: str, names: dict[str, Any] | None = None) -> Any:
     """Best effort for annotations that get_type_hints could not evaluate."""
     text = text.strip().strip("'\"")
     parts = [p.strip() for p in text.split("|")]
@@ -133,6 +160,9 @@ def _resolve_string_hint(text: str) -> Any:
     match = re.fullmatch(r"Optional\[(.*)\]", text)
     if match:
         text = match.group(1)
+    literal = _literal_hint(text, names or {})
+    if literal is not None:
+        return literal
     match = re.fullmatch(r"(?:list|List|typing\.List|Sequence)\[(.*)\]", text)
     if match:
         inner = _SIMPLE_NAMES.get(match.group(1).strip(), Any)
@@ -153,10 +183,11 @@ def _unwrap_optional(hint: Any) -> Any:
     return hint
 
 
-def _converter(hint: Any) -> tuple[Converter, str, bool, bool]:
-    """(convert, type name for usage, is_bool, is_list) for a type hint."""
+def _converter(hint: Any, names: dict[str, Any] | None = None) -> tuple[Converter, str, bool, bool]:
+    """(convert, type name for usage, is_bool, is_list) for a type hint (``names``: the
+    function's module globals, for hints left as text)."""
     if isinstance(hint, str):
-        hint = _resolve_string_hint(hint)
+        hint = _resolve_string_hint(hint, names)
     hint = _unwrap_optional(hint)
     if hint is inspect.Parameter.empty or hint is Any or hint is object:
         return _identity, "VALUE", False, False
@@ -170,6 +201,9 @@ def _converter(hint: Any) -> tuple[Converter, str, bool, bool]:
             return [inner_convert(item, text if len(items) == 1 else None) for item in items]
 
         return convert_list, inner_name, False, True
+    if origin is typing.Literal:
+        return _choices(tuple(str(a) for a in typing.get_args(hint))), "|".join(map(str, typing.get_args(hint))), \
+            False, False
     if hint in _SIMPLE:
         convert, name = _SIMPLE[hint]
         return convert, name, hint is bool, False
@@ -240,7 +274,7 @@ class CommandSpec:
             if p.kind is p.KEYWORD_ONLY and p.name == "into":
                 takes_into = True
                 continue
-            convert, type_name, is_bool, is_list = _converter(hint)
+            convert, type_name, is_bool, is_list = _converter(hint, getattr(function, "__globals__", None))
             if p.kind is p.VAR_POSITIONAL:
                 params.append(CommandParam(p.name, "rest", convert, type_name, REQUIRED, is_bool, False, True))
             elif p.kind is p.KEYWORD_ONLY:
@@ -265,7 +299,8 @@ class CommandSpec:
         words = [self.name]
         for p in self.params:
             if p.role == "positional":
-                words.append(p.name.upper() if p.required else f"[{p.name.upper()}]")
+                shown = p.type_name if "|" in p.type_name else p.name.upper()  # the choices of a Literal
+                words.append(shown if p.required else f"[{shown}]")
             elif p.role == "rest":
                 words.append(f"[{p.name.upper()}...]")
         for p in self.params:

@@ -136,6 +136,37 @@ class ConsoleCompleter(Completer):
             out += [f"-{p.name}+", f"-{p.name}-", f"--{p.name}"] if p.is_bool else [f"-{p.name}="]
         return out
 
+    def _values(self, head: str, current: str) -> Iterator[Completion]:
+        """After ``-param=``: the elements of an enumeration parameter (or a command's choices)."""
+        name, _, partial = current.lstrip("-").partition("=")
+        for value in self._choices(head, name):
+            if value.lower().startswith(partial.lower()):
+                yield Completion(value, start_position=-len(partial))
+
+    def _choices(self, head: str, name: str) -> list[str]:
+        from procfw.params import Boolean, Enumeration
+
+        cls = self._process(head)
+        if cls is not None:
+            try:
+                kind = cls.schema()[cls.parameter_id(name)]
+            except Exception:  # noqa: BLE001 - no such parameter: nothing to offer
+                return []
+            if isinstance(kind, Enumeration):
+                return [element for element, _value in kind.elements]
+            return ["true", "false"] if isinstance(kind, Boolean) else []
+        try:
+            from procfw.console.commands import spec_of
+
+            function = self.session.find_command(head)
+            spec = spec_of(function, head) if function is not None else None
+        except Exception:  # noqa: BLE001
+            return []
+        for p in spec.params if spec is not None else ():
+            if p.name == name and "|" in p.type_name:
+                return p.type_name.split("|")
+        return []
+
     def candidates(self, before: list[str], current: str) -> list[str]:
         """The words that may stand at ``current`` after the words ``before``."""
         if current.startswith("$"):
@@ -180,6 +211,7 @@ class ConsoleCompleter(Completer):
             yield from self._paths(current)
             return
         if "=" in current and current.startswith("-"):
+            yield from self._values(words[0] if before else "", current)
             return
         seen: set[str] = set()
         lowered = current.lower()

@@ -197,7 +197,7 @@ class Session:
             if isinstance(statement, ast.Command):
                 self._run_command(statement)
             elif isinstance(statement, ast.Let):
-                self._scope()[statement.name] = self.evaluate(statement.value)
+                self._scope()[statement.name] = self.compute(statement.value)
             elif isinstance(statement, ast.For):
                 self._run_for(statement)
             elif isinstance(statement, ast.If):
@@ -375,24 +375,29 @@ class Session:
             self._run_if(statement.orelse)
 
     def truth(self, condition: Any) -> bool:
-        """Whether a condition holds."""
-        if isinstance(condition, ast.Or):
-            return any(self.truth(c) for c in condition.items)
-        if isinstance(condition, ast.And):
-            return all(self.truth(c) for c in condition.items)
-        if isinstance(condition, ast.Not):
-            return self.truth(condition.operand) == (condition.count % 2 == 0)
-        if isinstance(condition, ast.Compare):
-            left = self._operand(condition.left)
-            if condition.op is None:
-                return _truthy(left)
-            right = self._operand(condition.right)
-            return _compare(left, condition.op, right, condition)
-        return _truthy(self.evaluate(condition))
+        """Whether a condition holds (the truth of its value)."""
+        return _truthy(self.compute(condition))
 
-    def _operand(self, node: Any) -> Any:
-        if isinstance(node, (ast.Or, ast.And, ast.Not, ast.Compare)):
-            return self.truth(node)
+    def compute(self, node: Any) -> Any:
+        """The value of an expression: a value, arithmetic (numbers; ``+`` also joins text),
+        comparisons (true/false) and their combinations with and / or / not."""
+        if isinstance(node, (ast.Or, ast.And)):
+            if len(node.items) == 1:
+                return self.compute(node.items[0])
+            if isinstance(node, ast.Or):
+                return any(self.truth(c) for c in node.items)
+            return all(self.truth(c) for c in node.items)
+        if isinstance(node, ast.Not):
+            return self.truth(node.operand) == (node.count % 2 == 0)
+        if isinstance(node, ast.Compare):
+            left = self.compute(node.left)
+            if node.op is None:
+                return left
+            return _compare(left, node.op, self.compute(node.right), node)
+        if isinstance(node, ast.Arith):
+            return _arith(self.compute(node.left), node.op, self.compute(node.right), node)
+        if isinstance(node, ast.Negate):
+            return _arith(0, "-", self.compute(node.operand), node)
         return self.evaluate(node)
 
     # -- definitions -----------------------------------------------------------------------
@@ -751,6 +756,46 @@ def _number(value: Any) -> float | None:
             return None
         return number if not math.isnan(number) else None
     return None
+
+
+def _as_number(value: Any) -> int | float | None:
+    """A number, or text that is one (script arguments are text: ``$1 + 1``); None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"[+\-]?[0-9]+", text):
+            return int(text)
+        number = _number(text)
+        return number
+    return None
+
+
+def _arith(left: Any, op: str, right: Any, node: ast.Node) -> Any:
+    """``left op right``: numbers (ints stay ints where exact), or text joined by ``+``."""
+    a, b = _as_number(left), _as_number(right)
+    if a is None or b is None:
+        if op == "+" and isinstance(left, str) and isinstance(right, str):
+            return left + right
+        raise ArgumentError(f"cannot compute {format_value(left)!r} {op} {format_value(right)!r}: "
+                            "arithmetic needs numbers (+ also joins two texts)", node)
+    if op in ("/", "%") and b == 0:
+        raise ArgumentError(f"division by zero in {format_value(left)} {op} {format_value(right)}", node)
+    if op == "+":
+        result: int | float = a + b
+    elif op == "-":
+        result = a - b
+    elif op == "*":
+        result = a * b
+    elif op == "%":
+        result = a % b
+    else:
+        result = a // b if isinstance(a, int) and isinstance(b, int) and a % b == 0 else a / b
+    if isinstance(result, float) and not math.isfinite(result):
+        raise ArgumentError(f"{format_value(left)} {op} {format_value(right)} is not a finite number", node)
+    return result
 
 
 def _compare(left: Any, op: str, right: Any, node: ast.Node) -> bool:

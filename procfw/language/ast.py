@@ -13,6 +13,7 @@ from dataclasses import dataclass
 __all__ = [
     "And",
     "Arg",
+    "Arith",
     "Block",
     "Command",
     "Compare",
@@ -27,6 +28,7 @@ __all__ = [
     "Let",
     "ListValue",
     "Literal",
+    "Negate",
     "Node",
     "Not",
     "Number",
@@ -178,7 +180,23 @@ class Or(Node):
     items: tuple[Condition, ...]
 
 
-Condition = Compare | Not | And | Or
+@dataclass(frozen=True)
+class Arith(Node):
+    """``left OP right`` with ``op`` one of ``+ - * / %``."""
+
+    op: str
+    left: Value | Condition
+    right: Value | Condition
+
+
+@dataclass(frozen=True)
+class Negate(Node):
+    """``- operand``."""
+
+    operand: Value | Condition
+
+
+Condition = Compare | Not | And | Or | Arith | Negate
 
 
 # -- statements ------------------------------------------------------------------------------
@@ -200,10 +218,10 @@ class Command(Node):
 
 @dataclass(frozen=True)
 class Let(Node):
-    """``let name = value``."""
+    """``let name = expression`` (a value, or arithmetic and comparisons of values)."""
 
     name: str
-    value: Value
+    value: Value | Condition
 
 
 @dataclass(frozen=True)

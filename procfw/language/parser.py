@@ -77,6 +77,9 @@ _TERMINAL_NAMES = {
     "SEMICOLON": "';'",
     "ARROW": "'->'",
     "CMP": "a comparison (== != < <= > >=)",
+    "ADD_OP": "+ or -",
+    "MUL_OP": "*, / or %",
+    "MINUS": "'-'",
     "NOT": "'not'",
     "_OR": "'or'",
     "_AND": "'and'",
@@ -265,6 +268,16 @@ class AstBuilder(Transformer):
     def comparison(self, children: list[Any]) -> ast.Compare:
         left, op, right = children
         return ast.Compare(*_pos(left), left, None if op is None else str(op), right)
+
+    def arith(self, children: list[Any]) -> Any:
+        node = children[0]
+        for op, right in zip(children[1::2], children[2::2]):
+            node = ast.Arith(*_pos(children[0]), str(op), node, right)
+        return node
+
+    def negate(self, children: list[Any]) -> ast.Negate:
+        sign, operand = children
+        return ast.Negate(*_position(sign), operand)
 
     def not_cond(self, children: list[Any]) -> ast.Not:
         nots = [c for c in children if isinstance(c, Token)]

@@ -130,3 +130,45 @@ def test_the_overwrite_error_speaks_console(console: Console, tmp_path: Path):
     with pytest.raises(Exception, match=re.escape(f"{tmp_path / 'a.fits'}: file exists; add --overwrite to replace")):
         console(f'save a "{tmp_path / "a.fits"}"')
     console(f'save a "{tmp_path / "a.fits"}" --overwrite')
+
+
+@pytest.mark.parametrize(
+    ("expression", "value"),
+    [
+        ("1 + 2 * 3", "7"), ("(1 + 2) * 3", "9"), ("7 / 2", "3.5"), ("6 / 3", "2"), ("7 % 3", "1"),
+        ("-2 * 3", "-6"), ("- $n", "-4"), ("$n - 1", "3"), ("$n -1", "3"), ("$n * 0.5", "2.0"),
+        ('"a" + "b"', "ab"), ("$n > 3", "true"), ("$n + 1 > 5 or $n == 4", "true"),
+        ("not $n >= 4", "false"), ("$n+1", "4+1"),  # no spaces: one word, as before
+    ],
+)
+def test_let_computes(console: Console, expression: str, value: str):
+    assert console(f"let n = 4\nlet x = {expression}\necho $x") == f"{value}\n"
+
+
+def test_if_computes_and_script_arguments_are_numbers_there(console: Console, tmp_path: Path):
+    script = tmp_path / "count.pcs"
+    script.write_text("let n = $1 + 1\nif $n * 2 > 10 { echo big $n } else { echo small $n }\n")
+    assert console(f'run "{script}" 5') == "big 6\n"
+    assert console(f'run "{script}" 1') == "small 2\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("let x = 1 / 0", "division by zero"), ('let x = "a" + 1', "arithmetic needs numbers"),
+     ("let x = [1] * 2", "arithmetic needs numbers")],
+)
+def test_bad_arithmetic_is_a_clear_error(console: Console, text: str, match: str):
+    with pytest.raises(Exception, match=match) as info:
+        console(text)
+    assert info.value.column == 9
+
+
+def test_help_aligns_every_row_and_usage_shows_choices(console: Console):
+    rows = [line for line in console("help").splitlines() if line.startswith("  ")]
+    starts = {len(line) - len(line[2:].split(" ", 1)[1].lstrip()) for line in rows}
+    assert len(starts) == 1 and any(line.startswith("  preprocess ") for line in rows)
+    assert "-executor=serial|processes|dask" in console("help preprocess")
+    assert "-debayerMethod=SuperPixel|Bilinear|VNG" in console("help preprocess")
+    assert console("help icons").startswith("usage: icons [list|save|load] [PATH]")
+    with pytest.raises(Exception, match="executor must be one of serial, processes, dask"):
+        console("exec X -executor=cluster")

@@ -138,6 +138,14 @@ def test_completes_parameters_after_a_process_id(completer):
     assert complete(completer, "KitchenSink -amount=0") == []
 
 
+def test_completes_enumeration_elements_and_command_choices_after_the_equals(completer):
+    assert complete(completer, "KitchenSink -mode=") == ["Fast", "Slow", "Exact"]
+    assert complete(completer, "KitchenSink -mode=s") == ["Slow"]
+    assert complete(completer, "KitchenSink -flag=") == ["true", "false"]
+    assert complete(completer, "exec Stretch -executor=p") == ["processes"]
+    assert complete(completer, "Invert -nothing=") == []
+
+
 def test_completes_views_icons_and_variables(completer):
     assert complete(completer, "Invert light") == ["light_1", "light_1->Preview01", "light_2"]
     assert complete(completer, "Invert -amount=1 light_2 li") == ["light_1", "light_1->Preview01", "light_2"]

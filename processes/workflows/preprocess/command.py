@@ -16,7 +16,7 @@ a summary; the masters and the reports are in OUT_DIR.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from processes.workflows.preprocess.plan import DEBAYER_MODES, EXECUTORS, REJECTIONS, Options
 from processes.workflows.preprocess.pool import start_workers
@@ -73,15 +73,15 @@ def preprocess_command(
     allowMissingFlats: bool = False,
     allowMissingCalibration: bool = False,
     cosmeticCorrection: bool = False,
-    debayer: str = "Auto",
-    cfaPattern: str = "Auto",
-    debayerMethod: str = "VNG",
+    debayer: Literal[DEBAYER_MODES] = "Auto",
+    cfaPattern: Literal[_CFA_PATTERNS] = "Auto",
+    debayerMethod: Literal[_DEBAYER_METHODS] = "VNG",
     reference: str = "",
     align: bool = True,
     integrate: bool = True,
-    rejection: str = "Auto",
+    rejection: Literal[REJECTIONS] = "Auto",
     outputExtension: str = ".fits",
-    executor: str = "processes",
+    executor: Literal[EXECUTORS] = "processes",
     workers: int = 0,
     scheduler: str = "",
     progress: bool = True,
@@ -130,13 +130,13 @@ def preprocess_command(
         allow_missing_darks=allowMissingDarks or allowMissingCalibration,
         allow_missing_flats=allowMissingFlats or allowMissingCalibration,
         cosmetic_correction=cosmeticCorrection,
-        debayer=_choice(session, "debayer", debayer, DEBAYER_MODES),
-        cfa_pattern=_choice(session, "cfaPattern", cfaPattern, _CFA_PATTERNS),
-        debayer_method=_choice(session, "debayerMethod", debayerMethod, _DEBAYER_METHODS),
+        debayer=debayer,
+        cfa_pattern=cfaPattern,
+        debayer_method=debayerMethod,
         reference=reference, align=align, integrate=integrate,
-        rejection=_choice(session, "rejection", rejection, REJECTIONS),
+        rejection=rejection,
         output_extension=_choice(session, "outputExtension", ext, _EXTENSIONS), overwrite=overwrite,
-        executor=_choice(session, "executor", executor, EXECUTORS), workers=workers or None,
+        executor=executor, workers=workers or None,
         scheduler=scheduler.strip(),
     )
     only_plan = plan or dryRun

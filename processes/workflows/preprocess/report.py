@@ -139,26 +139,34 @@ def executor_text(executor: Any) -> str:
 
 
 def frame_table(run: RunRecord) -> list[str]:
-    """One line per light frame: group, status, stars, FWHM, eccentricity, matched stars, RMS, weight, rejection."""
-    lines = [f"{'frame':40s} {'group':22s} {'status':10s} {'stars':>5s} {'FWHM':>5s} {'ecc':>5s} {'match':>5s} "
-             f"{'RMS':>6s} {'weight':>7s} {'rej hi%':>7s}"]
+    """One line per light frame: group, status, stars, FWHM, eccentricity, matched stars, RMS, weight,
+    rejection; every column as wide as its widest cell (file names are never cut)."""
+
+    def num(value: Any, fmt: str) -> str:
+        return format(value, fmt) if isinstance(value, (int, float)) else "-"
+
+    header = ["frame", "group", "status", "stars", "FWHM", "ecc", "match", "RMS", "weight", "rej hi%"]
+    rows = []
     for record in run.lights.values():
         stars = record.get("stars") or {}
         align = record.get("alignment") or {}
         integ = record.get("integration") or {}
-
-        def num(value: Any, fmt: str) -> str:
-            return format(value, fmt) if isinstance(value, (int, float)) else "-"
-
         weight = integ.get("weight", [None])[0] if integ else None
         high = integ.get("rejectedHighPercent", [None])[0] if integ else None
-        lines.append(
-            f"{Path(record['path']).name[:40]:40s} {record['group'][:22]:22s} {record['status']:10s} "
-            f"{num(stars.get('stars'), 'd'):>5s} {num(stars.get('fwhm'), '.2f'):>5s} "
-            f"{num(stars.get('eccentricity'), '.2f'):>5s} {num(align.get('matchedStars'), 'd'):>5s} "
-            f"{num(align.get('rmsError'), '.3f'):>6s} {num(weight, '.3f'):>7s} {num(high, '.3f'):>7s}"
-        )
-    return lines
+        rows.append([
+            Path(record["path"]).name, record["group"], record["status"], num(stars.get("stars"), "d"),
+            num(stars.get("fwhm"), ".2f"), num(stars.get("eccentricity"), ".2f"),
+            num(align.get("matchedStars"), "d"), num(align.get("rmsError"), ".3f"), num(weight, ".3f"),
+            num(high, ".3f"),
+        ])
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
+    text_columns = 3  # frame, group, status: left-aligned; the numbers right-aligned
+
+    def line(cells: list[str]) -> str:
+        return " ".join(c.ljust(w) if i < text_columns else c.rjust(w)
+                        for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return [line(header), *(line(row) for row in rows)]
 
 
 def write_reports(run: RunRecord, report: Mapping[str, Any]) -> tuple[Path, Path]:
