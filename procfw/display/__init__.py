@@ -2,8 +2,8 @@
 
 * :func:`render` — an Image or a view as displayed (its STF, else an automatic stretch);
 * :func:`export_rendered` — write that rendering to PNG (8/16 bits) or TIFF (16/8 bits);
-* :func:`save_view` — the console's ``save``: rendered for PNG/TIFF, pixels plus the
-  view's display function (XISF ``DisplayFunction``) for other formats;
+* :func:`save_view` — the console's ``save``: the pixels as they are, with the view's
+  display function (XISF ``DisplayFunction``); rendered when asked (``stretch``);
 * :func:`export_histogram` — per-channel histogram plot as a PNG;
 * :func:`repr_png` — the PNG preview that ``Image``, views and windows show in Jupyter
   (importing this package installs it as ``Image._repr_png_``'s renderer, through

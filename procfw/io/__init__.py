@@ -6,8 +6,8 @@ A format is any object with ``id``, ``extensions`` (lower-case, with the dot),
 path it is given; :func:`write_image` makes that atomic and refuses to replace an
 existing file unless asked.
 
-A format may also set ``for_display = True`` (PNG, TIFF): a format for people to look
-at, to which :func:`procfw.display.save_view` writes a view *as displayed* (stretched).
+Every format writes the pixels it is given, as PixInsight does; writing a view *as
+displayed* (stretched) is the explicit :func:`procfw.display.export_rendered`.
 
 :data:`formats` is the registry of formats (entry-point group ``procfw.formats``; also
 reachable as :data:`procfw.registry.formats`).

@@ -127,7 +127,6 @@ class PNGFormat:
     description: str = "Portable Network Graphics (PNG), 8 or 16 bits, for display"
     can_read: bool = True
     can_write: bool = True
-    for_display: bool = True
     bits: int = attrs.field(default=8, validator=_valid_bits)
 
     def read(self, path: Path) -> Image:

@@ -111,7 +111,6 @@ class TIFFFormat:
     description: str = "Tagged Image File Format (TIFF), 16 or 8 bits, for display"
     can_read: bool = True
     can_write: bool = True
-    for_display: bool = True
     bits: int = attrs.field(default=16, validator=_valid_bits)
 
     def read(self, path: Path) -> Image:
