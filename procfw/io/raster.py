@@ -2,7 +2,8 @@
 
 They store the pixel values as they are, clipped to [0, 1] and quantized to ``bits`` (PNG
 8 by default, TIFF 16), as PixInsight does; :func:`procfw.display.export_rendered` (the
-console's ``save ... --stretch``) writes a view as displayed instead.  Reading gives [0, 1] floats (see :mod:`procfw.io.png`, :mod:`procfw.io.tiff`).
+console's ``save ... --stretch``) writes a view as displayed instead.  Reading gives
+[0, 1] floats (see :mod:`procfw.io.png`, :mod:`procfw.io.tiff`).
 
 Each format object is defined next to its reader and writer (:data:`procfw.io.png.PNG_FORMAT`,
 :data:`procfw.io.tiff.TIFF_FORMAT`); this module gathers the two, and is where the entry
