@@ -106,6 +106,10 @@ def _identity(value: Any, text: str | None) -> Any:
     return value
 
 
+class _NotAChoice(ValueError):
+    """A value that is not one of a Literal's choices (its message: ``one of a, b, c``)."""
+
+
 def _choices(allowed: tuple[str, ...]) -> Converter:
     """A converter to one of ``allowed`` (a ``Literal[...]`` hint), matched without regard to case."""
 
@@ -114,7 +118,7 @@ def _choices(allowed: tuple[str, ...]) -> Converter:
         for item in allowed:
             if given.casefold() == item.casefold():
                 return item
-        raise ValueError(f"one of {', '.join(allowed)}{suggest(given, list(allowed))}")
+        raise _NotAChoice(f"one of {', '.join(allowed)}{suggest(given, list(allowed))}")
 
     return convert
 
@@ -337,6 +341,9 @@ class CommandSpec:
         except ValueError as exc:
             shown = format_value(arg.value)
             shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            if isinstance(exc, _NotAChoice):
+                given = f"{p.name.upper()} {shown}" if arg.kind == "value" else f"-{p.name}={shown}"
+                raise ArgumentError(f"{self.name}: {given} is not {exc}", arg.node) from None
             raise ArgumentError(f"{self.name}: {p.name} must be {exc}, not {shown}", arg.node) from None
 
     def bind(self, args: Sequence[ArgValue]) -> tuple[list[Any], dict[str, Any]]:

@@ -170,5 +170,5 @@ def test_help_aligns_every_row_and_usage_shows_choices(console: Console):
     assert "-executor=serial|processes|dask" in console("help preprocess")
     assert "-debayerMethod=SuperPixel|Bilinear|VNG" in console("help preprocess")
     assert console("help icons").startswith("usage: icons [list|save|load] [PATH]")
-    with pytest.raises(Exception, match="executor must be one of serial, processes, dask"):
+    with pytest.raises(Exception, match="exec: -executor=cluster is not one of serial, processes, dask"):
         console("exec X -executor=cluster")
