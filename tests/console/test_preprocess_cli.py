@@ -51,8 +51,9 @@ def test_broken_links_are_refused_with_the_reason(raw: Path, tmp_path: Path) -> 
     assert done.returncode == 1
     first = done.stderr.splitlines()[0]
     assert first.startswith("<command>:1:1: preprocess: cannot run: ")
-    assert "lights L 60s: no bias frames" in first and "lights L 60s: no flat with filter L (flats: R)" in first
-    assert "problem: lights L 60s: no dark frames" in done.stdout
+    assert "lights L 60s: no flat with filter L (flats: R)" in first  # flats exist, none matches: refused
+    assert "no bias frames" not in first and "no dark frames" not in first  # none at all: not a broken link
+    assert "no dark (no dark frames in the set)" in done.stdout
     assert "[preprocess]" not in done.stderr  # -progress- hides the progress lines
     assert not (tmp_path / "out").exists()
     done = procfw("run", "-c", f'preprocess "{lights_only}" out -debayer=Sometimes', cwd=tmp_path)

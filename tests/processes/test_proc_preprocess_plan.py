@@ -147,9 +147,14 @@ def test_bias_is_optional_with_a_matching_dark_and_darks_can_serve_as_dark_flats
 
 def test_missing_calibration_allowed_and_too_few_frames() -> None:
     lights = frames("light", 12, filter="IRCUT", exposure=10.0, gain=80.0, temperature=25.0, bayer="GRBG")
-    plan = plan_of(lights)
-    assert set(plan.problems) == {"lights IRCUT 10s: no dark frames", "lights IRCUT 10s: no bias frames",
-                                  "lights IRCUT 10s: no flat frames"}
+    plan = plan_of(lights)  # a lights-only set (a smart telescope's): it runs, with a warning per kind
+    assert plan.ok and set(plan.warnings) == {
+        f"lights IRCUT 10s: no {kind} frames — calibrated without a {kind} (no {kind} frames in the set)"
+        for kind in ("bias", "dark", "flat")}
+    assert any("no bias (no bias frames in the set), no dark (no dark frames in the set), no flat (no flat "
+               "frames in the set)" in line for line in plan.lines())
+    broken = plan_of(lights, frames("bias", 3, binning=2, size=(32, 32)))  # bias given, none matches: refused
+    assert [p for p in broken.problems if "bias" in p] and not [w for w in broken.warnings if "bias" in w]
     allowed = plan_of(lights, allow_missing_bias=True, allow_missing_darks=True, allow_missing_flats=True)
     assert allowed.ok and len(allowed.warnings) == 3
     assert allowed.debayers(allowed.lights[0].target)

@@ -29,7 +29,9 @@ link; the plan says so).  Then, as WBPP does by default:
 
 A missing or mismatched link is a *problem* that stops the run, unless
 ``allow_missing_bias`` / ``allow_missing_darks`` / ``allow_missing_flats`` turn it into a
-warning (the frames are then calibrated without it).  Every link and problem carries a
+warning (the frames are then calibrated without it).  A set with no frames of a kind at
+all — a smart telescope's lights-only session — is not a broken link: it runs, with a
+warning in the plan and the report that the lights are calibrated without that kind.  Every link and problem carries a
 sentence saying why.  Only the groups that some light group needs are built.
 """
 
@@ -455,6 +457,18 @@ def make_plan(scan: ScanResult, options: Options | None = None, *, directory: st
     light_links: list[CalibrationLink] = []
     flats_needed: list[FrameGroup] = []
 
+    def allowance(kind: str, flag: bool, option: str) -> tuple[bool, str]:
+        """Whether a missing ``kind`` is allowed, and the note saying why (the option, or none given)."""
+        if flag:
+            return True, option
+        if not by_kind[kind]:
+            return True, f"no {kind} frames in the set"
+        return False, option
+
+    allow_bias, bias_option = allowance("bias", options.allow_missing_bias, "allowMissingBias")
+    allow_darks, dark_option = allowance("dark", options.allow_missing_darks, "allowMissingDarks")
+    allow_flats, flat_option = allowance("flat", options.allow_missing_flats, "allowMissingFlats")
+
     for target in by_kind["light"]:
         link_problems: list[str] = []
         link_warnings: list[str] = []
@@ -462,18 +476,15 @@ def make_plan(scan: ScanResult, options: Options | None = None, *, directory: st
         bias, bias_why = _link_bias(target, by_kind["bias"], options)
         dark, dark_why, scaled, dark_fail = _link_light_dark(target, by_kind["dark"], bias, options)
         if dark is None:
-            dark_note = _missing_link(dark_fail, "dark", options.allow_missing_darks, "allowMissingDarks",
-                                      link_problems, link_warnings)
+            dark_note = _missing_link(dark_fail, "dark", allow_darks, dark_option, link_problems, link_warnings)
         if bias is None:
             if not (dark is None or scaled):
                 bias_why = "not needed: the master dark includes the bias; dark optimization is off without it"
             else:
-                bias_why = _missing_link(bias_why, "bias", options.allow_missing_bias, "allowMissingBias",
-                                         link_problems, link_warnings)
+                bias_why = _missing_link(bias_why, "bias", allow_bias, bias_option, link_problems, link_warnings)
         flat, flat_why, flat_fail = _link_flat(target, by_kind["flat"], options)
         if flat is None:
-            flat_why = _missing_link(flat_fail, "flat", options.allow_missing_flats, "allowMissingFlats",
-                                     link_problems, link_warnings)
+            flat_why = _missing_link(flat_fail, "flat", allow_flats, flat_option, link_problems, link_warnings)
         elif flat not in flats_needed:
             flats_needed.append(flat)
         light_links.append(CalibrationLink(
@@ -510,9 +521,9 @@ def make_plan(scan: ScanResult, options: Options | None = None, *, directory: st
                 bias, bias_why = _link_bias(target, by_kind["bias"], options)
                 if bias is None:
                     message = f"{bias_why} (and no dark flat): nothing removes the flats' bias pedestal"
-                    if options.allow_missing_bias:
-                        link_warnings.append(f"{message} — flats used uncalibrated (allowMissingBias)")
-                        bias_why = "allowMissingBias"
+                    if allow_bias:
+                        link_warnings.append(f"{message} — flats used uncalibrated ({bias_option})")
+                        bias_why = bias_option
                     else:
                         link_problems.append(message)
                         bias_why = "broken link"
