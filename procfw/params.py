@@ -340,9 +340,11 @@ class _Real(ParameterKind):
         if not math.isfinite(number) and not self.allow_nonfinite:
             raise self._error(value, "must be a finite number")
         number = self._round(number)
-        if self.minimum is not None and number < self.minimum:
+        # the bounds compared at the kind's own width: a Float's maximum of 0.2 is reached by
+        # float32(0.2), which is a little more than 0.2
+        if self.minimum is not None and number < self._round(self.minimum):
             raise self._error(value, f"out of range: must be >= {self.format(self.minimum)} ({self.rule()})")
-        if self.maximum is not None and number > self.maximum:
+        if self.maximum is not None and number > self._round(self.maximum):
             raise self._error(value, f"out of range: must be <= {self.format(self.maximum)} ({self.rule()})")
         return number
 

@@ -343,3 +343,11 @@ def test_table_literal_over_the_row_limit_is_refused_while_parsing(monkeypatch):
     monkeypatch.setattr(literals, "parse_literal", spy)
     rejects(kind, "[" + ",".join(["[a,b,c]"] * 50_000) + "]", "at most 5 rows")
     assert seen == [5]  # the limit reached the parser, which stops at row 6
+
+
+def test_a_float_bound_is_reachable_at_float32():
+    """float32(0.2) is a little more than 0.2; a Float whose maximum is 0.2 must accept it."""
+    kind = Float(minimum=0.1, maximum=0.2, default=0.15)
+    assert kind.convert(0.2) == pytest.approx(0.2) and kind.convert(0.1) == pytest.approx(0.1)
+    with pytest.raises(ParameterError, match="out of range"):
+        kind.convert(0.2001)

@@ -1,3 +1,4 @@
 """Intensity transformations: Invert, ScreenTransferFunction and AutoStretch (stf),
-HistogramTransformation, GeneralizedHyperbolicStretch (ghs), CurvesTransformation.
+HistogramTransformation, GeneralizedHyperbolicStretch (ghs), CurvesTransformation,
+ArcsinhStretch (arcsinh).
 """
