@@ -107,6 +107,11 @@ class ImageIntegration(Process):
 
     process_id = "ImageIntegration"
     categories = ("ImageIntegration", "Preprocessing")
+    key_outputs = (
+        ("rejectedLow", ("totalRejectedLowRK", "totalRejectedLowG", "totalRejectedLowB")),
+        ("rejectedHigh", ("totalRejectedHighRK", "totalRejectedHighG", "totalRejectedHighB")),
+        ("noise", ("finalNoiseEstimateRK", "finalNoiseEstimateG", "finalNoiseEstimateB")),
+    )
     process_version = 1
     is_history_updater = False
     is_maskable = False

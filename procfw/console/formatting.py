@@ -157,7 +157,7 @@ def aligned_table(header: list[str], rows: list[list[str]], indent: str = "  ") 
 
 
 def _cell(value: Any) -> str:
-    text = _scalar_text(value)
+    text = _key_text(value)  # a scalar, or a few numbers as words
     return text if text is not None else show_output(value)
 
 
@@ -189,6 +189,11 @@ def _table_lines(name: str, value: Any, kind: ParameterKind | None) -> list[str]
         columns = list(dict.fromkeys(k for v in value for k in v))
         rows = [[_cell(v.get(c, "")) for c in columns] for v in value]
         return [f"  {name}: {len(rows)} row{'s' if len(rows) != 1 else ''}", *aligned_table(columns, rows, "    ")]
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, (list, tuple)) for v in value) \
+            and len({len(v) for v in value}) == 1:  # rows of cells with no column names: numbered columns
+        rows = [[_cell(cell) for cell in row] for row in value]
+        header = [str(i) for i in range(len(rows[0]))]
+        return [f"  {name}: {len(rows)} row{'s' if len(rows) != 1 else ''}", *aligned_table(header, rows, "    ")]
     return None
 
 

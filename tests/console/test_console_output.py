@@ -34,7 +34,9 @@ class Noisy(Process):
         return ProcessOutput(image=image, outputs={
             "pattern": "GRBG", "noiseR": 0.00213, "noiseG": 0.0015, "noiseB": 0.0019, "hidden": 7,
             "rows": [("first", 1.5), ("second_and_longer", 22.25)],
-            "frames": [{"file": "a.fits", "status": "ok"}, {"file": "much_longer_name.fits", "status": "failed"}],
+            "frames": [{"file": "a.fits", "weight": [1.0, 0.5, 0.25]},
+                       {"file": "much_longer_name.fits", "weight": [0.123456, 1.0, 1.0]}],
+            "grid": [[1, 22.5], [333, 4.0]],
         })
 
 
@@ -56,9 +58,13 @@ def test_an_execution_is_one_line_with_its_key_outputs_then_tables(console: Cons
         "    first               1.50",
         "    second_and_longer  22.25",
         "  frames: 2 rows",
-        "    file                   status",
-        "    a.fits                 ok",
-        "    much_longer_name.fits  failed",
+        "    file                   weight",
+        "    a.fits                 1 0.5 0.25",
+        "    much_longer_name.fits  0.1235 1 1",
+        "  grid: 2 rows",
+        "      0     1",
+        "      1  22.5",
+        "    333     4",
     ]
 
 
