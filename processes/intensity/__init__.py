@@ -1,4 +1,4 @@
 """Intensity transformations: Invert, ScreenTransferFunction and AutoStretch (stf),
 HistogramTransformation, GeneralizedHyperbolicStretch (ghs), CurvesTransformation,
-ArcsinhStretch (arcsinh).
+ArcsinhStretch (arcsinh), MaskedStretch (maskedstretch).
 """
