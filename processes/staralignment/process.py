@@ -91,7 +91,7 @@ from processes.staralignment.frames import (
 from processes.staralignment.ransac import RansacSettings, Registration
 from processes.staralignment.resample import INTERPOLATIONS, choose_kernel, warp
 from processes.staralignment.stars import DetectionSettings, StarList, detect_stars, robust_sigma, structure_map
-from procfw.errors import ExecutionError, ProcfwError
+from procfw.errors import ExecutionError, ProcfwError, UnknownNameError
 from procfw.image import FITSKeyword, Image
 from procfw.io import read_image
 from procfw.params import Boolean, Double, Enumeration, Float, Int32, String, param
@@ -387,7 +387,13 @@ class StarAlignment(Process):
         if self.referenceIsFile:
             image, stars = self._file_reference()
             return image, stars, name
-        image = context.image(name)
+        try:
+            image = context.image(name)
+        except UnknownNameError as exc:
+            if "/" in name or "\\" in name or "." in name:  # a file name given as a view id
+                raise ExecutionError(f"StarAlignment: {exc}; '{name}' looks like a file: for a reference file, "
+                                     "set referenceIsFile (-referenceIsFile+)") from None
+            raise
         stars = detect_stars(detection_plane(image), self.detection_settings())
         if self.restrictToPreviews and context.workspace is not None and "->" not in name:
             window = context.workspace.window(name)

@@ -249,3 +249,17 @@ def test_icon_round_trips(fmt: str) -> None:
                       pixelInterpolation="Lanczos5", mode="OutputMatrix")
     loaded = loads_icons(dumps_icons({"SA": p}, fmt), fmt)
     assert loaded.icons["SA"] == p and not loaded.warnings
+
+
+def test_a_reference_file_given_as_a_view_id_gets_a_hint(tmp_path):
+    import io
+
+    from procfw.console import ConsoleRuntimeError, Session
+    from procfw.io.fits import write_fits
+
+    frame = tmp_path / "t.fits"
+    write_fits(Image(np.zeros((1, 8, 8), np.float32)), frame)
+    session = Session(out=io.StringIO())
+    with pytest.raises(ConsoleRuntimeError, match=r"looks like a file: for a reference file, set referenceIsFile"):
+        session.run_text(f'StarAlignment -referenceImage="{tmp_path}/ref.fits" -targets="{frame}" '
+                         f'-outputDirectory="{tmp_path}"')
