@@ -538,9 +538,15 @@ class String(ParameterKind):
 
 
 # -- Block -------------------------------------------------------------------------------
+_BYTE_LIST = re.compile(r"0x[0-9a-fA-F]{2}(?:,0x[0-9a-fA-F]{2})*")
+
+
 @attrs.frozen(kw_only=True)
 class Block(ParameterKind):
-    """Opaque bytes (PixInsight MetaBlock), written as hexadecimal text."""
+    """Opaque bytes (PixInsight MetaBlock).
+
+    In files as PixInsight writes them, a list of bytes (``0x01,0x01,0x00``); hexadecimal
+    digits (``010100``, the console's and JSON's form) are read too."""
 
     kind_name: ClassVar[str] = "Block"
     default: bytes = b""
@@ -552,14 +558,16 @@ class Block(ParameterKind):
             text = re.sub(r"\s+", "", value)
             if text.lower().startswith("hex:"):
                 text = text[4:]
+            if _BYTE_LIST.fullmatch(text):
+                return bytes(int(item, 16) for item in text.split(","))
             try:
                 return bytes.fromhex(text)
             except ValueError:
-                raise self._error(value, "must be bytes given as hexadecimal digits") from None
+                raise self._error(value, "must be bytes given as hexadecimal digits or 0x.. bytes") from None
         raise self._error(value, "must be bytes given as hexadecimal digits")
 
     def format(self, value: Any) -> str:
-        return bytes(value).hex()
+        return ",".join(f"0x{byte:02x}" for byte in bytes(value))
 
     def console(self, value: Any) -> str:
         return f'"{bytes(value).hex()}"'

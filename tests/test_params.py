@@ -182,7 +182,8 @@ def test_string_rules():
 def test_block_hex():
     kind = Block(id="data")
     assert kind.convert("00ff10") == b"\x00\xff\x10"
-    assert kind.format(b"\x01\x02") == "0102"
+    assert kind.format(b"\x01\x02") == "0x01,0x02"  # as PixInsight writes blocks in icons
+    assert kind.convert("0x01,0x01,0x00") == b"\x01\x01\x00" == kind.parse(kind.format(b"\x01\x01\x00"))
     assert kind.convert(bytearray(b"ab")) == b"ab"
     rejects(kind, "xyz", "hexadecimal")
 

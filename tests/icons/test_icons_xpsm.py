@@ -27,7 +27,7 @@ line &amp; &lt;described&gt;</description>
       <parameter id="text">// a comment
 x = iif($T &gt; .5, &quot;a&quot;, 'b'); /* é */</parameter>
       <parameter id="label" value="viavalue"/>
-      <parameter id="data">00ff10</parameter>
+      <parameter id="data">0x00,0xff,0x10</parameter>
       <parameter id="noSuchParameter" value="1"/>
       <gizmo/>
    </instance>
@@ -93,7 +93,7 @@ def test_writing_uses_pixinsight_order_precision_indentation_and_text():
     assert '      <parameter id="ratio" value="0.250"/>' in lines  # precision 3
     assert '      <parameter id="amount" value="0.00000000"/>' in lines  # precision 8
     assert '      <parameter id="mode" value="Linear"/>' in lines
-    assert '      <parameter id="data">00ff10</parameter>' in lines
+    assert '      <parameter id="data">0x00,0xff,0x10</parameter>' in lines
     assert "x = iif($T &gt; .5, &quot;a&quot;, 'b'); /* é */</parameter>" in lines
     ids = [line.split('id="')[1].split('"')[0] for line in lines[start + 3 :] if "<parameter " in line][:19]
     assert ids == list(KitchenSink.schema())  # schema declaration order, read-only output included
