@@ -107,7 +107,6 @@ class ImageIntegration(Process):
 
     process_id = "ImageIntegration"
     categories = ("ImageIntegration", "Preprocessing")
-    process_version = 1
     is_history_updater = False
     is_maskable = False
 

@@ -73,7 +73,7 @@ def test_a_script_file_with_arguments_end_to_end(frames: Path) -> None:
     out = result.stdout
     assert "  a_1  6x4x1  float32  frames/a-1.fits" in lines_of(out)[0:3]
     assert "  b_2  6x4x1  float32  frames/b_2.fits" in out and "* copy  6x4x1" in out
-    assert "Invert\nInvert (version 1)" in out  # `processes Inv*`, then `help Invert`
+    assert "Invert\nInvert (version 256)" in out  # `processes Inv*`, then `help Invert`
     assert "usage: save VIEW PATH [-overwrite+|-overwrite-]" in out
     assert "history of b_2: 1 step\n  1. NoOperation\n  (undone) Invert\n" in out
     assert "C = ProcessContainer [Invert, -NoOperation]\nH = " not in out  # icons are listed in creation order
