@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from procfw.image import Image
+from procfw.image import Image, sample_format_for
 from procfw.limits import check_output_size
 from procfw.params import Double, Enumeration, Int32, String, param
 from procfw.process import ExecutionContext, Process, ProcessOutput
@@ -78,7 +78,7 @@ class NewImage(Process):
         pixels = np.empty((self.numberOfChannels, self.height, self.width), dtype=dtype)
         for channel, value in enumerate(self.fill_values()):
             pixels[channel] = value
-        return Image(pixels)
+        return Image(pixels, sample_format=sample_format_for(self.sampleFormat))
 
     def run_global(self, context: ExecutionContext) -> ProcessOutput:
         return ProcessOutput(new_images={self.id or "Image": self.make_image()})
