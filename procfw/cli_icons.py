@@ -50,7 +50,7 @@ def _convert(args: argparse.Namespace) -> int:
 
     result = load_icons(args.input)
     _print_warnings(result.warnings)
-    _print_warnings(save_icons(args.output, result.icons, overwrite=args.overwrite, meta=result.meta))
+    save_icons(args.output, result.icons, overwrite=args.overwrite, meta=result.meta)  # its warnings are logged
     placeholders = result.placeholders
     note = f" ({len(placeholders)} kept as placeholders)" if placeholders else ""
     print(f"{args.input} -> {args.output}: {len(result.icons)} icons{note}")

@@ -301,11 +301,17 @@ class UInt64(_Integer):
 class _Real(ParameterKind):
     """A real number with optional bounds, written with ``precision`` decimals.
 
-    ``precision`` is the number of decimals PixInsight writes (significant digits when
-    ``scientific``, or with ``general`` C's ``%g`` style, which PixInsight uses for some
-    parameters).  Writing never loses information: a value that would not
-    survive the fixed precision is written with as many digits as it needs.
+    ``precision`` is PCL's ``MetaReal::Precision()``: the number of decimals PixInsight
+    writes (``%.Nf``; with ``scientific``, ``%.Ne``), at most 7 for a 32-bit Float and 16
+    for a Double.  :meth:`format` (the text of XPSM files and PJSR scripts) rounds to it,
+    as PixInsight does: STF's ``m`` = 0.123456789 is written ``0.12346``.  With
+    ``general`` (PCL's negative precision, C's ``%g``) nothing is rounded away: the value
+    is written with as many significant digits as it needs.  :meth:`console` (console
+    literals) and JSON keep every value exactly.  The bounds must be values the declared
+    precision can write, so a written value never reads back out of range.
     """
+
+    max_decimals: ClassVar[int] = 16
 
     default: float = 0.0
     minimum: float | None = None
@@ -320,7 +326,17 @@ class _Real(ParameterKind):
             raise SchemaError(f"{self.kind_name} {self.id}: precision {self.precision} must be in [0, 17]")
         if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
             raise SchemaError(f"{self.kind_name} {self.id}: minimum {self.minimum} > maximum {self.maximum}")
+        for name, bound in (("minimum", self.minimum), ("maximum", self.maximum)):
+            written = None if bound is None or not math.isfinite(bound) else float(self.format(bound))
+            if written is not None and self._round(written) != self._round(bound):
+                raise SchemaError(f"{self.kind_name} {self.id}: {name} {bound!r} cannot be written with "
+                                  f"precision {self.precision} (it would read back as {self.format(bound)})")
         _normalize_default(self)
+
+    @property
+    def decimals(self) -> int:
+        """The digits PixInsight writes: ``precision``, at most 7 for a Float and 16 for a Double."""
+        return min(self.precision, self.max_decimals)
 
     def _round(self, number: float) -> float:
         return number
@@ -343,20 +359,34 @@ class _Real(ParameterKind):
         # the bounds compared at the kind's own width: a Float's maximum of 0.2 is reached by
         # float32(0.2), which is a little more than 0.2
         if self.minimum is not None and number < self._round(self.minimum):
-            raise self._error(value, f"out of range: must be >= {self.format(self.minimum)} ({self.rule()})")
+            raise self._error(value, f"out of range: must be >= {self.console(self.minimum)} ({self.rule()})")
         if self.maximum is not None and number > self._round(self.maximum):
-            raise self._error(value, f"out of range: must be <= {self.format(self.maximum)} ({self.rule()})")
+            raise self._error(value, f"out of range: must be <= {self.console(self.maximum)} ({self.rule()})")
         return number
 
     def _exact_text(self, number: float) -> str:
         return repr(number)
 
     def format(self, value: Any) -> str:
+        """PixInsight's text: rounded to :attr:`decimals` (``%.Nf``/``%.Ne``); exact with ``general``."""
+        number = float(value)
+        if not math.isfinite(number) or self.general:
+            return self.console(number)
+        text = f"{number:.{self.decimals}{'e' if self.scientific else 'f'}}"
+        try:
+            self._round(float(text))
+        except ParameterError:  # rounded past the largest Float
+            return self.console(number)
+        return text if math.isfinite(float(text)) else self.console(number)  # nor past the largest Double
+
+    def console(self, value: Any) -> str:
+        """A literal that gives back exactly ``value``: the declared style when that is exact,
+        else as many digits as it needs."""
         number = float(value)
         if not math.isfinite(number):
             return repr(number)
         style = "g" if self.general else "e" if self.scientific else "f"
-        fixed = f"{number:.{self.precision}{style}}"
+        fixed = f"{number:.{self.decimals}{style}}"
         return fixed if self._round(float(fixed)) == number else self._exact_text(number)
 
     def parse(self, text: str) -> float:
@@ -366,8 +396,8 @@ class _Real(ParameterKind):
         return float(value) if math.isfinite(value) else repr(float(value))
 
     def rule(self) -> str:
-        low = "-inf" if self.minimum is None else self.format(self.minimum)
-        high = "+inf" if self.maximum is None else self.format(self.maximum)
+        low = "-inf" if self.minimum is None else self.console(self.minimum)
+        high = "+inf" if self.maximum is None else self.console(self.maximum)
         notation = "significant digits" if self.scientific or self.general else "decimals"
         return f"{self.kind_name} in [{low}, {high}], {self.precision} {notation}"
 
@@ -394,6 +424,7 @@ class Float(_Real):
     """32-bit real (PixInsight MetaFloat): values are rounded to float32 on input."""
 
     kind_name: ClassVar[str] = "Float"
+    max_decimals: ClassVar[int] = 7
 
     def _round(self, number: float) -> float:
         import numpy as np

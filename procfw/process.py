@@ -197,22 +197,29 @@ class Process:
 
     Class metadata (plain class attributes): ``process_id``, ``process_aliases``,
     ``categories``, ``process_version``, ``description`` (defaults to the docstring),
-    ``parameter_aliases`` (old parameter id -> id), and the capability flags
-    ``is_history_updater`` and ``is_maskable``.  ``key_outputs`` names the outputs the
-    console shows on an execution's line: output ids, or ``(label, (id, id, ...))`` to show
-    several under one label (``("noise", ("noiseR", "noiseG", "noiseB"))``); None shows
-    every scalar output.
+    ``parameter_aliases`` (old parameter id -> id), the capability flags
+    ``is_history_updater`` and ``is_maskable``, and ``pixinsight``.  ``key_outputs`` names
+    the outputs the console shows on an execution's line: output ids, or ``(label, (id, id,
+    ...))`` to show several under one label (``("noise", ("noiseR", "noiseG", "noiseB"))``);
+    None shows every scalar output.
+
+    ``process_version`` is the version written with new instances (XPSM ``version``):
+    PixInsight's default, 0x100 = 256, unless the process declares another (as PCL's
+    ``MetaProcess::Version()``).  ``pixinsight`` is False for a process that PixInsight
+    cannot load (a process of procfw's own, or one PixInsight does not let you
+    instantiate): writing it to a PixInsight file warns.
     """
 
     process_id: ClassVar[str] = ""
     process_aliases: ClassVar[tuple[str, ...]] = ()
     categories: ClassVar[tuple[str, ...]] = ()
-    process_version: ClassVar[int] = 1
+    process_version: ClassVar[int] = 0x100
     description: ClassVar[str] = ""
     parameter_aliases: ClassVar[Mapping[str, str]] = {}
     is_history_updater: ClassVar[bool] = True
     is_maskable: ClassVar[bool] = True
     key_outputs: ClassVar[tuple[str | tuple[str, tuple[str, ...]], ...] | None] = None
+    pixinsight: ClassVar[bool] = True
 
     __procfw_schema__: ClassVar[dict[str, ParameterKind]] = {}
 

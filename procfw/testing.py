@@ -95,8 +95,8 @@ def _round_trips(cls: type[Process], made: Process) -> None:
     assert again == made, f"rebuilding from parameters gives {again!r}, not {made!r}"
     for pid, kind in cls.schema().items():
         value = getattr(made, pid)
-        text = kind.format(value)
-        assert kind.parse(text) == value, f"{pid}: format/parse of {value!r} via {text!r} changes it"
+        text = kind.format(value)  # rounded to the declared precision, as PixInsight writes it
+        assert kind.format(kind.parse(text)) == text, f"{pid}: {value!r} written as {text!r} reads back as another"
         assert kind.convert(kind.to_json(value)) == value, f"{pid}: JSON round trip of {value!r} changes it"
         assert kind.convert(_console_value(kind.console(value))) == value, f"{pid}: console literal changes it"
 

@@ -34,7 +34,7 @@ def test_processes_and_describe(capsys):
     listed = capsys.readouterr().out.split()
     assert {"Invert", "NoOperation", "ProcessContainer"} <= set(listed)
     assert main(["describe", "Invert"]) == 0
-    assert "Invert (version 1)" in capsys.readouterr().out
+    assert "Invert (version 256)" in capsys.readouterr().out
 
 
 def test_unknown_process_is_a_clean_error(capsys):

@@ -54,7 +54,8 @@ def test_the_examples_run_in_a_console_session(
     """Offset runs on a view, the raw format saves and opens it, sizes prints both windows."""
     path = tmp_path / "a.3x4x8.raw"
     session = run_text(
-        f'NewImage -id=a -width=8 -height=4\nOffset -offset=0.25 a\nsave a "{path}"\nopen "{path}" -id=b\n'
+        "NewImage -id=a -width=8 -height=4 -colorSpace=RGB -numberOfChannels=3\n"
+        f'Offset -offset=0.25 a\nsave a "{path}"\nopen "{path}" -id=b\n'
         "sizes -channels+"
     )
     assert np.allclose(read_image(path).pixels, 0.25)

@@ -206,11 +206,11 @@ class CosmeticCorrection(Process):
     useMasterDark: bool = param(Boolean(default=False, description="Find defects from the master dark frame."))
     hotDarkCheck: bool = param(Boolean(default=False, description="Correct pixels whose dark value is above "
                                        "hotDarkLevel."))
-    hotDarkLevel: float = param(Float(minimum=0.0, maximum=1.0, default=1.0, precision=7,
+    hotDarkLevel: float = param(Float(minimum=0.0, maximum=1.0, default=1.0, precision=10,
                                       description="Dark level (normalized 0..1) above which a pixel is hot."))
     coldDarkCheck: bool = param(Boolean(default=False, description="Correct pixels whose dark value is below "
                                         "coldDarkLevel."))
-    coldDarkLevel: float = param(Float(minimum=0.0, maximum=1.0, default=0.0, precision=7,
+    coldDarkLevel: float = param(Float(minimum=0.0, maximum=1.0, default=0.0, precision=10,
                                        description="Dark level (normalized 0..1) below which a pixel is cold."))
     useAutoDetect: bool = param(Boolean(default=False, description="Detect hot/cold pixels from the image itself."))
     hotAutoCheck: bool = param(Boolean(default=False, description="Detect hot pixels automatically."))

@@ -21,7 +21,7 @@ import numpy as np
 from processes.kernels import colorspace as cs
 from processes.kernels.mtf import mtf
 from procfw.errors import ExecutionError, ProcfwError
-from procfw.image import FITSKeyword, Image
+from procfw.image import FITSKeyword, Image, sample_format_for
 from procfw.params import Boolean, Double, Enumeration, Float, String, Table, UInt32, param
 from procfw.process import ExecutionContext, Process, ProcessOutput
 
@@ -343,7 +343,8 @@ class ChannelExtraction(Process):
             levels = _LEVELS.get(self.sampleFormat)
             if levels is not None:
                 plane = np.round(np.clip(plane, 0, 1) * levels) / levels
-            out[cid or f"{base_id}_{suffix}"] = Image(plane.astype(dtype)[None], list(keywords), dict(image.properties))
+            out[cid or f"{base_id}_{suffix}"] = Image(plane.astype(dtype)[None], list(keywords), dict(image.properties),
+                                                      sample_format=sample_format_for(self.sampleFormat, image))
         return out
 
     def apply(self, image: Image, context: ExecutionContext) -> ProcessOutput:

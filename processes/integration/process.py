@@ -112,7 +112,6 @@ class ImageIntegration(Process):
         ("rejectedHigh", ("totalRejectedHighRK", "totalRejectedHighG", "totalRejectedHighB")),
         ("noise", ("finalNoiseEstimateRK", "finalNoiseEstimateG", "finalNoiseEstimateB")),
     )
-    process_version = 1
     is_history_updater = False
     is_maskable = False
 

@@ -193,6 +193,7 @@ class AutoStretch(Process):
     """
 
     process_id = "AutoStretch"
+    pixinsight = False  # procfw's own: PixInsight has no AutoStretch process
     categories = ("IntensityTransformations",)
 
     shadowsClipping: float = param(  # noqa: N815

@@ -16,7 +16,7 @@ from processes.pixelmath.parser import parse
 from processes.pixelmath.scope import Geometry, Scope
 from processes.pixelmath.symbols import parse_symbols
 from procfw.errors import ProcfwError
-from procfw.image import Image
+from procfw.image import Image, sample_format_for
 from procfw.params import Boolean, Double, Enumeration, Int32, String, Table, param
 from procfw.process import ExecutionContext, Process, ProcessOutput
 from procfw.workspace import make_id
@@ -282,7 +282,8 @@ class PixelMath(Process):
             image_id = make_id(self.newImageId) if self.newImageId else "Image"
             logger.info("PixelMath: new image %s (%dx%dx%d)", image_id, pixels.shape[2], pixels.shape[1],
                         pixels.shape[0])
-            return ProcessOutput(new_images={image_id: Image(pixels)}, outputs=outputs)
+            new = Image(pixels, sample_format=sample_format_for(fmt, target))
+            return ProcessOutput(new_images={image_id: new}, outputs=outputs)
         pixels = out if out.dtype == target.pixels.dtype else out.astype(target.pixels.dtype)
         return ProcessOutput(image=target.with_pixels(pixels), outputs=outputs)
 

@@ -49,6 +49,7 @@ class SimulateLRGB(Process):
     """
 
     process_id = "SimulateLRGB"
+    pixinsight = False  # procfw's own simulator
     categories = ("Image",)
     is_maskable = False
 

@@ -222,6 +222,7 @@ class SimulateSession(Process):
     """
 
     process_id = "SimulateSession"
+    pixinsight = False  # procfw's own simulator
     categories = ("Preprocessing", "Image")
     is_history_updater = False
     is_maskable = False

@@ -150,6 +150,7 @@ class Statistics(Process):
     """
 
     process_id = "Statistics"
+    pixinsight = False  # PixInsight's Statistics is an interface: StatisticsProcess::Create() returns no instance
     categories = ("ImageInspection",)
     is_history_updater = False
     is_maskable = False

@@ -59,7 +59,7 @@ def open_(session: Session, path: str, *, id: str | None = None) -> None:
         window = session.workspace.open(file, id or make_id(Path(file).name.split(".")[0]))
         image = window.image
         session.say(f"open: {file} -> {window.id} ({image.width}x{image.height}x{image.channels}, "
-                    f"{image.pixels.dtype})")
+                    f"{image.sample_format})")
         opened += 1
     if not opened:
         raise ProcfwError(f"no file matches '{path}'")
@@ -113,7 +113,7 @@ def windows(session: Session) -> None:
         if window.mask is not None:
             flags.append(f"mask {'~' if window.mask.inverted else ''}{window.mask.window_id}")
         line = f"{'*' if current == window.id else ' '} {window.id}  {image.width}x{image.height}x{image.channels}"
-        line += f"  {image.pixels.dtype}"
+        line += f"  {image.sample_format}"
         if window.file_path:
             line += f"  {window.file_path}"
         if flags:

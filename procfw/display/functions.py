@@ -158,7 +158,7 @@ def split_display_function(image: Image) -> tuple[DisplayFunction | None, Image]
     if function is None:
         return None, image
     properties = {k: v for k, v in image.properties.items() if k != DISPLAY_FUNCTION_KEY}
-    return function, Image(image.pixels, image.keywords, properties)
+    return function, image.with_properties(properties)
 
 
 def with_display_function(image: Image, function: object) -> Image:
@@ -169,7 +169,7 @@ def with_display_function(image: Image, function: object) -> Image:
     to_dict = getattr(function, "to_display_dict", None)
     if to_dict is None:
         return image
-    return Image(image.pixels, image.keywords, {**image.properties, DISPLAY_FUNCTION_KEY: to_dict()})
+    return image.with_properties({**image.properties, DISPLAY_FUNCTION_KEY: to_dict()})
 
 
 def image_of(target: Any) -> Image:

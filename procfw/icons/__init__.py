@@ -12,15 +12,18 @@ Instances of processes that are not installed load as
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from procfw.icons.model import IconFileError, IconMeta, InstanceMeta, LoadResult, read_bounded
+from procfw.icons.model import IconFileError, IconMeta, InstanceMeta, LoadResult, not_for_pixinsight, read_bounded
 from procfw.names import is_valid_id, make_id
 from procfw.process import Process
 from procfw.unknown import UnknownProcess, placeholders_in
 from procfw.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "FORMATS",
@@ -55,7 +58,10 @@ def dumps_icons(
     icons: Mapping[str, Process], fmt: str, *, meta: Mapping[str, IconMeta] | None = None,
     warnings: list[str] | None = None,
 ) -> str:
-    """``icons`` as the text of format ``fmt`` (``xpsm``, ``json``, ``console`` or ``pjsr``)."""
+    """``icons`` as the text of format ``fmt`` (``xpsm``, ``json``, ``console`` or ``pjsr``).
+
+    For PixInsight's formats (``xpsm``, ``pjsr``) ``warnings`` receives what PixInsight
+    cannot load (procfw's own processes) and what the format cannot hold."""
     from procfw.icons import json as json_format
     from procfw.icons import source, xpsm
 
@@ -66,6 +72,8 @@ def dumps_icons(
     if fmt == "console":
         return source.icons_to_console(icons, meta=meta)
     if fmt == "pjsr":
+        if warnings is not None:
+            warnings.extend(w for name, instance in icons.items() for w in not_for_pixinsight(name, instance))
         return source.icons_to_pjsr(icons)
     raise IconFileError(f"<{fmt}>", f"unknown icon format {fmt!r}")
 
@@ -81,7 +89,8 @@ def save_icons(
 
     An existing file is replaced only when ``overwrite`` is true.  ``meta`` (from a
     :class:`LoadResult`) keeps icon positions, descriptions and versions.  Returns
-    warnings about things the format cannot hold.
+    warnings about things the format cannot hold and, for ``.xpsm`` and ``.js``, processes
+    PixInsight cannot load; each is also logged (logger ``procfw.icons``).
     """
     from procfw.io.atomic import atomic_path
 
@@ -94,6 +103,8 @@ def save_icons(
         raise IconFileError(target, exc.problem, line=exc.line, column=exc.column) from None
     with atomic_path(target, overwrite=overwrite) as temp:
         temp.write_bytes(text.encode("utf-8"))
+    for warning in warnings:  # for those who only watch the log: the console's `icons save`, the CLI
+        log.warning("%s: %s", target, warning)
     return warnings
 
 

@@ -89,6 +89,23 @@ def check_nesting(instance: Process, source: object, what: str = "icon") -> None
         raise IconFileError(source, f"{what}: containers nested deeper than {MAX_NESTING} levels (the limit)")
 
 
+def not_for_pixinsight(icon_id: str, instance: Process) -> list[str]:
+    """Warnings naming each process in ``instance`` (itself or a container's child, at any depth)
+    that PixInsight cannot load (``pixinsight = False``: a process of procfw's own)."""
+    found: list[str] = []
+    stack: list[object] = [instance]
+    while stack:
+        current = stack.pop()
+        if not getattr(type(current), "pixinsight", True):
+            process_id = getattr(current, "process_id", type(current).__name__)
+            if process_id not in found:
+                found.append(process_id)
+        items = getattr(current, "items", None)
+        if isinstance(items, (tuple, list)) and container_depth(instance) <= MAX_NESTING:
+            stack.extend(getattr(item, "instance", None) for item in reversed(items))
+    return [f"icon {icon_id}: {pid} is a process of procfw's own; PixInsight cannot load it" for pid in found]
+
+
 class IconFileError(ProcfwError, ValueError):
     """An icon file (or icon source text) cannot be read or written.
 

@@ -1,8 +1,14 @@
 """Instances and icons as PixInsight JavaScript (PJSR): ``var P = new ProcessId; P.param = value;``.
 
-Write-only.  Enumerations are written as ``ProcessId.prototype.Element``, tables as arrays
-of rows with a comment naming the columns, strings as JavaScript literals; a container
-adds its children with ``P.add(P1)`` (a disabled child's ``add`` is commented out).
+Write-only, in the form PixInsight 1.9's V8 runtime runs (and its scripts, such as WBPP,
+are written in): enumerations as ``ProcessId.Element`` (the runtime of 1.9.4 no longer
+has ``ProcessId.prototype.Element``), tables as arrays of rows assigned to the parameter,
+with a comment naming the columns, strings as JavaScript literals, reals rounded to their
+precision as PixInsight writes them; a container adds its children with ``P.add(P1)`` (a
+disabled child's ``add`` is commented out).  A variable is never named after a process
+(``var Invert = new Invert;`` would hide the class) nor after a core PJSR object: such an
+icon's variable gets the suffix ``_icon``.  A process PixInsight cannot load (procfw's
+own) is marked by a comment.
 
 The output is code, so nothing is written into it unchecked: process ids, parameter ids,
 column ids, enumeration elements, mask ids and variable names must be identifiers (an
@@ -33,6 +39,14 @@ _JS_RESERVED = frozenset(
     "break case catch class const continue debugger default delete do else enum export extends false finally for "
     "function if import in instanceof let new null return super switch this throw true try typeof var void while "
     "with yield".split()
+)
+
+
+# Core objects of PixInsight's JavaScript runtime (and of JavaScript) a variable must not hide.
+_PJSR_GLOBALS = frozenset(
+    "Array Boolean Console Date Dialog File FileFind Error Function ImageWindow Image Infinity JSON Math NaN "
+    "Number Object Parameters ProcessInstance Promise RegExp Settings String Symbol View "
+    "Workspace console undefined".split()
 )
 
 
@@ -72,7 +86,7 @@ def _js_value(process_id: str, kind: ParameterKind, value: Any) -> str:
     if isinstance(kind, Boolean):
         return "true" if value else "false"
     if isinstance(kind, Enumeration):
-        return f"{_ident(process_id, 'process id')}.prototype.{_ident(value, 'enumeration element')}"
+        return f"{_ident(process_id, 'process id')}.{_ident(value, 'enumeration element')}"
     if isinstance(kind, (Float, Double)):
         number = float(value)
         if number != number:
@@ -109,7 +123,7 @@ def _raw_js_value(process_id: str, element: RawElement) -> str:
     if re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", value):
         return value
     if _NAME.fullmatch(value):
-        return f"{_ident(process_id, 'process id')}.prototype.{value}"
+        return f"{_ident(process_id, 'process id')}.{value}"
     return _js_string(value)
 
 
@@ -117,6 +131,9 @@ def _pjsr_lines(instance: Process, var: str, lines: list[str]) -> None:
     if isinstance(instance, UnknownProcess):
         _pjsr_placeholder(instance, var, lines)
         return
+    if not type(instance).pixinsight:
+        lines.append(f"// {_ident(instance.process_id, 'process id')} is a process of procfw's own: "
+                     "PixInsight cannot run it")
     lines.append(f"var {_ident(var, 'variable name')} = new {_ident(instance.process_id, 'process id')};")
     if isinstance(instance, ProcessContainer):
         for index, item in enumerate(instance.items, 1):
@@ -164,8 +181,8 @@ def _pjsr_placeholder(instance: UnknownProcess, var: str, lines: list[str]) -> N
 def to_pjsr(instance: Process, *, var: str = "P") -> str:
     """``instance`` as PixInsight JavaScript: ``var P = new ProcessId;`` and ``P.param = value;`` lines.
 
-    Enumerations are written as ``ProcessId.prototype.Element``, tables as arrays of rows
-    with a comment naming the columns; a container adds its children with ``P.add(P1)``.
+    Enumerations are written as ``ProcessId.Element``, tables as arrays of rows with a
+    comment naming the columns; a container adds its children with ``P.add(P1)``.
     """
     check_nesting(instance, "<pjsr>")
     lines: list[str] = []
@@ -173,13 +190,36 @@ def to_pjsr(instance: Process, *, var: str = "P") -> str:
     return "\n".join(lines) + "\n"
 
 
-def icons_to_pjsr(icons: Mapping[str, Process]) -> str:
-    """A PJSR script creating one variable per icon (named after the icon)."""
-    import procfw
+def _class_ids(instance: Process) -> set[str]:
+    """The process ids ``instance`` uses as classes (itself, a container's children at any depth)."""
+    found: set[str] = set()
+    stack: list[Process] = [instance]
+    while stack:
+        current = stack.pop()
+        found.add(current.class_id if isinstance(current, UnknownProcess) else current.process_id)
+        if isinstance(current, ProcessContainer):
+            stack.extend(item.instance for item in current.items)
+    return found
 
+
+def icons_to_pjsr(icons: Mapping[str, Process]) -> str:
+    """A PJSR script creating one variable per icon, named after the icon unless that name would
+    hide a class the script (or PixInsight's runtime) needs: then ``<icon>_icon``."""
+    import procfw
+    from procfw.registry import processes
+
+    for instance in icons.values():
+        check_nesting(instance, "<pjsr>")
+    hidden = set(_PJSR_GLOBALS) | set(processes.ids())
+    for instance in icons.values():
+        hidden |= _class_ids(instance)
     out = [f"// Process icons written by procfw {procfw.__version__} as PixInsight JavaScript (PJSR)", ""]
+    taken: set[str] = set()
     for name, instance in icons.items():
         var = name if is_valid_id(name) and name not in _JS_RESERVED else f"icon_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
+        while var in hidden or var in taken:
+            var += "_icon"
+        taken.add(var)
         out.append(f"// icon {_js_comment(name)}")
         out.append(to_pjsr(instance, var=var))
     return "\n".join(out)

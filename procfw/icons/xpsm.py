@@ -32,6 +32,7 @@ from procfw.icons.model import (
     LoadResult,
     check_identifier,
     check_nesting,
+    not_for_pixinsight,
     read_bounded,
 )
 from procfw.icons.safexml import MAX_DEPTH, MAX_FILE_BYTES, parse_xml, write_element
@@ -441,7 +442,8 @@ def dumps(
     """The XPSM text of ``icons`` (UTF-8 when encoded), with positions and metadata from ``meta``.
 
     ``generated`` replaces the timestamp in the header comment (for reproducible output);
-    things that XPSM cannot hold (container child masks) are reported in ``warnings``.
+    things that XPSM cannot hold (container child masks) and processes PixInsight cannot
+    load (procfw's own, ``Process.pixinsight`` false) are reported in ``warnings``.
     """
     meta = meta or {}
     warnings = warnings if warnings is not None else []
@@ -451,6 +453,7 @@ def dumps(
         icon_meta = meta.get(icon_id)
         instance_id = f"{icon_id}_instance"
         check_nesting(instance, "<xpsm>", f"icon {icon_id}")
+        warnings.extend(not_for_pixinsight(icon_id, instance))
         try:
             element = instance_to_element(
                 instance, icon_meta.instance if icon_meta else None, extra=[("id", instance_id)], warnings=warnings

@@ -26,14 +26,16 @@ Reading
     the tile-compression Z* cards) becomes a :class:`~procfw.image.FITSKeyword`, in
     order; COMMENT and HISTORY cards keep their text as the value.  The stored BITPIX is
     recorded in ``image.properties["FITS:BITPIX"]`` and the HDU index in
-    ``image.properties["FITS:HDU"]``.
+    ``image.properties["FITS:HDU"]``; it sets the image's sample format (BITPIX 8, 16,
+    32 -> UInt8, UInt16, UInt32; -32 -> Float32; -64 and 64 -> Float64).
 
 Writing
     One primary HDU: 2-D for a single channel, a 3-D cube for more.  ``bitpix`` is -32
-    (float32, the default), -64 (float64), 8 (unsigned byte), 16 or 32 (unsigned, with
-    the BZERO convention).  Integer writes clip to [0, 1], scale to the type's range and
-    round.  The image's keywords are written back in order, so read -> write -> read
-    keeps them.
+    (float32), -64 (float64), 8 (unsigned byte), 16 or 32 (unsigned, with the BZERO
+    convention); by default (None) the image's sample format, so a 16-bit file opened
+    and saved stays 16-bit.  Integer writes clip to [0, 1] (a warning says how many
+    samples were clipped), scale to the type's range and round.  The image's keywords
+    are written back in order, so read -> write -> read keeps them.
 
 An image whose header declares more data than :mod:`procfw.io.limits` allows is refused
 from the header, before any data is read or decompressed.
@@ -64,15 +66,21 @@ from procfw.errors import ImageFileError, ParameterError
 from procfw.image import FITSKeyword, Image
 from procfw.io.atomic import atomic_path
 from procfw.io.limits import check_compression_ratio, check_image_size
+from procfw.io.samples import warn_if_lossy
 
 if TYPE_CHECKING:
     from astropy.io.fits import Card, HDUList, Header
     from astropy.io.fits.hdu.image import _ImageBaseHDU
 
-__all__ = ["FITS_FORMAT", "FITSFormat", "WRITE_BITPIX", "read_fits", "write_fits"]
+__all__ = ["FITS_FORMAT", "FORMAT_BITPIX", "FITSFormat", "WRITE_BITPIX", "bitpix_of", "read_fits", "write_fits"]
 
 #: The BITPIX values :func:`write_fits` accepts.
 WRITE_BITPIX: tuple[int, ...] = (-32, -64, 8, 16, 32)
+
+#: BITPIX -> the sample format it is read as (64-bit integers: Float64, which no writer refuses).
+_BITPIX_FORMATS = {8: "UInt8", 16: "UInt16", 32: "UInt32", 64: "Float64", -32: "Float32", -64: "Float64"}
+#: Sample format -> the BITPIX it is written as.
+FORMAT_BITPIX = {"UInt8": 8, "UInt16": 16, "UInt32": 32, "Float32": -32, "Float64": -64}
 
 _VALID_BITPIX = frozenset({8, 16, 32, 64, -32, -64})
 
@@ -189,7 +197,8 @@ def _read(path: Path, *, is_gzip: bool) -> Image:
             pixels = _pixels(hdu, path)
             keywords = keywords_from_header(hdu.header)
             bitpix = int(hdu.header["BITPIX"])
-    return Image(pixels, keywords, {"FITS:BITPIX": bitpix, "FITS:HDU": index})
+    return Image(pixels, keywords, {"FITS:BITPIX": bitpix, "FITS:HDU": index},
+                 sample_format=_BITPIX_FORMATS.get(bitpix, "Float64"))
 
 
 def _iter_hdus(hdul: HDUList) -> Iterator[tuple[int, Any]]:
@@ -440,16 +449,19 @@ def _repaired_value(card: Card) -> Any:
 # --------------------------------------------------------------------------- writing
 
 
-def write_fits(image: Image, path: str | os.PathLike[str], *, overwrite: bool = False, bitpix: int = -32) -> Path:
+def write_fits(
+    image: Image, path: str | os.PathLike[str], *, overwrite: bool = False, bitpix: int | None = None
+) -> Path:
     """Write ``image`` to a FITS file atomically and return the path written.
 
     The file is written beside ``path`` under a temporary name and renamed into place, so
     a failed write leaves nothing behind.  An existing file is replaced only when
     ``overwrite`` is true (otherwise :class:`~procfw.errors.FileExistsProcfwError`).
-    ``bitpix`` is one of -32 (default), -64, 8, 16, 32.  A name ending in ``.gz`` is
-    gzip-compressed.
+    ``bitpix`` is one of -32, -64, 8, 16, 32, or None (the default) for the image's sample
+    format.  A name ending in ``.gz`` is gzip-compressed.
     """
-    _check_bitpix(bitpix)
+    if bitpix is not None:
+        _check_bitpix(bitpix)
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
@@ -464,9 +476,20 @@ def _check_bitpix(bitpix: int) -> None:
         raise ParameterError(f"FITS bitpix must be one of {', '.join(map(str, WRITE_BITPIX))}; got {bitpix!r}")
 
 
-def _write(image: Image, path: Path, *, bitpix: int, name: Path) -> None:
-    """Write ``image`` to exactly ``path`` (replacing it); errors name ``name``."""
+def bitpix_of(image: Image) -> int:
+    """The BITPIX that stores ``image`` in its sample format."""
+    return FORMAT_BITPIX[image.sample_format]
+
+
+def _write(image: Image, path: Path, *, bitpix: int | None, name: Path) -> None:
+    """Write ``image`` to exactly ``path`` (replacing it) at ``bitpix`` (None: its sample format);
+    errors name ``name``."""
     from astropy.io import fits
+
+    if bitpix is None:
+        bitpix = bitpix_of(image)
+    if bitpix > 0:
+        warn_if_lossy(image.pixels, {8: "UInt8", 16: "UInt16", 32: "UInt32"}[bitpix], name)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -539,8 +562,9 @@ def _card(keyword: FITSKeyword) -> Card:
 class FITSFormat:
     """The FITS format for the procfw format registry (entry point ``fits``).
 
-    ``write`` writes to exactly the path it is given (replacing it) at ``bitpix``;
-    :func:`procfw.io.write_image` adds atomicity and overwrite protection.
+    ``write`` writes to exactly the path it is given (replacing it) at ``bitpix``, by
+    default (None) the image's sample format; :func:`procfw.io.write_image` adds
+    atomicity and overwrite protection.
     """
 
     id: str = "fits"
@@ -548,11 +572,12 @@ class FITSFormat:
     description: str = "Flexible Image Transport System (FITS), plain or gzipped"
     can_read: bool = True
     can_write: bool = True
-    bitpix: int = attrs.field(default=-32)
+    bitpix: int | None = attrs.field(default=None)
 
     @bitpix.validator
-    def _validate_bitpix(self, _attribute: object, value: int) -> None:
-        _check_bitpix(value)
+    def _validate_bitpix(self, _attribute: object, value: int | None) -> None:
+        if value is not None:
+            _check_bitpix(value)
 
     def read(self, path: Path) -> Image:
         """Read the first image HDU of ``path``."""
@@ -563,5 +588,5 @@ class FITSFormat:
         _write(image, Path(path), bitpix=self.bitpix, name=Path(path))
 
 
-#: The registered FITS format (writes 32-bit float).
+#: The registered FITS format (writes each image in its sample format).
 FITS_FORMAT = FITSFormat()

@@ -10,6 +10,12 @@ Reading (:func:`planar_from_samples`): unsigned integers are divided by their ty
 maximum (``q / 255``, ``q / 65535``), signed integers map their type's range onto
 [0, 1], floating point samples are kept as they are.  8- and 16-bit samples become
 float32; 32- and 64-bit integers become float64 (float32 cannot hold them exactly).
+
+Sample formats (:func:`stored_format`, :func:`warn_if_lossy`): an image keeps the sample
+format of the file it came from (``Image.sample_format``) and is written back in it.  An
+integer format holds [0, 1] quantized to its levels; writing clips what lies outside
+(NaN becomes 0), and that loss beyond the format's quantization is logged as a warning
+naming the file and how many samples were clipped.
 """
 
 from __future__ import annotations
@@ -27,6 +33,34 @@ RASTER_BITS: tuple[int, ...] = (8, 16)
 
 MAX_RASTER_CHANNELS = 4
 """Grey, grey + alpha, RGB or RGB + alpha."""
+
+
+_DTYPE_FORMATS = {"u1": "UInt8", "u2": "UInt16", "u4": "UInt32", "f4": "Float32", "f8": "Float64"}
+
+
+def stored_format(dtype: object) -> str:
+    """The sample format that keeps samples of ``dtype`` read from a file: UInt8/16/32 for
+    unsigned (and signed) 8/16/32-bit integers, Float32, Float64 (for 64-bit integers too,
+    which no image writer stores)."""
+    kind = np.dtype(dtype)  # type: ignore[call-overload]
+    if kind.kind in "ui" and kind.itemsize <= 4:
+        return _DTYPE_FORMATS[f"u{kind.itemsize}"]
+    if kind.kind == "f" and kind.itemsize <= 4:
+        return "Float32"
+    return "Float64"
+
+
+def warn_if_lossy(pixels: np.ndarray, sample_format: str, name: object) -> None:
+    """Log a warning when writing ``pixels`` as the integer ``sample_format`` clips samples
+    (outside [0, 1], or NaN): information lost beyond the format's quantization."""
+    if not sample_format.startswith("UInt"):
+        return
+    outside = 0
+    for plane in pixels:  # plane by plane: no full-size temporary
+        outside += int(np.count_nonzero(~((plane >= 0) & (plane <= 1))))
+    if outside:
+        log.warning("%s: %d samples outside [0, 1] (or NaN) are clipped: the image is stored as %s; "
+                    "convert it to Float32 to keep them", name, outside, sample_format)
 
 
 def check_bits(bits: object) -> int:

@@ -11,7 +11,9 @@ Reading (:func:`read_xisf`, ``XISF_FORMAT.read``):
   or without byte shuffling and with optional ``subblocks``; ``byteOrder`` little or
   big; checksums sha1/sha256/sha512/sha3-256/sha3-512, verified before decompressing;
 * sample formats UInt8/16/32/64 and Float32/64, Gray and RGB (extra channels are
-  alpha), planar and normal (interleaved) pixel storage.
+  alpha), planar and normal (interleaved) pixel storage.  The image's sample format
+  (``Image.sample_format``) is the file's (UInt64, which PixInsight does not write,
+  becomes Float64), and is what the writer writes unless told otherwise.
 
 Pixel values: the representable range (``bounds``; for integers by default
 ``[0, 2**n - 1]``) is mapped linearly to [0, 1], so UInt16 samples are divided by
@@ -127,7 +129,7 @@ def write_xisf(
     path: str | os.PathLike[str],
     *,
     overwrite: bool = False,
-    sample_format: str = "Float32",
+    sample_format: str | None = None,
     compression: str | None = None,
     shuffle: bool = False,
     checksum: str | None = "sha1",
@@ -136,7 +138,8 @@ def write_xisf(
     """Write ``image`` as a monolithic XISF 1.0 file, atomically; return the path.
 
     ``sample_format``: UInt8, UInt16, UInt32 (pixels clipped to [0, 1] and scaled to
-    the integer range), Float32 or Float64 (written as is, ``bounds="0:1"``).
+    the integer range; a warning says how many samples were clipped), Float32 or Float64
+    (written as is, ``bounds="0:1"``); None (the default): the image's sample format.
     ``compression``: None, "zlib", "lz4", "lz4hc" or "zstd"; ``shuffle`` adds byte
     shuffling (no effect without compression); ``level`` is the codec's own level
     (zlib 0-9, lz4 acceleration, lz4hc 1-12, zstd 1-22; None for the default).
@@ -158,8 +161,8 @@ def write_xisf(
 class XISFFormat:
     """The XISF image format for :mod:`procfw.io`'s registry (id ``xisf``, ``.xisf`` files).
 
-    ``write`` uses :func:`write_xisf`'s defaults: Float32 samples, no compression,
-    SHA-1 checksum.
+    ``write`` uses :func:`write_xisf`'s defaults: the image's sample format, no
+    compression, SHA-1 checksum.
     """
 
     id = "xisf"

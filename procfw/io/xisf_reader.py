@@ -404,4 +404,5 @@ def read_unit(path: Path) -> Image:
                     add_property(child)
         if types:
             properties[PROPERTY_TYPES_KEY] = types
-    return Image(pixels, keywords, properties)
+    stored = image_element.get("sampleFormat", "")
+    return Image(pixels, keywords, properties, sample_format="Float64" if stored == "UInt64" else stored)

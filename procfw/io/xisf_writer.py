@@ -21,6 +21,7 @@ import numpy as np
 from procfw.errors import ParameterError
 from procfw.image import FITSKeyword, Image
 from procfw.io import xisf_codec as codec
+from procfw.io.samples import warn_if_lossy
 from procfw.io.xisf_codec import FormatProblem
 from procfw.io.xisf_properties import (
     PROPERTY_TYPES_KEY,
@@ -71,9 +72,10 @@ def _creator() -> str:
 
 @attrs.frozen
 class WriteOptions:
-    """Validated options of :func:`procfw.io.xisf.write_xisf` (defaults: Float32, raw, SHA-1)."""
+    """Validated options of :func:`procfw.io.xisf.write_xisf` (defaults: the image's sample
+    format, raw, SHA-1)."""
 
-    sample_format: str = "Float32"
+    sample_format: str | None = None
     compression: str | None = None
     shuffle: bool = False
     checksum: str | None = "sha1"
@@ -81,10 +83,11 @@ class WriteOptions:
 
     @classmethod
     def checked(
-        cls, sample_format: str, compression: str | None, shuffle: bool, checksum: str | None, level: int | None
+        cls, sample_format: str | None, compression: str | None, shuffle: bool, checksum: str | None,
+        level: int | None,
     ) -> WriteOptions:
         """Validate the options; bad values raise ParameterError."""
-        if sample_format not in WRITE_SAMPLE_FORMATS:
+        if sample_format is not None and sample_format not in WRITE_SAMPLE_FORMATS:
             raise ParameterError(f"sample_format {sample_format!r} is not one of {', '.join(WRITE_SAMPLE_FORMATS)}")
         if compression is not None:
             compression = compression.lower()
@@ -202,10 +205,12 @@ def write_unit(image: Image, path: Path, options: WriteOptions) -> None:
     """Write ``image`` as a monolithic XISF file to exactly ``path``."""
     pixels = image.pixels
     channels, height, width = pixels.shape
-    base, maximum = SAMPLE_FORMATS[options.sample_format]
+    sample_format = options.sample_format or image.sample_format
+    base, maximum = SAMPLE_FORMATS[sample_format]
     block_size = pixels.size * base.itemsize
+    warn_if_lossy(pixels, sample_format, path)
 
-    image_node = Node("Image", {"geometry": f"{width}:{height}:{channels}", "sampleFormat": options.sample_format})
+    image_node = Node("Image", {"geometry": f"{width}:{height}:{channels}", "sampleFormat": sample_format})
     if maximum is None:
         image_node.attrs["bounds"] = "0:1"
     image_node.attrs["colorSpace"] = "RGB" if channels >= 3 else "Gray"
@@ -213,7 +218,7 @@ def write_unit(image: Image, path: Path, options: WriteOptions) -> None:
 
     stored: Any = None
     if options.compression is not None:
-        raw = _encoded_block(pixels, options.sample_format)
+        raw = _encoded_block(pixels, sample_format)
         stored, spec = codec.compress(
             raw, options.compression, item_size=base.itemsize, shuffled=options.shuffle, level=options.level
         )
@@ -288,7 +293,7 @@ def write_unit(image: Image, path: Path, options: WriteOptions) -> None:
             out.write(stored)
         else:
             hasher = codec.hasher_for(options.checksum) if options.checksum is not None else None
-            for chunk in _encoded_chunks(pixels, options.sample_format):
+            for chunk in _encoded_chunks(pixels, sample_format):
                 out.write(chunk.data)
                 if hasher is not None:
                     hasher.update(chunk.data)

@@ -72,20 +72,20 @@ def test_a_script_file_with_arguments_end_to_end(frames: Path) -> None:
     result = procfw("run", "e2e.pcs", "results", "5", cwd=frames)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert lines_of(out)[0:3] == ["open: frames/a-1.fits -> a_1 (6x4x1, float32)",  # open says what it did
-                                  "open: frames/b_2.fits -> b_2 (6x4x1, float32)",
-                                  "open: frames/a-1.fits -> copy (6x4x1, float32)"]
-    assert "  a_1  6x4x1  float32  frames/a-1.fits" in lines_of(out)
-    assert "  b_2  6x4x1  float32  frames/b_2.fits" in out and "* copy  6x4x1" in out
-    assert "Invert\nInvert (version 1)" in out  # `processes Inv*`, then `help Invert`
+    assert lines_of(out)[0:3] == ["open: frames/a-1.fits -> a_1 (6x4x1, Float32)",  # open says what it did
+                                  "open: frames/b_2.fits -> b_2 (6x4x1, Float32)",
+                                  "open: frames/a-1.fits -> copy (6x4x1, Float32)"]
+    assert "  a_1  6x4x1  Float32  frames/a-1.fits" in lines_of(out)
+    assert "  b_2  6x4x1  Float32  frames/b_2.fits" in out and "* copy  6x4x1" in out
+    assert "Invert\nInvert (version 256)" in out  # `processes Inv*`, then `help Invert`
     assert "usage: save VIEW PATH [-overwrite+|-overwrite-]" in out
     assert "history of b_2: 1 step\n  1. NoOperation\n  (undone) Invert\n" in out
     assert "C = ProcessContainer [Invert, -NoOperation]\nH = " not in out  # icons are listed in creation order
     assert "H = ProcessContainer [NoOperation, Invert]\nI = Invert\nN = NoOperation\n" \
            "C = ProcessContainer [Invert, -NoOperation]" in out
     assert "big 5\nargs: results 5\nsub got x y z from sub.pcs\ndone\n" in out
-    assert lines_of(out)[-3:] == ["  a_1  6x4x1  float32  results/a_inv.fits",  # saved: not modified
-                                  "  copy  6x4x1  float32  results/copy_x.fits  (modified)",
+    assert lines_of(out)[-3:] == ["  a_1  6x4x1  Float32  results/a_inv.fits",  # saved: not modified
+                                  "  copy  6x4x1  Float32  results/copy_x.fits  (modified)",
                                   "  * copy->Preview01  [0, 0, 2, 2]"]  # the current view
     results = frames / "results"
     np.testing.assert_allclose(read_fits(results / "a_inv.fits"), 1 - ramp(), atol=1e-6)

@@ -88,7 +88,7 @@ def test_commands_say_what_they_did(console: Console, tmp_path: Path):
     out = console(f'open "{source}" -id=img; Invert img; undo img; redo img; save img "{tmp_path / "out.fits"}"; '
                   f'icon I = Invert; icons save "{tmp_path / "i.xpsm"}"; icons load "{tmp_path / "i.xpsm"}"')
     lines = out.splitlines()
-    assert lines[0] == f"open: {source} -> img (5x3x1, float32)"
+    assert lines[0] == f"open: {source} -> img (5x3x1, Float32)"
     assert re.fullmatch(rf"Invert: img, {LINE}", lines[1])
     assert lines[2:] == ["undo: img (Invert)", "redo: img (Invert)", f"save: img -> {tmp_path / 'out.fits'}",
                          f"icons save: 1 icon -> {tmp_path / 'i.xpsm'}",

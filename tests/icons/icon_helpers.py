@@ -144,3 +144,26 @@ def instance_elements(data: bytes) -> list[tuple[str, bytes]]:
     parser.EndElementHandler = end
     parser.Parse(data, True)
     return [(cls, raw) for cls, _begin, raw in found]
+
+
+def as_written(instance: Process) -> Process:
+    """``instance`` as PixInsight would read it back from an XPSM file procfw wrote: every real
+    value rounded to its parameter's precision (a container's children likewise)."""
+    from procfw.container import ContainerItem, ProcessContainer
+    from procfw.params import ParameterKind, _Real
+    from procfw.unknown import UnknownProcess
+
+    def written(kind: ParameterKind, value: object) -> object:
+        if isinstance(kind, _Real):
+            return kind.parse(kind.format(value))
+        if isinstance(kind, Table):
+            return tuple(tuple(written(c, v) for c, v in zip(kind.columns, row)) for row in value)
+        return value
+
+    if isinstance(instance, UnknownProcess):
+        return instance
+    if isinstance(instance, ProcessContainer):
+        return ProcessContainer(items=[ContainerItem(instance=as_written(item.instance), enabled=item.enabled,
+                                                     mask=item.mask) for item in instance.items])
+    schema = type(instance).schema()
+    return instance.evolve(**{pid: written(kind, getattr(instance, pid)) for pid, kind in schema.items()})

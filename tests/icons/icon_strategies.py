@@ -48,8 +48,12 @@ def _converts(kind: ParameterKind, value: Any) -> bool:
     return True
 
 
-def values(kind: ParameterKind, *, in_table: bool = False) -> st.SearchStrategy[Any]:
-    """Canonical values of ``kind`` (finite reals inside tables: the literal syntax has no ``-inf``)."""
+def values(kind: ParameterKind, *, in_table: bool = False, written: bool = False) -> st.SearchStrategy[Any]:
+    """Canonical values of ``kind`` (finite reals inside tables: the literal syntax has no ``-inf``).
+
+    ``written``: reals as an XPSM file holds them, rounded to the parameter's precision (the
+    values PixInsight's icons carry; arbitrary ones would round into each other and may then
+    break a rule between values, such as distinct curve points)."""
     if isinstance(kind, Boolean):
         return st.booleans()
     if isinstance(kind, _Integer):
@@ -61,7 +65,8 @@ def values(kind: ParameterKind, *, in_table: bool = False) -> st.SearchStrategy[
         numbers = st.floats(min_value=low, max_value=high, allow_nan=False, allow_infinity=False)
         if kind.allow_nonfinite and not in_table:
             numbers = st.one_of(numbers, st.sampled_from([math.inf, -math.inf]))
-        return numbers.filter(lambda v: _converts(kind, v)).map(kind.convert)
+        numbers = numbers.filter(lambda v: _converts(kind, v)).map(kind.convert)
+        return numbers.map(lambda v: kind.parse(kind.format(v))) if written else numbers
     if isinstance(kind, Enumeration):
         return st.sampled_from(kind.element_ids())
     if isinstance(kind, String):
@@ -80,7 +85,7 @@ def values(kind: ParameterKind, *, in_table: bool = False) -> st.SearchStrategy[
     if isinstance(kind, Table):
         high = kind.max_rows if kind.max_rows is not None else 4
         high = max(min(high, 4), kind.min_rows)
-        row = st.tuples(*(values(c, in_table=True) for c in kind.columns))
+        row = st.tuples(*(values(c, in_table=True, written=written) for c in kind.columns))
         return st.lists(row, min_size=kind.min_rows, max_size=high).map(kind.convert)
     raise TypeError(f"no strategy for {kind!r}")
 
@@ -93,12 +98,13 @@ def _build(cls: type[Process], parameters: dict[str, Any]) -> Process:
 
 
 @functools.cache
-def instances(cls: type[Process]) -> st.SearchStrategy[Process]:
-    """Valid instances of ``cls`` with random values for every parameter (read-only ones too)."""
+def instances(cls: type[Process], written: bool = False) -> st.SearchStrategy[Process]:
+    """Valid instances of ``cls`` with random values for every parameter (read-only ones too);
+    ``written``: reals rounded to their precision, as an XPSM file holds them."""
     if issubclass(cls, ProcessContainer):
-        return containers()
+        return containers(written=written)
     schema = cls.schema()
-    return st.fixed_dictionaries({pid: values(kind) for pid, kind in schema.items()}).map(
+    return st.fixed_dictionaries({pid: values(kind, written=written) for pid, kind in schema.items()}).map(
         lambda parameters: _build(cls, parameters)
     )
 
@@ -132,10 +138,12 @@ def placeholders() -> st.SearchStrategy[UnknownProcess]:
     )
 
 
-def leaves(classes: list[type[Process]] | tuple[type[Process], ...]) -> st.SearchStrategy[Process]:
+def leaves(
+    classes: list[type[Process]] | tuple[type[Process], ...], written: bool = False
+) -> st.SearchStrategy[Process]:
     """Instances of any of ``classes`` (containers excluded) or placeholders."""
     plain = [c for c in classes if not issubclass(c, ProcessContainer)]
-    return st.one_of(*(instances(c) for c in plain), placeholders())
+    return st.one_of(*(instances(c, written) for c in plain), placeholders())
 
 
 def masks() -> st.SearchStrategy[MaskRef | None]:
@@ -144,22 +152,22 @@ def masks() -> st.SearchStrategy[MaskRef | None]:
 
 
 def containers(
-    classes: list[type[Process]] | None = None, *, with_masks: bool = False
+    classes: list[type[Process]] | None = None, *, with_masks: bool = False, written: bool = False
 ) -> st.SearchStrategy[Process]:
     """ProcessContainers, possibly nested, of ``classes`` (default: every registered process)
     instances and placeholders."""
     from procfw.registry import processes
 
     pool = classes if classes is not None else [c for _, c in processes.items()]
-    return _containers(tuple(pool), with_masks)
+    return _containers(tuple(pool), with_masks, written)
 
 
 @functools.cache
-def _containers(pool: tuple[type[Process], ...], with_masks: bool) -> st.SearchStrategy[Process]:
+def _containers(pool: tuple[type[Process], ...], with_masks: bool, written: bool) -> st.SearchStrategy[Process]:
     mask = masks() if with_masks else st.none()
 
     def extend(children: st.SearchStrategy[Process]) -> st.SearchStrategy[Process]:
         item = st.builds(lambda i, e, m: ContainerItem(instance=i, enabled=e, mask=m), children, st.booleans(), mask)
         return st.lists(item, max_size=4).map(lambda items: ProcessContainer(items=items))
 
-    return extend(st.recursive(leaves(pool), extend, max_leaves=6))
+    return extend(st.recursive(leaves(pool, written), extend, max_leaves=6))

@@ -101,7 +101,8 @@ def test_json_envelopes():
     assert envelope["procfw_icon"] == 1 and envelope["process"] == "ProcessContainer"
     assert envelope["description"] == "d" and envelope["position"] == {"xpos": 5, "ypos": 6, "workspace": "W"}
     assert envelope["items"] == [{"enabled": True, "mask": {"window": "m", "inverted": True},
-                                  "instance": {"procfw_icon": 1, "process": "Invert", "version": 1, "parameters": {}}}]
+                                  "instance": {"procfw_icon": 1, "process": "Invert", "version": 256,
+                                               "parameters": {}}}]
     blur = document["icons"]["Blur"]
     assert blur["placeholder"] is True and blur["xpsm"][0]["tag"] == "parameter"
     single = icons_json.loads(json.dumps(envelope))

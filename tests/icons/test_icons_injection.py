@@ -239,9 +239,9 @@ class _Js:
             return items
         owner = self.take("name")
         self.take("punct", ".")
-        self.take("name", "prototype")
-        self.take("punct", ".")
-        return f"{owner}.{self.take('name')}"
+        element = self.take("name")
+        assert element != "prototype", "PixInsight 1.9.4's runtime has no ProcessId.prototype.Element"
+        return f"{owner}.{element}"
 
     def statements(self) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []
@@ -381,10 +381,10 @@ for (const id of ids) {
     if (!Object.prototype.hasOwnProperty.call(this, '__items__')) this.__items__ = [];
     this.__items__.push(child.__process__);
   };
-  ctor.prototype = new Proxy({ add },
+  ctor.prototype = { add };  // no enumeration elements here: PixInsight 1.9.4's runtime has none
+  sandbox[id] = new Proxy(ctor,  // elements are static members of the constructor: ProcessId.Element
     { get(target, key) {
         return key in target ? target[key] : (typeof key === 'string' ? id + '.' + key : undefined); } });
-  sandbox[id] = ctor;
 }
 vm.createContext(sandbox);
 vm.runInContext(code, sandbox, { timeout: 5000 });
@@ -448,3 +448,19 @@ def test_icons_list_does_not_pass_terminal_escapes_through(tmp_path: Path):
     assert done.returncode == 0, done.stderr
     assert "\x1b" not in done.stdout and "\x07" not in done.stdout and "\u2028" not in done.stdout
     assert "\\x1b]0;owned\\x07\\x1b[2J red" in done.stdout
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_pjsr_icons_named_after_their_process_keep_the_class_usable_under_node(tmp_path: Path, synthetic):  # noqa: F811
+    icons: dict[str, Process] = {"TestKitchenSink": KitchenSink(text="a"), "Second": KitchenSink(text="b")}
+    script = tmp_path / "icons.js"
+    script.write_text(dumps_icons(icons, "pjsr"), encoding="utf-8")
+    runner = tmp_path / "runner.js"
+    runner.write_text(_NODE_RUNNER)
+    done = subprocess.run(["node", str(runner), str(script), json.dumps(["TestKitchenSink"])],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    objects = json.loads(done.stdout)
+    assert objects["TestKitchenSink_icon"]["text"] == "a" and objects["Second"]["text"] == "b"
+    assert objects["Second"]["__process__"] == "TestKitchenSink"
+    assert objects["Second"]["mode"] == "TestKitchenSink.Linear"

@@ -129,12 +129,12 @@ def test_pjsr_output():
     js = to_pjsr(KitchenSink(text="a\nb", wide=float("inf")))
     lines = js.splitlines()
     assert lines[0] == "var P = new TestKitchenSink;"
-    assert "P.flag = true;" in lines and "P.mode = TestKitchenSink.prototype.Linear;" in lines
+    assert "P.flag = true;" in lines and "P.mode = TestKitchenSink.Linear;" in lines
     assert 'P.text = "a\\n" +' in lines and '"b";' in lines
     assert "P.wide = Infinity;" in lines and "P.ratio = 0.500;" in lines
     table = to_pjsr(Curves())
     head = "P.points = [ // x, y, on, shape, n, note, blob\n"
-    assert head + "   [0.00000, 0.00000, true, TestCurves.prototype.Akima" in table
+    assert head + "   [0.00000, 0.00000, true, TestCurves.Akima" in table
     assert "P.pairs = [ // id, value\n];" in table
     chain = to_pjsr(ProcessContainer(items=[Invert(), ContainerItem(instance=NoOperation(), enabled=False)]))
     assert chain.splitlines() == [
@@ -145,3 +145,24 @@ def test_pjsr_output():
                                                                                              ("value", "0.5")])])
     script = icons_to_pjsr({"var": Invert(), "Blur": blur})
     assert "var icon_var = new Invert;" in script and "Blur.a = 0.5;" in script
+
+
+def test_pjsr_is_what_pixinsight_1_9_4_runs():
+    # no ProcessId.prototype.Element (gone from the V8 runtime of PixInsight 1.9.4): ProcessId.Element
+    js = to_pjsr(KitchenSink())
+    assert "prototype" not in js and "P.mode = TestKitchenSink.Linear;" in js
+    # an icon named after its process (or another process, or a core object) does not hide the class
+    script = icons_to_pjsr({"Invert": Invert(), "NoOperation": Invert(), "View": NoOperation(), "Neg": Invert(),
+                            "Invert_icon": NoOperation()})
+    assert "var Invert_icon = new Invert;" in script and "var NoOperation_icon = new Invert;" in script
+    assert "var View_icon = new NoOperation;" in script and "var Neg = new Invert;" in script
+    assert "var Invert_icon_icon = new NoOperation;" in script
+    assert "var Invert = " not in script and "var View = " not in script
+
+
+def test_pjsr_tables_are_arrays_of_rows_rounded_as_pixinsight_writes_them():
+    from processes.intensity.stf import ScreenTransferFunction
+
+    js = to_pjsr(ScreenTransferFunction(STF=[[0, 1, 0.123456789, 0, 1]] * 4))
+    assert "P.STF = [ // c0, c1, m, r0, r1\n   [0.00000, 1.00000, 0.12346, 0.00000, 1.00000],\n" in js
+    assert "P.interaction = ScreenTransferFunction.SeparateChannels;" in js

@@ -159,7 +159,7 @@ def test_container_children_enabled_masks_and_metadata():
     assert '   <instance class="ProcessContainer" id="Chain_instance">' in text
     assert '      <instance class="NoOperation" version="256" enabled="true">' in text
     assert "         <description>a label</description>" in text
-    assert '      <instance class="Invert" version="1" enabled="false"/>' in text
+    assert '      <instance class="Invert" version="256" enabled="false"/>' in text
     assert '      <instance class="ProcessContainer" enabled="true">' in text
     assert any("mask 'm' cannot be stored in XPSM" in w for w in warnings)
     again = xpsm.loads(text)

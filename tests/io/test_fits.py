@@ -306,10 +306,13 @@ def test_integer_writes_clip_and_round(tmp_path: Path, bitpix: int, top: int) ->
     assert data[0].tolist() == [0, 0, half, top, top, 0, top, 0]
 
 
-def test_float64_image_written_as_float32_by_default(tmp_path: Path) -> None:
+def test_float64_image_written_in_its_sample_format(tmp_path: Path) -> None:
     pixels = np.array([[0.1, 0.2]], dtype=np.float64)
-    write_fits(Image(pixels), tmp_path / "f.fits")
+    write_fits(Image(pixels), tmp_path / "f.fits")  # a float64 image is Float64: nothing is narrowed
     data, header = _astropy_read(tmp_path / "f.fits")
+    assert header["BITPIX"] == -64
+    write_fits(Image(pixels, sample_format="Float32"), tmp_path / "g.fits")
+    data, header = _astropy_read(tmp_path / "g.fits")
     assert header["BITPIX"] == -32
     assert np.array_equal(data[0], pixels[0].astype(np.float32))
 
