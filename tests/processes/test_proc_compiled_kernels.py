@@ -63,6 +63,26 @@ def test_warp_equals_numpy_reference_on_random_transforms(channels: int, method:
         np.testing.assert_allclose(got, np.where(inside[None], want, 0.0), rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("method", ["lanczos3", "bicubic", "mitchell"])
+def test_threaded_warp_equals_single_threaded(method: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bands shared among threads give bit-identical pixels, mask and a complete progress."""
+    rng = np.random.default_rng(11)
+    planes = rng.random((3, 67, 45)).astype(np.float32)
+    h = np.array([[0.999, -0.02, 2.3], [0.02, 0.999, -1.7], [1e-5, -2e-5, 1.0]])
+    one, mask_one = resample.warp(planes, h, (45, 67), kernel=method, radius=2, threads=1)
+    seen: list[float] = []
+    many, mask_many = resample.warp(planes, h, (45, 67), kernel=method, radius=2, threads=3, band_rows=5,
+                                    progress=seen.append)
+    np.testing.assert_array_equal(many, one)
+    np.testing.assert_array_equal(mask_many, mask_one)
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) == 14  # 67 rows in bands of 5
+    # a worker whose cores are shared (OMP_NUM_THREADS=1, as procfw.batch sets it) warps on one thread
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert resample.warp_threads() == 1
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert resample.warp_threads() >= 1
+
+
 def test_warp_of_a_star_field_and_degenerate_mappings() -> None:
     xy, flux = random_field(60, 120, 90, seed=3)
     image = render_stars(xy, flux, 120, 90)[None]
