@@ -24,7 +24,6 @@ already shares the cores among frames.  The result does not depend on the number
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 
 import numpy as np
@@ -83,14 +82,12 @@ def choose_kernel(element: str, h: np.ndarray, ref_size: tuple[int, int]) -> tup
 
 
 def warp_threads() -> int:
-    """Threads for one warp: 1 in a worker process whose cores are shared (``OMP_NUM_THREADS=1``, as
-    :mod:`procfw.batch` sets in its workers), else the cores this process may use (at most
-    :data:`MAX_THREADS`)."""
-    if os.environ.get("OMP_NUM_THREADS", "").strip() == "1":
-        return 1
-    from procfw.batch import available_cores
+    """Threads for one warp: :func:`procfw.batch.task_threads` (1 in a worker process whose
+    cores are shared, as :mod:`procfw.batch` marks its workers with ``OMP_NUM_THREADS=1``,
+    else the cores this process may use), at most :data:`MAX_THREADS`."""
+    from procfw.batch import task_threads
 
-    return max(1, min(MAX_THREADS, available_cores()))
+    return task_threads(MAX_THREADS)
 
 
 def _grid(h: np.ndarray, rows: slice, width: int) -> tuple[np.ndarray, np.ndarray]:
