@@ -10,6 +10,11 @@
 :func:`abs_dev_median`
     ``np.median(np.abs(data − center))`` bit for bit, by histogram selection over the
     deviations computed on the fly (no array of deviations);
+:func:`symmetric_smooth`
+    a separable symmetric filter along both axes with scipy's ``reflect`` edges, the
+    arithmetic of ``ndimage.correlate1d`` (symmetric weights: ``w₀·x₀`` plus the pairs
+    ``(x₋ⱼ + xⱼ)·wⱼ`` from the outermost in) along rows then columns, so that
+    ``ndimage.gaussian_filter`` is reproduced bit for bit; one pass of rows at a time;
 :func:`fit_gaussians`
     the Levenberg–Marquardt fits of elliptical Gaussians to star stamps, one star at a time
     with the same steps, damping and stopping rule as the batched numpy fit.
@@ -26,7 +31,56 @@ import numpy as np
 
 from processes.kernels.numba_common import int_pair_arrays, reflect
 
-__all__ = ["abs_dev_median", "bilinear_grid", "fit_gaussians", "local_peaks"]
+__all__ = ["abs_dev_median", "bilinear_grid", "fit_gaussians", "local_peaks", "symmetric_smooth"]
+
+
+@numba.njit(cache=True, nogil=True)
+def symmetric_smooth(plane, weights):
+    """``plane`` (float64, 2-D) filtered along axis 0, then axis 1, by the symmetric ``weights``
+    (``2r + 1`` taps, ``weights[r]`` the centre), edges reflected (``d c b a | a b c d``).
+
+    Every output value is ``w_r·x_0``, then ``+= (x_−j + x_j)·w_(r−j)`` for j = r..1, in
+    float64: ``ndimage.correlate1d``'s symmetric loop, so the result equals
+    ``ndimage.correlate1d(ndimage.correlate1d(plane, weights, 0, mode="reflect"), weights, 1,
+    mode="reflect")`` exactly.
+    """
+    height, width = plane.shape
+    r = weights.size // 2
+    centre = weights[r]
+    middle = np.empty((height, width))
+    for y in range(height):
+        rows_lo = np.empty(r, np.int64)
+        rows_hi = np.empty(r, np.int64)
+        for j in range(1, r + 1):
+            rows_lo[j - 1] = reflect(y - j, height)
+            rows_hi[j - 1] = reflect(y + j, height)
+        o = middle[y]
+        c = plane[y]
+        for x in range(width):
+            o[x] = c[x] * centre
+        for j in range(r, 0, -1):
+            lo = plane[rows_lo[j - 1]]
+            hi = plane[rows_hi[j - 1]]
+            w = weights[r - j]
+            for x in range(width):
+                o[x] += (lo[x] + hi[x]) * w
+    out = np.empty((height, width))
+    line = np.empty(width + 2 * r)
+    for y in range(height):
+        m = middle[y]
+        for x in range(width + 2 * r):
+            line[x] = m[reflect(x - r, width)]
+        o = out[y]
+        c = line[r : r + width]
+        for x in range(width):
+            o[x] = c[x] * centre
+        for j in range(r, 0, -1):  # shifted views: every index is the loop counter (vectorisable)
+            lo = line[r - j : r - j + width]
+            hi = line[r + j : r + j + width]
+            w = weights[r - j]
+            for x in range(width):
+                o[x] += (lo[x] + hi[x]) * w
+    return out
 
 
 _BINS = 1 << 16
