@@ -82,6 +82,7 @@ __all__ = [
     "make_executor",
     "release_memory",
     "start_workers",
+    "task_threads",
     "stop_workers",
     "use_executor",
     "worker_count",
@@ -147,6 +148,19 @@ def available_cores() -> int:
     except (OSError, ValueError):
         pass
     return max(1, cores)
+
+
+def task_threads(limit: int = 8) -> int:
+    """Threads one task may use for its own compiled (GIL-free) work, at most ``limit``.
+
+    1 in a worker process whose cores are shared with other workers (its
+    ``OMP_NUM_THREADS`` is 1: :func:`start_workers` and the pools set it so), else the
+    cores this process may use (:func:`available_cores`): a task run in the submitting
+    process — a serial run — has the machine to itself.
+    """
+    if os.environ.get("OMP_NUM_THREADS", "").strip() == "1":
+        return 1
+    return max(1, min(int(limit), available_cores()))
 
 
 def _read_int(path: str) -> int | None:

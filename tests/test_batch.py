@@ -216,3 +216,15 @@ def test_a_task_run_in_the_submitting_process_leaves_its_threads_and_environment
     assert _call(math.sqrt, 9.0, True, None) == 3.0  # as in another worker process
     assert "NUMBA_NUM_THREADS" not in os.environ and os.environ.get("OMP_NUM_THREADS") == "1"
     assert not parallel._is_initialized
+
+
+def test_task_threads_one_in_a_shared_worker_else_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from procfw import batch
+
+    monkeypatch.setattr(batch, "available_cores", lambda: 6)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert batch.task_threads() == 6 and batch.task_threads(4) == 4
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what start_workers and the pools set in their workers
+    assert batch.task_threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert batch.task_threads(8) == 6

@@ -91,10 +91,21 @@ def debayer_image(image: Image, pattern: CFAPattern, method: str) -> Image:
 
 
 def _noise(rgb: Image, algorithm: str) -> dict[str, Any]:
+    """The noise estimates of the three channels, computed in threads when this task may use several
+    cores (:func:`procfw.batch.task_threads`: a serial run; one thread in a pool's worker)."""
+    from procfw.batch import task_threads
+
     out: dict[str, Any] = {}
     name = "K-Sigma" if algorithm == "NoiseEvaluation_KSigma" else "MRS"
-    for c, letter in enumerate("RGB"):
-        est = estimate_noise(rgb.pixels[c], name)
+    threads = task_threads(3)
+    if threads > 1:  # the estimators' compiled passes release the GIL
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads, thread_name_prefix="debayer-noise") as pool:
+            estimates = list(pool.map(lambda c: estimate_noise(rgb.pixels[c], name), range(3)))
+    else:
+        estimates = [estimate_noise(rgb.pixels[c], name) for c in range(3)]
+    for letter, est in zip("RGB", estimates):
         out[f"noiseEstimate{letter}"] = est.sigma
         out[f"noiseFraction{letter}"] = est.fraction
         out[f"noiseAlgorithm{letter}"] = est.algorithm

@@ -14,6 +14,11 @@ Lanczos-3 for registrations at about the same scale (0.8–1.25), the Mitchell�
 filter of radius ``max(2, ⌈1.5·s⌉)`` when the target is shrunk by more than 1.25 (to avoid
 aliasing), and the bicubic spline when it is enlarged by more than 1.25 (no ringing from
 Lanczos on upsampling).  Clamping applies to the bicubic spline and Lanczos kernels.
+
+The bands are independent (each writes its own output rows), so they are shared among
+:func:`warp_threads` threads (the compiled kernel releases the GIL): all the cores when the
+warp runs in the submitting process (a serial run), one in a worker process of a pool that
+already shares the cores among frames.  The result does not depend on the number of threads.
 """
 
 from __future__ import annotations
@@ -26,7 +31,10 @@ import numpy as np
 from processes.kernels import pixel_interpolation as pi
 from processes.staralignment import models
 
-__all__ = ["INTERPOLATIONS", "choose_kernel", "coverage_mask", "warp"]
+__all__ = ["INTERPOLATIONS", "choose_kernel", "coverage_mask", "warp", "warp_threads"]
+
+MAX_THREADS = 8
+"""At most this many threads resample one image."""
 
 INTERPOLATIONS: tuple[str, ...] = (
     "NearestNeighbor",
@@ -73,6 +81,15 @@ def choose_kernel(element: str, h: np.ndarray, ref_size: tuple[int, int]) -> tup
     return "lanczos3", 2
 
 
+def warp_threads() -> int:
+    """Threads for one warp: :func:`procfw.batch.task_threads` (1 in a worker process whose
+    cores are shared, as :mod:`procfw.batch` marks its workers with ``OMP_NUM_THREADS=1``,
+    else the cores this process may use), at most :data:`MAX_THREADS`."""
+    from procfw.batch import task_threads
+
+    return task_threads(MAX_THREADS)
+
+
 def _grid(h: np.ndarray, rows: slice, width: int) -> tuple[np.ndarray, np.ndarray]:
     ys = np.arange(rows.start, rows.stop, dtype=np.float64)[:, None]
     xs = np.arange(width, dtype=np.float64)[None, :]
@@ -96,11 +113,14 @@ def warp(
     radius: int = 2,
     band_rows: int = 256,
     progress: Callable[[float], None] | None = None,
+    threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Resample planar ``pixels`` (C, H, W) through ``h`` onto an ``out_size`` (width, height) grid.
 
     Returns the float32 result (C, height, width) and the boolean coverage mask
-    (height, width) of the pixels that map inside the source.
+    (height, width) of the pixels that map inside the source.  ``threads``: how many
+    threads share the bands of ``band_rows`` rows (None: :func:`warp_threads`); the result
+    is the same for any number.
     """
     from processes.kernels import warp_numba
 
@@ -116,13 +136,32 @@ def warp(
     code, table, fb, fc = warp_numba.method_parameters(kernel)
     r = min(max(1, int(radius)), src_w), min(max(1, int(radius)), src_h)
     matrix = np.ascontiguousarray(h, dtype=np.float64)
+    workers = max(1, min(height, int(threads if threads is not None else warp_threads())))
     step = max(1, int(band_rows))
-    for start in range(0, height, step):
-        stop = min(height, start + step)
-        warp_numba.warp_rows(planes, matrix, start, stop, code, table, r[0], r[1], fb, fc,
+    if workers > 1:  # bands small enough to keep every thread busy to the end
+        step = max(1, min(step, -(-height // (4 * workers))))
+    bands = [(start, min(height, start + step)) for start in range(0, height, step)]
+
+    def band(rows: tuple[int, int]) -> int:
+        warp_numba.warp_rows(planes, matrix, rows[0], rows[1], code, table, r[0], r[1], fb, fc,
                              0.0 if clamp is None else float(clamp), clamp is not None, out, mask)
-        if progress is not None:
-            progress(min(1.0, stop / height))
+        return rows[1]
+
+    if workers <= 1:
+        for rows in bands:
+            stop = band(rows)
+            if progress is not None:
+                progress(min(1.0, stop / height))
+        return out, mask
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="warp") as pool:
+        done = 0
+        for future in as_completed([pool.submit(band, rows) for rows in bands]):
+            future.result()
+            done += 1
+            if progress is not None:
+                progress(done / len(bands))
     return out, mask
 
 

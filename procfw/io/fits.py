@@ -481,9 +481,22 @@ def bitpix_of(image: Image) -> int:
     return FORMAT_BITPIX[image.sample_format]
 
 
+_PLAIN_SUFFIXES = frozenset({".fits", ".fit", ".fts"})
+"""Suffixes astropy writes uncompressed (a ``.gz`` name is gzipped by astropy)."""
+
+_CHUNK_BYTES = 4 << 20
+"""Bytes of pixel data converted to big-endian and written at a time by :func:`_write_float_data`."""
+
+
 def _write(image: Image, path: Path, *, bitpix: int | None, name: Path) -> None:
-    """Write ``image`` to exactly ``path`` (replacing it) at ``bitpix`` (None: its sample format);
-    errors name ``name``."""
+    """Write ``image`` to exactly ``path`` (replacing it) at ``bitpix`` (None: its sample
+    format); errors name ``name``.
+
+    Floating point data to a plain (uncompressed) file: astropy makes and verifies the
+    header, and the pixels are written by :func:`_write_float_data` (the same bytes as
+    astropy's ``writeto``, which byte-swaps the whole array in place and back); anything
+    else through ``writeto``.
+    """
     from astropy.io import fits
 
     if bitpix is None:
@@ -494,11 +507,34 @@ def _write(image: Image, path: Path, *, bitpix: int | None, name: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         header = header_from_keywords(image.keywords, name)
-        hdu = fits.PrimaryHDU(data=encode_pixels(image.pixels, bitpix), header=header)
+        data = encode_pixels(image.pixels, bitpix)
+        hdu = fits.PrimaryHDU(data=data, header=header)
         try:
-            hdu.writeto(path, overwrite=True, output_verify="silentfix")
+            if bitpix in (-32, -64) and path.suffix.lower() in _PLAIN_SUFFIXES:
+                hdu.verify("silentfix")  # what writeto's output_verify does
+                _write_float_data(path, hdu.header.tostring().encode("ascii"), data)
+            else:
+                hdu.writeto(path, overwrite=True, output_verify="silentfix")
         except Exception as exc:  # OSError, astropy VerifyError, ...
             raise ImageFileError(name, f"cannot write the FITS file ({_describe(exc)})") from exc
+
+
+def _write_float_data(path: Path, header: bytes, data: np.ndarray) -> None:
+    """Write a primary HDU: the ``header`` block, then ``data`` (native float32/float64)
+    big-endian, zero-padded to a multiple of 2880 bytes; one conversion pass through a
+    small buffer (the array is not modified)."""
+    flat = data.reshape(-1)
+    step = max(1, _CHUNK_BYTES // flat.itemsize)
+    buffer = np.empty(min(step, flat.size), dtype=flat.dtype.newbyteorder(">"))
+    with open(path, "wb") as f:
+        f.write(header)
+        for start in range(0, flat.size, step):
+            part = flat[start : start + step]
+            out = buffer[: part.size]
+            np.copyto(out, part)  # the byte-swapping copy
+            f.write(out.view(np.uint8))
+        written = len(header) + flat.size * flat.itemsize
+        f.write(b"\0" * (-written % 2880))
 
 
 def encode_pixels(pixels: np.ndarray, bitpix: int) -> np.ndarray:

@@ -448,7 +448,11 @@ def test_failed_write_leaves_no_temp_file_and_target_untouched(tmp_path: Path, m
         Path(args[0]).write_bytes(b"partial")
         raise OSError("disk full")
 
+    def broken_float_write(path: Path, header: bytes, data: np.ndarray) -> None:
+        broken_writeto(None, path)
+
     monkeypatch.setattr(fits.PrimaryHDU, "writeto", broken_writeto)
+    monkeypatch.setattr("procfw.io.fits._write_float_data", broken_float_write)  # float data's own writer
     with pytest.raises(ImageFileError, match="disk full") as caught:
         write_fits(Image(np.zeros((2, 2), dtype=np.float32)), target, overwrite=True)
 
@@ -719,3 +723,31 @@ def test_written_files_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("bitpix", [-32, -64])
+@pytest.mark.parametrize("shape", [(1, 5, 7), (3, 40, 33), (2, 1, 1)])
+def test_float_writes_are_astropys_bytes_and_leave_the_pixels_alone(tmp_path: Path, bitpix: int,
+                                                                    shape: tuple[int, ...]) -> None:
+    """Float data to a plain file is written by procfw (one byte-swapping pass through a buffer):
+    byte for byte what astropy's writeto writes, and the image's own array is never touched."""
+    from procfw.io import fits as fits_module
+
+    rng = np.random.default_rng(len(shape) - bitpix)
+    pixels = rng.random(shape).astype(np.float32 if bitpix == -32 else np.float64)
+    pixels.flat[0] = np.nan
+    keywords = [FITSKeyword("OBJECT", "M 94", "target"), FITSKeyword("EXPTIME", 10.0, "s"),
+                FITSKeyword("HISTORY", "h" * 150, ""), FITSKeyword("LONGSTR", "s" * 120, "continued"),
+                FITSKeyword("UNDEF", None, "undefined")]
+    image = Image(pixels, keywords)
+    before = pixels.copy()
+    ours = write_fits(image, tmp_path / "ours.fits", bitpix=bitpix)
+    np.testing.assert_array_equal(pixels, before)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hdu = fits.PrimaryHDU(data=fits_module.encode_pixels(pixels, bitpix),
+                              header=fits_module.header_from_keywords(keywords))
+        hdu.writeto(tmp_path / "astropy.fits", output_verify="silentfix")
+    assert ours.read_bytes() == (tmp_path / "astropy.fits").read_bytes()
+    assert ours.stat().st_size % 2880 == 0
+    np.testing.assert_array_equal(read_fits(ours).pixels, pixels if bitpix == -64 else before)

@@ -393,3 +393,22 @@ def test_global_execution_over_a_glob(tmp_path: Path) -> None:
     with pytest.raises(ExecutionError, match="raw_nokeyword"):
         instance.evolve(targetItems=str(tmp_path / "raw_nok*.fits"), onError="OnError_Abort").execute_global(
             Workspace())
+
+
+@pytest.mark.parametrize("algorithm", ["NoiseEvaluation_MRS", "NoiseEvaluation_KSigma"])
+def test_noise_estimates_in_threads_equal_the_single_threaded_ones(algorithm: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A task with the machine to itself (a serial run) estimates the three channels in threads; a pool
+    worker (OMP_NUM_THREADS=1) one after the other; the estimates are the same."""
+    from processes.debayer import process as debayer_process
+
+    monkeypatch.setattr("procfw.batch.available_cores", lambda: 3)
+    cam = sim.Camera(width=160, height=120, bayer_pattern="GRBG", seed=4)
+    raw = sim.light_frame(cam, sim.random_scene(cam, n_stars=20, seed=4), seed=2)
+    rgb = Image(vng(raw.data.astype(np.float32) / 65535, CFAPattern.parse("GRBG")))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    threaded = debayer_process._noise(rgb, algorithm)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    single = debayer_process._noise(rgb, algorithm)
+    assert threaded == single
+    assert all(threaded[f"noiseEstimate{c}"] > 0 for c in "RGB")

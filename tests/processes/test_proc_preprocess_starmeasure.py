@@ -86,3 +86,45 @@ def test_empty_and_colour_planes() -> None:
     assert measure_stars(rgb).count == len(centres)
     with pytest.raises(ValueError, match="2-D plane"):
         measure_stars(np.zeros((4, 4)))
+
+
+@pytest.mark.parametrize("size", [1 << 16, (1 << 16) + 1, 300_001])
+def test_abs_dev_median_equals_numpy(size: int) -> None:
+    """The compiled median of |x − c| (no array of deviations) is np.median's, bit for bit."""
+    from processes.kernels import starmeasure_numba
+
+    rng = np.random.default_rng(size)
+    cases = [
+        rng.normal(0.0, 1e-3, size),
+        np.round(rng.normal(0.0, 4.0, size)),  # many ties, in and around the middle bins
+        np.full(size, 0.25),  # every deviation equal
+        np.concatenate([rng.normal(0.0, 1e-3, size - 3), [50.0, -70.0, 1e9]]),  # far outliers: a coarse histogram
+    ]
+    for data in cases:
+        for center in (0.0, float(np.median(data)), 0.1):
+            want = float(np.median(np.abs(data - center)))
+            assert starmeasure_numba.abs_dev_median(data, center) == want
+
+
+def test_a_float64_plane_is_measured_without_being_changed() -> None:
+    plane, centres = _star_field(3.0, 3.0, count=20)
+    data = plane.astype(np.float64)
+    data[5, 7] = np.nan  # non-finite pixels are replaced in a copy, not in the caller's plane
+    before = data.copy()
+    field = measure_stars(data)
+    np.testing.assert_array_equal(data, before)
+    assert field.count == len(centres)
+    assert field.median_fwhm == measure_stars(data.astype(np.float32)).median_fwhm
+
+
+@pytest.mark.parametrize("shape", [(97, 131), (5, 7), (3, 40), (40, 2), (1, 9)])
+@pytest.mark.parametrize("sigma", [1.0, 0.7, 2.5])
+def test_compiled_gaussian_smoothing_is_scipys(shape: tuple[int, int], sigma: float) -> None:
+    """The star measurement's compiled smoothing equals ndimage.gaussian_filter bit for bit (reflected edges,
+    planes narrower than the filter included)."""
+    from scipy import ndimage
+
+    from processes.kernels.starmeasure import _gaussian_smooth
+
+    plane = np.random.default_rng(shape[0] * 7 + shape[1]).normal(0.1, 0.02, shape)
+    np.testing.assert_array_equal(_gaussian_smooth(plane, sigma), ndimage.gaussian_filter(plane, sigma))
