@@ -4,6 +4,7 @@ The corpus is found at ``$PROCFW_CORPUS`` or else ``../shared/corpus`` beside th
 Locally a test that needs it skips when it is missing; under CI (``CI`` set to a true value)
 such a skip — and a skip for a missing peer program such as ``siril-cli``, which ``.ci/run``
 installs before the tests — is turned into a failure, so missing inputs never pass silently.
+Under CI, hypothesis is derandomized (the same examples every run).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from procfw.image import Image
 from procfw.workspace import Workspace
@@ -21,6 +23,13 @@ from procfw.workspace import Workspace
 CORPUS = Path(os.environ.get("PROCFW_CORPUS") or Path(__file__).resolve().parents[1].parent / "shared" / "corpus")
 UNDER_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 _REQUIRED_UNDER_CI = ("corpus", "seestar", "siril-cli", str(CORPUS).lower())
+
+# Under CI, hypothesis draws the same examples on every run and sets no deadline (a shared
+# 2-core machine is noisy), so whether a change lands does not depend on luck; local runs
+# draw new ones, and what they find is kept as an @example.
+settings.register_profile("ci", derandomize=True, deadline=None)
+if UNDER_CI:
+    settings.load_profile("ci")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -52,11 +52,15 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+_STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "$": "\\$", "\n": "\\n", "\t": "\\t", "\r": "\\r"})
+"""Backslash escapes of a quoted string item: both readers resolve them, and ``\\$`` is never a variable."""
+
+
 def _format_item(value: Any) -> str:
     if isinstance(value, str):
-        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", value) and value not in ("true", "false"):
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", value) and value not in ("true", "false", "inf", "nan"):
             return value
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return '"' + value.translate(_STRING_ESCAPES) + '"'
     return format_value(value)
 
 

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import attrs
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from procfw.icons.source import parse_console_command
@@ -126,6 +126,7 @@ _VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4), max_
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_VALUES, min_size=1, max_size=4))
+@example([["$0", "inf", "nan", "a\nb"]])
 def test_the_value_syntax_reads_the_same_in_both_readers(value: list[Any]):
     """procfw.literals (the parameter layer's reader of table text) and the console grammar agree."""
     text = format_value(value)
