@@ -228,8 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 0
+    from procfw.batch import reuse_freed_memory
     from procfw.errors import ProcfwError
 
+    reuse_freed_memory()
     _quiet_plugin_warnings()
     restore = _handle_sigterm()
     try:
