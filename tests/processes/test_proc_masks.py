@@ -10,8 +10,8 @@ import pytest
 from scipy import ndimage
 
 from processes.kernels.colorspace import SRGB
-from processes.masks import RangeSelection, StarMask
-from processes.masks.rangeselection import range_mask
+from processes.masks.rangeselection import RangeSelection, range_mask
+from processes.masks.starmask import StarMask
 from processes.simulation.starfield import render_stars
 from procfw.console import Session
 from procfw.errors import ParameterError
