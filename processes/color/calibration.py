@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from processes.kernels.multiscale import LINEAR_3, atrous, reconstruct
+from processes.kernels.multiscale import LINEAR_3, smoothings
 from procfw.errors import ExecutionError, ProcfwError
 from procfw.image import Image
 from procfw.params import Boolean, Float, Int32, String, param
@@ -54,9 +54,14 @@ def structure_map(intensity: np.ndarray, structure_layers: int, noise_layers: in
     """PCL's structure map (0/1) of a 2-D ``intensity``: see the module docstring, step 2."""
     m = np.asarray(intensity, dtype=np.float64)
     for _ in range(_SD_ITERATIONS):
-        details, residual = atrous(m, structure_layers, LINEAR_3)
-        small = np.clip(reconstruct(details, residual, enabled=set(range(noise_layers))), 0, 1)
-        m = np.clip(m - small, 0, 1)
+        # the noise layers plus the residual: (m − c_noise) + c_last, layers visited one at a time
+        noise = np.zeros_like(m)
+        residual = m
+        for j, smooth in enumerate(smoothings(m, structure_layers, LINEAR_3), start=1):
+            if j == noise_layers:
+                noise = m - smooth
+            residual = smooth
+        m = np.clip(m - np.clip(noise + residual, 0, 1), 0, 1)
         low, high = float(m.min()), float(m.max())
         m = (m - low) / (high - low) if high > low else np.zeros_like(m)
     return (m >= 0.0005).astype(np.float64)

@@ -10,10 +10,12 @@ linear interpolation function PixInsight's ColorCalibration uses for structure d
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["B3_SPLINE", "LINEAR_3", "atrous", "reconstruct"]
+__all__ = ["B3_SPLINE", "LINEAR_3", "atrous", "reconstruct", "smoothings"]
 
 B3_SPLINE = (1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16)
 """The B3 spline scaling function (one axis)."""
@@ -21,22 +23,31 @@ LINEAR_3 = (0.25, 0.5, 0.25)
 """The 3×3 linear interpolation scaling function (one axis)."""
 
 
-def atrous(
-    image: np.ndarray, layers: int, scaling: tuple[float, ...] = B3_SPLINE
-) -> tuple[list[np.ndarray], np.ndarray]:
-    """(detail layers w_1..w_layers, residual) of a 2-D ``image`` in float64, mirrored borders."""
+def smoothings(image: np.ndarray, layers: int, scaling: tuple[float, ...] = B3_SPLINE) -> Iterator[np.ndarray]:
+    """The successive smoothings ``c_1..c_layers`` of a 2-D ``image`` (float64, mirrored borders),
+    one at a time: detail layer ``w_j = c_{j-1} − c_j`` with ``c_0 = image``.  Memory stays at a
+    few planes however many layers there are."""
     current = np.asarray(image, dtype=np.float64)
     taps = np.asarray(scaling, dtype=np.float64)
-    details: list[np.ndarray] = []
     for j in range(layers):
         step = 2**j
         kernel = np.zeros((len(taps) - 1) * step + 1)
         kernel[::step] = taps
-        smooth = ndimage.correlate1d(current, kernel, axis=0, mode="mirror")
-        smooth = ndimage.correlate1d(smooth, kernel, axis=1, mode="mirror")
-        details.append(current - smooth)
-        current = smooth
-    return details, current
+        current = ndimage.correlate1d(current, kernel, axis=0, mode="mirror")
+        current = ndimage.correlate1d(current, kernel, axis=1, mode="mirror")
+        yield current
+
+
+def atrous(
+    image: np.ndarray, layers: int, scaling: tuple[float, ...] = B3_SPLINE
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """(detail layers w_1..w_layers, residual) of a 2-D ``image`` in float64, mirrored borders."""
+    previous = np.asarray(image, dtype=np.float64)
+    details: list[np.ndarray] = []
+    for smooth in smoothings(previous, layers, scaling):
+        details.append(previous - smooth)
+        previous = smooth
+    return details, previous
 
 
 def reconstruct(details: list[np.ndarray], residual: np.ndarray | None, enabled: set[int] | None = None) -> np.ndarray:

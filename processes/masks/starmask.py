@@ -33,7 +33,7 @@ import numpy as np
 from scipy import ndimage
 
 from processes.kernels.mtf import histogram_transform
-from processes.kernels.multiscale import atrous
+from processes.kernels.multiscale import smoothings
 from processes.masks.common import gaussian_smooth, intensity_planes
 from procfw.image import Image
 from procfw.params import Boolean, Enumeration, Float, Int32, param
@@ -51,12 +51,23 @@ def _grow(mask: np.ndarray, times: int) -> np.ndarray:
     return mask
 
 
-def _structure_map(details: list[np.ndarray], aggregate: bool) -> np.ndarray:
-    """Structure strength: the sum of the layers (what stands above their residual), or with
-    ``aggregate`` the sum of their positive coefficients only; never below 0."""
-    if aggregate:
-        return np.sum([np.maximum(layer, 0) for layer in details], axis=0)
-    return np.maximum(np.sum(details, axis=0), 0)
+def _strengths(source: np.ndarray, layers: int, small_layers: int, aggregate: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(strength over all ``layers``, strength over the first ``small_layers``) of ``source``.
+
+    The strength is the sum of the detail layers (``source`` minus the smoothing), or with
+    ``aggregate`` the sum of their positive coefficients; never below 0.  The layers are
+    visited one at a time (:func:`smoothings`), never all held at once.
+    """
+    previous = source
+    positive = np.zeros_like(source)
+    small = np.zeros_like(source)
+    for j, smooth in enumerate(smoothings(source, layers), start=1):
+        if aggregate:
+            positive += np.maximum(previous - smooth, 0)
+        previous = smooth
+        if j == small_layers:
+            small = positive.copy() if aggregate else np.maximum(source - smooth, 0)
+    return (positive if aggregate else np.maximum(source - previous, 0)), small
 
 
 class StarMask(Process):
@@ -111,15 +122,10 @@ class StarMask(Process):
 
     def structures(self, source: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(structure strength ``S``, structure support, small-scale support) of the stretched ``source``."""
-        details, _ = atrous(source, self.waveletLayers)
-        strength = _structure_map(details, self.aggregateStructures)
-        support = strength > self.noiseThreshold
-        small = np.zeros_like(support)
         compensation = min(self.growthCompensation, self.waveletLayers - 1)  # at most all but the largest layer
-        if compensation > 0:
-            small = support & (_structure_map(details[:compensation], self.aggregateStructures)
-                               > self.noiseThreshold)
-        return strength, support, small
+        strength, small = _strengths(source, self.waveletLayers, compensation, self.aggregateStructures)
+        support = strength > self.noiseThreshold
+        return strength, support, support & (small > self.noiseThreshold)
 
     def mask(self, image: Image) -> np.ndarray:
         """The mask (or structure map) of ``image`` as a float64 ``(height, width)`` plane."""

@@ -192,3 +192,19 @@ def test_errors_name_what_is_wrong():
         run(ColorCalibration(whiteUseROI=True, whiteROIX0=5, whiteROIX1=5, whiteROIY1=9), pixels)
     with pytest.raises(ExecutionError, match="no significant white reference pixels for channel #0 \\(R\\)"):
         run(ColorCalibration(structureDetection=False, whiteLow=0.95), pixels)
+
+
+def test_structure_map_is_pcls_four_passes():
+    """The streamed structure map equals PCL's passes written out with every layer held."""
+    from processes.kernels.multiscale import LINEAR_3, atrous, reconstruct
+
+    pixels, _ = field(size=96)
+    m = pixels.astype(np.float64).mean(axis=0)
+    expected = m.copy()
+    for _ in range(4):
+        details, residual = atrous(expected, 5, LINEAR_3)
+        np.testing.assert_allclose(reconstruct(details, residual), expected, atol=1e-12)  # a perfect split
+        noise = np.clip(reconstruct(details, residual, enabled={0}), 0, 1)
+        expected = np.clip(expected - noise, 0, 1)
+        expected = (expected - expected.min()) / (expected.max() - expected.min())
+    np.testing.assert_array_equal(structure_map(m, 5, 1), (expected >= 0.0005).astype(float))
