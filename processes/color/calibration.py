@@ -20,7 +20,8 @@
    [0, 1] the three channels are rescaled together from [min, max] to [0, 1] (PCL's
    ``Normalize``).
 
-The factors, the background and the white reference come back as read-only outputs of
+A HISTORY card records the factors and the background.  The factors, the background and
+the white reference come back as read-only outputs of
 procfw (PixInsight only prints them): ``factorR/G/B``, ``backgroundR/G/B``, ``whiteR/G/B``.
 ``outputWhiteReferenceMask`` / ``outputBackgroundReferenceMask`` open masks of the pixels
 used (1) as new windows ``<reference>_white`` / ``<reference>_background``.
@@ -35,7 +36,7 @@ import numpy as np
 
 from processes.kernels.multiscale import LINEAR_3, smoothings
 from procfw.errors import ExecutionError, ProcfwError
-from procfw.image import Image
+from procfw.image import FITSKeyword, Image
 from procfw.params import Boolean, Float, Int32, String, param
 from procfw.process import ExecutionContext, Process, ProcessOutput
 
@@ -223,4 +224,7 @@ class ColorCalibration(Process):
         if low < 0 or high > 1:
             rgb = (rgb - low) / (high - low) if high > low else np.zeros_like(rgb)
         pixels = np.concatenate([rgb.astype(image.pixels.dtype), image.pixels[3:]])
-        return ProcessOutput(image=image.with_pixels(pixels), outputs=outputs, new_images=new_images)
+        history = FITSKeyword("HISTORY", "ColorCalibration: factors " + " ".join(f"{k:.5f}" for k in factors)
+                              + ", background " + " ".join(f"{b:.5e}" for b in bg), "")
+        return ProcessOutput(image=image.with_pixels(pixels).with_keywords([history]), outputs=outputs,
+                             new_images=new_images)

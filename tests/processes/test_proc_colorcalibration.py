@@ -99,6 +99,9 @@ def test_known_channel_factors_are_restored_within_one_percent():
     sky = stars < 1e-4
     np.testing.assert_allclose([np.median(out[c][sky]) for c in range(3)], background, atol=5e-4)
     assert view.image.pixels.dtype == np.float32 and len(view.history.processes()) == 1
+    history = [k.value for k in view.image.keywords if k.name == "HISTORY"]
+    assert history == [f"ColorCalibration: factors {factors[0]:.5f} 1.00000 {factors[2]:.5f}, background "
+                       + " ".join(f"{b:.5e}" for b in background)]
 
 
 def test_without_structure_detection_the_whole_image_is_the_white_reference():
