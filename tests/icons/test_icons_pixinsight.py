@@ -194,6 +194,21 @@ PCL: dict[str, tuple[int, dict[str, int]]] = {
     "MaskedStretch": (256, {"targetBackground": 8, "clippingFraction": 8, "backgroundLow": 8, "backgroundHigh": 8}),
     # Morphology/MorphologicalTransformationParameters.cpp (version: MorphologicalTransformationProcess.cpp)
     "MorphologicalTransformation": (256, {"lowThreshold": 6, "highThreshold": 6, "amount": 2, "selectionPoint": 2}),
+    # ColorCalibration/ColorCalibrationParameters.cpp (last open version, 2021; removed in 1.9.2),
+    # version: ColorCalibrationProcess.cpp
+    "ColorCalibration": (
+        256,
+        {"whiteLow": 7, "whiteHigh": 7, "backgroundLow": 7, "backgroundHigh": 7,
+         "manualRedFactor": 4, "manualGreenFactor": 4, "manualBlueFactor": 4},
+    ),
+    # not in PCL (closed source) and in no corpus icon: PixInsight's default version, and the
+    # decimals its generated scripts write (StarMask: "noiseThreshold = 0.10000", ...)
+    "StarMask": (
+        256,
+        {"shadowsClipping": 5, "midtonesBalance": 5, "highlightsClipping": 5, "noiseThreshold": 5,
+         "truncation": 5, "limit": 5},
+    ),
+    "RangeSelection": (256, {"lowRange": 6, "highRange": 6, "fuzziness": 2, "smoothness": 2}),
 }
 
 # PixInsight processes whose sources PixInsight has never published and that no corpus icon
