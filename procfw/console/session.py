@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePath
 from typing import IO, Any
 
+from procfw.batch import EXECUTOR_KINDS, Executor, make_executor, use_executor
 from procfw.console.commands import REQUIRED, CommandSpec, spec_of
 from procfw.console.formatting import execution_lines, jsonable
 from procfw.errors import FileExistsProcfwError, ProcfwError, UnknownNameError
@@ -544,8 +545,41 @@ class Session:
             return
         if into is not None:
             raise ArgumentError(f"a process does not take '-> NAME' (use: icon {into} = {name} ...)", statement.into)
+        run_options, args = _split_run_options(cls, args)
         instance, targets = self.build_instance(cls, args)
-        self.run_instance(instance, targets, statement)
+        if not run_options:
+            self.run_instance(instance, targets, statement)
+            return
+        with self._file_executor(cls, run_options, targets, statement) as executor, use_executor(executor):
+            self.run_instance(instance, targets, statement)
+
+    @contextmanager
+    def _file_executor(
+        self, cls: type[Process], options: dict[str, ArgValue], targets: Sequence[ArgValue], statement: ast.Command
+    ) -> Iterator[Executor]:
+        """The executor that ``-executor=``/``-workers=``/``-scheduler=`` ask for, closed after the run."""
+        first = next(iter(options.values())).node or statement
+        if targets or not callable(getattr(cls, "process_file", None)):
+            verb = "applies" if len(options) == 1 else "apply"
+            raise ArgumentError(f"{cls.process_id}: -{', -'.join(options)} {verb} only to a run over files "
+                                "(a process with a list of target files, run with no target view)", first)
+        kind = options["executor"].value if "executor" in options else "processes"
+        if kind not in EXECUTOR_KINDS:
+            raise ArgumentError(f"-executor={format_value(kind)}: expected one of {'|'.join(EXECUTOR_KINDS)}"
+                                f"{suggest(str(kind), list(EXECUTOR_KINDS))}", options["executor"].node)
+        workers = options["workers"].value if "workers" in options else None
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+            raise ArgumentError(f"-workers={format_value(workers)}: expected a whole number of processes, at least 1",
+                                options["workers"].node)
+        scheduler = options["scheduler"].value if "scheduler" in options else None
+        try:
+            executor = make_executor(str(kind), workers=workers, scheduler=scheduler)
+        except ProcfwError as exc:
+            raise ArgumentError(str(exc), first) from None
+        try:
+            yield executor
+        finally:
+            executor.close()
 
     def _help(self, name: str, statement: ast.Command) -> None:
         """``NAME --help`` / ``NAME -h``: what ``help NAME`` prints."""
@@ -721,6 +755,26 @@ def _offending(error: ProcfwError, args: Sequence[ArgValue]) -> ast.Node | None:
         if isinstance(given, (str, PurePath)) and str(given) == subject and arg.node is not None:
             return arg.node
     return None
+
+
+RUN_OPTIONS = ("executor", "workers", "scheduler")
+"""Options of a process command line that choose where its files run (not parameters: not kept in icons)."""
+
+
+def _split_run_options(cls: type[Process], args: Sequence[ArgValue]) -> tuple[dict[str, ArgValue], list[ArgValue]]:
+    """(``-executor=``/``-workers=``/``-scheduler=`` options, the other arguments); a parameter of
+    the same id, should a process declare one, stays a parameter."""
+    schema = cls.schema()
+    options: dict[str, ArgValue] = {}
+    rest: list[ArgValue] = []
+    for arg in args:
+        if arg.kind == "option" and arg.name in RUN_OPTIONS and arg.name not in schema:
+            if arg.name in options:
+                raise ArgumentError(f"-{arg.name} given twice", arg.node)
+            options[arg.name] = arg
+        else:
+            rest.append(arg)
+    return options, rest
 
 
 def _asks_help(args: Sequence[ArgValue], parameters: set[str]) -> bool:
