@@ -401,8 +401,6 @@ class ImageIntegration(Process):
             need_noise=self._effective_weight_mode() in NOISE_MODES,
             noise_algorithm=_NOISE_ALGORITHMS[self.noiseEvaluationAlgorithm],
             use_noise_keywords=not self.ignoreNoiseKeywords, budget_bytes=max(1, budget // workers),
-            range_low=float(self.rangeLow) if self.rangeClipLow else None,
-            range_high=float(self.rangeHigh) if self.rangeClipHigh else None,
         )
         tasks = [(i, c) for i, frame in enumerate(frames) for c in range(frame.channels)]
         found: dict[tuple[int, int], ChannelStats] = {}

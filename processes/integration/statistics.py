@@ -69,14 +69,6 @@ def _noise_keyword(frame: FrameSource, channel: int) -> float | None:
     return None
 
 
-def _in_range(values: np.ndarray, low: float | None, high: float | None) -> np.ndarray:
-    """Which ``values`` range rejection keeps: above ``low`` and below ``high`` (None: no limit)."""
-    keep = np.ones(values.shape, dtype=bool) if low is None else values > np.float32(low)
-    if high is not None:
-        keep &= values < np.float32(high)
-    return keep
-
-
 def channel_statistics(
     frame: FrameSource,
     channel: int,
@@ -86,23 +78,13 @@ def channel_statistics(
     noise_algorithm: str = "MRS",
     use_noise_keywords: bool = True,
     budget_bytes: int = 1 << 30,
-    range_low: float | None = None,
-    range_high: float | None = None,
 ) -> ChannelStats:
-    """Location, scale, mean (and noise when ``need_noise``) of one channel of ``frame``.
-
-    Values that range rejection rejects — at or below ``range_low``, at or above
-    ``range_high`` (None: no limit) — are left out of location, scale and mean, as they
-    are left out of the integration: the zero borders that registration leaves would
-    otherwise pull the median down and widen the scale of every frame that has them.
-    """
+    """Location, scale, mean (and noise when ``need_noise``) of one channel of ``frame``."""
     height, width = frame.height, frame.width
     forced = max(1, math.ceil(height * width * STATS_BYTES_PER_VALUE / max(budget_bytes, 1)))
     stride = max(forced, math.ceil(height * width / FRAME_STATS_VALUES))
     data = frame.read_channel(channel, slice(0, height, stride))
     finite = data[np.isfinite(data)] if not np.isfinite(data).all() else data.ravel()
-    if range_low is not None or range_high is not None:
-        finite = finite[_in_range(finite, range_low, range_high)]
     if finite.size == 0:
         location = scale = mean = 0.0
     else:

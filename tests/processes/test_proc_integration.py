@@ -283,20 +283,6 @@ def test_range_rejection_ignores_zeros(tmp_path):
     assert np.allclose(reported.new_images["rejection_low"].pixels, 0)
 
 
-def test_normalization_statistics_leave_out_the_zero_borders_of_registration(tmp_path):
-    """A frame with a registration border is normalized as if the border were not there: its
-    location and scale come from the pixels that are integrated (with the zeros counted, this
-    frame's median would drop from 0.1799 to 0.1742, half its noise σ)."""
-    rng = np.random.default_rng(5)
-    frames = [(0.1 + 0.01 * rng.standard_normal((60, 80))).astype(np.float32) for _ in range(4)]
-    frames[2] = 1.3 * frames[2] + 0.05  # another sky level and gain: normalization has work to do
-    frames[2][:, :20] = 0.0
-    paths = write_stack(tmp_path, frames)
-    out = integrate(paths, rejection="NoRejection", normalization="AdditiveWithScaling")
-    inside = frames[2][:, 20:]
-    assert out.outputs["frames"][2]["location"][0] == pytest.approx(float(np.median(inside)), abs=1e-6)
-
-
 def test_all_rejected_takes_median_of_all(tmp_path):
     paths = write_stack(tmp_path, constant_frames([0.1, 0.2, 0.6]))
     out = integrate(paths, rejection="MinMax", minMaxLow=2, minMaxHigh=2)
