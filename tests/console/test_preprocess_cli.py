@@ -75,9 +75,10 @@ def test_command_runs_in_a_session(raw: Path, tmp_path: Path, console: Console) 
     assert report["options"]["rejection"] == "PercentileClip"
     with pytest.raises(Exception, match="already holds results"):
         console(f'preprocess "{raw}" "{tmp_path / "pre"}" -progress-')
-    console(f'preprocess "{raw}" "{tmp_path / "pre"}" -overwrite+ -align- -progress-')
+    console(f'preprocess "{raw}" "{tmp_path / "pre"}" -overwrite+ -align- -autoCrop- -progress-')
     report = json.loads((tmp_path / "pre" / "preprocess_report.json").read_text())
     assert report["options"]["align"] is False and report["reference"] == {}
+    assert report["options"]["autoCrop"] is False and [m["crop"] for m in report["masters"]] == [None, None]
 
 
 def test_executor_options_are_checked(raw: Path, tmp_path: Path) -> None:

@@ -56,6 +56,19 @@ def _truth(session: Any, name: str) -> sim.Frame:
     return sim.light_frame(cam, filter_scene(session.scene, name), exposure=60.0, seed=1)
 
 
+def _crop(run: dict[str, Any], name: str) -> tuple[int, int, int, int]:
+    """(x, y, width, height) of master_NAME in the reference frame: the area every frame covers."""
+    (master,) = [m for m in run["report"]["masters"] if m["name"] == f"master_{name}"]
+    crop = master["crop"]
+    return crop["x"], crop["y"], crop["width"], crop["height"]
+
+
+def _on_master(run: dict[str, Any], name: str, a: np.ndarray) -> np.ndarray:
+    """A reference-frame array cut to master_NAME's area."""
+    x, y, w, h = _crop(run, name)
+    return a[y : y + h, x : x + w]
+
+
 def _inner(a: np.ndarray) -> np.ndarray:
     return a[BORDER:-BORDER, BORDER:-BORDER]
 
@@ -92,15 +105,16 @@ def test_master_light_recovers_the_truth(run: dict[str, Any], name: str) -> None
     assert master.keyword("IMAGETYP") == "Master Light" and master.keyword("FILTER") == name
     assert master.keyword("NCOMBINE") == LIGHTS
     truth = _truth(run["session"], name)
-    expected = truth.truth.expected_calibrated(normalized=True)  # the trimmed-mean flat normalization included
-    sigma = truth.truth.noise_sigma / 65535 / math.sqrt(LIGHTS)
+    # the trimmed-mean flat normalization included; the master is cropped to the area every frame covers
+    expected = _on_master(run, name, truth.truth.expected_calibrated(normalized=True))
+    sigma = _on_master(run, name, truth.truth.noise_sigma) / 65535 / math.sqrt(LIGHTS)
     z = _inner((master.pixels[0] - expected) / sigma)
     assert 0.8 < _robust_sigma(z) < 1.15  # below 1: the registration's interpolation smooths the noise a little
-    sky = _inner(truth.truth.signal - truth.truth.sky) < 1.0  # background: no star, no trail
+    sky = _inner(_on_master(run, name, truth.truth.signal - truth.truth.sky)) < 1.0  # background: no star, no trail
     offset = float(np.mean(_inner(master.pixels[0] - expected)[sky]))
     single = float(np.median(truth.truth.noise_sigma)) / 65535
     # ImageIntegration takes its location estimates over the registration borders too, which biases
-    # the additive normalization by a fraction of a single frame's sigma (PixInsight leaves them out)
+    # the additive normalization by a fraction of a single frame's sigma
     assert abs(offset) < 0.15 * single
     assert np.percentile(np.abs(z), 99.9) < 6
     # photometry: the flux of the stars (above the sky) agrees within 2 %
@@ -136,10 +150,12 @@ def test_trail_and_hot_pixels_are_rejected(run: dict[str, Any], name: str) -> No
     session = run["session"]
     master = read_image(run["result"].masters[f"master_{name}"]).pixels[0]
     truth = _truth(session, name)
-    expected = truth.truth.expected_calibrated(normalized=True)
-    sigma = truth.truth.noise_sigma / 65535 / math.sqrt(LIGHTS)
+    expected = _on_master(run, name, truth.truth.expected_calibrated(normalized=True))
+    sigma = _on_master(run, name, truth.truth.noise_sigma) / 65535 / math.sqrt(LIGHTS)
     z = (master - expected) / sigma
+    x0, y0, _, _ = _crop(run, name)
     rows, cols, peak = _trail_in_reference(session, name)
+    rows, cols = rows - y0, cols - x0  # BORDER keeps them inside the crop
     assert rows.size > 200
     # a plain mean would keep 1/8 of the trail: peak/8 single-frame sigmas, sqrt(8) times more in master sigmas
     assert peak / LIGHTS * math.sqrt(LIGHTS) > 50
@@ -150,7 +166,7 @@ def test_trail_and_hot_pixels_are_rejected(run: dict[str, Any], name: str) -> No
     assert float(np.median(high)) < 0.01
     hot = session.camera.maps().hot_pixels  # where they sit in the reference frame (sensor = scene coordinates)
     inside = (hot[:, 0] > BORDER) & (hot[:, 0] < SIZE - BORDER) & (hot[:, 1] > BORDER) & (hot[:, 1] < SIZE - BORDER)
-    assert np.abs(z[hot[inside, 0], hot[inside, 1]]).max() < 5
+    assert np.abs(z[hot[inside, 0] - y0, hot[inside, 1] - x0]).max() < 5
 
 
 def test_report_lists_groups_links_frames_and_rejections(run: dict[str, Any]) -> None:
@@ -191,3 +207,20 @@ def test_earlier_results_are_never_replaced(run: dict[str, Any]) -> None:
     with pytest.raises(PreprocessError, match="already holds results .*-overwrite"):
         preprocess(run["root"] / "raw", pre)
     assert (pre / "master_L.fits").stat().st_mtime_ns == before
+
+
+@pytest.mark.parametrize("name", ["L", "R"])
+def test_master_is_cropped_to_the_area_every_registered_frame_covers(run: dict[str, Any], name: str) -> None:
+    x, y, w, h = _crop(run, name)
+    master = read_image(run["result"].masters[f"master_{name}"])
+    assert (master.width, master.height) == (w, h) and (w, h) != (SIZE, SIZE)
+    high = read_image(run["root"] / "pre" / "master" / f"master_{name}_rejection_high.fits")
+    assert (high.width, high.height) == (w, h)  # the rejection maps are cut alike
+    assert _crop(run, "L") == _crop(run, "R")  # one area for every filter: the masters stay aligned
+    registered = sorted((run["root"] / "pre" / "registered").glob("*/*"))  # every filter's
+    covered = np.logical_and.reduce([(read_image(p).pixels > 0).all(axis=0) for p in registered])
+    assert covered[y : y + h, x : x + w].all()  # registration left no zero inside
+    grown = [covered[y - 1, x : x + w], covered[y + h, x : x + w], covered[y : y + h, x - 1], covered[y : y + h, x + w]]
+    assert not any(edge.all() for edge in grown)  # and each side is as far out as it can go
+    assert f"cropped to the area every registered light covers: {w}x{h} at ({x}, {y}) of {SIZE}x{SIZE}" in "\n".join(
+        run["report"]["summary"])

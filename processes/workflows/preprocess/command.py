@@ -79,6 +79,7 @@ def preprocess_command(
     reference: str = "",
     align: bool = True,
     integrate: bool = True,
+    autoCrop: bool = True,
     rejection: Literal[REJECTIONS] = "Auto",
     outputExtension: str = ".fits",
     executor: Literal[EXECUTORS] = "processes",
@@ -104,8 +105,10 @@ def preprocess_command(
     -cosmeticCorrection+ removes hot/cold pixels; -debayer=Auto|Always|Never with
     -cfaPattern= and -debayerMethod=SuperPixel|Bilinear|VNG; -reference=FILE sets the
     registration reference (default: the best frame); -align- and -integrate- skip
-    steps; -rejection= sets the integration rejection (default Auto: percentile clipping
-    below 8 frames, winsorized sigma clipping from 8); -outputExtension=.fits|.xisf;
+    steps; -autoCrop- keeps each light master whole (default: cropped to the area every
+    registered frame covers, when that is at least half of it); -rejection= sets the
+    integration rejection (default Auto: percentile clipping below 8 frames, winsorized
+    sigma clipping from 8); -outputExtension=.fits|.xisf;
     -progress- hides the progress display (stderr).
 
     Where the per-frame steps (calibration, cosmetic correction, debayering, star
@@ -133,7 +136,7 @@ def preprocess_command(
         debayer=debayer,
         cfa_pattern=cfaPattern,
         debayer_method=debayerMethod,
-        reference=reference, align=align, integrate=integrate,
+        reference=reference, align=align, integrate=integrate, auto_crop=autoCrop,
         rejection=rejection,
         output_extension=_choice(session, "outputExtension", ext, _EXTENSIONS), overwrite=overwrite,
         executor=executor, workers=workers or None,

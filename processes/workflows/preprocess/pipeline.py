@@ -73,7 +73,8 @@ import numpy as np
 
 from processes.common.filelists import frame_icon
 from processes.kernels.starmeasure import measure_stars
-from processes.workflows.preprocess.frames import scan
+from processes.workflows.preprocess.crop import Rectangle, common_area
+from processes.workflows.preprocess.frames import read_header, scan
 from processes.workflows.preprocess.plan import CalibrationLink, FrameGroup, IntegrationSet, Options, Plan, make_plan
 from processes.workflows.preprocess.pool import WORKER_PRELOAD, start_workers
 from processes.workflows.preprocess.progress import NullProgress, StepProgress
@@ -163,6 +164,15 @@ def task_memory(plan: Plan) -> int:
     """The estimated peak bytes of one per-frame task of ``plan`` (largest frame; what sizes the local pool)."""
     pixels = max((g.width * g.height for g in plan.groups), default=0)
     return TASK_BASE_MEMORY + TASK_FRAME_COPIES * 4 * pixels
+
+
+MIN_CROP_FRACTION = 0.5
+"""A master is cropped to the area every frame covers only when that keeps at least this fraction of it."""
+
+
+def _cropped(image: Image, area: Rectangle) -> Image:
+    """``image`` cut to ``area`` (the same keywords, properties and sample format)."""
+    return image.with_pixels(np.ascontiguousarray(image.pixels[:, area.y0 : area.y1, area.x0 : area.x1]))
 
 
 def luminance(pixels: np.ndarray) -> np.ndarray:
@@ -281,6 +291,12 @@ class _Run:
         self.messages: list[str] = []
         self.results: dict[str, dict[str, Any]] = {}
         self.failures: list[str] = []
+        self.crop_area: tuple[Rectangle | None] | None = None
+        """The area every registered light covers, once computed (in a 1-tuple: None is an answer)."""
+        self.crops: dict[str, dict[str, Any]] = {}
+        """Per light master cropped to its common area: the rectangle kept."""
+        self.registrations: dict[str, tuple[list[list[float]], tuple[int, int]]] = {}
+        """Per raw light registered: (matrix from the reference grid to the frame, the frame's (width, height))."""
         self.reference: dict[str, Any] = {}
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -575,6 +591,9 @@ class _Run:
                 self.reject(raw, "registration", row["error"] or row["status"])
                 continue
             record = self.lights[raw]
+            if row.get("matrix"):
+                _, (width, height, _channels), _ = read_header(record["current"])
+                self.registrations[raw] = (row["matrix"], (width, height))
             record["registered"] = record["current"] = row["outputFilePath"]
             record["alignment"] = {key: rounded(row[key], 6) if isinstance(row.get(key), float) else row.get(key)
                                    for key in ("starsDetected", "matchedStars", "rmsError", "dx", "dy", "rotation",
@@ -590,6 +609,9 @@ class _Run:
             self.results[target.name] = {"name": target.name, "filter": target.filter, "error": reason}
             return
         result, workspace, image = self.integrate(f"integrating {target.name}", "light", files)
+        crop = self.common_area(target, raws, image)
+        if crop is not None:
+            image = _cropped(image, crop)
         exposure = sum(self.lights[r]["exposure"] or 0.0 for r in raws)
         extra = [FITSKeyword("FILTER", target.filter, "Filter"),
                  FITSKeyword("TOTALEXP", float(exposure), "Total exposure of the integrated frames, s")]
@@ -603,7 +625,9 @@ class _Run:
                 from processes.common.filelists import write_frame
 
                 map_path = self.folder("master") / f"{target.name}_{suffix}{self.ext}"
-                write_frame(workspace.window(view).image, map_path, overwrite=self.options.overwrite)
+                rejection_map = workspace.window(view).image
+                write_frame(rejection_map if crop is None else _cropped(rejection_map, crop), map_path,
+                            overwrite=self.options.overwrite)
                 maps.append(str(map_path))
         del workspace  # the rejection maps are written: their memory goes before the star measurement
         release_memory()
@@ -652,8 +676,35 @@ class _Run:
             "rejectedHighPercent": rounded(100.0 * sum(outputs.get(f"totalRejectedHigh{s}", 0) for s in suffixes)
                                           / (total * channels)),
             "stars": {k: rounded(v) for k, v in field.summary().items()}, "rejectionMaps": maps,
-            "messages": list(result.messages),
+            "messages": list(result.messages), "crop": self.crops.get(target.name),
         }
+
+    def common_area(self, target: IntegrationSet, raws: list[str], image: Image) -> Rectangle | None:
+        """The area of ``image`` (integrated from ``raws``) to crop it to (:attr:`Options.auto_crop`), or None.
+
+        One area for every light master: the one every registered light of every filter covers,
+        so that masters of different filters stay the same size and pixel for pixel aligned
+        (they are combined later).  Not cropped when it is the whole image, or when it keeps
+        less than :data:`MIN_CROP_FRACTION` of it (then a message says so).  Recorded in the report.
+        """
+        if not self.options.auto_crop or not raws or any(r not in self.registrations for r in raws):
+            return None
+        if self.crop_area is None:
+            lights = [r for t in self.plan.integrations for g in t.groups for r in self.active(g)
+                      if r in self.registrations]
+            self.crop_area = (common_area((self.registrations[r] for r in lights), (image.width, image.height)),)
+        (area,) = self.crop_area
+        full = image.width * image.height
+        if area is None or area.width * area.height < MIN_CROP_FRACTION * full:
+            kept = 0.0 if area is None else area.width * area.height / full
+            self.messages.append(f"{target.name}: not cropped: the area every frame covers is {kept:.0%} of the "
+                                 f"frame (less than {MIN_CROP_FRACTION:.0%}); check the registration")
+            return None
+        if (area.width, area.height) == (image.width, image.height):
+            return None
+        self.crops[target.name] = {"x": area.x0, "y": area.y0, "width": area.width, "height": area.height,
+                                   "of": [image.width, image.height]}
+        return area
 
 
 def preprocess(

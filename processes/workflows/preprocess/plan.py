@@ -101,6 +101,8 @@ class Options:
     """Registration reference: a file path (a raw light of the session or any image); empty: the best frame."""
     align: bool = True
     integrate: bool = True
+    auto_crop: bool = True
+    """Crop each light master to the area every registered frame covers (WBPP's auto-crop)."""
     rejection: str = attrs.field(default="Auto", validator=attrs.validators.in_(REJECTIONS))
     """Light and flat integration rejection; Auto: PercentileClip below 8 frames, WinsorizedSigmaClip from 8."""
     output_extension: str = ".fits"
@@ -120,7 +122,8 @@ class Options:
             "allowMissingDarks": self.allow_missing_darks, "allowMissingFlats": self.allow_missing_flats,
             "cosmeticCorrection": self.cosmetic_correction, "debayer": self.debayer, "cfaPattern": self.cfa_pattern,
             "debayerMethod": self.debayer_method, "reference": self.reference, "align": self.align,
-            "integrate": self.integrate, "rejection": self.rejection, "outputExtension": self.output_extension,
+            "integrate": self.integrate, "autoCrop": self.auto_crop, "rejection": self.rejection,
+            "outputExtension": self.output_extension,
             "overwrite": self.overwrite, "executor": self.executor, "workers": self.workers,
             "scheduler": self.scheduler,
         }

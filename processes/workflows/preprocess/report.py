@@ -92,6 +92,11 @@ def build_report(run: RunRecord, seconds: float) -> dict[str, Any]:
             f"{stars['stars']} stars, FWHM {fwhm}; rejected {result['rejectedLowPercent']:.3g}% low, "
             f"{result['rejectedHighPercent']:.3g}% high"
         )
+        if result.get("crop"):
+            crop = result["crop"]
+            kept = crop["width"] * crop["height"] / (crop["of"][0] * crop["of"][1])
+            summary.append(f"  cropped to the area every registered light covers: {crop['width']}x{crop['height']} at "
+                           f"({crop['x']}, {crop['y']}) of {crop['of'][0]}x{crop['of'][1]} ({kept:.1%} kept)")
     if run.reference:
         summary.append(f"reference: {run.reference['raw'] or run.reference['path']} ({run.reference['reason']})")
     aligned = [r["alignment"] for r in run.lights.values() if r.get("alignment")]
