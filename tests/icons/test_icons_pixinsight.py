@@ -194,6 +194,13 @@ PCL: dict[str, tuple[int, dict[str, int]]] = {
     "MaskedStretch": (256, {"targetBackground": 8, "clippingFraction": 8, "backgroundLow": 8, "backgroundHigh": 8}),
     # Morphology/MorphologicalTransformationParameters.cpp (version: MorphologicalTransformationProcess.cpp)
     "MorphologicalTransformation": (256, {"lowThreshold": 6, "highThreshold": 6, "amount": 2, "selectionPoint": 2}),
+    # not in PCL (closed source): version and precisions as PixInsight writes them in the corpus
+    # icon ABE_each_SHO (SHO-Workflow.xpsm) and in PJSR scripts
+    "AutomaticBackgroundExtractor": (
+        256,
+        {"tolerance": 3, "deviation": 3, "unbalance": 3, "minBoxFraction": 3, "maxBackground": 4,
+         "minBackground": 4, "abeDownsample": 2, "compareFactor": 2},
+    ),
 }
 
 # PixInsight processes whose sources PixInsight has never published and that no corpus icon
