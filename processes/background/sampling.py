@@ -21,7 +21,8 @@ from collections.abc import Callable
 import attrs
 import numpy as np
 
-__all__ = ["BoxSamples", "block_mean", "grid_samples", "noise_sigma", "robust_surface"]
+__all__ = ["BoxSamples", "block_mean", "expected_fraction", "grid_samples", "measure_boxes", "noise_sigma",
+           "robust_surface"]
 
 
 @attrs.frozen
@@ -113,3 +114,42 @@ def robust_surface(
         kept = new
         model = fit(kept)()
     return kept, model
+
+
+def expected_fraction(tolerance: float, relaxation: float) -> float:
+    """The fraction of pure Gaussian noise inside ``[−relaxation·tolerance·σ, tolerance·σ]``."""
+    from math import erf, sqrt
+
+    def phi(z: float) -> float:
+        return 0.5 * (1 + erf(z / sqrt(2)))
+
+    return phi(tolerance) - phi(-relaxation * tolerance)
+
+
+def measure_boxes(
+    plane: np.ndarray, col: np.ndarray, row: np.ndarray, radius: float, *, sigma: float, tolerance: float,
+    relaxation: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Values and weights of square samples of half side ``radius`` centred at pixel positions.
+
+    Pixels more than ``tolerance``·σ above the box median, or ``relaxation``·``tolerance``·σ
+    below it, are left out; the value is the mean of the rest, the weight the fraction kept
+    relative to what pure noise would keep (1: a clean background box; a star lowers it).
+    """
+    height, width = plane.shape
+    r = max(0, int(round(radius)))
+    expected = expected_fraction(tolerance, relaxation) if sigma > 0 else 1.0
+    values = np.full(len(col), np.nan)
+    weights = np.zeros(len(col))
+    for k, (cx, cy) in enumerate(zip(np.rint(col).astype(int), np.rint(row).astype(int))):
+        box = plane[max(0, cy - r): min(height, cy + r + 1), max(0, cx - r): min(width, cx + r + 1)]
+        if box.size == 0:
+            continue
+        box = np.asarray(box, dtype=np.float64)
+        ref = np.median(box)
+        valid = (box <= ref + tolerance * sigma) & (box >= ref - relaxation * tolerance * sigma)
+        n = int(valid.sum())
+        if n:
+            values[k] = box[valid].mean()
+            weights[k] = min(1.0, n / box.size / expected)
+    return values, weights

@@ -205,7 +205,9 @@ PCL: dict[str, tuple[int, dict[str, int]]] = {
 
 # PixInsight processes whose sources PixInsight has never published and that no corpus icon
 # shows: the version is MetaProcess's default; precisions are not checked.
-UNPUBLISHED = {"StarAlignment": 256}
+# DynamicBackgroundExtraction: precisions as PixInsight's PJSR writes them (smoothing 0.250,
+# symmetryCenterX 0.500000, data z 8 decimals, weights 3), checked in test_proc_background_dbe.
+UNPUBLISHED = {"StarAlignment": 256, "DynamicBackgroundExtraction": 256}
 
 # PixInsight's core objects, written without a version (as in the corpus files).
 CORE = {"ProcessContainer", "ImageContainer"}
