@@ -21,8 +21,8 @@ from collections.abc import Callable
 import attrs
 import numpy as np
 
-__all__ = ["BoxSamples", "block_mean", "expected_fraction", "grid_samples", "measure_boxes", "noise_sigma",
-           "robust_surface"]
+__all__ = ["BoxSamples", "block_mean", "block_median", "expected_fraction", "grid_samples", "measure_boxes",
+           "noise_sigma", "robust_surface"]
 
 
 @attrs.frozen
@@ -44,6 +44,17 @@ def block_mean(plane: np.ndarray, factor: int) -> np.ndarray:
         return np.asarray(plane, dtype=np.float64)
     trimmed = np.asarray(plane[: h * factor, : w * factor], dtype=np.float32)
     return trimmed.reshape(h, factor, w, factor).mean(axis=(1, 3), dtype=np.float64)
+
+
+def block_median(plane: np.ndarray, factor: int) -> np.ndarray:
+    """Medians of ``factor × factor`` blocks of ``plane`` (the edge remainder is dropped), float64."""
+    if factor <= 1:
+        return np.asarray(plane, dtype=np.float64)
+    h, w = plane.shape[0] // factor, plane.shape[1] // factor
+    if h == 0 or w == 0:
+        return np.asarray(plane, dtype=np.float64)
+    blocks = np.asarray(plane[: h * factor, : w * factor], dtype=np.float32).reshape(h, factor, w, factor)
+    return np.median(blocks.transpose(0, 2, 1, 3).reshape(h, w, factor * factor), axis=2).astype(np.float64)
 
 
 def noise_sigma(plane: np.ndarray) -> float:

@@ -24,12 +24,14 @@ DBE's default 0.25 averages sample noise away without following nebulosity-sized
 
 def linear_weights(size: int, nodes: np.ndarray) -> sparse.csr_matrix:
     """A ``size × len(nodes)`` matrix interpolating linearly from ``nodes`` (increasing pixel
-    positions) to every pixel ``0..size−1``."""
+    positions) to every pixel ``0..size−1`` (extrapolating linearly beyond the outer nodes)."""
     pixels = np.arange(size, dtype=np.float64)
+    if len(nodes) == 1:
+        return sparse.csr_matrix(np.ones((size, 1)))
     right = np.clip(np.searchsorted(nodes, pixels, side="right"), 1, len(nodes) - 1)
     left = right - 1
     span = nodes[right] - nodes[left]
-    t = np.clip((pixels - nodes[left]) / np.where(span > 0, span, 1), 0, 1)
+    t = (pixels - nodes[left]) / np.where(span > 0, span, 1)
     rows = np.repeat(np.arange(size), 2)
     cols = np.stack([left, right], axis=1).ravel()
     vals = np.stack([1 - t, t], axis=1).ravel()

@@ -201,6 +201,14 @@ PCL: dict[str, tuple[int, dict[str, int]]] = {
         {"tolerance": 3, "deviation": 3, "unbalance": 3, "minBoxFraction": 3, "maxBackground": 4,
          "minBackground": 4, "abeDownsample": 2, "compareFactor": 2},
     ),
+    # not in PCL (PixInsight 1.9, closed source): version and precisions as the seven corpus
+    # instances write them (GradientCorrection_instance, GC_each_SHO_instance, ...)
+    "GradientCorrection": (
+        1,
+        {"reference": 2, "lowThreshold": 2, "lowTolerance": 2, "highThreshold": 2, "highTolerance": 2, "scale": 2,
+         "smoothness": 2, "protectionThreshold": 2, "protectionAmount": 2, "lowClippingLevel": 6,
+         "convergenceLimit": 8},
+    ),
 }
 
 # PixInsight processes whose sources PixInsight has never published and that no corpus icon

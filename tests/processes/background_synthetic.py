@@ -29,6 +29,8 @@ def gradient(kind: str, height: int, width: int) -> np.ndarray:
         return 0.04 * u + 0.02 * v
     if kind == "quadratic":
         return 0.03 * u**2 - 0.02 * u * v + 0.025 * v**2 + 0.01 * u
+    if kind == "glow":  # a light dome off the corner: not a low-order polynomial
+        return 0.03 * np.exp(-((x - 0.1 * width) ** 2 + (y - 0.15 * height) ** 2) / (2 * (0.3 * width) ** 2))
     if kind == "vignetting":
         return 1 - 0.35 * (u**2 + (v * height / width) ** 2)
     raise ValueError(kind)
