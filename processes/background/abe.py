@@ -121,13 +121,13 @@ class AutomaticBackgroundExtractor(Process):
         view = context.view_id or "image"
         nominal = 3 if image.channels >= 3 else 1
         height, width = image.height, image.width
-        models, summaries = [], []
+        model = np.empty((nominal, height, width), dtype=np.float32)
+        summaries = []
         for c in range(nominal):
             coefficients, summary = abe_model(image.pixels[c], self)
-            models.append(evaluate_polynomial(coefficients, height, width))
+            evaluate_polynomial(coefficients, height, width, out=model[c])
             summaries.append({**summary, "coefficients": coefficients.tolist()})
             context.report((c + 1) / nominal, f"channel {c}: {summary['samples']} samples")
-        model = np.stack(models)
         messages = tuple(f"channel {c}: {s['samples']} samples, {s['rejected']} rejected, degree {s['degree']}"
                          for c, s in enumerate(summaries))
         return build_output(

@@ -16,10 +16,13 @@ CORRECTED_FORMATS = ("SameAsTarget", "i16", "i32", "f32", "f64")
 _TINY = 1e-12
 
 
-def apply_model(pixels: np.ndarray, model: np.ndarray, correction: str, normalize: bool) -> np.ndarray:
-    """``pixels − model`` or ``pixels / model`` per channel (float32), re-normalized to the model's
-    median with ``normalize``; a result outside [0, 1] is rescaled into it (nothing is clipped)."""
-    out = np.empty(model.shape, dtype=np.float32)
+def apply_model(pixels: np.ndarray, model: np.ndarray, correction: str, normalize: bool,
+                out: np.ndarray | None = None) -> np.ndarray:
+    """``pixels − model`` or ``pixels / model`` per channel (float32, into ``out`` if given),
+    re-normalized to the model's median with ``normalize``; a result outside [0, 1] is
+    rescaled into it (nothing is clipped)."""
+    if out is None:
+        out = np.empty(model.shape, dtype=np.float32)
     for c in range(model.shape[0]):
         m = model[c]
         level = float(np.median(m[:: max(1, m.shape[0] // 256), :: max(1, m.shape[1] // 256)]))
@@ -37,8 +40,10 @@ def apply_model(pixels: np.ndarray, model: np.ndarray, correction: str, normaliz
     low, high = float(out.min()), float(out.max())
     if low < 0 or high > 1:
         low, high = min(low, 0.0), max(high, 1.0)
-        out -= np.float32(low)
-        out *= np.float32(1.0 / max(high - low, _TINY))
+        scale = np.float32(1.0 / max(high - low, _TINY))
+        for plane in out:  # channel by channel: no full-size temporaries
+            plane -= np.float32(low)
+            plane *= scale
     return out
 
 
@@ -52,8 +57,9 @@ def build_output(
     corrected: Image | None = None
     nominal = model.shape[0]
     if correction != "None":
-        pixels = image.pixels.copy()
-        pixels[:nominal] = apply_model(image.pixels, model, correction, normalize)
+        pixels = np.empty(image.pixels.shape, dtype=np.float32)
+        apply_model(image.pixels, model, correction, normalize, out=pixels[:nominal])
+        pixels[nominal:] = image.pixels[nominal:]
         corrected = image.with_pixels(pixels)
         if not replace_target:
             new_images[corrected_id] = corrected.with_sample_format(sample_format_for(corrected_format, image))

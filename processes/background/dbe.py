@@ -17,7 +17,7 @@ fraction kept relative to pure noise; samples lighter than ``minWeight`` (or kee
 than ``minSampleFraction`` of their pixels) are dropped.  A ``fixed`` sample keeps the value
 and weight stored in the table.  The model is
 :class:`scipy.interpolate.RBFInterpolator`'s thin-plate spline with per-sample smoothing
-``smoothing²·0.05/weight`` (``ignoreWeights``: weight 1), evaluated on a grid at most 256
+``smoothing²·0.02/weight`` (``ignoreWeights``: weight 1), evaluated on a grid at most 128
 nodes across and interpolated linearly between nodes.  This is procfw's engine, not
 PixInsight's (whose surface-spline code is unpublished): expect the same kind of model, not
 the same numbers.  ``derivativeOrder``, ``symmetries``/``axialCount`` of the samples,
@@ -192,7 +192,7 @@ class DynamicBackgroundExtraction(Process):
         w = None if self.ignoreWeights else weights[usable]
         surface = SplineSurface(col[usable], row[usable], values[usable], height=height, width=width,
                                 smoothing=self.smoothing, weights=w)
-        spacing = max(self.downsample, math.ceil(max(height, width) / 256))
+        spacing = max(self.downsample, math.ceil(max(height, width) / 128))
         model = surface.render(spacing)
         summary = {"source": source, "samples": len(col), "used": int(usable.sum()), "sigma": sigma}
         return model, summary
@@ -212,16 +212,16 @@ class DynamicBackgroundExtraction(Process):
     def apply(self, image: Image, context: ExecutionContext) -> ProcessOutput:
         view = context.view_id or "image"
         nominal = 3 if image.channels >= 3 else 1
-        models, summaries = [], []
+        models = np.empty((nominal, image.height, image.width), dtype=np.float32)
+        summaries = []
         for c in range(nominal):
-            model, summary = self.channel_model(image.pixels[c], c)
-            models.append(model)
+            models[c], summary = self.channel_model(image.pixels[c], c)
             summaries.append(summary)
             context.report((c + 1) / nominal, f"channel {c}: {summary['used']} samples")
         messages = tuple(f"channel {c}: {s['used']} of {s['samples']} {s['source']} samples used"
                          for c, s in enumerate(summaries))
         return build_output(
-            image, np.stack(models), correction=self.targetCorrection, normalize=self.normalize,
+            image, models, correction=self.targetCorrection, normalize=self.normalize,
             discard_model=self.discardModel, replace_target=self.replaceTarget,
             model_id=self.modelId or f"{view}_background", model_format=self.modelSampleFormat,
             corrected_id=self.correctedImageId or f"{view}_DBE", corrected_format=self.correctedImageSampleFormat,

@@ -171,8 +171,9 @@ class GradientCorrection(Process):
             summaries.append(summary)
             context.report((c + 1) / nominal, f"channel {c}")
         gradient = np.stack(models)
-        pixels = image.pixels.copy()
-        pixels[:nominal] = apply_model(image.pixels, gradient, "Subtract", normalize=False)
+        pixels = np.empty(image.pixels.shape, dtype=np.float32)
+        apply_model(image.pixels, gradient, "Subtract", normalize=False, out=pixels[:nominal])
+        pixels[nominal:] = image.pixels[nominal:]
         new_images = {}
         if self.generateGradientModel:
             new_images[f"{view}_gradient_model"] = Image(gradient)

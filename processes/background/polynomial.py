@@ -42,7 +42,12 @@ def fit_polynomial(x: np.ndarray, y: np.ndarray, z: np.ndarray, degree: int,
     if weights is not None:
         w = np.sqrt(np.asarray(weights, dtype=np.float64))
         design, rhs = design * w[:, None], rhs * w
-    solution, *_ = np.linalg.lstsq(design, rhs, rcond=None)
+    try:  # normal equations: a few dozen terms at most, so this is fast and well enough conditioned
+        solution = np.linalg.solve(design.T @ design, design.T @ rhs)
+    except np.linalg.LinAlgError:
+        solution, *_ = np.linalg.lstsq(design, rhs, rcond=None)
+    if not np.all(np.isfinite(solution)):
+        solution, *_ = np.linalg.lstsq(design, rhs, rcond=None)
     coefficients = np.zeros((degree + 1, degree + 1))
     for (i, j), c in zip(exps, solution):
         coefficients[j, i] = c
@@ -50,12 +55,14 @@ def fit_polynomial(x: np.ndarray, y: np.ndarray, z: np.ndarray, degree: int,
 
 
 def evaluate_polynomial(coefficients: np.ndarray, height: int, width: int,
-                        dtype: type = np.float32) -> np.ndarray:
-    """The surface on every pixel of a ``height × width`` image: ``Vy · C · Vxᵀ`` (separable)."""
+                        dtype: type = np.float32, out: np.ndarray | None = None) -> np.ndarray:
+    """The surface on every pixel of a ``height × width`` image: ``Vy · C · Vxᵀ`` (separable),
+    into ``out`` when given."""
     n = coefficients.shape[0]
     vx = normalized(np.arange(width), width)[:, None] ** np.arange(n)[None, :]
     vy = normalized(np.arange(height), height)[:, None] ** np.arange(n)[None, :]
-    return ((vy @ coefficients) @ vx.T).astype(dtype, copy=False)
+    left = (vy @ coefficients).astype(dtype)
+    return np.matmul(left, vx.T.astype(dtype), out=out)
 
 
 def evaluate_at(coefficients: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -42,8 +42,12 @@ def block_mean(plane: np.ndarray, factor: int) -> np.ndarray:
     h, w = plane.shape[0] // factor, plane.shape[1] // factor
     if h == 0 or w == 0:
         return np.asarray(plane, dtype=np.float64)
-    trimmed = np.asarray(plane[: h * factor, : w * factor], dtype=np.float32)
-    return trimmed.reshape(h, factor, w, factor).mean(axis=(1, 3), dtype=np.float64)
+    total = np.zeros((h, w), dtype=np.float64)
+    for dy in range(factor):  # strided sums: much faster than a reshaped mean for small factors
+        for dx in range(factor):
+            total += plane[dy: h * factor: factor, dx: w * factor: factor]
+    total *= 1.0 / (factor * factor)
+    return total
 
 
 def block_median(plane: np.ndarray, factor: int) -> np.ndarray:
@@ -61,8 +65,8 @@ def noise_sigma(plane: np.ndarray) -> float:
     """Gaussian noise σ from the MAD of horizontal first differences (insensitive to smooth gradients)."""
     if plane.shape[1] < 2:
         return 0.0
-    step = max(1, int(np.sqrt(plane.size / 1_000_000)))  # at most ~1e6 differences
-    sub = plane[::step]
+    step = max(1, int(np.sqrt(plane.size / 250_000)))  # about 250 000 differences or fewer
+    sub = np.asarray(plane[::step, ::step], dtype=np.float64)
     diff = (sub[:, 1:] - sub[:, :-1]).ravel()
     mad = np.median(np.abs(diff - np.median(diff)))
     return float(1.4826 * mad / np.sqrt(2.0))

@@ -66,7 +66,7 @@ class SplineSurface:
     def render(self, spacing: int | None = None) -> np.ndarray:
         """The surface on every pixel (float32): exact on a grid of nodes, linear in between."""
         if spacing is None:
-            spacing = max(1, math.ceil(max(self.height, self.width) / 256))
+            spacing = max(1, math.ceil(max(self.height, self.width) / 128))
         rows, cols, values = self.grid(spacing)
         if spacing == 1:
             return values.astype(np.float32)
