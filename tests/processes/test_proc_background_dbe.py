@@ -86,6 +86,8 @@ def test_a_procfw_icon_runs_on_an_image_of_another_size():
     assert '<table id="samples" rows="40">' in text
     back = loads_icons(text, "xpsm").icons["dbe"]
     assert back == instance
+    for fmt in ("json", "console"):
+        assert loads_icons(dumps_icons({"dbe": instance}, fmt), fmt).icons["dbe"] == instance
     for height, width in [(360, 540), (180, 270), (500, 333)]:
         pixels = sky("linear", height, width, seed=4)
         out = back.apply(Image(pixels), ExecutionContext()).image.pixels[0]
