@@ -209,11 +209,28 @@ PCL: dict[str, tuple[int, dict[str, int]]] = {
          "truncation": 5, "limit": 5},
     ),
     "RangeSelection": (256, {"lowRange": 6, "highRange": 6, "fuzziness": 2, "smoothness": 2}),
+    # not in PCL (closed source): version and precisions as PixInsight writes them in the corpus
+    # icon ABE_each_SHO (SHO-Workflow.xpsm) and in PJSR scripts
+    "AutomaticBackgroundExtractor": (
+        256,
+        {"tolerance": 3, "deviation": 3, "unbalance": 3, "minBoxFraction": 3, "maxBackground": 4,
+         "minBackground": 4, "abeDownsample": 2, "compareFactor": 2},
+    ),
+    # not in PCL (PixInsight 1.9, closed source): version and precisions as the seven corpus
+    # instances write them (GradientCorrection_instance, GC_each_SHO_instance, ...)
+    "GradientCorrection": (
+        1,
+        {"reference": 2, "lowThreshold": 2, "lowTolerance": 2, "highThreshold": 2, "highTolerance": 2, "scale": 2,
+         "smoothness": 2, "protectionThreshold": 2, "protectionAmount": 2, "lowClippingLevel": 6,
+         "convergenceLimit": 8},
+    ),
 }
 
 # PixInsight processes whose sources PixInsight has never published and that no corpus icon
 # shows: the version is MetaProcess's default; precisions are not checked.
-UNPUBLISHED = {"StarAlignment": 256}
+# DynamicBackgroundExtraction: precisions as PixInsight's PJSR writes them (smoothing 0.250,
+# symmetryCenterX 0.500000, data z 8 decimals, weights 3), checked in test_proc_background_dbe.
+UNPUBLISHED = {"StarAlignment": 256, "DynamicBackgroundExtraction": 256}
 
 # PixInsight's core objects, written without a version (as in the corpus files).
 CORE = {"ProcessContainer", "ImageContainer"}
