@@ -194,6 +194,40 @@ PCL: dict[str, tuple[int, dict[str, int]]] = {
     "MaskedStretch": (256, {"targetBackground": 8, "clippingFraction": 8, "backgroundLow": 8, "backgroundHigh": 8}),
     # Morphology/MorphologicalTransformationParameters.cpp (version: MorphologicalTransformationProcess.cpp)
     "MorphologicalTransformation": (256, {"lowThreshold": 6, "highThreshold": 6, "amount": 2, "selectionPoint": 2}),
+    # not in PCL (MultiscaleProcessing is closed source): version 256 as the corpus icons of its
+    # module (HDRMultiscaleTransform) and precisions as PixInsight writes them in the PJSR it
+    # generates (bias = 0.000, noiseReductionAmount = 1.00, deringingDark = 0.1000, ...)
+    "MultiscaleLinearTransform": (
+        256,
+        {
+            "layers.bias": 3,
+            "layers.noiseReductionThreshold": 3,
+            "layers.noiseReductionAmount": 2,
+            "linearMaskSmoothness": 2,
+            "curveBreakPoint": 2,
+            "noiseThresholdingAmount": 2,
+            "noiseThreshold": 2,
+            "deringingDark": 4,
+            "deringingBright": 4,
+            "lowRange": 4,
+            "highRange": 4,
+        },
+    ),
+    "ATrousWaveletTransform": (
+        256,
+        {
+            "layers.bias": 3,
+            "layers.noiseReductionThreshold": 3,
+            "layers.noiseReductionAmount": 2,
+            "curveBreakPoint": 2,
+            "noiseThresholdingAmount": 2,
+            "noiseThreshold": 2,
+            "deringingDark": 4,
+            "deringingBright": 4,
+            "lowRange": 4,
+            "highRange": 4,
+        },
+    ),
 }
 
 # PixInsight processes whose sources PixInsight has never published and that no corpus icon

@@ -1,0 +1,146 @@
+"""The multiscale engine (starlet, multiscale linear, multiscale median) and the wavelet
+processes MultiscaleLinearTransform and ATrousWaveletTransform."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from processes.kernels import multiscale as ms
+from processes.multiscale.common import B3_5
+from processes.multiscale.wavelets import ATrousWaveletTransform, MultiscaleLinearTransform
+from procfw.errors import ExecutionError, ParameterError
+from procfw.icons import dumps_icons, loads_icons
+from procfw.image import Image
+from procfw.process import ExecutionContext
+from procfw.testing import check_process
+
+RNG = np.random.default_rng(17)
+KNOWN_B3 = (0.8907, 0.2007, 0.0856, 0.0413, 0.0205)
+
+
+@pytest.mark.parametrize("transform", [ms.starlet, ms.multiscale_linear, ms.multiscale_median])
+def test_layers_and_residual_add_up_to_the_plane(transform):
+    plane = RNG.uniform(0, 1, (96, 80)).astype(np.float32)
+    details, residual = transform(plane, 5)
+    assert len(details) == 5 and all(w.dtype == np.float32 for w in details)
+    error = np.abs(np.sum(details, axis=0) + residual - plane).max()
+    assert error < 4 * np.finfo(np.float32).eps  # float32 rounding only
+
+
+def test_the_starlet_level_is_the_b3_spline_with_pcl_s_symmetric_edges():
+    plane = RNG.uniform(0, 1, (40, 52)).astype(np.float32)
+    (w1, w2), residual = ms.starlet(plane, 2)
+    b3 = np.array(ms.B3_SPLINE)
+    c1 = ndimage.correlate1d(ndimage.correlate1d(plane.astype(np.float64), b3, axis=0, mode="reflect"),
+                             b3, axis=1, mode="reflect")
+    np.testing.assert_allclose(plane - w1, c1, atol=2e-7)
+    holes = np.zeros(9)
+    holes[::2] = b3
+    c2 = ndimage.correlate1d(ndimage.correlate1d(c1, holes, axis=0, mode="reflect"), holes, axis=1, mode="reflect")
+    np.testing.assert_allclose(residual, c2, atol=3e-7)
+
+
+def test_a_filter_wider_than_the_plane_leaves_zeros_as_pcl_s_does():
+    plane = RNG.uniform(0, 1, (20, 20)).astype(np.float32)
+    details, residual = ms.starlet(plane, 4)  # scale 8: the B3 spline spans 33 pixels
+    assert not residual.any()
+    np.testing.assert_allclose(np.sum(details, axis=0), plane, atol=1e-6)
+
+
+def test_white_noise_layers_have_the_known_starlet_noise_coefficients():
+    noise = RNG.normal(0, 1, (1024, 1024)).astype(np.float32)
+    details, _ = ms.starlet(noise, 5)
+    measured = [float(w[64:-64, 64:-64].std()) for w in details]
+    np.testing.assert_allclose(measured, KNOWN_B3, rtol=0.04)
+    np.testing.assert_allclose(ms.noise_coefficients("starlet", 5), KNOWN_B3, atol=1e-4)  # rounded in print
+    linear3 = ms.noise_coefficients("starlet", 4, ms.LINEAR_INTERPOLATION)
+    np.testing.assert_allclose(linear3, (0.8003, 0.2729, 0.1198, 0.0578), atol=1e-4)  # PixInsight's icons
+
+
+def _star_field(noise_sigma: float, seed: int = 5) -> tuple[np.ndarray, np.ndarray, list[tuple[float, float]]]:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:256, :256]
+    clean = np.full((256, 256), 0.1)
+    stars = []
+    for _ in range(25):
+        cy, cx = rng.uniform(20, 236, 2)
+        flux, s = rng.uniform(5, 15), 1.8
+        clean += flux / (2 * np.pi * s * s) * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * s * s))
+        stars.append((cy, cx))
+    return clean, (clean + rng.normal(0, noise_sigma, clean.shape)).astype(np.float32), stars
+
+
+def _b3(**values) -> MultiscaleLinearTransform:
+    noise = tuple(round(k, 4) for k in ms.noise_coefficients("starlet", 8))
+    return MultiscaleLinearTransform(scalingFunctionData=B3_5["data"], scalingFunctionRowFilter=B3_5["row"],
+                                     scalingFunctionColFilter=B3_5["row"], scalingFunctionNoiseSigma=noise,
+                                     scalingFunctionName=B3_5["name"], **values)
+
+
+def test_mlt_noise_reduction_lowers_the_background_noise_and_keeps_star_flux():
+    _, noisy, stars = _star_field(0.003)
+    reduce = (True, True, 0.0, True, 3.0, 1.0, 1)
+    keep = (True, True, 0.0, False, 3.0, 1.0, 1)
+    process = _b3(layers=(reduce, reduce, reduce, keep, keep))
+    out = process.apply(Image(noisy[None]), ExecutionContext()).pixels[0]
+    y, x = np.mgrid[:256, :256]
+    background = np.ones(noisy.shape, bool)
+    for cy, cx in stars:
+        background &= (x - cx) ** 2 + (y - cy) ** 2 > 12**2
+    before, after = float(noisy[background].std()), float(out[background].std())
+    assert after < 0.65 * before  # measured: 0.00300 -> 0.00177
+    for cy, cx in stars:
+        aperture = (x - cx) ** 2 + (y - cy) ** 2 <= 8**2
+        flux_in, flux_out = (noisy[aperture] - 0.1).sum(), (out[aperture] - 0.1).sum()
+        assert abs(flux_out / flux_in - 1) < 0.01  # measured: at most 0.2 %
+    assert abs(float(out.mean()) - float(noisy.mean())) < 1e-4
+
+
+def test_disabled_layers_bias_and_the_residual():
+    plane = RNG.uniform(0.2, 0.6, (64, 64)).astype(np.float32)
+    details, residual = ms.starlet(plane, 4, scaling_function=ms.LINEAR_INTERPOLATION)
+    image = Image(plane[None])
+    on, off = (True, True, 0.0, False, 3.0, 1.0, 1), (False, True, 0.0, False, 3.0, 1.0, 1)
+    boosted = (True, True, 0.5, False, 3.0, 1.0, 1)
+    out = MultiscaleLinearTransform(layers=(off, boosted, on, on, on)).apply(image, ExecutionContext()).pixels[0]
+    expected = 1.5 * details[1] + details[2] + details[3] + residual
+    np.testing.assert_allclose(out, np.clip(expected, 0, 1), atol=2e-6)
+    structures = MultiscaleLinearTransform(layers=(on, on, on, on, off)).apply(image, ExecutionContext())
+    np.testing.assert_allclose(structures.pixels[0], np.clip(np.sum(details, axis=0), 0, 1), atol=2e-6)
+    atwt = ATrousWaveletTransform(layers=(off, boosted, on, on, on)).apply(image, ExecutionContext()).pixels[0]
+    np.testing.assert_allclose(atwt, out, atol=1e-7)
+
+
+def test_the_gaussian_transform_and_the_targets():
+    rgb = Image(RNG.uniform(0.2, 0.8, (3, 48, 40)).astype(np.float32))
+    on, off = (True, True, 0.0, False, 3.0, 1.0, 1), (False, True, 0.0, False, 3.0, 1.0, 1)
+    smooth = MultiscaleLinearTransform(transform="MultiscaleLinearTransform", layers=(off, off, on, on))
+    out = smooth.apply(rgb, ExecutionContext()).pixels
+    details, residual = ms.multiscale_linear(rgb.pixels[1], 3)
+    np.testing.assert_allclose(out[1], details[2] + residual, atol=2e-6)
+    luminance_only = smooth.evolve(toChrominance=False).apply(rgb, ExecutionContext()).pixels
+    assert luminance_only.shape == rgb.pixels.shape and not np.allclose(luminance_only, out)
+    with pytest.raises(ExecutionError, match="toLuminance and toChrominance"):
+        smooth.evolve(toLuminance=False, toChrominance=False).apply(rgb, ExecutionContext())
+    with pytest.raises(ExecutionError, match="deringing"):
+        smooth.evolve(deringing=True).apply(rgb, ExecutionContext())
+
+
+def test_schema_icons_and_bad_values():
+    schema = MultiscaleLinearTransform.schema()
+    assert list(schema)[:8] == ["layers", "transform", "scaleDelta", "scalingFunctionData", "scalingFunctionRowFilter",
+                                "scalingFunctionColFilter", "scalingFunctionNoiseSigma", "scalingFunctionName"]
+    assert [c.id for c in schema["layers"].columns] == [
+        "enabled", "biasEnabled", "bias", "noiseReductionEnabled", "noiseReductionThreshold", "noiseReductionAmount",
+        "noiseReductionIterations"]
+    for cls in (MultiscaleLinearTransform, ATrousWaveletTransform):
+        check_process(cls).raise_if_failed()
+        text = dumps_icons({"w": cls()}, "xpsm")
+        assert "<parameter id=\"scalingFunctionRowFilter\">0.5,1,0.5</parameter>" in text
+        assert loads_icons(text, "xpsm").icons["w"] == cls()
+    with pytest.raises(ParameterError, match="scalingFunctionRowFilter"):
+        MultiscaleLinearTransform(scalingFunctionRowFilter=(0.5, 0.5), scalingFunctionColFilter=(0.5, 0.5))
+    with pytest.raises(ParameterError, match="layers"):
+        MultiscaleLinearTransform(layers=((True, True, 0.0, False, 3.0, 2.0, 1),) * 3)
