@@ -194,6 +194,13 @@ PCL: dict[str, tuple[int, dict[str, int]]] = {
     "MaskedStretch": (256, {"targetBackground": 8, "clippingFraction": 8, "backgroundLow": 8, "backgroundHigh": 8}),
     # Morphology/MorphologicalTransformationParameters.cpp (version: MorphologicalTransformationProcess.cpp)
     "MorphologicalTransformation": (256, {"lowThreshold": 6, "highThreshold": 6, "amount": 2, "selectionPoint": 2}),
+    # Convolution/ConvolutionParameters.cpp (version: ConvolutionProcess.cpp)
+    "Convolution": (256, {"sigma": 2, "shape": 2, "aspectRatio": 2, "rotationAngle": 2}),
+    # Convolution/UnsharpMaskParameters.cpp (version: UnsharpMaskProcess.cpp)
+    "UnsharpMask": (
+        256,
+        {"sigma": 2, "amount": 2, "deringingDark": 4, "deringingBright": 4, "rangeLow": 7, "rangeHigh": 7},
+    ),
     # not in PCL (MultiscaleProcessing is closed source): version 256 as the corpus icons of its
     # module (HDRMultiscaleTransform) and precisions as PixInsight writes them in the PJSR it
     # generates (bias = 0.000, noiseReductionAmount = 1.00, deringingDark = 0.1000, ...)
