@@ -220,6 +220,19 @@ PCL: dict[str, tuple[int, dict[str, int]]] = {
             "highRange": 4,
         },
     ),
+    "MultiscaleMedianTransform": (
+        256,
+        {
+            "layers.bias": 3,
+            "layers.noiseReductionThreshold": 4,
+            "layers.noiseReductionAmount": 2,
+            "layers.noiseReductionAdaptive": 4,
+            "medianWaveletThreshold": 2,
+            "linearMaskSmoothness": 2,
+            "lowRange": 4,
+            "highRange": 4,
+        },
+    ),
     "ATrousWaveletTransform": (
         256,
         {

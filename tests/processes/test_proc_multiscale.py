@@ -144,3 +144,25 @@ def test_schema_icons_and_bad_values():
         MultiscaleLinearTransform(scalingFunctionRowFilter=(0.5, 0.5), scalingFunctionColFilter=(0.5, 0.5))
     with pytest.raises(ParameterError, match="layers"):
         MultiscaleLinearTransform(layers=((True, True, 0.0, False, 3.0, 2.0, 1),) * 3)
+
+
+def test_mmt_removes_impulses_keeps_edges_and_reduces_noise():
+    from processes.multiscale.median import MultiscaleMedianTransform
+
+    plane = np.full((64, 64), 0.2, np.float32)
+    plane[:, 32:] = 0.6  # an edge
+    spiky = plane.copy()
+    spiky[10, 10] = spiky[40, 50] = 1.0  # two hot pixels: all in the first median layer
+    on, off = (True, True, 0.0, False, 1.0, 1.0, 0.0), (False, True, 0.0, False, 1.0, 1.0, 0.0)
+    out = MultiscaleMedianTransform(layers=(off, on, on, on, on)).apply(Image(spiky[None]), ExecutionContext())
+    np.testing.assert_allclose(out.pixels[0], plane, atol=1e-6)  # the median transform keeps the edge exactly
+    noisy = (plane + RNG.normal(0, 0.01, plane.shape)).astype(np.float32)
+    reduce = (True, True, 0.0, True, 3.0, 1.0, 0.0)
+    for transform in ("MultiscaleMedianTransform", "MedianWaveletTransform"):
+        process = MultiscaleMedianTransform(transform=transform, layers=(reduce, reduce, on, on))
+        smooth = process.apply(Image(noisy[None]), ExecutionContext()).pixels[0]
+        assert float((smooth - plane)[4:-4, 4:28].std()) < 0.8 * float((noisy - plane)[4:-4, 4:28].std())
+    check_process(MultiscaleMedianTransform).raise_if_failed()
+    with pytest.raises(ExecutionError, match="noiseReductionAdaptive"):
+        MultiscaleMedianTransform(layers=((True, True, 0.0, True, 1.0, 1.0, 0.2), on)).apply(
+            Image(noisy[None]), ExecutionContext())
