@@ -201,6 +201,14 @@ PCL: dict[str, tuple[int, dict[str, int]]] = {
         256,
         {"sigma": 2, "amount": 2, "deringingDark": 4, "deringingBright": 4, "rangeLow": 7, "rangeHigh": 7},
     ),
+    # contrib/zvrastil/LocalHistogramEqualization/LocalHistogramEqualizationParameters.cpp (no Version():
+    # MetaProcess's 256, as the corpus icons LocalHistEQ_TWEAK write)
+    "LocalHistogramEqualization": (256, {"slopeLimit": 1, "amount": 3}),
+    # not in PCL (closed source): version and precisions as the corpus icons HDR_MX_MAYBE write them
+    "HDRMultiscaleTransform": (
+        256,
+        {"overdrive": 3, "smallScaleDeringing": 3, "largeScaleDeringing": 3, "midtonesBalance": 6},
+    ),
     # not in PCL (MultiscaleProcessing is closed source): version 256 as the corpus icons of its
     # module (HDRMultiscaleTransform) and precisions as PixInsight writes them in the PJSR it
     # generates (bias = 0.000, noiseReductionAmount = 1.00, deringingDark = 0.1000, ...)
