@@ -94,7 +94,7 @@ def test_mlt_noise_reduction_lowers_the_background_noise_and_keeps_star_flux():
     for cy, cx in stars:
         aperture = (x - cx) ** 2 + (y - cy) ** 2 <= 8**2
         flux_in, flux_out = (noisy[aperture] - 0.1).sum(), (out[aperture] - 0.1).sum()
-        assert abs(flux_out / flux_in - 1) < 0.01  # measured: at most 0.2 %
+        assert abs(flux_out / flux_in - 1) < 0.01  # measured: at most 0.45 % (25 stars)
     assert abs(float(out.mean()) - float(noisy.mean())) < 1e-4
 
 
@@ -140,6 +140,13 @@ def test_schema_icons_and_bad_values():
         text = dumps_icons({"w": cls()}, "xpsm")
         assert "<parameter id=\"scalingFunctionRowFilter\">0.5,1,0.5</parameter>" in text
         assert loads_icons(text, "xpsm").icons["w"] == cls()
+    js = dumps_icons({"m": MultiscaleLinearTransform()}, "pjsr")
+    assert "m.scalingFunctionRowFilter = [0.5,1,0.5];" in js  # as PixInsight's generated code has it
+    kind = MultiscaleLinearTransform.schema()["scalingFunctionData"]
+    assert kind.parse("0.003906,0.015625, 1") == (0.003906, 0.015625, 1.0)
+    assert kind.format((1 / 256, 0.0625, 1.0)) == "0.003906,0.0625,1"  # PixInsight's 6 decimals, no trailing 0
+    with pytest.raises(ParameterError, match="scalingFunctionNoiseSigma"):
+        MultiscaleLinearTransform(scalingFunctionNoiseSigma="0.8,zz")
     with pytest.raises(ParameterError, match="scalingFunctionRowFilter"):
         MultiscaleLinearTransform(scalingFunctionRowFilter=(0.5, 0.5), scalingFunctionColFilter=(0.5, 0.5))
     with pytest.raises(ParameterError, match="layers"):
