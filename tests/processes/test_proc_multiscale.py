@@ -173,3 +173,89 @@ def test_mmt_removes_impulses_keeps_edges_and_reduces_noise():
     with pytest.raises(ExecutionError, match="noiseReductionAdaptive"):
         MultiscaleMedianTransform(layers=((True, True, 0.0, True, 1.0, 1.0, 0.2), on)).apply(
             Image(noisy[None]), ExecutionContext())
+
+
+ATWT_ICON = """<?xml version="1.0" encoding="UTF-8"?>
+<xpsm version="1.0" xmlns="http://www.pixinsight.com/xpsm" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" \
+xsi:schemaLocation="http://www.pixinsight.com/xpsm http://pixinsight.com/xpsm/xpsm-1.0.xsd">
+   <instance class="ATrousWaveletTransform" version="256" id="Wavelets_instance">
+      <table id="layers" rows="3">
+         <tr>
+            <td id="enabled" value="false"/>
+            <td id="biasEnabled" value="true"/>
+            <td id="bias" value="0.000"/>
+            <td id="noiseReductionEnabled" value="false"/>
+            <td id="noiseReductionThreshold" value="3.000"/>
+            <td id="noiseReductionAmount" value="1.00"/>
+            <td id="noiseReductionIterations" value="1"/>
+         </tr>
+         <tr>
+            <td id="enabled" value="true"/>
+            <td id="biasEnabled" value="true"/>
+            <td id="bias" value="0.250"/>
+            <td id="noiseReductionEnabled" value="true"/>
+            <td id="noiseReductionThreshold" value="2.500"/>
+            <td id="noiseReductionAmount" value="0.50"/>
+            <td id="noiseReductionIterations" value="2"/>
+         </tr>
+         <tr>
+            <td id="enabled" value="true"/>
+            <td id="biasEnabled" value="true"/>
+            <td id="bias" value="0.000"/>
+            <td id="noiseReductionEnabled" value="false"/>
+            <td id="noiseReductionThreshold" value="3.000"/>
+            <td id="noiseReductionAmount" value="1.00"/>
+            <td id="noiseReductionIterations" value="1"/>
+         </tr>
+      </table>
+      <parameter id="scaleDelta" value="0"/>
+      <parameter id="scalingFunctionData">0.003906,0.015625,0.023438,0.015625,0.003906,0.015625,0.0625,0.09375,\
+0.0625,0.015625,0.023438,0.09375,0.140625,0.09375,0.023438,0.015625,0.0625,0.09375,0.0625,0.015625,0.003906,0.015625,\
+0.023438,0.015625,0.003906</parameter>
+      <parameter id="scalingFunctionRowFilter">0.0625,0.25,0.375,0.25,0.0625</parameter>
+      <parameter id="scalingFunctionColFilter">0.0625,0.25,0.375,0.25,0.0625</parameter>
+      <parameter id="scalingFunctionNoiseSigma">0.8907,0.2007,0.0856,0.0413,0.0205,0.0103,0.0052,0.0026,0.0013,0.0007</parameter>
+      <parameter id="scalingFunctionName">B3 Spline (5)</parameter>
+      <parameter id="largeScaleFunction" value="NoFunction"/>
+      <parameter id="curveBreakPoint" value="0.75"/>
+      <parameter id="noiseThresholding" value="false"/>
+      <parameter id="noiseThresholdingAmount" value="1.00"/>
+      <parameter id="noiseThreshold" value="3.00"/>
+      <parameter id="softThresholding" value="true"/>
+      <parameter id="useMultiresolutionSupport" value="false"/>
+      <parameter id="deringing" value="false"/>
+      <parameter id="deringingDark" value="0.1000"/>
+      <parameter id="deringingBright" value="0.0000"/>
+      <parameter id="outputDeringingMaps" value="false"/>
+      <parameter id="lowRange" value="0.0000"/>
+      <parameter id="highRange" value="0.0000"/>
+      <parameter id="previewMode" value="Disabled"/>
+      <parameter id="previewLayer" value="0"/>
+      <parameter id="toLuminance" value="true"/>
+      <parameter id="toChrominance" value="true"/>
+      <parameter id="linear" value="false"/>
+   </instance>
+   <icon id="Wavelets" instance="Wavelets_instance" xpos="8" ypos="8" workspace="Workspace01"/>
+</xpsm>
+"""
+
+
+def _body(text: str) -> list[str]:
+    start = text.index("<instance")
+    return [line.strip() for line in text[start : text.index("</instance>")].splitlines()[1:]]
+
+
+def test_an_atwt_icon_as_pixinsight_writes_it_loads_typed_writes_back_and_runs():
+    """A hand-written icon in PixInsight's form (the corpus has none of this process): the
+    B3 scaling function as PixInsight stores it, 2 layers and the residual."""
+    result = loads_icons(ATWT_ICON, "xpsm")
+    assert not result.warnings
+    instance = result.icons["Wavelets"]
+    assert isinstance(instance, ATrousWaveletTransform)
+    assert instance.layers[1] == (True, True, 0.25, True, 2.5, 0.5, 2)
+    assert instance.scalingFunctionRowFilter == B3_5["row"] and instance.scalingFunctionData == B3_5["data"]
+    assert _body(dumps_icons({"Wavelets": instance}, "xpsm")) == _body(ATWT_ICON)
+    plane = RNG.uniform(0.2, 0.4, (40, 36)).astype(np.float32)
+    out = instance.apply(Image(plane[None]), ExecutionContext()).pixels[0]
+    details, residual = ms.starlet(plane, 2)
+    assert np.abs(out - plane).max() > 0 and np.abs(out - (details[1] * 1.25 + residual)).max() < 0.05
