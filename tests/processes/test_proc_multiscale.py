@@ -214,7 +214,8 @@ xsi:schemaLocation="http://www.pixinsight.com/xpsm http://pixinsight.com/xpsm/xp
 0.023438,0.015625,0.003906</parameter>
       <parameter id="scalingFunctionRowFilter">0.0625,0.25,0.375,0.25,0.0625</parameter>
       <parameter id="scalingFunctionColFilter">0.0625,0.25,0.375,0.25,0.0625</parameter>
-      <parameter id="scalingFunctionNoiseSigma">0.8907,0.2007,0.0856,0.0413,0.0205,0.0103,0.0052,0.0026,0.0013,0.0007</parameter>
+      <parameter id="scalingFunctionNoiseSigma">0.8907,0.2007,0.0856,0.0413,0.0205,0.0103,0.0052,0.0026,\
+0.0013,0.0007</parameter>
       <parameter id="scalingFunctionName">B3 Spline (5)</parameter>
       <parameter id="largeScaleFunction" value="NoFunction"/>
       <parameter id="curveBreakPoint" value="0.75"/>
