@@ -260,3 +260,21 @@ def test_an_atwt_icon_as_pixinsight_writes_it_loads_typed_writes_back_and_runs()
     out = instance.apply(Image(plane[None]), ExecutionContext()).pixels[0]
     details, residual = ms.starlet(plane, 2)
     assert np.abs(out - plane).max() > 0 and np.abs(out - (details[1] * 1.25 + residual)).max() < 0.05
+
+
+def test_linear_mask_and_dynamic_range_extension():
+    plane = RNG.uniform(0.0, 0.004, (48, 48)).astype(np.float32)
+    plane[10:20, 10:20] = 0.9  # a bright area: the inverted linear mask protects it
+    image = Image(plane[None])
+    off = (False, True, 0.0, False, 3.0, 1.0, 1)
+    on = (True, True, 0.0, False, 3.0, 1.0, 1)
+    process = MultiscaleLinearTransform(layers=(off, off, on), linearMask=True, linearMaskAmpFactor=200,
+                                        linearMaskSmoothness=0)
+    out = process.apply(image, ExecutionContext()).pixels[0]
+    np.testing.assert_allclose(out[12:18, 12:18], plane[12:18, 12:18], atol=1e-6)  # mask 0: untouched
+    unmasked = process.evolve(linearMask=False).apply(image, ExecutionContext()).pixels[0]
+    assert not np.allclose(unmasked[12:18, 12:18], plane[12:18, 12:18])
+    boosted = (True, True, 2.0, False, 3.0, 1.0, 1)
+    ranged = MultiscaleLinearTransform(layers=(boosted, on, on), highRange=0.5, lowRange=0.5)
+    result = ranged.apply(image, ExecutionContext()).pixels[0]
+    assert result.min() == pytest.approx(0) and result.max() == pytest.approx(1)  # rescaled into [0, 1]

@@ -87,3 +87,14 @@ def test_schema_versions_and_icons():
         text = dumps_icons({"c": cls()}, "xpsm")
         assert f'class="{cls.process_id}" version="256"' in text
         assert loads_icons(text, "xpsm").icons["c"] == cls()
+
+
+def test_a_wide_kernel_goes_through_fft_and_still_equals_the_direct_convolution():
+    plane = IMAGE.pixels[0]
+    out = Convolution(sigma=12.0, shape=1.5).apply(Image(plane[None]), ExecutionContext()).pixels[0]
+    kernel = variable_shape_kernel(12.0, 1.5)
+    assert kernel.shape[0] > 31
+    padded = np.pad(plane.astype(np.float64), kernel.shape[0] // 2, mode="symmetric")
+    direct = ndimage.correlate(padded, kernel, mode="constant")[kernel.shape[0] // 2 : -(kernel.shape[0] // 2),
+                                                              kernel.shape[0] // 2 : -(kernel.shape[0] // 2)]
+    np.testing.assert_allclose(out, direct, atol=2e-6)
