@@ -103,8 +103,15 @@ def reconstruct(levels: Iterator[np.ndarray], rows: tuple, coefficients: tuple[f
     return out
 
 
-class _Wavelets(Process):
-    """Shared execution of MultiscaleLinearTransform and ATrousWaveletTransform."""
+class _Wavelets:
+    """Shared execution of MultiscaleLinearTransform and ATrousWaveletTransform (a mixin of
+    their Process classes, which declare the parameters)."""
+
+    layers: tuple
+    scaleDelta: int
+    scalingFunctionRowFilter: tuple
+    scalingFunctionColFilter: tuple
+    scalingFunctionNoiseSigma: tuple
 
     def validate(self) -> None:
         for name in ("scalingFunctionRowFilter", "scalingFunctionColFilter"):
@@ -175,7 +182,7 @@ class _Wavelets(Process):
         return image.with_pixels(out.astype(np.float32, copy=False))
 
 
-class MultiscaleLinearTransform(_Wavelets):
+class MultiscaleLinearTransform(_Wavelets, Process):
     """Multiscale linear transform: starlet or Gaussian layers, each biased, thresholded for noise or removed."""
 
     process_id = "MultiscaleLinearTransform"
@@ -223,7 +230,7 @@ class MultiscaleLinearTransform(_Wavelets):
     linear: bool = param(_TARGET["linear"])
 
 
-class ATrousWaveletTransform(_Wavelets):
+class ATrousWaveletTransform(_Wavelets, Process):
     """À trous (starlet) wavelet transform: layers biased, thresholded for noise or removed."""
 
     process_id = "ATrousWaveletTransform"
