@@ -34,6 +34,7 @@ __all__ = [
     "Double",
     "Enumeration",
     "Float",
+    "FloatBlock",
     "Int8",
     "Int16",
     "Int32",
@@ -611,6 +612,72 @@ class Block(ParameterKind):
 
     def invalid_examples(self) -> list[Any]:
         return ["zz", 12]
+
+
+@attrs.frozen(kw_only=True)
+class FloatBlock(Block):
+    """A block of real numbers (a PixInsight MetaBlock whose data are Float32 or Float64
+    values: scaling functions, kernels, noise coefficients).
+
+    A value is a tuple of floats.  In files as PixInsight writes them, the numbers separated
+    by commas, each with at most ``decimals`` decimals and no trailing zeros
+    (``0.0625,0.25,0.375,0.25,0.0625``); a list of numbers (console, JSON) is read too.
+    """
+
+    default: tuple[float, ...] = ()
+    decimals: int = 6
+    min_length: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        _normalize_default(self)
+
+    def convert(self, value: Any) -> tuple[float, ...]:
+        if isinstance(value, str):
+            text = re.sub(r"\s+", "", value).strip("[]")
+            items: Sequence[Any] = [item for item in text.split(",") if item] if text else []
+        elif isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+            items = value
+        else:
+            raise self._error(value, "must be a list of numbers")
+        out = []
+        for item in items:
+            if isinstance(item, bool):
+                raise self._error(value, f"{item!r} is not a number")
+            try:
+                number = float(item)
+            except (TypeError, ValueError):
+                raise self._error(value, f"{item!r} is not a number") from None
+            if not math.isfinite(number):
+                raise self._error(value, f"{item!r} is not a finite number")
+            out.append(number)
+        if len(out) < self.min_length:
+            raise self._error(value, f"needs at least {self.min_length} numbers, got {len(out)}")
+        return tuple(out)
+
+    def format(self, value: Any) -> str:
+        return ",".join(_plain_number(number, self.decimals) for number in value)
+
+    def console(self, value: Any) -> str:
+        return "[" + ",".join(_plain_number(number, 17) for number in value) + "]"
+
+    def to_json(self, value: Any) -> Any:
+        return list(value)
+
+    def rule(self) -> str:
+        return f"Block of real numbers (at least {self.min_length})"
+
+    def invalid_examples(self) -> list[Any]:
+        return ["0.5,zz", 12]
+
+
+def _plain_number(number: float, decimals: int) -> str:
+    """``number`` with at most ``decimals`` decimals and no trailing zeros (``1``, ``0.0625``);
+    17 decimals: the shortest text that reads back exactly."""
+    if decimals >= 17:
+        text = repr(float(number))
+        return text[:-2] if text.endswith(".0") else text
+    text = f"{number:.{decimals}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 # -- Table -------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from processes.kernels.multiscale import LINEAR_3, smoothings
+from processes.kernels.multiscale import LINEAR_INTERPOLATION, smoothings
 from procfw.errors import ExecutionError, ProcfwError
 from procfw.image import FITSKeyword, Image
 from procfw.params import Boolean, Float, Int32, String, param
@@ -58,7 +58,7 @@ def structure_map(intensity: np.ndarray, structure_layers: int, noise_layers: in
         # the noise layers plus the residual: (m − c_noise) + c_last, layers visited one at a time
         noise = np.zeros_like(m)
         residual = m
-        for j, smooth in enumerate(smoothings(m, structure_layers, LINEAR_3), start=1):
+        for j, smooth in enumerate(smoothings(m, structure_layers, LINEAR_INTERPOLATION), start=1):
             if j == noise_layers:
                 noise = m - smooth
             residual = smooth

@@ -27,7 +27,7 @@ from typing import Any
 from procfw.container import ProcessContainer
 from procfw.icons.model import IconFileError, check_nesting, is_identifier, shown
 from procfw.names import is_valid_id
-from procfw.params import Block, Boolean, Double, Enumeration, Float, ParameterKind, String, Table
+from procfw.params import Block, Boolean, Double, Enumeration, Float, FloatBlock, ParameterKind, String, Table
 from procfw.process import Process
 from procfw.unknown import RawElement, UnknownProcess
 
@@ -96,6 +96,8 @@ def _js_value(process_id: str, kind: ParameterKind, value: Any) -> str:
         return _js_plain(kind.format(value))
     if isinstance(kind, String):
         return _js_string(str(value))
+    if isinstance(kind, FloatBlock):
+        return "[" + kind.format(value) + "]"
     if isinstance(kind, Block):
         return _json.dumps(bytes(value).hex()) + " /* bytes, hexadecimal */"
     return _js_plain(kind.format(value))

@@ -224,6 +224,68 @@ PCL: dict[str, tuple[int, dict[str, int]]] = {
          "smoothness": 2, "protectionThreshold": 2, "protectionAmount": 2, "lowClippingLevel": 6,
          "convergenceLimit": 8},
     ),
+    # Convolution/ConvolutionParameters.cpp (version: ConvolutionProcess.cpp)
+    "Convolution": (256, {"sigma": 2, "shape": 2, "aspectRatio": 2, "rotationAngle": 2}),
+    # Convolution/UnsharpMaskParameters.cpp (version: UnsharpMaskProcess.cpp)
+    "UnsharpMask": (
+        256,
+        {"sigma": 2, "amount": 2, "deringingDark": 4, "deringingBright": 4, "rangeLow": 7, "rangeHigh": 7},
+    ),
+    # contrib/zvrastil/LocalHistogramEqualization/LocalHistogramEqualizationParameters.cpp (no Version():
+    # MetaProcess's 256, as the corpus icons LocalHistEQ_TWEAK write)
+    "LocalHistogramEqualization": (256, {"slopeLimit": 1, "amount": 3}),
+    # not in PCL (closed source): version and precisions as the corpus icons HDR_MX_MAYBE write them
+    "HDRMultiscaleTransform": (
+        256,
+        {"overdrive": 3, "smallScaleDeringing": 3, "largeScaleDeringing": 3, "midtonesBalance": 6},
+    ),
+    # not in PCL (MultiscaleProcessing is closed source): version 256 as the corpus icons of its
+    # module (HDRMultiscaleTransform) and precisions as PixInsight writes them in the PJSR it
+    # generates (bias = 0.000, noiseReductionAmount = 1.00, deringingDark = 0.1000, ...)
+    "MultiscaleLinearTransform": (
+        256,
+        {
+            "layers.bias": 3,
+            "layers.noiseReductionThreshold": 3,
+            "layers.noiseReductionAmount": 2,
+            "linearMaskSmoothness": 2,
+            "curveBreakPoint": 2,
+            "noiseThresholdingAmount": 2,
+            "noiseThreshold": 2,
+            "deringingDark": 4,
+            "deringingBright": 4,
+            "lowRange": 4,
+            "highRange": 4,
+        },
+    ),
+    "MultiscaleMedianTransform": (
+        256,
+        {
+            "layers.bias": 3,
+            "layers.noiseReductionThreshold": 4,
+            "layers.noiseReductionAmount": 2,
+            "layers.noiseReductionAdaptive": 4,
+            "medianWaveletThreshold": 2,
+            "linearMaskSmoothness": 2,
+            "lowRange": 4,
+            "highRange": 4,
+        },
+    ),
+    "ATrousWaveletTransform": (
+        256,
+        {
+            "layers.bias": 3,
+            "layers.noiseReductionThreshold": 3,
+            "layers.noiseReductionAmount": 2,
+            "curveBreakPoint": 2,
+            "noiseThresholdingAmount": 2,
+            "noiseThreshold": 2,
+            "deringingDark": 4,
+            "deringingBright": 4,
+            "lowRange": 4,
+            "highRange": 4,
+        },
+    ),
 }
 
 # PixInsight processes whose sources PixInsight has never published and that no corpus icon
