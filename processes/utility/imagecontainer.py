@@ -321,6 +321,9 @@ class ImageContainer(Process):
 
     def validate(self) -> None:
         for index, (_, path, view_id) in enumerate(self.images):
+            if path != path.strip():
+                raise self.invalid("images", self.images, f"row {index}: the path {path!r} begins or ends with "
+                                   "white space, which an icon file cannot keep (PixInsight trims it)")
             if bool(path) == bool(view_id):
                 raise self.invalid("images", self.images,
                                    f"row {index} needs exactly one of path (a file) and viewId (a view)")

@@ -322,3 +322,12 @@ def test_a_dask_cluster_with_threaded_workers(frames, tmp_path):
                 executor.close()
     assert run.ok, run.outputs()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"light_{i}_inv.fits" for i in (1, 2, 3)]
+
+
+def test_a_path_with_white_space_at_either_end_is_refused():
+    """The XPSM form keeps a path as element text, which readers trim: " " would come back as no
+    path at all (found by the icon round-trip property test)."""
+    for path in (" ", " light.fits", "light.fits\t"):
+        with pytest.raises(ParameterError, match="begins or ends with white space"):
+            ImageContainer(images=[[True, path, ""]])
+    assert ImageContainer(images=[[True, "my light.fits", ""]]).images[0][1] == "my light.fits"
