@@ -128,10 +128,8 @@ class AutomaticBackgroundExtractor(Process):
             evaluate_polynomial(coefficients, height, width, out=model[c])
             summaries.append({**summary, "coefficients": coefficients.tolist()})
             context.report((c + 1) / nominal, f"channel {c}: {summary['samples']} samples")
-        messages = tuple(f"channel {c}: {s['samples']} samples, {s['rejected']} rejected, degree {s['degree']}"
-                         for c, s in enumerate(summaries))
         return build_output(
             image, model, correction=self.targetCorrection, normalize=self.normalize,
             discard_model=self.discardModel, replace_target=self.replaceTarget, model_id=f"{view}_ABE_background",
             model_format=self.modelImageSampleFormat, corrected_id=self.correctedImageId or f"{view}_ABE",
-            corrected_format=self.correctedImageSampleFormat, outputs={"channels": summaries}, messages=messages)
+            corrected_format=self.correctedImageSampleFormat, outputs={"channels": summaries})

@@ -156,9 +156,26 @@ def aligned_table(header: list[str], rows: list[list[str]], indent: str = "  ") 
     return [line(header), *(line(row) for row in rows)]
 
 
+CELL_WIDTH = 40
+"""A table cell holding a list longer than this is shown by its shape (``--json`` has the values)."""
+
+
 def _cell(value: Any) -> str:
     text = _key_text(value)  # a scalar, or a few numbers as words
-    return text if text is not None else show_output(value)
+    if text is not None:
+        return text
+    text = show_output(value)
+    if isinstance(value, (list, tuple)) and len(text) > CELL_WIDTH:
+        return f"[{_shape(value)} values]"
+    return text
+
+
+def _shape(value: Any) -> str:
+    """``5`` for a list of five, ``5x5`` for five lists of five (ragged: the outer length)."""
+    inner = {len(v) for v in value if isinstance(v, (list, tuple))}
+    if len(inner) == 1 and all(isinstance(v, (list, tuple)) for v in value):
+        return f"{len(value)}x{inner.pop()}"
+    return str(len(value))
 
 
 def _column_cell(column: ParameterKind, value: Any) -> str:

@@ -34,8 +34,8 @@ class Noisy(Process):
         return ProcessOutput(image=image, outputs={
             "pattern": "GRBG", "noiseR": 0.00213, "noiseG": 0.0015, "noiseB": 0.0019, "hidden": 7,
             "rows": [("first", 1.5), ("second_and_longer", 22.25)],
-            "frames": [{"file": "a.fits", "weight": [1.0, 0.5, 0.25]},
-                       {"file": "much_longer_name.fits", "weight": [0.123456, 1.0, 1.0]}],
+            "frames": [{"file": "a.fits", "weight": [1.0, 0.5, 0.25], "model": [[0.1] * 5] * 5},
+                       {"file": "much_longer_name.fits", "weight": [0.123456, 1.0, 1.0], "model": [0.5] * 12}],
             "grid": [[1, 22.5], [333, 4.0]],
         })
 
@@ -57,10 +57,10 @@ def test_an_execution_is_one_line_with_its_key_outputs_then_tables(console: Cons
         "    name               value",
         "    first               1.50",
         "    second_and_longer  22.25",
-        "  frames: 2 rows",
-        "    file                   weight",
-        "    a.fits                 1 0.5 0.25",
-        "    much_longer_name.fits  0.1235 1 1",
+        "  frames: 2 rows",  # long lists in a cell: their shape (--json has the values)
+        "    file                   weight      model",
+        "    a.fits                 1 0.5 0.25  [5x5 values]",
+        "    much_longer_name.fits  0.1235 1 1  [12 values]",
         "  grid: 2 rows",
         "      0     1",
         "      1  22.5",
