@@ -276,3 +276,26 @@ def test_read_only_inputs_are_untouched(frames):
     before = Path(frames[0]).read_bytes()
     SubframeSelector(subframes=_rows(frames[:1])).execute_global(Workspace())
     assert Path(frames[0]).read_bytes() == before
+
+
+def test_a_process_pool_gives_the_same_measurements_and_outputs(frames, measured, tmp_path):
+    from procfw.batch import make_executor, use_executor
+
+    ss = SubframeSelector(subframes=_rows(frames[:2]), scaleUnit="Pixel", weightingExpression="FWHM")
+    with make_executor("processes", workers=2) as executor, use_executor(executor):
+        table = ss.execute_global(Workspace()).outputs["measurements"]
+        out = ss.evolve(routine="OutputSubframes", measurements=table, outputDirectory=str(tmp_path))
+        result = out.execute_global(Workspace())
+    for a, b in zip(table, measured):  # the same numbers as measured in this process (weight aside)
+        assert a[5:] == b[5:]
+    assert result.outputs["succeeded"] == 2
+    assert read_image(tmp_path / "frame1_a.xisf").keyword("SSWEIGHT") == pytest.approx(
+        round(table[1][COL["measurementFWHM"]], 6), abs=1e-6)
+
+
+def test_star_detection_preview_measures_the_first_enabled_frame(frames):
+    rows = _rows(frames[:2])
+    rows[0][0] = False
+    result = SubframeSelector(routine="StarDetectionPreview", subframes=rows).execute_global(Workspace())
+    assert result.outputs["subframe"] == frames[1]
+    assert result.outputs["FWHM"] == pytest.approx(_fwhm(TRUTH[1][0]), rel=0.03)
