@@ -426,7 +426,7 @@ class SubframeSelector(Process):
         image = read_image(path)
         name = self.outputKeyword.strip().upper()
         cards = [k for k in image.keywords if k.name.upper() != name]
-        cards += [FITSKeyword("HISTORY", None, "Measured with SubframeSelector process (procfw)"),
+        cards += [FITSKeyword("HISTORY", "Measured with SubframeSelector process (procfw)", ""),
                   FITSKeyword(name, float(f"{weight:.6f}"), "SubframeSelector.weight")]
         out = Image(image.pixels, cards, dict(image.properties))
         return write_frame(out, self._output_path(str(path)), sample_format=_sample_format(image),

@@ -299,3 +299,30 @@ def test_star_detection_preview_measures_the_first_enabled_frame(frames):
     result = SubframeSelector(routine="StarDetectionPreview", subframes=rows).execute_global(Workspace())
     assert result.outputs["subframe"] == frames[1]
     assert result.outputs["FWHM"] == pytest.approx(_fwhm(TRUTH[1][0]), rel=0.03)
+
+
+def test_locked_rows_keep_their_approval_and_history_is_recorded(measured, tmp_path):
+    rows = [list(r) for r in measured]
+    rows[0][COL["measurementEnabled"]], rows[0][COL["measurementLocked"]] = False, True  # locked out
+    ss = SubframeSelector(routine="OutputSubframes", measurements=rows, approvalExpression="FWHM < 100",
+                          weightingExpression="Index + 1", outputDirectory=str(tmp_path), outputExtension=".fits")
+    result = ss.execute_global(Workspace())
+    table = result.outputs["measurements"]
+    assert [r[COL["measurementEnabled"]] for r in table] == [False, True, True, True]
+    assert table[0][COL["measurementLocked"]] is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frame1_a.fits", "frame2_a.fits", "frame3_a.fits"]
+    image = read_image(tmp_path / "frame2_a.fits")
+    assert image.keyword("SSWEIGHT") == 3
+    assert any(k.name == "HISTORY" and "SubframeSelector" in str(k.value) for k in image.keywords)
+
+
+def test_pedestal_and_data_units(frames):
+    base = SubframeSelector(subframes=_rows(frames[:1]), weightingExpression="Median")
+    plain = base.execute_global(Workspace()).outputs["measurements"][0]
+    literal = base.evolve(pedestalMode="Pedestal_Literal", pedestal=655).execute_global(Workspace())
+    row = literal.outputs["measurements"][0]
+    assert row[COL["measurementMedian"]] == pytest.approx(plain[COL["measurementMedian"]] - 655 / 65535)
+    assert row[COL["measurementWeight"]] == pytest.approx(row[COL["measurementMedian"]])
+    ss = base.evolve(dataUnit="Electron", cameraGain=2.0, cameraResolution="Bits12", weightingExpression="Noise")
+    noise_row = ss.execute_global(Workspace()).outputs["measurements"][0]
+    assert noise_row[COL["measurementWeight"]] == pytest.approx(noise_row[COL["measurementNoise"]] * 4095 * 2)
