@@ -84,6 +84,24 @@ _ROW_PROPERTY = {
 }
 
 
+class SubframeTable(FileListTable):
+    """The ``subframes`` table: a file list whose rows may omit the trailing columns.
+
+    PixInsight fills missing trailing cells with their defaults, and scripts rely on it
+    (``P.subframes = [[true, path]]`` for a four-column table); so does procfw.
+    """
+
+    def convert(self, value: Any) -> tuple[tuple[Any, ...], ...]:
+        if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+            value = [self._padded(row) for row in value]
+        return super().convert(value)
+
+    def _padded(self, row: Any) -> Any:
+        if isinstance(row, Sequence) and not isinstance(row, (str, bytes)) and 0 < len(row) < len(self.columns):
+            return [*row, *(c.default_value for c in self.columns[len(row):])]
+        return row
+
+
 def _sci(id_: str, description: str) -> Double:
     return Double(id=id_, precision=4, scientific=True, read_only=True, description=description)
 
@@ -181,7 +199,7 @@ class SubframeSelector(Process):
                                      "and weight; OutputSubframes: write approved frames with their weight; "
                                      "StarDetectionPreview: measure the first subframe."))
     nonInteractive: bool = param(Boolean(default=False, description="Non-interactive (no effect: procfw never asks)."))
-    subframes: tuple = param(FileListTable(
+    subframes: tuple = param(SubframeTable(
         columns=(
             Boolean(id="subframeEnabled", default=True, description="Whether this subframe is measured."),
             String(id="subframePath", description="Path of the subframe file."),

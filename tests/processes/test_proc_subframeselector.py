@@ -326,3 +326,37 @@ def test_pedestal_and_data_units(frames):
     ss = base.evolve(dataUnit="Electron", cameraGain=2.0, cameraResolution="Bits12", weightingExpression="Noise")
     noise_row = ss.execute_global(Workspace()).outputs["measurements"][0]
     assert noise_row[COL["measurementWeight"]] == pytest.approx(noise_row[COL["measurementNoise"]] * 4095 * 2)
+
+
+# weighting/approval expressions as PixInsight users and scripts write them (PJSR scripts on GitHub)
+SCRIPT_EXPRESSIONS = [
+    ("FWHM <= 99 && SNRWeight >= 0",
+     "(15*(1-(FWHM-FWHMMin)/(FWHMMax-FWHMMin)) + 15*(1-(Eccentricity-EccentricityMin)/(EccentricityMax-"
+     "EccentricityMin)) + 20*(SNRWeight-SNRWeightMin)/(SNRWeightMax-SNRWeightMin))+50"),
+    ("FWHM < 3.5 && Eccentricity < 0.665",
+     "27*(1-(FWHM - FWHMMin)/(FWHMMax- FWHMMin))\n+20*(SNRWeight - SNRWeightMin)/(SNRWeightMax - SNRWeightMin)\n"
+     "+3*(1- (Eccentricity - EccentricityMin) / (EccentricityMax-EccentricityMin))\n+50"),
+    ("", "10*(1-(FWHM-FWHMMin)/(FWHMMax-FWHMMin)) +\n15*(1-(Eccentricity-EccentricityMin)/(EccentricityMax-"
+         "EccentricityMin)) +\n10*(SNRWeight-SNRWeightMin)/(SNRWeightMax-SNRWeightMin) +\n20*(Noise-NoiseMin)/"
+         "(NoiseMax-NoiseMin) +\n50"),
+]
+
+
+@pytest.mark.parametrize(("approval", "weighting"), SCRIPT_EXPRESSIONS)
+def test_expressions_from_pixinsight_scripts_evaluate(measured, approval, weighting):
+    ss = SubframeSelector(scaleUnit="Pixel", approvalExpression=approval, weightingExpression=weighting)
+    rows = [(int(r[0]), str(r[3]), dict(zip(("FWHM", "Eccentricity", "SNRWeight", "Noise"),
+                                            (r[COL["measurementFWHM"]], r[COL["measurementEccentricity"]],
+                                             r[COL["measurementSNRWeight"]], r[COL["measurementNoise"]]))))
+            for r in measured]
+    weights = [r[COL["measurementWeight"]] for r in ss.evaluate(rows)]
+    assert all(math.isfinite(w) and 0 <= w <= 100 for w in weights)
+    assert max(weights) > min(weights)
+
+
+def test_short_subframe_rows_take_the_column_defaults_as_in_pixinsight(frames):
+    from procfw.console import Session
+
+    session = Session()
+    session.run_text(f'SubframeSelector -subframes=[[true,"{frames[0]}"]] -scaleUnit=Pixel')
+    assert SubframeSelector(subframes=[[True, frames[0]]]).subframes == ((True, frames[0], "", ""),)
