@@ -31,9 +31,13 @@
     ``1.316e-7·(ΣF)² / (4.987e6·σ²)``.
 ``Azimuth``, ``Altitude``
     ``OBJCTAZ``/``CENTAZ`` and ``OBJCTALT``/``CENTALT`` keywords when present, else 0.
-``StarResidual``, ``StarResidualMeanDev``, ``PSFScale``, ``PSFScaleSNR``
-    Not computed (0): the Gaussian fits of :mod:`processes.kernels.starmeasure` do not return
-    their residuals, and PSF scales need local normalization files.
+``StarResidual``, ``StarResidualMeanDev``
+    PCL's goodness of fit per star (the 10 %-Winsorized mean absolute difference between
+    the data and the fitted PSF over the stamp, :func:`star_residuals`), robust mean and
+    mean absolute deviation over the stars.  The fits do not report the ellipse's
+    orientation; the best of 36 angles is used.
+``PSFScale``, ``PSFScaleSNR``
+    Not computed (0): PSF scales need local normalization files.
 
 Colour frames are measured on their intensity (the mean of the channels, PCL's HSI
 intensity), with the mid-range of the per-channel noise keywords.
@@ -153,7 +157,7 @@ def _psf_signal(field: Any, plane: np.ndarray) -> dict[str, float]:
     from processes.kernels.starmeasure import FWHM_PER_SIGMA, background_map
 
     out = {"PSFFlux": 0.0, "PSFFluxPower": 0.0, "PSFTotalMeanFlux": 0.0, "PSFTotalMeanPowerFlux": 0.0,
-           "PSFCount": 0.0, "MStar": 0.0, "NStar": 0.0}
+           "PSFCount": 0.0, "MStar": 0.0, "NStar": 0.0, "StarResidual": 0.0, "StarResidualMeanDev": 0.0}
     if field.count == 0:
         return out
     flux = np.asarray(field.flux, dtype=np.float64)
@@ -169,13 +173,56 @@ def _psf_signal(field: Any, plane: np.ndarray) -> dict[str, float]:
                PSFTotalMeanFlux=float(math.fsum(mean_flux)), PSFTotalMeanPowerFlux=float(math.fsum(mean_flux**2)),
                PSFCount=float(field.count))
     data = np.ascontiguousarray(plane, dtype=np.float64)
-    residual = background_map(data) - data
+    background = background_map(data)
+    residual = background - data
     below = residual[(residual > 0) & (data != 0)]
     if below.size:
         m_star = float(np.median(below))
         out["MStar"] = m_star
         out["NStar"] = 2.48308 * float(np.median(np.abs(below - m_star)))
+    out["StarResidual"], out["StarResidualMeanDev"] = robust_mean(star_residuals(field, -residual))
     return out
+
+
+def star_residuals(field: Any, signal: np.ndarray, box: int = 15, angles: int = 36) -> np.ndarray:
+    """Per star, PCL's goodness of fit: the 10 %-Winsorized mean of |data − model| over a ``box`` stamp.
+
+    ``signal`` is the background-subtracted plane; the model is the elliptical Gaussian of
+    the star's amplitude, centre and axes (point-sampled: the pixel-integration 1/12 px² is
+    added back), its orientation, which the fits do not report, the best of ``angles``.
+    """
+    from processes.kernels.starmeasure import FWHM_PER_SIGMA
+
+    if field.count == 0:
+        return np.zeros(0)
+    half = box // 2
+    h, w = signal.shape
+    ix = np.clip(np.rint(field.x).astype(np.int64), half, w - half - 1)
+    iy = np.clip(np.rint(field.y).astype(np.int64), half, h - half - 1)
+    offsets = np.arange(-half, half + 1)
+    stamps = signal[iy[:, None, None] + offsets[None, :, None], ix[:, None, None] + offsets[None, None, :]]
+    dx = (ix - field.x)[:, None, None] + offsets[None, None, :]
+    dy = (iy - field.y)[:, None, None] + offsets[None, :, None]
+    var_major = (np.asarray(field.fwhm_major) / FWHM_PER_SIGMA) ** 2 + 1 / 12
+    var_minor = (np.asarray(field.fwhm_minor) / FWHM_PER_SIGMA) ** 2 + 1 / 12
+    amplitude = np.asarray(field.amplitude)[:, None, None]
+    best = np.full(field.count, np.inf)
+    best_dev = np.zeros((field.count, box * box))
+    for theta in np.linspace(0.0, np.pi, angles, endpoint=False):
+        c, s = math.cos(theta), math.sin(theta)
+        u, v = c * dx + s * dy, -s * dx + c * dy
+        model = amplitude * np.exp(-0.5 * (u * u / var_major[:, None, None] + v * v / var_minor[:, None, None]))
+        dev = np.abs(stamps - model).reshape(field.count, -1)
+        mean = dev.mean(axis=1)
+        better = mean < best
+        best[better] = mean[better]
+        best_dev[better] = dev[better]
+    ordered = np.sort(best_dev, axis=1)
+    m = int(0.1 * ordered.shape[1])
+    if m:
+        ordered[:, :m] = ordered[:, m : m + 1]
+        ordered[:, -m:] = ordered[:, -m - 1 : -m]
+    return ordered.mean(axis=1)
 
 
 def measure_subframe(image: Image, settings: MeasureSettings) -> dict[str, float]:
@@ -216,7 +263,6 @@ def measure_subframe(image: Image, settings: MeasureSettings) -> dict[str, float
     out["Stars"] = float(field.count)
     out["FWHM"], out["FWHMMeanDev"] = robust_mean(field.fwhm)
     out["Eccentricity"], out["EccentricityMeanDev"] = robust_mean(field.eccentricity)
-    out["StarResidual"] = out["StarResidualMeanDev"] = 0.0
 
     signal = _psf_signal(field, region)
     out.update(signal)

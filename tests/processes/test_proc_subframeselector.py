@@ -124,9 +124,11 @@ def test_fwhm_and_noise_are_measured_within_a_few_percent(measured):
         assert row[COL["measurementFWHM"]] == pytest.approx(_fwhm(sigma), rel=0.03)
         assert row[COL["measurementNoise"]] == pytest.approx(noise, rel=0.05)
         assert row[COL["measurementStars"]] >= 25
+        # a perfect fit leaves the noise: the Winsorized mean |N(0, σ)| is about 0.75 σ
+        assert row[COL["measurementStarResidual"]] == pytest.approx(0.75 * noise, rel=0.1)
         assert row[COL["measurementMedian"]] == pytest.approx(0.1, abs=0.01)
         assert 0 <= row[COL["measurementEccentricity"]] < 0.5
-        for name in ("PSFSignalWeight", "PSFSNR", "SNRWeight", "PSFFlux", "MStar", "NStar"):
+        for name in ("PSFSignalWeight", "PSFSNR", "SNRWeight", "PSFFlux", "MStar", "NStar", "StarResidualMeanDev"):
             assert row[COL[f"measurement{name}"]] > 0, name
 
 
