@@ -362,3 +362,18 @@ def test_short_subframe_rows_take_the_column_defaults_as_in_pixinsight(frames):
     session = Session()
     session.run_text(f'SubframeSelector -subframes=[[true,"{frames[0]}"]] -scaleUnit=Pixel')
     assert SubframeSelector(subframes=[[True, frames[0]]]).subframes == ((True, frames[0], "", ""),)
+
+
+def test_noise_keywords_are_used_when_present(frames, tmp_path):
+    image = read_image(frames[0])
+    from procfw.image import FITSKeyword
+
+    tagged = tmp_path / "tagged.fits"
+    write_fits(image.with_keywords([FITSKeyword("NOISE00", 1.234e-3, ""), FITSKeyword("NOISEF00", 0.9, "")]), tagged)
+    row = SubframeSelector(subframes=_rows([str(tagged)])).execute_global(Workspace()).outputs["measurements"][0]
+    assert row[COL["measurementNoise"]] == pytest.approx(1.234e-3) and row[COL["measurementNoiseRatio"]] == 0.9
+
+
+def test_a_weight_that_is_not_finite_is_an_error_naming_the_expression(frames):
+    with pytest.raises(ExecutionError, match=r"weightingExpression '1/\(FWHM-FWHM\)' gives inf"):
+        SubframeSelector(subframes=_rows(frames[:1]), weightingExpression="1/(FWHM-FWHM)").execute_global(Workspace())
