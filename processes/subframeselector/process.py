@@ -366,11 +366,14 @@ class SubframeSelector(Process):
         return table, {**summary, **self._counts(table)}, messages
 
     def evaluate(self, measured: Sequence[tuple[int, str, Mapping[str, float]]],
-                 locked: Mapping[int, bool] | None = None) -> tuple:
+                 locked: Mapping[int, bool] | None = None, approved: Mapping[int, bool] | None = None) -> tuple:
         """The measurements table of ``(index, path, values)``: weights, then approvals, by the expressions.
 
         Rows whose index is in ``locked`` keep the approval given there (True: approved), as
-        PixInsight's locked rows; their weight is still evaluated.
+        PixInsight's locked rows; their weight is still evaluated.  With ``approved`` (the
+        approvals of a table being re-evaluated), a blank expression keeps what the table
+        holds (the ``Weight`` of ``values``, the approval in ``approved``) instead of
+        PixInsight's blank results (weight 0, all approved).
         """
         units = self._units()
         frames = [dict(values) for _, _, values in measured]
@@ -382,7 +385,7 @@ class SubframeSelector(Process):
         stats = props.aggregates(frames, units)
         for (index, _, _), frame in zip(measured, frames):
             if weighting.empty:
-                frame["Weight"] = 0.0
+                frame["Weight"] = float(frame.get("Weight", 0.0)) if approved is not None else 0.0
             else:
                 frame["Weight"] = _number(weighting.evaluate(props.expression_variables(frame, index, stats, units)),
                                           weighting)
@@ -391,12 +394,12 @@ class SubframeSelector(Process):
         for (index, path, _), frame in sorted(zip(measured, frames), key=lambda item: item[0][0]):
             is_locked = locked is not None and index in locked
             if is_locked:
-                approved = bool(locked[index])  # type: ignore[index]
+                enabled = bool(locked[index])  # type: ignore[index]
             elif approval.empty:
-                approved = True
+                enabled = bool(approved.get(index, True)) if approved is not None else True
             else:
-                approved = _truthy(approval.evaluate(props.expression_variables(frame, index, stats, units)))
-            table.append(_row_for(index, path, frame, enabled=approved, locked=is_locked))
+                enabled = _truthy(approval.evaluate(props.expression_variables(frame, index, stats, units)))
+            table.append(_row_for(index, path, frame, enabled=enabled, locked=is_locked))
         return tuple(table)
 
     @staticmethod
@@ -411,8 +414,8 @@ class SubframeSelector(Process):
         if self.measurements:
             locked = {int(row[0]): bool(row[1]) for row in self.measurements if row[2]}
             measured = [(int(row[0]), str(row[3]), _values_of(row)) for row in self.measurements]
-            table = self.evaluate(measured, locked) if (self.approvalExpression.strip() or
-                                                        self.weightingExpression.strip()) else self.measurements
+            stored = {int(row[0]): bool(row[1]) for row in self.measurements}
+            table = self.evaluate(measured, locked, stored)
         else:
             table, _, messages = self._measure(context)
         if not table:

@@ -377,3 +377,19 @@ def test_noise_keywords_are_used_when_present(frames, tmp_path):
 def test_a_weight_that_is_not_finite_is_an_error_naming_the_expression(frames):
     with pytest.raises(ExecutionError, match=r"weightingExpression '1/\(FWHM-FWHM\)' gives inf"):
         SubframeSelector(subframes=_rows(frames[:1]), weightingExpression="1/(FWHM-FWHM)").execute_global(Workspace())
+
+
+def test_output_with_a_table_keeps_what_a_blank_expression_does_not_recompute(measured, tmp_path):
+    rows = [list(r) for r in measured]
+    for i, row in enumerate(rows):
+        row[COL["measurementWeight"]] = 10.0 + i
+    rows[3][COL["measurementEnabled"]] = False
+    ss = SubframeSelector(routine="OutputSubframes", measurements=rows, approvalExpression="Index > 0",
+                          outputDirectory=str(tmp_path), outputExtension=".fits")
+    table = ss.execute_global(Workspace()).outputs["measurements"]
+    assert [r[COL["measurementEnabled"]] for r in table] == [False, True, True, True]
+    assert [r[COL["measurementWeight"]] for r in table] == [10.0, 11.0, 12.0, 13.0]
+    assert read_image(tmp_path / "frame3_a.fits").keyword("SSWEIGHT") == 13.0
+    kept = SubframeSelector(routine="OutputSubframes", measurements=rows, outputDirectory=str(tmp_path),
+                            outputPostfix="_b", outputExtension=".fits").execute_global(Workspace())
+    assert [r[COL["measurementEnabled"]] for r in kept.outputs["measurements"]] == [True, True, True, False]
