@@ -122,6 +122,21 @@ PCL: dict[str, tuple[int, dict[str, int]]] = {
         256,
         {"amount": 2, "hotDarkLevel": 10, "coldDarkLevel": 10, "hotAutoValue": 1, "coldAutoValue": 1},
     ),
+    # contrib/cleger/SubframeSelector/SubframeSelectorParameters.cpp (version: SubframeSelectorProcess.cpp)
+    "SubframeSelector": (
+        2,
+        {
+            "subframeScale": 4, "cameraGain": 4, "trimmingFactor": 2, "sensitivity": 2, "peakResponse": 2,
+            "brightThreshold": 2, "maxDistortion": 2, "upperLimit": 4, "fileThreadOverload": 2,
+            **{f"measurements.measurement{c}": 4 for c in (
+                "Weight", "FWHM", "Eccentricity", "PSFSignalWeight", "SNRWeight", "StarResidual",
+                "EccentricityMeanDev", "StarResidualMeanDev", "Azimuth", "Altitude", "PSFFlux", "PSFFluxPower",
+                "PSFTotalMeanFlux", "PSFTotalMeanPowerFlux", "MStar", "NStar", "PSFSNR", "PSFScale", "PSFScaleSNR")},
+            "measurements.measurementUnused01": 0, "measurements.measurementMedian": 12,
+            "measurements.measurementMedianMeanDev": 12, "measurements.measurementNoise": 12,
+            "measurements.measurementNoiseRatio": 8, "measurements.measurementFWHMMeanDev": 6,
+        },
+    ),
     # contrib/spool/Debayer/DebayerParameters.cpp (version: DebayerProcess.cpp)
     "Debayer": (256, {"saturationThreshold": 2, "psfGrowth": 2, "fileThreadOverload": 2, "memoryLoadLimit": 2}),
     # ColorCalibration/LinearFitParameters.cpp (last open version;
@@ -346,9 +361,12 @@ def test_a_new_icon_declares_pixinsight_s_version_and_precisions(process_id: str
         value = kind.format(kind.default_value)
         if not kind.general:  # written with exactly the declared decimals (at most 7 for a Float)
             decimals = min(precisions[name], 7 if isinstance(kind, Float) else 16)
-            assert re.fullmatch(rf"-?\d+\.\d{{{decimals}}}" if decimals else r"-?\d+", value), (name, value)
+            fixed = rf"-?\d+\.\d{{{decimals}}}" if decimals else r"-?\d+"
+            assert re.fullmatch(rf"-?\d\.\d{{{decimals}}}e[+-]\d+" if kind.scientific else fixed, value), (name, value)
             leaf = name.split(".")[-1]
-            assert f'id="{leaf}" value="{value}"' in text
+            table = cls.schema().get(name.split(".")[0]) if "." in name else None
+            if table is None or table.default_value:  # an empty table writes no cell
+                assert f'id="{leaf}" value="{value}"' in text
 
 
 @pytest.mark.parametrize("process_id", sorted(UNPUBLISHED))
