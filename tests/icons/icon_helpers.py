@@ -7,6 +7,7 @@ from pathlib import Path
 from xml.parsers import expat
 
 import pytest
+from conftest import CORPUS as SHARED_CORPUS
 
 from procfw.params import (
     Block,
@@ -29,7 +30,7 @@ from procfw.params import (
 from procfw.process import Process
 from procfw.registry import processes
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "xpsm"
+CORPUS = SHARED_CORPUS / "xpsm"
 
 
 def corpus_files() -> list[Path]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
+from conftest import CORPUS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -23,7 +24,6 @@ from procfw.image import FITSKeyword, Image
 from procfw.io import ImageFormat, read_image, write_image
 from procfw.io.fits import FITS_FORMAT, FITSFormat, read_fits, write_fits
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 FITS_SAMPLES = CORPUS / "fits-samples"
 SEESTAR = CORPUS / "frames" / "seestar-s50" / "M94_2025-03-27_session1"
 

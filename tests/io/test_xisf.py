@@ -14,6 +14,7 @@ import lz4.block
 import numpy as np
 import pytest
 import zstandard
+from conftest import CORPUS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -32,7 +33,7 @@ from procfw.io.xisf import (
 )
 from procfw.io.xisf_properties import MATRIX_TYPES, VECTOR_TYPES, parse_keyword_value
 
-XISF_CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "xisf"
+XISF_CORPUS = CORPUS / "xisf"
 NS = "http://www.pixinsight.com/xisf"
 
 FORMATS = ("UInt8", "UInt16", "UInt32", "Float32", "Float64")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CORPUS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,8 +21,7 @@ from procfw.io.fits import write_fits
 from procfw.testing import check_process
 from procfw.workspace import Workspace
 
-SEESTAR = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "frames" / "seestar-s50" / (
-    "M94_2025-03-27_session1")
+SEESTAR = CORPUS / "frames" / "seestar-s50" / "M94_2025-03-27_session1"
 
 
 def _seestar_frames() -> list[Path]:

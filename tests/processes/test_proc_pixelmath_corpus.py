@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CORPUS
 
 from processes.kernels.mtf import mtf
 from processes.pixelmath import PixelMath, PixelMathSyntaxError, parse, parse_symbols
@@ -16,7 +16,6 @@ from processes.pixelmath.nodes import Meta, Name, walk
 from procfw.image import Image
 from procfw.workspace import Workspace
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 EXPRESSIONS = CORPUS / "pixelmath" / "expressions.json"
 XPSM = CORPUS / "xpsm"
 CHANNEL_KEYS = {"R/K": "expression", "G": "expression1", "B": "expression2", "A": "expression3"}

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CORPUS
 from scipy import ndimage
 
 from processes.kernels.starmeasure import measure_stars
 from processes.workflows.preprocess import Options, plan_session, preprocess
 from procfw.io import read_image
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 FRAMES = CORPUS / "frames" / "seestar-s50" / "M94_2025-03-27_session1"
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,48 @@ def test_seestar_lights_make_a_colour_master(tmp_path: Path) -> None:
         assert 0.7 * math.sqrt(12) < ratio < 1.3 * math.sqrt(12)
     for ratio in report["masters"][0]["noiseReduction"]:
         assert 0.7 * math.sqrt(12) < ratio < 1.3 * math.sqrt(12)
+    _post_process(result.masters["master_IRCUT"], tmp_path)
     log.info("Seestar M94: FWHM single %.2f px, master %.2f px (%d stars); RMS median %.3f px (max %.3f); "
              "noise ratio %s (sqrt 12 = %.2f); %.1f s", single_fwhm, field.median_fwhm, field.count,
              float(np.median(rms)), max(rms), ", ".join(f"{r:.2f}" for r in ratios), math.sqrt(12), report["seconds"])
+
+
+def _background(pixels: np.ndarray, box: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """(median of each channel, median of each channel in each of the four corner boxes: 4 × C)."""
+    _, h, w = pixels.shape
+    bh, bw = int(h * box), int(w * box)
+    boxes = [pixels[:, :bh, :bw], pixels[:, :bh, -bw:], pixels[:, -bh:, :bw], pixels[:, -bh:, -bw:]]
+    return (np.median(pixels, axis=(1, 2)),
+            np.array([[float(np.median(b[c])) for c in range(pixels.shape[0])] for b in boxes]))
+
+
+def _post_process(master: Path, folder: Path) -> None:
+    """After stacking, as a PixInsight user goes on: gradient removal, colour calibration, a linked
+    stretch.  Stretched as it comes (linked), the OSC master is green and its corners differ; after
+    ABE, ColorCalibration and BackgroundNeutralization the same stretch gives a neutral, flat
+    background (measured on the SuperPixel master: channel medians 0.095/0.535/0.0 before, 0.2513
+    each after; corner spread per channel 0.037/0.011/0.0 before, 0.0076/0.0032/0.0022 after)."""
+    import io
+
+    from procfw.console import Session
+
+    stretched = {}
+    for name, steps in (("before", []), ("after", [
+            "AutomaticBackgroundExtractor -targetCorrection=Subtract -replaceTarget+ m94",
+            "ColorCalibration m94", "BackgroundNeutralization m94"])):
+        session = Session(out=io.StringIO())
+        session.run_text(f'open "{master}" -id=m94')
+        for step in steps:
+            session.run_text(step)
+        session.run_text(f'AutoStretch m94\nsave m94 "{folder / f"m94_{name}.png"}"')
+        stretched[name] = _background(session.workspace.view("m94").image.pixels)
+    (before, before_corners), (after, after_corners) = stretched["before"], stretched["after"]
+    spread_before = before_corners.max(axis=0) - before_corners.min(axis=0)
+    spread_after = after_corners.max(axis=0) - after_corners.min(axis=0)
+    log.info("Seestar M94 stretched: channel medians %s -> %s; corner spread per channel %s -> %s",
+             np.round(before, 4), np.round(after, 4), np.round(spread_before, 4), np.round(spread_after, 4))
+    assert before.max() - before.min() > 0.2  # green
+    assert after.max() - after.min() < 0.01  # neutral
+    assert 0.15 < after.mean() < 0.35  # the stretch's target background
+    assert spread_after.max() < 0.015 and spread_after.max() < spread_before.max()  # flat
+    assert (folder / "m94_after.png").stat().st_size > 0

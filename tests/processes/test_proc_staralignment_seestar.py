@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CORPUS
 from scipy import ndimage
 
 from processes.debayer.process import Debayer
@@ -21,7 +22,6 @@ from processes.staralignment import StarAlignment
 from procfw.io import read_image
 from procfw.workspace import Workspace
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 FRAMES = CORPUS / "frames" / "seestar-s50" / "M94_2025-03-27_session1"
 
 log = logging.getLogger(__name__)
