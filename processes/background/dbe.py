@@ -14,7 +14,7 @@ PixInsight writes in icons and PJSR scripts.  Samples come from, in this order:
 Each sample's value is the mean of the pixels of its box within
 [median − ``shadowsRelaxation``·``tolerance``·σ, median + ``tolerance``·σ]; its weight the
 fraction kept relative to pure noise; samples lighter than ``minWeight`` (or keeping less
-than ``minSampleFraction`` of their pixels) are dropped.  A ``fixed`` sample keeps the value
+than ``minSampleFraction`` of their pixels) are dropped.  An ``isFixed`` sample keeps the value
 and weight stored in the table.  The model is
 :class:`scipy.interpolate.RBFInterpolator`'s thin-plate spline with per-sample smoothing
 ``smoothing²·0.02/weight`` (``ignoreWeights``: weight 1), evaluated on a grid at most 128
@@ -65,7 +65,7 @@ SAMPLE_COLUMNS = (
     UInt32(id="radius", minimum=1, default=5, description="Half side of the sample box (px)."),
     UInt32(id="symmetries", description="PixInsight's symmetry flags (kept; not generated here)."),
     UInt32(id="axialCount", default=6, description="Samples of an axial symmetry (kept)."),
-    UInt32(id="fixed", maximum=1, description="1: use the stored values and weights instead of measuring."),
+    UInt32(id="isFixed", maximum=1, description="1: use the stored values and weights instead of measuring."),
     *_value_columns(6),
 )
 
@@ -102,7 +102,7 @@ class DynamicBackgroundExtraction(Process):
     correctedImageSampleFormat: str = param(Enumeration(elements=CORRECTED_FORMATS, default="SameAsTarget",
                                                         description="Sample format of the corrected copy."))
     samples: tuple = param(Table(columns=SAMPLE_COLUMNS, description=(
-        "Samples in pixels of an imageWidth × imageHeight image: position, radius, symmetries, fixed, values.")))
+        "Samples in pixels of an imageWidth × imageHeight image: position, radius, symmetries, isFixed, values.")))
     imageWidth: int = param(UInt32(default=0, description="Width of the image the samples were placed on."))
     imageHeight: int = param(UInt32(default=0, description="Height of the image the samples were placed on."))
     symmetryCenterX: float = param(Double(minimum=0, maximum=1, default=0.5, precision=6, description=(

@@ -38,7 +38,7 @@ def test_schema_is_pixinsights():
     schema = DynamicBackgroundExtraction.schema()
     assert list(schema)[:6] == ["data", "numberOfChannels", "derivativeOrder", "smoothing", "ignoreWeights", "modelId"]
     assert [c.id for c in schema["data"].columns] == ["x", "y", "z0", "w0", "z1", "w1", "z2", "w2"]
-    assert [c.id for c in schema["samples"].columns] == ["x", "y", "radius", "symmetries", "axialCount", "fixed",
+    assert [c.id for c in schema["samples"].columns] == ["x", "y", "radius", "symmetries", "axialCount", "isFixed",
                                                          "z0", "w0", "z1", "w1", "z2", "w2"]
     assert list(schema)[-6:] == ["sampleColor", "selectedSampleColor", "selectedSampleFillColor", "badSampleColor",
                                  "badSampleFillColor", "axisColor"]
