@@ -209,13 +209,14 @@ def test_a_task_run_in_the_submitting_process_leaves_its_threads_and_environment
 
     from procfw.batch import THREAD_LIMIT_VARIABLES, _call
 
+    threads_were_running = parallel._is_initialized  # a parallel kernel run by an earlier test starts them
     for name in THREAD_LIMIT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     assert _call(math.sqrt, 4.0, True, os.getpid()) == 2.0
     assert not any(name in os.environ for name in THREAD_LIMIT_VARIABLES)
     assert _call(math.sqrt, 9.0, True, None) == 3.0  # as in another worker process
     assert "NUMBA_NUM_THREADS" not in os.environ and os.environ.get("OMP_NUM_THREADS") == "1"
-    assert not parallel._is_initialized
+    assert parallel._is_initialized == threads_were_running
 
 
 def test_task_threads_one_in_a_shared_worker_else_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -253,11 +254,18 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 def test_freed_frame_sized_blocks_are_reused_not_faulted_in_again() -> None:
     """Frame-sized temporaries of a few sizes: faulted in afresh frame after frame by default
     (here ~76,000 page faults), a couple of frames' worth once freed blocks are reused (~3,500)."""
+    import resource
     import subprocess
 
+    def unlimited() -> None:  # whatever limits this test process runs under, the child has none
+        for limit in (resource.RLIMIT_AS, resource.RLIMIT_DATA):
+            resource.setrlimit(limit, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_"))}
+
     def faults(mode: str) -> int:
-        done = subprocess.run([sys.executable, "-c", _FAULTS_OF_FRAME_TEMPORARIES, mode],
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run([sys.executable, "-c", _FAULTS_OF_FRAME_TEMPORARIES, mode], capture_output=True,
+                              text=True, check=True, env=environment, preexec_fn=unlimited)
         return int(done.stdout)
 
     frame_pages = 1080 * 1920 * 3 * 4 // os.sysconf("SC_PAGE_SIZE")
