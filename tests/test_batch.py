@@ -247,6 +247,8 @@ for _ in range(20):  # 20 frames: each step holds a few buffers, frees them, tak
             held.pop(0)
     del held
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(resource.getrlimit(resource.RLIMIT_AS), resource.getrlimit(resource.RLIMIT_DATA), file=sys.stderr)
+print(open("/proc/self/maps").read()[:3000], file=sys.stderr)
 """
 
 
@@ -266,8 +268,11 @@ def test_freed_frame_sized_blocks_are_reused_not_faulted_in_again() -> None:
     def faults(mode: str) -> int:
         done = subprocess.run([sys.executable, "-c", _FAULTS_OF_FRAME_TEMPORARIES, mode], capture_output=True,
                               text=True, check=True, env=environment, preexec_fn=unlimited)
+        diagnostics.append(done.stderr)
         return int(done.stdout)
+
+    diagnostics: list[str] = []
 
     frame_pages = 1080 * 1920 * 3 * 4 // os.sysconf("SC_PAGE_SIZE")
     assert faults("default") > 8 * frame_pages
-    assert faults("reuse") < 2 * frame_pages
+    assert faults("reuse") < 2 * frame_pages, diagnostics[-1]
