@@ -254,8 +254,8 @@ print(open("/proc/self/maps").read()[:3000], file=sys.stderr)
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc tuning (elsewhere a no-op)")
 def test_freed_frame_sized_blocks_are_reused_not_faulted_in_again() -> None:
-    """Frame-sized temporaries of a few sizes: faulted in afresh frame after frame by default
-    (here ~76,000 page faults), a couple of frames' worth once freed blocks are reused (~3,500)."""
+    """Frame-sized temporaries of a few sizes: faulted in afresh frame after frame by default,
+    only the peak working set's pages once freed blocks are reused (4 KiB pages counted)."""
     import resource
     import subprocess
 
@@ -274,6 +274,7 @@ def test_freed_frame_sized_blocks_are_reused_not_faulted_in_again() -> None:
 
     diagnostics: list[str] = []
 
-    frame_pages = 1080 * 1920 * 3 * 4 // os.sysconf("SC_PAGE_SIZE")
-    assert faults("default") > 8 * frame_pages
-    assert faults("reuse") < 2 * frame_pages, diagnostics[-1]
+    frame_pages = 1080 * 1920 * 3 * 4 // os.sysconf("SC_PAGE_SIZE")  # 6,075
+    default, reused = faults("default"), faults("reuse")
+    assert default > 40 * frame_pages  # every temporary faulted in afresh (here ~515,000)
+    assert reused < 6 * frame_pages, diagnostics[-1]  # the peak working set, touched once (here ~26,000)
