@@ -182,6 +182,29 @@ class _Wavelets:
         return image.with_pixels(out.astype(np.float32, copy=False))
 
 
+_SHARED = {
+    "scaleDelta": UInt32(minimum=0, maximum=16, default=0,
+        description="0: dyadic scales (1, 2, 4, ...); δ ≥ 1: linear scales."),
+    "curveBreakPoint": Float(minimum=0, maximum=1, default=0.75, precision=2,
+        description="Break point of the Hyperbolic large-scale function."),
+    "noiseThresholding": Boolean(default=False, description="Threshold every layer's noise."),
+    "noiseThresholdingAmount": Float(minimum=0, maximum=1, default=1, precision=2,
+        description="Strength of the noise thresholding."),
+    "noiseThreshold": Float(minimum=0, maximum=20, default=3, precision=2,
+        description="Noise thresholding in units of each layer's σ_j."),
+    "softThresholding": Boolean(default=True, description="Soft (shrink) instead of hard thresholding."),
+    "useMultiresolutionSupport": Boolean(default=False, description=(
+        "Estimate the noise with the multiresolution support instead of the first layer's MAD.")),
+    "deringing": Boolean(default=False, description="Deringing (not implemented: refused)."),
+    "deringingDark": Float(minimum=0, maximum=1, default=0.1, precision=4,
+        description="Deringing of dark rings."),
+    "deringingBright": Float(minimum=0, maximum=1, default=0, precision=4,
+        description="Deringing of bright rings."),
+    "outputDeringingMaps": Boolean(default=False, description="Create the deringing maps."),
+}
+"""Parameters MultiscaleLinearTransform and ATrousWaveletTransform declare alike."""
+
+
 class MultiscaleLinearTransform(_Wavelets, Process):
     """Multiscale linear transform: starlet or Gaussian layers, each biased, thresholded for noise or removed."""
 
@@ -192,8 +215,7 @@ class MultiscaleLinearTransform(_Wavelets, Process):
     transform: str = param(Enumeration(elements=("StarletTransform", "MultiscaleLinearTransform"),
                                        default="StarletTransform",
                                        description="Starlet (à trous) or multiscale linear (Gaussian) layers."))
-    scaleDelta: int = param(UInt32(minimum=0, maximum=16, default=0,
-                                   description="0: dyadic scales (1, 2, 4, ...); δ ≥ 1: linear scales."))
+    scaleDelta: int = param(_SHARED["scaleDelta"])
     scalingFunctionData: tuple = param(_SCALING["scalingFunctionData"])
     scalingFunctionRowFilter: tuple = param(_SCALING["scalingFunctionRowFilter"])
     scalingFunctionColFilter: tuple = param(_SCALING["scalingFunctionColFilter"])
@@ -205,22 +227,16 @@ class MultiscaleLinearTransform(_Wavelets, Process):
     linearMaskInverted: bool = param(_MASK["linearMaskInverted"])
     linearMaskPreview: bool = param(_MASK["linearMaskPreview"])
     largeScaleFunction: str = param(_LARGE_SCALE)
-    curveBreakPoint: float = param(Float(minimum=0, maximum=1, default=0.75, precision=2,
-                                         description="Break point of the Hyperbolic large-scale function."))
-    noiseThresholding: bool = param(Boolean(default=False, description="Threshold every layer's noise."))
-    noiseThresholdingAmount: float = param(Float(minimum=0, maximum=1, default=1, precision=2,
-                                                 description="Strength of the noise thresholding."))
-    noiseThreshold: float = param(Float(minimum=0, maximum=20, default=3, precision=2,
-                                        description="Noise thresholding in units of each layer's σ_j."))
-    softThresholding: bool = param(Boolean(default=True, description="Soft (shrink) instead of hard thresholding."))
-    useMultiresolutionSupport: bool = param(Boolean(default=False, description=(
-        "Estimate the noise with the multiresolution support instead of the first layer's MAD.")))
-    deringing: bool = param(Boolean(default=False, description="Deringing (not implemented: refused)."))
-    deringingDark: float = param(Float(minimum=0, maximum=1, default=0.1, precision=4,
-                                       description="Deringing of dark rings."))
-    deringingBright: float = param(Float(minimum=0, maximum=1, default=0, precision=4,
-                                         description="Deringing of bright rings."))
-    outputDeringingMaps: bool = param(Boolean(default=False, description="Create the deringing maps."))
+    curveBreakPoint: float = param(_SHARED["curveBreakPoint"])
+    noiseThresholding: bool = param(_SHARED["noiseThresholding"])
+    noiseThresholdingAmount: float = param(_SHARED["noiseThresholdingAmount"])
+    noiseThreshold: float = param(_SHARED["noiseThreshold"])
+    softThresholding: bool = param(_SHARED["softThresholding"])
+    useMultiresolutionSupport: bool = param(_SHARED["useMultiresolutionSupport"])
+    deringing: bool = param(_SHARED["deringing"])
+    deringingDark: float = param(_SHARED["deringingDark"])
+    deringingBright: float = param(_SHARED["deringingBright"])
+    outputDeringingMaps: bool = param(_SHARED["outputDeringingMaps"])
     lowRange: float = param(_RANGES["lowRange"])
     highRange: float = param(_RANGES["highRange"])
     previewMode: str = param(_PREVIEW["previewMode"])
@@ -237,30 +253,23 @@ class ATrousWaveletTransform(_Wavelets, Process):
     categories = ("MultiscaleProcessing",)
 
     layers: tuple = param(_LAYERS)
-    scaleDelta: int = param(UInt32(minimum=0, maximum=16, default=0,
-                                   description="0: dyadic scales (1, 2, 4, ...); δ ≥ 1: linear scales."))
+    scaleDelta: int = param(_SHARED["scaleDelta"])
     scalingFunctionData: tuple = param(_SCALING["scalingFunctionData"])
     scalingFunctionRowFilter: tuple = param(_SCALING["scalingFunctionRowFilter"])
     scalingFunctionColFilter: tuple = param(_SCALING["scalingFunctionColFilter"])
     scalingFunctionNoiseSigma: tuple = param(_SCALING["scalingFunctionNoiseSigma"])
     scalingFunctionName: str = param(_SCALING["scalingFunctionName"])
     largeScaleFunction: str = param(_LARGE_SCALE)
-    curveBreakPoint: float = param(Float(minimum=0, maximum=1, default=0.75, precision=2,
-                                         description="Break point of the Hyperbolic large-scale function."))
-    noiseThresholding: bool = param(Boolean(default=False, description="Threshold every layer's noise."))
-    noiseThresholdingAmount: float = param(Float(minimum=0, maximum=1, default=1, precision=2,
-                                                 description="Strength of the noise thresholding."))
-    noiseThreshold: float = param(Float(minimum=0, maximum=20, default=3, precision=2,
-                                        description="Noise thresholding in units of each layer's σ_j."))
-    softThresholding: bool = param(Boolean(default=True, description="Soft (shrink) instead of hard thresholding."))
-    useMultiresolutionSupport: bool = param(Boolean(default=False, description=(
-        "Estimate the noise with the multiresolution support instead of the first layer's MAD.")))
-    deringing: bool = param(Boolean(default=False, description="Deringing (not implemented: refused)."))
-    deringingDark: float = param(Float(minimum=0, maximum=1, default=0.1, precision=4,
-                                       description="Deringing of dark rings."))
-    deringingBright: float = param(Float(minimum=0, maximum=1, default=0, precision=4,
-                                         description="Deringing of bright rings."))
-    outputDeringingMaps: bool = param(Boolean(default=False, description="Create the deringing maps."))
+    curveBreakPoint: float = param(_SHARED["curveBreakPoint"])
+    noiseThresholding: bool = param(_SHARED["noiseThresholding"])
+    noiseThresholdingAmount: float = param(_SHARED["noiseThresholdingAmount"])
+    noiseThreshold: float = param(_SHARED["noiseThreshold"])
+    softThresholding: bool = param(_SHARED["softThresholding"])
+    useMultiresolutionSupport: bool = param(_SHARED["useMultiresolutionSupport"])
+    deringing: bool = param(_SHARED["deringing"])
+    deringingDark: float = param(_SHARED["deringingDark"])
+    deringingBright: float = param(_SHARED["deringingBright"])
+    outputDeringingMaps: bool = param(_SHARED["outputDeringingMaps"])
     lowRange: float = param(_RANGES["lowRange"])
     highRange: float = param(_RANGES["highRange"])
     previewMode: str = param(_PREVIEW["previewMode"])
