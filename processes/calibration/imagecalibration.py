@@ -21,6 +21,9 @@ Parameter ids, enumerations, defaults, ranges and precisions are PixInsight's
 * ``onError = AskUser`` stops like ``Abort`` (there is nobody to ask);
 * PSF signal evaluation (``evaluateSignal`` and the PSF parameters) is accepted for icon
   compatibility but not performed; ``NoiseEvaluation_NStar`` evaluates noise with MRS;
+* automatic cosmetic correction (``cosmeticCorrectionLow``/``High`` and the other
+  ``cosmetic*`` parameters) is accepted and kept in icons but not performed (a message
+  says so when it is enabled); CosmeticCorrection does it as a separate step;
 * ``inputHints``, ``outputHints`` and the file-thread parameters are kept but have no effect;
 * the process also runs on a view when a master frame is set (PixInsight cannot).
 
@@ -28,7 +31,11 @@ Per-frame results (``outputs["outputData"]``, one row per target): ``status`` (o
 skipped), ``outputFilePath``, ``darkScalingFactors``, ``noiseEstimates``, ``noiseFractions``,
 ``noiseAlgorithms`` (one value per channel) and ``outputPedestal``, or ``error`` for a
 failed frame.  The calibrated files carry PixInsight's NOISExx/NOISEFxx/NOISELxx/NOISEHxx/
-NOISEAxx keywords and HISTORY lines.
+NOISEAxx keywords and HISTORY lines.  PixInsight's read-only parameters (its ``outputData``
+table, whose columns are ``outputFilePath``, ``darkScalingFactorRK`` ..., and
+``cosmeticCorrectionMapId``) are declared as PixInsight 1.9 declares them, so icons
+carrying them load and write back unchanged; :meth:`ImageCalibration.icon_outputs` gives
+their values after an execution.
 """
 
 # ruff: noqa: N815 - parameter names are PixInsight's camelCase ids
@@ -40,6 +47,7 @@ from typing import Any
 
 from processes.calibration.engine import Masters, Settings, calibrate_image, load_masters
 from processes.calibration.frames import Overscan
+from processes.common import outputs as ro
 from processes.common.filelists import (
     as_written,
     check_output_paths,
@@ -54,13 +62,29 @@ from processes.common.filelists import (
 from processes.kernels import signal_params as signal
 from procfw.image import Image
 from procfw.io import read_image
-from procfw.params import Boolean, Enumeration, Float, Int32, String, Table, param
+from procfw.params import Boolean, Enumeration, Float, Int32, ParameterKind, String, Table, UInt64, param
 from procfw.process import ExecutionContext, Process, ProcessOutput
 from procfw.workspace import View
 
 __all__ = ["ImageCalibration"]
 
 _CFA_PATTERNS = ("Auto", "RGGB", "BGGR", "GBRG", "GRBG", "GRGB", "GBGR", "RGBG", "BGRG")
+
+
+def _output_columns() -> tuple[ParameterKind, ...]:
+    """The columns of PixInsight's read-only ``outputData`` (ImageCalibrationParameters.cpp)."""
+    return (
+        String(id="outputFilePath", read_only=True, description="Calibrated file written."),
+        *(Float(id=f"darkScalingFactor{c}", read_only=True, precision=3, description=f"Dark scaling factor, {c}.")
+          for c in ro.CHANNELS_RK),
+        *ro.signal_noise_columns(ro.CHANNELS_RK),
+        *(UInt64(id=f"cosmeticCorrection{side}Count{c}", read_only=True,
+                 description=f"Pixels replaced by {side.lower()} cosmetic correction, {c}.")
+          for side in ("Low", "High") for c in ro.CHANNELS_RK),
+    )
+
+
+_OUTPUT_COLUMNS = _output_columns()
 
 
 def _overscan_table() -> Table:
@@ -142,6 +166,20 @@ class ImageCalibration(Process):
     flatScaleClippingFactor: float = param(Float(minimum=0.0, maximum=0.25, default=0.05, precision=2,
                                                  description="Fraction of the lowest and highest flat pixels excluded "
                                                  "from its scaling factor (trimmed mean)."))
+    cosmeticCorrectionLow: bool = param(Boolean(default=False, description="Automatic cosmetic correction of cold "
+                                                "pixels (accepted; not performed: a message says so)."))
+    cosmeticLowSigma: int = param(Int32(minimum=1, maximum=100, default=5, description="Cold pixel detection "
+                                        "threshold in sigma units (no effect)."))
+    cosmeticCorrectionHigh: bool = param(Boolean(default=False, description="Automatic cosmetic correction of hot "
+                                                 "pixels (accepted; not performed: a message says so)."))
+    cosmeticHighSigma: int = param(Int32(minimum=1, maximum=100, default=10, description="Hot pixel detection "
+                                         "threshold in sigma units (no effect)."))
+    cosmeticKernelRadius: int = param(Int32(minimum=1, maximum=5, default=1, description="Radius of the median "
+                                            "filter of cosmetic correction (no effect)."))
+    cosmeticShowMap: bool = param(Boolean(default=False, description="Show the map of corrected pixels (no "
+                                          "effect)."))
+    cosmeticShowMapAndStop: bool = param(Boolean(default=False, description="Show the map of corrected pixels and "
+                                                 "stop (no effect)."))
     evaluateNoise: bool = param(Boolean(default=True, description="Estimate the noise of each calibrated frame "
                                         "(NOISExx keywords and outputs)."))
     noiseEvaluationAlgorithm: str = param(Enumeration(
@@ -188,6 +226,13 @@ class ImageCalibration(Process):
                                           "threads (no effect)."))
     maxFileWriteThreads: int = param(Int32(minimum=0, maximum=1024, default=0, description="Maximum file writing "
                                            "threads (no effect)."))
+    # -- read-only outputs (PixInsight 1.9's, written into icons after an execution) ---------------------------
+    outputData: tuple = ro.table(_OUTPUT_COLUMNS, "Per target frame of the last execution (read-only output, "
+                                 "PixInsight's columns): output file, dark scaling factors, PSF signal and noise "
+                                 "estimates, cosmetic correction counts. procfw's run outputs hold richer rows "
+                                 "under the same id (status, error, per-channel lists).")
+    cosmeticCorrectionMapId: str = ro.text("Id of the cosmetic correction map image (read-only output; none in "
+                                           "procfw).")
 
     # -- configuration -------------------------------------------------------------------
     def _overscan(self) -> Overscan:
@@ -257,12 +302,38 @@ class ImageCalibration(Process):
             return False, f"ImageCalibration on a view needs master frames: {problem}"
         return True, ""
 
+    # -- read-only outputs -------------------------------------------------------------------
+    def icon_outputs(self, outputs: Mapping[str, Any]) -> dict[str, Any]:
+        """PixInsight's read-only ``outputData`` from the ``outputs`` of an execution: a row per
+        target frame with its output file, dark scaling factors and noise estimates (per
+        channel: RK, G, B); PSF signal estimates and cosmetic counts stay zero (not evaluated)."""
+        rows = outputs.get("outputData")
+        if not isinstance(rows, (list, tuple)):
+            rows = [outputs]
+
+        def cells(row: Mapping[str, Any]) -> dict[str, Any]:
+            values: dict[str, Any] = {"outputFilePath": row.get("outputFilePath") or ""}
+            for key, stem in (("darkScalingFactors", "darkScalingFactor"), ("noiseEstimates", "noiseEstimate"),
+                              ("noiseFractions", "noiseFraction"), ("noiseAlgorithms", "noiseAlgorithm")):
+                for c, value in zip(ro.CHANNELS_RK, row.get(key) or ()):
+                    values[stem + c] = value
+            return values
+
+        kind = type(self).parameter("outputData")
+        return {"outputData": ro.table_rows(kind, [r for r in rows if isinstance(r, Mapping)], cells)}
+
+    def _notes(self) -> tuple[str, ...]:
+        if self.cosmeticCorrectionLow or self.cosmeticCorrectionHigh:
+            return ("ImageCalibration: automatic cosmetic correction (cosmeticCorrectionLow/High) is not "
+                    "implemented; no pixels were replaced (use CosmeticCorrection)",)
+        return ()
+
     # -- execution --------------------------------------------------------------------------
     def apply(self, image: Image, context: ExecutionContext) -> ProcessOutput:
         settings = self.settings()
         masters = load_masters(settings)
         calibrated, results = calibrate_image(image, masters, settings, source=context.view_id or "")
-        return ProcessOutput(image=calibrated, outputs=_frame_outputs(results))
+        return ProcessOutput(image=calibrated, outputs=_frame_outputs(results), messages=self._notes())
 
     def run_global(self, context: ExecutionContext) -> ProcessOutput:
         self.require_executable_global()
@@ -275,7 +346,7 @@ class ImageCalibration(Process):
                                  instance=self)
         result, messages = summarize(self.process_id, outcomes)
         result.update(_masters_outputs(masters))
-        return ProcessOutput(outputs=result, messages=messages)
+        return ProcessOutput(outputs=result, messages=(*self._notes(), *messages))
 
     def check_frame_state(self) -> None:
         """Load the master frames as a worker would (ExecutionError when one cannot be used)."""

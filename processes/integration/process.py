@@ -34,10 +34,12 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from processes.common import outputs as ro
 from processes.integration.engine import IntegrationPlan, budget_from_memory, integrate, mib
 from processes.integration.estimators import fast_median, scale_estimate
 from processes.integration.filelist import enabled_paths, image_table
@@ -59,7 +61,7 @@ from processes.integration.weights import (
 )
 from procfw.errors import ExecutionError
 from procfw.image import FITSKeyword, Image
-from procfw.params import Boolean, Enumeration, Float, Int32, String, param
+from procfw.params import Boolean, Enumeration, Float, Int32, ParameterKind, String, UInt32, UInt64, param
 from procfw.process import ExecutionContext, Process, ProcessOutput
 from procfw.workspace import View
 
@@ -95,6 +97,20 @@ def _bool(default: bool, description: str, **kw: Any) -> Any:
 def _int(default: int, low: int | None, high: int | None, description: str) -> Any:
     return param(Int32(default=default, minimum=low, maximum=high, description=description))
 
+
+
+def _image_data_columns() -> tuple[ParameterKind, ...]:
+    """The columns of PixInsight's read-only ``imageData`` table (ImageIntegrationParameters.cpp)."""
+    names = {"RK": "red or gray", "G": "green", "B": "blue"}
+    return (
+        *(Float(id=f"weight{c}", read_only=True, precision=5, description=f"Image weight, {names[c]}.")
+          for c in ro.CHANNELS_RK),
+        *(UInt64(id=f"rejected{side}{c}", read_only=True, description=f"{side} rejected pixels, {names[c]}.")
+          for side in ("Low", "High") for c in ro.CHANNELS_RK),
+    )
+
+
+_IMAGE_DATA_COLUMNS = _image_data_columns()
 
 class ImageIntegration(Process):
     """Integrate (stack) a set of image files with normalization, weighting and pixel rejection.
@@ -241,6 +257,108 @@ class ImageIntegration(Process):
     useBufferThreads: bool = _bool(True, "Share the work among threads (compiled kernel: rows of each band; "
                                          "other algorithms: worker processes), one per CPU core.")
     maxBufferThreads: int = _int(0, 0, 1024, "Maximum number of threads or worker processes (0: one per CPU core).")
+    # -- read-only outputs (PixInsight's: the run's outputs of the same ids, written into icons) -------------------
+    integrationImageId: str = ro.text("Id of the integrated image.")
+    lowRejectionMapImageId: str = ro.text("Id of the low rejection map image.")
+    highRejectionMapImageId: str = ro.text("Id of the high rejection map image.")
+    slopeMapImageId: str = ro.text("Id of the slope map image (LinearFit rejection).")
+    numberOfChannels: int = ro.integer("Number of channels of the result.")
+    numberOfPixels: int = ro.integer("Pixels per channel of the result.", UInt64)
+    totalPixels: int = ro.integer("Pixels integrated per channel (all frames).", UInt64)
+    outputRangeLow: float = ro.real("Lowest value of the result before any rescaling.", 15, general=True)
+    outputRangeHigh: float = ro.real("Highest value of the result before any rescaling.", 15, general=True)
+    totalRejectedLowRK: int = ro.integer("Total low rejected pixels, red or gray.", UInt64)
+    totalRejectedLowG: int = ro.integer("Total low rejected pixels, green.", UInt64)
+    totalRejectedLowB: int = ro.integer("Total low rejected pixels, blue.", UInt64)
+    totalRejectedHighRK: int = ro.integer("Total high rejected pixels, red or gray.", UInt64)
+    totalRejectedHighG: int = ro.integer("Total high rejected pixels, green.", UInt64)
+    totalRejectedHighB: int = ro.integer("Total high rejected pixels, blue.", UInt64)
+    finalNoiseEstimateRK: float = ro.real("Noise estimate of the result, red or gray.", 3, scientific=True)
+    finalNoiseEstimateG: float = ro.real("Noise estimate of the result, green.", 3, scientific=True)
+    finalNoiseEstimateB: float = ro.real("Noise estimate of the result, blue.", 3, scientific=True)
+    finalNoiseScaleEstimateLowRK: float = ro.real(
+        "Noise scale estimate of the result, low pixels, red or gray.", 6, scientific=True)
+    finalNoiseScaleEstimateLowG: float = ro.real(
+        "Noise scale estimate of the result, low pixels, green.", 6, scientific=True)
+    finalNoiseScaleEstimateLowB: float = ro.real(
+        "Noise scale estimate of the result, low pixels, blue.", 6, scientific=True)
+    finalNoiseScaleEstimateHighRK: float = ro.real(
+        "Noise scale estimate of the result, high pixels, red or gray.", 6, scientific=True)
+    finalNoiseScaleEstimateHighG: float = ro.real(
+        "Noise scale estimate of the result, high pixels, green.", 6, scientific=True)
+    finalNoiseScaleEstimateHighB: float = ro.real(
+        "Noise scale estimate of the result, high pixels, blue.", 6, scientific=True)
+    finalNoiseAlgorithmRK: str = ro.text("Noise evaluation algorithm of the result, red or gray.")
+    finalNoiseAlgorithmG: str = ro.text("Noise evaluation algorithm of the result, green.")
+    finalNoiseAlgorithmB: str = ro.text("Noise evaluation algorithm of the result, blue.")
+    finalScaleEstimateRK: float = ro.real("Scale estimate of the result, red or gray.", 4, scientific=True)
+    finalScaleEstimateG: float = ro.real("Scale estimate of the result, green.", 4, scientific=True)
+    finalScaleEstimateB: float = ro.real("Scale estimate of the result, blue.", 4, scientific=True)
+    finalLocationEstimateRK: float = ro.real(
+        "Location estimate (median) of the result, red or gray.", 4, scientific=True)
+    finalLocationEstimateG: float = ro.real("Location estimate (median) of the result, green.", 4, scientific=True)
+    finalLocationEstimateB: float = ro.real("Location estimate (median) of the result, blue.", 4, scientific=True)
+    finalPSFTotalFluxEstimateRK: float = ro.real(
+        "PSF total flux estimate of the result, red or gray.", 4, scientific=True)
+    finalPSFTotalFluxEstimateG: float = ro.real("PSF total flux estimate of the result, green.", 4, scientific=True)
+    finalPSFTotalFluxEstimateB: float = ro.real("PSF total flux estimate of the result, blue.", 4, scientific=True)
+    finalPSFTotalPowerFluxEstimateRK: float = ro.real(
+        "PSF total power flux estimate of the result, red or gray.", 4, scientific=True)
+    finalPSFTotalPowerFluxEstimateG: float = ro.real(
+        "PSF total power flux estimate of the result, green.", 4, scientific=True)
+    finalPSFTotalPowerFluxEstimateB: float = ro.real(
+        "PSF total power flux estimate of the result, blue.", 4, scientific=True)
+    finalPSFTotalMeanFluxEstimateRK: float = ro.real(
+        "PSF total mean flux estimate of the result, red or gray.", 4, scientific=True)
+    finalPSFTotalMeanFluxEstimateG: float = ro.real(
+        "PSF total mean flux estimate of the result, green.", 4, scientific=True)
+    finalPSFTotalMeanFluxEstimateB: float = ro.real(
+        "PSF total mean flux estimate of the result, blue.", 4, scientific=True)
+    finalPSFTotalMeanPowerFluxEstimateRK: float = ro.real(
+        "PSF total mean power flux estimate of the result, red or gray.", 4, scientific=True)
+    finalPSFTotalMeanPowerFluxEstimateG: float = ro.real(
+        "PSF total mean power flux estimate of the result, green.", 4, scientific=True)
+    finalPSFTotalMeanPowerFluxEstimateB: float = ro.real(
+        "PSF total mean power flux estimate of the result, blue.", 4, scientific=True)
+    finalPSFMStarEstimateRK: float = ro.real("M* estimate of the result, red or gray.", 4, scientific=True)
+    finalPSFMStarEstimateG: float = ro.real("M* estimate of the result, green.", 4, scientific=True)
+    finalPSFMStarEstimateB: float = ro.real("M* estimate of the result, blue.", 4, scientific=True)
+    finalPSFNStarEstimateRK: float = ro.real("N* estimate of the result, red or gray.", 4, scientific=True)
+    finalPSFNStarEstimateG: float = ro.real("N* estimate of the result, green.", 4, scientific=True)
+    finalPSFNStarEstimateB: float = ro.real("N* estimate of the result, blue.", 4, scientific=True)
+    finalPSFCountRK: int = ro.integer("PSF fits of the result, red or gray.", UInt32)
+    finalPSFCountG: int = ro.integer("PSF fits of the result, green.", UInt32)
+    finalPSFCountB: int = ro.integer("PSF fits of the result, blue.", UInt32)
+    referenceNoiseReductionRK: float = ro.real(
+        "Noise reduction with respect to the reference frame, red or gray.", 4, single=True)
+    referenceNoiseReductionG: float = ro.real(
+        "Noise reduction with respect to the reference frame, green.", 4, single=True)
+    referenceNoiseReductionB: float = ro.real(
+        "Noise reduction with respect to the reference frame, blue.", 4, single=True)
+    medianNoiseReductionRK: float = ro.real("Median noise reduction, red or gray.", 4, single=True)
+    medianNoiseReductionG: float = ro.real("Median noise reduction, green.", 4, single=True)
+    medianNoiseReductionB: float = ro.real("Median noise reduction, blue.", 4, single=True)
+    referenceSNRIncrementRK: float = ro.real(
+        "SNR increment with respect to the reference frame, red or gray.", 4, single=True)
+    referenceSNRIncrementG: float = ro.real("SNR increment with respect to the reference frame, green.", 4, single=True)
+    referenceSNRIncrementB: float = ro.real("SNR increment with respect to the reference frame, blue.", 4, single=True)
+    averageSNRIncrementRK: float = ro.real("Average SNR increment, red or gray.", 4, single=True)
+    averageSNRIncrementG: float = ro.real("Average SNR increment, green.", 4, single=True)
+    averageSNRIncrementB: float = ro.real("Average SNR increment, blue.", 4, single=True)
+    imageData: tuple = ro.table(_IMAGE_DATA_COLUMNS, "Per input image of the last execution: weights and "
+                                "rejected pixel counts per channel.")
+
+    # -- read-only outputs ------------------------------------------------------------
+    def icon_outputs(self, outputs: Mapping[str, Any]) -> dict[str, Any]:
+        """PixInsight's read-only parameters from the ``outputs`` of an execution (the run
+        reports them under the same ids; the PSF estimates and SNR increments, which procfw
+        does not evaluate, stay zero)."""
+        schema = type(self).schema()
+        values = ro.scalars(schema, outputs)
+        if "imageData" in outputs:
+            values["imageData"] = ro.table_rows(schema["imageData"], outputs["imageData"],
+                                                lambda row: dict(zip((c.id for c in _IMAGE_DATA_COLUMNS), row)))
+        return values
 
     # -- execution contexts ----------------------------------------------------------
     def can_execute_on(self, view: View) -> tuple[bool, str]:
