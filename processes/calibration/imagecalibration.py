@@ -21,9 +21,10 @@ Parameter ids, enumerations, defaults, ranges and precisions are PixInsight's
 * ``onError = AskUser`` stops like ``Abort`` (there is nobody to ask);
 * PSF signal evaluation (``evaluateSignal`` and the PSF parameters) is accepted for icon
   compatibility but not performed; ``NoiseEvaluation_NStar`` evaluates noise with MRS;
-* automatic cosmetic correction (``cosmeticCorrectionLow``/``High`` and the other
-  ``cosmetic*`` parameters) is accepted and kept in icons but not performed (a message
-  says so when it is enabled); CosmeticCorrection does it as a separate step;
+* automatic cosmetic correction (``cosmeticCorrectionLow``/``High``, PixInsight 1.9's map
+  of hot and cold pixels of the master dark, see :mod:`processes.calibration.autocosmetic`)
+  replaces every defective pixel by the median of the calibrated neighbours; PixInsight
+  corrects them one after the other, in place;
 * ``inputHints``, ``outputHints`` and the file-thread parameters are kept but have no effect;
 * the process also runs on a view when a master frame is set (PixInsight cannot).
 
@@ -44,6 +45,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from processes.calibration.engine import Masters, Settings, calibrate_image, load_masters
 from processes.calibration.frames import Overscan
@@ -68,6 +71,7 @@ from procfw.workspace import View
 
 __all__ = ["ImageCalibration"]
 
+_CC_MAP = "IC_CC_map"
 _CFA_PATTERNS = ("Auto", "RGGB", "BGGR", "GBRG", "GRBG", "GRGB", "GBGR", "RGBG", "BGRG")
 
 
@@ -167,19 +171,20 @@ class ImageCalibration(Process):
                                                  description="Fraction of the lowest and highest flat pixels excluded "
                                                  "from its scaling factor (trimmed mean)."))
     cosmeticCorrectionLow: bool = param(Boolean(default=False, description="Automatic cosmetic correction of cold "
-                                                "pixels (accepted; not performed: a message says so)."))
-    cosmeticLowSigma: int = param(Int32(minimum=1, maximum=100, default=5, description="Cold pixel detection "
-                                        "threshold in sigma units (no effect)."))
+                                                "pixels found in the master dark (needs a master dark)."))
+    cosmeticLowSigma: int = param(Int32(minimum=1, maximum=100, default=5, description="Cold pixels: at least this "
+                                        "many sigma below the median-filtered master dark."))
     cosmeticCorrectionHigh: bool = param(Boolean(default=False, description="Automatic cosmetic correction of hot "
-                                                 "pixels (accepted; not performed: a message says so)."))
-    cosmeticHighSigma: int = param(Int32(minimum=1, maximum=100, default=10, description="Hot pixel detection "
-                                         "threshold in sigma units (no effect)."))
-    cosmeticKernelRadius: int = param(Int32(minimum=1, maximum=5, default=1, description="Radius of the median "
-                                            "filter of cosmetic correction (no effect)."))
-    cosmeticShowMap: bool = param(Boolean(default=False, description="Show the map of corrected pixels (no "
-                                          "effect)."))
-    cosmeticShowMapAndStop: bool = param(Boolean(default=False, description="Show the map of corrected pixels and "
-                                                 "stop (no effect)."))
+                                                 "pixels found in the master dark (needs a master dark)."))
+    cosmeticHighSigma: int = param(Int32(minimum=1, maximum=100, default=10, description="Hot pixels: at least this "
+                                         "many sigma above the median-filtered master dark."))
+    cosmeticKernelRadius: int = param(Int32(minimum=1, maximum=5, default=1, description="A defective pixel is "
+                                            "replaced by the median of its neighbours within this radius (of its "
+                                            "CFA colour with a CFA master dark)."))
+    cosmeticShowMap: bool = param(Boolean(default=False, description="Open the map of defective pixels as the "
+                                          "new image IC_CC_map (cosmeticCorrectionMapId)."))
+    cosmeticShowMapAndStop: bool = param(Boolean(default=False, description="With cosmeticShowMap: stop after "
+                                                 "building the map (no frame is calibrated)."))
     evaluateNoise: bool = param(Boolean(default=True, description="Estimate the noise of each calibrated frame "
                                         "(NOISExx keywords and outputs)."))
     noiseEvaluationAlgorithm: str = param(Enumeration(
@@ -272,6 +277,11 @@ class ImageCalibration(Process):
             output_pedestal=self.outputPedestal,
             output_pedestal_mode=self.outputPedestalMode,
             auto_pedestal_limit=self.autoPedestalLimit,
+            cosmetic_low=self.cosmeticCorrectionLow,
+            cosmetic_low_sigma=self.cosmeticLowSigma,
+            cosmetic_high=self.cosmeticCorrectionHigh,
+            cosmetic_high_sigma=self.cosmeticHighSigma,
+            cosmetic_kernel_radius=self.cosmeticKernelRadius,
         )
 
     def _masters_problem(self) -> str:
@@ -304,9 +314,10 @@ class ImageCalibration(Process):
 
     # -- read-only outputs -------------------------------------------------------------------
     def icon_outputs(self, outputs: Mapping[str, Any]) -> dict[str, Any]:
-        """PixInsight's read-only ``outputData`` from the ``outputs`` of an execution: a row per
-        target frame with its output file, dark scaling factors and noise estimates (per
-        channel: RK, G, B); PSF signal estimates and cosmetic counts stay zero (not evaluated)."""
+        """PixInsight's read-only ``outputData`` (and ``cosmeticCorrectionMapId``) from the
+        ``outputs`` of an execution: a row per target frame with its output file, dark scaling
+        factors, noise estimates and cosmetic correction counts (per channel: RK, G, B); PSF
+        signal estimates stay zero (not evaluated)."""
         rows = outputs.get("outputData")
         if not isinstance(rows, (list, tuple)):
             rows = [outputs]
@@ -314,18 +325,24 @@ class ImageCalibration(Process):
         def cells(row: Mapping[str, Any]) -> dict[str, Any]:
             values: dict[str, Any] = {"outputFilePath": row.get("outputFilePath") or ""}
             for key, stem in (("darkScalingFactors", "darkScalingFactor"), ("noiseEstimates", "noiseEstimate"),
-                              ("noiseFractions", "noiseFraction"), ("noiseAlgorithms", "noiseAlgorithm")):
+                              ("noiseFractions", "noiseFraction"), ("noiseAlgorithms", "noiseAlgorithm"),
+                              ("cosmeticCorrectionLowCounts", "cosmeticCorrectionLowCount"),
+                              ("cosmeticCorrectionHighCounts", "cosmeticCorrectionHighCount")):
                 for c, value in zip(ro.CHANNELS_RK, row.get(key) or ()):
                     values[stem + c] = value
             return values
 
         kind = type(self).parameter("outputData")
-        return {"outputData": ro.table_rows(kind, [r for r in rows if isinstance(r, Mapping)], cells)}
+        values = {"outputData": ro.table_rows(kind, [r for r in rows if isinstance(r, Mapping)], cells)}
+        if outputs.get("cosmeticCorrectionMapId"):
+            values["cosmeticCorrectionMapId"] = str(outputs["cosmeticCorrectionMapId"])
+        return values
 
     def _notes(self) -> tuple[str, ...]:
-        if self.cosmeticCorrectionLow or self.cosmeticCorrectionHigh:
-            return ("ImageCalibration: automatic cosmetic correction (cosmeticCorrectionLow/High) is not "
-                    "implemented; no pixels were replaced (use CosmeticCorrection)",)
+        if (self.cosmeticCorrectionLow or self.cosmeticCorrectionHigh) and not (
+                self.masterDarkEnabled and self.masterDarkPath.strip()):
+            return ("ImageCalibration: automatic cosmetic correction (cosmeticCorrectionLow/High) finds defects in "
+                    "the master dark; with no master dark none was applied",)
         return ()
 
     # -- execution --------------------------------------------------------------------------
@@ -342,11 +359,20 @@ class ImageCalibration(Process):
         check_output_paths(self.process_id, [(rows[i][1], p) for i, p in outputs.items()], self.outputDirectory)
         context.report(0.0, f"{self.process_id}: loading master frames")
         _, masters = self._frame_state()  # fails early on a bad master; its outputs are reported
+        new_images: dict[str, Image] = {}
+        if masters.cosmetic is not None and self.cosmeticShowMap:  # PixInsight's IC_CC_map (rescaled)
+            new_images[_CC_MAP] = Image(masters.cosmetic.astype(np.float32) / max(1, int(masters.cosmetic.max())))
+            if self.cosmeticShowMapAndStop:
+                return ProcessOutput(new_images=new_images, outputs={"cosmeticCorrectionMapId": _CC_MAP},
+                                     messages=("ImageCalibration: cosmetic correction map built; no frame was "
+                                               "calibrated (cosmeticShowMapAndStop)",))
         outcomes = run_file_list(rows, process_id=self.process_id, on_error=self.onError, context=context,
                                  instance=self)
         result, messages = summarize(self.process_id, outcomes)
         result.update(_masters_outputs(masters))
-        return ProcessOutput(outputs=result, messages=(*self._notes(), *messages))
+        if new_images:
+            result["cosmeticCorrectionMapId"] = _CC_MAP
+        return ProcessOutput(outputs=result, new_images=new_images, messages=(*self._notes(), *messages))
 
     def check_frame_state(self) -> None:
         """Load the master frames as a worker would (ExecutionError when one cannot be used)."""
@@ -387,7 +413,8 @@ class ImageCalibration(Process):
 
 def _frame_outputs(results: dict[str, Any]) -> dict[str, Any]:
     """The per-frame results reported in outputs (the noise scale factors go to NOISEL/NOISEH keywords only)."""
-    keep = ("darkScalingFactors", "noiseEstimates", "noiseFractions", "noiseAlgorithms", "outputPedestal")
+    keep = ("darkScalingFactors", "noiseEstimates", "noiseFractions", "noiseAlgorithms", "outputPedestal",
+            "cosmeticCorrectionLowCounts", "cosmeticCorrectionHighCounts")
     return {key: results[key] for key in keep if key in results}
 
 

@@ -1,11 +1,15 @@
 """ImageIntegration: combine a stack of frames into one image with pixel rejection.
 
 PixInsight's ImageIntegration with its process id, parameter ids, enumeration element ids,
-defaults, ranges and precision (module 1.5, PixInsight 1.8.9), so its icons load.  It runs
-globally: the frames are files listed in ``images``; the result opens as ``integration``
-and, with ``generateRejectionMaps``, the maps ``rejection_low`` and ``rejection_high``
-(the fraction of each pixel's values rejected low/high, 0..1) and, for LinearFit, a
-``slope_map``.
+defaults, ranges and precision (PCL's declarations of PixInsight 1.8.9-3, the last public
+ones, plus the five parameters PixInsight 1.9 added: ``overrideImageType``, ``imageType``,
+``csvWeightsFilePath``, ``generateSlopeMaps``, ``generateFITSKeywords``, and the weight mode
+``CSVWeightsFile``), read-only outputs included, so its icons load.  It runs globally: the
+frames are files listed in ``images``; the result opens as ``integration`` and, with
+``generateRejectionMaps``, the maps ``rejection_low`` and ``rejection_high`` (the fraction
+of each pixel's values rejected low/high, 0..1) and, for LinearFit with
+``generateSlopeMaps``, a ``slope_map``.  The run reports PixInsight's read-only outputs
+under their ids (``integrationImageId``, ``totalRejectedLowRK``, ``imageData``, ...).
 
 Implemented: combinations Average (weighted), Median, Minimum, Maximum; normalizations
 NoNormalization, Additive, Multiplicative, AdditiveWithScaling, MultiplicativeWithScaling
@@ -17,8 +21,9 @@ NoRejectionNormalization, Scale and EqualizeFluxes; range rejection; weights
 
 Not implemented (accepted so icons load; choosing them is an error or noted in the
 messages): LocalNormalization/AdaptiveNormalization and their rejection variants, drizzle
-data, large-scale rejection, PSF-based weights (SNREstimate is used instead), N*-based noise
-evaluation (MRS is used instead).  GUI and cache options have no meaning here.
+data, large-scale rejection, PSF-based and CSV file weights (SNREstimate is used instead),
+N*-based noise evaluation (MRS is used instead), ``overrideImageType``/``imageType``.  GUI
+and cache options have no meaning here.
 
 The work streams row bands through a memory budget (:mod:`processes.integration.engine`):
 ``stackSizeMB + bufferSizeMB`` MiB, or ``autoMemoryLimit`` of the available memory when
@@ -111,6 +116,8 @@ def _image_data_columns() -> tuple[ParameterKind, ...]:
 
 
 _IMAGE_DATA_COLUMNS = _image_data_columns()
+# weight modes procfw cannot compute: SNREstimate weights are used, with a message
+_FALLBACK_MODES = (*PSF_MODES, "CSVWeightsFile")
 
 class ImageIntegration(Process):
     """Integrate (stack) a set of image files with normalization, weighting and pixel rejection.
@@ -139,17 +146,22 @@ class ImageIntegration(Process):
         default="fits-keywords normalize raw cfa signed-is-physical",
         description="Format hints for reading the input files (kept for icons; the readers ignore them).",
     ))
+    overrideImageType: bool = _bool(False, "PixInsight 1.9: override the image type of the inputs with imageType "
+                                           "(kept for icons; no effect).")
+    imageType: int = _int(0, 0, None, "PixInsight 1.9: image type used with overrideImageType (kept; no effect).")
     combination: str = _enum(("Average", "Median", "Minimum", "Maximum"), "Average",
                              "Pixel combination of the values that survive rejection.")
     weightMode: str = _enum(
         ("DontCare", "ExposureTime", "SNREstimate", "SignalWeight", "MedianWeight", "AverageWeight",
-         "KeywordWeight", "PSFSignalWeight", "PSFSNR", "PSFScaleSNR"),
+         "KeywordWeight", "PSFSignalWeight", "PSFSNR", "PSFScaleSNR", "CSVWeightsFile"),
         "PSFSignalWeight",
         "Image weights for the average combination: none, exposure time, inverse normalized noise variance "
         "(SNREstimate), signal, median, mean, a FITS keyword; PSF modes fall back to SNREstimate.",
         element_aliases={"NoiseEvaluation": "SNREstimate", "ExposureTimeWeight": "ExposureTime"},
     )
     weightKeyword: str = param(String(description="FITS keyword holding the weights when weightMode=KeywordWeight."))
+    csvWeightsFilePath: str = param(String(description="PixInsight 1.9: CSV file of weights (weightMode="
+                                           "CSVWeightsFile; not read: SNREstimate weights are used, with a message)."))
     weightScale: str = _enum(
         ("WeightScale_AvgDev", "WeightScale_MAD", "WeightScale_BWMV", "WeightScale_PBMV", "WeightScale_Sn",
          "WeightScale_Qn", "WeightScale_IKSS"),
@@ -218,6 +230,7 @@ class ImageIntegration(Process):
     largeScaleClipHighGrowth: int = _int(2, 1, 20, "Large-scale high rejection: growth of rejected structures.")
     generate64BitResult: bool = _bool(False, "Produce a 64-bit floating point result.")
     generateRejectionMaps: bool = _bool(True, "Produce the rejection_low and rejection_high maps.")
+    generateSlopeMaps: bool = _bool(False, "Produce the slope_map image of LinearFit rejection (PixInsight 1.9).")
     generateIntegratedImage: bool = _bool(True, "Produce the integrated image.")
     generateDrizzleData: bool = _bool(False, "Update drizzle data files (not implemented; kept for icons).")
     closePreviousImages: bool = _bool(False, "Close previous result windows (GUI option; no effect).")
@@ -248,6 +261,8 @@ class ImageIntegration(Process):
         "PSFType_Moffat4",
         "PSF weights: PSF model (not implemented; kept for icons).",
     )
+    generateFITSKeywords: bool = _bool(True, "Write NCOMBINE and the HISTORY lines of the integration into the "
+                                             "result (PixInsight 1.9).")
     subtractPedestals: bool = _bool(False, "Subtract the PEDESTAL keyword (DN of 16-bit data) from each frame.")
     truncateOnOutOfRange: bool = _bool(False, "Clip an out-of-range result to [0, 1] instead of rescaling it.")
     noGUIMessages: bool = _bool(True, "GUI option (no effect).")
@@ -498,10 +513,11 @@ class ImageIntegration(Process):
     def _effective_weight_mode(self) -> str:
         if self.csvWeights.strip() or self.combination != "Average":
             return "DontCare"
-        return "SNREstimate" if self.weightMode in PSF_MODES else self.weightMode
+        return "SNREstimate" if self.weightMode in _FALLBACK_MODES else self.weightMode
 
     def _needs_noise(self) -> bool:
-        return not self.csvWeights.strip() and self.combination == "Average" and self.weightMode in NOISE_MODES
+        return not self.csvWeights.strip() and self.combination == "Average" and (
+            self.weightMode in NOISE_MODES or self.weightMode in _FALLBACK_MODES)
 
     def _needs_statistics(self) -> bool:
         return (
@@ -547,7 +563,10 @@ class ImageIntegration(Process):
         if self.csvWeights.strip():
             values = parse_csv_weights(self.csvWeights, n)
             return normalized_weights(np.tile(values, (channels, 1)))
-        if self.weightMode in PSF_MODES:
+        if self.weightMode == "CSVWeightsFile":
+            messages.append("weightMode=CSVWeightsFile: weight files are not read; SNREstimate (inverse normalized "
+                            "noise variance) weights were used")
+        elif self.weightMode in PSF_MODES:
             messages.append(f"weightMode={self.weightMode} needs PSF photometry, which is not implemented; "
                             "SNREstimate (inverse normalized noise variance) weights were used")
         return compute_weights(self._effective_weight_mode(), frames, stats, out_scale, keyword=self.weightKeyword)
@@ -601,7 +620,7 @@ class ImageIntegration(Process):
             new_images["rejection_high"] = Image(result.high_map)
             outputs["lowRejectionMapImageId"] = "rejection_low"
             outputs["highRejectionMapImageId"] = "rejection_high"
-        if result.slope_map is not None:
+        if result.slope_map is not None and self.generateSlopeMaps:
             new_images["slope_map"] = Image(result.slope_map)
             outputs["slopeMapImageId"] = "slope_map"
         image_data = []
@@ -695,8 +714,9 @@ class ImageIntegration(Process):
             history.append(f"ImageIntegration.rejectionClippings: low={self.clipLow} high={self.clipHigh}")
             history.append(f"ImageIntegration.rejectionParameters: sigmaLow={self.sigmaLow:.3f} "
                            f"sigmaHigh={self.sigmaHigh:.3f}")
-        cards.append(FITSKeyword("NCOMBINE", len(frames), "Number of combined images"))
-        cards += [FITSKeyword("HISTORY", text) for text in history]
+        if self.generateFITSKeywords:
+            cards.append(FITSKeyword("NCOMBINE", len(frames), "Number of combined images"))
+            cards += [FITSKeyword("HISTORY", text) for text in history]
         return cards
 
 

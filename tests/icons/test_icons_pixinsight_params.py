@@ -62,50 +62,55 @@ IMAGE_CALIBRATION = """
 """
 
 # PCL, src/modules/processes/ImageIntegration/ImageIntegrationParameters.cpp at fd570d584 ("Update to PixInsight
-# core version 1.8.9-3", the last commit before the module left the open sources; no 1.9 source is public)
+# core version 1.8.9-3", the last commit before the module left the open sources; no 1.9 source is public),
+# with the five parameters PixInsight 1.9 added, as instance sources PixInsight 1.9 wrote show them (copied into
+# public scripts): overrideImageType = false, imageType = 0 after inputHints; csvWeightsFilePath = "" after
+# weightKeyword; generateSlopeMaps = false after generateRejectionMaps; generateFITSKeywords = true after psfType
+# (and the weightMode element CSVWeightsFile)
 IMAGE_INTEGRATION = """
     images:Table .enabled:Boolean .path:String .drizzlePath:String .localNormalizationDataPath:String
-    inputHints:String combination:Enumeration weightMode:Enumeration weightKeyword:String
-    weightScale:Enumeration minWeight:Float csvWeights:String adaptiveGridSize:Int32 adaptiveNoScale:Boolean
-    ignoreNoiseKeywords:Boolean normalization:Enumeration rejection:Enumeration
-    rejectionNormalization:Enumeration minMaxLow:Int32 minMaxHigh:Int32 pcClipLow:Float pcClipHigh:Float
-    sigmaLow:Float sigmaHigh:Float winsorizationCutoff:Float linearFitLow:Float linearFitHigh:Float
-    esdOutliersFraction:Float esdAlpha:Float esdLowRelaxation:Float rcrLimit:Float ccdGain:Float
-    ccdReadNoise:Float ccdScaleNoise:Float clipLow:Boolean clipHigh:Boolean rangeClipLow:Boolean rangeLow:Float
-    rangeClipHigh:Boolean rangeHigh:Float mapRangeRejection:Boolean reportRangeRejection:Boolean
+    inputHints:String overrideImageType:Boolean imageType:Int32 combination:Enumeration weightMode:Enumeration
+    weightKeyword:String csvWeightsFilePath:String weightScale:Enumeration minWeight:Float csvWeights:String
+    adaptiveGridSize:Int32 adaptiveNoScale:Boolean ignoreNoiseKeywords:Boolean normalization:Enumeration
+    rejection:Enumeration rejectionNormalization:Enumeration minMaxLow:Int32 minMaxHigh:Int32 pcClipLow:Float
+    pcClipHigh:Float sigmaLow:Float sigmaHigh:Float winsorizationCutoff:Float linearFitLow:Float
+    linearFitHigh:Float esdOutliersFraction:Float esdAlpha:Float esdLowRelaxation:Float rcrLimit:Float
+    ccdGain:Float ccdReadNoise:Float ccdScaleNoise:Float clipLow:Boolean clipHigh:Boolean rangeClipLow:Boolean
+    rangeLow:Float rangeClipHigh:Boolean rangeHigh:Float mapRangeRejection:Boolean reportRangeRejection:Boolean
     largeScaleClipLow:Boolean largeScaleClipLowProtectedLayers:Int32 largeScaleClipLowGrowth:Int32
     largeScaleClipHigh:Boolean largeScaleClipHighProtectedLayers:Int32 largeScaleClipHighGrowth:Int32
-    generate64BitResult:Boolean generateRejectionMaps:Boolean generateIntegratedImage:Boolean
-    generateDrizzleData:Boolean closePreviousImages:Boolean bufferSizeMB:Int32 stackSizeMB:Int32
-    autoMemorySize:Boolean autoMemoryLimit:Float useROI:Boolean roiX0:Int32 roiY0:Int32 roiX1:Int32 roiY1:Int32
-    useCache:Boolean evaluateSNR:Boolean noiseEvaluationAlgorithm:Enumeration mrsMinDataFraction:Float
-    psfStructureLayers:Int32 psfType:Enumeration subtractPedestals:Boolean truncateOnOutOfRange:Boolean
-    noGUIMessages:Boolean showImages:Boolean useFileThreads:Boolean fileThreadOverload:Float
-    useBufferThreads:Boolean maxBufferThreads:Int32 integrationImageId:String* lowRejectionMapImageId:String*
-    highRejectionMapImageId:String* slopeMapImageId:String* numberOfChannels:Int32* numberOfPixels:UInt64*
-    totalPixels:UInt64* outputRangeLow:Double* outputRangeHigh:Double* totalRejectedLowRK:UInt64*
-    totalRejectedLowG:UInt64* totalRejectedLowB:UInt64* totalRejectedHighRK:UInt64* totalRejectedHighG:UInt64*
-    totalRejectedHighB:UInt64* finalNoiseEstimateRK:Double* finalNoiseEstimateG:Double*
-    finalNoiseEstimateB:Double* finalNoiseScaleEstimateLowRK:Double* finalNoiseScaleEstimateLowG:Double*
-    finalNoiseScaleEstimateLowB:Double* finalNoiseScaleEstimateHighRK:Double*
-    finalNoiseScaleEstimateHighG:Double* finalNoiseScaleEstimateHighB:Double* finalNoiseAlgorithmRK:String*
-    finalNoiseAlgorithmG:String* finalNoiseAlgorithmB:String* finalScaleEstimateRK:Double*
-    finalScaleEstimateG:Double* finalScaleEstimateB:Double* finalLocationEstimateRK:Double*
-    finalLocationEstimateG:Double* finalLocationEstimateB:Double* finalPSFTotalFluxEstimateRK:Double*
-    finalPSFTotalFluxEstimateG:Double* finalPSFTotalFluxEstimateB:Double*
-    finalPSFTotalPowerFluxEstimateRK:Double* finalPSFTotalPowerFluxEstimateG:Double*
-    finalPSFTotalPowerFluxEstimateB:Double* finalPSFTotalMeanFluxEstimateRK:Double*
-    finalPSFTotalMeanFluxEstimateG:Double* finalPSFTotalMeanFluxEstimateB:Double*
-    finalPSFTotalMeanPowerFluxEstimateRK:Double* finalPSFTotalMeanPowerFluxEstimateG:Double*
-    finalPSFTotalMeanPowerFluxEstimateB:Double* finalPSFMStarEstimateRK:Double* finalPSFMStarEstimateG:Double*
-    finalPSFMStarEstimateB:Double* finalPSFNStarEstimateRK:Double* finalPSFNStarEstimateG:Double*
-    finalPSFNStarEstimateB:Double* finalPSFCountRK:UInt32* finalPSFCountG:UInt32* finalPSFCountB:UInt32*
-    referenceNoiseReductionRK:Float* referenceNoiseReductionG:Float* referenceNoiseReductionB:Float*
-    medianNoiseReductionRK:Float* medianNoiseReductionG:Float* medianNoiseReductionB:Float*
-    referenceSNRIncrementRK:Float* referenceSNRIncrementG:Float* referenceSNRIncrementB:Float*
-    averageSNRIncrementRK:Float* averageSNRIncrementG:Float* averageSNRIncrementB:Float* imageData:Table*
-    .weightRK:Float .weightG:Float .weightB:Float .rejectedLowRK:UInt64 .rejectedLowG:UInt64
-    .rejectedLowB:UInt64 .rejectedHighRK:UInt64 .rejectedHighG:UInt64 .rejectedHighB:UInt64
+    generate64BitResult:Boolean generateRejectionMaps:Boolean generateSlopeMaps:Boolean
+    generateIntegratedImage:Boolean generateDrizzleData:Boolean closePreviousImages:Boolean bufferSizeMB:Int32
+    stackSizeMB:Int32 autoMemorySize:Boolean autoMemoryLimit:Float useROI:Boolean roiX0:Int32 roiY0:Int32
+    roiX1:Int32 roiY1:Int32 useCache:Boolean evaluateSNR:Boolean noiseEvaluationAlgorithm:Enumeration
+    mrsMinDataFraction:Float psfStructureLayers:Int32 psfType:Enumeration generateFITSKeywords:Boolean
+    subtractPedestals:Boolean truncateOnOutOfRange:Boolean noGUIMessages:Boolean showImages:Boolean
+    useFileThreads:Boolean fileThreadOverload:Float useBufferThreads:Boolean maxBufferThreads:Int32
+    integrationImageId:String* lowRejectionMapImageId:String* highRejectionMapImageId:String*
+    slopeMapImageId:String* numberOfChannels:Int32* numberOfPixels:UInt64* totalPixels:UInt64*
+    outputRangeLow:Double* outputRangeHigh:Double* totalRejectedLowRK:UInt64* totalRejectedLowG:UInt64*
+    totalRejectedLowB:UInt64* totalRejectedHighRK:UInt64* totalRejectedHighG:UInt64* totalRejectedHighB:UInt64*
+    finalNoiseEstimateRK:Double* finalNoiseEstimateG:Double* finalNoiseEstimateB:Double*
+    finalNoiseScaleEstimateLowRK:Double* finalNoiseScaleEstimateLowG:Double* finalNoiseScaleEstimateLowB:Double*
+    finalNoiseScaleEstimateHighRK:Double* finalNoiseScaleEstimateHighG:Double*
+    finalNoiseScaleEstimateHighB:Double* finalNoiseAlgorithmRK:String* finalNoiseAlgorithmG:String*
+    finalNoiseAlgorithmB:String* finalScaleEstimateRK:Double* finalScaleEstimateG:Double*
+    finalScaleEstimateB:Double* finalLocationEstimateRK:Double* finalLocationEstimateG:Double*
+    finalLocationEstimateB:Double* finalPSFTotalFluxEstimateRK:Double* finalPSFTotalFluxEstimateG:Double*
+    finalPSFTotalFluxEstimateB:Double* finalPSFTotalPowerFluxEstimateRK:Double*
+    finalPSFTotalPowerFluxEstimateG:Double* finalPSFTotalPowerFluxEstimateB:Double*
+    finalPSFTotalMeanFluxEstimateRK:Double* finalPSFTotalMeanFluxEstimateG:Double*
+    finalPSFTotalMeanFluxEstimateB:Double* finalPSFTotalMeanPowerFluxEstimateRK:Double*
+    finalPSFTotalMeanPowerFluxEstimateG:Double* finalPSFTotalMeanPowerFluxEstimateB:Double*
+    finalPSFMStarEstimateRK:Double* finalPSFMStarEstimateG:Double* finalPSFMStarEstimateB:Double*
+    finalPSFNStarEstimateRK:Double* finalPSFNStarEstimateG:Double* finalPSFNStarEstimateB:Double*
+    finalPSFCountRK:UInt32* finalPSFCountG:UInt32* finalPSFCountB:UInt32* referenceNoiseReductionRK:Float*
+    referenceNoiseReductionG:Float* referenceNoiseReductionB:Float* medianNoiseReductionRK:Float*
+    medianNoiseReductionG:Float* medianNoiseReductionB:Float* referenceSNRIncrementRK:Float*
+    referenceSNRIncrementG:Float* referenceSNRIncrementB:Float* averageSNRIncrementRK:Float*
+    averageSNRIncrementG:Float* averageSNRIncrementB:Float* imageData:Table* .weightRK:Float .weightG:Float
+    .weightB:Float .rejectedLowRK:UInt64 .rejectedLowG:UInt64 .rejectedLowB:UInt64 .rejectedHighRK:UInt64
+    .rejectedHighG:UInt64 .rejectedHighB:UInt64
 """
 
 # PCL, src/modules/processes/contrib/spool/Debayer/DebayerParameters.cpp at 61a604bd5 (PixInsight 1.9.2 / PCL 2.8.5)
@@ -225,6 +230,14 @@ def test_image_calibration_s_cosmetic_correction_parameters():
         assert (kind.kind_name, kind.default_value) == (kind_name, default), pid
         assert (getattr(kind, "minimum", None), getattr(kind, "maximum", None)) == (low, high), pid
     assert schema["cosmeticCorrectionMapId"].read_only and schema["outputData"].read_only
+
+
+def test_image_integration_s_pixinsight_1_9_additions():
+    cls = BUILT_IN["ImageIntegration"]
+    p = cls()
+    assert (p.overrideImageType, p.imageType, p.csvWeightsFilePath) == (False, 0, "")
+    assert (p.generateSlopeMaps, p.generateFITSKeywords) == (False, True)
+    assert "CSVWeightsFile" in cls.parameter("weightMode").element_ids()
 
 
 def test_star_alignment_s_pixinsight_1_9_defaults_and_removed_ids():
@@ -350,7 +363,13 @@ IMAGE_INTEGRATION_ICON = _HEAD + """   <instance class="ImageIntegration" versio
             <td id="localNormalizationDataPath"></td>
          </tr>
       </table>
+      <parameter id="overrideImageType" value="false"/>
+      <parameter id="imageType" value="0"/>
+      <parameter id="weightMode" value="CSVWeightsFile"/>
+      <parameter id="csvWeightsFilePath">/data/weights.csv</parameter>
       <parameter id="rejection" value="WinsorizedSigmaClip"/>
+      <parameter id="generateSlopeMaps" value="true"/>
+      <parameter id="generateFITSKeywords" value="false"/>
       <parameter id="integrationImageId">integration</parameter>
       <parameter id="lowRejectionMapImageId">rejection_low</parameter>
       <parameter id="highRejectionMapImageId">rejection_high</parameter>
