@@ -27,6 +27,8 @@ from typing import Any
 import attrs
 import numpy as np
 
+from processes.calibration.autocosmetic import correct as correct_defects
+from processes.calibration.autocosmetic import cosmetic_map
 from processes.calibration.darkopt import OptimizingDark, bin2x2, optimizing_dark, scaling_factors
 from processes.calibration.frames import Overscan, input_pedestal, planes_for, to_planes
 from processes.kernels.cfa import CFAPattern, detect_pattern
@@ -74,6 +76,11 @@ class Settings:
     output_pedestal: int = 0
     output_pedestal_mode: str = "OutputPedestal_Literal"
     auto_pedestal_limit: float = 0.0001
+    cosmetic_low: bool = False
+    cosmetic_low_sigma: int = 5
+    cosmetic_high: bool = False
+    cosmetic_high_sigma: int = 10
+    cosmetic_kernel_radius: int = 1
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -90,6 +97,7 @@ class Masters:
     flat_dark_scaling: tuple[float, ...] = ()
     shape: tuple[int, int] | None = None
     history: tuple[str, ...] = ()
+    cosmetic: np.ndarray | None = None  # automatic cosmetic correction map (see processes.calibration.autocosmetic)
 
 
 def _cfa_pattern(image: Image, settings: Settings) -> CFAPattern | None:
@@ -175,6 +183,13 @@ def load_masters(settings: Settings) -> Masters:
                 history.append("ImageCalibration.masterDark.optimization: disabled (too few pixels above threshold)")
                 optimizing = None
 
+    cosmetic = None
+    if dark is not None and (settings.cosmetic_low or settings.cosmetic_high):
+        cosmetic = cosmetic_map(dark, low=settings.cosmetic_low, low_sigma=settings.cosmetic_low_sigma,
+                                high=settings.cosmetic_high, high_sigma=settings.cosmetic_high_sigma)
+        history.append("ImageCalibration.cosmeticCorrection: " + ", ".join(
+            f"{np.count_nonzero(plane == 1)} cold, {np.count_nonzero(plane == 2)} hot" for plane in cosmetic))
+
     flat_scaling: tuple[float, ...] = ()
     flat_k: tuple[float, ...] = ()
     if flat is not None:
@@ -187,7 +202,7 @@ def load_masters(settings: Settings) -> Masters:
         history.append("ImageCalibration.masterFlat.scalingFactors: " + " ".join(f"{s:.6f}" for s in flat_scaling))
     return Masters(
         bias=bias, dark=dark, flat=flat, optimizing=optimizing, dark_cfa=dark_cfa, flat_pattern=flat_pattern,
-        flat_scaling=flat_scaling, flat_dark_scaling=flat_k, shape=shape, history=tuple(history),
+        flat_scaling=flat_scaling, flat_dark_scaling=flat_k, shape=shape, history=tuple(history), cosmetic=cosmetic,
     )
 
 
@@ -273,6 +288,12 @@ def calibrate_image(
         for c, plane in enumerate(planes_for(masters.flat, channels)):
             out[c] /= np.maximum(plane, np.float32(TINY))
 
+    cosmetic_counts: dict[str, list[int]] = {}
+    if masters.cosmetic is not None:
+        lows, highs = correct_defects(out, masters.cosmetic, radius=settings.cosmetic_kernel_radius,
+                                      cfa=masters.dark_cfa)
+        cosmetic_counts = {"cosmeticCorrectionLowCounts": lows, "cosmeticCorrectionHighCounts": highs}
+
     if settings.output_pedestal_mode == "OutputPedestal_Auto":
         pedestal_out = _auto_pedestal(out, settings.auto_pedestal_limit)
     else:
@@ -286,6 +307,7 @@ def calibrate_image(
         "darkScalingFactors": [round(float(k), 6) for k in ks] if masters.dark is not None else [],
         "outputPedestal": pedestal_out,
         "calibrationRange": list(value_range),
+        **cosmetic_counts,
     }
     keywords = [k for k in image.keywords if k.name.upper() != "PEDESTAL"]
     history = ["Calibration with procfw ImageCalibration process", *masters.history]

@@ -21,6 +21,10 @@ Parameter ids, enumerations, defaults, ranges and precisions are PixInsight's
 * ``onError = AskUser`` stops like ``Abort`` (there is nobody to ask);
 * PSF signal evaluation (``evaluateSignal`` and the PSF parameters) is accepted for icon
   compatibility but not performed; ``NoiseEvaluation_NStar`` evaluates noise with MRS;
+* automatic cosmetic correction (``cosmeticCorrectionLow``/``High``, PixInsight 1.9's map
+  of hot and cold pixels of the master dark, see :mod:`processes.calibration.autocosmetic`)
+  replaces every defective pixel by the median of the calibrated neighbours; PixInsight
+  corrects them one after the other, in place;
 * ``inputHints``, ``outputHints`` and the file-thread parameters are kept but have no effect;
 * the process also runs on a view when a master frame is set (PixInsight cannot).
 
@@ -28,7 +32,11 @@ Per-frame results (``outputs["outputData"]``, one row per target): ``status`` (o
 skipped), ``outputFilePath``, ``darkScalingFactors``, ``noiseEstimates``, ``noiseFractions``,
 ``noiseAlgorithms`` (one value per channel) and ``outputPedestal``, or ``error`` for a
 failed frame.  The calibrated files carry PixInsight's NOISExx/NOISEFxx/NOISELxx/NOISEHxx/
-NOISEAxx keywords and HISTORY lines.
+NOISEAxx keywords and HISTORY lines.  PixInsight's read-only parameters (its ``outputData``
+table, whose columns are ``outputFilePath``, ``darkScalingFactorRK`` ..., and
+``cosmeticCorrectionMapId``) are declared as PixInsight 1.9 declares them, so icons
+carrying them load and write back unchanged; :meth:`ImageCalibration.icon_outputs` gives
+their values after an execution.
 """
 
 # ruff: noqa: N815 - parameter names are PixInsight's camelCase ids
@@ -38,8 +46,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from processes.calibration.engine import Masters, Settings, calibrate_image, load_masters
 from processes.calibration.frames import Overscan
+from processes.common import outputs as ro
 from processes.common.filelists import (
     as_written,
     check_output_paths,
@@ -54,13 +65,30 @@ from processes.common.filelists import (
 from processes.kernels import signal_params as signal
 from procfw.image import Image
 from procfw.io import read_image
-from procfw.params import Boolean, Enumeration, Float, Int32, String, Table, param
+from procfw.params import Boolean, Enumeration, Float, Int32, ParameterKind, String, Table, UInt64, param
 from procfw.process import ExecutionContext, Process, ProcessOutput
 from procfw.workspace import View
 
 __all__ = ["ImageCalibration"]
 
+_CC_MAP = "IC_CC_map"
 _CFA_PATTERNS = ("Auto", "RGGB", "BGGR", "GBRG", "GRBG", "GRGB", "GBGR", "RGBG", "BGRG")
+
+
+def _output_columns() -> tuple[ParameterKind, ...]:
+    """The columns of PixInsight's read-only ``outputData`` (ImageCalibrationParameters.cpp)."""
+    return (
+        String(id="outputFilePath", read_only=True, description="Calibrated file written."),
+        *(Float(id=f"darkScalingFactor{c}", read_only=True, precision=3, description=f"Dark scaling factor, {c}.")
+          for c in ro.CHANNELS_RK),
+        *ro.signal_noise_columns(ro.CHANNELS_RK),
+        *(UInt64(id=f"cosmeticCorrection{side}Count{c}", read_only=True,
+                 description=f"Pixels replaced by {side.lower()} cosmetic correction, {c}.")
+          for side in ("Low", "High") for c in ro.CHANNELS_RK),
+    )
+
+
+_OUTPUT_COLUMNS = _output_columns()
 
 
 def _overscan_table() -> Table:
@@ -142,6 +170,21 @@ class ImageCalibration(Process):
     flatScaleClippingFactor: float = param(Float(minimum=0.0, maximum=0.25, default=0.05, precision=2,
                                                  description="Fraction of the lowest and highest flat pixels excluded "
                                                  "from its scaling factor (trimmed mean)."))
+    cosmeticCorrectionLow: bool = param(Boolean(default=False, description="Automatic cosmetic correction of cold "
+                                                "pixels found in the master dark (needs a master dark)."))
+    cosmeticLowSigma: int = param(Int32(minimum=1, maximum=100, default=5, description="Cold pixels: at least this "
+                                        "many sigma below the median-filtered master dark."))
+    cosmeticCorrectionHigh: bool = param(Boolean(default=False, description="Automatic cosmetic correction of hot "
+                                                 "pixels found in the master dark (needs a master dark)."))
+    cosmeticHighSigma: int = param(Int32(minimum=1, maximum=100, default=10, description="Hot pixels: at least this "
+                                         "many sigma above the median-filtered master dark."))
+    cosmeticKernelRadius: int = param(Int32(minimum=1, maximum=5, default=1, description="A defective pixel is "
+                                            "replaced by the median of its neighbours within this radius (of its "
+                                            "CFA colour with a CFA master dark)."))
+    cosmeticShowMap: bool = param(Boolean(default=False, description="Open the map of defective pixels as the "
+                                          "new image IC_CC_map (cosmeticCorrectionMapId)."))
+    cosmeticShowMapAndStop: bool = param(Boolean(default=False, description="With cosmeticShowMap: stop after "
+                                                 "building the map (no frame is calibrated)."))
     evaluateNoise: bool = param(Boolean(default=True, description="Estimate the noise of each calibrated frame "
                                         "(NOISExx keywords and outputs)."))
     noiseEvaluationAlgorithm: str = param(Enumeration(
@@ -188,6 +231,13 @@ class ImageCalibration(Process):
                                           "threads (no effect)."))
     maxFileWriteThreads: int = param(Int32(minimum=0, maximum=1024, default=0, description="Maximum file writing "
                                            "threads (no effect)."))
+    # -- read-only outputs (PixInsight 1.9's, written into icons after an execution) ---------------------------
+    outputData: tuple = ro.table(_OUTPUT_COLUMNS, "Per target frame of the last execution (read-only output, "
+                                 "PixInsight's columns): output file, dark scaling factors, PSF signal and noise "
+                                 "estimates, cosmetic correction counts. procfw's run outputs hold richer rows "
+                                 "under the same id (status, error, per-channel lists).")
+    cosmeticCorrectionMapId: str = ro.text("Id of the cosmetic correction map image (read-only output; none in "
+                                           "procfw).")
 
     # -- configuration -------------------------------------------------------------------
     def _overscan(self) -> Overscan:
@@ -227,6 +277,11 @@ class ImageCalibration(Process):
             output_pedestal=self.outputPedestal,
             output_pedestal_mode=self.outputPedestalMode,
             auto_pedestal_limit=self.autoPedestalLimit,
+            cosmetic_low=self.cosmeticCorrectionLow,
+            cosmetic_low_sigma=self.cosmeticLowSigma,
+            cosmetic_high=self.cosmeticCorrectionHigh,
+            cosmetic_high_sigma=self.cosmeticHighSigma,
+            cosmetic_kernel_radius=self.cosmeticKernelRadius,
         )
 
     def _masters_problem(self) -> str:
@@ -257,12 +312,45 @@ class ImageCalibration(Process):
             return False, f"ImageCalibration on a view needs master frames: {problem}"
         return True, ""
 
+    # -- read-only outputs -------------------------------------------------------------------
+    def icon_outputs(self, outputs: Mapping[str, Any]) -> dict[str, Any]:
+        """PixInsight's read-only ``outputData`` (and ``cosmeticCorrectionMapId``) from the
+        ``outputs`` of an execution: a row per target frame with its output file, dark scaling
+        factors, noise estimates and cosmetic correction counts (per channel: RK, G, B); PSF
+        signal estimates stay zero (not evaluated)."""
+        rows = outputs.get("outputData")
+        if not isinstance(rows, (list, tuple)):
+            rows = [outputs]
+
+        def cells(row: Mapping[str, Any]) -> dict[str, Any]:
+            values: dict[str, Any] = {"outputFilePath": row.get("outputFilePath") or ""}
+            for key, stem in (("darkScalingFactors", "darkScalingFactor"), ("noiseEstimates", "noiseEstimate"),
+                              ("noiseFractions", "noiseFraction"), ("noiseAlgorithms", "noiseAlgorithm"),
+                              ("cosmeticCorrectionLowCounts", "cosmeticCorrectionLowCount"),
+                              ("cosmeticCorrectionHighCounts", "cosmeticCorrectionHighCount")):
+                for c, value in zip(ro.CHANNELS_RK, row.get(key) or ()):
+                    values[stem + c] = value
+            return values
+
+        kind = type(self).parameter("outputData")
+        values = {"outputData": ro.table_rows(kind, [r for r in rows if isinstance(r, Mapping)], cells)}
+        if outputs.get("cosmeticCorrectionMapId"):
+            values["cosmeticCorrectionMapId"] = str(outputs["cosmeticCorrectionMapId"])
+        return values
+
+    def _notes(self) -> tuple[str, ...]:
+        if (self.cosmeticCorrectionLow or self.cosmeticCorrectionHigh) and not (
+                self.masterDarkEnabled and self.masterDarkPath.strip()):
+            return ("ImageCalibration: automatic cosmetic correction (cosmeticCorrectionLow/High) finds defects in "
+                    "the master dark; with no master dark none was applied",)
+        return ()
+
     # -- execution --------------------------------------------------------------------------
     def apply(self, image: Image, context: ExecutionContext) -> ProcessOutput:
         settings = self.settings()
         masters = load_masters(settings)
         calibrated, results = calibrate_image(image, masters, settings, source=context.view_id or "")
-        return ProcessOutput(image=calibrated, outputs=_frame_outputs(results))
+        return ProcessOutput(image=calibrated, outputs=_frame_outputs(results), messages=self._notes())
 
     def run_global(self, context: ExecutionContext) -> ProcessOutput:
         self.require_executable_global()
@@ -271,11 +359,20 @@ class ImageCalibration(Process):
         check_output_paths(self.process_id, [(rows[i][1], p) for i, p in outputs.items()], self.outputDirectory)
         context.report(0.0, f"{self.process_id}: loading master frames")
         _, masters = self._frame_state()  # fails early on a bad master; its outputs are reported
+        new_images: dict[str, Image] = {}
+        if masters.cosmetic is not None and self.cosmeticShowMap:  # PixInsight's IC_CC_map (rescaled)
+            new_images[_CC_MAP] = Image(masters.cosmetic.astype(np.float32) / max(1, int(masters.cosmetic.max())))
+            if self.cosmeticShowMapAndStop:
+                return ProcessOutput(new_images=new_images, outputs={"cosmeticCorrectionMapId": _CC_MAP},
+                                     messages=("ImageCalibration: cosmetic correction map built; no frame was "
+                                               "calibrated (cosmeticShowMapAndStop)",))
         outcomes = run_file_list(rows, process_id=self.process_id, on_error=self.onError, context=context,
                                  instance=self)
         result, messages = summarize(self.process_id, outcomes)
         result.update(_masters_outputs(masters))
-        return ProcessOutput(outputs=result, messages=messages)
+        if new_images:
+            result["cosmeticCorrectionMapId"] = _CC_MAP
+        return ProcessOutput(outputs=result, new_images=new_images, messages=(*self._notes(), *messages))
 
     def check_frame_state(self) -> None:
         """Load the master frames as a worker would (ExecutionError when one cannot be used)."""
@@ -316,7 +413,8 @@ class ImageCalibration(Process):
 
 def _frame_outputs(results: dict[str, Any]) -> dict[str, Any]:
     """The per-frame results reported in outputs (the noise scale factors go to NOISEL/NOISEH keywords only)."""
-    keep = ("darkScalingFactors", "noiseEstimates", "noiseFractions", "noiseAlgorithms", "outputPedestal")
+    keep = ("darkScalingFactors", "noiseEstimates", "noiseFractions", "noiseAlgorithms", "outputPedestal",
+            "cosmeticCorrectionLowCounts", "cosmeticCorrectionHighCounts")
     return {key: results[key] for key in keep if key in results}
 
 

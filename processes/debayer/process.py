@@ -19,6 +19,12 @@ Accepted for icon compatibility without effect: ``fbddNoiseReduction``, ``showIm
 (the result always opens), ``cfaSourceFilePath``, ``evaluateSignal`` and the PSF parameters,
 the hints and the file-thread/memory parameters.  ``onError = OnError_AskUser`` stops like
 ``OnError_Abort``.
+
+Parameters: exactly PixInsight 1.9's (DebayerParameters.cpp), read-only outputs included:
+the image ids and per-channel PSF signal and noise estimates of an execution on a view, and
+the ``outputFileData`` table of a global one, which PixInsight writes into icons.  The run
+reports the image id and noise estimates under the same ids; :meth:`Debayer.icon_outputs`
+gives the read-only values (PSF signal estimates stay zero: not evaluated).
 """
 
 # ruff: noqa: N815 - parameter names are PixInsight's camelCase ids
@@ -31,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from processes.common import outputs as ro
 from processes.common.filelists import (
     as_written,
     check_output_paths,
@@ -47,7 +54,7 @@ from processes.kernels.noise import estimate_noise
 from procfw.errors import ExecutionError
 from procfw.image import FITSKeyword, Image
 from procfw.io import read_image
-from procfw.params import Boolean, Enumeration, Float, Int32, String, param
+from procfw.params import Boolean, Enumeration, Float, Int32, ParameterKind, String, param
 from procfw.process import ExecutionContext, Process, ProcessOutput
 from procfw.workspace import View
 
@@ -56,6 +63,19 @@ __all__ = ["Debayer", "debayer_image"]
 _PATTERNS = ("Auto", "RGGB", "BGGR", "GBRG", "GRBG", "GRGB", "GBGR", "RGBG", "BGRG")
 _CFA_KEYWORDS = frozenset({"BAYERPAT", "XBAYROFF", "YBAYROFF"})
 _ON_ERROR = {"OnError_Continue": "Continue", "OnError_Abort": "Abort", "OnError_AskUser": "AskUser"}
+
+
+def _output_file_columns() -> tuple[ParameterKind, ...]:
+    """The columns of PixInsight's read-only ``outputFileData`` (DebayerParameters.cpp)."""
+    return (
+        String(id="filePath", read_only=True, description="RGB file written."),
+        *(String(id=f"channelFilePath{c}", read_only=True, description=f"Channel file written, {c}.")
+          for c in ro.CHANNELS_RGB),
+        *ro.signal_noise_columns(ro.CHANNELS_RGB),
+    )
+
+
+_OUTPUT_FILE_COLUMNS = _output_file_columns()
 
 
 def resolve_pattern(image: Image, requested: str, *, offset: tuple[int, int] = (0, 0)) -> tuple[CFAPattern, str]:
@@ -178,6 +198,72 @@ class Debayer(Process):
     memoryLoadControl: bool = param(Boolean(default=True, description="Memory load control (no effect)."))
     memoryLoadLimit: float = param(Float(minimum=0.10, maximum=1.00, default=0.85, precision=2,
                                          description="Memory load limit (no effect)."))
+    # -- read-only outputs (PixInsight's: the run's outputs of the same ids, written into icons) -------------------
+    outputImage: str = ro.text("Id of the RGB image of the last execution on a view.")
+    outputChannelImageR: str = ro.text("Id of the red channel image (outputSeparateChannels).")
+    outputChannelImageG: str = ro.text("Id of the green channel image (outputSeparateChannels).")
+    outputChannelImageB: str = ro.text("Id of the blue channel image (outputSeparateChannels).")
+    psfTotalFluxEstimateR: float = ro.real("PSF total flux estimate, red.", 4, scientific=True)
+    psfTotalFluxEstimateG: float = ro.real("PSF total flux estimate, green.", 4, scientific=True)
+    psfTotalFluxEstimateB: float = ro.real("PSF total flux estimate, blue.", 4, scientific=True)
+    psfTotalPowerFluxEstimateR: float = ro.real("PSF total power flux estimate, red.", 4, scientific=True)
+    psfTotalPowerFluxEstimateG: float = ro.real("PSF total power flux estimate, green.", 4, scientific=True)
+    psfTotalPowerFluxEstimateB: float = ro.real("PSF total power flux estimate, blue.", 4, scientific=True)
+    psfTotalMeanFluxEstimateR: float = ro.real("PSF total mean flux estimate, red.", 4, scientific=True)
+    psfTotalMeanFluxEstimateG: float = ro.real("PSF total mean flux estimate, green.", 4, scientific=True)
+    psfTotalMeanFluxEstimateB: float = ro.real("PSF total mean flux estimate, blue.", 4, scientific=True)
+    psfTotalMeanPowerFluxEstimateR: float = ro.real("PSF total mean power flux estimate, red.", 4, scientific=True)
+    psfTotalMeanPowerFluxEstimateG: float = ro.real("PSF total mean power flux estimate, green.", 4, scientific=True)
+    psfTotalMeanPowerFluxEstimateB: float = ro.real("PSF total mean power flux estimate, blue.", 4, scientific=True)
+    psfMStarEstimateR: float = ro.real("M* mean background estimate, red.", 4, scientific=True)
+    psfMStarEstimateG: float = ro.real("M* mean background estimate, green.", 4, scientific=True)
+    psfMStarEstimateB: float = ro.real("M* mean background estimate, blue.", 4, scientific=True)
+    psfNStarEstimateR: float = ro.real("N* noise estimate, red.", 4, scientific=True)
+    psfNStarEstimateG: float = ro.real("N* noise estimate, green.", 4, scientific=True)
+    psfNStarEstimateB: float = ro.real("N* noise estimate, blue.", 4, scientific=True)
+    psfCountR: int = ro.integer("Number of PSF fits, red.")
+    psfCountG: int = ro.integer("Number of PSF fits, green.")
+    psfCountB: int = ro.integer("Number of PSF fits, blue.")
+    noiseEstimateR: float = ro.real("Noise estimate (standard deviation of Gaussian noise), red.", 3, scientific=True)
+    noiseEstimateG: float = ro.real("Noise estimate (standard deviation of Gaussian noise), green.", 3, scientific=True)
+    noiseEstimateB: float = ro.real("Noise estimate (standard deviation of Gaussian noise), blue.", 3, scientific=True)
+    noiseFractionR: float = ro.real("Fraction of noise pixels, red.", 3)
+    noiseFractionG: float = ro.real("Fraction of noise pixels, green.", 3)
+    noiseFractionB: float = ro.real("Fraction of noise pixels, blue.", 3)
+    noiseScaleLowR: float = ro.real("Noise scaling factor, low pixels, red.", 6, scientific=True)
+    noiseScaleLowG: float = ro.real("Noise scaling factor, low pixels, green.", 6, scientific=True)
+    noiseScaleLowB: float = ro.real("Noise scaling factor, low pixels, blue.", 6, scientific=True)
+    noiseScaleHighR: float = ro.real("Noise scaling factor, high pixels, red.", 6, scientific=True)
+    noiseScaleHighG: float = ro.real("Noise scaling factor, high pixels, green.", 6, scientific=True)
+    noiseScaleHighB: float = ro.real("Noise scaling factor, high pixels, blue.", 6, scientific=True)
+    noiseAlgorithmR: str = ro.text("Noise evaluation algorithm, red.")
+    noiseAlgorithmG: str = ro.text("Noise evaluation algorithm, green.")
+    noiseAlgorithmB: str = ro.text("Noise evaluation algorithm, blue.")
+    outputFileData: tuple = ro.table(_OUTPUT_FILE_COLUMNS, "Per target file of the last global execution: "
+                                     "files written and PSF signal and noise estimates per channel.")
+
+    # -- read-only outputs ------------------------------------------------------------------------
+    def icon_outputs(self, outputs: Mapping[str, Any]) -> dict[str, Any]:
+        """PixInsight's read-only parameters from the ``outputs`` of an execution: on a view, the
+        image ids and noise estimates (reported under the same ids); globally, a row of
+        ``outputFileData`` per target file.  PSF signal estimates stay zero (not evaluated)."""
+        schema = type(self).schema()
+        values = ro.scalars(schema, outputs)
+        if self.outputSeparateChannels and "outputImage" in outputs:
+            for c in ro.CHANNELS_RGB:
+                values[f"outputChannelImage{c}"] = f"{outputs['outputImage']}_{c}"
+        rows = outputs.get("outputData")
+        if isinstance(rows, (list, tuple)):
+            def cells(row: Mapping[str, Any]) -> dict[str, Any]:
+                given = dict(row)
+                given["filePath"] = row.get("outputFilePath") or "" if self.outputRGBImages else ""
+                for c in ro.CHANNELS_RGB:
+                    given[f"channelFilePath{c}"] = row.get(f"outputChannelFilePath{c}") or ""
+                return given
+
+            values["outputFileData"] = ro.table_rows(schema["outputFileData"],
+                                                     [r for r in rows if isinstance(r, Mapping)], cells)
+        return values
 
     # -- views ----------------------------------------------------------------------------------
     @staticmethod

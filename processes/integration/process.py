@@ -1,11 +1,15 @@
 """ImageIntegration: combine a stack of frames into one image with pixel rejection.
 
 PixInsight's ImageIntegration with its process id, parameter ids, enumeration element ids,
-defaults, ranges and precision (module 1.5, PixInsight 1.8.9), so its icons load.  It runs
-globally: the frames are files listed in ``images``; the result opens as ``integration``
-and, with ``generateRejectionMaps``, the maps ``rejection_low`` and ``rejection_high``
-(the fraction of each pixel's values rejected low/high, 0..1) and, for LinearFit, a
-``slope_map``.
+defaults, ranges and precision (PCL's declarations of PixInsight 1.8.9-3, the last public
+ones, plus the five parameters PixInsight 1.9 added: ``overrideImageType``, ``imageType``,
+``csvWeightsFilePath``, ``generateSlopeMaps``, ``generateFITSKeywords``, and the weight mode
+``CSVWeightsFile``), read-only outputs included, so its icons load.  It runs globally: the
+frames are files listed in ``images``; the result opens as ``integration`` and, with
+``generateRejectionMaps``, the maps ``rejection_low`` and ``rejection_high`` (the fraction
+of each pixel's values rejected low/high, 0..1) and, for LinearFit with
+``generateSlopeMaps``, a ``slope_map``.  The run reports PixInsight's read-only outputs
+under their ids (``integrationImageId``, ``totalRejectedLowRK``, ``imageData``, ...).
 
 Implemented: combinations Average (weighted), Median, Minimum, Maximum; normalizations
 NoNormalization, Additive, Multiplicative, AdditiveWithScaling, MultiplicativeWithScaling
@@ -17,8 +21,9 @@ NoRejectionNormalization, Scale and EqualizeFluxes; range rejection; weights
 
 Not implemented (accepted so icons load; choosing them is an error or noted in the
 messages): LocalNormalization/AdaptiveNormalization and their rejection variants, drizzle
-data, large-scale rejection, PSF-based weights (SNREstimate is used instead), N*-based noise
-evaluation (MRS is used instead).  GUI and cache options have no meaning here.
+data, large-scale rejection, PSF-based and CSV file weights (SNREstimate is used instead),
+N*-based noise evaluation (MRS is used instead), ``overrideImageType``/``imageType``.  GUI
+and cache options have no meaning here.
 
 The work streams row bands through a memory budget (:mod:`processes.integration.engine`):
 ``stackSizeMB + bufferSizeMB`` MiB, or ``autoMemoryLimit`` of the available memory when
@@ -34,10 +39,12 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from processes.common import outputs as ro
 from processes.integration.engine import IntegrationPlan, budget_from_memory, integrate, mib
 from processes.integration.estimators import fast_median, scale_estimate
 from processes.integration.filelist import enabled_paths, image_table
@@ -59,7 +66,7 @@ from processes.integration.weights import (
 )
 from procfw.errors import ExecutionError
 from procfw.image import FITSKeyword, Image
-from procfw.params import Boolean, Enumeration, Float, Int32, String, param
+from procfw.params import Boolean, Enumeration, Float, Int32, ParameterKind, String, UInt32, UInt64, param
 from procfw.process import ExecutionContext, Process, ProcessOutput
 from procfw.workspace import View
 
@@ -96,6 +103,22 @@ def _int(default: int, low: int | None, high: int | None, description: str) -> A
     return param(Int32(default=default, minimum=low, maximum=high, description=description))
 
 
+
+def _image_data_columns() -> tuple[ParameterKind, ...]:
+    """The columns of PixInsight's read-only ``imageData`` table (ImageIntegrationParameters.cpp)."""
+    names = {"RK": "red or gray", "G": "green", "B": "blue"}
+    return (
+        *(Float(id=f"weight{c}", read_only=True, precision=5, description=f"Image weight, {names[c]}.")
+          for c in ro.CHANNELS_RK),
+        *(UInt64(id=f"rejected{side}{c}", read_only=True, description=f"{side} rejected pixels, {names[c]}.")
+          for side in ("Low", "High") for c in ro.CHANNELS_RK),
+    )
+
+
+_IMAGE_DATA_COLUMNS = _image_data_columns()
+# weight modes procfw cannot compute: SNREstimate weights are used, with a message
+_FALLBACK_MODES = (*PSF_MODES, "CSVWeightsFile")
+
 class ImageIntegration(Process):
     """Integrate (stack) a set of image files with normalization, weighting and pixel rejection.
 
@@ -123,17 +146,22 @@ class ImageIntegration(Process):
         default="fits-keywords normalize raw cfa signed-is-physical",
         description="Format hints for reading the input files (kept for icons; the readers ignore them).",
     ))
+    overrideImageType: bool = _bool(False, "PixInsight 1.9: override the image type of the inputs with imageType "
+                                           "(kept for icons; no effect).")
+    imageType: int = _int(0, 0, None, "PixInsight 1.9: image type used with overrideImageType (kept; no effect).")
     combination: str = _enum(("Average", "Median", "Minimum", "Maximum"), "Average",
                              "Pixel combination of the values that survive rejection.")
     weightMode: str = _enum(
         ("DontCare", "ExposureTime", "SNREstimate", "SignalWeight", "MedianWeight", "AverageWeight",
-         "KeywordWeight", "PSFSignalWeight", "PSFSNR", "PSFScaleSNR"),
+         "KeywordWeight", "PSFSignalWeight", "PSFSNR", "PSFScaleSNR", "CSVWeightsFile"),
         "PSFSignalWeight",
         "Image weights for the average combination: none, exposure time, inverse normalized noise variance "
         "(SNREstimate), signal, median, mean, a FITS keyword; PSF modes fall back to SNREstimate.",
         element_aliases={"NoiseEvaluation": "SNREstimate", "ExposureTimeWeight": "ExposureTime"},
     )
     weightKeyword: str = param(String(description="FITS keyword holding the weights when weightMode=KeywordWeight."))
+    csvWeightsFilePath: str = param(String(description="PixInsight 1.9: CSV file of weights (weightMode="
+                                           "CSVWeightsFile; not read: SNREstimate weights are used, with a message)."))
     weightScale: str = _enum(
         ("WeightScale_AvgDev", "WeightScale_MAD", "WeightScale_BWMV", "WeightScale_PBMV", "WeightScale_Sn",
          "WeightScale_Qn", "WeightScale_IKSS"),
@@ -202,6 +230,7 @@ class ImageIntegration(Process):
     largeScaleClipHighGrowth: int = _int(2, 1, 20, "Large-scale high rejection: growth of rejected structures.")
     generate64BitResult: bool = _bool(False, "Produce a 64-bit floating point result.")
     generateRejectionMaps: bool = _bool(True, "Produce the rejection_low and rejection_high maps.")
+    generateSlopeMaps: bool = _bool(False, "Produce the slope_map image of LinearFit rejection (PixInsight 1.9).")
     generateIntegratedImage: bool = _bool(True, "Produce the integrated image.")
     generateDrizzleData: bool = _bool(False, "Update drizzle data files (not implemented; kept for icons).")
     closePreviousImages: bool = _bool(False, "Close previous result windows (GUI option; no effect).")
@@ -232,6 +261,8 @@ class ImageIntegration(Process):
         "PSFType_Moffat4",
         "PSF weights: PSF model (not implemented; kept for icons).",
     )
+    generateFITSKeywords: bool = _bool(True, "Write NCOMBINE and the HISTORY lines of the integration into the "
+                                             "result (PixInsight 1.9).")
     subtractPedestals: bool = _bool(False, "Subtract the PEDESTAL keyword (DN of 16-bit data) from each frame.")
     truncateOnOutOfRange: bool = _bool(False, "Clip an out-of-range result to [0, 1] instead of rescaling it.")
     noGUIMessages: bool = _bool(True, "GUI option (no effect).")
@@ -241,6 +272,108 @@ class ImageIntegration(Process):
     useBufferThreads: bool = _bool(True, "Share the work among threads (compiled kernel: rows of each band; "
                                          "other algorithms: worker processes), one per CPU core.")
     maxBufferThreads: int = _int(0, 0, 1024, "Maximum number of threads or worker processes (0: one per CPU core).")
+    # -- read-only outputs (PixInsight's: the run's outputs of the same ids, written into icons) -------------------
+    integrationImageId: str = ro.text("Id of the integrated image.")
+    lowRejectionMapImageId: str = ro.text("Id of the low rejection map image.")
+    highRejectionMapImageId: str = ro.text("Id of the high rejection map image.")
+    slopeMapImageId: str = ro.text("Id of the slope map image (LinearFit rejection).")
+    numberOfChannels: int = ro.integer("Number of channels of the result.")
+    numberOfPixels: int = ro.integer("Pixels per channel of the result.", UInt64)
+    totalPixels: int = ro.integer("Pixels integrated per channel (all frames).", UInt64)
+    outputRangeLow: float = ro.real("Lowest value of the result before any rescaling.", 15, general=True)
+    outputRangeHigh: float = ro.real("Highest value of the result before any rescaling.", 15, general=True)
+    totalRejectedLowRK: int = ro.integer("Total low rejected pixels, red or gray.", UInt64)
+    totalRejectedLowG: int = ro.integer("Total low rejected pixels, green.", UInt64)
+    totalRejectedLowB: int = ro.integer("Total low rejected pixels, blue.", UInt64)
+    totalRejectedHighRK: int = ro.integer("Total high rejected pixels, red or gray.", UInt64)
+    totalRejectedHighG: int = ro.integer("Total high rejected pixels, green.", UInt64)
+    totalRejectedHighB: int = ro.integer("Total high rejected pixels, blue.", UInt64)
+    finalNoiseEstimateRK: float = ro.real("Noise estimate of the result, red or gray.", 3, scientific=True)
+    finalNoiseEstimateG: float = ro.real("Noise estimate of the result, green.", 3, scientific=True)
+    finalNoiseEstimateB: float = ro.real("Noise estimate of the result, blue.", 3, scientific=True)
+    finalNoiseScaleEstimateLowRK: float = ro.real(
+        "Noise scale estimate of the result, low pixels, red or gray.", 6, scientific=True)
+    finalNoiseScaleEstimateLowG: float = ro.real(
+        "Noise scale estimate of the result, low pixels, green.", 6, scientific=True)
+    finalNoiseScaleEstimateLowB: float = ro.real(
+        "Noise scale estimate of the result, low pixels, blue.", 6, scientific=True)
+    finalNoiseScaleEstimateHighRK: float = ro.real(
+        "Noise scale estimate of the result, high pixels, red or gray.", 6, scientific=True)
+    finalNoiseScaleEstimateHighG: float = ro.real(
+        "Noise scale estimate of the result, high pixels, green.", 6, scientific=True)
+    finalNoiseScaleEstimateHighB: float = ro.real(
+        "Noise scale estimate of the result, high pixels, blue.", 6, scientific=True)
+    finalNoiseAlgorithmRK: str = ro.text("Noise evaluation algorithm of the result, red or gray.")
+    finalNoiseAlgorithmG: str = ro.text("Noise evaluation algorithm of the result, green.")
+    finalNoiseAlgorithmB: str = ro.text("Noise evaluation algorithm of the result, blue.")
+    finalScaleEstimateRK: float = ro.real("Scale estimate of the result, red or gray.", 4, scientific=True)
+    finalScaleEstimateG: float = ro.real("Scale estimate of the result, green.", 4, scientific=True)
+    finalScaleEstimateB: float = ro.real("Scale estimate of the result, blue.", 4, scientific=True)
+    finalLocationEstimateRK: float = ro.real(
+        "Location estimate (median) of the result, red or gray.", 4, scientific=True)
+    finalLocationEstimateG: float = ro.real("Location estimate (median) of the result, green.", 4, scientific=True)
+    finalLocationEstimateB: float = ro.real("Location estimate (median) of the result, blue.", 4, scientific=True)
+    finalPSFTotalFluxEstimateRK: float = ro.real(
+        "PSF total flux estimate of the result, red or gray.", 4, scientific=True)
+    finalPSFTotalFluxEstimateG: float = ro.real("PSF total flux estimate of the result, green.", 4, scientific=True)
+    finalPSFTotalFluxEstimateB: float = ro.real("PSF total flux estimate of the result, blue.", 4, scientific=True)
+    finalPSFTotalPowerFluxEstimateRK: float = ro.real(
+        "PSF total power flux estimate of the result, red or gray.", 4, scientific=True)
+    finalPSFTotalPowerFluxEstimateG: float = ro.real(
+        "PSF total power flux estimate of the result, green.", 4, scientific=True)
+    finalPSFTotalPowerFluxEstimateB: float = ro.real(
+        "PSF total power flux estimate of the result, blue.", 4, scientific=True)
+    finalPSFTotalMeanFluxEstimateRK: float = ro.real(
+        "PSF total mean flux estimate of the result, red or gray.", 4, scientific=True)
+    finalPSFTotalMeanFluxEstimateG: float = ro.real(
+        "PSF total mean flux estimate of the result, green.", 4, scientific=True)
+    finalPSFTotalMeanFluxEstimateB: float = ro.real(
+        "PSF total mean flux estimate of the result, blue.", 4, scientific=True)
+    finalPSFTotalMeanPowerFluxEstimateRK: float = ro.real(
+        "PSF total mean power flux estimate of the result, red or gray.", 4, scientific=True)
+    finalPSFTotalMeanPowerFluxEstimateG: float = ro.real(
+        "PSF total mean power flux estimate of the result, green.", 4, scientific=True)
+    finalPSFTotalMeanPowerFluxEstimateB: float = ro.real(
+        "PSF total mean power flux estimate of the result, blue.", 4, scientific=True)
+    finalPSFMStarEstimateRK: float = ro.real("M* estimate of the result, red or gray.", 4, scientific=True)
+    finalPSFMStarEstimateG: float = ro.real("M* estimate of the result, green.", 4, scientific=True)
+    finalPSFMStarEstimateB: float = ro.real("M* estimate of the result, blue.", 4, scientific=True)
+    finalPSFNStarEstimateRK: float = ro.real("N* estimate of the result, red or gray.", 4, scientific=True)
+    finalPSFNStarEstimateG: float = ro.real("N* estimate of the result, green.", 4, scientific=True)
+    finalPSFNStarEstimateB: float = ro.real("N* estimate of the result, blue.", 4, scientific=True)
+    finalPSFCountRK: int = ro.integer("PSF fits of the result, red or gray.", UInt32)
+    finalPSFCountG: int = ro.integer("PSF fits of the result, green.", UInt32)
+    finalPSFCountB: int = ro.integer("PSF fits of the result, blue.", UInt32)
+    referenceNoiseReductionRK: float = ro.real(
+        "Noise reduction with respect to the reference frame, red or gray.", 4, single=True)
+    referenceNoiseReductionG: float = ro.real(
+        "Noise reduction with respect to the reference frame, green.", 4, single=True)
+    referenceNoiseReductionB: float = ro.real(
+        "Noise reduction with respect to the reference frame, blue.", 4, single=True)
+    medianNoiseReductionRK: float = ro.real("Median noise reduction, red or gray.", 4, single=True)
+    medianNoiseReductionG: float = ro.real("Median noise reduction, green.", 4, single=True)
+    medianNoiseReductionB: float = ro.real("Median noise reduction, blue.", 4, single=True)
+    referenceSNRIncrementRK: float = ro.real(
+        "SNR increment with respect to the reference frame, red or gray.", 4, single=True)
+    referenceSNRIncrementG: float = ro.real("SNR increment with respect to the reference frame, green.", 4, single=True)
+    referenceSNRIncrementB: float = ro.real("SNR increment with respect to the reference frame, blue.", 4, single=True)
+    averageSNRIncrementRK: float = ro.real("Average SNR increment, red or gray.", 4, single=True)
+    averageSNRIncrementG: float = ro.real("Average SNR increment, green.", 4, single=True)
+    averageSNRIncrementB: float = ro.real("Average SNR increment, blue.", 4, single=True)
+    imageData: tuple = ro.table(_IMAGE_DATA_COLUMNS, "Per input image of the last execution: weights and "
+                                "rejected pixel counts per channel.")
+
+    # -- read-only outputs ------------------------------------------------------------
+    def icon_outputs(self, outputs: Mapping[str, Any]) -> dict[str, Any]:
+        """PixInsight's read-only parameters from the ``outputs`` of an execution (the run
+        reports them under the same ids; the PSF estimates and SNR increments, which procfw
+        does not evaluate, stay zero)."""
+        schema = type(self).schema()
+        values = ro.scalars(schema, outputs)
+        if "imageData" in outputs:
+            values["imageData"] = ro.table_rows(schema["imageData"], outputs["imageData"],
+                                                lambda row: dict(zip((c.id for c in _IMAGE_DATA_COLUMNS), row)))
+        return values
 
     # -- execution contexts ----------------------------------------------------------
     def can_execute_on(self, view: View) -> tuple[bool, str]:
@@ -380,10 +513,11 @@ class ImageIntegration(Process):
     def _effective_weight_mode(self) -> str:
         if self.csvWeights.strip() or self.combination != "Average":
             return "DontCare"
-        return "SNREstimate" if self.weightMode in PSF_MODES else self.weightMode
+        return "SNREstimate" if self.weightMode in _FALLBACK_MODES else self.weightMode
 
     def _needs_noise(self) -> bool:
-        return not self.csvWeights.strip() and self.combination == "Average" and self.weightMode in NOISE_MODES
+        return not self.csvWeights.strip() and self.combination == "Average" and (
+            self.weightMode in NOISE_MODES or self.weightMode in _FALLBACK_MODES)
 
     def _needs_statistics(self) -> bool:
         return (
@@ -429,7 +563,10 @@ class ImageIntegration(Process):
         if self.csvWeights.strip():
             values = parse_csv_weights(self.csvWeights, n)
             return normalized_weights(np.tile(values, (channels, 1)))
-        if self.weightMode in PSF_MODES:
+        if self.weightMode == "CSVWeightsFile":
+            messages.append("weightMode=CSVWeightsFile: weight files are not read; SNREstimate (inverse normalized "
+                            "noise variance) weights were used")
+        elif self.weightMode in PSF_MODES:
             messages.append(f"weightMode={self.weightMode} needs PSF photometry, which is not implemented; "
                             "SNREstimate (inverse normalized noise variance) weights were used")
         return compute_weights(self._effective_weight_mode(), frames, stats, out_scale, keyword=self.weightKeyword)
@@ -483,7 +620,7 @@ class ImageIntegration(Process):
             new_images["rejection_high"] = Image(result.high_map)
             outputs["lowRejectionMapImageId"] = "rejection_low"
             outputs["highRejectionMapImageId"] = "rejection_high"
-        if result.slope_map is not None:
+        if result.slope_map is not None and self.generateSlopeMaps:
             new_images["slope_map"] = Image(result.slope_map)
             outputs["slopeMapImageId"] = "slope_map"
         image_data = []
@@ -577,8 +714,9 @@ class ImageIntegration(Process):
             history.append(f"ImageIntegration.rejectionClippings: low={self.clipLow} high={self.clipHigh}")
             history.append(f"ImageIntegration.rejectionParameters: sigmaLow={self.sigmaLow:.3f} "
                            f"sigmaHigh={self.sigmaHigh:.3f}")
-        cards.append(FITSKeyword("NCOMBINE", len(frames), "Number of combined images"))
-        cards += [FITSKeyword("HISTORY", text) for text in history]
+        if self.generateFITSKeywords:
+            cards.append(FITSKeyword("NCOMBINE", len(frames), "Number of combined images"))
+            cards += [FITSKeyword("HISTORY", text) for text in history]
         return cards
 
 

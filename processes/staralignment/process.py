@@ -44,17 +44,27 @@ transformation maps within ``ransacTolerance``), ``rmsError`` (reference pixels)
 images carry HISTORY cards (reference, model, matrix rows, interpolation, star pairs, RMS)
 and the keywords ``ALIGNRMS`` and ``ALIGNSTR`` when ``writeKeywords``.
 
-Registration model: PixInsight fits a projective transformation (homography).  procfw adds
-``transformationModel`` (Projective, Affine, Similarity, Rigid; default Projective) to fit
-fewer degrees of freedom; PixInsight's ``rigidTransformations`` switch selects Rigid.
+Registration model: PixInsight fits a projective transformation (homography), or a rigid
+one with ``rigidTransformations``; so does procfw (the engine can also fit affine and
+similarity models, :class:`~processes.staralignment.engine.MatchSettings`, but no
+parameter selects them: PixInsight 1.9 has none).
+
+Parameters: exactly PixInsight 1.9's (ids, order, defaults; ``toSource()`` of a PixInsight
+1.9.4 instance), with the read-only ``outputData`` table PixInsight writes into icons after
+an execution (see :meth:`StarAlignment.icon_outputs`).  Ids of older procfw icons that
+PixInsight 1.9 does not have (``transformationModel``, ``trianglesPerStar``,
+``noGUIMessages``, ``distortionTolerance``, ``distortionAmplitude``, ``useSurfaceSplines``,
+``localDistortion*``, ``extrapolateLocalDistortion``) are reported as unknown parameters
+and ignored when such an icon is loaded.
 
 Accepted for icon compatibility without effect (a message says so when they would
 matter): distortion correction and surface splines (``distortionCorrection``,
-``useSurfaceSplines``, ``localDistortion*``, ``rbfType``, ``spline*``, ``distortionModel``...;
-the projective model is always used), ``generateDrizzleData`` and ``generateDistortionMaps``,
-polygon descriptors (``useTriangles`` = false and ``polygonSides``: triangle descriptors are
-always used, which also handle mirrored frames), ``intersection``, hints, threads and memory
-options, ``noGUIMessages``.  ``onError`` = AskUser stops like Abort.
+``rbfType``, ``spline*``, ``distortionModel``...; the projective model is always used),
+``generateDrizzleData`` (on by default, as in PixInsight: no ``.xdrz`` file is written) and
+``generateDistortionMaps``, ``targetCSVFilePath``, polygon descriptors (``useTriangles`` =
+false and ``polygonSides``: triangle descriptors are always used, which also handle
+mirrored frames), ``intersection``, hints, threads and memory options.  ``onError`` =
+AskUser stops like Abort.
 """
 
 # ruff: noqa: N815 - parameter names are PixInsight's camelCase ids
@@ -69,6 +79,7 @@ from typing import Any
 
 import numpy as np
 
+from processes.common import outputs as ro
 from processes.common.filelists import (
     FileListTable,
     check_output_paths,
@@ -94,7 +105,7 @@ from processes.staralignment.stars import DetectionSettings, StarList, detect_st
 from procfw.errors import ExecutionError, ProcfwError, UnknownNameError
 from procfw.image import FITSKeyword, Image
 from procfw.io import read_image
-from procfw.params import Boolean, Double, Enumeration, Float, Int32, String, param
+from procfw.params import Block, Boolean, Double, Enumeration, Float, Int32, ParameterKind, String, UInt32, param
 from procfw.process import ExecutionContext, Process, ProcessOutput
 from procfw.workspace import View, make_id
 
@@ -115,7 +126,6 @@ MODES = (
 )
 _BATCH_MODES = frozenset({"RegisterMatch", "OutputMatrix"})
 _ON_ERROR = {"Continue": "Continue", "Abort": "Abort", "AskUser": "AskUser"}
-_MODEL = {"Projective": "homography", "Affine": "affine", "Similarity": "similarity", "Rigid": "rigid"}
 
 
 def _enum(elements: tuple[str, ...], default: str, description: str, **kw: Any) -> Any:
@@ -140,6 +150,41 @@ def _int(default: int, low: int | None, high: int | None, description: str) -> A
 
 def _text(default: str, description: str) -> Any:
     return param(String(default=default, description=description))
+
+
+def _output_columns() -> tuple[ParameterKind, ...]:
+    """The columns of PixInsight 1.9's read-only ``outputData`` (ids and order as PixInsight lists them).
+
+    StarAlignment's sources are not published: the kinds are procfw's reading of the
+    values (image ids as text, counts as UInt32, coordinate lists as Blocks) and reals
+    are written with as many significant digits as they need."""
+    def real(id_: str, what: str) -> Double:
+        return Double(id=id_, read_only=True, precision=16, general=True, allow_nonfinite=True, description=what)
+
+    cols: list[ParameterKind] = [
+        String(id="outputImage", read_only=True, description="Registered image: file path or view id."),
+        String(id="outputMask", read_only=True, description="Coverage mask: file path or view id."),
+        UInt32(id="totalPairMatches", read_only=True, description="Putative star pair matches."),
+        UInt32(id="inliers", read_only=True, description="Star pairs the transformation maps within tolerance."),
+        real("overlapping", "Overlap of the target with the reference (0..1)."),
+        real("regularity", "Spatial regularity of the matched stars (0..1)."),
+        real("quality", "Quality of the registration (RANSAC score)."),
+        real("rmsError", "RMS error of the star pairs, reference pixels."),
+        real("rmsErrorDev", "Deviation of the RMS error, reference pixels."),
+        real("peakErrorX", "Largest error along X, reference pixels."),
+        real("peakErrorY", "Largest error along Y, reference pixels."),
+    ]
+    cols += [real(f"H{i}{j}", f"Registration matrix element ({i},{j}), reference to target.")
+             for i in (1, 2, 3) for j in (1, 2, 3)]
+    cols += [real(f"frameAdaptation{what}{c}", f"Frame adaptation {what.lower()}, channel {c}.")
+             for what in ("Bias", "Slope", "AvgDev") for c in ("RK", "G", "B")]
+    cols += [Block(id=id_, read_only=True, description=f"Matched stars: {id_[:-1]} {id_[-1]} coordinates.")
+             for id_ in ("referenceStarX", "referenceStarY", "targetStarX", "targetStarY")]
+    cols.append(String(id="outputDistortionMap", read_only=True, description="Distortion map file (none in procfw)."))
+    return tuple(cols)
+
+
+_OUTPUT_COLUMNS = _output_columns()
 
 
 def _targets_table() -> FileListTable:
@@ -168,91 +213,7 @@ class StarAlignment(Process):
     is_history_updater = True
     is_maskable = False
 
-    # -- reference and targets -----------------------------------------------------------------
-    referenceImage: str = _text("", "Reference image: a view id, or a file path when referenceIsFile.")
-    referenceIsFile: bool = _bool(False, "The reference is a file (true) or a view (false).")
-    targets: tuple = param(_targets_table())
-    inputHints: str = _text("", "Format hints for reading input files (kept; no effect).")
-    outputHints: str = _text("", "Format hints for writing output files (kept; no effect).")
-    mode: str = _enum(MODES, "RegisterMatch",
-                      "Working mode: register targets (RegisterMatch), mosaic with the reference (RegisterUnion, "
-                      "RegisterUnionSeparate; view execution), compute and report only (OutputMatrix), or "
-                      "diagnostic images of stars and structures (view execution).")
-    writeKeywords: bool = _bool(True, "Write HISTORY and ALIGNRMS/ALIGNSTR keywords into registered images.")
-    generateMasks: bool = _bool(False, "Also output the coverage mask of each registered image (1 where the target "
-                                       "covers the reference grid).")
-    generateDrizzleData: bool = _bool(False, "Write drizzle data (.xdrz) files (not implemented; noted in the "
-                                             "messages).")
-    generateDistortionMaps: bool = _bool(False, "Write distortion maps (not implemented; no effect).")
-    generateHistoryProperties: bool = _bool(True, "Write history properties (no effect; see writeKeywords).")
-    inheritAstrometricSolution: bool = _bool(True, "Copy the reference's astrometric solution (WCS keywords) into "
-                                                   "registered images; the target's own is always removed.")
-    frameAdaptation: bool = _bool(False, "Match each registered target's intensities to the reference over their "
-                                         "overlap (robust linear fit per channel).")
-    randomizeMosaic: bool = _bool(False, "RegisterUnion: take overlapping pixels at random from the target or the "
-                                         "reference instead of always from the target.")
-    noGUIMessages: bool = _bool(True, "GUI option (no effect).")
-    # -- registration model ---------------------------------------------------------------------
-    transformationModel: str = _enum(
-        ("Projective", "Affine", "Similarity", "Rigid"), "Projective",
-        "procfw: transformation fitted to the star pairs: Projective (homography, PixInsight's model), Affine, "
-        "Similarity (rotation, uniform scale, translation, optional mirror) or Rigid (no scale).")
-    rigidTransformations: bool = _bool(False, "Fit rigid transformations (rotation and translation only); "
-                                              "overrides transformationModel.")
-    distortionModel: str = _text("", "Distortion model file (kept; distortion correction is not implemented).")
-    undistortedReference: bool = _bool(False, "The reference is free of distortion (no effect).")
-    distortionCorrection: bool = _bool(False, "Distortion correction with surface splines (not implemented: the "
-                                              "projective model is fitted; noted in the messages).")
-    distortionMaxIterations: int = _int(20, 0, 100, "Distortion correction iterations (no effect).")
-    distortionTolerance: float = _float(0.005, 0.001, 0.5, 3, "Distortion correction tolerance (no effect).")
-    distortionAmplitude: int = _int(2, 0, 20, "Distortion amplitude (no effect).")
-    distortionMatcherExpansion: float = _float(1.0, 1.0, 10.0, 2, "Distortion matcher expansion (no effect).")
-    useSurfaceSplines: bool = _bool(False, "Use surface splines as the registration model (not implemented; "
-                                           "noted in the messages).")
-    rbfType: str = _enum(
-        ("ThinPlateSpline", "VariableOrder", "Multiquadric", "DDMThinPlateSpline", "DDMVariableOrder",
-         "DDMMultiquadric"),
-        "DDMThinPlateSpline", "Radial basis function of surface splines (no effect).")
-    maxSplinePoints: int = _int(4000, 16, 1000000, "Maximum surface spline points (no effect).")
-    splineOrder: int = _int(2, 2, 5, "Surface spline derivative order (no effect).")
-    splineSmoothness: float = _float(0.005, 0.0, 100.0, 3, "Surface spline smoothness (no effect).")
-    splineOutlierDetectionRadius: int = _int(160, 0, 10000, "Surface spline outlier detection radius (no effect).")
-    splineOutlierDetectionMinThreshold: float = _float(4.0, 0.0, 100.0, 2,
-                                                       "Surface spline outlier minimum threshold (no effect).")
-    splineOutlierDetectionSigma: float = _float(5.0, 0.0, 100.0, 2, "Surface spline outlier sigma (no effect).")
-    localDistortion: bool = _bool(True, "Local distortion correction (no effect).")
-    localDistortionScale: int = _int(256, 32, 65536, "Local distortion scale (no effect).")
-    localDistortionTolerance: float = _float(0.05, 0.001, 0.5, 3, "Local distortion tolerance (no effect).")
-    localDistortionRejection: float = _float(2.5, 0.0, 10.0, 2, "Local distortion rejection (no effect).")
-    localDistortionRejectionWindow: int = _int(64, 16, 1024, "Local distortion rejection window (no effect).")
-    localDistortionRegularization: float = _float(0.01, 0.0, 1.0, 3, "Local distortion regularization (no effect).")
-    extrapolateLocalDistortion: bool = _bool(True, "Extrapolate local distortion (no effect).")
-    # -- resampling -----------------------------------------------------------------------------
-    pixelInterpolation: str = _enum(
-        INTERPOLATIONS, "Auto",
-        "Pixel interpolation: Auto uses Lanczos-3 at about equal scales, the Mitchell-Netravali filter when the "
-        "target is reduced by more than 1.25 and the bicubic spline when it is enlarged by more than 1.25.")
-    clampingThreshold: float = _float(0.30, 0.0, 1.0, 2, "Deringing clamping threshold of the bicubic spline and "
-                                                         "Lanczos interpolations (lower: stronger).")
-    # -- output files ---------------------------------------------------------------------------
-    outputDirectory: str = _text("", "Directory of the registered files (empty: each target's own directory).")
-    outputExtension: str = _text(".xisf", "Output file extension, which selects the format (.xisf, .fits, .fit).")
-    outputPrefix: str = _text("", "Prefix of the output file names.")
-    outputPostfix: str = _text("_r", "Postfix of the output file names.")
-    maskPostfix: str = _text("_m", "Postfix added after outputPostfix to the names of coverage mask files.")
-    distortionMapPostfix: str = _text("_dm", "Postfix of distortion map files (no effect).")
-    outputSampleFormat: str = _enum(("i8", "i16", "i32", "f32", "f64", "SameAsTarget"), "SameAsTarget",
-                                    "Sample format of the output files (SameAsTarget: that of the target file).")
-    overwriteExistingFiles: bool = _bool(False, "Replace existing output files (else such a target fails).")
-    onError: str = _enum(("Continue", "Abort", "AskUser"), "Continue",
-                         "When a target fails: continue with the others, or stop (AskUser stops too).")
-    useFileThreads: bool = _bool(True, "Parallel file threads (no effect).")
-    fileThreadOverload: float = _float(1.0, 1.0, 10.0, 2, "File thread overload (no effect).")
-    maxFileReadThreads: int = _int(0, 0, 1024, "Maximum file reading threads (no effect).")
-    maxFileWriteThreads: int = _int(0, 0, 1024, "Maximum file writing threads (no effect).")
-    memoryLoadControl: bool = _bool(True, "Memory load control (no effect).")
-    memoryLoadLimit: float = _float(0.85, 0.10, 1.00, 2, "Memory load limit (no effect).")
-    # -- star detection -------------------------------------------------------------------------
+    # -- star detection ------------------------------------------------------------------
     structureLayers: int = _int(5, 1, 8, "Wavelet layers for structure detection: structures up to 2^n pixels; "
                                          "larger ones form the background.")
     noiseLayers: int = _int(0, 0, 4, "Smallest wavelet layers left out of the structure map (noise reduction).")
@@ -274,16 +235,32 @@ class StarAlignment(Process):
                                                                  "multiple local maxima (saturated cores).")
     upperLimit: float = _float(1.000, 0.0, 1.0, 3, "Stars whose peak exceeds this value are rejected.")
     invert: bool = _bool(False, "Detect dark stars on a bright background (invert the image).")
-    maxStars: int = _int(0, 0, 999999, "Maximum stars detected per image, brightest first (0: no limit).")
-    fitPSF: str = _enum(("FitPSF_Never", "FitPSF_Always", "FitPSF_DistortionOnly"), "FitPSF_DistortionOnly",
-                        "Refine star positions with Gaussian PSF fits: always, or never (DistortionOnly: never, as "
-                        "distortion correction is not implemented).")
-    psfTolerance: float = _float(0.50, 0.1, 16.0, 2, "PSF fits whose centre lies farther than this (pixels) from "
-                                                     "the barycentre are discarded.")
-    # -- star matching --------------------------------------------------------------------------
+
+    # -- registration model --------------------------------------------------------------
+    distortionModel: str = _text("", "Distortion model file (kept; distortion correction is not implemented).")
+    undistortedReference: bool = _bool(False, "The reference is free of distortion (no effect).")
+    rigidTransformations: bool = _bool(False, "Fit rigid transformations (rotation and translation only) instead "
+                                              "of the projective transformation (homography).")
+    distortionCorrection: bool = _bool(False, "Distortion correction with surface splines (not implemented: the "
+                                              "projective model is fitted; noted in the messages).")
+    distortionMaxIterations: int = _int(20, 0, 100, "Distortion correction iterations (no effect).")
+    distortionMatcherExpansion: float = _float(1.0, 1.0, 10.0, 2, "Distortion matcher expansion (no effect).")
+    rbfType: str = _enum(
+        ("ThinPlateSpline", "VariableOrder", "Multiquadric", "DDMThinPlateSpline", "DDMVariableOrder",
+         "DDMMultiquadric"),
+        "DDMThinPlateSpline", "Radial basis function of surface splines (no effect).")
+    maxSplinePoints: int = _int(4000, 16, 1000000, "Maximum surface spline points (no effect).")
+    splineOrder: int = _int(2, 2, 5, "Surface spline derivative order (no effect).")
+    splineSmoothness: float = _float(0.005, 0.0, 100.0, 3, "Surface spline smoothness (no effect).")
+    splineOutlierDetectionRadius: int = _int(160, 0, 10000, "Surface spline outlier detection radius (no effect).")
+    splineOutlierDetectionMinThreshold: float = _float(4.0, 0.0, 100.0, 1,
+                                                       "Surface spline outlier minimum threshold (no effect).")
+    splineOutlierDetectionSigma: float = _float(5.0, 0.0, 100.0, 1, "Surface spline outlier sigma (no effect).")
+
+    # -- star matching -------------------------------------------------------------------
     matcherTolerance: float = _float(0.0500, 0.0001, 0.5, 4, "Star matcher tolerance: triangle descriptors match "
                                                              "within half this distance.")
-    ransacTolerance: float = _float(2.00, 0.1, 100.0, 2, "RANSAC tolerance: largest distance in pixels between a "
+    ransacTolerance: float = _float(1.90, 0.1, 100.0, 4, "RANSAC tolerance: largest distance in pixels between a "
                                                          "star and its transformed match.")
     ransacMaxIterations: int = _int(2000, 1, 1000000, "Maximum RANSAC hypotheses tried.")
     ransacMaximizeInliers: float = _float(1.00, 0.0, 1.0, 2, "Weight of the inlier count in RANSAC quality.")
@@ -291,11 +268,16 @@ class StarAlignment(Process):
     ransacMaximizeRegularity: float = _float(1.00, 0.0, 1.0, 2, "Weight of the inliers' spatial regularity in "
                                                                 "RANSAC quality.")
     ransacMinimizeError: float = _float(1.00, 0.0, 1.0, 2, "Weight of the RMS error in RANSAC quality.")
+    maxStars: int = _int(0, 0, 999999, "Maximum stars detected per image, brightest first (0: no limit).")
+    fitPSF: str = _enum(("FitPSF_Never", "FitPSF_Always", "FitPSF_DistortionOnly"), "FitPSF_DistortionOnly",
+                        "Refine star positions with Gaussian PSF fits: always, or never (DistortionOnly: never, as "
+                        "distortion correction is not implemented).")
+    psfTolerance: float = _float(0.50, 0.1, 16.0, 2, "PSF fits whose centre lies farther than this (pixels) from "
+                                                     "the barycentre are discarded.")
     useTriangles: bool = _bool(False, "Use triangle descriptors (procfw always does; polygons are not implemented).")
     polygonSides: int = _int(5, 3, 8, "Sides of polygon descriptors (no effect: triangles are used).")
     descriptorsPerStar: int = _int(20, 3, 200, "Triangle descriptors per star: each star forms triangles with "
                                                "pairs of its k nearest stars, C(k, 2) >= this.")
-    trianglesPerStar: int = _int(0, 0, 200, "Deprecated (no effect; see descriptorsPerStar).")
     restrictToPreviews: bool = _bool(True, "When the reference is a view with previews, use only the reference "
                                            "stars inside its previews.")
     intersection: str = _enum(("NoIntersection", "MosaicOnly", "Always"), "MosaicOnly",
@@ -305,10 +287,97 @@ class StarAlignment(Process):
                                              "dominant scale.")
     scaleTolerance: float = _float(0.100, 0.001, 1.0, 3, "Relative scale tolerance of useScaleDifferences.")
 
+    # -- reference and targets -----------------------------------------------------------
+    referenceImage: str = _text("", "Reference image: a view id, or a file path when referenceIsFile.")
+    referenceIsFile: bool = _bool(False, "The reference is a file (true) or a view (false).")
+    targets: tuple = param(_targets_table())
+    targetCSVFilePath: str = _text("", "CSV file listing the target images (PixInsight 1.9; accepted, not read: "
+                                      "give targets instead).")
+    inputHints: str = _text("", "Format hints for reading input files (kept; no effect).")
+    outputHints: str = _text("", "Format hints for writing output files (kept; no effect).")
+    mode: str = _enum(MODES, "RegisterMatch",
+                      "Working mode: register targets (RegisterMatch), mosaic with the reference (RegisterUnion, "
+                      "RegisterUnionSeparate; view execution), compute and report only (OutputMatrix), or "
+                      "diagnostic images of stars and structures (view execution).")
+    writeKeywords: bool = _bool(True, "Write HISTORY and ALIGNRMS/ALIGNSTR keywords into registered images.")
+    generateMasks: bool = _bool(False, "Also output the coverage mask of each registered image (1 where the target "
+                                       "covers the reference grid).")
+    generateDrizzleData: bool = _bool(True, "Write drizzle data (.xdrz) files (not implemented; noted in the "
+                                             "messages).")
+    generateDistortionMaps: bool = _bool(False, "Write distortion maps (not implemented; no effect).")
+    generateHistoryProperties: bool = _bool(True, "Write history properties (no effect; see writeKeywords).")
+    inheritAstrometricSolution: bool = _bool(False, "Copy the reference's astrometric solution (WCS keywords) into "
+                                                   "registered images; the target's own is always removed.")
+    frameAdaptation: bool = _bool(False, "Match each registered target's intensities to the reference over their "
+                                         "overlap (robust linear fit per channel).")
+    randomizeMosaic: bool = _bool(False, "RegisterUnion: take overlapping pixels at random from the target or the "
+                                         "reference instead of always from the target.")
+
+    # -- resampling ----------------------------------------------------------------------
+    pixelInterpolation: str = _enum(
+        INTERPOLATIONS, "Auto",
+        "Pixel interpolation: Auto uses Lanczos-3 at about equal scales, the Mitchell-Netravali filter when the "
+        "target is reduced by more than 1.25 and the bicubic spline when it is enlarged by more than 1.25.")
+    clampingThreshold: float = _float(0.30, 0.0, 1.0, 2, "Deringing clamping threshold of the bicubic spline and "
+                                                         "Lanczos interpolations (lower: stronger).")
+
+    # -- output files --------------------------------------------------------------------
+    outputDirectory: str = _text("", "Directory of the registered files (empty: each target's own directory).")
+    outputExtension: str = _text(".xisf", "Output file extension, which selects the format (.xisf, .fits, .fit).")
+    outputPrefix: str = _text("", "Prefix of the output file names.")
+    outputPostfix: str = _text("_r", "Postfix of the output file names.")
+    maskPostfix: str = _text("_m", "Postfix added after outputPostfix to the names of coverage mask files.")
+    distortionMapPostfix: str = _text("_dm", "Postfix of distortion map files (no effect).")
+    outputSampleFormat: str = _enum(("i8", "i16", "i32", "f32", "f64", "SameAsTarget"), "SameAsTarget",
+                                    "Sample format of the output files (SameAsTarget: that of the target file).")
+    overwriteExistingFiles: bool = _bool(False, "Replace existing output files (else such a target fails).")
+    onError: str = _enum(("Continue", "Abort", "AskUser"), "Continue",
+                         "When a target fails: continue with the others, or stop (AskUser stops too).")
+    useFileThreads: bool = _bool(True, "Parallel file threads (no effect).")
+    fileThreadOverload: float = _float(1.0, 1.0, 10.0, 2, "File thread overload (no effect).")
+    maxFileReadThreads: int = _int(0, 0, 1024, "Maximum file reading threads (no effect).")
+    maxFileWriteThreads: int = _int(0, 0, 1024, "Maximum file writing threads (no effect).")
+    memoryLoadControl: bool = _bool(True, "Memory load control (no effect).")
+    memoryLoadLimit: float = _float(0.85, 0.10, 1.00, 2, "Memory load limit (no effect).")
+
+    # -- read-only outputs (PixInsight 1.9's, written into icons after an execution) -------------------------------
+    outputData: tuple = ro.table(_OUTPUT_COLUMNS, "Per target of the last execution (read-only output, "
+                                 "PixInsight's columns): output image and mask, star pair matches, inliers, "
+                                 "quality figures, errors, the matrix H (reference to target), frame adaptation "
+                                 "coefficients and the matched star coordinates. procfw's run outputs hold "
+                                 "richer rows under the same id (status, error, outputFilePath, ...).")
+
+    # -- read-only outputs ------------------------------------------------------------------------
+    def icon_outputs(self, outputs: Mapping[str, Any]) -> dict[str, Any]:
+        """PixInsight's read-only ``outputData`` from the ``outputs`` of an execution of this instance.
+
+        A row per target, as PixInsight writes them into an icon after an execution:
+        ``outputImage`` (file or new view; empty when the target failed), ``outputMask``,
+        ``totalPairMatches`` (putative matches), ``inliers``, the quality figures, ``H11`` ..
+        ``H33`` and the frame adaptation coefficients.  procfw does not keep the matched star
+        coordinates, so those Blocks are empty.  An execution on a view gives one row.
+        """
+        rows = outputs.get("outputData")
+        if not isinstance(rows, (list, tuple)):
+            rows = [outputs] if "H11" in outputs else []
+
+        def cells(row: Mapping[str, Any]) -> dict[str, Any]:
+            values = dict(row)
+            values["outputImage"] = row.get("outputFilePath") or ""
+            values["outputMask"] = row.get("outputMaskFilePath") or ""
+            values["totalPairMatches"] = row.get("putativeMatches")
+            for c, fit in zip(("RK", "G", "B"), row.get("frameAdaptation") or ()):
+                values[f"frameAdaptationBias{c}"] = fit.get("offset")
+                values[f"frameAdaptationSlope{c}"] = fit.get("scale")
+            return values
+
+        kind = type(self).parameter("outputData")
+        return {"outputData": ro.table_rows(kind, [r for r in rows if isinstance(r, Mapping)], cells)}
+
     # -- settings --------------------------------------------------------------------------------
     def model(self) -> str:
         """The transformation model fitted (rigid, similarity, affine or homography)."""
-        return "rigid" if self.rigidTransformations else _MODEL[self.transformationModel]
+        return "rigid" if self.rigidTransformations else "homography"
 
     def detection_settings(self) -> DetectionSettings:
         """Star detection settings from the parameters."""
@@ -351,10 +420,10 @@ class StarAlignment(Process):
 
     def _notes(self) -> list[str]:
         notes = []
-        if self.distortionCorrection or self.useSurfaceSplines:
+        if self.distortionCorrection:
             notes.append("distortion correction / surface splines are not implemented; the "
                          f"{self.model()} model was fitted")
-        if self.generateDrizzleData:
+        if self.generateDrizzleData and self.mode == "RegisterMatch":
             notes.append("generateDrizzleData is not implemented; no .xdrz files were written")
         return notes
 

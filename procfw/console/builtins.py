@@ -293,7 +293,10 @@ def exec_(
         if executor is not None or workers is not None or scheduler is not None:
             raise ProcfwError("exec: -executor, -workers and -scheduler apply only when the target is an "
                               "image container icon (exec ICON CONTAINER)")
-        session.run_instance(instance, target_args, session.current_statement)
+        results = session.run_instance(instance, target_args, session.current_statement)
+        outputs_of = getattr(instance, "icon_outputs", None)
+        if callable(outputs_of) and results:  # as PixInsight: the icon keeps its last run's read-only outputs
+            session.workspace.icons[icon] = instance.evolve(**outputs_of(results[-1].outputs))
         return
     name, target = container
     run = target.execute_process(

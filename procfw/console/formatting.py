@@ -198,14 +198,15 @@ def _table_lines(name: str, value: Any, kind: ParameterKind | None) -> list[str]
         columns = list(dict.fromkeys(k for v in value.values() for k in v))
         rows = [[str(key), *(_cell(v.get(c, "")) for c in columns)] for key, v in value.items()]
         return [f"  {name}:", *aligned_table(["", *columns], rows, indent="    ")]
-    if isinstance(kind, Table) and isinstance(value, (list, tuple)):
-        header = [c.id for c in kind.columns]
-        rows = [[_column_cell(column, cell) for column, cell in zip(kind.columns, row)] for row in value]
-        return [f"  {name}: {len(rows)} row{'s' if len(rows) != 1 else ''}", *aligned_table(header, rows, "    ")]
+    # rows of dicts first: a run output may be richer than the read-only Table of the same id
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, dict) for v in value):
         columns = list(dict.fromkeys(k for v in value for k in v))
         rows = [[_cell(v.get(c, "")) for c in columns] for v in value]
         return [f"  {name}: {len(rows)} row{'s' if len(rows) != 1 else ''}", *aligned_table(columns, rows, "    ")]
+    if isinstance(kind, Table) and isinstance(value, (list, tuple)):
+        header = [c.id for c in kind.columns]
+        rows = [[_column_cell(column, cell) for column, cell in zip(kind.columns, row)] for row in value]
+        return [f"  {name}: {len(rows)} row{'s' if len(rows) != 1 else ''}", *aligned_table(header, rows, "    ")]
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, (list, tuple)) for v in value) \
             and len({len(v) for v in value}) == 1:  # rows of cells with no column names: numbered columns
         rows = [[_cell(cell) for cell in row] for row in value]
@@ -216,11 +217,12 @@ def _table_lines(name: str, value: Any, kind: ParameterKind | None) -> list[str]
 
 def _output_text(key: str, value: Any, schema: Mapping[str, ParameterKind]) -> str | None:
     """An output's words on the execution line: a read-only parameter's value as its kind
-    writes it (its precision), else :func:`_key_text`."""
+    writes it into files (its precision: ImageIntegration's noise ``1.734e-02``), the value of
+    another parameter of the same id as a console literal, else :func:`_key_text`."""
     kind = schema.get(key)
     if kind is not None and not isinstance(kind, Table) and _scalar_text(value) is not None:
         try:
-            return kind.console(value)
+            return kind.format(value) if kind.read_only else kind.console(value)
         except Exception:  # noqa: BLE001 - a value its kind cannot format: show it plainly
             pass
     return _key_text(value)

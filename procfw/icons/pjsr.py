@@ -146,15 +146,19 @@ def _pjsr_lines(instance: Process, var: str, lines: list[str]) -> None:
                              f"{' (inverted)' if item.mask.inverted else ''}; set it in PixInsight")
             lines.append(f"{var}.add({child});" if item.enabled else f"// {var}.add({child}); // disabled child")
         return
+    outputs: list[str] = []
     for pid, kind in type(instance).schema().items():
         value = getattr(instance, pid)
         if kind.read_only and value == kind.default_value:
             continue
         _ident(pid, "parameter id")
         if isinstance(kind, Table):
-            lines.append(f"{var}.{pid} = {_js_table(instance.process_id, kind, value)};")
+            line = f"{var}.{pid} = {_js_table(instance.process_id, kind, value)};"
         else:
-            lines.append(f"{var}.{pid} = {_js_value(instance.process_id, kind, value)};")
+            line = f"{var}.{pid} = {_js_value(instance.process_id, kind, value)};"
+        (outputs if kind.read_only else lines).append(line)
+    if outputs:  # as PixInsight's toSource(): read-only values are shown, not assigned (PJSR refuses that)
+        lines += ["/*", " * Read-only properties", " *", *(line.replace("*/", "* /") for line in outputs), " */"]
 
 
 def _pjsr_placeholder(instance: UnknownProcess, var: str, lines: list[str]) -> None:

@@ -23,6 +23,22 @@ from procfw.registry import PluginWarning, processes
 
 pytestmark = pytest.mark.filterwarnings("ignore::procfw.registry.PluginWarning")
 
+
+
+def _channels(stems: dict[str, int], channels: tuple[str, ...], table: str = "") -> dict[str, int]:
+    """``{table.stemC: precision}`` for each channel suffix C (PCL declares one parameter per channel)."""
+    return {f"{table}{stem}{c}": precision for stem, precision in stems.items() for c in channels}
+
+
+# the per-channel PSF signal and noise estimates of ImageCalibration's outputData and Debayer
+# (ImageCalibrationParameters.cpp, DebayerParameters.cpp: ICPSFTotalFluxEstimateRK ... DENoiseScaleHighB)
+_SIGNAL_NOISE = {
+    "psfTotalFluxEstimate": 4, "psfTotalPowerFluxEstimate": 4, "psfTotalMeanFluxEstimate": 4,
+    "psfTotalMeanPowerFluxEstimate": 4, "psfMStarEstimate": 4, "psfNStarEstimate": 4, "noiseEstimate": 3,
+    "noiseFraction": 3, "noiseScaleLow": 6, "noiseScaleHigh": 6,
+}
+_RK, _RGB = ("RK", "G", "B"), ("R", "G", "B")
+
 PCL: dict[str, tuple[int, dict[str, int]]] = {
     # IntensityTransformations/InvertProcess.cpp (no parameters)
     "Invert": (256, {}),
@@ -138,7 +154,8 @@ PCL: dict[str, tuple[int, dict[str, int]]] = {
         },
     ),
     # contrib/spool/Debayer/DebayerParameters.cpp (version: DebayerProcess.cpp)
-    "Debayer": (256, {"saturationThreshold": 2, "psfGrowth": 2, "fileThreadOverload": 2, "memoryLoadLimit": 2}),
+    "Debayer": (256, {"saturationThreshold": 2, "psfGrowth": 2, "fileThreadOverload": 2, "memoryLoadLimit": 2,
+                      **_channels(_SIGNAL_NOISE, _RGB), **_channels(_SIGNAL_NOISE, _RGB, "outputFileData.")}),
     # ColorCalibration/LinearFitParameters.cpp (last open version;
     # removed in 1.9.2), LinearFitProcess.cpp
     "LinearFit": (256, {"rejectLow": 6, "rejectHigh": 6}),
@@ -157,6 +174,7 @@ PCL: dict[str, tuple[int, dict[str, int]]] = {
             "psfGrowth": 2,
             "autoPedestalLimit": 5,
             "fileThreadOverload": 2,
+            **_channels({"darkScalingFactor": 3, **_SIGNAL_NOISE}, _RK, "outputData."),
         },
     ),
     # ImageIntegration/ImageIntegrationParameters.cpp (last open version;
@@ -184,6 +202,15 @@ PCL: dict[str, tuple[int, dict[str, int]]] = {
             "autoMemoryLimit": 2,
             "mrsMinDataFraction": 3,
             "fileThreadOverload": 2,
+            "outputRangeLow": -15,
+            "outputRangeHigh": -15,
+            **_channels({"finalNoiseEstimate": 3, "finalNoiseScaleEstimateLow": 6, "finalNoiseScaleEstimateHigh": 6,
+                         "finalScaleEstimate": 4, "finalLocationEstimate": 4, "finalPSFTotalFluxEstimate": 4,
+                         "finalPSFTotalPowerFluxEstimate": 4, "finalPSFTotalMeanFluxEstimate": 4,
+                         "finalPSFTotalMeanPowerFluxEstimate": 4, "finalPSFMStarEstimate": 4,
+                         "finalPSFNStarEstimate": 4, "referenceNoiseReduction": 4, "medianNoiseReduction": 4,
+                         "referenceSNRIncrement": 4, "averageSNRIncrement": 4}, _RK),
+            **_channels({"weight": 5}, _RK, "imageData."),
         },
     ),
     # not in PCL (a closed-source module): version and precisions as PixInsight writes them in the
@@ -361,11 +388,11 @@ def test_a_new_icon_declares_pixinsight_s_version_and_precisions(process_id: str
         value = kind.format(kind.default_value)
         if not kind.general:  # written with exactly the declared decimals (at most 7 for a Float)
             decimals = min(precisions[name], 7 if isinstance(kind, Float) else 16)
-            fixed = rf"-?\d+\.\d{{{decimals}}}" if decimals else r"-?\d+"
-            assert re.fullmatch(rf"-?\d\.\d{{{decimals}}}e[+-]\d+" if kind.scientific else fixed, value), (name, value)
-            leaf = name.split(".")[-1]
-            table = cls.schema().get(name.split(".")[0]) if "." in name else None
-            if table is None or table.default_value:  # an empty table writes no cell
+            fraction = rf"\.\d{{{decimals}}}" if decimals else ""
+            exponent = r"e[+-]\d+" if kind.scientific else ""
+            assert re.fullmatch(rf"-?\d+{fraction}{exponent}", value), (name, value)
+            table, _, leaf = name.rpartition(".")
+            if not table or f'<table id="{table}" rows="0"' not in text:  # an empty table writes no cells
                 assert f'id="{leaf}" value="{value}"' in text
 
 

@@ -433,3 +433,46 @@ def test_prepared_values_equal_the_prepared_plane(cfa: bool, window: int) -> Non
     expected = opt.prepare(target[0]).ravel()[opt.indices[0]]
     assert np.array_equal(opt.prepared_values(target[0], 0), expected)
     assert np.array_equal(opt.values[0], opt.prepare(dark[0]).ravel()[opt.indices[0]])
+
+
+# -- automatic cosmetic correction (PixInsight 1.9) ------------------------------------------------------
+def test_automatic_cosmetic_correction_replaces_the_hot_and_cold_pixels_of_the_master_dark(tmp_path: Path) -> None:
+    from procfw.io.fits import write_fits
+
+    rng = np.random.default_rng(7)
+    shape = (1, 40, 50)
+    dark = (0.01 + rng.normal(0, 0.0005, shape)).astype(np.float32)
+    hot = [(5, 7), (20, 30), (33, 44)]
+    cold = [(12, 9)]
+    for y, x in hot:
+        dark[0, y, x] = 0.4
+    for y, x in cold:
+        dark[0, y, x] = 0.0
+    sky = (0.2 + rng.normal(0, 0.001, shape)).astype(np.float32)
+    light = sky + 1.5 * dark  # hot pixels that the dark does not remove exactly
+    write_fits(Image(dark), tmp_path / "dark.fits")
+    write_fits(Image(light), tmp_path / "light.fits")
+    common = dict(targetFrames=str(tmp_path / "light.fits"), masterBiasEnabled=False, masterFlatEnabled=False,
+                  masterDarkPath=str(tmp_path / "dark.fits"), optimizeDarks=False, evaluateNoise=False,
+                  outputDirectory=str(tmp_path), overwriteExistingFiles=True)
+    plain = ImageCalibration(**common).execute_global(Workspace())
+    before = read_image(tmp_path / "light_c.xisf").pixels[0]
+    assert all(before[y, x] > 0.3 for y, x in hot)  # 0.5 × 0.4 left over
+
+    process = ImageCalibration(**common, cosmeticCorrectionLow=True, cosmeticCorrectionHigh=True,
+                               cosmeticShowMap=True)
+    result = process.execute_global(Workspace())
+    after = read_image(tmp_path / "light_c.xisf").pixels[0]
+    assert all(abs(after[y, x] - 0.2) < 0.01 for y, x in hot)
+    row = result.outputs["outputData"][0]
+    assert row["cosmeticCorrectionHighCounts"] == [3] and row["cosmeticCorrectionLowCounts"] == [1]
+    assert result.created == ("IC_CC_map",) and result.outputs["cosmeticCorrectionMapId"] == "IC_CC_map"
+    icon = process.evolve(**process.icon_outputs(result.outputs))
+    cells = dict(zip((c.id for c in icon.schema()["outputData"].columns), icon.outputData[0]))
+    assert (cells["cosmeticCorrectionHighCountRK"], cells["cosmeticCorrectionLowCountRK"]) == (3, 1)
+    assert icon.cosmeticCorrectionMapId == "IC_CC_map"
+    assert not plain.outputs["outputData"][0].get("cosmeticCorrectionHighCounts")
+    # the map only, no frame calibrated
+    stop = ImageCalibration(**common, cosmeticCorrectionHigh=True, cosmeticShowMap=True,
+                            cosmeticShowMapAndStop=True, outputPostfix="_stop").execute_global(Workspace())
+    assert stop.created == ("IC_CC_map",) and not (tmp_path / "light_stop.xisf").exists()

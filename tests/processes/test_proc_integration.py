@@ -226,7 +226,7 @@ def test_linear_fit_hand_checked(tmp_path):
     paths = write_stack(tmp_path, stack_frames(stack, (2, 2)))
     kept = integrate(paths, rejection="LinearFit", linearFitHigh=4.0)
     assert kept.outputs["totalRejectedHighRK"] == 0
-    out = integrate(paths, rejection="LinearFit", linearFitHigh=3.4)
+    out = integrate(paths, rejection="LinearFit", linearFitHigh=3.4, generateSlopeMaps=True)
     assert out.outputs["totalRejectedHighRK"] == 4 and out.outputs["totalRejectedLowRK"] == 0
     assert out.outputs["frames"][3]["rejectedHigh"][0] == 4
     # then the six collinear values fit exactly: adev = 0 stops the iteration

@@ -247,7 +247,8 @@ def _register(ref_img: np.ndarray, tgt_img: np.ndarray, model: str, **params):
     ws = Workspace()
     ws.add_image(Image(ref_img), "ref")
     view = ws.add_image(Image(tgt_img), "tgt").main_view
-    result = StarAlignment(referenceImage="ref", transformationModel=model, **params).execute_on(view)
+    # PixInsight 1.9 fits the projective model (or a rigid one): ``model`` names the truth's kind only
+    result = StarAlignment(referenceImage="ref", **params).execute_on(view)
     return result, view
 
 

@@ -70,9 +70,10 @@ def frames(tmp_path: Path, reference: np.ndarray) -> dict[str, Path]:
 
 def test_global_registers_files_and_reports_failures(frames: dict[str, Path], reference: np.ndarray) -> None:
     out_dir = frames["ref"].parent / "out"
-    process = StarAlignment(referenceImage=str(frames["ref"]), referenceIsFile=True, transformationModel="Similarity",
+    process = StarAlignment(referenceImage=str(frames["ref"]), referenceIsFile=True,
                             targets=str(frames["ref"].parent / "light_*.fits"), outputDirectory=str(out_dir),
-                            outputExtension=".fits", outputSampleFormat="f32", generateMasks=True)
+                            outputExtension=".fits", outputSampleFormat="f32", generateMasks=True,
+                            inheritAstrometricSolution=True)  # PixInsight 1.9's default is false
     progress: list[float] = []
     result = process.execute_global(Workspace(), progress=lambda f, m: progress.append(f))
     data = {Path(o["targetFrame"]).stem: o for o in result.outputs["outputData"]}
@@ -129,7 +130,7 @@ def test_view_targets_and_view_reference_in_global(reference: np.ndarray) -> Non
     ws = Workspace()
     ws.add_image(Image(reference), "ref")
     ws.add_image(Image(target_for(CASES["mirror"])), "flipped")
-    process = StarAlignment(referenceImage="ref", targets=[[True, False, "flipped"]], transformationModel="Similarity")
+    process = StarAlignment(referenceImage="ref", targets=[[True, False, "flipped"]])
     result = process.execute_global(ws)
     assert result.created == ("flipped_r",)
     row = result.outputs["outputData"][0]
@@ -195,7 +196,8 @@ def test_pixinsight_defaults_and_rules() -> None:
     assert p.clampingThreshold == pytest.approx(0.3)
     assert (p.structureLayers, p.hotPixelFilterRadius, p.sensitivity, p.peakResponse) == (5, 1, 0.5, 0.5)
     assert (p.maxStarDistortion, p.matcherTolerance) == pytest.approx((0.6, 0.05))
-    assert (p.ransacTolerance, p.ransacMaxIterations, p.descriptorsPerStar) == (2.0, 2000, 20)
+    assert (p.ransacTolerance, p.ransacMaxIterations, p.descriptorsPerStar) == (pytest.approx(1.9), 2000, 20)
+    assert (p.generateDrizzleData, p.inheritAstrometricSolution, p.targetCSVFilePath) == (True, False, "")
     assert (p.intersection, p.fitPSF, p.onError, p.outputExtension) == (
         "MosaicOnly", "FitPSF_DistortionOnly", "Continue", ".xisf")
     assert StarAlignment.parameter("pixelInterpolation").value_of("Auto") == 10
@@ -244,7 +246,7 @@ def test_pixinsight_icon_loads() -> None:
 
 @pytest.mark.parametrize("fmt", ["xpsm", "json", "console"])
 def test_icon_round_trips(fmt: str) -> None:
-    p = StarAlignment(referenceImage="/d/ref.fits", referenceIsFile=True, transformationModel="Affine",
+    p = StarAlignment(referenceImage="/d/ref.fits", referenceIsFile=True,
                       targets=[[True, True, "/d/a.fits"], [False, False, "view1"]], sensitivity=0.3,
                       pixelInterpolation="Lanczos5", mode="OutputMatrix")
     loaded = loads_icons(dumps_icons({"SA": p}, fmt), fmt)

@@ -585,6 +585,8 @@ class _Run:
             referenceIsFile=True, targets=[self.lights[r]["current"] for r in raws], outputDirectory=str(folder),
             outputExtension=self.ext, outputPostfix="_r", outputSampleFormat="f32",
             overwriteExistingFiles=self.options.overwrite, onError="Continue",
+            # not PixInsight's defaults: the masters keep the reference's WCS; no drizzle data is written
+            inheritAstrometricSolution=True, generateDrizzleData=False,
         )
         for raw, row in zip(raws, result.outputs["outputData"]):
             if row["status"] != "ok":
