@@ -208,6 +208,8 @@ class Process:
     ``MetaProcess::Version()``).  ``pixinsight`` is False for a process that PixInsight
     cannot load (a process of procfw's own, or one PixInsight does not let you
     instantiate): writing it to a PixInsight file warns.
+    ``conformance_parameters`` are the values :func:`procfw.testing.check_process` runs the
+    process with, for one whose defaults do not suit its test image (a ramp over [0, 1]).
     """
 
     process_id: ClassVar[str] = ""
@@ -220,6 +222,7 @@ class Process:
     is_maskable: ClassVar[bool] = True
     key_outputs: ClassVar[tuple[str | tuple[str, tuple[str, ...]], ...] | None] = None
     pixinsight: ClassVar[bool] = True
+    conformance_parameters: ClassVar[Mapping[str, Any]] = {}
 
     __procfw_schema__: ClassVar[dict[str, ParameterKind]] = {}
 

@@ -66,7 +66,8 @@ def _check(report: ConformanceReport, name: str, func: Callable[[], Any]) -> Any
 
 
 def check_process(cls: type[Process], *, instance: Process | None = None) -> ConformanceReport:
-    """Run the conformance checks on ``cls`` (optionally on a given ``instance``)."""
+    """Run the conformance checks on ``cls`` (optionally on a given ``instance``; by default an
+    instance with the class's ``conformance_parameters``)."""
     report = ConformanceReport(getattr(cls, "process_id", repr(cls)))
 
     def identity() -> None:
@@ -81,6 +82,9 @@ def check_process(cls: type[Process], *, instance: Process | None = None) -> Con
     _check(report, "identity", identity)
     _check(report, "documented", documented)
     made = _check(report, "default-constructible", lambda: instance if instance is not None else cls())
+    if made is not None and instance is None and getattr(cls, "conformance_parameters", None):
+        made = _check(report, "constructible with its conformance parameters",
+                      lambda: cls(**dict(cls.conformance_parameters)))
     if made is None:
         return report
     _check(report, "round-trip", lambda: _round_trips(cls, made))

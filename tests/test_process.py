@@ -275,3 +275,22 @@ def test_conformance_catches_undocumented_and_lenient_parameters():
 
     report = check_process(Loose)
     assert any("no description" in f for f in report.failures)
+
+
+def test_check_process_runs_with_the_declared_conformance_parameters():
+    class Picky(Process):
+        """Needs a low threshold to run on the conformance ramp."""
+
+        process_id = "TestPicky"
+        threshold: float = param(Double(default=2.0, minimum=0, maximum=10, description="Above this: refused."))
+
+        def apply(self, image: Image, context: ExecutionContext) -> ProcessOutput:
+            if self.threshold > 1:
+                raise ExecutionError("TestPicky: nothing to do above 1")
+            return ProcessOutput(image=image.with_pixels(np.minimum(image.pixels, self.threshold)))
+
+    assert not check_process(Picky).ok
+    Picky.conformance_parameters = {"threshold": 0.5}
+    report = check_process(Picky)
+    assert report.ok, report.failures
+    assert "constructible with its conformance parameters" in report.passed

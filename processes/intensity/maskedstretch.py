@@ -75,6 +75,8 @@ class MaskedStretch(Process):
     """Stretch in many small masked steps, lifting the background while bright structures keep their shape."""
 
     process_id = "MaskedStretch"
+    # its PixInsight defaults need a dark background (below 0.05); the conformance ramp's is 0.25
+    conformance_parameters = {"backgroundHigh": 0.5, "targetBackground": 0.7}
     categories = ("IntensityTransformations",)
     key_outputs = ("initialBackground", "clippingPoint")
 
