@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -143,3 +144,11 @@ def test_icon_of_missing_plugin_is_a_placeholder_written_back_unchanged(plugin_p
 
     listed = procfw(plugin_path, "icons", "list", str(xpsm))
     assert listed.returncode == 0 and "[placeholder" not in listed.stdout and "ExampleGain" in listed.stdout
+
+
+def test_every_builtin_process_passes_the_plugin_check():
+    """`procfw plugins --check --builtin` (issue 15 names it): exit 0, every built-in process passes."""
+    done = procfw(None, "plugins", "--check", "--builtin")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    passed = re.search(r"conformance: (\d+) of (\d+) plugin processes pass", done.stdout)
+    assert passed and passed.group(1) == passed.group(2), done.stdout[-500:]
