@@ -80,6 +80,9 @@ def preprocess_command(
     align: bool = True,
     integrate: bool = True,
     autoCrop: bool = True,
+    subframeWeighting: bool = False,
+    weighting: str = "PSFSignalWeight",
+    approval: str = "",
     rejection: Literal[REJECTIONS] = "Auto",
     outputExtension: str = ".fits",
     executor: Literal[EXECUTORS] = "processes",
@@ -106,7 +109,10 @@ def preprocess_command(
     -cfaPattern= and -debayerMethod=SuperPixel|Bilinear|VNG; -reference=FILE sets the
     registration reference (default: the best frame); -align- and -integrate- skip
     steps; -autoCrop- keeps each light master whole (default: cropped to the area every
-    registered frame covers, when that is at least half of it); -rejection= sets the
+    registered frame covers, when that is at least half of it); -subframeWeighting+
+    measures the processed lights with SubframeSelector and integrates them with the weights
+    of -weighting= (an expression; default PSFSignalWeight), and -approval="FWHM < 4"
+    rejects the frames it refuses (it implies -subframeWeighting+); -rejection= sets the
     integration rejection (default Auto: percentile clipping below 8 frames, winsorized
     sigma clipping from 8); -outputExtension=.fits|.xisf;
     -progress- hides the progress display (stderr).
@@ -137,6 +143,7 @@ def preprocess_command(
         cfa_pattern=cfaPattern,
         debayer_method=debayerMethod,
         reference=reference, align=align, integrate=integrate, auto_crop=autoCrop,
+        subframe_weighting=subframeWeighting or bool(approval.strip()), weighting=weighting, approval=approval,
         rejection=rejection,
         output_extension=_choice(session, "outputExtension", ext, _EXTENSIONS), overwrite=overwrite,
         executor=executor, workers=workers or None,

@@ -166,6 +166,18 @@ def task_memory(plan: Plan) -> int:
     return TASK_BASE_MEMORY + TASK_FRAME_COPIES * 4 * pixels
 
 
+_SUBFRAME_KEYS = ("Weight", "FWHM", "Eccentricity", "PSFSignalWeight", "PSFSNR", "SNRWeight", "Noise", "Stars")
+"""SubframeSelector's measurements kept in a light's record (``measurement<KEY>`` columns)."""
+
+def _processed_noise(record: Mapping[str, Any]) -> list[float]:
+    """The noise estimates of a processed light, per channel, as Debayer or ImageCalibration gave them."""
+    for step in ("debayer", "calibration"):
+        values = (record.get(step) or {}).get("noiseEstimates") or []
+        if values and all(isinstance(v, (int, float)) for v in values):
+            return [float(v) for v in values]
+    return []
+
+
 MIN_CROP_FRACTION = 0.5
 """A master is cropped to the area every frame covers only when that keeps at least this fraction of it."""
 
@@ -345,8 +357,9 @@ class _Run:
                 "noiseEvaluationAlgorithm": "NoiseEvaluation_MRS", "rangeClipLow": True, "rangeLow": 0.0,
                 "rangeClipHigh": False, "generateRejectionMaps": True}
 
-    def integrate(self, title: str, kind: str, files: Sequence[str]) -> tuple[ProcessResult, Workspace, Image]:
-        params = self.integration_parameters(kind, len(files))
+    def integrate(self, title: str, kind: str, files: Sequence[str], **overrides: Any
+                  ) -> tuple[ProcessResult, Workspace, Image]:
+        params = {**self.integration_parameters(kind, len(files)), **overrides}
         result, workspace = self.execute(title, "ImageIntegration", images=list(files), **params)
         image_id = result.outputs.get("integrationImageId", "integration")
         window_id = image_id if image_id in workspace.window_ids() else (result.created[0] if result.created else "")
@@ -575,6 +588,45 @@ class _Run:
         self.reference = {"path": record["current"], "raw": raw, "reason": reason, "stars": record.get("stars")}
         return record["current"]
 
+    def weigh(self, target: IntegrationSet) -> None:
+        """SubframeSelector over ``target``'s processed lights (before registration, as WBPP): each
+        frame's measurements and weight (:attr:`Options.weighting`) go into its record; a frame
+        the approval expression (:attr:`Options.approval`) refuses is rejected with the reason."""
+        raws = [r for g in target.groups for r in self.active(g)]
+        if not raws:
+            return
+        files = [self.lights[r]["current"] for r in raws]
+        result, _ = self.execute(
+            f"measuring subframes {target.name.removeprefix('master_')}", "SubframeSelector",
+            routine="MeasureSubframes", subframes=[[True, f] for f in files],
+            weightingExpression=self.options.weighting, approvalExpression=self.options.approval,
+        )
+        from procfw.registry import processes
+
+        columns = [c.id for c in processes.get("SubframeSelector").schema()["measurements"].columns]
+        rows = {row["measurementPath"]: row for row in (dict(zip(columns, r)) for r in result.outputs["measurements"])}
+        for raw, file in zip(raws, files):
+            row = rows.get(file)
+            if row is None:
+                self.reject(raw, "subframe selection", "not measured (" + "; ".join(result.messages) + ")")
+                continue
+            self.lights[raw]["subframe"] = {key: rounded(float(row[f"measurement{key}"]), 6) for key in _SUBFRAME_KEYS}
+            if not row["measurementEnabled"]:
+                self.reject(raw, "subframe selection", f"the approval expression {self.options.approval!r} is false "
+                            f"(FWHM {row['measurementFWHM']:.2f} px, weight {row['measurementWeight']:.4g})")
+
+    def subframe_weights(self, raws: Sequence[str]) -> str:
+        """``csvWeights`` for ImageIntegration from the frames' SubframeSelector weights ('' when there are
+        none, or when they cannot weigh: a negative or non-finite one, or all zero; then a message says so)."""
+        if not self.options.subframe_weighting or not raws:
+            return ""
+        weights = [float(self.lights[r].get("subframe", {}).get("Weight", math.nan)) for r in raws]
+        if not all(math.isfinite(w) and w >= 0 for w in weights) or not any(w > 0 for w in weights):
+            self.messages.append(f"the weighting expression {self.options.weighting!r} gave weights that cannot "
+                                 "weigh frames (negative, not a number or all zero); noise weights were used")
+            return ""
+        return ",".join(repr(w) for w in weights)
+
     def register(self, target: IntegrationSet, reference: str) -> None:
         raws = [r for g in target.groups for r in self.active(g)]
         if not raws:
@@ -610,7 +662,9 @@ class _Run:
             self.failures.append(reason)
             self.results[target.name] = {"name": target.name, "filter": target.filter, "error": reason}
             return
-        result, workspace, image = self.integrate(f"integrating {target.name}", "light", files)
+        weights = self.subframe_weights(raws)
+        result, workspace, image = self.integrate(f"integrating {target.name}", "light", files,
+                                                  **({"csvWeights": weights} if weights else {}))
         crop = self.common_area(target, raws, image)
         if crop is not None:
             image = _cropped(image, crop)
@@ -650,7 +704,8 @@ class _Run:
             if row is None:
                 continue
             weight = list(row.get("weight") or [])
-            noise_values = list(row.get("noise") or [])
+            # ImageIntegration's frame noise (NOISEnn keywords); with SubframeSelector weights it measures none
+            noise_values = [v for v in row.get("noise") or [] if v is not None] or _processed_noise(record)
             weights += weight[:1]
             if noise_values:
                 frame_noise.append(noise_values)
@@ -669,7 +724,9 @@ class _Run:
         self.results[target.name] = {
             "name": target.name, "filter": target.filter, "path": str(path), "frames": len(files),
             "totalExposure": exposure, "rejection": self.integration_parameters("light", len(files))["rejection"],
-            "normalization": "AdditiveWithScaling", "weights": "SNREstimate (inverse noise variance)",
+            "normalization": "AdditiveWithScaling",
+            "weights": f"SubframeSelector: {self.options.weighting}" if weights
+            else "SNREstimate (inverse noise variance)",
             "effectiveFrames": rounded(n_eff), "noise": [rounded(v, 6) for v in noise],
             "medianFrameNoise": [rounded(v, 6) for v in median_noise],
             "noiseReduction": [rounded(f / m) if m > 0 else None for f, m in zip(median_noise, noise)],
@@ -776,6 +833,9 @@ def preprocess(
             run.build_master(group)
         for link in plan.lights:
             run.process_lights(link)
+        if options.subframe_weighting:
+            for target in plan.integrations:
+                run.weigh(target)
         reference = ""
         if options.align:
             reference = run.choose_reference()

@@ -103,6 +103,12 @@ class Options:
     integrate: bool = True
     auto_crop: bool = True
     """Crop each light master to the area every registered frame covers (WBPP's auto-crop)."""
+    subframe_weighting: bool = False
+    """Measure the processed lights with SubframeSelector and integrate them with its weights."""
+    weighting: str = "PSFSignalWeight"
+    """SubframeSelector's weighting expression (WBPP's default weight: PSF signal weight)."""
+    approval: str = ""
+    """SubframeSelector's approval expression (empty: every measured frame is approved)."""
     rejection: str = attrs.field(default="Auto", validator=attrs.validators.in_(REJECTIONS))
     """Light and flat integration rejection; Auto: PercentileClip below 8 frames, WinsorizedSigmaClip from 8."""
     output_extension: str = ".fits"
@@ -122,7 +128,9 @@ class Options:
             "allowMissingDarks": self.allow_missing_darks, "allowMissingFlats": self.allow_missing_flats,
             "cosmeticCorrection": self.cosmetic_correction, "debayer": self.debayer, "cfaPattern": self.cfa_pattern,
             "debayerMethod": self.debayer_method, "reference": self.reference, "align": self.align,
-            "integrate": self.integrate, "autoCrop": self.auto_crop, "rejection": self.rejection,
+            "integrate": self.integrate, "autoCrop": self.auto_crop,
+            "subframeWeighting": self.subframe_weighting, "weighting": self.weighting, "approval": self.approval,
+            "rejection": self.rejection,
             "outputExtension": self.output_extension,
             "overwrite": self.overwrite, "executor": self.executor, "workers": self.workers,
             "scheduler": self.scheduler,
