@@ -64,8 +64,9 @@ from processes.integration.weights import (
     normalized_weights,
     parse_csv_weights,
 )
-from procfw.errors import ExecutionError
+from procfw.errors import ExecutionError, ProcfwError
 from procfw.image import FITSKeyword, Image
+from procfw.io import read_image
 from procfw.params import Boolean, Enumeration, Float, Int32, ParameterKind, String, UInt32, UInt64, param
 from procfw.process import ExecutionContext, Process, ProcessOutput
 from procfw.workspace import View
@@ -567,9 +568,37 @@ class ImageIntegration(Process):
             messages.append("weightMode=CSVWeightsFile: weight files are not read; SNREstimate (inverse normalized "
                             "noise variance) weights were used")
         elif self.weightMode in PSF_MODES:
-            messages.append(f"weightMode={self.weightMode} needs PSF photometry, which is not implemented; "
-                            "SNREstimate (inverse normalized noise variance) weights were used")
+            values = self._psf_weights(frames, messages)
+            if values is not None:
+                return normalized_weights(np.tile(values, (channels, 1)))
         return compute_weights(self._effective_weight_mode(), frames, stats, out_scale, keyword=self.weightKeyword)
+
+    def _psf_weights(self, frames: list[FrameSource], messages: list[str]) -> np.ndarray | None:
+        """Each frame's PSFSignalWeight or PSFSNR, measured as SubframeSelector measures it
+        (:func:`processes.kernels.subframe.measure_subframe`: star PSF photometry and noise);
+        None, with a message, when a frame cannot be measured or the values cannot weigh
+        (PSFScaleSNR needs local normalization: not available).  Frames are read one at a time."""
+        fallback = "; SNREstimate (inverse normalized noise variance) weights were used"
+        if self.weightMode == "PSFScaleSNR":
+            messages.append("weightMode=PSFScaleSNR needs local normalization data, which procfw does not "
+                            "make" + fallback)
+            return None
+        from processes.kernels.subframe import MeasureSettings, measure_subframe
+
+        values = []
+        for frame in frames:
+            try:
+                measured = measure_subframe(read_image(frame.path), MeasureSettings())
+            except ProcfwError as exc:
+                messages.append(f"weightMode={self.weightMode}: {frame.path.name}: {exc}{fallback}")
+                return None
+            values.append(measured[self.weightMode])
+        array = np.asarray(values, dtype=np.float64)
+        if not (np.isfinite(array).all() and (array >= 0).all() and (array > 0).any()):
+            messages.append(f"weightMode={self.weightMode}: the frames' values cannot weigh them "
+                            f"({', '.join(f'{v:.4g}' for v in values)}){fallback}")
+            return None
+        return array
 
     def _apply_min_weight(self, frames, weights, messages) -> np.ndarray:
         if self._effective_weight_mode() == "DontCare" and not self.csvWeights.strip():

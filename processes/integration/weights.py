@@ -9,8 +9,10 @@
 ``SignalWeight``     |mean − median| of each frame.
 ``MedianWeight``     the median; ``AverageWeight`` the mean.
 ``KeywordWeight``    the numeric value of the FITS keyword ``weightKeyword``.
-``PSF*``             need PSF photometry, which is not implemented: SNREstimate is used
-                     instead (the process says so in its messages).
+``PSFSignalWeight``, ``PSFSNR``  each frame's value as SubframeSelector measures it (star PSF
+                     photometry and noise: :mod:`processes.kernels.subframe`), computed by
+                     the process; ``PSFScaleSNR`` needs local normalization, which procfw does
+                     not make: SNREstimate is used instead (the process says so).
 
 A non-empty ``csvWeights`` (comma-separated numbers, one per enabled image) overrides the
 mode.  Weights are normalized so that the reference (first) frame has weight 1.

@@ -4,7 +4,7 @@ PixInsight's process (PCL ``contrib/cleger/SubframeSelector``, version 2), with 
 parameter ids.  It runs globally over the ``subframes`` table:
 
 ``routine = MeasureSubframes``
-    Measures every enabled subframe (:mod:`processes.subframeselector.measure`; frames go
+    Measures every enabled subframe (:mod:`processes.kernels.subframe`; frames go
     through :func:`processes.common.filelists.run_file_list`, so through any executor),
     evaluates ``weightingExpression`` (blank: weight 0) and then ``approvalExpression``
     (blank: all approved) for every frame, with the variables PixInsight declares
@@ -51,9 +51,9 @@ from processes.common.filelists import (
     summarize,
     write_frame,
 )
+from processes.kernels.subframe import MeasureSettings, as_row_values, measure_subframe
 from processes.subframeselector import properties as props
 from processes.subframeselector.expressions import Expression, ExpressionError, compile_expression
-from processes.subframeselector.measure import MeasureSettings, as_row_values, measure_subframe
 from procfw.errors import ExecutionError, ParameterError
 from procfw.image import FITSKeyword, Image
 from procfw.io import read_image

@@ -484,7 +484,33 @@ def test_snr_weights_favour_quiet_frames(tmp_path):
     assert weights[1] == pytest.approx(1, rel=0.1)
     assert weights[2] == pytest.approx(1 / 16, rel=0.25) and weights[3] == pytest.approx(1 / 16, rel=0.25)
     psf = integrate(write_stack(tmp_path, frames, name="psf"), weightMode="PSFSignalWeight")
-    assert any("PSF" in m for m in psf.messages)
+    assert any("no stars detected" in m and "SNREstimate" in m for m in psf.messages)  # pure noise: no stars
+
+
+def _star_field(noise: float, seed: int, size: int = 160) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    plane = np.full((size, size), 0.1)
+    for y, x, peak in zip(*np.random.default_rng(1).uniform(10, size - 10, (2, 40)), np.linspace(0.05, 0.6, 40)):
+        plane += peak * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 1.4**2))
+    return (plane + noise * rng.standard_normal(plane.shape)).astype(np.float32)
+
+
+def test_psf_signal_weights_are_measured_as_subframe_selector_measures_them(tmp_path):
+    """PixInsight's default weight mode: each frame's PSF signal weight (star photometry over
+    noise); the noisier frames weigh less, by the measured ratio."""
+    from processes.kernels.subframe import MeasureSettings, measure_subframe
+
+    frames = [_star_field(noise, seed) for seed, noise in enumerate((0.002, 0.002, 0.008, 0.008))]
+    paths = write_stack(tmp_path, frames)
+    out = integrate(paths, weightMode="PSFSignalWeight", normalization="Additive")
+    assert not any("weights were used" in m for m in out.messages), out.messages
+    weights = [f["weight"][0] for f in out.outputs["frames"]]
+    measured = [measure_subframe(Image(f[None]), MeasureSettings())["PSFSignalWeight"] for f in frames]
+    assert weights == pytest.approx([m / measured[0] for m in measured], rel=1e-6)
+    assert max(weights[2:]) < 0.5 * min(weights[:2])
+    scale = integrate(paths, weightMode="PSFScaleSNR")
+    assert any("PSFScaleSNR needs local normalization" in m for m in scale.messages)
 
 
 # --------------------------------------------------------------------------- streaming and execution
