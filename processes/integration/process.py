@@ -157,7 +157,8 @@ class ImageIntegration(Process):
          "KeywordWeight", "PSFSignalWeight", "PSFSNR", "PSFScaleSNR", "CSVWeightsFile"),
         "PSFSignalWeight",
         "Image weights for the average combination: none, exposure time, inverse normalized noise variance "
-        "(SNREstimate), signal, median, mean, a FITS keyword; PSF modes fall back to SNREstimate.",
+        "(SNREstimate), signal, median, mean, a FITS keyword, PSF signal weight or PSF SNR (each frame "
+        "measured as SubframeSelector does); PSFScaleSNR and CSVWeightsFile fall back to SNREstimate.",
         element_aliases={"NoiseEvaluation": "SNREstimate", "ExposureTimeWeight": "ExposureTime"},
     )
     weightKeyword: str = param(String(description="FITS keyword holding the weights when weightMode=KeywordWeight."))
@@ -255,12 +256,13 @@ class ImageIntegration(Process):
     )
     mrsMinDataFraction: float = _float(0.01, 0.0, 1.0, 3,
                                        "MRS noise: minimum fraction of noise pixels (the estimator uses 1 %).")
-    psfStructureLayers: int = _int(5, 1, 8, "PSF weights: structure layers (not implemented; kept for icons).")
+    psfStructureLayers: int = _int(5, 1, 8, "PSF weights: structure layers (kept for icons; procfw's star "
+                                            "detection has its own).")
     psfType: str = _enum(
         ("PSFType_Gaussian", "PSFType_Moffat15", "PSFType_Moffat4", "PSFType_Moffat6", "PSFType_Moffat8",
          "PSFType_MoffatA", "PSFType_Auto"),
         "PSFType_Moffat4",
-        "PSF weights: PSF model (not implemented; kept for icons).",
+        "PSF weights: PSF model (kept for icons; procfw fits elliptical Gaussians).",
     )
     generateFITSKeywords: bool = _bool(True, "Write NCOMBINE and the HISTORY lines of the integration into the "
                                              "result (PixInsight 1.9).")
