@@ -1,0 +1,190 @@
+"""Deconvolution and TGVDenoise on synthetic star fields.
+
+Figures (the field of ``_field``: 64 stars of σ 1 px (FWHM 2.45 px as fitted), background
+0.05, blurred by Convolution's Gaussian of σ 2, noise σ 0.003):
+
+* Richardson–Lucy, 50 iterations, regularized, PSF σ 2: median fitted FWHM 5.34 → 4.03 px,
+  PSNR against the sharp field 40.1 → 43.0 dB;
+* Van Cittert, 10 iterations, regularized: FWHM 5.34 → 4.02 px, PSNR 40.1 → 41.4 dB;
+* background σ (pixels under 0.06), regularized vs not: RL 0.0042 vs 0.0051, Van Cittert
+  (10 iterations) 0.0058 vs 0.029.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+from scipy.optimize import curve_fit
+
+from processes.deconvolution.deconvolution import Deconvolution, deconvolve, motion_blur_kernel
+from processes.multiscale.convolution import variable_shape_kernel
+from processes.simulation.starfield import render_stars
+from procfw.errors import ExecutionError, ParameterError
+from procfw.icons import dumps_icons, loads_icons
+from procfw.image import Image
+from procfw.process import ExecutionContext
+from procfw.testing import check_process
+from procfw.workspace import Workspace
+
+
+def _field(n: int = 8, step: int = 24, sigma: float = 1.0, noise: float = 0.003, seed: int = 3):
+    size = n * step
+    grid = (np.arange(n) + 0.5) * step
+    xy = np.array([(x + 0.15 * ((i * 7) % 5 - 2), y) for i, (x, y) in enumerate((a, b) for a in grid for b in grid)])
+    rng = np.random.default_rng(seed)
+    flux = 10 ** rng.uniform(-1.3, -0.4, len(xy)) * 2 * np.pi * sigma**2
+    sharp = render_stars(xy, flux, size, size, sigma=sigma, background=0.05).astype(np.float64)
+    blurred = ndimage.correlate(sharp, variable_shape_kernel(2.0), mode="reflect")
+    noisy = np.clip(blurred + rng.normal(0, noise, blurred.shape), 0, 1).astype(np.float32)
+    return xy, sharp, noisy
+
+
+XY, SHARP, OBSERVED = _field()
+
+
+def _gauss(c, a, x0, y0, s, b):
+    yy, xx = c
+    return (a * np.exp(-((xx - x0) ** 2 + (yy - y0) ** 2) / (2 * s * s)) + b).ravel()
+
+
+def median_fwhm(img: np.ndarray, xy: np.ndarray, r: int = 6) -> float:
+    """Median FWHM of Gaussians fitted to the stars at ``xy``."""
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1].astype(float)
+    out = []
+    for x, y in xy:
+        ix, iy = round(x), round(y)
+        w = img[iy - r : iy + r + 1, ix - r : ix + r + 1].astype(np.float64)
+        p, _ = curve_fit(_gauss, (yy, xx), w.ravel(), p0=(w.max() - w.min(), x - ix, y - iy, 1.5, w.min()))
+        out.append(2.3548 * abs(p[3]))
+    return float(np.median(out))
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(1 / np.mean((a.astype(np.float64) - b) ** 2)))
+
+
+def _run(**values) -> tuple[np.ndarray, dict]:
+    result = Deconvolution(**values).apply(Image(OBSERVED[None]), ExecutionContext())
+    return result.image.pixels[0], dict(result.outputs)
+
+
+def _background_sigma(img: np.ndarray) -> float:
+    return float(np.std(img[OBSERVED < 0.06]))
+
+
+def test_richardson_lucy_sharpens_stars_and_raises_psnr():
+    fwhm_before, psnr_before = median_fwhm(OBSERVED, XY), psnr(OBSERVED, SHARP)
+    out, outputs = _run(numberOfIterations=50, psfSigma=2.0)
+    assert outputs["iterations"] == ((50,),)
+    fwhm_after, psnr_after = median_fwhm(out, XY), psnr(out, SHARP)
+    truth = median_fwhm(SHARP, XY)
+    assert fwhm_before == pytest.approx(5.34, abs=0.1) and truth == pytest.approx(2.45, abs=0.05)
+    assert fwhm_after < 4.2  # 5.34 → 4.03, toward 2.45
+    assert psnr_after > psnr_before + 2.5  # 40.1 → 43.0 dB
+
+
+def test_van_cittert_sharpens_in_fewer_iterations():
+    out, _ = _run(algorithm="VanCittert", numberOfIterations=10, psfSigma=2.0)
+    assert median_fwhm(out, XY) < 4.2  # 5.34 → 4.02
+    assert psnr(out, SHARP) > psnr(OBSERVED, SHARP) + 1.0  # 40.1 → 41.4 dB
+
+
+@pytest.mark.parametrize(("algorithm", "iterations", "factor"), [("RichardsonLucy", 50, 1.1), ("VanCittert", 10, 3)])
+def test_regularization_keeps_the_background_noise_down(algorithm: str, iterations: int, factor: float):
+    kept, _ = _run(algorithm=algorithm, numberOfIterations=iterations, useRegularization=True)
+    blown, _ = _run(algorithm=algorithm, numberOfIterations=iterations, useRegularization=False)
+    assert _background_sigma(blown) > factor * _background_sigma(kept)
+    assert _background_sigma(kept) < 2 * _background_sigma(OBSERVED)
+
+
+def _ringing_star() -> np.ndarray:
+    plane = render_stars(np.array([[40.0, 40.0]]), np.array([2 * np.pi * 1.5**2 * 0.8]), 81, 81, sigma=1.5,
+                         background=0.02)
+    return plane
+
+
+def _ring_depth(plane: np.ndarray) -> float:
+    yy, xx = np.mgrid[:81, :81]
+    r = np.hypot(xx - 40, yy - 40)
+    return float(0.02 - plane[(r > 2) & (r < 12)].min())
+
+
+def test_deringing_shrinks_the_dark_ring():
+    star = _ringing_star()
+    psf = variable_shape_kernel(2.5)  # larger than the star: over-deconvolution rings
+    plain, _ = deconvolve(star, psf, iterations=50)
+    dering, _ = deconvolve(star, psf, iterations=50, dering=(0.1, 0.0))
+    assert _ring_depth(plain) > 0.005
+    assert _ring_depth(dering) < 0.3 * _ring_depth(plain)
+    assert dering.max() > 1.5 * star.max()  # the star is still sharpened
+
+
+def test_external_psf_equals_parametric_and_motion_blur_kernel():
+    workspace = Workspace()
+    kernel = variable_shape_kernel(2.0).astype(np.float32) * 7  # any scale: normalized
+    workspace.add_image(Image(kernel[None]), "psf")
+    view = workspace.add_image(Image(OBSERVED[None].copy()), "target").main_view
+    Deconvolution(psfMode="External", psfViewId="psf", numberOfIterations=5).execute_on(view)
+    parametric, _ = _run(numberOfIterations=5, psfSigma=2.0)
+    np.testing.assert_allclose(view.image.pixels[0], parametric, atol=2e-5)
+    line = motion_blur_kernel(9, 0)
+    assert line.sum() == pytest.approx(1)
+    rows = np.nonzero(line.sum(axis=1) > 1e-9)[0]
+    cols = np.nonzero(line.sum(axis=0) > 1e-9)[0]
+    assert len(rows) == 1 and 9 <= len(cols) <= 11
+    vertical = motion_blur_kernel(9, 90)
+    np.testing.assert_allclose(vertical, line.T, atol=1e-12)
+
+
+def test_motion_blur_deconvolution_restores_a_round_star():
+    star = render_stars(np.array([[32.0, 32.0]]), np.array([2 * np.pi * 0.5]), 65, 65, sigma=1.0, background=0.02)
+    blurred = ndimage.correlate(star.astype(np.float64), motion_blur_kernel(8, 0), mode="reflect").astype(np.float32)
+    out = Deconvolution(psfMode="MotionBlur", psfMotionLength=8, numberOfIterations=50,
+                        useRegularization=False).apply(Image(blurred[None]), ExecutionContext()).image.pixels[0]
+
+    def elongation(p: np.ndarray) -> float:  # widths at half maximum, along x over along y
+        w = p.astype(np.float64) - 0.02
+        half = w.max() / 2
+        return float((w[32] > half).sum() / (w[:, 32] > half).sum())
+
+    assert elongation(blurred) >= 3 and elongation(out) <= 1.5
+    assert out.max() > 2.5 * blurred.max()
+
+
+def test_colour_luminance_keeps_chrominance_and_reports_one_plane():
+    rgb = np.stack([OBSERVED, OBSERVED * 0.8, OBSERVED * 0.6])
+    result = Deconvolution(numberOfIterations=5).apply(Image(rgb), ExecutionContext())
+    assert result.outputs["iterations"] == ((5,),)
+    out = result.image.pixels
+    bright = out[0] > np.percentile(out[0], 99)
+    assert np.median(out[2][bright] / out[0][bright]) == pytest.approx(0.6, abs=0.1)  # CIE X, Z kept
+    per_channel = Deconvolution(numberOfIterations=5, toLuminance=False).apply(Image(rgb), ExecutionContext())
+    assert per_channel.outputs["iterations"] == ((5,), (5,), (5,))
+
+
+def test_convergence_stops_early_and_errors_name_the_parameter():
+    _, outputs = _run(numberOfIterations=200, convergence=0.01)
+    assert 1 <= outputs["iterations"][0][0] < 200
+    with pytest.raises(ExecutionError, match="deringingSupport"):
+        _run(deringingSupport=True)
+    with pytest.raises(ExecutionError, match="psfViewId"):
+        _run(psfMode="External")
+    with pytest.raises(ParameterError, match="numberOfWaveletLayers"):
+        Deconvolution(numberOfWaveletLayers=3).validate()
+    with pytest.raises(ParameterError, match="psfSigma"):
+        Deconvolution(psfSigma=-1)
+
+
+def test_defaults_aliases_icons_and_conformance():
+    p = Deconvolution()
+    assert (p.algorithm, p.numberOfIterations, p.psfSigma, p.useRegularization, p.numberOfWaveletLayers) == (
+        "RichardsonLucy", 10, 2.0, True, 2)
+    assert p.waveletLayers == ((3.0, 1.0), (2.0, 0.5))
+    assert Deconvolution(psfMode="Gaussian").psfMode == "Parametric"
+    icon = Deconvolution(algorithm="VanCittert", psfSigma=1.7, waveletLayers=[[2.5, 0.75]], numberOfWaveletLayers=1)
+    for fmt in ("xpsm", "console"):
+        back = loads_icons(dumps_icons({"D": icon}, fmt), fmt).icons["D"]
+        assert back.algorithm == "VanCittert" and back.psfSigma == pytest.approx(1.7)
+        assert back.waveletLayers == ((2.5, 0.75),)
+    check_process(Deconvolution).raise_if_failed()
