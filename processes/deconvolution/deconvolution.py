@@ -113,22 +113,32 @@ class FFTConvolver:
         self.shape = shape
         self.workers = workers
         psf = np.asarray(psf, dtype=np.float64)
-        padded = np.zeros(shape, dtype=np.float64)
         ky, kx = psf.shape
-        padded[:ky, :kx] = psf
-        padded = np.roll(padded, (-(ky // 2), -(kx // 2)), axis=(0, 1))
-        otf = sfft.rfft2(padded, workers=workers)
-        self.symmetric = psf.shape[0] % 2 == 1 and psf.shape[1] % 2 == 1 and np.allclose(
+        self.symmetric = ky % 2 == 1 and kx % 2 == 1 and np.allclose(
             psf, psf[::-1, ::-1], rtol=1e-6, atol=1e-12 * float(np.abs(psf).max()))
-        self.otf: np.ndarray = otf.real.astype(np.float32) if self.symmetric else otf.astype(np.complex64)
+        # the PSF with its centre at (0, 0), wrapped around: no full-size float64 or roll copies
+        padded = np.zeros(shape, dtype=np.float32)
+        rows = (np.arange(ky) - ky // 2) % shape[0]
+        cols = (np.arange(kx) - kx // 2) % shape[1]
+        np.add.at(padded, (rows[:, None], cols[None, :]), psf.astype(np.float32))
+        otf = sfft.rfft2(padded, workers=workers)
+        del padded
+        self.otf: np.ndarray = otf.real.copy() if self.symmetric else otf
 
-    def _apply(self, plane: np.ndarray, adjoint: bool) -> np.ndarray:
-        spectrum = sfft.rfft2(plane, workers=self.workers)
+    def spectrum(self, plane: np.ndarray) -> np.ndarray:
+        """The real FFT of ``plane`` (complex64); the caller may drop ``plane`` afterwards."""
+        return sfft.rfft2(plane, workers=self.workers)
+
+    def inverse(self, spectrum: np.ndarray, adjoint: bool = False) -> np.ndarray:
+        """``P ∗ x`` (or ``Pᵀ ∗ x`` with ``adjoint``) from the spectrum of ``x``, consumed in place."""
         if adjoint and not self.symmetric:
             spectrum *= np.conj(self.otf)
         else:
             spectrum *= self.otf
         return sfft.irfft2(spectrum, s=self.shape, workers=self.workers, overwrite_x=True)
+
+    def _apply(self, plane: np.ndarray, adjoint: bool) -> np.ndarray:
+        return self.inverse(self.spectrum(plane), adjoint)
 
     def convolve(self, plane: np.ndarray) -> np.ndarray:
         """``P ∗ plane`` (circular on the padded shape), float32."""
@@ -198,7 +208,12 @@ def deconvolve(plane: np.ndarray, psf: np.ndarray, *, algorithm: str = "Richards
                 residual += 1
                 np.maximum(residual, 0, out=residual)
                 blurred = residual
-            estimate *= conv.correlate(blurred)
+            residual = None
+            spectrum = conv.spectrum(blurred)
+            del blurred
+            estimate *= conv.inverse(spectrum, adjoint=True)
+            del spectrum
+            blurred = None
         else:
             if residual is None:
                 residual = np.subtract(observed, blurred, out=blurred)
@@ -215,6 +230,7 @@ def deconvolve(plane: np.ndarray, psf: np.ndarray, *, algorithm: str = "Richards
             level = float(np.mean(np.abs(estimate), dtype=np.float64))
             if level > 0 and change / level < convergence:
                 break
+    del observed, floor, ceiling
     out = estimate[pad_y[0] : pad_y[0] + plane.shape[0], pad_x[0] : pad_x[0] + plane.shape[1]]
     return np.ascontiguousarray(out, dtype=np.float32), done
 
@@ -350,7 +366,9 @@ class Deconvolution(Process):
             out = common.apply_to_target(image, run, to_luminance=True, to_chrominance=False, linear=True,
                                          process_id=self.process_id)
         else:
-            out = pixels.copy()
-            for c in range(3 if pixels.shape[0] >= 3 else 1):
-                out[c] = run(pixels[c])
+            nominal = 3 if pixels.shape[0] >= 3 else 1
+            planes = [run(pixels[c]) for c in range(nominal)]  # the copy after the work: less peak memory
+            out = np.concatenate([np.stack(planes), pixels[nominal:]]) if pixels.shape[0] > nominal else (
+                np.stack(planes))
+            del planes
         return ProcessOutput(image=image.with_pixels(out), outputs={"iterations": tuple((n,) for n in counts)})
