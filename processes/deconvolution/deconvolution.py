@@ -8,7 +8,9 @@ Each target plane ``f`` (see ``toLuminance``) is restored by ``numberOfIteration
 where ``P`` is the PSF and ``g = P ∗ u + r'`` with ``r' = f − P ∗ u`` the residual (so ``g = f``
 without regularization).  Convolutions are FFTs (``scipy.fft``, float32/complex64, the PSF's
 transfer function computed once; real when the PSF is centro-symmetric) on the plane extended
-symmetrically by the PSF's half-size (rounded up to a fast FFT length) and cropped back.
+symmetrically by the PSF's half-size (rounded up to a fast FFT length) and cropped back; a
+PSF even along both axes (a round or axis-aligned parametric PSF) goes instead through the
+DCT-II, which diagonalizes convolution with symmetric edges exactly (no padding).
 
 **PSF** (``psfMode``): ``Parametric`` is Convolution's variable-shape kernel
 ``exp(−r^β / (β·σ^β))`` (σ ``psfSigma``, β ``psfShape``, ``psfAspectRatio``,
@@ -63,7 +65,7 @@ from procfw.image import Image
 from procfw.params import Boolean, Double, Enumeration, Float, String, Table, UInt32, param
 from procfw.process import ExecutionContext, Process, ProcessOutput
 
-__all__ = ["Deconvolution", "FFTConvolver", "deconvolve", "motion_blur_kernel"]
+__all__ = ["DCTConvolver", "Deconvolution", "FFTConvolver", "deconvolve", "motion_blur_kernel"]
 
 SCALING_FUNCTIONS: dict[str, tuple[float, ...]] = {
     "B3Spline5x5": ms.B3_SPLINE,
@@ -125,7 +127,7 @@ class FFTConvolver:
         del padded
         self.otf: np.ndarray = otf.real.copy() if self.symmetric else otf
 
-    def spectrum(self, plane: np.ndarray) -> np.ndarray:
+    def spectrum(self, plane: np.ndarray, overwrite: bool = False) -> np.ndarray:
         """The real FFT of ``plane`` (complex64); the caller may drop ``plane`` afterwards."""
         return sfft.rfft2(plane, workers=self.workers)
 
@@ -147,6 +149,61 @@ class FFTConvolver:
     def correlate(self, plane: np.ndarray) -> np.ndarray:
         """``P^T ∗ plane`` (the adjoint), float32."""
         return self._apply(plane, True)
+
+
+class DCTConvolver:
+    """Convolution of planes of one shape with a PSF even along both axes, with symmetric
+    edges (``d c b a | a b c d``), exactly: the DCT-II diagonalizes it, with eigenvalues
+    ``λ(u, v) = Σ k(i, j) cos(π u i / H) cos(π v j / W)``.  No padding, float32; ``λ`` is
+    kept as two vectors when the PSF is separable."""
+
+    symmetric = True
+
+    def __init__(self, psf: np.ndarray, shape: tuple[int, int], workers: int = -1) -> None:
+        self.shape = shape
+        self.workers = workers
+        psf = np.asarray(psf, dtype=np.float64)
+        ky, kx = psf.shape
+        cy = np.cos(np.pi * np.arange(shape[0])[:, None] * (np.arange(ky) - ky // 2)[None, :] / shape[0])
+        cx = np.cos(np.pi * np.arange(shape[1])[:, None] * (np.arange(kx) - kx // 2)[None, :] / shape[1])
+        u, singular, vt = np.linalg.svd(psf)
+        self.rows: np.ndarray | None = None
+        self.cols: np.ndarray | None = None
+        self.eigen: np.ndarray | None = None
+        if singular[1:].sum() <= 1e-9 * singular[0]:
+            self.rows = (cy @ (u[:, 0] * singular[0])).astype(np.float32)[:, None]
+            self.cols = (cx @ vt[0]).astype(np.float32)[None, :]
+        else:
+            self.eigen = (cy @ psf @ cx.T).astype(np.float32)
+
+    @staticmethod
+    def applies(psf: np.ndarray, shape: tuple[int, int]) -> bool:
+        """Whether ``psf`` is even along both axes (odd sizes) and smaller than ``shape``."""
+        ky, kx = psf.shape
+        if ky % 2 == 0 or kx % 2 == 0 or ky // 2 >= shape[0] or kx // 2 >= shape[1]:
+            return False
+        tol = 1e-12 * float(np.abs(psf).max())
+        return bool(np.allclose(psf, psf[::-1], rtol=1e-6, atol=tol)
+                    and np.allclose(psf, psf[:, ::-1], rtol=1e-6, atol=tol))
+
+    def spectrum(self, plane: np.ndarray, overwrite: bool = False) -> np.ndarray:
+        """The DCT-II of ``plane`` (float32; in ``plane``'s buffer when ``overwrite``)."""
+        return sfft.dctn(plane, type=2, norm="ortho", workers=self.workers, overwrite_x=overwrite)
+
+    def inverse(self, spectrum: np.ndarray, adjoint: bool = False) -> np.ndarray:
+        """``P ∗ x`` from the DCT of ``x`` (the PSF is its own adjoint), consumed in place."""
+        if self.eigen is not None:
+            spectrum *= self.eigen
+        else:
+            spectrum *= self.rows
+            spectrum *= self.cols
+        return sfft.idctn(spectrum, type=2, norm="ortho", workers=self.workers, overwrite_x=True)
+
+    def convolve(self, plane: np.ndarray) -> np.ndarray:
+        """``P ∗ plane`` with symmetric edges, float32."""
+        return self.inverse(self.spectrum(plane))
+
+    correlate = convolve
 
 
 def _padding(shape: tuple[int, int], psf: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -173,10 +230,18 @@ def deconvolve(plane: np.ndarray, psf: np.ndarray, *, algorithm: str = "Richards
     (dark, bright) amounts."""
     if plane.ndim != 2:
         raise ValueError(f"deconvolve works on one 2-D plane, got shape {plane.shape}")
-    pad_y, pad_x = _padding(plane.shape, psf)
-    observed = np.pad(np.asarray(plane, dtype=np.float32), (pad_y, pad_x), mode="symmetric")
-    np.maximum(observed, 0, out=observed)
-    conv = FFTConvolver(psf, observed.shape, workers)
+    conv: FFTConvolver | DCTConvolver
+    if DCTConvolver.applies(psf, plane.shape):
+        pad_y, pad_x = (0, 0), (0, 0)
+        observed = np.asarray(plane, dtype=np.float32)  # read only: no copy when it is float32 and >= 0
+        if observed.min() < 0:
+            observed = np.maximum(observed, 0)
+        conv = DCTConvolver(psf, observed.shape, workers)
+    else:
+        pad_y, pad_x = _padding(plane.shape, psf)
+        observed = np.pad(np.asarray(plane, dtype=np.float32), (pad_y, pad_x), mode="symmetric")
+        np.maximum(observed, 0, out=observed)
+        conv = FFTConvolver(psf, observed.shape, workers)
     layers = len(regularization)
     sigma = 0.0
     coefficients: tuple[float, ...] = ()
@@ -209,7 +274,7 @@ def deconvolve(plane: np.ndarray, psf: np.ndarray, *, algorithm: str = "Richards
                 np.maximum(residual, 0, out=residual)
                 blurred = residual
             residual = None
-            spectrum = conv.spectrum(blurred)
+            spectrum = conv.spectrum(blurred, overwrite=True)
             del blurred
             estimate *= conv.inverse(spectrum, adjoint=True)
             del spectrum
@@ -231,6 +296,8 @@ def deconvolve(plane: np.ndarray, psf: np.ndarray, *, algorithm: str = "Richards
             if level > 0 and change / level < convergence:
                 break
     del observed, floor, ceiling
+    if estimate.shape == plane.shape:
+        return estimate, done
     out = estimate[pad_y[0] : pad_y[0] + plane.shape[0], pad_x[0] : pad_x[0] + plane.shape[1]]
     return np.ascontiguousarray(out, dtype=np.float32), done
 
@@ -244,13 +311,16 @@ def _regularize(residual: np.ndarray, blurred: np.ndarray | None, rows: tuple[tu
         if level > 0:
             scale = np.sqrt(np.maximum(blurred, np.float32(1e-6 * level)) / np.float32(level))
             residual /= scale
-    total = np.zeros_like(residual)
-    for j, layer in enumerate(ms.iter_starlet(residual, len(rows), scaling_function=scaling)):
+    levels = ms.iter_starlet(residual, len(rows), scaling_function=scaling)  # works on its own copy
+    for j, layer in enumerate(levels):
+        if j == 0:
+            residual[...] = 0  # the sum of the processed layers accumulates in place
         if j < len(rows):
             k, amount = rows[j]
-            common.threshold_layer(layer, k * sigma * coefficients[j], amount, soft=False)
-        total += layer
-    residual[...] = total
+            t = np.float32(k * sigma * coefficients[j])
+            if t > 0 and amount > 0:
+                layer[np.abs(layer) < t] *= np.float32(1 - amount)  # hard threshold
+        residual += layer
     if scale is not None:
         residual *= scale
 
@@ -368,7 +438,9 @@ class Deconvolution(Process):
         else:
             nominal = 3 if pixels.shape[0] >= 3 else 1
             planes = [run(pixels[c]) for c in range(nominal)]  # the copy after the work: less peak memory
-            out = np.concatenate([np.stack(planes), pixels[nominal:]]) if pixels.shape[0] > nominal else (
-                np.stack(planes))
+            if pixels.shape[0] == 1:
+                out = planes[0][None]
+            else:
+                out = np.concatenate([np.stack(planes), pixels[nominal:]])
             del planes
         return ProcessOutput(image=image.with_pixels(out), outputs={"iterations": tuple((n,) for n in counts)})

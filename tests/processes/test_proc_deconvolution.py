@@ -256,3 +256,20 @@ def test_tgv_colour_modes_and_conformance():
         back = loads_icons(dumps_icons({"T": icon}, fmt), fmt).icons["T"]
         assert back.rgbkMode and back.strengthL == pytest.approx(3.5) and back.edgeProtectionL == pytest.approx(2.5e-3)
     check_process(TGVDenoise).raise_if_failed()
+
+
+@pytest.mark.parametrize("kernel", [variable_shape_kernel(2.0), variable_shape_kernel(1.5, 1.2),
+                                    variable_shape_kernel(2.0, 2.0, 0.01, 0.5, 30.0)])
+def test_dct_and_fft_convolutions_equal_symmetric_edge_correlation(kernel: np.ndarray):
+    from processes.deconvolution.deconvolution import DCTConvolver, FFTConvolver, _padding
+
+    plane = np.random.default_rng(2).random((45, 38)).astype(np.float32)
+    expected = ndimage.correlate(plane.astype(np.float64), kernel, mode="reflect")
+    if DCTConvolver.applies(kernel, plane.shape):
+        got = DCTConvolver(kernel, plane.shape).convolve(plane)
+    else:  # rotated ellipse: not even along the axes, the padded FFT
+        (ty, by), (tx, bx) = _padding(plane.shape, kernel)
+        padded = np.pad(plane, ((ty, by), (tx, bx)), mode="symmetric")
+        got = FFTConvolver(kernel, padded.shape).convolve(padded)[ty : ty + 45, tx : tx + 38]
+        # the padding is the kernel's half-size: exact away from wrap-around
+    np.testing.assert_allclose(got, expected, atol=2e-6)
