@@ -7,7 +7,13 @@ Figures (the field of ``_field``: 64 stars of σ 1 px (FWHM 2.45 px as fitted), 
   PSNR against the sharp field 40.1 → 43.0 dB;
 * Van Cittert, 10 iterations, regularized: FWHM 5.34 → 4.02 px, PSNR 40.1 → 41.4 dB;
 * background σ (pixels under 0.06), regularized vs not: RL 0.0042 vs 0.0051, Van Cittert
-  (10 iterations) 0.0058 vs 0.029.
+  (10 iterations) 0.0058 vs 0.029;
+* deringing: a star (σ 1.5, peak 0.79) on a background of 0.02 deconvolved with a too wide
+  PSF (σ 2.5, 50 RL iterations) digs a dark ring 0.020 deep (down to zero); with
+  deringingDark 0.1 the ring is gone (0.000), with 0.05 it is 0.0041 deep; the peak rises
+  to 7.1 either way;
+* TGVDenoise (defaults) on 64 stars with noise σ 0.01: background σ ÷ 2.57, aperture flux
+  +0.19 %.
 """
 
 from __future__ import annotations
