@@ -36,7 +36,10 @@ floor is raised by ``min(1, 10·deringingDark)`` of the shortfall, and a pixel a
 ceiling lowered by ``min(1, 10·deringingBright)`` of the excess: a restored pixel may not
 fall (much) below the darkest observed value within a PSF's reach, which is where dark
 rings go.  ``deringingBright`` also limits star peaks: keep it at 0 for star fields.
-Local deringing (``deringingSupport``) is refused.
+Local deringing (``deringingSupport``, with ``deringing``): the first channel of view
+``deringingSupportViewId`` (a star mask, the image's size), clipped to [0, 1] and times
+``deringingSupportAmount``, is the fraction of the dark shortfall restored where it exceeds
+the global one (procfw's rule: ``max(min(1, 10·deringingDark), amount·support)``).
 
 **Convergence**: with ``convergence > 0`` the iterations of a plane stop when
 ``mean|Δu| / mean|u| < convergence``.  The iterations done per processed plane are the
@@ -223,11 +226,11 @@ def _noise_sigma(plane: np.ndarray, scaling: tuple[float, ...], coefficient: flo
 def deconvolve(plane: np.ndarray, psf: np.ndarray, *, algorithm: str = "RichardsonLucy", iterations: int = 10,
                regularization: tuple[tuple[float, float], ...] = (), scaling_function: tuple[float, ...] = ms.B3_SPLINE,
                poisson: bool = False, dering: tuple[float, float] = (0.0, 0.0), convergence: float = 0.0,
-               workers: int = -1) -> tuple[np.ndarray, int]:
+               support: np.ndarray | None = None, workers: int = -1) -> tuple[np.ndarray, int]:
     """Deconvolve the 2-D ``plane`` by ``psf`` (see the module docstring): (float32 plane, iterations done).
 
     ``regularization`` holds (k_j, amount_j) per wavelet layer (empty: none); ``dering``
-    (dark, bright) amounts."""
+    (dark, bright) amounts; ``support`` the local deringing fractions (the plane's shape) or None."""
     if plane.ndim != 2:
         raise ValueError(f"deconvolve works on one 2-D plane, got shape {plane.shape}")
     conv: FFTConvolver | DCTConvolver
@@ -249,7 +252,12 @@ def deconvolve(plane: np.ndarray, psf: np.ndarray, *, algorithm: str = "Richards
         coefficients = ms.noise_coefficients("starlet", layers, tuple(scaling_function))
         sigma = _noise_sigma(observed, tuple(scaling_function), coefficients[0])
     dark, bright = (min(1.0, 10 * d) for d in dering)
-    floor = ndimage.minimum_filter(observed, size=psf.shape, mode="reflect") if dark > 0 else None
+    if support is not None:
+        if support.shape != plane.shape:
+            raise ValueError(f"the deringing support is {support.shape}, the plane {plane.shape}")
+        support = np.pad(np.asarray(support, dtype=np.float32), (pad_y, pad_x), mode="symmetric")
+        dark = np.maximum(np.float32(dark), support)
+    floor = ndimage.minimum_filter(observed, size=psf.shape, mode="reflect") if np.any(dark > 0) else None
     ceiling = ndimage.maximum_filter(observed, size=psf.shape, mode="reflect") if bright > 0 else None
     estimate = observed.copy()
     eps = np.float32(1e-12)
@@ -295,7 +303,7 @@ def deconvolve(plane: np.ndarray, psf: np.ndarray, *, algorithm: str = "Richards
             level = float(np.mean(np.abs(estimate), dtype=np.float64))
             if level > 0 and change / level < convergence:
                 break
-    del observed, floor, ceiling
+    del observed, floor, ceiling, dark
     if estimate.shape == plane.shape:
         return estimate, done
     out = estimate[pad_y[0] : pad_y[0] + plane.shape[0], pad_x[0] : pad_x[0] + plane.shape[1]]
@@ -342,11 +350,11 @@ class Deconvolution(Process):
     deringingBright: float = param(Float(minimum=0, maximum=1, default=0, precision=4,
                                          description="Deringing of bright rings (limits star peaks too)."))
     deringingSupport: bool = param(Boolean(default=False, description="Local deringing with a support image "
-                                                                      "(not implemented: refused)."))
+                                                                      "(with deringing)."))
     deringingSupportAmount: float = param(Float(minimum=0, maximum=1, default=0.7, precision=2,
-                                                description="Strength of local deringing (not implemented)."))
+                                                description="Strength of local deringing."))
     deringingSupportViewId: str = param(String(default="", description="The local deringing support image "
-                                                                       "(not implemented)."))
+                                                                       "(a star mask, the image's size)."))
     toLuminance: bool = param(Boolean(default=True, description="Deconvolve the luminance (CIE Y) of colour "
                                                                 "images, keeping their chrominance."))
     psfMode: str = param(Enumeration(elements=("Parametric", "MotionBlur", "External"), default="Parametric",
@@ -408,7 +416,23 @@ class Deconvolution(Process):
             raise ExecutionError(f"Deconvolution: the PSF image psfViewId={self.psfViewId!r} adds up to {total:g}")
         return kernel / total
 
-    def plane_function(self, psf: np.ndarray, counts: list[int]) -> Callable[[np.ndarray], np.ndarray]:
+    def support(self, image: Image, context: ExecutionContext | None) -> np.ndarray | None:
+        """The local deringing fractions (``deringingSupportAmount`` × the support), or None."""
+        if not (self.deringing and self.deringingSupport):
+            return None
+        name = f"deringingSupportViewId={self.deringingSupportViewId!r}"
+        if not self.deringingSupportViewId:
+            raise ExecutionError("Deconvolution: deringingSupport=true needs deringingSupportViewId (a star mask)")
+        if context is None:
+            raise ExecutionError(f"Deconvolution: no workspace to find the support view {name}")
+        pixels = context.image(self.deringingSupportViewId).pixels
+        if pixels.shape[1:] != image.pixels.shape[1:]:
+            raise ExecutionError(f"Deconvolution: the support {name} is {pixels.shape[2]}x{pixels.shape[1]}, the "
+                                 f"image {image.pixels.shape[2]}x{image.pixels.shape[1]}")
+        return np.clip(pixels[0], 0, 1) * np.float32(self.deringingSupportAmount)
+
+    def plane_function(self, psf: np.ndarray, counts: list[int],
+                       support: np.ndarray | None = None) -> Callable[[np.ndarray], np.ndarray]:
         """The deconvolution of one plane with these parameters (appends its iterations to ``counts``)."""
         rows = tuple((float(r[0]), float(r[1])) for r in self.waveletLayers[: self.numberOfWaveletLayers])
         dering = (self.deringingDark, self.deringingBright) if self.deringing else (0.0, 0.0)
@@ -418,19 +442,16 @@ class Deconvolution(Process):
                                    regularization=rows if self.useRegularization else (),
                                    scaling_function=SCALING_FUNCTIONS[self.scalingFunction],
                                    poisson=self.noiseModel == "Poisson", dering=dering,
-                                   convergence=self.convergence)
+                                   convergence=self.convergence, support=support)
             counts.append(done)
             return common.dynamic_range(out, self.rangeLow, self.rangeHigh)
 
         return run
 
     def apply(self, image: Image, context: ExecutionContext) -> ProcessOutput:
-        if self.deringingSupport:
-            raise ExecutionError("Deconvolution: deringingSupport=true (local deringing with a support image) is "
-                                 "not implemented; use global deringing (deringing=true)")
         psf = self.psf(context)
         counts: list[int] = []
-        run = self.plane_function(psf, counts)
+        run = self.plane_function(psf, counts, self.support(image, context))
         pixels = image.pixels
         if pixels.shape[0] >= 3 and self.toLuminance:
             out = common.apply_to_target(image, run, to_luminance=True, to_chrominance=False, linear=True,

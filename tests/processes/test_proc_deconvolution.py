@@ -127,6 +127,37 @@ def test_deringing_shrinks_the_dark_ring():
     assert dering.max() > 1.5 * star.max()  # the star is still sharpened
 
 
+def test_local_deringing_follows_the_support_image():
+    star = _ringing_star()
+    workspace = Workspace()
+    yy, xx = np.mgrid[:81, :81]
+    mask = (np.hypot(xx - 40, yy - 40) < 14).astype(np.float32)
+    workspace.add_image(Image(mask[None]), "stars")
+    workspace.add_image(Image(np.zeros_like(mask)[None]), "empty")
+    depths = {}
+    for support in ("stars", "empty"):
+        view = workspace.add_image(Image(star[None].copy()), f"t_{support}").main_view
+        Deconvolution(psfSigma=2.5, numberOfIterations=50, useRegularization=False, deringing=True, deringingDark=0,
+                      deringingSupport=True, deringingSupportAmount=1, deringingSupportViewId=support).execute_on(
+                          view)
+        depths[support] = _ring_depth(view.image.pixels[0])
+    assert depths["empty"] > 0.005 and depths["stars"] < 0.2 * depths["empty"]
+    with pytest.raises(ExecutionError, match="deringingSupportViewId"):
+        Deconvolution(deringing=True, deringingSupport=True, deringingSupportViewId="stars").apply(
+            Image(OBSERVED[None]), ExecutionContext(workspace=workspace))
+
+
+def test_poisson_model_and_an_elliptical_psf_through_the_fft():
+    out, _ = _run(numberOfIterations=30, noiseModel="Poisson")
+    assert psnr(out, SHARP) > psnr(OBSERVED, SHARP) + 1.5
+    assert _background_sigma(out) < 2 * _background_sigma(OBSERVED)
+    tilted = variable_shape_kernel(2.0, 2.0, 0.01, 0.6, 30.0)
+    blurred = ndimage.correlate(SHARP, tilted, mode="reflect").astype(np.float32)
+    restored = Deconvolution(numberOfIterations=30, psfAspectRatio=0.6, psfRotationAngle=30).apply(
+        Image(blurred[None]), ExecutionContext()).image.pixels[0]
+    assert psnr(restored, SHARP) > psnr(blurred, SHARP) + 2
+
+
 def test_external_psf_equals_parametric_and_motion_blur_kernel():
     workspace = Workspace()
     kernel = variable_shape_kernel(2.0).astype(np.float32) * 7  # any scale: normalized
@@ -173,8 +204,8 @@ def test_colour_luminance_keeps_chrominance_and_reports_one_plane():
 def test_convergence_stops_early_and_errors_name_the_parameter():
     _, outputs = _run(numberOfIterations=200, convergence=0.01)
     assert 1 <= outputs["iterations"][0][0] < 200
-    with pytest.raises(ExecutionError, match="deringingSupport"):
-        _run(deringingSupport=True)
+    with pytest.raises(ExecutionError, match="deringingSupportViewId"):
+        _run(deringing=True, deringingSupport=True)
     with pytest.raises(ExecutionError, match="psfViewId"):
         _run(psfMode="External")
     with pytest.raises(ParameterError, match="numberOfWaveletLayers"):
