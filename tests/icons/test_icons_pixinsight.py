@@ -334,7 +334,7 @@ PCL: dict[str, tuple[int, dict[str, int]]] = {
 # shows: the version is MetaProcess's default; precisions are not checked.
 # DynamicBackgroundExtraction: precisions as PixInsight's PJSR writes them (smoothing 0.250,
 # symmetryCenterX 0.500000, data z 8 decimals, weights 3), checked in test_proc_background_dbe.
-UNPUBLISHED = {"StarAlignment": 256, "DynamicBackgroundExtraction": 256}
+UNPUBLISHED = {"StarAlignment": 256, "DynamicBackgroundExtraction": 256, "Deconvolution": 256, "TGVDenoise": 256}
 
 # PixInsight's core objects, written without a version (as in the corpus files).
 CORE = {"ProcessContainer", "ImageContainer"}

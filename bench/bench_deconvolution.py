@@ -1,0 +1,100 @@
+"""Benchmark: Deconvolution (Richardson–Lucy) against the same maths written plainly.
+
+The plain version is what a scipy user would write: per iteration
+``u *= fftconvolve(f / fftconvolve(u, P, "same"), P[::-1, ::-1], "same")`` on the float32
+plane (no edge extension).  Ours is :class:`Deconvolution` (``useRegularization=False``,
+the same PSF, float32 real FFTs with the PSF's transfer function computed once, symmetric
+edges; all cores via ``scipy.fft``'s workers).  Each runs in its own child process, so
+that its peak RSS (``ru_maxrss``) is its own; the script prints wall times, the ratio
+ours/plain, and the peak RSS above the child's RSS after imports (which includes the
+input image) in units of the image's size.
+
+    python bench/bench_deconvolution.py [--size 4096] [--iterations 50] [--regularization]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _image(size: int) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    plane = rng.standard_normal((size, size), dtype=np.float32)
+    plane *= np.float32(0.002)
+    plane += np.float32(0.05)
+    stars = rng.integers(0, size * size, size=size * size // 4000)
+    plane.ravel()[stars] = rng.uniform(0.1, 1.0, stars.size).astype(np.float32)
+    from scipy import ndimage
+
+    plane = ndimage.gaussian_filter(plane, 2.0)
+    return np.clip(plane, 0, 1, out=plane)
+
+
+def _child(mode: str, size: int, iterations: int, regularization: bool) -> None:
+    from scipy import signal
+
+    from processes.deconvolution.deconvolution import Deconvolution
+    from processes.multiscale.convolution import variable_shape_kernel
+    from procfw.image import Image
+    from procfw.process import ExecutionContext
+
+    base = _rss_mib()
+    plane = _image(size)
+    psf = variable_shape_kernel(2.0).astype(np.float32)
+    start = time.perf_counter()
+    if mode == "ours":
+        process = Deconvolution(numberOfIterations=iterations, psfSigma=2.0, useRegularization=regularization)
+        out = process.apply(Image(plane[None]), ExecutionContext()).image.pixels[0]
+    else:
+        flipped = psf[::-1, ::-1]
+        out = plane.copy()
+        for _ in range(iterations):
+            blurred = signal.fftconvolve(out, psf, mode="same")
+            out *= signal.fftconvolve(plane / np.maximum(blurred, 1e-12), flipped, mode="same")
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    image_mib = plane.nbytes / 2**20
+    print(json.dumps({"mode": mode, "seconds": seconds, "peak_rss_mib": peak, "base_rss_mib": base,
+                      "image_mib": image_mib, "above_base_images": (peak - base) / image_mib,
+                      "dtype": str(out.dtype)}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=4096)
+    parser.add_argument("--iterations", type=int, default=50)
+    parser.add_argument("--regularization", action="store_true", help="ours with wavelet regularization on")
+    parser.add_argument("--child", choices=("ours", "plain"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child, args.size, args.iterations, args.regularization)
+        return
+    results = {}
+    for mode in ("ours", "plain"):
+        command = [sys.executable, __file__, "--child", mode, "--size", str(args.size),
+                   "--iterations", str(args.iterations)] + (["--regularization"] if args.regularization else [])
+        results[mode] = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+        r = results[mode]
+        print(f"{mode:5s}: {r['seconds']:8.2f} s  peak RSS {r['peak_rss_mib']:7.0f} MiB "
+              f"({r['above_base_images']:.2f}x the {r['image_mib']:.0f} MiB image above the "
+              f"{r['base_rss_mib']:.0f} MiB after imports)")
+    print(f"ratio ours/plain: {results['ours']['seconds'] / results['plain']['seconds']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
