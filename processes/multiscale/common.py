@@ -194,8 +194,14 @@ def apply_to_target(image: Image, func: PlaneFunction, *, to_luminance: bool, to
 
     rgb = [pixels[c].astype(np.float64) for c in range(3)]
     if to_luminance and linear:
-        xx, yy, zz = SRGB.rgb_to_xyz(*rgb)
-        new_rgb = SRGB.xyz_to_rgb(xx, np.clip(func(yy.astype(np.float32)), 0, 1), zz)
+        # CIE Y changed, chromaticity kept: the working space's linear R, G and B scaled by Y'/Y
+        # (keeping X and Z instead turns a brightened star's core red-less: its R goes negative)
+        _, yy, _ = SRGB.rgb_to_xyz(*rgb)
+        new_y = np.clip(func(yy.astype(np.float32)), 0, 1).astype(np.float64)
+        lit = yy > 1e-12
+        ratio = np.divide(new_y, yy, out=np.zeros_like(yy), where=lit)
+        new_rgb = [SRGB.encoded(np.clip(np.where(lit, SRGB.linear(channel) * ratio, new_y), 0, 1))
+                   for channel in rgb]
     else:
         lum, a, b = SRGB.rgb_to_lab(*rgb)
         if to_luminance:

@@ -196,7 +196,16 @@ def test_colour_luminance_keeps_chrominance_and_reports_one_plane():
     assert result.outputs["iterations"] == ((5,),)
     out = result.image.pixels
     bright = out[0] > np.percentile(out[0], 99)
-    assert np.median(out[2][bright] / out[0][bright]) == pytest.approx(0.6, abs=0.1)  # CIE X, Z kept
+    # CIE Y deconvolved, chromaticity kept: each pixel's linear R:G:B (the RGB working space's) as it
+    # was (keeping CIE X and Z instead zeroed R in the brightened cores of the corpus master's stars)
+    from processes.kernels.colorspace import SRGB
+
+    def chroma(planes: np.ndarray, a: int, b: int) -> np.ndarray:
+        return SRGB.linear(planes[a][bright]) / SRGB.linear(planes[b][bright])
+
+    np.testing.assert_allclose(chroma(out, 1, 0), chroma(rgb, 1, 0), rtol=1e-4)
+    np.testing.assert_allclose(chroma(out, 2, 0), chroma(rgb, 2, 0), rtol=1e-4)
+    assert out[0][bright].min() > 0 and np.median(out[0][bright]) > np.median(rgb[0][bright])  # brighter cores
     per_channel = Deconvolution(numberOfIterations=5, toLuminance=False).apply(Image(rgb), ExecutionContext())
     assert per_channel.outputs["iterations"] == ((5,), (5,), (5,))
 
