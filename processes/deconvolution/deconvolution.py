@@ -310,6 +310,10 @@ def deconvolve(plane: np.ndarray, psf: np.ndarray, *, algorithm: str = "Richards
     return np.ascontiguousarray(out, dtype=np.float32), done
 
 
+_BAND_ROWS = 256
+"""Rows thresholded at once by the regularization (its temporary masks are this many rows)."""
+
+
 def _regularize(residual: np.ndarray, blurred: np.ndarray | None, rows: tuple[tuple[float, float], ...],
                 coefficients: tuple[float, ...], sigma: float, scaling: tuple[float, ...]) -> None:
     """Threshold the starlet layers of ``residual`` in place (see the module docstring)."""
@@ -327,7 +331,9 @@ def _regularize(residual: np.ndarray, blurred: np.ndarray | None, rows: tuple[tu
             k, amount = rows[j]
             t = np.float32(k * sigma * coefficients[j])
             if t > 0 and amount > 0:
-                layer[np.abs(layer) < t] *= np.float32(1 - amount)  # hard threshold
+                for start in range(0, layer.shape[0], _BAND_ROWS):  # hard threshold, a band at a time:
+                    band = layer[start : start + _BAND_ROWS]       # its masks stay small
+                    band[np.abs(band) < t] *= np.float32(1 - amount)
         residual += layer
     if scale is not None:
         residual *= scale
