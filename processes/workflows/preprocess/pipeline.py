@@ -236,9 +236,20 @@ def light_task(item: Mapping[str, Any]) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - this frame is rejected with the reason; the others go on
         log.warning("preprocess: %s: %s failed: %s", path, step, describe_exception(exc))
         return {"steps": done, "failed": step, "error": describe_exception(exc)}
+    subframe = _subframe_values(image) if item.get("subframe") else None
     plane = luminance(image.pixels)
     del image  # the frame's buffers go before the star measurement's
-    return {"steps": done, "stars": _star_summary(plane)}
+    return {"steps": done, "stars": _star_summary(plane), **({"subframe": subframe} if subframe else {})}
+
+
+def _subframe_values(image: Image) -> dict[str, Any]:
+    """SubframeSelector's measurements of one processed light (its default settings), or ``{"error": reason}``."""
+    from processes.kernels.subframe import as_row_values, measure_subframe
+
+    try:
+        return as_row_values(measure_subframe(image, _process("SubframeSelector").settings()))
+    except (ProcfwError, ValueError) as exc:
+        return {"error": str(exc)}
 
 
 def _process(process_id: str, **parameters: Any) -> Any:
@@ -303,6 +314,8 @@ class _Run:
         self.messages: list[str] = []
         self.results: dict[str, dict[str, Any]] = {}
         self.failures: list[str] = []
+        self.measurements: dict[str, dict[str, Any]] = {}
+        """Per raw light, SubframeSelector's measurements made by its per-frame task (-subframeWeighting+)."""
         self.crop_area: tuple[Rectangle | None] | None = None
         """The area every registered light covers, once computed (in a 1-tuple: None is an answer)."""
         self.crops: dict[str, dict[str, Any]] = {}
@@ -483,8 +496,8 @@ class _Run:
                  "debayering": "debayering"}
         title = " + ".join([*(verbs[name] for name in names), "measuring stars"]) + f" {group.short}"
         icons = [frame_icon(instance) for _, instance in steps]
-        items = [{"steps": icons, "names": names, "index": i, "path": os.path.abspath(raw)}
-                 for i, raw in enumerate(raws)]
+        items = [{"steps": icons, "names": names, "index": i, "path": os.path.abspath(raw),
+                  "subframe": self.options.subframe_weighting} for i, raw in enumerate(raws)]
         executor = self.executor if self.executor is not None else make_executor("serial")
         start = time.perf_counter()
         with self.progress.step(title) as report:
@@ -537,6 +550,8 @@ class _Run:
             self.reject(raw, outcome["failed"], outcome["error"])
             return
         record["stars"] = outcome["stars"]
+        if "subframe" in outcome:
+            self.measurements[raw] = outcome["subframe"]
 
     def choose_reference(self) -> str:
         """The processed file all lights are registered to (see the module docstring)."""
@@ -589,27 +604,27 @@ class _Run:
         return record["current"]
 
     def weigh(self, target: IntegrationSet) -> None:
-        """SubframeSelector over ``target``'s processed lights (before registration, as WBPP): each
-        frame's measurements and weight (:attr:`Options.weighting`) go into its record; a frame
-        the approval expression (:attr:`Options.approval`) refuses is rejected with the reason."""
+        """SubframeSelector's weights and approval for ``target``'s processed lights, from the
+        measurements their per-frame tasks made (before registration, as WBPP): each frame's
+        values and weight (:attr:`Options.weighting`) go into its record; a frame the approval
+        expression (:attr:`Options.approval`) refuses, or that could not be measured, is rejected
+        with the reason."""
         raws = [r for g in target.groups for r in self.active(g)]
-        if not raws:
+        measured = []
+        for index, raw in enumerate(raws):
+            values = self.measurements.get(raw) or {"error": "not measured"}
+            if "error" in values:
+                self.reject(raw, "subframe selection", str(values["error"]))
+            else:
+                measured.append((index, self.lights[raw]["current"], values))
+        if not measured:
             return
-        files = [self.lights[r]["current"] for r in raws]
-        result, _ = self.execute(
-            f"measuring subframes {target.name.removeprefix('master_')}", "SubframeSelector",
-            routine="MeasureSubframes", subframes=[[True, f] for f in files],
-            weightingExpression=self.options.weighting, approvalExpression=self.options.approval,
-        )
-        from procfw.registry import processes
-
-        columns = [c.id for c in processes.get("SubframeSelector").schema()["measurements"].columns]
-        rows = {row["measurementPath"]: row for row in (dict(zip(columns, r)) for r in result.outputs["measurements"])}
-        for raw, file in zip(raws, files):
-            row = rows.get(file)
-            if row is None:
-                self.reject(raw, "subframe selection", "not measured (" + "; ".join(result.messages) + ")")
-                continue
+        selector = _process("SubframeSelector", weightingExpression=self.options.weighting,
+                            approvalExpression=self.options.approval)
+        columns = [c.id for c in type(selector).schema()["measurements"].columns]
+        for cells in selector.evaluate(measured):
+            row = dict(zip(columns, cells))
+            raw = raws[int(row["measurementIndex"])]
             self.lights[raw]["subframe"] = {key: rounded(float(row[f"measurement{key}"]), 6) for key in _SUBFRAME_KEYS}
             if not row["measurementEnabled"]:
                 self.reject(raw, "subframe selection", f"the approval expression {self.options.approval!r} is false "
