@@ -60,6 +60,7 @@ import numpy as np
 import scipy.fft as sfft
 from scipy import ndimage
 
+from processes.deconvolution.regularization import regularize_residual
 from processes.kernels import multiscale as ms
 from processes.multiscale import common
 from processes.multiscale.convolution import variable_shape_kernel
@@ -262,37 +263,30 @@ def deconvolve(plane: np.ndarray, psf: np.ndarray, *, algorithm: str = "Richards
     estimate = observed.copy()
     eps = np.float32(1e-12)
     done = 0
+    limits = [k * sigma * c for (k, _), c in zip(regularization, coefficients)]
+    amounts = [a for _, a in regularization]
     for _ in range(iterations):
         blurred = conv.convolve(estimate)
-        if layers and sigma > 0:
-            residual = np.subtract(observed, blurred)
-            _regularize(residual, blurred if poisson else None, regularization, coefficients, sigma, scaling_function)
-        else:
-            residual = None
         previous = estimate.copy() if convergence > 0 else None
-        if algorithm == "RichardsonLucy":
-            # ratio g / (P∗u), g = P∗u + r' (regularized) or f
-            if residual is None:
-                np.maximum(blurred, eps, out=blurred)
-                np.divide(observed, blurred, out=blurred)
-            else:
-                np.maximum(blurred, eps, out=blurred)
-                np.divide(residual, blurred, out=residual)
-                residual += 1
-                np.maximum(residual, 0, out=residual)
-                blurred = residual
-            residual = None
+        richardson_lucy = algorithm == "RichardsonLucy"
+        if layers and sigma > 0:
+            # in place: the RL ratio g / (P∗u) with g = P∗u + r', or the regularized residual r'
+            regularize_residual(observed, blurred, limits, amounts, scaling_function, poisson=poisson,
+                                ratio=richardson_lucy, eps=float(eps))
+        elif richardson_lucy:
+            np.maximum(blurred, eps, out=blurred)
+            np.divide(observed, blurred, out=blurred)
+        else:
+            np.subtract(observed, blurred, out=blurred)
+        if richardson_lucy:
             spectrum = conv.spectrum(blurred, overwrite=True)
             del blurred
             estimate *= conv.inverse(spectrum, adjoint=True)
             del spectrum
-            blurred = None
         else:
-            if residual is None:
-                residual = np.subtract(observed, blurred, out=blurred)
-            estimate += residual
+            estimate += blurred
             np.maximum(estimate, 0, out=estimate)
-        del blurred, residual
+            del blurred
         if floor is not None:
             estimate += dark * np.maximum(floor - estimate, 0)
         if ceiling is not None:
@@ -308,35 +302,6 @@ def deconvolve(plane: np.ndarray, psf: np.ndarray, *, algorithm: str = "Richards
         return estimate, done
     out = estimate[pad_y[0] : pad_y[0] + plane.shape[0], pad_x[0] : pad_x[0] + plane.shape[1]]
     return np.ascontiguousarray(out, dtype=np.float32), done
-
-
-_BAND_ROWS = 256
-"""Rows thresholded at once by the regularization (its temporary masks are this many rows)."""
-
-
-def _regularize(residual: np.ndarray, blurred: np.ndarray | None, rows: tuple[tuple[float, float], ...],
-                coefficients: tuple[float, ...], sigma: float, scaling: tuple[float, ...]) -> None:
-    """Threshold the starlet layers of ``residual`` in place (see the module docstring)."""
-    scale = None
-    if blurred is not None:
-        level = float(np.median(blurred))
-        if level > 0:
-            scale = np.sqrt(np.maximum(blurred, np.float32(1e-6 * level)) / np.float32(level))
-            residual /= scale
-    levels = ms.iter_starlet(residual, len(rows), scaling_function=scaling)  # works on its own copy
-    for j, layer in enumerate(levels):
-        if j == 0:
-            residual[...] = 0  # the sum of the processed layers accumulates in place
-        if j < len(rows):
-            k, amount = rows[j]
-            t = np.float32(k * sigma * coefficients[j])
-            if t > 0 and amount > 0:
-                for start in range(0, layer.shape[0], _BAND_ROWS):  # hard threshold, a band at a time:
-                    band = layer[start : start + _BAND_ROWS]       # its masks stay small
-                    band[np.abs(band) < t] *= np.float32(1 - amount)
-        residual += layer
-    if scale is not None:
-        residual *= scale
 
 
 class Deconvolution(Process):
