@@ -220,8 +220,13 @@ def _padding(shape: tuple[int, int], psf: np.ndarray) -> tuple[tuple[int, int], 
 
 
 def _noise_sigma(plane: np.ndarray, scaling: tuple[float, ...], coefficient: float) -> float:
-    first = next(ms.iter_starlet(plane, 1, scaling_function=scaling))
-    return common.estimate_sigma(first) / coefficient
+    """σ of the noise of ``plane`` (float32): MAD/0.6745 of its first starlet layer over its
+    noise coefficient, with one plane of work memory."""
+    work = ms.smooth(plane, np.empty_like(plane), scaling)
+    np.subtract(plane, work, out=work)  # the first layer
+    np.abs(work, out=work)
+    median = float(np.median(work.ravel(), overwrite_input=True)) if work.size else 0.0
+    return median / 0.6745 / coefficient
 
 
 def deconvolve(plane: np.ndarray, psf: np.ndarray, *, algorithm: str = "RichardsonLucy", iterations: int = 10,

@@ -159,6 +159,28 @@ def dynamic_range(plane: np.ndarray, low: float, high: float) -> np.ndarray:
     return plane
 
 
+def dering(result: np.ndarray, original: np.ndarray, dark: float, bright: float) -> np.ndarray:
+    """PCL's deringing (UnsharpMask's ``deringingDark``/``deringingBright``) of ``result``
+    (channels, h, w; float64) against ``original``: the ratio of the result to the original
+    (both offset to be positive) rescaled to [0, 1]; where a channel's ratio is under its
+    median, dark rings are lifted by ``10·dark`` times the shortfall, and bright ones lowered
+    by ``10·bright`` times the excess above it.  Returns a new array."""
+    kd, kb = 10 * dark, 10 * bright
+    pmin = float(result.min())
+    pmin = (-pmin if pmin < 0 else pmin) + 0.001
+    result = result + pmin
+    ratio = result / (original + pmin)
+    lo, hi = float(ratio.min()), float(ratio.max())
+    ratio = (ratio - lo) / (hi - lo) if hi > lo else np.zeros_like(ratio)
+    for c in range(result.shape[0]):
+        median = float(np.median(ratio[c]))
+        if kd > 0:
+            result[c] += kd * np.clip(median - ratio[c], 0, 1)
+        if kb > 0:
+            result[c] -= kb * np.clip(ratio[c] - median, 0, 1)
+    return result - pmin
+
+
 def _luminance(pixels: np.ndarray) -> np.ndarray:
     if pixels.shape[0] < 3:
         return pixels[0].astype(np.float64)

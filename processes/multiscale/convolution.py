@@ -6,9 +6,16 @@
 falls to 1 %), squeezed to ``aspectRatio`` along its minor axis and rotated by
 ``rotationAngle`` degrees, normalized to unit sum.  PCL resamples the circular kernel with
 bicubic interpolation to squeeze and rotate it; procfw evaluates the elliptical function
-exactly instead.  ``mode=Image`` convolves with the image of view ``viewId`` (normalized);
-``mode=Library`` (PixInsight's filter-library source code) is refused.  Edges are extended
-symmetrically (−1 → 0), as PCL's convolutions do.
+exactly instead.  ``mode=Image`` convolves with the image of view ``viewId`` (normalized).
+``mode=Library``: ``filterSource`` is a filter's library source (its first filter is used,
+:mod:`processes.multiscale.filter_library`), applied as PCL's Convolution module does: a
+``KernelFilter`` is convolved (the kernel rotated by 180°), a ``SeparableFilter``
+correlated by its row vector along rows and its column vector down columns; the result is
+divided by the filter's weight (the coefficients' sum; 1 when it is under 1e-20); a
+high-pass filter (PCL's rule) is then truncated to [0, 1] or, with ``rescaleHighPass``,
+rescaled into it (over all channels) when it leaves it.  :func:`library_filter_source` picks
+a filter by name from a ``.filters`` file.  Edges are extended symmetrically (−1 → 0), as
+PCL's convolutions do.
 
 **UnsharpMask**: with ``G`` the Gaussian of ``sigma`` truncated at 5 % (PCL's
 ``GaussianFilter(sigma, 0.05)``), ``a = 1 − 0.499·amount``, each nominal channel becomes
@@ -30,12 +37,14 @@ import numpy as np
 from scipy import ndimage, signal
 
 from processes.multiscale import common
+from processes.multiscale.filter_library import FilterSourceError, LibraryFilter, parse_filters, read_filter_library
 from procfw.errors import ExecutionError
 from procfw.image import Image
 from procfw.params import Boolean, Enumeration, Float, String, param
 from procfw.process import ExecutionContext, Process
 
-__all__ = ["Convolution", "UnsharpMask", "convolve", "gaussian_taps", "variable_shape_kernel"]
+__all__ = ["Convolution", "UnsharpMask", "convolve", "gaussian_taps", "library_filter_source",
+           "variable_shape_kernel"]
 
 _FFT_ABOVE = 31  # kernels wider than this go through FFT convolution
 
@@ -102,8 +111,8 @@ class Convolution(Process):
                                      description="Minor/major axis ratio of the parametric filter."))
     rotationAngle: float = param(Float(minimum=0, maximum=180, default=0, precision=2,
                                        description="Rotation of the parametric filter (degrees)."))
-    filterSource: str = param(String(default="", description="Filter library source code (Library mode; "
-                                                              "not implemented)."))
+    filterSource: str = param(String(default="", description="Filter library source code of the filter "
+                                                              "(Library mode; its first filter is used)."))
     rescaleHighPass: bool = param(Boolean(default=False, description="Rescale the result of a high-pass library "
                                                                      "filter (Library mode)."))
     viewId: str = param(String(default="", description="The view whose image is the kernel (Image mode)."))
@@ -125,10 +134,46 @@ class Convolution(Process):
             if not total > 0:
                 raise ExecutionError(f"Convolution: the kernel image {self.viewId!r} adds up to {total:g}, not > 0")
             return kernel / total
-        raise ExecutionError("Convolution: mode=Library (PixInsight's filter-library source) is not implemented; "
-                             "use mode=Parametric or mode=Image")
+        return self.library_filter().kernel()
+
+    def library_filter(self) -> LibraryFilter:
+        """The first filter of ``filterSource`` (Library mode)."""
+        if not self.filterSource.strip():
+            raise ExecutionError("Convolution: mode=Library needs filterSource (a KernelFilter or SeparableFilter "
+                                 "definition, as in PixInsight's .filters files)")
+        try:
+            filters = parse_filters(self.filterSource, "Convolution filterSource")
+        except FilterSourceError as exc:
+            raise ExecutionError(str(exc)) from None
+        if not filters:
+            raise ExecutionError("Convolution: filterSource defines no filter (only comments or blanks)")
+        return filters[0]
+
+    def _apply_library(self, image: Image) -> Image:
+        flt = self.library_filter()
+        weight = flt.weight if abs(flt.weight) >= 1e-20 else 1.0
+        out = np.empty(image.pixels.shape, dtype=np.float64)
+        for c in range(out.shape[0]):
+            plane = image.pixels[c].astype(np.float64)
+            if flt.separable:
+                plane = ndimage.correlate1d(plane, flt.row, axis=1, mode="reflect")
+                out[c] = ndimage.correlate1d(plane, flt.col, axis=0, mode="reflect")
+            else:
+                out[c] = convolve(plane, flt.coefficients[::-1, ::-1])  # type: ignore[index]
+        if weight != 1:
+            out /= weight
+        if flt.high_pass:
+            lo, hi = float(out.min()), float(out.max())
+            if self.rescaleHighPass:  # PCL's Image::Normalize(): over all channels, only when out of range
+                if (lo < 0 or hi > 1) and hi > lo:
+                    out = (out - lo) / (hi - lo)
+            else:
+                np.clip(out, 0, 1, out=out)
+        return image.with_pixels(out.astype(np.float32))
 
     def apply(self, image: Image, context: ExecutionContext) -> Image:
+        if self.mode == "Library":
+            return self._apply_library(image)
         kernel = self.kernel(context)
         out = image.pixels.copy()
         for c in range(out.shape[0]):
@@ -136,21 +181,18 @@ class Convolution(Process):
         return image.with_pixels(out)
 
 
-def _dering(result: np.ndarray, original: np.ndarray, dark: float, bright: float) -> np.ndarray:
-    kd, kb = 10 * dark, 10 * bright
-    pmin = float(result.min())
-    pmin = (-pmin if pmin < 0 else pmin) + 0.001
-    result = result + pmin
-    ratio = result / (original + pmin)
-    lo, hi = float(ratio.min()), float(ratio.max())
-    ratio = (ratio - lo) / (hi - lo) if hi > lo else np.zeros_like(ratio)
-    for c in range(result.shape[0]):
-        median = float(np.median(ratio[c]))
-        if kd > 0:
-            result[c] += kd * np.clip(median - ratio[c], 0, 1)
-        if kb > 0:
-            result[c] -= kb * np.clip(ratio[c] - median, 0, 1)
-    return result - pmin
+def library_filter_source(path: str, name: str) -> str:
+    """The source of the filter ``name`` in the library file ``path`` (``.filters``), for
+    Convolution's ``filterSource``: PixInsight's Library mode picks a filter by name the same way."""
+    try:
+        filters = read_filter_library(path)
+    except FilterSourceError as exc:
+        raise ExecutionError(str(exc)) from None
+    for flt in filters:
+        if flt.name == name:
+            return flt.to_source()
+    names = ", ".join(repr(f.name) for f in filters) or "none"
+    raise ExecutionError(f"Convolution: the filter library {path} has no filter named {name!r} (it has {names})")
 
 
 class UnsharpMask(Process):
@@ -187,7 +229,7 @@ class UnsharpMask(Process):
             blurred = convolve(planes[c], taps).astype(np.float32)  # PCL's mask is a float32 image
             out[c] = a1 * planes[c].astype(np.float64) - a2 * blurred
         if self.deringing:
-            out = _dering(out, planes.astype(np.float64), self.deringingDark, self.deringingBright)
+            out = common.dering(out, planes.astype(np.float64), self.deringingDark, self.deringingBright)
         return common.dynamic_range(out, self.rangeLow, self.rangeHigh)
 
     def apply(self, image: Image, context: ExecutionContext) -> Image:

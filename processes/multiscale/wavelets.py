@@ -18,10 +18,14 @@ starlet transform (the scaling function of the icon, taps ``2^j`` apart, or
   ``noiseThresholdingAmount``;
 * ``biasEnabled``: multiplied by ``1 + bias``;
 
-the layers kept are added up, the result is truncated and rescaled by the dynamic range
-extension (``lowRange``, ``highRange``) and, with ``linearMask``, blended with the original
-through the linear mask.  ``largeScaleFunction`` other than ``NoFunction`` and
-``deringing`` are refused; the preview parameters are kept for icons.
+the layers kept are added up; with ``deringing``, PCL's deringing of UnsharpMask
+(:func:`processes.multiscale.common.dering`: ``deringingDark``, ``deringingBright``) is
+applied to the result against the processed plane (PixInsight's own MLT/ATWT deringing is
+unpublished); the result is truncated and rescaled by the dynamic range extension
+(``lowRange``, ``highRange``) and, with ``linearMask``, blended with the original through
+the linear mask.  ``largeScaleFunction`` other than ``NoFunction`` is refused (PixInsight's
+transfer functions of the residual are unpublished); ``outputDeringingMaps`` (new windows in
+PixInsight) and the preview parameters are kept for icons, with no effect.
 """
 
 from __future__ import annotations
@@ -164,14 +168,17 @@ class _Wavelets:
         out = reconstruct(self._levels(np.asarray(plane, dtype=np.float32)), self.layers, coefficients,
                           soft=self.softThresholding, noise_thresholding=thresholding, sigma_of=sigma_of,
                           reach=self.reach())
+        if self.deringing and (self.deringingDark > 0 or self.deringingBright > 0):
+            original = np.asarray(plane, dtype=np.float64)[None]
+            out = common.dering(out.astype(np.float64)[None], original, self.deringingDark,
+                                self.deringingBright)[0].astype(np.float32)
         return common.dynamic_range(out, self.lowRange, self.highRange)
 
     def apply(self, image: Image, context: ExecutionContext) -> Image:
         if self.largeScaleFunction != "NoFunction":
             raise ExecutionError(f"{self.process_id}: largeScaleFunction={self.largeScaleFunction} is not "
-                                 "implemented (only NoFunction)")
-        if self.deringing:
-            raise ExecutionError(f"{self.process_id}: deringing is not implemented; set deringing=false")
+                                 "implemented (PixInsight's large-scale transfer functions are unpublished); "
+                                 "use largeScaleFunction=NoFunction")
         out = common.apply_to_target(image, self.process_plane, to_luminance=self.toLuminance,
                                      to_chrominance=self.toChrominance, linear=self.linear,
                                      process_id=self.process_id)
@@ -195,12 +202,12 @@ _SHARED = {
     "softThresholding": Boolean(default=True, description="Soft (shrink) instead of hard thresholding."),
     "useMultiresolutionSupport": Boolean(default=False, description=(
         "Estimate the noise with the multiresolution support instead of the first layer's MAD.")),
-    "deringing": Boolean(default=False, description="Deringing (not implemented: refused)."),
+    "deringing": Boolean(default=False, description="PCL's (UnsharpMask's) deringing of the result."),
     "deringingDark": Float(minimum=0, maximum=1, default=0.1, precision=4,
         description="Deringing of dark rings."),
     "deringingBright": Float(minimum=0, maximum=1, default=0, precision=4,
         description="Deringing of bright rings."),
-    "outputDeringingMaps": Boolean(default=False, description="Create the deringing maps."),
+    "outputDeringingMaps": Boolean(default=False, description="Create the deringing maps (no effect here)."),
 }
 """Parameters MultiscaleLinearTransform and ATrousWaveletTransform declare alike."""
 

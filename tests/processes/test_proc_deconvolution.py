@@ -319,3 +319,45 @@ def test_dct_and_fft_convolutions_equal_symmetric_edge_correlation(kernel: np.nd
         got = FFTConvolver(kernel, padded.shape).convolve(padded)[ty : ty + 45, tx : tx + 38]
         # the padding is the kernel's half-size: exact away from wrap-around
     np.testing.assert_allclose(got, expected, atol=2e-6)
+
+
+def _plain_regularized(f, b, taps, limits, amounts, poisson, ratio):
+    """The regularized residual (or RL ratio) written plainly with scipy.ndimage, in float64."""
+    f, b = f.astype(np.float64), b.astype(np.float64)
+    scale = np.sqrt(np.maximum(b, 1e-6 * np.median(b)) / np.median(b)) if poisson else 1.0
+    level = (f - b) / scale
+    total = np.zeros_like(level)
+    for j, (t, a) in enumerate(zip(limits, amounts)):
+        h = np.zeros((len(taps) - 1) * 2**j + 1)
+        h[:: 2**j] = taps
+        if h.size > min(level.shape):
+            smoother = np.zeros_like(level)  # a filter wider than the plane leaves zeros (PCL)
+        else:
+            smoother = ndimage.correlate1d(ndimage.correlate1d(level, h, axis=0, mode="reflect"), h, axis=1,
+                                           mode="reflect")
+        w = level - smoother
+        total += np.where(np.abs(w) < t, (1 - a) * w, w)
+        level = smoother
+    total = (total + level) * scale
+    return np.maximum(total / np.maximum(b, 1e-12) + 1, 0) if ratio else total
+
+
+@pytest.mark.parametrize("shape", [(150, 97), (23, 41), (7, 9)])
+@pytest.mark.parametrize("layers", [1, 2, 4])
+@pytest.mark.parametrize("poisson,ratio", [(False, True), (True, False), (True, True)])
+def test_banded_regularization_equals_the_plain_starlet_threshold(shape, layers, poisson, ratio):
+    from processes.deconvolution.regularization import regularize_residual
+    from processes.kernels.multiscale import B3_SPLINE, LINEAR_INTERPOLATION
+
+    rng = np.random.default_rng(layers)
+    f = (0.05 + 0.1 * rng.random(shape)).astype(np.float32)
+    b = (f + rng.normal(0, 0.01, shape)).astype(np.float32)
+    limits, amounts = [0.02, 0.01, 0.005, 0.0][:layers], [1.0, 0.5, 0.3, 1.0][:layers]
+    for taps in (B3_SPLINE, LINEAR_INTERPOLATION):
+        expected = _plain_regularized(f, b, np.array(taps), limits, amounts, poisson, ratio)
+        for band in (256, 10):  # one band, and bands narrower than the levels' halo
+            got = regularize_residual(f, b.copy(), limits, amounts, taps, poisson=poisson, ratio=ratio,
+                                      band_rows=band)
+            # float32 work against float64: a coefficient within rounding of its threshold may go either way
+            mismatch = np.abs(got - expected) > 1e-5 * (1 + np.abs(expected))
+            assert mismatch.mean() < 1e-3, (taps, band, np.abs(got - expected).max())

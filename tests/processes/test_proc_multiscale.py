@@ -124,8 +124,29 @@ def test_the_gaussian_transform_and_the_targets():
     assert luminance_only.shape == rgb.pixels.shape and not np.allclose(luminance_only, out)
     with pytest.raises(ExecutionError, match="toLuminance and toChrominance"):
         smooth.evolve(toLuminance=False, toChrominance=False).apply(rgb, ExecutionContext())
-    with pytest.raises(ExecutionError, match="deringing"):
-        smooth.evolve(deringing=True).apply(rgb, ExecutionContext())
+    with pytest.raises(ExecutionError, match="largeScaleFunction=Log10 is not implemented"):
+        smooth.evolve(largeScaleFunction="Log10").apply(rgb, ExecutionContext())
+
+
+@pytest.mark.parametrize("process", [MultiscaleLinearTransform, ATrousWaveletTransform])
+def test_deringing_fills_the_dark_ring_of_a_sharpened_star(process):
+    yy, xx = np.mgrid[:64, :64]
+    star = (0.1 + 0.6 * np.exp(-((xx - 32) ** 2 + (yy - 32) ** 2) / (2 * 2.0**2))).astype(np.float32)
+    boost = (True, True, 0.5, False, 3.0, 1.0, 1)
+    keep = (True, True, 0.0, False, 3.0, 1.0, 1)
+    sharpen = process(layers=(boost, boost, boost, keep, keep), highRange=1.0)  # no rescaling of the peak
+    ring = (np.hypot(xx - 32, yy - 32) > 4) & (np.hypot(xx - 32, yy - 32) < 12)
+
+    def run(dark: float) -> tuple[float, float, float]:
+        out = sharpen.evolve(deringing=dark > 0, deringingDark=dark).apply(Image(star[None]), ExecutionContext())
+        plane = out.pixels[0]  # how far the ring dips under the background; the background; the peak
+        return 0.1 - float(plane[ring].min()), float(np.median(plane)), float(plane.max())
+
+    plain, light, strong = run(0.0), run(0.02), run(0.1)
+    assert plain[0] > 0.012  # the bias digs a ring (0.017 deep)
+    assert light[0] < 0.1 * plain[0] and strong[0] < light[0]  # lifted: 0.017 -> -0.0007 -> -0.0048
+    for background, peak in (light[1:], strong[1:]):
+        assert background == pytest.approx(0.1, abs=1e-4) and peak == pytest.approx(plain[2], rel=1e-4)
 
 
 def test_schema_icons_and_bad_values():

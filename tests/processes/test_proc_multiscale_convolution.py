@@ -45,7 +45,7 @@ def test_elliptical_rotated_and_peaky_kernels():
     np.testing.assert_allclose(peaky[0], expected, atol=2e-6)
 
 
-def test_image_mode_uses_the_view_and_library_mode_is_refused():
+def test_image_mode_uses_the_view():
     workspace = Workspace()
     kernel = np.zeros((1, 5, 5), np.float32)
     kernel[0, 2, 1:4] = 1
@@ -54,8 +54,77 @@ def test_image_mode_uses_the_view_and_library_mode_is_refused():
     Convolution(mode="Image", viewId="psf").execute_on(view)
     expected = ndimage.correlate1d(IMAGE.pixels[1].astype(np.float64), np.ones(3) / 3, axis=1, mode="reflect")
     np.testing.assert_allclose(view.image.pixels[1], expected, atol=2e-6)
-    with pytest.raises(ExecutionError, match="Library"):
-        Convolution(mode="Library", filterSource="whatever").apply(IMAGE, ExecutionContext())
+
+
+_LIBRARY = """// a PixInsight filter library (.filters), as PCL's FilterParser reads it
+KernelFilter {
+   name { Skewed 3x3 }
+   coefficients {
+       1.000000  2.000000  0.000000
+       0.000000  4.000000  0.000000   /* a block
+       comment */  0.000000  0.000000  1.000000
+   }
+}
+SeparableFilter {
+   name { Binomial 5 }
+   row-vector { 1 4 6 4 1 }
+   col-vector { 1 2 1 0 0 }
+}
+KernelFilter {
+   name { Laplacian }
+   coefficients { 0 -1 0  -1 4 -1  0 -1 0 }
+}
+"""
+
+
+def test_library_mode_convolves_as_pcl_does(tmp_path):
+    from processes.multiscale.convolution import library_filter_source
+
+    path = tmp_path / "test.filters"
+    path.write_text(_LIBRARY)
+    planes = IMAGE.pixels.astype(np.float64)
+    # KernelFilter: a true convolution (the kernel rotated by 180°) divided by its weight (8)
+    skewed = np.array([[1, 2, 0], [0, 4, 0], [0, 0, 1]], dtype=np.float64)
+    out = Convolution(mode="Library", filterSource=library_filter_source(str(path), "Skewed 3x3")).apply(
+        IMAGE, ExecutionContext()).pixels
+    np.testing.assert_allclose(out[2], ndimage.convolve(planes[2], skewed, mode="reflect") / 8, atol=2e-6)
+    # SeparableFilter: row vector along the rows, column vector down the columns, / (16·4)
+    source = library_filter_source(str(path), "Binomial 5")
+    out = Convolution(mode="Library", filterSource=source).apply(IMAGE, ExecutionContext()).pixels
+    expected = ndimage.correlate(planes[0], np.outer([1, 2, 1, 0, 0], [1, 4, 6, 4, 1]), mode="reflect") / 64
+    np.testing.assert_allclose(out[0], expected, atol=2e-6)
+    # high pass (weight 0 -> 1): truncated to [0, 1], or rescaled into it over all channels
+    laplacian = np.array([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], dtype=np.float64)
+    raw = np.stack([ndimage.convolve(p, laplacian, mode="reflect") for p in planes])
+    source = library_filter_source(str(path), "Laplacian")
+    out = Convolution(mode="Library", filterSource=source).apply(IMAGE, ExecutionContext()).pixels
+    np.testing.assert_allclose(out, np.clip(raw, 0, 1), atol=2e-6)
+    out = Convolution(mode="Library", filterSource=source, rescaleHighPass=True).apply(IMAGE, ExecutionContext())
+    np.testing.assert_allclose(out.pixels, (raw - raw.min()) / (raw.max() - raw.min()), atol=2e-6)
+    # the source written back parses to the same filter, and icons keep it
+    icon = Convolution(mode="Library", filterSource=source)
+    back = loads_icons(dumps_icons({"C": icon}, "xpsm"), "xpsm").icons["C"]
+    assert back.filterSource == source
+    with pytest.raises(ExecutionError, match="no filter named 'Gauss'.*'Skewed 3x3', 'Binomial 5', 'Laplacian'"):
+        library_filter_source(str(path), "Gauss")
+
+
+@pytest.mark.parametrize("source,message", [
+    ("", "needs filterSource"),
+    ("// nothing", "defines no filter"),
+    ("KernelFilter { name { A } coefficients { 1 2 3 4 } }", r"filterSource:1:\d+: The kernel filter is too small"),
+    ("KernelFilter { name { A } coefficients { 1 1 1 1 1 1 1 1 } }", "Non-square kernel filter"),
+    ("SeparableFilter { name { A } row-vector { 1 2 1 } col-vector { 1 1 1 1 1 } }", "Incongruent separable column"),
+    ("SeparableFilter { name { A } row-vector { 1 2 1 1 } }", "Invalid even row filter length"),
+    ("KernelFilter {\n name { A }\n coefficients { 1 x 1 1 1 1 1 1 1 }\n}", r":3:\d+: 'x' is not a number"),
+    ("KernelFilter { name { A } row-vector { 1 2 1 } }", "Invalid kernel filter parameter 'row-vector'"),
+    ("BoxFilter { name { A } }", "Unknown filter type 'BoxFilter'"),
+    ("KernelFilter { coefficients { 1 1 1 1 1 1 1 1 1 } }", "Missing filter name"),
+    ("KernelFilter { name { A } coefficients { 1 1 1 1 1 1 1 1 1 }", "Missing right bracket"),
+])
+def test_library_mode_errors_name_the_rule_broken(source: str, message: str):
+    with pytest.raises(ExecutionError, match=message):
+        Convolution(mode="Library", filterSource=source).apply(IMAGE, ExecutionContext())
 
 
 def test_unsharp_mask_equals_its_formula_and_dering_and_ranges():
