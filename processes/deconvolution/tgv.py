@@ -25,8 +25,17 @@ its total flux) is kept.
 Components: ``rgbkMode`` processes every channel (grey, or each of R, G, B) with the ``L``
 parameters; otherwise a grey channel takes the ``L`` parameters, a colour image is
 converted to CIE L*a*b*: L* with the ``L`` parameters (``filterEnabledL``), a* and b* with
-the ``C`` parameters (``filterEnabledC``).  The support image (``supportEnabled`` and its
-settings) is refused when enabled; its parameters are kept for icons.
+the ``C`` parameters (``filterEnabledC``).
+
+**Local support** (``supportEnabled``; procfw's mapping, PixInsight's is unpublished): the
+support ``S`` is the first channel of view ``supportViewId`` (the image's size) or, with no
+``supportViewId``, the image itself (its CIE L* when it is in colour); its
+``supportRemovedWaveletLayers`` smallest starlet layers are removed (the B3 spline
+smoothing of that scale), then it goes through a histogram transformation (shadows
+``supportShadowsClip``, highlights ``supportHighlightsClip``, midtones
+``supportMidtonesBalance``) into [0, 1]; both weights become ``α(x)·(1 − S(x))``: full
+denoising where the support is dark (low signal), none where it is white.
+``supportPreview`` has no effect.
 """
 
 from __future__ import annotations
@@ -72,13 +81,34 @@ def edge_weight(plane: np.ndarray, edge_protection: float) -> np.ndarray:
     return (edge_protection / np.maximum(magnitude, edge_protection)).astype(np.float32)
 
 
+def support_map(plane: np.ndarray, removed_layers: int = 0, shadows: float = 0.0, highlights: float = 1.0,
+                midtones: float = 0.5) -> np.ndarray:
+    """The local support of the module docstring from a 2-D ``plane`` (float32, [0, 1])."""
+    from processes.kernels import multiscale as ms
+    from processes.kernels.mtf import histogram_transform
+
+    support = np.asarray(plane, dtype=np.float32)
+    for smoothed in ms.smoothings(support, removed_layers):
+        support = smoothed
+    if highlights <= shadows:
+        raise ValueError(f"the support's supportHighlightsClip={highlights:g} must exceed "
+                         f"supportShadowsClip={shadows:g}")
+    return histogram_transform(support, shadows, midtones, highlights).astype(np.float32, copy=False)
+
+
 def tgv_denoise(plane: np.ndarray, strength: float, edge_protection: float, smoothness: float,
-                iterations: int, convergence: float = 0.0) -> tuple[np.ndarray, int]:
-    """TGV² denoising of a 2-D plane (see the module docstring): (float32 plane, iterations done)."""
+                iterations: int, convergence: float = 0.0,
+                support: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """TGV² denoising of a 2-D plane (see the module docstring): (float32 plane, iterations done);
+    ``support`` (the plane's shape, [0, 1]) scales both weights by ``1 − support``."""
     f = np.asarray(plane, dtype=np.float32)
     if f.shape[0] < 2 or f.shape[1] < 2 or strength <= 0 or iterations < 1:
         return f.copy(), 0
     alpha1 = np.float32(strength * edge_protection) * edge_weight(f, edge_protection)
+    if support is not None:
+        if support.shape != f.shape:
+            raise ValueError(f"the support is {support.shape}, the plane {f.shape}")
+        alpha1 *= 1 - np.clip(support, 0, 1).astype(np.float32)
     alpha0 = np.float32(smoothness) * alpha1
     tau = sigma = _STEP
     u = f.copy()
@@ -170,35 +200,60 @@ class TGVDenoise(Process):
     convergenceEnabledC: bool = param(Boolean(default=False, description="Stop the C iterations at convergence."))
     convergenceLimitL: float = param(_convergence_limit())
     convergenceLimitC: float = param(_convergence_limit())
-    supportEnabled: bool = param(Boolean(default=False, description="Local support image (not implemented: "
-                                                                   "refused when enabled with a supportViewId)."))
+    supportEnabled: bool = param(Boolean(default=False, description="Modulate the denoising by a local "
+                                                                   "support image (1 − support)."))
     supportViewId: str = param(String(default="", description="The support image's view (empty: the image's "
                                                               "own lightness; not implemented)."))
     supportPreview: bool = param(Boolean(default=False, description="Show the support (no effect here)."))
     supportRemovedWaveletLayers: int = param(UInt32(minimum=0, maximum=8, default=0, description=(
-        "Wavelet layers removed from the support (not implemented).")))
+        "Small-scale wavelet layers removed from the support.")))
     supportShadowsClip: float = param(Float(minimum=0, maximum=1, default=0, precision=5, description=(
-        "Shadows clipping of the support (not implemented).")))
+        "Shadows clipping of the support.")))
     supportHighlightsClip: float = param(Float(minimum=0, maximum=1, default=1, precision=5, description=(
-        "Highlights clipping of the support (not implemented).")))
+        "Highlights clipping of the support.")))
     supportMidtonesBalance: float = param(Float(minimum=0, maximum=1, default=0.5, precision=5, description=(
-        "Midtones balance of the support (not implemented).")))
+        "Midtones balance of the support.")))
 
-    def _run(self, plane: np.ndarray, suffix: str) -> tuple[np.ndarray, int]:
+    def _run(self, plane: np.ndarray, suffix: str, support: np.ndarray | None = None) -> tuple[np.ndarray, int]:
         g = lambda name: getattr(self, name + suffix)  # noqa: E731
         limit = g("convergenceLimit") if g("convergenceEnabled") else 0.0
-        return tgv_denoise(plane, g("strength"), g("edgeProtection"), g("smoothness"), g("maxIterations"), limit)
+        return tgv_denoise(plane, g("strength"), g("edgeProtection"), g("smoothness"), g("maxIterations"), limit,
+                           support)
+
+    def support(self, image: Image, context: ExecutionContext | None) -> np.ndarray | None:
+        """The local support (see the module docstring) for ``image``, or None."""
+        if not self.supportEnabled:
+            return None
+        pixels = image.pixels
+        if self.supportViewId:
+            name = f"supportViewId={self.supportViewId!r}"
+            if context is None:
+                raise ExecutionError(f"TGVDenoise: no workspace to find the support view {name}")
+            source = context.image(self.supportViewId).pixels
+            if source.shape[1:] != pixels.shape[1:]:
+                raise ExecutionError(f"TGVDenoise: the support {name} is {source.shape[2]}x{source.shape[1]}, the "
+                                     f"image {pixels.shape[2]}x{pixels.shape[1]}")
+            plane = source[0]
+        elif pixels.shape[0] >= 3:
+            from processes.kernels.colorspace import SRGB
+
+            plane = SRGB.lightness(*(pixels[c].astype(np.float64) for c in range(3))).astype(np.float32)
+        else:
+            plane = pixels[0]
+        if self.supportHighlightsClip <= self.supportShadowsClip:
+            raise self.invalid("supportHighlightsClip", self.supportHighlightsClip,
+                               f"must exceed supportShadowsClip={self.supportShadowsClip:g}")
+        return support_map(plane, self.supportRemovedWaveletLayers, self.supportShadowsClip,
+                           self.supportHighlightsClip, self.supportMidtonesBalance)
 
     def apply(self, image: Image, context: ExecutionContext) -> ProcessOutput:
-        if self.supportEnabled and self.supportViewId:
-            raise ExecutionError(f"TGVDenoise: supportEnabled with supportViewId={self.supportViewId!r} (a local "
-                                 "support image) is not implemented; set supportEnabled=false")
+        support = self.support(image, context)
         pixels = image.pixels
         out = pixels.copy()
         if pixels.shape[0] < 3 or self.rgbkMode:
             if self.filterEnabledL:
                 for c in range(3 if pixels.shape[0] >= 3 else 1):
-                    out[c] = self._run(pixels[c], "L")[0]
+                    out[c] = self._run(pixels[c], "L", support)[0]
             return ProcessOutput(image=image.with_pixels(out))
         if not (self.filterEnabledL or self.filterEnabledC):
             return ProcessOutput(image=image.with_pixels(out))
@@ -206,10 +261,10 @@ class TGVDenoise(Process):
 
         lum, a, b = SRGB.rgb_to_lab(*(pixels[c].astype(np.float64) for c in range(3)))
         if self.filterEnabledL:
-            lum = self._run(lum, "L")[0].astype(np.float64)
+            lum = self._run(lum, "L", support)[0].astype(np.float64)
         if self.filterEnabledC:
-            a = self._run(a, "C")[0].astype(np.float64)
-            b = self._run(b, "C")[0].astype(np.float64)
+            a = self._run(a, "C", support)[0].astype(np.float64)
+            b = self._run(b, "C", support)[0].astype(np.float64)
         rgb = SRGB.lab_to_rgb(lum, a, b)
         for c in range(3):
             out[c] = np.clip(rgb[c], 0, 1)

@@ -282,6 +282,38 @@ def test_tgv_denoise_minimizes_its_energy_and_stops_at_convergence():
     np.testing.assert_allclose(kept[6:-6, 6:-6], ramp[6:-6, 6:-6], atol=3e-3)  # Neumann edges aside
 
 
+def test_tgv_support_image_protects_where_it_is_bright():
+    _, clean, noisy = _noisy_field()
+    workspace = Workspace()
+    half = np.zeros((1, *noisy.shape), np.float32)
+    half[0, :, noisy.shape[1] // 2 :] = 1  # protect the right half
+    workspace.add_image(Image(half), "support")
+    view = workspace.add_image(Image(noisy[None].copy()), "target").main_view
+    TGVDenoise(supportEnabled=True, supportViewId="support").execute_on(view)
+    out = view.image.pixels[0]
+    left, right = np.s_[:, : noisy.shape[1] // 2 - 4], np.s_[:, noisy.shape[1] // 2 + 4 :]
+    background = clean < 0.0501
+    assert np.std(out[left][background[left]]) < 0.5 * np.std(noisy[left][background[left]])
+    np.testing.assert_allclose(out[right], noisy[right], atol=1e-6)  # α·(1 − 1) = 0: untouched
+    # the image's own support: its 2 smallest layers removed (B3 smoothings), clipped and stretched
+    from processes.deconvolution.tgv import support_map
+
+    b3 = np.array([1, 4, 6, 4, 1]) / 16
+    smooth = noisy.astype(np.float64)
+    for step in (1, 2):
+        taps = np.zeros(4 * step + 1)
+        taps[::step] = b3
+        smooth = ndimage.correlate1d(ndimage.correlate1d(smooth, taps, axis=0, mode="reflect"), taps, axis=1,
+                                     mode="reflect")
+    x = np.clip((smooth - 0.04) / (0.5 - 0.04), 0, 1)
+    m = 0.2
+    expected = (m - 1) * x / ((2 * m - 1) * x - m)  # the midtones transfer function
+    np.testing.assert_allclose(support_map(noisy, 2, 0.04, 0.5, m), expected, atol=1e-5)
+    with pytest.raises(ParameterError, match="supportHighlightsClip"):
+        TGVDenoise(supportEnabled=True, supportShadowsClip=0.5, supportHighlightsClip=0.4).apply(
+            Image(noisy[None]), ExecutionContext())
+
+
 def test_tgv_colour_modes_and_conformance():
     _, clean, noisy = _noisy_field()
     background = clean < 0.0501
@@ -292,7 +324,7 @@ def test_tgv_colour_modes_and_conformance():
         assert np.std(out[1][background]) < 0.8 * np.std(rgb[1][background])
     off = TGVDenoise(filterEnabledL=False, filterEnabledC=False).apply(Image(rgb), ExecutionContext()).image.pixels
     np.testing.assert_array_equal(off, rgb)
-    with pytest.raises(ExecutionError, match="supportViewId"):
+    with pytest.raises(ExecutionError, match="star_mask"):
         TGVDenoise(supportEnabled=True, supportViewId="star_mask").apply(Image(rgb), ExecutionContext())
     p = TGVDenoise()
     assert (p.strengthL, p.edgeProtectionL, p.smoothnessL, p.maxIterationsL, p.convergenceLimitL) == (
