@@ -28,7 +28,9 @@ scales are kept) and each layer ``j`` is hard-thresholded: coefficients under
 its first layer over ``k_1``).  Only significant residual structure drives the update, so
 noise is not amplified (Starck & Murtagh's multiresolution-support regularization).  With
 ``noiseModel=Poisson`` the residual is divided by ``√(P∗u / median(P∗u))`` before the
-thresholds and multiplied back (a variance-stabilized threshold).
+thresholds and multiplied back (a variance-stabilized threshold).  The work is done a band of
+rows at a time by compiled passes (:mod:`processes.deconvolution.regularization`), in the
+blurred estimate's buffer.
 
 **Deringing** (global, procfw's rule): ``floor`` is the minimum of ``f`` and ``ceiling`` its
 maximum over the PSF's support around each pixel.  After each iteration a pixel below its
