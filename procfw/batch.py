@@ -56,7 +56,6 @@ import logging
 import math
 import os
 import threading
-import time
 import traceback
 import types
 import uuid
@@ -299,8 +298,6 @@ def _call(fn: Callable[[Any], Any], item: Any, single_thread: bool, origin_pid: 
     that shares the cores with others, OpenMP/OpenBLAS/MKL are asked for one thread.
     NUMBA_NUM_THREADS is left alone here: numba refuses a change once its threads run,
     and procfw's kernels are single-threaded anyway (local workers get it at start).
-    A worker process gives its freed memory back when it falls idle (:class:`_IdleTrimmer`),
-    the submitting process after each task.
     """
     if os.getpid() != origin_pid:
         reuse_freed_memory()
@@ -308,67 +305,13 @@ def _call(fn: Callable[[Any], Any], item: Any, single_thread: bool, origin_pid: 
         for name in THREAD_LIMIT_VARIABLES:
             if name != "NUMBA_NUM_THREADS":
                 os.environ.setdefault(name, "1")
-    in_worker = os.getpid() != origin_pid
-    if in_worker:
-        _IDLE_TRIM.begin()
     try:
         return fn(item)
     except Exception as exc:
         kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
         raise TaskError(describe_exception(exc), kind, traceback.format_exc()) from None
     finally:
-        if in_worker:
-            _IDLE_TRIM.end()
-        else:
-            release_memory()
-
-
-IDLE_TRIM_SECONDS = 0.5
-"""A worker process gives its freed memory back once it has run no task for this long."""
-
-
-class _IdleTrimmer:
-    """Calls :func:`release_memory` in a worker process once it has been idle for :data:`IDLE_TRIM_SECONDS`.
-
-    Not after every task: the next task of a run (the next frame) would page-fault the
-    same amount of memory in afresh — ~3,700 faults and ~0.1 s a frame of 1080×1920 on a
-    VM.  A worker between runs, or waiting while the main process integrates, holds
-    about its modules only, as before.  A daemon thread of the worker, started with its
-    first task (a fork server, which runs no task, starts none).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running = 0
-        self._last = 0.0
-        self._pending = False
-        self._pid: int | None = None
-
-    def begin(self) -> None:
-        with self._lock:
-            self._running += 1
-            if self._pid != os.getpid():
-                self._pid = os.getpid()
-                threading.Thread(target=self._watch, name="procfw-idle-trim", daemon=True).start()
-
-    def end(self) -> None:
-        with self._lock:
-            self._running -= 1
-            self._last = time.monotonic()
-            self._pending = True
-
-    def _watch(self) -> None:
-        while True:
-            time.sleep(IDLE_TRIM_SECONDS / 2)
-            with self._lock:
-                due = self._pending and self._running == 0 and time.monotonic() - self._last >= IDLE_TRIM_SECONDS
-                if due:
-                    self._pending = False
-            if due:
-                release_memory()
-
-
-_IDLE_TRIM = _IdleTrimmer()
+        release_memory()
 
 
 _LIBC: list[Any] = []
@@ -392,8 +335,8 @@ def release_memory() -> None:
 
     glibc keeps freed heap memory for reuse (see :func:`reuse_freed_memory`), so after a
     frame's buffers are freed a worker would go on holding them (an idle worker the size of
-    its largest task).  Worker processes call this once idle (:data:`IDLE_TRIM_SECONDS`
-    after their last task), so that between runs a worker holds about its modules only.
+    its largest task).  Workers call this after every task, so that between tasks a worker
+    holds about its modules only.
     """
     trim = getattr(_libc(), "malloc_trim", None)
     if trim is not None:

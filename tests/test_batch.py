@@ -278,37 +278,3 @@ def test_freed_frame_sized_blocks_are_reused_not_faulted_in_again() -> None:
     default, reused = faults("default"), faults("reuse")
     assert default > 40 * frame_pages  # every temporary faulted in afresh (here ~515,000)
     assert reused < 6 * frame_pages, diagnostics[-1]  # the peak working set, touched once (here ~26,000)
-
-
-def test_a_worker_gives_freed_memory_back_once_idle_not_after_every_task(monkeypatch: pytest.MonkeyPatch) -> None:
-    trims: list[float] = []
-    monkeypatch.setattr(batch, "release_memory", lambda: trims.append(time.monotonic()))
-    monkeypatch.setattr(batch, "IDLE_TRIM_SECONDS", 0.2)
-    trimmer = batch._IdleTrimmer()
-    for _ in range(3):  # tasks back to back: the next frame reuses the memory of the one before
-        trimmer.begin()
-        time.sleep(0.05)
-        trimmer.end()
-    assert trims == []
-    trimmer.begin()  # a long task: never trimmed while it runs
-    time.sleep(0.6)
-    assert trims == []
-    ended = time.monotonic()
-    trimmer.end()
-    deadline = time.monotonic() + 3.0
-    while not trims and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(trims) == 1 and trims[0] - ended >= 0.2  # once, after the idle time
-    time.sleep(0.5)
-    assert len(trims) == 1  # nothing new was freed: not again
-
-
-def _worker_pid(_: object) -> int:
-    return os.getpid()
-
-
-def test_pool_tasks_in_a_worker_do_not_trim_in_the_submitting_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[int] = []
-    monkeypatch.setattr(batch, "release_memory", lambda: calls.append(1))
-    assert batch._call(_worker_pid, None, False, origin_pid=os.getpid()) == os.getpid()
-    assert calls == [1]  # a task run here (a threaded dask worker in this process): trimmed at once
