@@ -2,6 +2,6 @@
 
 import sys
 
-from procfw.cli import main
+from procfw.cli import console_main
 
-sys.exit(main())
+sys.exit(console_main())

@@ -254,5 +254,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         restore()
 
 
+def console_main() -> int:
+    """The ``procfw`` console script: :func:`main`, then a quick interpreter exit; returns the exit code.
+
+    When the interpreter exits, CPython runs full garbage collections while it tears the
+    modules down; after a run that loaded numpy, scipy, astropy and numba (~170,000
+    objects) they took ~0.5 s of a 10 s pre-processing run.  Here the garbage left is
+    collected once (its finalizers run), then every object still alive is frozen
+    (:func:`gc.freeze`), so that those collections skip them: the exit takes ~0.15 s.
+    atexit handlers run as usual.  Only for the command: a Python caller of :func:`main`
+    keeps its garbage collector as it is.
+    """
+    code = main()
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    return code
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(console_main())

@@ -41,3 +41,32 @@ def test_unknown_process_is_a_clean_error(capsys):
     assert main(["describe", "Invret"]) == 1
     err = capsys.readouterr().err
     assert "unknown process 'Invret' (did you mean Invert?)" in err and "Traceback" not in err
+
+
+def test_the_command_freezes_the_collector_before_exit_and_keeps_main_s_exit_code():
+    code = (
+        "import gc, sys; from procfw.cli import console_main;"
+        "sys.argv = ['procfw', 'run', '-c', 'NoSuchProcess'];"
+        "rc = console_main(); print(rc, gc.get_freeze_count() > 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["1", "True"], done.stdout + done.stderr
+    assert gc_is_live_here()
+
+
+def gc_is_live_here() -> bool:
+    """main() itself leaves a Python caller's collector alone (nothing frozen in this test process by it)."""
+    import gc
+
+    before = gc.get_freeze_count()
+    assert main(["processes"]) == 0
+    return gc.get_freeze_count() == before
+
+
+def test_the_entry_point_is_console_main():
+    from pathlib import Path
+
+    import tomllib
+
+    scripts = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["procfw"] == "procfw.cli:console_main"

@@ -29,15 +29,21 @@
 :func:`worker_state`
     Per-process cache of one value (master frames, a reference star list) that every
     frame of a run needs: loaded once per worker, keyed by what it depends on.
+
+:func:`consumed_inputs`
+    A context in which the input files of file-list runs are intermediates read for the
+    last time (a pipeline's debayered frames, read by registration): each is dropped from
+    the page cache (:func:`procfw.io.pagecache.drop_cached`) when its frame is done.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import logging
 import os
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -46,6 +52,7 @@ import numpy as np
 
 from procfw.errors import ExecutionError, ParameterError, ProcfwError
 from procfw.image import Image
+from procfw.io.pagecache import drop_cached
 from procfw.params import Boolean, String, Table
 from procfw.paths import iter_glob
 from procfw.process import ExecutionContext, Process
@@ -68,6 +75,7 @@ __all__ = [
     "run_file_list",
     "runs_remotely",
     "check_output_paths",
+    "consumed_inputs",
     "summarize",
     "write_frame",
 ]
@@ -267,8 +275,32 @@ def process_frame(icon: str, index: int, path: str, options: Mapping[str, Any] |
 
 
 def frame_task(item: Mapping[str, Any]) -> dict[str, Any]:
-    """The executor task of one frame: ``item`` = ``{"icon", "index", "path", "options"}`` (:func:`process_frame`)."""
-    return process_frame(item["icon"], int(item["index"]), str(item["path"]), item.get("options"))
+    """The executor task of one frame: ``item`` = ``{"icon", "index", "path", "options"}`` (:func:`process_frame`);
+    with ``"dropInput": True`` the input file is then dropped from the page cache (:func:`consumed_inputs`)."""
+    try:
+        return process_frame(item["icon"], int(item["index"]), str(item["path"]), item.get("options"))
+    finally:
+        if item.get("dropInput"):
+            drop_cached(str(item["path"]))
+
+
+_CONSUMED: contextvars.ContextVar[bool] = contextvars.ContextVar("procfw_consumed_inputs", default=False)
+
+
+@contextlib.contextmanager
+def consumed_inputs() -> Iterator[None]:
+    """Inside this context, the input files of :func:`run_file_list` runs with a process instance are read for
+    the last time: each is dropped from the page cache once its frame is done, wherever it ran.
+
+    For a pipeline's intermediate frames (nothing changes in the files; a later read comes
+    from the disk): their memory goes to the next frames' outputs instead of fresh pages
+    (see :mod:`procfw.io.pagecache`).
+    """
+    token = _CONSUMED.set(True)
+    try:
+        yield
+    finally:
+        _CONSUMED.reset(token)
 
 
 _STATE: dict[Any, tuple[Any, Any]] = {}
@@ -416,11 +448,12 @@ def _frames(
     """``(row index, (written, data) or exception)`` for each row of ``todo``, as frames finish."""
     if instance is not None:
         chosen = _resolved_executor(executor)
+        drop = _CONSUMED.get()
         if chosen is not None and chosen.kind != "serial" and len(todo) > 0 and _remote_instance_ok(instance):
             icon = frame_icon(instance)
             # absolute input paths: a worker elsewhere (dask) does not share this process's working directory
             items = [{"icon": icon, "index": i, "path": os.path.abspath(os.path.expanduser(rows[i][1])),
-                      "options": dict(options or {})} for i in todo]
+                      "options": dict(options or {}), **({"dropInput": True} if drop else {})} for i in todo]
             with contextlib.closing(chosen.map_unordered(frame_task, items)) as results:
                 for k, outcome in results:
                     if not isinstance(outcome, BaseException):
@@ -431,7 +464,11 @@ def _frames(
         options_copy = dict(options or {})
 
         def local(index: int, path: Path) -> tuple[Path | str, Mapping[str, Any]]:
-            return process_file(index, path, options_copy)
+            try:
+                return process_file(index, path, options_copy)
+            finally:
+                if drop:
+                    drop_cached(path)
 
         work = local
     assert work is not None

@@ -60,6 +60,7 @@ folders must then be shared, at the same paths: docs/cluster.md).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -71,7 +72,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from processes.common.filelists import frame_icon
+from processes.common.filelists import consumed_inputs, frame_icon
 from processes.kernels.starmeasure import measure_stars
 from processes.workflows.preprocess.crop import Rectangle, common_area
 from processes.workflows.preprocess.frames import read_header, scan
@@ -83,6 +84,7 @@ from procfw.batch import Executor, describe_exception, make_executor, release_me
 from procfw.errors import ProcfwError
 from procfw.image import FITSKeyword, Image
 from procfw.io import read_image
+from procfw.io.pagecache import drop_cached_files
 from procfw.process import Process, ProcessResult
 from procfw.workspace import Workspace
 
@@ -330,12 +332,18 @@ class _Run:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def execute(self, title: str, process_id: str, **parameters: Any) -> tuple[ProcessResult, Workspace]:
-        """Run a process globally in a workspace of its own, with a progress step; time it."""
+    def execute(self, title: str, process_id: str, *, inputs_read_last: bool = False, **parameters: Any
+                ) -> tuple[ProcessResult, Workspace]:
+        """Run a process globally in a workspace of its own, with a progress step; time it.
+
+        ``inputs_read_last``: the process reads its input files for the last time in this run;
+        each is dropped from the page cache once done (:func:`processes.common.filelists.consumed_inputs`).
+        """
         instance = _process(process_id, **parameters)
         workspace = Workspace()
         start = time.perf_counter()
-        with self.progress.step(title) as report, use_executor(self.executor):
+        consumed = consumed_inputs() if inputs_read_last else contextlib.nullcontext()
+        with self.progress.step(title) as report, use_executor(self.executor), consumed:
             result = instance.execute_global(workspace, progress=report)
         self.timings[title] = self.timings.get(title, 0.0) + time.perf_counter() - start
         for message in result.messages:
@@ -652,6 +660,7 @@ class _Run:
             referenceIsFile=True, targets=[self.lights[r]["current"] for r in raws], outputDirectory=str(folder),
             outputExtension=self.ext, outputPostfix="_r", outputSampleFormat="f32",
             overwriteExistingFiles=self.options.overwrite, onError="Continue",
+            inputs_read_last=all(self.lights[r]["current"] != r for r in raws),  # files of this run, not the raws
             # not PixInsight's defaults: the masters keep the reference's WCS; no drizzle data is written
             inheritAstrometricSolution=True, generateDrizzleData=False,
         )
@@ -680,6 +689,8 @@ class _Run:
         weights = self.subframe_weights(raws)
         result, workspace, image = self.integrate(f"integrating {target.name}", "light", files,
                                                   **({"csvWeights": weights} if weights else {}))
+        # files of this run read for the last time (procfw.io.pagecache): their pages take the master and the maps
+        drop_cached_files(f for f, r in zip(files, raws) if f != r)
         crop = self.common_area(target, raws, image)
         if crop is not None:
             image = _cropped(image, crop)
