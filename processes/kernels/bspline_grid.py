@@ -14,14 +14,15 @@ samples).  Image pixel ``(X, Y)`` of a ``W×H`` image maps to matrix coordinates
 
 The evaluation is separable: :func:`evaluate_rows` interpolates along y for the rows
 asked for, then along x, so a band of rows costs ``rows × (w + 4·W)`` operations and
-never the whole image.
+never the whole image.  :func:`fit_matrix` goes the other way: the matrix whose surface
+best fits samples of a smooth function (least squares, separable).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bspline_kernel", "axis_weights", "evaluate_rows"]
+__all__ = ["axis_weights", "bspline_kernel", "design_matrix", "evaluate_rows", "fit_matrix"]
 
 
 def bspline_kernel(t: np.ndarray) -> np.ndarray:
@@ -62,3 +63,29 @@ def evaluate_rows(matrix: np.ndarray, rows: np.ndarray, width: int, height: int)
     xi, xw = axis_weights(np.arange(width, dtype=np.float64) * (mw / width), mw)
     # along x: (rows, width, 4) gathered columns weighted and summed
     return np.einsum("xk,rxk->rx", xw, partial[:, xi])
+
+
+def design_matrix(coords: np.ndarray, size: int) -> np.ndarray:
+    """(len(coords), size): row k holds the B-spline weights of the matrix samples at ``coords[k]``
+    (clamped indices add up, as PCL's evaluation repeats the border samples)."""
+    indices, weights = axis_weights(coords, size)
+    out = np.zeros((indices.shape[0], size))
+    np.add.at(out, (np.repeat(np.arange(indices.shape[0]), 4), indices.ravel()), weights.ravel())
+    return out
+
+
+def fit_matrix(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, width: int, height: int,
+               mw: int, mh: int) -> np.ndarray:
+    """The (mh, mw) matrix whose B-spline surface best fits ``values`` (len(rows), len(cols)).
+
+    ``values`` are samples of a smooth function at image rows × columns of a
+    ``width``×``height`` image; the matrix is the separable least-squares solution, so that
+    :func:`evaluate_rows` reproduces the function (also near the borders, where a matrix
+    of point samples would be pulled toward the interior by the approximating spline and
+    the repeated border samples).
+    """
+    ky = design_matrix(np.asarray(rows, dtype=np.float64) * (mh / height), mh)
+    kx = design_matrix(np.asarray(cols, dtype=np.float64) * (mw / width), mw)
+    partial, *_ = np.linalg.lstsq(ky, np.asarray(values, dtype=np.float64), rcond=None)  # (mh, ncols)
+    full, *_ = np.linalg.lstsq(kx, partial.T, rcond=None)  # (mw, mh)
+    return full.T

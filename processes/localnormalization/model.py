@@ -23,10 +23,12 @@ Following PixInsight's LocalNormalization (``LocalNormalizationInstance.cpp``, P
    zero where stars are few) and added to it.  ``MultiscaleAnalysis``: the robust mean of
    (R − RB)/(T − TB) over pixels significant in both images and below the saturation
    threshold.  ``noScale``: A = 1.
-4. **Functions.**  ``A = s (+ δ(x, y))``, ``B = RB − A·TB``, sampled on the model grid of
-   ``round(W·f/scale) × round(H·f/scale)`` nodes (``f`` = ``modelScalingFactor``), node
-   ``(i, j)`` at image pixel ``(j·W/w, i·H/h)``: exactly the matrices of the .xnml file,
-   evaluated back at every pixel by PCL's bicubic B-spline.
+4. **Functions.**  ``A = s (+ δ(x, y))``, ``B = RB − A·TB``, as matrices of
+   ``round(W·f/scale) × round(H·f/scale)`` nodes (``f`` = ``modelScalingFactor``; node
+   ``(i, j)`` at image pixel ``(j·W/w, i·H/h)``), the .xnml file's matrices: they are
+   fitted (least squares) to samples of the functions taken 4 per node spacing, borders
+   included, so that PCL's bicubic B-spline evaluation of the matrices reproduces the
+   functions up to the image borders.
 5. **Global location** (``globalLocationNormalization``): the median of the normalized
    target is matched to the reference's median (``(v' − T)·1 + R``).
 
@@ -47,6 +49,7 @@ import attrs
 import numpy as np
 
 from processes.common.xnml import LocalNormalizationData
+from processes.kernels.bspline_grid import fit_matrix
 from processes.localnormalization import backgrounds as bg
 
 __all__ = ["ReferenceModel", "Settings", "build_normalization", "prepare_reference", "robust_chauvenet"]
@@ -338,8 +341,10 @@ def build_normalization(target: np.ndarray, reference: ReferenceModel, settings:
         raise ValueError(f"the {width}x{height} images are smaller than the normalization scale {settings.scale} "
                          "pixels; use a smaller scale")
     mw, mh = model_shape(width, height, settings)
-    xs = np.arange(mw) * (width / mw)
-    ys = np.arange(mh) * (height / mh)
+    # the functions are sampled densely (4 samples per node spacing, borders included) and the
+    # matrices fitted to those samples, so that PCL's B-spline evaluation reproduces them
+    xs = np.linspace(0, width - 1, 4 * mw + 1)
+    ys = np.linspace(0, height - 1, 4 * mh + 1)
     a_all = np.empty((channels, mh, mw), dtype=np.float32)
     b_all = np.empty((channels, mh, mw), dtype=np.float32)
     estimates: list[ScaleEstimate | None] = []
@@ -362,8 +367,8 @@ def build_normalization(target: np.ndarray, reference: ReferenceModel, settings:
             estimate = _multiscale_scale(plane, target_bg, ratio, ref, settings, c)
             a = np.full_like(rb, estimate.scale)
             estimates.append(estimate)
-        a_all[c] = a
-        b_all[c] = rb - a * tb
+        a_all[c] = fit_matrix(a, ys, xs, width, height, mw, mh)
+        b_all[c] = fit_matrix(rb - a * tb, ys, xs, width, height, mw, mh)
     relative = None if settings.no_scale else [e.scale if e is not None else 1.0 for e in estimates]
     data = LocalNormalizationData(
         scale=settings.scale, reference_width=width, reference_height=height, scale_matrices=a_all,

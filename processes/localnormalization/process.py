@@ -101,6 +101,7 @@ class LocalNormalization(Process):
     """Normalize target frames to a reference with local (background) and global (scale) functions."""
 
     process_id = "LocalNormalization"
+    process_version = 0x101  # LocalNormalizationProcess::Version(), core 1.8.9-1
     categories = ("ImageCalibration", "Preprocessing")
     is_history_updater = True
     is_maskable = False
