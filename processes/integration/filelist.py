@@ -14,7 +14,7 @@ from typing import Any
 from processes.common.filelists import FileListTable
 from procfw.params import Boolean, String
 
-__all__ = ["enabled_paths", "image_table"]
+__all__ = ["enabled_paths", "enabled_xnml_paths", "image_table"]
 
 
 def image_table(description: str) -> FileListTable:
@@ -25,7 +25,8 @@ def image_table(description: str) -> FileListTable:
             String(id="path", description="Path of the image file (FITS, XISF, ...)."),
             String(id="drizzlePath", description="Drizzle data file (.xdrz); kept for icons, not used."),
             String(id="localNormalizationDataPath",
-                   description="Local normalization data file (.xnml); kept for icons, not used."),
+                   description="Local normalization data file (.xnml) of the image, used with "
+                          "normalization=LocalNormalization (empty: NAME.xnml beside the image)."),
         ),
         path_column="path",
         description=description,
@@ -35,3 +36,8 @@ def image_table(description: str) -> FileListTable:
 def enabled_paths(rows: Sequence[Sequence[Any]]) -> list[Path]:
     """Paths of the enabled rows, in table order."""
     return [Path(row[1]) for row in rows if row[0] and str(row[1]).strip()]
+
+
+def enabled_xnml_paths(rows: Sequence[Sequence[Any]]) -> list[str]:
+    """The localNormalizationDataPath of the enabled rows (as :func:`enabled_paths`; "" when not given)."""
+    return [str(row[3]) if len(row) > 3 else "" for row in rows if row[0] and str(row[1]).strip()]

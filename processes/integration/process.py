@@ -16,11 +16,15 @@ NoNormalization, Additive, Multiplicative, AdditiveWithScaling, MultiplicativeWi
 (location = median, scale = the ``weightScale`` estimator; see
 :mod:`processes.integration.normalization`); every rejection algorithm
 (:mod:`processes.integration.rejection`) with rejection normalizations
-NoRejectionNormalization, Scale and EqualizeFluxes; range rejection; weights
+NoRejectionNormalization, Scale and EqualizeFluxes; local normalization
+(``normalization=LocalNormalization`` with ``rejectionNormalization=
+LocalRejectionNormalization``): each frame is read through its LocalNormalization .xnml
+function, band by band (:mod:`processes.integration.localnorm`); range rejection; weights
 (:mod:`processes.integration.weights`); ROI; 64-bit results; pedestal subtraction.
 
 Not implemented (accepted so icons load; choosing them is an error or noted in the
-messages): LocalNormalization/AdaptiveNormalization and their rejection variants, drizzle
+messages): AdaptiveNormalization and its rejection variant, local output normalization
+mixed with a global rejection normalization (or the reverse), drizzle
 data, large-scale rejection, PSF-based and CSV file weights (SNREstimate is used instead),
 N*-based noise evaluation (MRS is used instead), ``overrideImageType``/``imageType``.  GUI
 and cache options have no meaning here.
@@ -47,7 +51,7 @@ import numpy as np
 from processes.common import outputs as ro
 from processes.integration.engine import IntegrationPlan, budget_from_memory, integrate, mib
 from processes.integration.estimators import fast_median, scale_estimate
-from processes.integration.filelist import enabled_paths, image_table
+from processes.integration.filelist import enabled_paths, enabled_xnml_paths, image_table
 from processes.integration.frames import FrameSource, open_frame
 from processes.integration.normalization import (
     OUTPUT_NORMALIZATIONS,
@@ -398,6 +402,10 @@ class ImageIntegration(Process):
         paths = enabled_paths(self.images)
         frames = [open_frame(path) for path in paths]
         self._check_geometry(frames)
+        if self._local_normalization():
+            from processes.integration.localnorm import wrap_frames
+
+            frames = wrap_frames(frames, enabled_xnml_paths(self.images))
         roi = self._roi(frames[0])
         budget = self._budget()
         threads = self._threads()
@@ -426,7 +434,7 @@ class ImageIntegration(Process):
                     out_scale, out_offset = output_normalization(self.normalization, location, scale)
             weights = normalized_weights(weights)
         rej_mode, rej_scale, rej_offset = "none", None, None
-        if self.rejection != "NoRejection" and location is not None:
+        if self.rejection != "NoRejection" and location is not None and not self._local_normalization():
             rej_mode, rej_scale, rej_offset = rejection_normalization(self.rejectionNormalization, location, scale)
 
         plan = IntegrationPlan(
@@ -449,15 +457,27 @@ class ImageIntegration(Process):
         return self._output(frames, stats, weights, result, plan, messages)
 
     # -- checks and settings -----------------------------------------------------------
+    def _local_normalization(self) -> bool:
+        """Whether the frames are read through their .xnml local normalization functions."""
+        return self.normalization == "LocalNormalization" or (
+            self.rejection != "NoRejection" and self.rejectionNormalization == "LocalRejectionNormalization")
+
     def _check_supported(self, messages: list[str]) -> None:
-        if self.normalization in ("LocalNormalization", "AdaptiveNormalization"):
+        if self.normalization == "AdaptiveNormalization":
             raise ExecutionError(f"ImageIntegration: normalization={self.normalization} is not implemented; use "
-                                 "AdditiveWithScaling (or another global normalization)")
-        if self.rejection != "NoRejection" and self.rejectionNormalization in (
-            "LocalRejectionNormalization", "AdaptiveRejectionNormalization"
-        ):
+                                 "LocalNormalization or AdditiveWithScaling (or another global normalization)")
+        if self.rejection != "NoRejection" and self.rejectionNormalization == "AdaptiveRejectionNormalization":
             raise ExecutionError(f"ImageIntegration: rejectionNormalization={self.rejectionNormalization} is not "
-                                 "implemented; use Scale or EqualizeFluxes")
+                                 "implemented; use LocalRejectionNormalization, Scale or EqualizeFluxes")
+        if self._local_normalization():
+            rejection_local = self.rejection == "NoRejection" or \
+                self.rejectionNormalization == "LocalRejectionNormalization"
+            if self.normalization != "LocalNormalization" or not rejection_local:
+                raise ExecutionError(
+                    "ImageIntegration: local normalization is applied to the frames as they are read, so output and "
+                    "rejection normalization must both be local: use normalization=LocalNormalization with "
+                    f"rejectionNormalization=LocalRejectionNormalization (not {self.normalization} with "
+                    f"{self.rejectionNormalization})")
         if self.largeScaleClipLow or self.largeScaleClipHigh:
             messages.append("large-scale rejection (largeScaleClipLow/High) is not implemented and was ignored")
         if self.generateDrizzleData:

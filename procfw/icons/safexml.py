@@ -156,6 +156,8 @@ def parse_xml(
         ) from None
     except RecursionError:
         raise IconFileError(source, "document too deeply nested") from None
+    except LookupError as exc:  # an XML declaration naming an encoding Python does not know
+        raise IconFileError(source, f"malformed XML: {exc}") from None
     if builder.root is None:
         raise IconFileError(source, "no root element")
     return builder.root

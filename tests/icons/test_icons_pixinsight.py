@@ -177,6 +177,16 @@ PCL: dict[str, tuple[int, dict[str, int]]] = {
             **_channels({"darkScalingFactor": 3, **_SIGNAL_NOISE}, _RK, "outputData."),
         },
     ),
+    # ImageCalibration/LocalNormalizationParameters.cpp (PCL 2.5.3, module 1.9.8), LocalNormalizationProcess.cpp
+    "LocalNormalization": (
+        257,
+        {
+            "lowClippingLevel": 6, "highClippingLevel": 2, "referenceRejectionThreshold": 2,
+            "targetRejectionThreshold": 2, "modelScalingFactor": 2, "saturationThreshold": 2,
+            "rejectionLimit": 2, "psfMinSNR": 2, "psfGrowth": 2, "autoMemoryLimit": 2, "fileThreadOverload": 2,
+            "outputData.scaleFactorRK": 4, "outputData.scaleFactorG": 4, "outputData.scaleFactorB": 4,
+        },
+    ),
     # ImageIntegration/ImageIntegrationParameters.cpp (last open version;
     # removed in 1.9.2), ImageIntegrationProcess.cpp
     "ImageIntegration": (
