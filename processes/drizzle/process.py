@@ -301,7 +301,7 @@ class DrizzleIntegration(Process):
             "imageData": image_rows,
         }
         for side in ("Low", "High"):
-            for k, c in enumerate(ro.CHANNELS_RK):
+            for c in ro.CHANNELS_RK:
                 out[f"totalRejected{side}{c}"] = int(sum(r.get(f"rejected{side}{c}", 0) for r in image_rows))
         return out
 
@@ -311,8 +311,8 @@ class _Accumulator:
 
     def __init__(self, ref_w: int, ref_h: int, channels: int, scale: float, roi: tuple[int, int, int, int],
                  pattern: str) -> None:
-        self.ref_w, self.ref_h, self.channels, self.scale, self.roi, self.pattern = ref_w, ref_h, channels, scale, roi, \
-            pattern
+        self.ref_w, self.ref_h, self.channels = ref_w, ref_h, channels
+        self.scale, self.roi, self.pattern = scale, roi, pattern
         x0, y0, x1, y1 = roi
         self.width = max(1, int(round((x1 - x0) * scale)))
         self.height = max(1, int(round((y1 - y0) * scale)))
