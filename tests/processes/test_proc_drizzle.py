@@ -332,7 +332,6 @@ def test_cfa_drizzle_gives_true_colours_without_demosaicing_artefacts(tmp_path):
     plain = np.mean(debayered, axis=0)
     inner = (slice(None), slice(4, h - 4), slice(4, w - 4))
     err_cfa = np.abs(master - scene)[inner]
-    err_deb = np.abs(plain - scene)[inner]
     # false colour: chroma error (channel differences) against the truth's
     def chroma(img):
         return np.stack([img[0] - img[1], img[2] - img[1]])
