@@ -344,6 +344,10 @@ class Debayer(Process):
                                  "channels")
         pattern, source = resolve_pattern(image, self.cfaPattern)
         rgb = debayer_image(image, pattern, self.debayerMethod)
+        # as PixInsight's Debayer: the raw source is recorded for CFA drizzle (StarAlignment copies it into .xdrz)
+        rgb = Image(rgb.pixels, rgb.keywords, {**rgb.properties, "PCL:CFASourceFilePath": str(Path(path).absolute()),
+                                               "PCL:CFASourcePattern": pattern.text,
+                                               "PCL:CFASourceInterpolation": self.debayerMethod})
         target = self._output_path(str(path))
         data: dict[str, Any] = {"cfaPattern": pattern.text, "cfaPatternSource": source}
         if self.evaluateNoise:

@@ -54,6 +54,9 @@ __all__ = ["BandPlan", "EngineResult", "IntegrationPlan", "integrate", "plan_ban
 log = logging.getLogger(__name__)
 
 KEEP, LOW, HIGH, RANGE_LOW, RANGE_HIGH = 0, 1, 2, 3, 4
+_PCL_BITS = np.array([0, 2, 1, 8, 4], dtype=np.uint8)
+"""PCL's drizzle rejection-map bit of each status code (DrizzleData.h: bit 0 high, 1 low, 2 range high,
+3 range low)."""
 """Status codes of a value in a pixel stack."""
 
 CHUNK_PIXELS = 16384
@@ -106,6 +109,9 @@ class IntegrationPlan:
     float64: bool = False
     budget_bytes: int = 1 << 30
     threads: int = 1
+    frame_maps: bool = False
+    """Record which pixels of each frame were rejected (PCL's drizzle rejection-map bits: 1 high, 2 low,
+    4 range high, 8 range low), for the drizzle data; runs the numpy engine in this process."""
     compiled: bool = True
     """Use the compiled kernel (:mod:`processes.integration.compiled`) where it implements the
     plan; False forces the numpy engine (the reference the tests compare it with)."""
@@ -136,6 +142,8 @@ class EngineResult:
     workers: int = 1
     worker_rss_mb: float = 0.0
     """Sum over the worker processes of their peak resident set size (0 without workers)."""
+    frame_maps: np.ndarray | None = None
+    """(N, channels, height, width) uint8 per-frame rejection bits (``plan.frame_maps``), else None."""
 
 
 @attrs.frozen
@@ -202,7 +210,7 @@ def integrate(plan: IntegrationPlan, progress: Callable[[float, str], None] | No
     threads would serialize on the many small calls of the rejection passes.  Results
     do not depend on the number of workers (bands never change results).
     """
-    if plan.compiled:
+    if plan.compiled and not plan.frame_maps:
         from processes.integration.compiled import integrate_compiled, supported
 
         if supported(plan):
@@ -213,7 +221,8 @@ def integrate(plan: IntegrationPlan, progress: Callable[[float, str], None] | No
     y0 = plan.roi[1]
     image, low_map, high_map, slope_map = output_arrays(plan, shape)
     counts = np.zeros((4, channels, n), dtype=np.int64)
-    workers = max(1, plan.threads)
+    frame_maps = np.zeros((n, channels, height, width), dtype=np.uint8) if plan.frame_maps else None
+    workers = 1 if plan.frame_maps else max(1, plan.threads)
     bands_plan = plan_bands(n, width, height, plan.budget_bytes // workers, 1,
                             iterative=plan.rejection.algorithm in ITERATIVE)
     if workers > 1:
@@ -237,7 +246,7 @@ def integrate(plan: IntegrationPlan, progress: Callable[[float, str], None] | No
         scratch = np.empty((bands_plan.band_rows, frames[0].width), dtype=np.float32) if width != frames[0].width \
             else None
         for done, (c, r0, r1) in enumerate(tasks, start=1):
-            out = _BandOutputs(image, low_map, high_map, slope_map, c, r0, r1)
+            out = _BandOutputs(image, low_map, high_map, slope_map, c, r0, r1, frame_maps)
             counts[:, c] += _run_band(plan, bands_plan, c, r0, r1, stack, scratch, out)
             report(done, c, r0, r1)
     else:
@@ -259,7 +268,7 @@ def integrate(plan: IntegrationPlan, progress: Callable[[float, str], None] | No
     return EngineResult(
         image=image, low_map=low_map, high_map=high_map, slope_map=slope_map,
         rejected_low=counts[0], rejected_high=counts[1], range_low=counts[2], range_high=counts[3],
-        bands=len(bands), band_rows=bands_plan.band_rows, workers=workers, worker_rss_mb=rss,
+        bands=len(bands), band_rows=bands_plan.band_rows, workers=workers, worker_rss_mb=rss, frame_maps=frame_maps,
     )
 
 
@@ -347,6 +356,15 @@ class _BandOutputs:
     channel: int
     row0: int
     row1: int
+    frame_maps: np.ndarray | None = None
+
+    def record(self, where: slice | np.ndarray, codes: np.ndarray) -> None:
+        """Store the per-frame rejection codes (N, k) of the band's flat positions ``where`` as PCL's bits."""
+        if self.frame_maps is None:
+            return
+        bits = _PCL_BITS[codes]
+        band = self.frame_maps[:, self.channel, self.row0 : self.row1].reshape(self.frame_maps.shape[0], -1)
+        band[:, where] = bits
 
     def flat(self, array: np.ndarray | None) -> np.ndarray | None:
         """The band of ``array`` as a flat (rows·width) view, or None."""
@@ -436,7 +454,7 @@ def _first_pass(plan: IntegrationPlan, channel: int, job, out: _BandOutputs):
         touched = np.flatnonzero(settled)
         if touched.size:
             counts += _settle(plan, touched, values[:, touched], status[:, touched], raw[:, touched], channel,
-                              result, low_count, high_count)
+                              result, low_count, high_count, out, touched + a * width)
         if again is not None and again.any():
             cols = np.flatnonzero(again)
             pending = _Pending(
@@ -462,7 +480,8 @@ def _finish_pending(plan: IntegrationPlan, channel: int, pending: _Pending, out:
     result = np.zeros(k) if plan.generate_image else None
     low_count = np.zeros(k, dtype=np.float32) if plan.generate_maps else None
     high_count = np.zeros(k, dtype=np.float32) if plan.generate_maps else None
-    counts = _settle(plan, np.arange(k), pending.values, status, pending.raw, channel, result, low_count, high_count)
+    counts = _settle(plan, np.arange(k), pending.values, status, pending.raw, channel, result, low_count, high_count,
+                     out, p)
     out.store(p, result, low_count, high_count, status.shape[0], rejector)
     return counts
 
@@ -531,11 +550,14 @@ def _split(size: int, piece: int) -> list[slice]:
     return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def _settle(plan, touched, values, status, raw, channel, result, low_count, high_count) -> np.ndarray:
+def _settle(plan, touched, values, status, raw, channel, result, low_count, high_count, out=None,
+            where=None) -> np.ndarray:
     """Attribution, counts, maps and combination for pixels whose status is final."""
     n = status.shape[0]
     counts = np.zeros((4, n), dtype=np.int64)
     codes = _frame_codes(values, status)
+    if out is not None and where is not None:
+        out.record(where, codes)
     lows, highs = codes == LOW, codes == HIGH
     range_lows, range_highs = codes == RANGE_LOW, codes == RANGE_HIGH
     counts[0] = lows.sum(axis=1)

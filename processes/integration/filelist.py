@@ -23,7 +23,7 @@ def image_table(description: str) -> FileListTable:
         columns=(
             Boolean(id="enabled", default=True, description="Whether the image takes part in the integration."),
             String(id="path", description="Path of the image file (FITS, XISF, ...)."),
-            String(id="drizzlePath", description="Drizzle data file (.xdrz); kept for icons, not used."),
+            String(id="drizzlePath", description="Drizzle data file (.xdrz), updated with generateDrizzleData."),
             String(id="localNormalizationDataPath",
                    description="Local normalization data file (.xnml) of the image, used with "
                           "normalization=LocalNormalization (empty: NAME.xnml beside the image)."),

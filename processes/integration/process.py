@@ -20,12 +20,13 @@ NoRejectionNormalization, Scale and EqualizeFluxes; local normalization
 (``normalization=LocalNormalization`` with ``rejectionNormalization=
 LocalRejectionNormalization``): each frame is read through its LocalNormalization .xnml
 function, band by band (:mod:`processes.integration.localnorm`); range rejection; weights
-(:mod:`processes.integration.weights`); ROI; 64-bit results; pedestal subtraction.
+(:mod:`processes.integration.weights`); ROI; 64-bit results; pedestal subtraction; drizzle data
+(``generateDrizzleData``: :mod:`processes.integration.drizzle`).
 
 Not implemented (accepted so icons load; choosing them is an error or noted in the
 messages): AdaptiveNormalization and its rejection variant, local output normalization
-mixed with a global rejection normalization (or the reverse), drizzle
-data, large-scale rejection, PSF-based and CSV file weights (SNREstimate is used instead),
+mixed with a global rejection normalization (or the reverse),
+large-scale rejection, PSFScaleSNR and CSV file weights (SNREstimate is used instead),
 N*-based noise evaluation (MRS is used instead), ``overrideImageType``/``imageType``.  GUI
 and cache options have no meaning here.
 
@@ -44,6 +45,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -238,7 +240,8 @@ class ImageIntegration(Process):
     generateRejectionMaps: bool = _bool(True, "Produce the rejection_low and rejection_high maps.")
     generateSlopeMaps: bool = _bool(False, "Produce the slope_map image of LinearFit rejection (PixInsight 1.9).")
     generateIntegratedImage: bool = _bool(True, "Produce the integrated image.")
-    generateDrizzleData: bool = _bool(False, "Update drizzle data files (not implemented; kept for icons).")
+    generateDrizzleData: bool = _bool(False, "Update the drizzle data files (drizzlePath) with normalization, "
+                                      "weights and rejection maps.")
     closePreviousImages: bool = _bool(False, "Close previous result windows (GUI option; no effect).")
     bufferSizeMB: int = _int(16, 0, 1024, "Row buffer size in MiB; with stackSizeMB it bounds the working memory.")
     stackSizeMB: int = _int(1024, 0, 1024 * 1024, "Pixel stack size in MiB: the memory budget for the row bands "
@@ -446,6 +449,7 @@ class ImageIntegration(Process):
             map_range=self.mapRangeRejection, generate_image=self.generateIntegratedImage,
             generate_maps=self.generateRejectionMaps and self.rejection != "NoRejection",
             float64=self.generate64BitResult, budget_bytes=budget, threads=threads,
+            frame_maps=self.generateDrizzleData and not self.useROI and self.rejection != "NoRejection",
         )
         start = 0.3 if stats else 0.05
 
@@ -453,6 +457,15 @@ class ImageIntegration(Process):
             context.report(start + (0.95 - start) * fraction, message)
 
         result = integrate(plan, band_progress)
+        if self.generateDrizzleData and not self.useROI:
+            from processes.integration.drizzle import update_drizzle_files
+
+            drizzle = {str(Path(str(r[1]))): str(r[2]).strip() for r in self.images if r[0]}
+            written, notes = update_drizzle_files(
+                [drizzle.get(str(f.path), "") for f in frames], out_scale, out_offset, location, weights,
+                result.frame_maps)
+            messages.extend(notes)
+            messages.append(f"{len(written)} drizzle data file(s) updated")
         context.report(0.95, "ImageIntegration: final statistics")
         return self._output(frames, stats, weights, result, plan, messages)
 
@@ -480,8 +493,8 @@ class ImageIntegration(Process):
                     f"{self.rejectionNormalization})")
         if self.largeScaleClipLow or self.largeScaleClipHigh:
             messages.append("large-scale rejection (largeScaleClipLow/High) is not implemented and was ignored")
-        if self.generateDrizzleData:
-            messages.append("generateDrizzleData is not implemented; no drizzle data were written")
+        if self.generateDrizzleData and self.useROI:
+            messages.append("drizzle data files cannot be updated with an active ROI; integrate the whole image")
         if self.noiseEvaluationAlgorithm == "NoiseEvaluation_NStar" and self._needs_noise():
             messages.append("N* noise evaluation is not implemented; MRS noise evaluation was used")
 

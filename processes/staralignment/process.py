@@ -44,6 +44,12 @@ transformation maps within ``ransacTolerance``), ``rmsError`` (reference pixels)
 images carry HISTORY cards (reference, model, matrix rows, interpolation, star pairs, RMS)
 and the keywords ``ALIGNRMS`` and ``ALIGNSTR`` when ``writeKeywords``.
 
+``generateDrizzleData`` (on by default, as in PixInsight): each registered file gets its drizzle
+data ``<output name without extension>.xdrz`` beside it (source file, reference geometry, the
+matrix ``H``, and the raw CFA source of a debayered target; see ``_write_drizzle_data`` and
+:mod:`processes.kernels.drizzledata`); ImageIntegration adds its normalization, weights and
+rejection maps, DrizzleIntegration integrates them.
+
 Registration model: PixInsight fits a projective transformation (homography), or a rigid
 one with ``rigidTransformations``; so does procfw (the engine can also fit affine and
 similarity models, :class:`~processes.staralignment.engine.MatchSettings`, but no
@@ -60,7 +66,6 @@ and ignored when such an icon is loaded.
 Accepted for icon compatibility without effect (a message says so when they would
 matter): distortion correction and surface splines (``distortionCorrection``,
 ``rbfType``, ``spline*``, ``distortionModel``...; the projective model is always used),
-``generateDrizzleData`` (on by default, as in PixInsight: no ``.xdrz`` file is written) and
 ``generateDistortionMaps``, ``targetCSVFilePath``, polygon descriptors (``useTriangles`` =
 false and ``polygonSides``: triangle descriptors are always used, which also handle
 mirrored frames), ``intersection``, hints, threads and memory options.  ``onError`` =
@@ -302,8 +307,8 @@ class StarAlignment(Process):
     writeKeywords: bool = _bool(True, "Write HISTORY and ALIGNRMS/ALIGNSTR keywords into registered images.")
     generateMasks: bool = _bool(False, "Also output the coverage mask of each registered image (1 where the target "
                                        "covers the reference grid).")
-    generateDrizzleData: bool = _bool(True, "Write drizzle data (.xdrz) files (not implemented; noted in the "
-                                             "messages).")
+    generateDrizzleData: bool = _bool(True, "Write drizzle data (.xdrz) files beside the registered "
+                                             "files.")
     generateDistortionMaps: bool = _bool(False, "Write distortion maps (not implemented; no effect).")
     generateHistoryProperties: bool = _bool(True, "Write history properties (no effect; see writeKeywords).")
     inheritAstrometricSolution: bool = _bool(False, "Copy the reference's astrometric solution (WCS keywords) into "
@@ -423,8 +428,8 @@ class StarAlignment(Process):
         if self.distortionCorrection:
             notes.append("distortion correction / surface splines are not implemented; the "
                          f"{self.model()} model was fitted")
-        if self.generateDrizzleData and self.mode == "RegisterMatch":
-            notes.append("generateDrizzleData is not implemented; no .xdrz files were written")
+        if self.generateDrizzleData and self.mode == "RegisterMatch" and not all(r[1] for r in self.targets if r[0]):
+            notes.append("generateDrizzleData: drizzle data are written for file targets only (not for views)")
         return notes
 
     # -- execution contexts ----------------------------------------------------------------------
@@ -667,6 +672,8 @@ class StarAlignment(Process):
         if image is not None:
             fmt = sample_format_of(target, self.outputSampleFormat)
             written = write_output(image, self._output_path(str(path)), fmt, overwrite=self.overwriteExistingFiles)
+            if self.generateDrizzleData:
+                data["drizzleDataPath"] = str(self._write_drizzle_data(path, Path(written), target, reference, data))
             if self.generateMasks and mask is not None:
                 mask_path = self._output_path(str(path), self.maskPostfix)
                 write_output(Image(mask.astype(np.float32)[None]), mask_path, "f32",
@@ -674,6 +681,33 @@ class StarAlignment(Process):
                 data["outputMaskFilePath"] = str(mask_path)
         data["seconds"] = time.perf_counter() - start
         return written, data
+
+    def _write_drizzle_data(self, source: Path, written: Path, target: Image, reference: Image,
+                            data: Mapping[str, Any]) -> Path:
+        """Write ``<registered output without extension>.xdrz`` (PixInsight's name, beside the output).
+
+        The alignment matrix is the registration's ``H`` (reference → source, pixel centres at
+        integer coordinates: PCL's alignment origin 0.5, 0.5).  A target debayered from a raw
+        CFA frame names it as ``CFASourceImage`` when the target carries the XISF properties
+        ``PCL:CFASourceFilePath``/``PCL:CFASourcePattern`` that PixInsight's (and procfw's)
+        Debayer writes.
+        """
+        from processes.kernels.drizzledata import DrizzleData, write_drizzle_data
+
+        name = written.name
+        for ext in (".fits.gz", ".fit.gz", ".fts.gz", written.suffix):
+            if ext and name.lower().endswith(ext.lower()):
+                name = name[: -len(ext)]
+                break
+        cfa_path = str(target.properties.get("PCL:CFASourceFilePath", "") or "")
+        cfa_pattern = str(target.properties.get("PCL:CFASourcePattern", "") or "") if cfa_path else ""
+        drz = DrizzleData(
+            source_file_path=str(source.expanduser().absolute()), cfa_source_file_path=cfa_path,
+            cfa_source_pattern=cfa_pattern, align_target_file_path=str(written.absolute()),
+            reference_width=reference.width, reference_height=reference.height,
+            alignment_matrix=np.array(data["matrix"], dtype=np.float64), alignment_origin=(0.5, 0.5),
+        )
+        return write_drizzle_data(drz, written.with_name(name + ".xdrz"), overwrite=self.overwriteExistingFiles)
 
     def process_file(self, index: int, path: Path, options: Mapping[str, Any]) -> tuple[Path | str, dict[str, Any]]:
         """Align one target file to the reference file and write it (any worker; see :func:`run_file_list`)."""

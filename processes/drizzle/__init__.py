@@ -1,0 +1,1 @@
+"""DrizzleIntegration (PixInsight's drizzle integration of registered frames); see :mod:`processes.drizzle.process`."""
