@@ -57,6 +57,14 @@ def _non_negative(session: Session, name: str, value: float) -> float:
     return float(value)
 
 
+def _at_least(session: Session, name: str, value: int, minimum: int) -> int:
+    from procfw.language.errors import ArgumentError
+
+    if value < minimum:
+        raise ArgumentError(f"preprocess: -{name}={value} must be at least {minimum}", _node(session, name))
+    return value
+
+
 def preprocess_command(
     session: Session,
     input: Path,  # noqa: A002 - the command's own word
@@ -80,6 +88,8 @@ def preprocess_command(
     align: bool = True,
     integrate: bool = True,
     autoCrop: bool = True,
+    localNormalization: bool = False,
+    localNormalizationScale: int = 1024,
     subframeWeighting: bool = False,
     weighting: str = "PSFSignalWeight",
     approval: str = "",
@@ -109,7 +119,11 @@ def preprocess_command(
     -cfaPattern= and -debayerMethod=SuperPixel|Bilinear|VNG; -reference=FILE sets the
     registration reference (default: the best frame); -align- and -integrate- skip
     steps; -autoCrop- keeps each light master whole (default: cropped to the area every
-    registered frame covers, when that is at least half of it); -subframeWeighting+
+    registered frame covers, when that is at least half of it); -localNormalization+ maps
+    each registered light onto the registration reference with LocalNormalization (.xnml
+    files beside the registered frames) and integrates with local normalization
+    (-localNormalizationScale=, pixels, default 1024);
+    -subframeWeighting+
     measures the processed lights with SubframeSelector and integrates them with the weights
     of -weighting= (an expression; default PSFSignalWeight), and -approval="FWHM < 4"
     rejects the frames it refuses (it implies -subframeWeighting+); -rejection= sets the
@@ -143,6 +157,8 @@ def preprocess_command(
         cfa_pattern=cfaPattern,
         debayer_method=debayerMethod,
         reference=reference, align=align, integrate=integrate, auto_crop=autoCrop,
+        local_normalization=localNormalization,
+        local_normalization_scale=_at_least(session, "localNormalizationScale", localNormalizationScale, 32),
         subframe_weighting=subframeWeighting or bool(approval.strip()), weighting=weighting, approval=approval,
         rejection=rejection,
         output_extension=_choice(session, "outputExtension", ext, _EXTENSIONS), overwrite=overwrite,

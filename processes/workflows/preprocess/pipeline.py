@@ -327,6 +327,11 @@ class _Run:
         self.reference: dict[str, Any] = {}
 
     # -- plumbing ------------------------------------------------------------------------------
+    @property
+    def local_normalization(self) -> bool:
+        """Whether the lights are integrated through LocalNormalization's .xnml functions."""
+        return self.options.local_normalization and self.options.align
+
     def folder(self, *parts: str) -> Path:
         path = self.out.joinpath(*parts)
         path.mkdir(parents=True, exist_ok=True)
@@ -677,6 +682,32 @@ class _Run:
                                    for key in ("starsDetected", "matchedStars", "rmsError", "dx", "dy", "rotation",
                                                "scale", "interpolation") if key in row}
 
+    def normalize_locally(self, target: IntegrationSet, reference: str) -> None:
+        """LocalNormalization of the registered lights of ``target`` onto the registered reference
+        (``-localNormalization+``): one ``.xnml`` beside each registered frame, which
+        ImageIntegration then reads (``normalization=LocalNormalization``)."""
+        raws = [r for g in target.groups for r in self.active(g) if self.lights[r].get("registered")]
+        reference_file = self.lights.get(reference, {}).get("registered") or reference
+        if not raws:
+            return
+        folder = Path(self.lights[raws[0]]["registered"]).parent
+        result, _ = self.execute(
+            f"normalizing {target.name.removeprefix('master_')} locally", "LocalNormalization",
+            referencePathOrViewId=reference_file, referenceIsView=False, scale=self.options.local_normalization_scale,
+            targetItems=[self.lights[r]["registered"] for r in raws], outputDirectory=str(folder),
+            generateNormalizedImages="GenerateNormalizedImages_Never", generateNormalizationData=True,
+            overwriteExistingFiles=self.options.overwrite, onError="OnError_Continue",
+        )
+        rows = {os.path.abspath(str(row.get("targetFilePath", row.get("path", "")))): row
+                for row in result.outputs.get("outputData", []) if isinstance(row, Mapping)}
+        for raw in raws:
+            xnml = Path(self.lights[raw]["registered"]).with_suffix(".xnml")
+            if not xnml.is_file():
+                row = rows.get(os.path.abspath(self.lights[raw]["registered"]), {})
+                self.reject(raw, "local normalization", str(row.get("error") or "no .xnml file was written"))
+                continue
+            self.lights[raw]["localNormalization"] = str(xnml)
+
     def integrate_lights(self, target: IntegrationSet) -> None:
         raws = [r for g in target.groups for r in self.active(g)]
         files = [self.lights[r]["current"] for r in raws]
@@ -686,9 +717,11 @@ class _Run:
             self.failures.append(reason)
             self.results[target.name] = {"name": target.name, "filter": target.filter, "error": reason}
             return
-        weights = self.subframe_weights(raws)
-        result, workspace, image = self.integrate(f"integrating {target.name}", "light", files,
-                                                  **({"csvWeights": weights} if weights else {}))
+        subframe_weights = self.subframe_weights(raws)
+        overrides: dict[str, Any] = {"csvWeights": subframe_weights} if subframe_weights else {}
+        if self.local_normalization:
+            overrides.update(normalization="LocalNormalization", rejectionNormalization="LocalRejectionNormalization")
+        result, workspace, image = self.integrate(f"integrating {target.name}", "light", files, **overrides)
         # files of this run read for the last time (procfw.io.pagecache): their pages take the master and the maps
         drop_cached_files(f for f, r in zip(files, raws) if f != r)
         crop = self.common_area(target, raws, image)
@@ -750,8 +783,8 @@ class _Run:
         self.results[target.name] = {
             "name": target.name, "filter": target.filter, "path": str(path), "frames": len(files),
             "totalExposure": exposure, "rejection": self.integration_parameters("light", len(files))["rejection"],
-            "normalization": "AdditiveWithScaling",
-            "weights": f"SubframeSelector: {self.options.weighting}" if weights
+            "normalization": "LocalNormalization" if self.local_normalization else "AdditiveWithScaling",
+            "weights": f"SubframeSelector: {self.options.weighting}" if subframe_weights
             else "SNREstimate (inverse noise variance)",
             "effectiveFrames": rounded(n_eff), "noise": [rounded(v, 6) for v in noise],
             "medianFrameNoise": [rounded(v, 6) for v in median_noise],
@@ -867,6 +900,9 @@ def preprocess(
             reference = run.choose_reference()
             for target in plan.integrations:
                 run.register(target, reference)
+            if options.local_normalization:
+                for target in plan.integrations:
+                    run.normalize_locally(target, reference)
         if owned:  # the per-frame steps are done: the workers' (and fork server's) memory goes back now
             executor.close()
             stop_workers()

@@ -103,6 +103,11 @@ class Options:
     integrate: bool = True
     auto_crop: bool = True
     """Crop each light master to the area every registered frame covers (WBPP's auto-crop)."""
+    local_normalization: bool = False
+    """Map each registered light onto the registration reference with LocalNormalization (.xnml
+    files beside the registered frames) and integrate with local normalization."""
+    local_normalization_scale: int = attrs.field(default=1024, validator=attrs.validators.ge(32))
+    """LocalNormalization's ``scale`` (pixels; PixInsight's and WBPP's default 1024)."""
     subframe_weighting: bool = False
     """Measure the processed lights with SubframeSelector and integrate them with its weights."""
     weighting: str = "PSFSignalWeight"
@@ -128,7 +133,8 @@ class Options:
             "allowMissingDarks": self.allow_missing_darks, "allowMissingFlats": self.allow_missing_flats,
             "cosmeticCorrection": self.cosmetic_correction, "debayer": self.debayer, "cfaPattern": self.cfa_pattern,
             "debayerMethod": self.debayer_method, "reference": self.reference, "align": self.align,
-            "integrate": self.integrate, "autoCrop": self.auto_crop,
+            "integrate": self.integrate, "autoCrop": self.auto_crop, "localNormalization": self.local_normalization,
+            "localNormalizationScale": self.local_normalization_scale,
             "subframeWeighting": self.subframe_weighting, "weighting": self.weighting, "approval": self.approval,
             "rejection": self.rejection,
             "outputExtension": self.output_extension,
@@ -280,7 +286,8 @@ class Plan:
                 out.append(f"    debayered ({self.options.debayer_method}, pattern "
                            f"{self.options.cfa_pattern if self.options.cfa_pattern != 'Auto' else link.target.bayer})")
         if self.integrations and self.options.integrate:
-            out.append("integration:")
+            out.append("integration:" + (" local normalization to the registration reference (LocalNormalization)"
+                                         if self.options.local_normalization and self.options.align else ""))
             for s in self.integrations:
                 groups = ", ".join(g.short for g in s.groups)
                 out.append(f"  {s.name}: {s.frame_count} frames ({groups})")
