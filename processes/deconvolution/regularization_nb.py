@@ -22,6 +22,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from processes.kernels.multiscale_nb import row_pass as _row_pass
 from processes.kernels.numba_common import reflect
 
 __all__ = ["finish_band", "smooth_band"]
@@ -62,31 +63,6 @@ def _column_pass(src, src_y0, f, b, residual, y, height, hcol, step, row, floor,
             source = src[yy - src_y0]
             for x in range(width):
                 row[x] += weight * source[x]
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _row_pass(row, hrow, step, target):  # pragma: no cover - compiled
-    """``target`` (float32) = the row taps of ``S`` applied to ``row``."""
-    width = row.size
-    nrow = hrow.size
-    hr = nrow // 2
-    lo = min(hr * step, width)
-    hi = max(lo, width - hr * step)
-    for x in range(lo, hi):
-        acc = 0.0
-        for k in range(nrow):
-            acc += hrow[k] * row[x + (k - hr) * step]
-        target[x] = acc
-    for x in range(lo):
-        acc = 0.0
-        for k in range(nrow):
-            acc += hrow[k] * row[reflect(x + (k - hr) * step, width)]
-        target[x] = acc
-    for x in range(hi, width):
-        acc = 0.0
-        for k in range(nrow):
-            acc += hrow[k] * row[reflect(x + (k - hr) * step, width)]
-        target[x] = acc
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)

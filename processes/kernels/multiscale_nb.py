@@ -16,7 +16,33 @@ import numpy as np
 
 from processes.kernels.numba_common import reflect
 
-__all__ = ["smooth_separable"]
+__all__ = ["row_pass", "smooth_separable"]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def row_pass(row, hrow, step, target):  # pragma: no cover - compiled
+    """``target`` = ``row`` filtered by the taps ``hrow`` (odd length, centred), ``step`` pixels
+    apart, symmetric edges; each sum rounded once to ``target``'s type."""
+    width = row.size
+    nrow = hrow.size
+    hr = nrow // 2
+    lo = min(hr * step, width)
+    hi = max(lo, width - hr * step)
+    for x in range(lo, hi):
+        acc = 0.0
+        for k in range(nrow):
+            acc += hrow[k] * row[x + (k - hr) * step]
+        target[x] = acc
+    for x in range(lo):
+        acc = 0.0
+        for k in range(nrow):
+            acc += hrow[k] * row[reflect(x + (k - hr) * step, width)]
+        target[x] = acc
+    for x in range(hi, width):
+        acc = 0.0
+        for k in range(nrow):
+            acc += hrow[k] * row[reflect(x + (k - hr) * step, width)]
+        target[x] = acc
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -25,11 +51,7 @@ def smooth_separable(src, out, hcol, hrow, step):  # pragma: no cover - compiled
     rows (odd lengths, centred), taps ``step`` apart, symmetric edges."""
     height, width = src.shape
     ncol = hcol.size
-    nrow = hrow.size
     hc = ncol // 2
-    hr = nrow // 2
-    lo = min(hr * step, width)
-    hi = max(lo, width - hr * step)
     for y in numba.prange(height):
         row = np.zeros(width, dtype=np.float64)
         for k in range(ncol):
@@ -39,19 +61,4 @@ def smooth_separable(src, out, hcol, hrow, step):  # pragma: no cover - compiled
             source = src[reflect(y + (k - hc) * step, height)]
             for x in range(width):
                 row[x] += weight * source[x]
-        target = out[y]
-        for x in range(lo, hi):
-            acc = 0.0
-            for k in range(nrow):
-                acc += hrow[k] * row[x + (k - hr) * step]
-            target[x] = acc
-        for x in range(lo):
-            acc = 0.0
-            for k in range(nrow):
-                acc += hrow[k] * row[reflect(x + (k - hr) * step, width)]
-            target[x] = acc
-        for x in range(hi, width):
-            acc = 0.0
-            for k in range(nrow):
-                acc += hrow[k] * row[reflect(x + (k - hr) * step, width)]
-            target[x] = acc
+        row_pass(row, hrow, step, out[y])
