@@ -177,6 +177,17 @@ PCL: dict[str, tuple[int, dict[str, int]]] = {
             **_channels({"darkScalingFactor": 3, **_SIGNAL_NOISE}, _RK, "outputData."),
         },
     ),
+    # ImageIntegration/DrizzleIntegrationParameters.cpp and DrizzleIntegrationProcess.cpp at b6c435e (2024-06,
+    # the last commit holding the module's sources)
+    "DrizzleIntegration": (
+        256,
+        {
+            "scale": 2, "dropShrink": 2, "originX": 2, "originY": 2, "outputRangeLow": -15, "outputRangeHigh": -15,
+            "totalData": 3, **_channels({"weight": 5, "location": 3, "referenceLocation": 3, "scalingFactor": 3},
+                                        _RK, "imageData."),
+            "imageData.totalData": 3,
+        },
+    ),
     # ImageCalibration/LocalNormalizationParameters.cpp (PCL 2.5.3, module 1.9.8), LocalNormalizationProcess.cpp
     "LocalNormalization": (
         257,
