@@ -180,3 +180,33 @@ def _deconvolution(master: Path, folder: Path) -> None:
              before / 2.3548, before, after, np.round(noise_before, 7), np.round(noise_after, 7))
     assert after < 0.95 * before
     assert (folder / "deconvolution_after.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_seestar_cfa_drizzle_with_subframe_weights(tmp_path: Path) -> None:
+    """-drizzle+ -subframeWeighting+ on the real session: the lights are registered on their VNG
+    copies and drizzled ×2 from the raw Bayer frames (CFA drizzle), beside the plain master."""
+    raw = sorted(FRAMES.glob("*.fit"))
+    if len(raw) < 12:
+        pytest.skip(f"Seestar frames not found in {FRAMES}")
+    result = preprocess(FRAMES, tmp_path / "pre", Options(drizzle=True, subframe_weighting=True))
+    (plain,) = result.report["masters"]
+    drizzle = plain["drizzle"]
+    assert drizzle["cfa"] and drizzle["frames"] == 12 and (drizzle["width"], drizzle["height"]) == (2160, 3840)
+    master = read_image(drizzle["path"])
+    assert (master.channels, master.height, master.width) == (3, 3840, 2160)
+    # every frame's weight is in the report (SubframeSelector's PSF signal weight, used by the integration)
+    assert plain["weights"] == "SubframeSelector: PSFSignalWeight"
+    assert all(light["subframe"]["Weight"] > 0 and light["integration"]["weight"] for light in result.report["lights"])
+    # the raw frames' colours land in the right channels: the background of each channel as in the plain master
+    plain_pixels = read_image(plain["path"]).pixels
+    for c in range(3):
+        assert np.median(master.pixels[c]) == pytest.approx(np.median(plain_pixels[c]), rel=0.03)
+    # as sharp as the plain master in input pixels, with more stars resolved or as many
+    fwhm_plain, fwhm_drizzle = plain["stars"]["fwhm"], drizzle["stars"]["fwhm"] / 2
+    log.info("FWHM plain %.3f px, drizzle %.3f input px; noise plain %s, drizzle %s per drizzled pixel",
+             fwhm_plain, fwhm_drizzle, plain["noise"], drizzle["noise"])
+    assert fwhm_drizzle < 1.02 * fwhm_plain
+    text = Path(result.report_paths[0]).read_text() if str(result.report_paths[0]).endswith(".txt") else \
+        Path(result.report_paths[1]).read_text()
+    assert "drizzle (CFA) x2, drop shrink 0.9" in text

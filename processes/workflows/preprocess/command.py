@@ -65,6 +65,15 @@ def _at_least(session: Session, name: str, value: int, minimum: int) -> int:
     return value
 
 
+def _within(session: Session, name: str, value: float, low: float, high: float) -> float:
+    from procfw.language.errors import ArgumentError
+
+    if not low <= value <= high:
+        raise ArgumentError(f"preprocess: -{name}={value:g} must be between {low:g} and {high:g}",
+                            _node(session, name))
+    return float(value)
+
+
 def preprocess_command(
     session: Session,
     input: Path,  # noqa: A002 - the command's own word
@@ -90,6 +99,9 @@ def preprocess_command(
     autoCrop: bool = True,
     localNormalization: bool = False,
     localNormalizationScale: int = 1024,
+    drizzle: bool = False,
+    drizzleScale: float = 2.0,
+    drizzleDropShrink: float = 0.9,
     subframeWeighting: bool = False,
     weighting: str = "PSFSignalWeight",
     approval: str = "",
@@ -122,7 +134,10 @@ def preprocess_command(
     registered frame covers, when that is at least half of it); -localNormalization+ maps
     each registered light onto the registration reference with LocalNormalization (.xnml
     files beside the registered frames) and integrates with local normalization
-    (-localNormalizationScale=, pixels, default 1024);
+    (-localNormalizationScale=, pixels, default 1024); -drizzle+ also integrates the
+    registered lights by DrizzleIntegration into master_<filter>_drizzle (-drizzleScale=,
+    1 to 4, default 2; -drizzleDropShrink=, default 0.9; CFA lights are drizzled from their
+    undebayered frames, CFA drizzle);
     -subframeWeighting+
     measures the processed lights with SubframeSelector and integrates them with the weights
     of -weighting= (an expression; default PSFSignalWeight), and -approval="FWHM < 4"
@@ -159,6 +174,8 @@ def preprocess_command(
         reference=reference, align=align, integrate=integrate, auto_crop=autoCrop,
         local_normalization=localNormalization,
         local_normalization_scale=_at_least(session, "localNormalizationScale", localNormalizationScale, 32),
+        drizzle=drizzle, drizzle_scale=_within(session, "drizzleScale", drizzleScale, 1.0, 4.0),
+        drizzle_drop_shrink=_within(session, "drizzleDropShrink", drizzleDropShrink, 0.01, 1.0),
         subframe_weighting=subframeWeighting or bool(approval.strip()), weighting=weighting, approval=approval,
         rejection=rejection,
         output_extension=_choice(session, "outputExtension", ext, _EXTENSIONS), overwrite=overwrite,

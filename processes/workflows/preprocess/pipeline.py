@@ -73,6 +73,7 @@ import attrs
 import numpy as np
 
 from processes.common.filelists import consumed_inputs, frame_icon
+from processes.kernels.noise import estimate_noise
 from processes.kernels.starmeasure import measure_stars
 from processes.workflows.preprocess.crop import Rectangle, common_area
 from processes.workflows.preprocess.frames import read_header, scan
@@ -332,6 +333,17 @@ class _Run:
         """Whether the lights are integrated through LocalNormalization's .xnml functions."""
         return self.options.local_normalization and self.options.align
 
+    @property
+    def drizzle(self) -> bool:
+        """Whether the registered lights are also drizzled (``-drizzle+``)."""
+        return self.options.drizzle and self.options.align
+
+    @property
+    def cfa_drizzle(self) -> bool:
+        """Whether debayered lights are drizzled from their CFA frames: not after SuperPixel
+        debayering, whose frames (and registration matrices) are half the CFA frame's size."""
+        return self.drizzle and self.options.debayer_method != "SuperPixel"
+
     def folder(self, *parts: str) -> Path:
         path = self.out.joinpath(*parts)
         path.mkdir(parents=True, exist_ok=True)
@@ -383,7 +395,7 @@ class _Run:
                 "noiseEvaluationAlgorithm": "NoiseEvaluation_MRS", "rangeClipLow": True, "rangeLow": 0.0,
                 "rangeClipHigh": False, "generateRejectionMaps": True}
 
-    def integrate(self, title: str, kind: str, files: Sequence[str], **overrides: Any
+    def integrate(self, title: str, kind: str, files: Sequence[Any], **overrides: Any
                   ) -> tuple[ProcessResult, Workspace, Image]:
         params = {**self.integration_parameters(kind, len(files)), **overrides}
         result, workspace = self.execute(title, "ImageIntegration", images=list(files), **params)
@@ -666,8 +678,8 @@ class _Run:
             outputExtension=self.ext, outputPostfix="_r", outputSampleFormat="f32",
             overwriteExistingFiles=self.options.overwrite, onError="Continue",
             inputs_read_last=all(self.lights[r]["current"] != r for r in raws),  # files of this run, not the raws
-            # not PixInsight's defaults: the masters keep the reference's WCS; no drizzle data is written
-            inheritAstrometricSolution=True, generateDrizzleData=False,
+            # not PixInsight's default: the masters keep the reference's WCS; drizzle data only with -drizzle+
+            inheritAstrometricSolution=True, generateDrizzleData=self.drizzle,
         )
         for raw, row in zip(raws, result.outputs["outputData"]):
             if row["status"] != "ok":
@@ -678,9 +690,55 @@ class _Run:
                 _, (width, height, _channels), _ = read_header(record["current"])
                 self.registrations[raw] = (row["matrix"], (width, height))
             record["registered"] = record["current"] = row["outputFilePath"]
+            if self.drizzle and row.get("drizzleDataPath"):
+                record["drizzleData"] = row["drizzleDataPath"]
+                if record.get("debayered") and self.cfa_drizzle:
+                    self.link_cfa_source(record)
             record["alignment"] = {key: rounded(row[key], 6) if isinstance(row.get(key), float) else row.get(key)
                                    for key in ("starsDetected", "matchedStars", "rmsError", "dx", "dy", "rotation",
                                                "scale", "interpolation") if key in row}
+
+    def link_cfa_source(self, record: dict[str, Any]) -> None:
+        """Name, in a debayered light's .xdrz, the CFA frame it was debayered from (the last
+        file before debayering) and its pattern, for CFA drizzle.  A FITS output of Debayer
+        cannot carry this link (PixInsight keeps it in XISF properties); the run knows it."""
+        from processes.kernels.drizzledata import read_drizzle_data, write_drizzle_data
+
+        path = record["drizzleData"]
+        source = record.get("cosmetized") or record.get("calibrated") or record["path"]
+        pattern = str((record.get("debayer") or {}).get("cfaPattern") or "")
+        data = attrs.evolve(read_drizzle_data(path), cfa_source_file_path=os.path.abspath(source),
+                            cfa_source_pattern=pattern)
+        write_drizzle_data(data, path, overwrite=True)
+
+    def drizzle_lights(self, target: IntegrationSet, raws: Sequence[str]) -> None:
+        """DrizzleIntegration of ``raws`` (their .xdrz files, completed by ImageIntegration) into
+        ``master_<filter>_drizzle``; CFA drizzle when the lights were debayered."""
+        sources = [self.lights[r].get("drizzleData") for r in raws if self.lights[r]["status"] == "integrated"]
+        sources = [s for s in sources if s]
+        if len(sources) < 3:
+            self.messages.append(f"{target.name}: no drizzle integration ({len(sources)} frames with drizzle data)")
+            return
+        cfa = self.cfa_drizzle and all(self.lights[r].get("debayered") for r in raws)
+        result, workspace = self.execute(
+            f"drizzling {target.name}", "DrizzleIntegration", inputData=[(True, s, "") for s in sources],
+            scale=self.options.drizzle_scale, dropShrink=self.options.drizzle_drop_shrink, enableCFA=cfa,
+        )
+        image = workspace.window(result.outputs.get("integrationImageId", "drizzle_integration")).image
+        extra = [FITSKeyword("FILTER", target.filter, "Filter"),
+                 FITSKeyword("DRIZSCAL", float(self.options.drizzle_scale), "Drizzle scale"),
+                 FITSKeyword("DRIZSHRK", float(self.options.drizzle_drop_shrink), "Drizzle drop shrink")]
+        path = self.write_master(image, self.out / f"{target.name}_drizzle{self.ext}", "light", extra)
+        with self.progress.step(f"measuring stars {target.name}_drizzle"):
+            field = measure_stars(luminance(image.pixels))
+        noise = [estimate_noise(image.pixels[c]).sigma for c in range(image.channels)]
+        self.results[target.name]["drizzle"] = {
+            "path": str(path), "frames": len(sources), "scale": self.options.drizzle_scale,
+            "dropShrink": self.options.drizzle_drop_shrink, "cfa": cfa,
+            "width": image.width, "height": image.height, "noise": [rounded(v, 6) for v in noise],
+            "stars": {k: rounded(v) for k, v in field.summary().items()},
+            "messages": list(result.messages),
+        }
 
     def normalize_locally(self, target: IntegrationSet, reference: str) -> None:
         """LocalNormalization of the registered lights of ``target`` onto the registered reference
@@ -721,9 +779,15 @@ class _Run:
         overrides: dict[str, Any] = {"csvWeights": subframe_weights} if subframe_weights else {}
         if self.local_normalization:
             overrides.update(normalization="LocalNormalization", rejectionNormalization="LocalRejectionNormalization")
-        result, workspace, image = self.integrate(f"integrating {target.name}", "light", files, **overrides)
-        # files of this run read for the last time (procfw.io.pagecache): their pages take the master and the maps
-        drop_cached_files(f for f, r in zip(files, raws) if f != r)
+        if self.drizzle:  # ImageIntegration completes each .xdrz: normalization, weight, rejection map
+            overrides.update(generateDrizzleData=True)
+            files_or_rows: list[Any] = [(True, f, self.lights[r].get("drizzleData", ""), "")
+                                        for f, r in zip(files, raws)]
+        else:
+            files_or_rows = list(files)
+        result, workspace, image = self.integrate(f"integrating {target.name}", "light", files_or_rows, **overrides)
+        if not self.drizzle:  # files of this run read for the last time (procfw.io.pagecache)
+            drop_cached_files(f for f, r in zip(files, raws) if f != r)
         crop = self.common_area(target, raws, image)
         if crop is not None:
             image = _cropped(image, crop)
@@ -796,6 +860,8 @@ class _Run:
             "stars": {k: rounded(v) for k, v in field.summary().items()}, "rejectionMaps": maps,
             "messages": list(result.messages), "crop": self.crops.get(target.name),
         }
+        if self.drizzle:
+            self.drizzle_lights(target, raws)
 
     def common_area(self, target: IntegrationSet, raws: list[str], image: Image) -> Rectangle | None:
         """The area of ``image`` (integrated from ``raws``) to crop it to (:attr:`Options.auto_crop`), or None.

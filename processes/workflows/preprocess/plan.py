@@ -108,6 +108,14 @@ class Options:
     files beside the registered frames) and integrate with local normalization."""
     local_normalization_scale: int = attrs.field(default=1024, validator=attrs.validators.ge(32))
     """LocalNormalization's ``scale`` (pixels; PixInsight's and WBPP's default 1024)."""
+    drizzle: bool = False
+    """Also integrate the registered lights by DrizzleIntegration (CFA drizzle of the undebayered
+    frames for one-shot-colour lights) into ``master_<filter>_drizzle``."""
+    drizzle_scale: float = attrs.field(default=2.0, validator=[attrs.validators.ge(1.0), attrs.validators.le(4.0)])
+    """DrizzleIntegration's ``scale``."""
+    drizzle_drop_shrink: float = attrs.field(default=0.9, validator=[attrs.validators.gt(0.0),
+                                                                    attrs.validators.le(1.0)])
+    """DrizzleIntegration's ``dropShrink``."""
     subframe_weighting: bool = False
     """Measure the processed lights with SubframeSelector and integrate them with its weights."""
     weighting: str = "PSFSignalWeight"
@@ -134,7 +142,8 @@ class Options:
             "cosmeticCorrection": self.cosmetic_correction, "debayer": self.debayer, "cfaPattern": self.cfa_pattern,
             "debayerMethod": self.debayer_method, "reference": self.reference, "align": self.align,
             "integrate": self.integrate, "autoCrop": self.auto_crop, "localNormalization": self.local_normalization,
-            "localNormalizationScale": self.local_normalization_scale,
+            "localNormalizationScale": self.local_normalization_scale, "drizzle": self.drizzle,
+            "drizzleScale": self.drizzle_scale, "drizzleDropShrink": self.drizzle_drop_shrink,
             "subframeWeighting": self.subframe_weighting, "weighting": self.weighting, "approval": self.approval,
             "rejection": self.rejection,
             "outputExtension": self.output_extension,
@@ -286,8 +295,12 @@ class Plan:
                 out.append(f"    debayered ({self.options.debayer_method}, pattern "
                            f"{self.options.cfa_pattern if self.options.cfa_pattern != 'Auto' else link.target.bayer})")
         if self.integrations and self.options.integrate:
-            out.append("integration:" + (" local normalization to the registration reference (LocalNormalization)"
-                                         if self.options.local_normalization and self.options.align else ""))
+            o = self.options
+            extras = [*(["local normalization to the registration reference (LocalNormalization)"]
+                        if o.local_normalization and o.align else []),
+                      *([f"drizzle x{o.drizzle_scale:g}, drop shrink {o.drizzle_drop_shrink:g} "
+                         "(DrizzleIntegration; CFA drizzle for CFA lights)"] if o.drizzle and o.align else [])]
+            out.append("integration:" + "".join(f" {e};" for e in extras).rstrip(";"))
             for s in self.integrations:
                 groups = ", ".join(g.short for g in s.groups)
                 out.append(f"  {s.name}: {s.frame_count} frames ({groups})")

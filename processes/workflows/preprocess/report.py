@@ -97,6 +97,14 @@ def build_report(run: RunRecord, seconds: float) -> dict[str, Any]:
             kept = crop["width"] * crop["height"] / (crop["of"][0] * crop["of"][1])
             summary.append(f"  cropped to the area every registered light covers: {crop['width']}x{crop['height']} at "
                            f"({crop['x']}, {crop['y']}) of {crop['of'][0]}x{crop['of'][1]} ({kept:.1%} kept)")
+        if result.get("drizzle"):
+            drizzle = result["drizzle"]
+            fwhm = drizzle["stars"].get("fwhm")
+            summary.append(
+                f"  drizzle{' (CFA)' if drizzle['cfa'] else ''} x{drizzle['scale']:g}, drop shrink "
+                f"{drizzle['dropShrink']:g}: {drizzle['path']}, {drizzle['width']}x{drizzle['height']}; noise "
+                + ", ".join(f"{v:.3g}" for v in drizzle["noise"]) + f" per drizzled pixel; {drizzle['stars']['stars']} "
+                f"stars, FWHM " + (f"{fwhm:.2f} px ({fwhm / drizzle['scale']:.2f} input px)" if fwhm else "n/a"))
     if run.reference:
         summary.append(f"reference: {run.reference['raw'] or run.reference['path']} ({run.reference['reason']})")
     aligned = [r["alignment"] for r in run.lights.values() if r.get("alignment")]
