@@ -285,7 +285,8 @@ def plan_session(
 def _existing_outputs(out: Path, plan: Plan, extension: str) -> list[Path]:
     """Earlier results in ``out`` that a run would replace."""
     existing: list[Path] = []
-    for name in (REPORT_TEXT, REPORT_JSON, *(f"{s.name}{extension}" for s in plan.integrations)):
+    drizzled = [f"{s.name}_drizzle{extension}" for s in plan.integrations] if plan.options.drizzle else []
+    for name in (REPORT_TEXT, REPORT_JSON, *(f"{s.name}{extension}" for s in plan.integrations), *drizzled):
         if (out / name).exists():
             existing.append(out / name)
     for folder in SUBFOLDERS:
