@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from processes.kernels.drizzledata import read_drizzle_data
 from processes.simulation.session import simulate_session
 from processes.workflows.preprocess import Options, preprocess
 from procfw.batch import make_executor, use_executor
@@ -237,13 +238,19 @@ def test_star_alignment_on_a_pool_loads_the_reference_in_the_workers_only(raw: P
         executor = make_executor(kind, workers=2) if kind == "processes" else make_executor(kind)
         with executor, use_executor(executor):
             out = align.evolve(outputDirectory=str(folder)).execute_global(_workspace()).outputs
-        results[kind] = (out, {p.name: fits.getdata(p) for p in sorted(folder.iterdir())})
-    (serial, files0), (pool, files1) = results["serial"], results["processes"]
+        drizzle = {p.name: read_drizzle_data(p) for p in sorted(folder.glob("*.xdrz"))}
+        results[kind] = (out, {p.name: fits.getdata(p) for p in sorted(folder.glob("*.fits"))}, drizzle)
+    (serial, files0, drizzle0), (pool, files1, drizzle1) = results["serial"], results["processes"]
     assert pool["referenceStars"] == serial["referenceStars"] > 0
     assert pool["succeeded"] == serial["succeeded"] == len(lights)
-    assert set(files0) == set(files1)
+    assert set(files0) == set(files1) and len(files0) == len(lights)
     for name, data in files0.items():
         assert data.tobytes() == files1[name].tobytes(), name
+    # generateDrizzleData (PixInsight's default): one .xdrz per registered file, the same matrices on any executor
+    assert set(drizzle0) == set(drizzle1) == {name.removesuffix(".fits") + ".xdrz" for name in files0}
+    for name, data in drizzle0.items():
+        assert Path(data.source_file_path).name in {Path(p).name for p in lights}
+        assert np.array_equal(data.alignment_matrix, drizzle1[name].alignment_matrix), name
     missing = align.evolve(referenceImage=str(tmp_path / "missing.fits"), outputDirectory=str(tmp_path))
     with make_executor("processes", workers=2) as executor, use_executor(executor):
         with pytest.raises(Exception, match="missing.fits"):
