@@ -46,7 +46,6 @@ decompressed.  Every problem is an :class:`XnmlFileError` naming the file and th
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as _dt
 import math
 import os
@@ -57,6 +56,7 @@ import attrs
 import numpy as np
 
 from procfw.errors import ImageFileError
+from procfw.io.xisf_codec import CODECS
 
 __all__ = [
     "MAX_XNML_BYTES",
@@ -79,7 +79,6 @@ MAX_MATRIX_SIDE = 65536
 MAX_CHANNELS = 64
 MAX_VECTOR_ITEMS = 256  # PCL's ParseVector limit
 _NAMESPACE = "http://www.pixinsight.com/xnml"
-_CODECS = ("lz4", "lz4hc", "zlib", "zstd")
 _BAND_ROWS = 256
 
 
@@ -379,62 +378,25 @@ class _Parser:
             raise self.fail(f"{name}: the matrices contain non-finite values")
         return out
 
-    def base64(self, text: str | None, what: str) -> bytes:
-        try:
-            return base64.b64decode("".join((text or "").split()), validate=True)
-        except (binascii.Error, ValueError):
-            raise self.fail(f"{what}: invalid base64 data") from None
-
     def channel_bytes(self, block, name: str, allowed: set[int]) -> bytes:
-        codec_text = self.attribute(block, "compression").strip().lower()
-        expected = " or ".join(str(n) for n in sorted(allowed))
-        if not codec_text:
-            raw = self.base64(block.text, f"{name} ChannelData")
-            if len(raw) not in allowed:
-                raise self.fail(f"{name} ChannelData: invalid channel data size: expected {expected} bytes, "
-                                f"got {len(raw)} bytes")
-            return raw
-        shuffled = codec_text.endswith("+sh")
-        codec = codec_text[:-3] if shuffled else codec_text
-        if codec not in _CODECS:
-            raise self.fail(f"{name} ChannelData: unknown or unsupported compression codec {codec_text!r}")
-        subblocks = []
-        for sub in block.children:
-            if _local(sub.tag) != "Subblock":
-                continue
-            text = self.attribute(sub, "uncompressedSize").strip()
-            if not text:
-                raise self.fail(f"{name} ChannelData: missing Subblock uncompressedSize attribute")
-            try:
-                size = int(text, 10)
-            except ValueError:
-                raise self.fail(f"{name} ChannelData: invalid Subblock uncompressedSize {text!r}") from None
-            if size < 1:
-                raise self.fail(f"{name} ChannelData: invalid Subblock uncompressedSize {size}")
-            subblocks.append((size, sub))
-        if not subblocks:
-            raise self.fail(f"{name} ChannelData: missing Subblock child element(s)")
-        total = sum(size for size, _ in subblocks)
-        if total not in allowed:  # checked before anything is decompressed
-            raise self.fail(f"{name} ChannelData: invalid channel data size: expected {expected} bytes, "
-                            f"the subblocks declare {total} bytes")
-        from procfw.io.xisf_codec import Compression, FormatProblem, decompress, unshuffle
+        from procfw.io.pcl_xml_binary import b64decode, decode_subblocks
+        from procfw.io.xisf_codec import FormatProblem
 
-        out = bytearray()
-        for size, sub in subblocks:
-            packed = self.base64(sub.text, f"{name} Subblock")
-            if len(packed) >= size:  # PCL stores a subblock that does not compress as it is
-                if len(packed) != size:
-                    raise self.fail(f"{name} Subblock: {len(packed)} stored bytes for uncompressedSize={size}")
-                out += packed
-                continue
-            try:
-                out += bytes(decompress(packed, Compression(codec, size)))
-            except FormatProblem as exc:
-                raise self.fail(f"{name} Subblock ({codec_text}): {exc}") from None
-        if shuffled:
-            out = bytearray(unshuffle(bytes(out), 4).tobytes())
-        return bytes(out)
+        codec_text = self.attribute(block, "compression").strip()
+        what = f"{name} ChannelData"
+        try:
+            if not codec_text:
+                raw = b64decode(block.text, what)
+                if len(raw) not in allowed:
+                    expected = " or ".join(str(n) for n in sorted(allowed))
+                    raise FormatProblem(f"{what}: invalid channel data size: expected {expected} bytes, "
+                                        f"got {len(raw)} bytes")
+                return raw
+            subblocks = [(self.integer(sub, "uncompressedSize", maximum=2**63 - 1), sub.text)
+                         for sub in block.children if _local(sub.tag) == "Subblock"]
+            return decode_subblocks(codec_text, subblocks, allowed=allowed, item_size=4, what=what)
+        except FormatProblem as exc:
+            raise self.fail(str(exc)) from None
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -459,16 +421,12 @@ def _csv(vector: np.ndarray) -> str:
 def _channel_xml(plane: np.ndarray, compression: str | None, indent: str) -> list[str]:
     raw = np.ascontiguousarray(plane, dtype="<f4").tobytes()
     if compression:
-        from procfw.io.xisf_codec import compress, shuffle
+        from procfw.io.pcl_xml_binary import encode_subblock
 
-        shuffled = compression.endswith("+sh")
-        codec = compression[:-3] if shuffled else compression
-        source = shuffle(raw, 4).tobytes() if shuffled else raw
-        packed, _ = compress(source, codec)
-        if len(packed) < len(raw):
+        packed = encode_subblock(raw, compression, 4)
+        if packed is not None:
             return [f'{indent}<ChannelData compression="{compression}">',
-                    f'{indent}   <Subblock uncompressedSize="{len(raw)}">'
-                    f'{base64.b64encode(bytes(packed)).decode("ascii")}</Subblock>',
+                    f'{indent}   <Subblock uncompressedSize="{len(raw)}">{packed}</Subblock>',
                     f"{indent}</ChannelData>"]
     return [f"{indent}<ChannelData>{base64.b64encode(raw).decode('ascii')}</ChannelData>"]
 
@@ -476,7 +434,7 @@ def _channel_xml(plane: np.ndarray, compression: str | None, indent: str) -> lis
 def serialize_xnml(data: LocalNormalizationData, *, compression: str | None = "lz4+sh",
                    creation_time: str | None = None) -> str:
     """The XNML text of ``data`` in PCL's layout (3-space indentation, lz4+sh compressed channels)."""
-    if compression is not None and compression.removesuffix("+sh") not in _CODECS:
+    if compression is not None and compression.removesuffix("+sh") not in CODECS:
         raise ValueError(f"unsupported .xnml compression {compression!r} (lz4, lz4hc, zlib, zstd, +sh)")
     when = creation_time or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', "<!--",

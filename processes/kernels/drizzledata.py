@@ -35,7 +35,6 @@ The legacy plain-text ``.drz`` format is not read (refused with a message).
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as _dt
 import math
 import os
@@ -69,7 +68,6 @@ MAX_FILE_BYTES = 2 << 30
 _KEPT = ("AlignmentSplineX", "AlignmentSplineY", "AlignmentReferenceMatrix", "AlignmentInverseSplineX",
          "AlignmentInverseSplineY", "AlignmentInverseReferenceMatrix", "LocalDistortionModel",
          "AdaptiveNormalization")
-_CODECS = ("zlib", "lz4", "lz4hc", "zstd")
 _REAL = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
 
 
@@ -228,11 +226,10 @@ def _reals(v: np.ndarray) -> str:
 
 def _binary(name: str, data: bytes, compression: str | None) -> str:
     if compression:
-        from procfw.io.xisf_codec import compress
+        from procfw.io.pcl_xml_binary import encode_subblock
 
-        stored, _ = compress(data, compression)
-        if len(stored) < len(data):
-            text = base64.b64encode(stored).decode("ascii")
+        text = encode_subblock(data, compression, 1)
+        if text is not None:
             return (f'<{name} compression="{compression}"><Subblock uncompressedSize="{len(data)}">{text}'
                     f"</Subblock></{name}>")
     return f"<{name}>{base64.b64encode(data).decode('ascii')}</{name}>"
@@ -276,57 +273,37 @@ def _real_list(element: ET.Element, where: str, low: int, high: int) -> np.ndarr
 
 def _binary_data(element: ET.Element, where: str, expected: int) -> bytes:
     """Decode a maybe-compressed binary element whose decoded size must be ``expected`` bytes."""
+    from procfw.io.pcl_xml_binary import decode_subblocks
+    from procfw.io.xisf_codec import FormatProblem
+
     name = _local(element.tag)
-    codec_attr = (element.get("compression") or "").strip().lower()
-    if not codec_attr:
-        text = (element.text or "").strip()
-        if len(text) > 4 * (expected // 3 + 2):
-            raise DrizzleDataError(f"{where}: {name} holds more Base64 text than {expected} bytes need")
-        data = _b64(text, where, name)
-    else:
-        shuffled = codec_attr.endswith("+sh")
-        codec = codec_attr[:-3] if shuffled else codec_attr
-        if codec not in _CODECS:
-            raise DrizzleDataError(f"{where}: {name}: unknown or unsupported compression codec {codec_attr!r}")
-        item = 1
-        if shuffled and element.get("itemSize"):
-            item = _int_attr(element, "itemSize", where, 1, 64)
-        blocks = [b for b in element if _local(b.tag) == "Subblock"]
-        if not blocks:
-            raise DrizzleDataError(f"{where}: {name}: no Subblock child elements")
-        sizes = [_int_attr(b, "uncompressedSize", where, 0, expected) for b in blocks]
-        if sum(sizes) != expected:
-            raise DrizzleDataError(f"{where}: {name}: subblocks declare {sum(sizes)} bytes; {expected} expected")
-        from procfw.io.xisf_codec import Compression, FormatProblem, decompress
-
-        parts = []
-        for block, size in zip(blocks, sizes):
-            raw = _b64((block.text or "").strip(), where, name)
-            if len(raw) >= size:  # stored uncompressed (PCL keeps incompressible subblocks raw)
-                parts.append(raw[:size])
-                continue
-            try:
-                parts.append(bytes(decompress(raw, Compression(codec, size))))
-            except FormatProblem as exc:
-                raise DrizzleDataError(f"{where}: {name}: {exc}") from None
-            except ImportError:
-                raise DrizzleDataError(f"{where}: {name}: the {codec} codec needs a package that is not "
-                                       "installed (lz4 or zstandard)") from None
-        data = b"".join(parts)
-        if shuffled and item > 1:
-            from procfw.io.xisf_codec import unshuffle
-
-            data = bytes(unshuffle(data, item))
+    codec_attr = (element.get("compression") or "").strip()
+    try:
+        if not codec_attr:
+            text = (element.text or "").strip()
+            if len(text) > 4 * (expected // 3 + 2):
+                raise DrizzleDataError(f"{where}: {name} holds more Base64 text than {expected} bytes need")
+            data = _b64(text, where, name)
+        else:
+            item = _int_attr(element, "itemSize", where, 1, 64) if element.get("itemSize") else 1
+            blocks = [b for b in element if _local(b.tag) == "Subblock"]
+            subblocks = [(_int_attr(b, "uncompressedSize", where, 0, expected), b.text) for b in blocks]
+            data = decode_subblocks(codec_attr, subblocks, allowed=(expected,), item_size=item, what=name)
+    except FormatProblem as exc:
+        raise DrizzleDataError(f"{where}: {exc}") from None
     if len(data) != expected:
         raise DrizzleDataError(f"{where}: {name} holds {len(data)} bytes; {expected} expected")
     return data
 
 
 def _b64(text: str, where: str, name: str) -> bytes:
+    from procfw.io.pcl_xml_binary import b64decode
+    from procfw.io.xisf_codec import FormatProblem
+
     try:
-        return base64.b64decode("".join(text.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise DrizzleDataError(f"{where}: {name} is not valid Base64 data") from None
+        return b64decode(text, name)
+    except FormatProblem as exc:
+        raise DrizzleDataError(f"{where}: {exc}") from None
 
 
 def _rejection_map(element: ET.Element, where: str) -> np.ndarray:
