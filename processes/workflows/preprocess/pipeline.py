@@ -757,13 +757,10 @@ class _Run:
             generateNormalizedImages="GenerateNormalizedImages_Never", generateNormalizationData=True,
             overwriteExistingFiles=self.options.overwrite, onError="OnError_Continue",
         )
-        rows = {os.path.abspath(str(row.get("targetFilePath", row.get("path", "")))): row
-                for row in result.outputs.get("outputData", []) if isinstance(row, Mapping)}
-        for raw in raws:
+        for raw, row in zip(raws, result.outputs["outputData"]):  # one row per target, in order
             xnml = Path(self.lights[raw]["registered"]).with_suffix(".xnml")
-            if not xnml.is_file():
-                row = rows.get(os.path.abspath(self.lights[raw]["registered"]), {})
-                self.reject(raw, "local normalization", str(row.get("error") or "no .xnml file was written"))
+            if row["status"] != "ok" or not xnml.is_file():
+                self.reject(raw, "local normalization", row["error"] or "no .xnml file was written")
                 continue
             self.lights[raw]["localNormalization"] = str(xnml)
 
