@@ -66,6 +66,7 @@ from procfw.errors import ImageFileError, ParameterError
 from procfw.image import FITSKeyword, Image
 from procfw.io.atomic import atomic_path
 from procfw.io.limits import check_compression_ratio, check_image_size
+from procfw.io.pagecache import open_write_through
 from procfw.io.samples import warn_if_lossy
 
 if TYPE_CHECKING:
@@ -522,11 +523,12 @@ def _write(image: Image, path: Path, *, bitpix: int | None, name: Path) -> None:
 def _write_float_data(path: Path, header: bytes, data: np.ndarray) -> None:
     """Write a primary HDU: the ``header`` block, then ``data`` (native float32/float64)
     big-endian, zero-padded to a multiple of 2880 bytes; one conversion pass through a
-    small buffer (the array is not modified)."""
+    small buffer (the array is not modified), written through the page cache
+    (:func:`procfw.io.pagecache.open_write_through`)."""
     flat = data.reshape(-1)
     step = max(1, _CHUNK_BYTES // flat.itemsize)
     buffer = np.empty(min(step, flat.size), dtype=flat.dtype.newbyteorder(">"))
-    with open(path, "wb") as f:
+    with open_write_through(path) as f:
         f.write(header)
         for start in range(0, flat.size, step):
             part = flat[start : start + step]

@@ -21,6 +21,7 @@ import numpy as np
 from procfw.errors import ParameterError
 from procfw.image import FITSKeyword, Image
 from procfw.io import xisf_codec as codec
+from procfw.io.pagecache import open_write_through
 from procfw.io.samples import warn_if_lossy
 from procfw.io.xisf_codec import FormatProblem
 from procfw.io.xisf_properties import (
@@ -285,7 +286,7 @@ def write_unit(image: Image, path: Path, options: WriteOptions) -> None:
             break
         data_start = needed
 
-    with open(path, "wb") as out:
+    with open_write_through(path) as out:  # procfw.io.pagecache: a frame does not fill the cache
         out.write(SIGNATURE + struct.pack("<I", len(header)) + bytes(4))
         out.write(header)
         out.write(bytes(data_start - 16 - len(header)))
