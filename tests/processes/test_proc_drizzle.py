@@ -163,9 +163,7 @@ def test_refusals_are_clear(tmp_path):
     img = np.full((1, 8, 8), 0.5, np.float32)
     write_fits(Image(img), tmp_path / "a.fits")
     f = xdrz(tmp_path / "a.xdrz", str(tmp_path / "a.fits"), (0.0, 0.0), 8, 8)
-    with pytest.raises(ExecutionError, match="Kernel_Gaussian is not implemented"):
-        run([f], kernelFunction="Kernel_Gaussian")
-    with pytest.raises(ExecutionError, match="xnml"):
+    with pytest.raises(ExecutionError, match=r"a\.xnml"):
         run([[True, f, str(tmp_path / "a.xnml")]])
     with pytest.raises(ExecutionError, match="CFASourceImage"):
         run([f], enableCFA=True, onError="Abort")
