@@ -7,9 +7,31 @@ drizzle data file (``.xdrz``, :mod:`processes.kernels.drizzledata`) written by S
 (the registration: source file, reference geometry, alignment matrix) and updated by
 ImageIntegration (normalization, weights, rejection maps).  Every *source* frame, never the
 interpolated registered one, is drizzled onto an output grid ``scale`` times finer than the
-reference (:mod:`processes.kernels.drizzle_numba`: square drops shrunk by ``dropShrink``,
-exact area overlap), its samples normalized ``(v − L)·S + L0``, weighted by the image weight
-(``enableImageWeighting``) and skipped where the rejection map marks them (``enableRejection``).
+reference (:mod:`processes.kernels.drizzle_numba`), its samples normalized ``(v − L)·S + L0``,
+weighted by the image weight (``enableImageWeighting``) and skipped where the rejection map
+marks them (``enableRejection``).
+
+``kernelFunction`` (PCL's DrizzleIntegrationInstance.cpp, PixInsight 1.8.9-3): ``Kernel_Square``
+distributes a drop (a source pixel shrunk by ``dropShrink``) by exact area overlap;
+``Kernel_Circular`` by the exact overlap of the disc inscribed in the drop;
+``Kernel_Gaussian`` and ``Kernel_Variable10..60`` (PCL's variable shape ``exp(−rᵏ/(k·σᵏ))``,
+``k`` = 1.0 … 6.0, Gaussian ``k`` = 2; ``σ`` such that the kernel is 0.025 of its peak at half
+the drop side) by a ``kernelGridSize`` × ``kernelGridSize`` grid of sub-samples over the drop,
+each weighted by the kernel, as PCL integrates them.  At the same ``dropShrink`` these drops
+are more concentrated than the square one (smaller FWHM).
+
+``enableLocalNormalization``: a row's ``localNormalizationDataPath`` (``.xnml``, written by
+LocalNormalization on the registered frame, so defined in reference coordinates) replaces the
+drizzle data's normalization for that frame: as PCL, each drop's contribution to an output
+pixel is normalized ``v' = A·(v − C) + B`` (then PCL's optional global normalization) with
+the function taken at the reference pixel holding that output pixel's top-left corner
+(the frame's function evaluated once on the reference grid), per output channel (per CFA
+colour with ``enableCFA``).  A missing or malformed file, one tagged invalid, or one whose
+geometry is not the drizzle reference's is an error naming the file (and both sizes).
+PixInsight's ``.xdrz`` files do not name an ``.xnml`` (PCL's DrizzleData has no such
+element); a row without one uses the drizzle data's normalization (PCL would keep the
+previous row's function).  The ``.xnml`` relative scale factors are not used (PCL's
+DrizzleIntegration does not use them either).
 
 ``enableCFA``: the frames drizzled are the raw mosaiced ``CFASourceImage`` files of the
 drizzle data (StarAlignment records them for debayered targets); each CFA pixel adds only to
@@ -24,13 +46,15 @@ read-only outputs ``integrationImageId``, ``weightImageId``, ``numberOfChannels`
 ``outputPixels``, ``integratedPixels``, ``outputRangeLow``/``High``, ``totalRejectedLow*``/
 ``High*``, ``totalData`` and the ``imageData`` table.
 
-Not implemented, refused with a clear message when they would matter: kernel functions other
-than ``Kernel_Square``; surface-spline / local-distortion registration (a file that has an
-alignment matrix too is drizzled with the matrix, with a message); local normalization data
-(``.xnml``; the reader is not part of this build) and adaptive normalization data.
-``useLUT`` (PixInsight 1.9 scripts set it; not in the public source), ``kernelGridSize``,
-``originX``/``originY`` (deprecated in PCL), ``inputHints``, ``closePreviousImages`` and
-``noGUIMessages`` are accepted without effect.
+Not implemented, refused with a clear message when they would matter: surface-spline /
+local-distortion registration (a file that has an alignment matrix too is drizzled with the
+matrix, with a message) and adaptive normalization data.  Approximate: the non-square kernels'
+weights are in output-pixel area units (PCL's are in fractions of a drop; the result is the
+same, ``totalData`` is comparable between kernels); the circular overlap is computed in
+source coordinates and scaled by the drop's local area ratio (exact for affine registrations).
+``useLUT`` (PixInsight 1.9 scripts set it; not in the public source), ``originX``/``originY``
+(deprecated in PCL), ``inputHints``, ``closePreviousImages`` and ``noGUIMessages`` are accepted
+without effect.
 """
 
 # ruff: noqa: N815 - parameter names are PixInsight's camelCase ids
@@ -133,9 +157,11 @@ class DrizzleIntegration(Process):
     dropShrink: float = param(Float(default=0.90, minimum=0.1, maximum=1.0, precision=2,
                                     description="Drop shrink factor: the side of a drop relative to its input pixel."))
     kernelFunction: str = param(Enumeration(elements=KERNELS, default="Kernel_Square",
-                                            description="Drop kernel function (only Kernel_Square is implemented)."))
+                                            description="Drop kernel function: square, circular, Gaussian or "
+                                                        "variable shape 1.0-6.0."))
     kernelGridSize: int = param(Int32(default=16, minimum=4, maximum=100,
-                                      description="Grid size for integrating non-square kernels (no effect)."))
+                                      description="Sub-samples per side of a drop for the Gaussian and "
+                                                  "variable-shape kernels."))
     originX: float = param(Float(default=0.50, minimum=0.0, maximum=1.0, precision=2,
                                  description="Deprecated in PixInsight (the drizzle data carry the origin)."))
     originY: float = param(Float(default=0.50, minimum=0.0, maximum=1.0, precision=2,
@@ -150,7 +176,7 @@ class DrizzleIntegration(Process):
     enableLocalDistortion: bool = param(Boolean(default=True, description="Apply local distortion models "
                                                 "(not implemented)."))
     enableLocalNormalization: bool = param(Boolean(default=True, description="Use local normalization data "
-                                                   "(.xnml) when rows name them (not implemented: refused)."))
+                                                   "(.xnml) when rows name them."))
     enableAdaptiveNormalization: bool = param(Boolean(default=False, description="Use adaptive normalization "
                                                       "data of the drizzle files (not implemented: refused)."))
     useROI: bool = param(Boolean(default=False, description="Integrate only a region of interest (reference pixels)."))

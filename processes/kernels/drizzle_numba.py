@@ -12,9 +12,19 @@ and the exact overlap area ``a`` distributes the pixel's value::
 
     num[c, oy, ox] += a · w_c · v'      den[c, oy, ox] += a · w_c
 
-with ``v' = (v − L_c)·S_c + L0_c`` (ImageIntegration's normalization from the drizzle data)
-and ``w_c`` the image weight.  The output is ``num/den``: a surface brightness in the
-input's units per input pixel, so a star's total flux is ``Σ out / scale²``.
+with ``v' = (v − L_c)·S_c + L0_c`` (ImageIntegration's normalization from the drizzle data),
+or ``v' = slope_c·v + offset_c`` from local normalization planes on the reference grid, taken
+at the output pixel's reference pixel (as PCL), and ``w_c`` the image weight.
+
+Other kernels (``kernel_mode``), as PCL's DrizzleIntegration: *circular*, ``a`` is the exact
+area of the disc inscribed in the drop intersected with the output pixel mapped into the
+source (``h``), times the drop's area ratio output/source; *grid* (Gaussian and variable
+shape), the drop's ``n × n`` sub-samples of :func:`kernel_lut` are mapped one by one and each
+adds its kernel weight (times the drop's output footprint) to the output pixel it falls in
+(equivalent to PCL's point-in-polygon sum over the output pixel's preimage).
+
+The output is ``num/den``: a surface brightness in the input's units per input pixel, so a
+star's total flux is ``Σ out / scale²``.
 
 As in PixInsight's DrizzleIntegration, a sample exactly 0 carries no data and is skipped,
 and a channel is skipped for an output pixel whose reference pixel (the one holding the
@@ -30,7 +40,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["drizzle_add"]
+__all__ = ["KERNEL_CIRCULAR", "KERNEL_GRID", "KERNEL_SQUARE", "drizzle_add", "kernel_lut"]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
