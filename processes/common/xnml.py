@@ -196,6 +196,18 @@ class LocalNormalizationData:
                 out = np.where(block == 0, 0.0, out)
             block[...] = out
 
+    def coefficient_planes(self, channel: int) -> tuple[np.ndarray, np.ndarray]:
+        """The whole function of ``channel`` as two float32 (reference height, width) planes
+        ``(slope, offset)``: ``v' = slope·v + offset`` at every reference pixel, bias and global
+        normalization folded in (for code that normalizes samples at scattered positions)."""
+        rows = np.arange(self.reference_height)
+        offset = np.zeros((self.reference_height, self.reference_width))
+        slope = np.ones_like(offset)
+        self.normalize_rows(offset, channel, rows, keep_zeros=False)
+        self.normalize_rows(slope, channel, rows, keep_zeros=False)
+        slope -= offset
+        return slope.astype(np.float32), offset.astype(np.float32)
+
 
 # -- reading -----------------------------------------------------------------------------------
 

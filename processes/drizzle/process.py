@@ -7,9 +7,31 @@ drizzle data file (``.xdrz``, :mod:`processes.kernels.drizzledata`) written by S
 (the registration: source file, reference geometry, alignment matrix) and updated by
 ImageIntegration (normalization, weights, rejection maps).  Every *source* frame, never the
 interpolated registered one, is drizzled onto an output grid ``scale`` times finer than the
-reference (:mod:`processes.kernels.drizzle_numba`: square drops shrunk by ``dropShrink``,
-exact area overlap), its samples normalized ``(v − L)·S + L0``, weighted by the image weight
-(``enableImageWeighting``) and skipped where the rejection map marks them (``enableRejection``).
+reference (:mod:`processes.kernels.drizzle_numba`), its samples normalized ``(v − L)·S + L0``,
+weighted by the image weight (``enableImageWeighting``) and skipped where the rejection map
+marks them (``enableRejection``).
+
+``kernelFunction`` (PCL's DrizzleIntegrationInstance.cpp, PixInsight 1.8.9-3): ``Kernel_Square``
+distributes a drop (a source pixel shrunk by ``dropShrink``) by exact area overlap;
+``Kernel_Circular`` by the exact overlap of the disc inscribed in the drop;
+``Kernel_Gaussian`` and ``Kernel_Variable10..60`` (PCL's variable shape ``exp(−rᵏ/(k·σᵏ))``,
+``k`` = 1.0 … 6.0, Gaussian ``k`` = 2; ``σ`` such that the kernel is 0.025 of its peak at half
+the drop side) by a ``kernelGridSize`` × ``kernelGridSize`` grid of sub-samples over the drop,
+each weighted by the kernel, as PCL integrates them.  At the same ``dropShrink`` these drops
+are more concentrated than the square one (smaller FWHM).
+
+``enableLocalNormalization``: a row's ``localNormalizationDataPath`` (``.xnml``, written by
+LocalNormalization on the registered frame, so defined in reference coordinates) replaces the
+drizzle data's normalization for that frame: as PCL, each drop's contribution to an output
+pixel is normalized ``v' = A·(v − C) + B`` (then PCL's optional global normalization) with
+the function taken at the reference pixel holding that output pixel's top-left corner
+(the frame's function evaluated once on the reference grid), per output channel (per CFA
+colour with ``enableCFA``).  A missing or malformed file, one tagged invalid, or one whose
+geometry is not the drizzle reference's is an error naming the file (and both sizes).
+PixInsight's ``.xdrz`` files do not name an ``.xnml`` (PCL's DrizzleData has no such
+element); a row without one uses the drizzle data's normalization (PCL would keep the
+previous row's function).  The ``.xnml`` relative scale factors are not used (PCL's
+DrizzleIntegration does not use them either).
 
 ``enableCFA``: the frames drizzled are the raw mosaiced ``CFASourceImage`` files of the
 drizzle data (StarAlignment records them for debayered targets); each CFA pixel adds only to
@@ -24,13 +46,15 @@ read-only outputs ``integrationImageId``, ``weightImageId``, ``numberOfChannels`
 ``outputPixels``, ``integratedPixels``, ``outputRangeLow``/``High``, ``totalRejectedLow*``/
 ``High*``, ``totalData`` and the ``imageData`` table.
 
-Not implemented, refused with a clear message when they would matter: kernel functions other
-than ``Kernel_Square``; surface-spline / local-distortion registration (a file that has an
-alignment matrix too is drizzled with the matrix, with a message); local normalization data
-(``.xnml``; the reader is not part of this build) and adaptive normalization data.
-``useLUT`` (PixInsight 1.9 scripts set it; not in the public source), ``kernelGridSize``,
-``originX``/``originY`` (deprecated in PCL), ``inputHints``, ``closePreviousImages`` and
-``noGUIMessages`` are accepted without effect.
+Not implemented, refused with a clear message when they would matter: surface-spline /
+local-distortion registration (a file that has an alignment matrix too is drizzled with the
+matrix, with a message) and adaptive normalization data.  Approximate: the non-square kernels'
+weights are in output-pixel area units (PCL's are in fractions of a drop; the result is the
+same, ``totalData`` is comparable between kernels); the circular overlap is computed in
+source coordinates and scaled by the drop's local area ratio (exact for affine registrations).
+``useLUT`` (PixInsight 1.9 scripts set it; not in the public source), ``originX``/``originY``
+(deprecated in PCL), ``inputHints``, ``closePreviousImages`` and ``noGUIMessages`` are accepted
+without effect.
 """
 
 # ruff: noqa: N815 - parameter names are PixInsight's camelCase ids
@@ -61,6 +85,9 @@ log = logging.getLogger(__name__)
 KERNELS = ("Kernel_Square", "Kernel_Circular", "Kernel_Gaussian", "Kernel_Variable10", "Kernel_Variable15",
            "Kernel_Variable30", "Kernel_Variable40", "Kernel_Variable50", "Kernel_Variable60")
 """kernelFunction elements, PixInsight's order (values 0..8)."""
+KERNEL_SHAPES = {"Kernel_Gaussian": 2.0, "Kernel_Variable10": 1.0, "Kernel_Variable15": 1.5, "Kernel_Variable30": 3.0,
+                 "Kernel_Variable40": 4.0, "Kernel_Variable50": 5.0, "Kernel_Variable60": 6.0}
+"""Shape parameter of PCL's variable-shape kernel ``exp(−rᵏ/(k·σᵏ))`` per kernel (Gaussian: k = 2)."""
 ON_ERROR = ("Continue", "Abort", "AskUser")
 INT32_MAX = 2**31 - 1
 _NAMES = {"RK": "red or gray", "G": "green", "B": "blue"}
@@ -130,9 +157,11 @@ class DrizzleIntegration(Process):
     dropShrink: float = param(Float(default=0.90, minimum=0.1, maximum=1.0, precision=2,
                                     description="Drop shrink factor: the side of a drop relative to its input pixel."))
     kernelFunction: str = param(Enumeration(elements=KERNELS, default="Kernel_Square",
-                                            description="Drop kernel function (only Kernel_Square is implemented)."))
+                                            description="Drop kernel function: square, circular, Gaussian or "
+                                                        "variable shape 1.0-6.0."))
     kernelGridSize: int = param(Int32(default=16, minimum=4, maximum=100,
-                                      description="Grid size for integrating non-square kernels (no effect)."))
+                                      description="Sub-samples per side of a drop for the Gaussian and "
+                                                  "variable-shape kernels."))
     originX: float = param(Float(default=0.50, minimum=0.0, maximum=1.0, precision=2,
                                  description="Deprecated in PixInsight (the drizzle data carry the origin)."))
     originY: float = param(Float(default=0.50, minimum=0.0, maximum=1.0, precision=2,
@@ -147,7 +176,7 @@ class DrizzleIntegration(Process):
     enableLocalDistortion: bool = param(Boolean(default=True, description="Apply local distortion models "
                                                 "(not implemented)."))
     enableLocalNormalization: bool = param(Boolean(default=True, description="Use local normalization data "
-                                                   "(.xnml) when rows name them (not implemented: refused)."))
+                                                   "(.xnml) when rows name them."))
     enableAdaptiveNormalization: bool = param(Boolean(default=False, description="Use adaptive normalization "
                                                       "data of the drizzle files (not implemented: refused)."))
     useROI: bool = param(Boolean(default=False, description="Integrate only a region of interest (reference pixels)."))
@@ -206,27 +235,23 @@ class DrizzleIntegration(Process):
     # -- the work -----------------------------------------------------------------------------
     def run_global(self, context: ExecutionContext) -> ProcessOutput:
         self.require_executable_global()
-        if self.kernelFunction != "Kernel_Square":
-            raise ExecutionError(f"DrizzleIntegration: kernelFunction={self.kernelFunction} is not implemented; "
-                                 "use Kernel_Square")
         rows = self._rows()
-        if self.enableLocalNormalization and any(ln for _, ln in rows):
-            raise ExecutionError(
-                "DrizzleIntegration: local normalization data (.xnml) are given but this build has no .xnml reader "
-                "(processes.localnormalization); set -enableLocalNormalization- or clear localNormalizationDataPath")
         messages: list[str] = []
         start = time.perf_counter()
         acc: _Accumulator | None = None
         image_rows: list[dict[str, Any]] = []
         failed = 0
-        for i, (path, _) in enumerate(rows):
+        for i, (path, xnml) in enumerate(rows):
             context.report(i / len(rows), f"DrizzleIntegration: {Path(path).name}")
             try:
                 drz = read_drizzle_data(path)
                 source, where = self._source(drz, path)
                 if acc is None:
                     acc = self._accumulator(drz, source, path, messages)
-                image_rows.append(acc.add(drz, source, where, self, messages))
+                if xnml and not self.enableLocalNormalization:
+                    messages.append(f"{path}: local normalization data {xnml} not used (enableLocalNormalization off)")
+                image_rows.append(acc.add(drz, source, where, self, messages,
+                                          xnml if self.enableLocalNormalization else ""))
             except (ProcfwError, OSError) as exc:
                 if self.onError != "Continue":
                     raise ExecutionError(f"DrizzleIntegration: {path}: {exc}") from None
@@ -290,7 +315,18 @@ class DrizzleIntegration(Process):
                                      f"({self.roiX1},{self.roiY1}) is empty within the {drz.reference_width}x"
                                      f"{drz.reference_height} reference")
         return _Accumulator(drz.reference_width, drz.reference_height, channels, float(self.scale), (x0, y0, x1, y1),
-                            pattern)
+                            pattern, self._kernel())
+
+    def _kernel(self) -> tuple[int, np.ndarray]:
+        """(kernel mode, micro-drop table) of :func:`processes.kernels.drizzle_numba.drizzle_add`."""
+        from processes.kernels.drizzle_numba import KERNEL_CIRCULAR, KERNEL_GRID, KERNEL_SQUARE, kernel_lut
+
+        shape = KERNEL_SHAPES.get(self.kernelFunction)
+        if shape is None:
+            mode = KERNEL_CIRCULAR if self.kernelFunction == "Kernel_Circular" else KERNEL_SQUARE
+            return mode, np.zeros((3, 0))
+        drop = 1.0 - 2.0 * max(1e-5, (1.0 - self.dropShrink) / 2)  # the drop side, as drizzle_add forms it
+        return KERNEL_GRID, kernel_lut(shape, self.kernelGridSize, drop)
 
     def _outputs(self, acc: _Accumulator, image_rows: list[dict[str, Any]], low, high) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -310,9 +346,9 @@ class _Accumulator:
     """The output sums of a drizzle integration (float64 numerator and weight per channel)."""
 
     def __init__(self, ref_w: int, ref_h: int, channels: int, scale: float, roi: tuple[int, int, int, int],
-                 pattern: str) -> None:
+                 pattern: str, kernel: tuple[int, np.ndarray]) -> None:
         self.ref_w, self.ref_h, self.channels = ref_w, ref_h, channels
-        self.scale, self.roi, self.pattern = scale, roi, pattern
+        self.scale, self.roi, self.pattern, self.kernel = scale, roi, pattern, kernel
         x0, y0, x1, y1 = roi
         self.width = max(1, int(round((x1 - x0) * scale)))
         self.height = max(1, int(round((y1 - y0) * scale)))
@@ -325,8 +361,9 @@ class _Accumulator:
         self.total_data = 0.0
 
     def add(self, drz: DrizzleData, source: Image, where: str, p: DrizzleIntegration,
-            messages: list[str]) -> dict[str, Any]:
-        """Drizzle one source frame; its ``imageData`` row."""
+            messages: list[str], xnml: str = "") -> dict[str, Any]:
+        """Drizzle one source frame (normalized by the local normalization data ``xnml`` when
+        given, else by the drizzle data's); its ``imageData`` row."""
         from processes.kernels.drizzle_numba import drizzle_add
 
         if (drz.reference_width, drz.reference_height) != (self.ref_w, self.ref_h):
@@ -362,14 +399,17 @@ class _Accumulator:
                 drz.cfa_source_pattern.upper() != p.cfaPattern.strip().upper():
             messages.append(f"{where}: CFA pattern mismatch: the drizzle data say {drz.cfa_source_pattern}, "
                             f"{p.cfaPattern} was used as the instance says")
+        ln_slope, ln_offset = self._local_normalization(xnml, where)
         pixels = np.ascontiguousarray(source.pixels, dtype=np.float32)
         if drz.pedestal > 0:
             pixels = pixels - np.float32(drz.pedestal)
         x0, y0 = self.roi[0] * self.scale, self.roi[1] * self.scale
-        area = drizzle_add(pixels, np.ascontiguousarray(g, dtype=np.float64), float(drz.alignment_origin[0]),
-                           float(drz.alignment_origin[1]), self.scale, float(x0), float(y0), float(p.dropShrink),
-                           loc.astype(np.float64), ref.astype(np.float64), sf.astype(np.float64),
-                           np.asarray(w, dtype=np.float64), np.ascontiguousarray(rej), use_rej, cfa, self.num, self.den)
+        norm = np.stack([loc, ref, sf]).astype(np.float64)
+        area = drizzle_add(pixels, np.ascontiguousarray(g, dtype=np.float64), np.ascontiguousarray(h, dtype=np.float64),
+                           float(drz.alignment_origin[0]), float(drz.alignment_origin[1]), self.scale, float(x0),
+                           float(y0), float(p.dropShrink), self.kernel[0], self.kernel[1], norm,
+                           np.asarray(w, dtype=np.float64), np.ascontiguousarray(rej), use_rej, ln_slope, ln_offset,
+                           bool(xnml), cfa, self.num, self.den)
         data = area / (self.width * self.height) / self.scale**2
         self.total_data += data
         row: dict[str, Any] = {"filePath": str(source.properties.get("filePath", "")) or where,
@@ -384,6 +424,24 @@ class _Accumulator:
                 row[f"rejectedHigh{c}"] = int(np.count_nonzero(drz.rejection_map[k] & 0x05))
         row["filePath"] = where
         return row
+
+    def _local_normalization(self, xnml: str, where: str) -> tuple[np.ndarray, np.ndarray]:
+        """The (slope, offset) planes, float32 (channels, reference height, width), of the .xnml
+        ``xnml`` (empty 1×1×1 planes when none): PCL applies a frame's function at each output
+        pixel's reference pixel, so it is evaluated once on the reference grid."""
+        if not xnml:
+            empty = np.zeros((1, 1, 1), np.float32)
+            return empty, empty
+        from processes.common.xnml import XnmlFileError
+        from processes.integration.localnorm import load_normalization_data
+
+        try:
+            data = load_normalization_data(Path(xnml).expanduser(), self.ref_w, self.ref_h, self.channels,
+                                           f"the drizzle reference geometry of {where}")
+        except XnmlFileError as exc:
+            raise DrizzleDataError(f"{where}: local normalization data {xnml}: {exc.problem}") from None
+        planes = [data.coefficient_planes(c) for c in range(self.channels)]
+        return np.stack([a for a, _ in planes]), np.stack([b for _, b in planes])
 
     def finish(self, truncate: bool) -> tuple[np.ndarray, np.ndarray, float, float]:
         """(result float32, weights float32 in [0, 1], range low, range high) as PixInsight forms them."""

@@ -27,7 +27,7 @@ from processes.common.xnml import LocalNormalizationData, XnmlFileError, read_xn
 from processes.integration.frames import FrameSource
 from procfw.errors import ExecutionError
 
-__all__ = ["LocallyNormalizedFrame", "normalization_data_path", "wrap_frames"]
+__all__ = ["LocallyNormalizedFrame", "load_normalization_data", "normalization_data_path", "wrap_frames"]
 
 
 @attrs.define(eq=False)
@@ -102,6 +102,15 @@ def normalization_data_path(frame_path: str | Path, given: str = "") -> Path:
     return frame.with_suffix(".xnml")
 
 
+def load_normalization_data(path: str | Path, width: int, height: int, channels: int,
+                            what: str) -> LocalNormalizationData:
+    """Read the .xnml ``path`` and check it is for ``what``, a ``width``×``height``×``channels``
+    image; XnmlFileError (naming the file, or both geometries) when it cannot be used."""
+    data = read_xnml(path)
+    data.check_geometry(width, height, channels, what)
+    return data
+
+
 def wrap_frames(frames: list[FrameSource], data_paths: list[str]) -> list[LocallyNormalizedFrame]:
     """Each frame with its normalization data; ExecutionError naming the frame when they are missing or unusable."""
     out = []
@@ -113,8 +122,7 @@ def wrap_frames(frames: list[FrameSource], data_paths: list[str]) -> list[Locall
                 "run LocalNormalization on the frames first, or set the localNormalizationDataPath column of images"
             )
         try:
-            data = read_xnml(path)
-            data.check_geometry(frame.width, frame.height, frame.channels, f"the frame {frame.path}")
+            data = load_normalization_data(path, frame.width, frame.height, frame.channels, f"the frame {frame.path}")
         except XnmlFileError as exc:
             raise ExecutionError(f"ImageIntegration: {frame.path}: local normalization data {path}: "
                                  f"{exc.problem}") from None

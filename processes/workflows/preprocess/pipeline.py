@@ -714,15 +714,19 @@ class _Run:
 
     def drizzle_lights(self, target: IntegrationSet, raws: Sequence[str]) -> None:
         """DrizzleIntegration of ``raws`` (their .xdrz files, completed by ImageIntegration) into
-        ``master_<filter>_drizzle``; CFA drizzle when the lights were debayered."""
-        sources = [self.lights[r].get("drizzleData") for r in raws if self.lights[r]["status"] == "integrated"]
-        sources = [s for s in sources if s]
+        ``master_<filter>_drizzle``; CFA drizzle when the lights were debayered; with
+        ``-localNormalization+`` each frame's ``.xnml`` normalizes its drops."""
+        records = [self.lights[r] for r in raws if self.lights[r]["status"] == "integrated"]
+        # with -localNormalization+, each frame's .xnml normalizes its drops (PixInsight's rows)
+        rows = [(True, rec["drizzleData"], rec.get("localNormalization", "") if self.local_normalization else "")
+                for rec in records if rec.get("drizzleData")]
+        sources = [row[1] for row in rows]
         if len(sources) < 3:
             self.messages.append(f"{target.name}: no drizzle integration ({len(sources)} frames with drizzle data)")
             return
         cfa = self.cfa_drizzle and all(self.lights[r].get("debayered") for r in raws)
         result, workspace = self.execute(
-            f"drizzling {target.name}", "DrizzleIntegration", inputData=[(True, s, "") for s in sources],
+            f"drizzling {target.name}", "DrizzleIntegration", inputData=rows,
             scale=self.options.drizzle_scale, dropShrink=self.options.drizzle_drop_shrink, enableCFA=cfa,
         )
         image = workspace.window(result.outputs.get("integrationImageId", "drizzle_integration")).image
