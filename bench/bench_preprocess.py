@@ -27,6 +27,7 @@ luminance), and how many frames were stacked.
 
     python bench/bench_preprocess.py                      # all executors
     python bench/bench_preprocess.py --executors processes --repeat 2
+    python bench/bench_preprocess.py --executors processes --copies 4   # 48 frames
 """
 
 from __future__ import annotations
@@ -303,15 +304,22 @@ def main() -> None:
                         help="comma-separated procfw executors to run (serial, processes, dask)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; the fastest is printed")
     parser.add_argument("--keep", action="store_true", help="keep the work folder and print its path")
+    parser.add_argument("--copies", type=int, default=1,
+                        help="give both tools each frame this many times (renamed copies): per-frame throughput "
+                             "on a longer session, with the fixed costs spread")
     args = parser.parse_args()
     frames = sorted(p for p in args.frames.iterdir() if p.suffix.lower() in (".fit", ".fits", ".fts"))
     if not frames:
         sys.exit(f"no frames in {args.frames}")
     work = Path(tempfile.mkdtemp(prefix="bench_preprocess_"))
     (work / "raw").mkdir()
+    copies = max(1, args.copies)
     for f in frames:
-        shutil.copyfile(f, work / "raw" / f.name)
-    print(f"{len(frames)} frames from {args.frames}; {os.cpu_count()} cores")
+        for k in range(copies):
+            name = f.name if k == 0 else f"{f.stem}_copy{k}{f.suffix}"
+            shutil.copyfile(f, work / "raw" / name)
+    print(f"{len(frames) * copies} frames from {args.frames}" + (f" ({copies} copies of each)" if copies > 1 else "")
+          + f"; {os.cpu_count()} cores")
 
     def best(run) -> dict[str, object]:
         results = [run() for _ in range(args.repeat)]

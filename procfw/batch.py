@@ -440,6 +440,25 @@ def _noop() -> None:
     """The task that starts each worker of a new pool (so that workers start before real work)."""
 
 
+def import_modules(names: Iterable[str]) -> list[str]:
+    """Import the modules ``names`` here (a worker's preload); those that could be imported.
+
+    One that cannot be imported is skipped (logged at debug level): the tasks then import
+    what they need themselves, and report their own errors.
+    """
+    import importlib
+
+    done = []
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 - a preload must never fail a worker
+            log.debug("preload of %s failed: %s", name, exc)
+        else:
+            done.append(name)
+    return done
+
+
 _FORKSERVER_LOCK = threading.Lock()
 _FORKSERVER_PRELOAD: tuple[str, ...] | None = None
 """What the running fork server was started with (None: not started by :func:`start_workers`)."""
@@ -624,12 +643,15 @@ class DaskExecutor(Executor):
     """Items run as tasks on a dask.distributed cluster, through a :class:`distributed.Client`.
 
     ``scheduler`` is the scheduler address (``tcp://host:8786``) or an existing Client
-    (then :meth:`close` leaves it open).
+    (then :meth:`close` leaves it open).  ``preload``: modules each worker present now
+    imports first, as one task of its own (:func:`import_modules`), so that the imports run
+    while the caller is still planning instead of inside the first real tasks; a worker
+    that joins later imports what it needs on demand.
     """
 
     kind = "dask"
 
-    def __init__(self, scheduler: Any = None) -> None:
+    def __init__(self, scheduler: Any = None, preload: Iterable[str] = ()) -> None:
         distributed = _import_distributed()
         self._owned = not isinstance(scheduler, distributed.Client)
         if self._owned:
@@ -658,9 +680,20 @@ class DaskExecutor(Executor):
                                       f"{WORKER_WAIT_SECONDS:.0f} s ({exc}); start some: dask worker {self.address}"
                                       ) from None
                 self.workers = max(self._threads(), 1)
+            self._preload(tuple(str(m) for m in preload))
         except BaseException:
             self.close()
             raise
+
+    def _preload(self, modules: tuple[str, ...]) -> None:
+        """One :func:`import_modules` task on each worker present (not waited for)."""
+        if not modules:
+            return
+        batch = uuid.uuid4().hex[:12]
+        self._preloads = [  # kept: a future dropped at once may be forgotten before it runs
+            self.client.submit(import_modules, modules, workers=[address], allow_other_workers=False, pure=False,
+                               key=f"procfw-preload-{batch}-{address}")
+            for address in self.client.scheduler_info().get("workers", {})]
 
     def _threads(self) -> int:
         info = self.client.scheduler_info()
@@ -697,6 +730,10 @@ class DaskExecutor(Executor):
         return run()
 
     def close(self) -> None:
+        for future in getattr(self, "_preloads", ()):
+            with contextlib.suppress(Exception):
+                future.release()
+        self._preloads = []
         if self.client is not None and self._owned:
             with contextlib.suppress(Exception):
                 self.client.close()
@@ -723,8 +760,9 @@ def make_executor(
     ``task_memory``, the caller's estimate of one task's peak bytes, is given).
     ``scheduler``: the dask scheduler address (default ``$PROCFW_SCHEDULER``) or a
     :class:`distributed.Client`.  ``preload``: modules a local pool's fork server imports
-    for all its workers (:func:`start_workers`).  A ``processes`` executor of one worker
-    still runs in a worker process; ask for ``serial`` to stay in this process.
+    for all its workers (:func:`start_workers`), or that each dask worker imports first.
+    A ``processes`` executor of one worker still runs in a worker process; ask for
+    ``serial`` to stay in this process.
     """
     chosen = str(kind).strip().lower()
     if chosen == "serial":
@@ -732,7 +770,7 @@ def make_executor(
     if chosen == "processes":
         return ProcessExecutor(worker_count(workers, task_memory=task_memory), preload)
     if chosen == "dask":
-        return DaskExecutor(scheduler)
+        return DaskExecutor(scheduler, preload)
     raise ProcfwError(f"unknown executor kind {kind!r}; use one of {', '.join(EXECUTOR_KINDS)}")
 
 

@@ -8,6 +8,7 @@ import math
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -157,6 +158,31 @@ def test_dask_runs_items_on_a_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
             with make_executor("dask", scheduler=client) as executor:  # an existing client stays open
                 assert executor.map(abs, [-1, -2, 3]) == [1, 2, 3]
             assert client.status == "running"
+
+
+def _imported(name: str) -> bool:
+    return name in sys.modules
+
+
+def _add_to_path(folder: str) -> None:
+    sys.path.insert(0, folder)
+
+
+def test_dask_workers_import_the_preload_first(tmp_path: Path) -> None:
+    """Each worker present imports the preload modules as a task of its own, before the
+    real tasks (a module missing there is skipped); the import is not left to the first task."""
+    distributed = pytest.importorskip("distributed")
+    module = tmp_path / "procfw_preload_probe.py"
+    module.write_text("LOADED = True\n")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster.scheduler_address, set_as_default=False) as client:
+        client.run(_add_to_path, str(tmp_path))
+        assert client.submit(_imported, "procfw_preload_probe", pure=False).result() is False
+        with make_executor("dask", scheduler=client,
+                           preload=["procfw_preload_probe", "no_such_module_here"]) as executor:
+            assert executor.map(_imported, ["procfw_preload_probe"]) == [True]
+        assert batch.import_modules(["json", "no_such_module_here"]) == ["json"]
 
 
 _FORK_SERVER_SCRIPT = """
