@@ -61,7 +61,12 @@ from processes.integration.normalization import (
     rejection_normalization,
 )
 from processes.integration.rejection import RejectionSettings
-from processes.integration.statistics import STATS_BYTES_PER_VALUE, ChannelStats, channel_statistics
+from processes.integration.statistics import (
+    STATS_BYTES_PER_VALUE,
+    ChannelStats,
+    channel_statistics,
+    statistics_range,
+)
 from processes.integration.weights import (
     NOISE_MODES,
     PSF_MODES,
@@ -571,6 +576,8 @@ class ImageIntegration(Process):
             need_noise=self._effective_weight_mode() in NOISE_MODES,
             noise_algorithm=_NOISE_ALGORITHMS[self.noiseEvaluationAlgorithm],
             use_noise_keywords=not self.ignoreNoiseKeywords, budget_bytes=max(1, budget // workers),
+            value_range=statistics_range(self.rangeLow if self.rangeClipLow else None,
+                                         self.rangeHigh if self.rangeClipHigh else None),
         )
         tasks = [(i, c) for i, frame in enumerate(frames) for c in range(frame.channels)]
         found: dict[tuple[int, int], ChannelStats] = {}
