@@ -62,9 +62,11 @@ from processes.integration.normalization import (
 )
 from processes.integration.rejection import RejectionSettings
 from processes.integration.statistics import (
+    MIN_FOOTPRINT_FRACTION,
     STATS_BYTES_PER_VALUE,
     ChannelStats,
     channel_statistics,
+    footprint_sample,
     statistics_range,
 )
 from processes.integration.weights import (
@@ -130,6 +132,23 @@ def _image_data_columns() -> tuple[ParameterKind, ...]:
 _IMAGE_DATA_COLUMNS = _image_data_columns()
 # weight modes procfw cannot compute: SNREstimate weights are used, with a message
 _FALLBACK_MODES = (*PSF_MODES, "CSVWeightsFile")
+
+def _in_threads(func, frames, tasks, workers, collect, progress) -> None:
+    """``collect((i, c), func(frames[i], c))`` for every task (i, c), in ``workers`` threads (the
+    reads, numpy's selections and the compiled passes release the GIL), reporting progress."""
+    if workers > 1 and len(tasks) > 1:
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="integration-stats") as pool:
+            futures = {pool.submit(func, frames[i], c): (i, c) for i, c in tasks}
+            for done, future in enumerate(as_completed(futures), start=1):
+                collect(futures[future], future.result())
+                progress(done / len(tasks), "frame statistics")
+    else:
+        for done, (i, c) in enumerate(tasks, start=1):
+            collect((i, c), func(frames[i], c))
+            progress(done / len(tasks), f"statistics of {frames[i].path.name}")
+
 
 class ImageIntegration(Process):
     """Integrate (stack) a set of image files with normalization, weighting and pixel rejection.
@@ -568,32 +587,40 @@ class ImageIntegration(Process):
         )
 
     def _statistics(self, frames, budget, context, messages) -> list[list[ChannelStats]] | None:
+        """Each frame's statistics, channel by channel, in threads: first the common footprint
+        (:func:`~processes.integration.statistics.footprint_sample`), then the statistics."""
         if not self._needs_statistics():
             return None
         workers = self._threads()
+        budget_bytes = max(1, budget // workers)
+        value_range = statistics_range(self.rangeLow if self.rangeClipLow else None,
+                                       self.rangeHigh if self.rangeClipHigh else None)
+        tasks = [(i, c) for i, frame in enumerate(frames) for c in range(frame.channels)]
+        common: dict[int, np.ndarray] = {}
+
+        def add(key: tuple[int, int], mask: np.ndarray) -> None:
+            c = key[1]
+            common[c] = mask if c not in common else np.logical_and(common[c], mask, out=common[c])
+
+        sample = functools.partial(footprint_sample, budget_bytes=budget_bytes, value_range=value_range)
+        _in_threads(sample, frames, tasks, workers, add, lambda f, what: context.report(0.1 * f, what))
+        footprints: dict[int, np.ndarray | None] = {}
+        for c, mask in sorted(common.items()):
+            kept = int(np.count_nonzero(mask))
+            footprints[c] = mask if kept >= MIN_FOOTPRINT_FRACTION * mask.size else None
+            if footprints[c] is None:
+                messages.append(f"channel {c}: the area every frame has in range is {kept / max(mask.size, 1):.0%} "
+                                "of the frame; each frame's statistics use its own in-range pixels")
+        common.clear()
         compute = functools.partial(
             channel_statistics, scale_estimator=self.weightScale,
             need_noise=self._effective_weight_mode() in NOISE_MODES,
             noise_algorithm=_NOISE_ALGORITHMS[self.noiseEvaluationAlgorithm],
-            use_noise_keywords=not self.ignoreNoiseKeywords, budget_bytes=max(1, budget // workers),
-            value_range=statistics_range(self.rangeLow if self.rangeClipLow else None,
-                                         self.rangeHigh if self.rangeClipHigh else None),
+            use_noise_keywords=not self.ignoreNoiseKeywords, budget_bytes=budget_bytes, value_range=value_range,
         )
-        tasks = [(i, c) for i, frame in enumerate(frames) for c in range(frame.channels)]
         found: dict[tuple[int, int], ChannelStats] = {}
-        if workers > 1 and len(tasks) > 1:
-            from concurrent.futures import ThreadPoolExecutor, as_completed
-
-            # threads: the reads, numpy's selections and the compiled sums release the GIL
-            with ThreadPoolExecutor(workers, thread_name_prefix="integration-stats") as pool:
-                futures = {pool.submit(compute, frames[i], c): (i, c) for i, c in tasks}
-                for done, future in enumerate(as_completed(futures), start=1):
-                    found[futures[future]] = future.result()
-                    context.report(0.3 * done / len(tasks), "frame statistics")
-        else:
-            for done, (i, c) in enumerate(tasks, start=1):
-                found[(i, c)] = compute(frames[i], c)
-                context.report(0.3 * done / len(tasks), f"statistics of {frames[i].path.name}")
+        _in_threads(lambda frame, c: compute(frame, c, footprint=footprints[c]), frames, tasks, workers,
+                    found.__setitem__, lambda f, what: context.report(0.1 + 0.2 * f, what))
         out = [[found[(i, c)] for c in range(frame.channels)] for i, frame in enumerate(frames)]
         if any(s.sampled for frame_stats in out for s in frame_stats):
             messages.append("frame statistics were computed on row subsamples to stay within the memory budget")
