@@ -55,6 +55,7 @@ from processes.integration.engine import IntegrationPlan, budget_from_memory, in
 from processes.integration.estimators import fast_median, scale_estimate
 from processes.integration.filelist import enabled_paths, enabled_xnml_paths, image_table
 from processes.integration.frames import FrameSource, open_frame
+from processes.integration.localnorm import relative_scale_factors, stored_frame, wrap_frames
 from processes.integration.normalization import (
     OUTPUT_NORMALIZATIONS,
     output_normalization,
@@ -430,15 +431,14 @@ class ImageIntegration(Process):
         frames = [open_frame(path) for path in paths]
         self._check_geometry(frames)
         if self._local_normalization():
-            from processes.integration.localnorm import wrap_frames
-
             frames = wrap_frames(frames, enabled_xnml_paths(self.images))
         roi = self._roi(frames[0])
         budget = self._budget()
         threads = self._threads()
         context.report(0.0, f"ImageIntegration: {len(frames)} images")
 
-        stats = self._statistics(frames, budget, context, messages)
+        scale_factors = self._scale_snr_factors(frames, messages)
+        stats = self._statistics(frames, budget, context, messages, scale_factors)
         channels = frames[0].channels
         location = np.array([[s.location for s in frame_stats] for frame_stats in stats]).T if stats else None
         scale = np.array([[s.scale for s in frame_stats] for frame_stats in stats]).T if stats else None
@@ -446,7 +446,7 @@ class ImageIntegration(Process):
             out_scale, out_offset = output_normalization(self.normalization, location, scale)
         else:
             out_scale, out_offset = np.ones((channels, len(frames))), np.zeros((channels, len(frames)))
-        weights = self._weights(frames, stats, out_scale, messages)
+        weights = self._weights(frames, stats, out_scale, messages, scale_factors)
         keep = self._apply_min_weight(frames, weights, messages)
         if not keep.all():
             frames = [f for f, k in zip(frames, keep) if k]
@@ -491,7 +491,8 @@ class ImageIntegration(Process):
             messages.extend(notes)
             messages.append(f"{len(written)} drizzle data file(s) updated")
         context.report(0.95, "ImageIntegration: final statistics")
-        return self._output(frames, stats, weights, result, plan, messages)
+        return self._output(frames, stats, weights, result, plan, messages,
+                            self._effective_weight_mode(scale_factors is not None))
 
     # -- checks and settings -----------------------------------------------------------
     def _local_normalization(self) -> bool:
@@ -570,9 +571,13 @@ class ImageIntegration(Process):
             ccd_read_noise=self.ccdReadNoise, ccd_scale_noise=self.ccdScaleNoise,
         )
 
-    def _effective_weight_mode(self) -> str:
+    def _effective_weight_mode(self, scale_snr: bool = False) -> str:
+        """The weight mode computed: DontCare for CSV weights or other combinations; PSFScaleSNR
+        only with relative scale factors (``scale_snr``); SNREstimate for the other fallbacks."""
         if self.csvWeights.strip() or self.combination != "Average":
             return "DontCare"
+        if self.weightMode == "PSFScaleSNR" and scale_snr:
+            return "PSFScaleSNR"
         return "SNREstimate" if self.weightMode in _FALLBACK_MODES else self.weightMode
 
     def _needs_noise(self) -> bool:
@@ -586,9 +591,10 @@ class ImageIntegration(Process):
             or self._effective_weight_mode() in STAT_MODES
         )
 
-    def _statistics(self, frames, budget, context, messages) -> list[list[ChannelStats]] | None:
+    def _statistics(self, frames, budget, context, messages, scale_factors=None) -> list[list[ChannelStats]] | None:
         """Each frame's statistics, channel by channel, in threads: first the common footprint
-        (:func:`~processes.integration.statistics.footprint_sample`), then the statistics."""
+        (:func:`~processes.integration.statistics.footprint_sample`), then the statistics.  With
+        PSFScaleSNR ``scale_factors`` the noise is that of the frames as stored."""
         if not self._needs_statistics():
             return None
         workers = self._threads()
@@ -614,19 +620,36 @@ class ImageIntegration(Process):
         common.clear()
         compute = functools.partial(
             channel_statistics, scale_estimator=self.weightScale,
-            need_noise=self._effective_weight_mode() in NOISE_MODES,
+            need_noise=self._effective_weight_mode(scale_factors is not None) in NOISE_MODES,
             noise_algorithm=_NOISE_ALGORITHMS[self.noiseEvaluationAlgorithm],
             use_noise_keywords=not self.ignoreNoiseKeywords, budget_bytes=budget_bytes, value_range=value_range,
         )
         found: dict[tuple[int, int], ChannelStats] = {}
-        _in_threads(lambda frame, c: compute(frame, c, footprint=footprints[c]), frames, tasks, workers,
+        raw = scale_factors is not None
+
+        def one(frame, c: int) -> ChannelStats:
+            return compute(frame, c, footprint=footprints[c], noise_frame=stored_frame(frame) if raw else None)
+
+        _in_threads(one, frames, tasks, workers,
                     found.__setitem__, lambda f, what: context.report(0.1 + 0.2 * f, what))
         out = [[found[(i, c)] for c in range(frame.channels)] for i, frame in enumerate(frames)]
         if any(s.sampled for frame_stats in out for s in frame_stats):
             messages.append("frame statistics were computed on row subsamples to stay within the memory budget")
         return out
 
-    def _weights(self, frames, stats, out_scale, messages) -> np.ndarray:
+    def _scale_snr_factors(self, frames, messages: list[str]) -> np.ndarray | None:
+        """(channels, N) LocalNormalization relative scale factors for weightMode=PSFScaleSNR, or
+        None (with a message when PSFScaleSNR was asked for: SNREstimate weights are used)."""
+        if self.weightMode != "PSFScaleSNR" or self._effective_weight_mode() == "DontCare":
+            return None
+        factors, problem = relative_scale_factors(frames, enabled_xnml_paths(self.images))
+        if factors is None:
+            messages.append(f"weightMode=PSFScaleSNR needs local normalization data with relative scale factors "
+                            f"for every frame: {problem}; SNREstimate (inverse normalized noise variance) weights "
+                            "were used")
+        return factors
+
+    def _weights(self, frames, stats, out_scale, messages, scale_factors=None) -> np.ndarray:
         channels, n = out_scale.shape
         if self.combination != "Average":
             return np.ones((channels, n))
@@ -636,22 +659,19 @@ class ImageIntegration(Process):
         if self.weightMode == "CSVWeightsFile":
             messages.append("weightMode=CSVWeightsFile: weight files are not read; SNREstimate (inverse normalized "
                             "noise variance) weights were used")
-        elif self.weightMode in PSF_MODES:
+        elif self.weightMode in PSF_MODES and self.weightMode != "PSFScaleSNR":
             values = self._psf_weights(frames, messages)
             if values is not None:
                 return normalized_weights(np.tile(values, (channels, 1)))
-        return compute_weights(self._effective_weight_mode(), frames, stats, out_scale, keyword=self.weightKeyword)
+        return compute_weights(self._effective_weight_mode(scale_factors is not None), frames, stats, out_scale,
+                               keyword=self.weightKeyword, relative_scale=scale_factors)
 
     def _psf_weights(self, frames: list[FrameSource], messages: list[str]) -> np.ndarray | None:
         """Each frame's PSFSignalWeight or PSFSNR, measured as SubframeSelector measures it
         (:func:`processes.kernels.subframe.measure_subframe`: star PSF photometry and noise);
-        None, with a message, when a frame cannot be measured or the values cannot weigh
-        (PSFScaleSNR needs local normalization: not available).  Frames are read one at a time."""
+        None, with a message, when a frame cannot be measured or the values cannot weigh.
+        Frames are read one at a time."""
         fallback = "; SNREstimate (inverse normalized noise variance) weights were used"
-        if self.weightMode == "PSFScaleSNR":
-            messages.append("weightMode=PSFScaleSNR needs local normalization data, which procfw does not "
-                            "make" + fallback)
-            return None
         from processes.kernels.subframe import MeasureSettings, measure_subframe
 
         values = []
@@ -689,7 +709,7 @@ class ImageIntegration(Process):
         return np.asarray(values) if any(values) else None
 
     # -- results -----------------------------------------------------------------------
-    def _output(self, frames, stats, weights, result, plan, messages) -> ProcessOutput:
+    def _output(self, frames, stats, weights, result, plan, messages, weight_mode: str) -> ProcessOutput:
         n = len(frames)
         channels = frames[0].channels
         new_images: dict[str, Image] = {}
@@ -709,7 +729,8 @@ class ImageIntegration(Process):
             outputs[f"totalRejectedHigh{suffix}"] = int(high[c].sum()) if c < channels else 0
         if result.image is not None:
             image_pixels = self._fix_range(result.image, outputs, messages)
-            image = Image(image_pixels, self._keywords(frames, plan), {"ImageIntegration:numberOfImages": n})
+            image = Image(image_pixels, self._keywords(frames, plan, weight_mode),
+                          {"ImageIntegration:numberOfImages": n})
             new_images["integration"] = image
             outputs["integrationImageId"] = "integration"
             self._final_statistics(image_pixels, outputs, plan.budget_bytes)
@@ -796,14 +817,14 @@ class ImageIntegration(Process):
             else:
                 outputs[f"finalNoiseEstimate{suffix}"] = 0.0
 
-    def _keywords(self, frames: list[FrameSource], plan: IntegrationPlan) -> list[FITSKeyword]:
+    def _keywords(self, frames: list[FrameSource], plan: IntegrationPlan, weight_mode: str) -> list[FITSKeyword]:
         skip = {"NCOMBINE", "HISTORY"}
         cards = [k for k in frames[0].keywords if k.name.upper() not in skip]
         history = [
             f"ImageIntegration.numberOfImages: {len(frames)}",
             f"ImageIntegration.pixelCombination: {self.combination}",
             f"ImageIntegration.outputNormalization: {self.normalization}",
-            f"ImageIntegration.weightMode: {self._effective_weight_mode()}",
+            f"ImageIntegration.weightMode: {weight_mode}",
             f"ImageIntegration.scaleEstimator: {self.weightScale}",
             f"ImageIntegration.rejectionAlgorithm: {self.rejection}",
         ]

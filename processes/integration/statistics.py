@@ -141,13 +141,16 @@ def channel_statistics(
     budget_bytes: int = 1 << 30,
     value_range: tuple[float, float] = STATS_RANGE,
     footprint: np.ndarray | None = None,
+    noise_frame: FrameSource | None = None,
 ) -> ChannelStats:
     """Location, scale, mean (and noise when ``need_noise``) of one channel of ``frame``.
 
     Only values inside the open ``value_range`` (see :func:`statistics_range`) enter
     location, scale and mean, and of those only the ones where ``footprint`` (the common
     footprint of :func:`footprint_sample`) is true, when given; NaNs never do.  The MRS
-    noise set leaves out values outside ``value_range`` ∩ :data:`NOISE_RANGE`.
+    noise set leaves out values outside ``value_range`` ∩ :data:`NOISE_RANGE`.  The noise is
+    that of ``noise_frame`` when given (the stored frame under a local normalization, for
+    PSFScaleSNR weights), else of ``frame``.
     """
     height, width = frame.height, frame.width
     stride, forced = _sample_stride(frame, budget_bytes)
@@ -162,18 +165,19 @@ def channel_statistics(
     del inside
     noise = algorithm = None
     if need_noise:
-        keyword = _noise_keyword(frame, channel) if use_noise_keywords else None
+        source = frame if noise_frame is None else noise_frame
+        keyword = _noise_keyword(source, channel) if use_noise_keywords else None
         if keyword is not None:
             noise, algorithm = keyword, "keyword"
         else:
             rows = max(16, int(budget_bytes // max(width * _NOISE_BYTES_PER_VALUE, 1)))
-            if stride == 1 and rows >= height:
+            if stride == 1 and rows >= height and source is frame:
                 block = data
             else:
                 rows = min(rows, height)
                 start = (height - rows) // 2
                 del data
-                block = frame.read_channel(channel, slice(start, start + rows))
+                block = source.read_channel(channel, slice(start, start + rows))
             from processes.kernels.noise import estimate_noise
 
             noise_range = (max(value_range[0], NOISE_RANGE[0]), min(value_range[1], NOISE_RANGE[1]))
