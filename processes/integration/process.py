@@ -26,7 +26,8 @@ function, band by band (:mod:`processes.integration.localnorm`); range rejection
 Not implemented (accepted so icons load; choosing them is an error or noted in the
 messages): AdaptiveNormalization and its rejection variant, local output normalization
 mixed with a global rejection normalization (or the reverse),
-large-scale rejection, PSFScaleSNR and CSV file weights (SNREstimate is used instead),
+large-scale rejection, CSV file weights (SNREstimate is used instead; so is it for PSFScaleSNR
+when a frame has no .xnml relative scale factors),
 N*-based noise evaluation (MRS is used instead), ``overrideImageType``/``imageType``.  GUI
 and cache options have no meaning here.
 
@@ -189,7 +190,8 @@ class ImageIntegration(Process):
         "PSFSignalWeight",
         "Image weights for the average combination: none, exposure time, inverse normalized noise variance "
         "(SNREstimate), signal, median, mean, a FITS keyword, PSF signal weight or PSF SNR (each frame "
-        "measured as SubframeSelector does); PSFScaleSNR and CSVWeightsFile fall back to SNREstimate.",
+        "measured as SubframeSelector does), PSF scale SNR (LocalNormalization's relative scale factors and "
+        "noise); CSVWeightsFile falls back to SNREstimate.",
         element_aliases={"NoiseEvaluation": "SNREstimate", "ExposureTimeWeight": "ExposureTime"},
     )
     weightKeyword: str = param(String(description="FITS keyword holding the weights when weightMode=KeywordWeight."))
