@@ -21,7 +21,7 @@ import numpy as np
 
 from processes.kernels.robust import avg_dev, mad
 
-__all__ = ["SCALE_ESTIMATORS", "bwmv", "fast_median", "ikss", "pbmv", "qn", "scale_estimate", "sn"]
+__all__ = ["SCALE_ESTIMATORS", "bwmv", "fast_median", "ikss", "in_range", "pbmv", "qn", "scale_estimate", "sn"]
 
 _SUBSAMPLE = 2001
 _COMPILED_MIN = 1 << 16
@@ -33,6 +33,23 @@ def _finite(values: np.ndarray) -> np.ndarray:
     if data.size and not np.isfinite(data).all():
         data = data[np.isfinite(data)]
     return data
+
+
+def in_range(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """The values inside the open range (``low``, ``high``), in order, as a 1-D array (NaNs never are).
+
+    Compared in the values' own precision; large float arrays in one compiled pass
+    (:func:`~processes.integration.kernel_numba.in_range_values`), with the same result.
+    """
+    data = np.asarray(values).ravel()
+    if data.dtype not in (np.float32, np.float64):
+        data = data.astype(np.float64)
+    kind = data.dtype.type
+    if data.size < _COMPILED_MIN:
+        return data[(data > kind(low)) & (data < kind(high))]
+    from processes.integration.kernel_numba import in_range_values
+
+    return in_range_values(data, kind(low), kind(high))
 
 
 def fast_median(values: np.ndarray) -> float:

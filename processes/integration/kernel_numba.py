@@ -32,7 +32,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["abs_dev", "bwmv_sums", "integrate_rows", "select_two"]
+__all__ = ["abs_dev", "bwmv_sums", "in_range_values", "integrate_rows", "select_two"]
 
 TINY = 2.0**-53
 HUBER_MAX_ITERATIONS = 100
@@ -552,6 +552,20 @@ def abs_dev(data, center):  # pragma: no cover - compiled
     for i in range(data.size):
         out[i] = abs(np.float64(data[i]) - center)
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def in_range_values(data, low, high):  # pragma: no cover - compiled
+    """The values v of the 1-D ``data`` with low < v < high (never a NaN), in order, in one pass:
+    ``data[(data > low) & (data < high)]`` without the mask."""
+    out = np.empty(data.size, data.dtype)
+    n = 0
+    for i in range(data.size):
+        v = data[i]
+        if v > low and v < high:
+            out[n] = v
+            n += 1
+    return out[:n]
 
 
 _SELECT_BINS = 1 << 16

@@ -27,7 +27,8 @@ from processes.common.xnml import LocalNormalizationData, XnmlFileError, read_xn
 from processes.integration.frames import FrameSource
 from procfw.errors import ExecutionError
 
-__all__ = ["LocallyNormalizedFrame", "load_normalization_data", "normalization_data_path", "wrap_frames"]
+__all__ = ["LocallyNormalizedFrame", "load_normalization_data", "normalization_data_path", "relative_scale_factors",
+           "stored_frame", "wrap_frames"]
 
 
 @attrs.define(eq=False)
@@ -128,3 +129,39 @@ def wrap_frames(frames: list[FrameSource], data_paths: list[str]) -> list[Locall
                                  f"{exc.problem}") from None
         out.append(LocallyNormalizedFrame(base=frame, data=data, data_path=str(path)))
     return out
+
+
+def stored_frame(frame: FrameSource | LocallyNormalizedFrame) -> FrameSource:
+    """The frame as stored: the frame a :class:`LocallyNormalizedFrame` wraps, else ``frame``."""
+    return frame.base if isinstance(frame, LocallyNormalizedFrame) else frame
+
+
+def relative_scale_factors(frames: list, data_paths: list[str]) -> tuple[np.ndarray | None, str]:
+    """((channels, N) relative scale factors, "") from each frame's .xnml (LocalNormalization's
+    ``RelativeScaleFactors``: the factor that brings the frame's signal to the reference's),
+    or (None, why not) when a frame has no usable data file or no such factors.
+
+    Frames read through their local normalization (:func:`wrap_frames`) use the data they
+    carry; other frames the file :func:`normalization_data_path` names.
+    """
+    columns = []
+    for frame, given in zip(frames, data_paths):
+        if isinstance(frame, LocallyNormalizedFrame):
+            data, path = frame.data, Path(frame.data_path)
+        else:
+            path = normalization_data_path(frame.path, given)
+            if not path.is_file():
+                return None, f"{frame.path.name} has no local normalization data file ({path.name})"
+            try:
+                data = read_xnml(path)
+                data.check_geometry(frame.width, frame.height, frame.channels, f"the frame {frame.path.name}")
+            except XnmlFileError as exc:
+                return None, f"{path.name}: {exc.problem}"
+        factors = data.relative_scale_factors
+        if factors is None or factors.size < frame.channels:
+            return None, f"{path.name} has no relative scale factors (LocalNormalization without scaling?)"
+        factors = np.asarray(factors[: frame.channels], dtype=np.float64)
+        if not (np.isfinite(factors).all() and (factors > 0).all()):
+            return None, f"{path.name}: relative scale factors {factors.tolist()} are not positive numbers"
+        columns.append(factors)
+    return np.stack(columns, axis=1), ""

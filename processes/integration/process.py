@@ -26,7 +26,8 @@ function, band by band (:mod:`processes.integration.localnorm`); range rejection
 Not implemented (accepted so icons load; choosing them is an error or noted in the
 messages): AdaptiveNormalization and its rejection variant, local output normalization
 mixed with a global rejection normalization (or the reverse),
-large-scale rejection, PSFScaleSNR and CSV file weights (SNREstimate is used instead),
+large-scale rejection, CSV file weights (SNREstimate is used instead; so is it for PSFScaleSNR
+when a frame has no .xnml relative scale factors),
 N*-based noise evaluation (MRS is used instead), ``overrideImageType``/``imageType``.  GUI
 and cache options have no meaning here.
 
@@ -55,13 +56,21 @@ from processes.integration.engine import IntegrationPlan, budget_from_memory, in
 from processes.integration.estimators import fast_median, scale_estimate
 from processes.integration.filelist import enabled_paths, enabled_xnml_paths, image_table
 from processes.integration.frames import FrameSource, open_frame
+from processes.integration.localnorm import relative_scale_factors, stored_frame, wrap_frames
 from processes.integration.normalization import (
     OUTPUT_NORMALIZATIONS,
     output_normalization,
     rejection_normalization,
 )
 from processes.integration.rejection import RejectionSettings
-from processes.integration.statistics import STATS_BYTES_PER_VALUE, ChannelStats, channel_statistics
+from processes.integration.statistics import (
+    MIN_FOOTPRINT_FRACTION,
+    STATS_BYTES_PER_VALUE,
+    ChannelStats,
+    channel_statistics,
+    footprint_sample,
+    statistics_range,
+)
 from processes.integration.weights import (
     NOISE_MODES,
     PSF_MODES,
@@ -126,6 +135,23 @@ _IMAGE_DATA_COLUMNS = _image_data_columns()
 # weight modes procfw cannot compute: SNREstimate weights are used, with a message
 _FALLBACK_MODES = (*PSF_MODES, "CSVWeightsFile")
 
+def _in_threads(func, frames, tasks, workers, collect, progress) -> None:
+    """``collect((i, c), func(frames[i], c))`` for every task (i, c), in ``workers`` threads (the
+    reads, numpy's selections and the compiled passes release the GIL), reporting progress."""
+    if workers > 1 and len(tasks) > 1:
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="integration-stats") as pool:
+            futures = {pool.submit(func, frames[i], c): (i, c) for i, c in tasks}
+            for done, future in enumerate(as_completed(futures), start=1):
+                collect(futures[future], future.result())
+                progress(done / len(tasks), "frame statistics")
+    else:
+        for done, (i, c) in enumerate(tasks, start=1):
+            collect((i, c), func(frames[i], c))
+            progress(done / len(tasks), f"statistics of {frames[i].path.name}")
+
+
 class ImageIntegration(Process):
     """Integrate (stack) a set of image files with normalization, weighting and pixel rejection.
 
@@ -164,7 +190,8 @@ class ImageIntegration(Process):
         "PSFSignalWeight",
         "Image weights for the average combination: none, exposure time, inverse normalized noise variance "
         "(SNREstimate), signal, median, mean, a FITS keyword, PSF signal weight or PSF SNR (each frame "
-        "measured as SubframeSelector does); PSFScaleSNR and CSVWeightsFile fall back to SNREstimate.",
+        "measured as SubframeSelector does), PSF scale SNR (LocalNormalization's relative scale factors and "
+        "noise); CSVWeightsFile falls back to SNREstimate.",
         element_aliases={"NoiseEvaluation": "SNREstimate", "ExposureTimeWeight": "ExposureTime"},
     )
     weightKeyword: str = param(String(description="FITS keyword holding the weights when weightMode=KeywordWeight."))
@@ -406,15 +433,14 @@ class ImageIntegration(Process):
         frames = [open_frame(path) for path in paths]
         self._check_geometry(frames)
         if self._local_normalization():
-            from processes.integration.localnorm import wrap_frames
-
             frames = wrap_frames(frames, enabled_xnml_paths(self.images))
         roi = self._roi(frames[0])
         budget = self._budget()
         threads = self._threads()
         context.report(0.0, f"ImageIntegration: {len(frames)} images")
 
-        stats = self._statistics(frames, budget, context, messages)
+        scale_factors = self._scale_snr_factors(frames, messages)
+        stats = self._statistics(frames, budget, context, messages, scale_factors)
         channels = frames[0].channels
         location = np.array([[s.location for s in frame_stats] for frame_stats in stats]).T if stats else None
         scale = np.array([[s.scale for s in frame_stats] for frame_stats in stats]).T if stats else None
@@ -422,7 +448,7 @@ class ImageIntegration(Process):
             out_scale, out_offset = output_normalization(self.normalization, location, scale)
         else:
             out_scale, out_offset = np.ones((channels, len(frames))), np.zeros((channels, len(frames)))
-        weights = self._weights(frames, stats, out_scale, messages)
+        weights = self._weights(frames, stats, out_scale, messages, scale_factors)
         keep = self._apply_min_weight(frames, weights, messages)
         if not keep.all():
             frames = [f for f, k in zip(frames, keep) if k]
@@ -467,7 +493,8 @@ class ImageIntegration(Process):
             messages.extend(notes)
             messages.append(f"{len(written)} drizzle data file(s) updated")
         context.report(0.95, "ImageIntegration: final statistics")
-        return self._output(frames, stats, weights, result, plan, messages)
+        return self._output(frames, stats, weights, result, plan, messages,
+                            self._effective_weight_mode(scale_factors is not None))
 
     # -- checks and settings -----------------------------------------------------------
     def _local_normalization(self) -> bool:
@@ -546,9 +573,13 @@ class ImageIntegration(Process):
             ccd_read_noise=self.ccdReadNoise, ccd_scale_noise=self.ccdScaleNoise,
         )
 
-    def _effective_weight_mode(self) -> str:
+    def _effective_weight_mode(self, scale_snr: bool = False) -> str:
+        """The weight mode computed: DontCare for CSV weights or other combinations; PSFScaleSNR
+        only with relative scale factors (``scale_snr``); SNREstimate for the other fallbacks."""
         if self.csvWeights.strip() or self.combination != "Average":
             return "DontCare"
+        if self.weightMode == "PSFScaleSNR" and scale_snr:
+            return "PSFScaleSNR"
         return "SNREstimate" if self.weightMode in _FALLBACK_MODES else self.weightMode
 
     def _needs_noise(self) -> bool:
@@ -562,37 +593,65 @@ class ImageIntegration(Process):
             or self._effective_weight_mode() in STAT_MODES
         )
 
-    def _statistics(self, frames, budget, context, messages) -> list[list[ChannelStats]] | None:
+    def _statistics(self, frames, budget, context, messages, scale_factors=None) -> list[list[ChannelStats]] | None:
+        """Each frame's statistics, channel by channel, in threads: first the common footprint
+        (:func:`~processes.integration.statistics.footprint_sample`), then the statistics.  With
+        PSFScaleSNR ``scale_factors`` the noise is that of the frames as stored."""
         if not self._needs_statistics():
             return None
         workers = self._threads()
+        budget_bytes = max(1, budget // workers)
+        value_range = statistics_range(self.rangeLow if self.rangeClipLow else None,
+                                       self.rangeHigh if self.rangeClipHigh else None)
+        tasks = [(i, c) for i, frame in enumerate(frames) for c in range(frame.channels)]
+        common: dict[int, np.ndarray] = {}
+
+        def add(key: tuple[int, int], mask: np.ndarray) -> None:
+            c = key[1]
+            common[c] = mask if c not in common else np.logical_and(common[c], mask, out=common[c])
+
+        sample = functools.partial(footprint_sample, budget_bytes=budget_bytes, value_range=value_range)
+        _in_threads(sample, frames, tasks, workers, add, lambda f, what: context.report(0.1 * f, what))
+        footprints: dict[int, np.ndarray | None] = {}
+        for c, mask in sorted(common.items()):
+            kept = int(np.count_nonzero(mask))
+            footprints[c] = mask if kept >= MIN_FOOTPRINT_FRACTION * mask.size else None
+            if footprints[c] is None:
+                messages.append(f"channel {c}: the area every frame has in range is {kept / max(mask.size, 1):.0%} "
+                                "of the frame; each frame's statistics use its own in-range pixels")
+        common.clear()
         compute = functools.partial(
             channel_statistics, scale_estimator=self.weightScale,
-            need_noise=self._effective_weight_mode() in NOISE_MODES,
+            need_noise=self._effective_weight_mode(scale_factors is not None) in NOISE_MODES,
             noise_algorithm=_NOISE_ALGORITHMS[self.noiseEvaluationAlgorithm],
-            use_noise_keywords=not self.ignoreNoiseKeywords, budget_bytes=max(1, budget // workers),
+            use_noise_keywords=not self.ignoreNoiseKeywords, budget_bytes=budget_bytes, value_range=value_range,
         )
-        tasks = [(i, c) for i, frame in enumerate(frames) for c in range(frame.channels)]
         found: dict[tuple[int, int], ChannelStats] = {}
-        if workers > 1 and len(tasks) > 1:
-            from concurrent.futures import ThreadPoolExecutor, as_completed
+        raw = scale_factors is not None
 
-            # threads: the reads, numpy's selections and the compiled sums release the GIL
-            with ThreadPoolExecutor(workers, thread_name_prefix="integration-stats") as pool:
-                futures = {pool.submit(compute, frames[i], c): (i, c) for i, c in tasks}
-                for done, future in enumerate(as_completed(futures), start=1):
-                    found[futures[future]] = future.result()
-                    context.report(0.3 * done / len(tasks), "frame statistics")
-        else:
-            for done, (i, c) in enumerate(tasks, start=1):
-                found[(i, c)] = compute(frames[i], c)
-                context.report(0.3 * done / len(tasks), f"statistics of {frames[i].path.name}")
+        def one(frame, c: int) -> ChannelStats:
+            return compute(frame, c, footprint=footprints[c], noise_frame=stored_frame(frame) if raw else None)
+
+        _in_threads(one, frames, tasks, workers,
+                    found.__setitem__, lambda f, what: context.report(0.1 + 0.2 * f, what))
         out = [[found[(i, c)] for c in range(frame.channels)] for i, frame in enumerate(frames)]
         if any(s.sampled for frame_stats in out for s in frame_stats):
             messages.append("frame statistics were computed on row subsamples to stay within the memory budget")
         return out
 
-    def _weights(self, frames, stats, out_scale, messages) -> np.ndarray:
+    def _scale_snr_factors(self, frames, messages: list[str]) -> np.ndarray | None:
+        """(channels, N) LocalNormalization relative scale factors for weightMode=PSFScaleSNR, or
+        None (with a message when PSFScaleSNR was asked for: SNREstimate weights are used)."""
+        if self.weightMode != "PSFScaleSNR" or self._effective_weight_mode() == "DontCare":
+            return None
+        factors, problem = relative_scale_factors(frames, enabled_xnml_paths(self.images))
+        if factors is None:
+            messages.append(f"weightMode=PSFScaleSNR needs local normalization data with relative scale factors "
+                            f"for every frame: {problem}; SNREstimate (inverse normalized noise variance) weights "
+                            "were used")
+        return factors
+
+    def _weights(self, frames, stats, out_scale, messages, scale_factors=None) -> np.ndarray:
         channels, n = out_scale.shape
         if self.combination != "Average":
             return np.ones((channels, n))
@@ -602,22 +661,19 @@ class ImageIntegration(Process):
         if self.weightMode == "CSVWeightsFile":
             messages.append("weightMode=CSVWeightsFile: weight files are not read; SNREstimate (inverse normalized "
                             "noise variance) weights were used")
-        elif self.weightMode in PSF_MODES:
+        elif self.weightMode in PSF_MODES and self.weightMode != "PSFScaleSNR":
             values = self._psf_weights(frames, messages)
             if values is not None:
                 return normalized_weights(np.tile(values, (channels, 1)))
-        return compute_weights(self._effective_weight_mode(), frames, stats, out_scale, keyword=self.weightKeyword)
+        return compute_weights(self._effective_weight_mode(scale_factors is not None), frames, stats, out_scale,
+                               keyword=self.weightKeyword, relative_scale=scale_factors)
 
     def _psf_weights(self, frames: list[FrameSource], messages: list[str]) -> np.ndarray | None:
         """Each frame's PSFSignalWeight or PSFSNR, measured as SubframeSelector measures it
         (:func:`processes.kernels.subframe.measure_subframe`: star PSF photometry and noise);
-        None, with a message, when a frame cannot be measured or the values cannot weigh
-        (PSFScaleSNR needs local normalization: not available).  Frames are read one at a time."""
+        None, with a message, when a frame cannot be measured or the values cannot weigh.
+        Frames are read one at a time."""
         fallback = "; SNREstimate (inverse normalized noise variance) weights were used"
-        if self.weightMode == "PSFScaleSNR":
-            messages.append("weightMode=PSFScaleSNR needs local normalization data, which procfw does not "
-                            "make" + fallback)
-            return None
         from processes.kernels.subframe import MeasureSettings, measure_subframe
 
         values = []
@@ -655,7 +711,7 @@ class ImageIntegration(Process):
         return np.asarray(values) if any(values) else None
 
     # -- results -----------------------------------------------------------------------
-    def _output(self, frames, stats, weights, result, plan, messages) -> ProcessOutput:
+    def _output(self, frames, stats, weights, result, plan, messages, weight_mode: str) -> ProcessOutput:
         n = len(frames)
         channels = frames[0].channels
         new_images: dict[str, Image] = {}
@@ -675,7 +731,8 @@ class ImageIntegration(Process):
             outputs[f"totalRejectedHigh{suffix}"] = int(high[c].sum()) if c < channels else 0
         if result.image is not None:
             image_pixels = self._fix_range(result.image, outputs, messages)
-            image = Image(image_pixels, self._keywords(frames, plan), {"ImageIntegration:numberOfImages": n})
+            image = Image(image_pixels, self._keywords(frames, plan, weight_mode),
+                          {"ImageIntegration:numberOfImages": n})
             new_images["integration"] = image
             outputs["integrationImageId"] = "integration"
             self._final_statistics(image_pixels, outputs, plan.budget_bytes)
@@ -762,14 +819,14 @@ class ImageIntegration(Process):
             else:
                 outputs[f"finalNoiseEstimate{suffix}"] = 0.0
 
-    def _keywords(self, frames: list[FrameSource], plan: IntegrationPlan) -> list[FITSKeyword]:
+    def _keywords(self, frames: list[FrameSource], plan: IntegrationPlan, weight_mode: str) -> list[FITSKeyword]:
         skip = {"NCOMBINE", "HISTORY"}
         cards = [k for k in frames[0].keywords if k.name.upper() not in skip]
         history = [
             f"ImageIntegration.numberOfImages: {len(frames)}",
             f"ImageIntegration.pixelCombination: {self.combination}",
             f"ImageIntegration.outputNormalization: {self.normalization}",
-            f"ImageIntegration.weightMode: {self._effective_weight_mode()}",
+            f"ImageIntegration.weightMode: {weight_mode}",
             f"ImageIntegration.scaleEstimator: {self.weightScale}",
             f"ImageIntegration.rejectionAlgorithm: {self.rejection}",
         ]

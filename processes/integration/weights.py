@@ -11,8 +11,12 @@
 ``KeywordWeight``    the numeric value of the FITS keyword ``weightKeyword``.
 ``PSFSignalWeight``, ``PSFSNR``  each frame's value as SubframeSelector measures it (star PSF
                      photometry and noise: :mod:`processes.kernels.subframe`), computed by
-                     the process; ``PSFScaleSNR`` needs local normalization, which procfw does
-                     not make: SNREstimate is used instead (the process says so).
+                     the process.
+``PSFScaleSNR``      PCL's formula (``IntegrationFile.cpp``): ``1/(s_i·σ_i)²`` with s_i the
+                     frame's relative scale factor from its LocalNormalization .xnml (the
+                     factor that brings its star fluxes to the reference's) and σ_i the noise
+                     of the frame as stored (NOISEnn keyword or MRS estimate); without .xnml
+                     scale factors for every frame the process uses SNREstimate (and says so).
 
 A non-empty ``csvWeights`` (comma-separated numbers, one per enabled image) overrides the
 mode.  Weights are normalized so that the reference (first) frame has weight 1.
@@ -71,8 +75,10 @@ def compute_weights(
     out_scale: np.ndarray,
     *,
     keyword: str = "",
+    relative_scale: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Weights (channels, N) for ``mode``; ``stats[i][c]`` are the statistics of frame i, channel c."""
+    """Weights (channels, N) for ``mode``; ``stats[i][c]`` are the statistics of frame i, channel c;
+    ``relative_scale`` (channels, N) the LocalNormalization scale factors PSFScaleSNR needs."""
     n = len(frames)
     channels = out_scale.shape[0]
     if mode == "DontCare":
@@ -89,6 +95,10 @@ def compute_weights(
     elif mode in STAT_MODES:
         if stats is None:
             raise ExecutionError(f"ImageIntegration: weightMode={mode} needs frame statistics")
+        if mode == "PSFScaleSNR":
+            if relative_scale is None:
+                raise ExecutionError("ImageIntegration: weightMode=PSFScaleSNR needs relative scale factors")
+            out_scale = relative_scale  # the noise scaled to the reference's signal, as PCL
         weights = np.empty((channels, n))
         for i in range(n):
             for c in range(channels):

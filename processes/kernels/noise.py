@@ -13,7 +13,11 @@
     the noise set; σ is the standard deviation of ``image − residual`` over that set,
     iterated until it changes by less than 0.01 %.  As in PixInsight, the transform starts
     with 4 layers and falls back to fewer (down to 2), and finally to the k-sigma
-    estimate, when fewer than 1 % of the pixels are left in the noise set.
+    estimate, when fewer than 1 % of the pixels are left in the noise set.  With
+    ``valid_range=(low, high)`` pixels outside the open interval are never in the noise
+    set, as in PCL's ``ATrousWaveletTransform::NoiseMRS`` (whose ``low``/``high`` default
+    to 0.00002 and 0.99998): the zero borders that registration leaves, whose wavelet
+    coefficients are all zero, would otherwise pass for noiseless sky and pull σ down.
 ``noise_scale_factors(image)``
     PixInsight's "noise scaling factors": the clipped standard deviations of the pixels
     below and above the median (σ_low, σ_high).
@@ -125,8 +129,10 @@ def _ksigma_compiled(w1: np.ndarray, k: float = 3.0, eps: float = 0.01, max_iter
     return sigma, count
 
 
-def _mrs_compiled(image: np.ndarray, layers: int) -> tuple[tuple[float, int], tuple[float, int]]:
-    """((k-sigma σ, count), (MRS σ, count)) of a float plane from one compiled transform."""
+def _mrs_compiled(image: np.ndarray, layers: int, valid_range: tuple[float, float] | None = None) -> tuple[
+        tuple[float, int], tuple[float, int]]:
+    """((k-sigma σ, count), (MRS σ, count)) of a float plane from one compiled transform;
+    pixels outside the open ``valid_range`` are left out of the MRS noise set."""
     from processes.kernels import noise_nb
 
     # three planes: the first detail layer (k-sigma) shares a buffer with the later levels,
@@ -144,6 +150,9 @@ def _mrs_compiled(image: np.ndarray, layers: int) -> tuple[tuple[float, int], tu
         noise_nb.b3_level(current, 1 << j, spare, row, k[j], False, unused, significance)
         current, spare = spare, current
     del spare
+    if valid_range is not None:
+        kind = image.dtype.type
+        noise_nb.exclude_outside(image, significance, kind(valid_range[0]), kind(valid_range[1]))
     noise_nb.subtract_from(image, current)
     signal = current
     base = (sigma0 / B3_NOISE_COEFFICIENTS[0], count0)
@@ -180,13 +189,16 @@ def noise_ksigma(image: np.ndarray) -> NoiseEstimate:
     return NoiseEstimate(sigma / B3_NOISE_COEFFICIENTS[0], count / max(image.size, 1), "K-Sigma")
 
 
-def _mrs(image: np.ndarray, layers: int, sigma0: float, k: float = 3.0) -> tuple[float, int]:
+def _mrs(image: np.ndarray, layers: int, sigma0: float, outside: np.ndarray | None = None,
+         k: float = 3.0) -> tuple[float, int]:
     details, residual = atrous(image, layers)
     signal = (np.asarray(image, dtype=residual.dtype) - residual).ravel()
     # a pixel is in the noise set when |w_j| < k·σ·k_j for every j, i.e. max_j |w_j|/k_j < k·σ
     significance = np.abs(details[0]) / B3_NOISE_COEFFICIENTS[0]
     for j, w in enumerate(details[1:], start=1):
         np.maximum(significance, np.abs(w) / B3_NOISE_COEFFICIENTS[j], out=significance)
+    if outside is not None:
+        np.putmask(significance, outside, np.inf)
     sigma = sigma0
     count = 0
     for _ in range(100):
@@ -203,34 +215,41 @@ def _mrs(image: np.ndarray, layers: int, sigma0: float, k: float = 3.0) -> tuple
     return sigma, count
 
 
-def noise_mrs(image: np.ndarray) -> NoiseEstimate:
-    """Multiresolution-support noise estimate with PixInsight's fallbacks (module docstring)."""
+def noise_mrs(image: np.ndarray, valid_range: tuple[float, float] | None = None) -> NoiseEstimate:
+    """Multiresolution-support noise estimate with PixInsight's fallbacks (module docstring);
+    pixels outside the open interval ``valid_range`` are left out of the noise set."""
     image = np.asarray(image)
     if image.dtype != np.float32:
         image = image.astype(np.float64)
     if _compiled(image) and image.shape[0] >= 16 and image.shape[1] >= 16:
-        (sigma0, count0), mrs = _mrs_compiled(image, 4)
+        (sigma0, count0), mrs = _mrs_compiled(image, 4, valid_range)
         base = NoiseEstimate(sigma0, count0 / image.size, "K-Sigma")
         for layers in (4, 3, 2):
-            sigma, count = mrs if layers == 4 else _mrs_compiled(image, layers)[1]
+            sigma, count = mrs if layers == 4 else _mrs_compiled(image, layers, valid_range)[1]
             if sigma > 0 and count / image.size >= 0.01:
                 return NoiseEstimate(sigma, count / image.size, "MRS")
         return base
     base = noise_ksigma(image)
     if image.shape[0] < 16 or image.shape[1] < 16:
         return base
+    outside = None
+    if valid_range is not None:
+        kind = image.dtype.type
+        outside = ~((image > kind(valid_range[0])) & (image < kind(valid_range[1])))
     for layers in (4, 3, 2):
-        sigma, count = _mrs(image, layers, base.sigma)
+        sigma, count = _mrs(image, layers, base.sigma, outside)
         fraction = count / image.size
         if sigma > 0 and fraction >= 0.01:
             return NoiseEstimate(sigma, fraction, "MRS")
     return base
 
 
-def estimate_noise(image: np.ndarray, algorithm: str = "MRS") -> NoiseEstimate:
-    """Noise of a 2-D array by ``MRS`` (default) or ``K-Sigma``."""
+def estimate_noise(image: np.ndarray, algorithm: str = "MRS",
+                   valid_range: tuple[float, float] | None = None) -> NoiseEstimate:
+    """Noise of a 2-D array by ``MRS`` (default) or ``K-Sigma``; ``valid_range``: see :func:`noise_mrs`
+    (the k-sigma estimate, as PCL's ``NoiseKSigma``, takes every pixel)."""
     if algorithm == "MRS":
-        return noise_mrs(image)
+        return noise_mrs(image, valid_range)
     if algorithm in ("K-Sigma", "KSigma"):
         return noise_ksigma(image)
     raise ValueError(f"unknown noise evaluation algorithm {algorithm!r}; expected MRS or K-Sigma")

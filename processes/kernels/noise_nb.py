@@ -140,6 +140,17 @@ def mrs_planes(image, layers, coefficients, w1, significance, signal):  # pragma
 
 
 @numba.njit(cache=True, nogil=True)
+def exclude_outside(image, significance, low, high):  # pragma: no cover - compiled
+    """significance ← ∞ where the image value is not inside (low, high): never in the MRS noise set."""
+    a = image.ravel()
+    s = significance.ravel()
+    for i in range(a.size):
+        v = a[i]
+        if not (v > low and v < high):
+            s[i] = np.inf
+
+
+@numba.njit(cache=True, nogil=True)
 def subtract_from(image, residual):  # pragma: no cover - compiled
     """residual ← image − residual, in place: the signal of the MRS estimator."""
     a = image.ravel()

@@ -510,7 +510,7 @@ def test_psf_signal_weights_are_measured_as_subframe_selector_measures_them(tmp_
     assert weights == pytest.approx([m / measured[0] for m in measured], rel=1e-6)
     assert max(weights[2:]) < 0.5 * min(weights[:2])
     scale = integrate(paths, weightMode="PSFScaleSNR")
-    assert any("PSFScaleSNR needs local normalization" in m for m in scale.messages)
+    assert any("PSFScaleSNR needs local normalization data" in m for m in scale.messages)  # no .xnml files
 
 
 # --------------------------------------------------------------------------- streaming and execution

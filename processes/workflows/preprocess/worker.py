@@ -14,10 +14,10 @@ warm numba caches), gives the memory it freed back and freezes the garbage colle
 view of the objects loaded so far (:func:`gc.freeze`: the workers' collections then do
 not touch — and so do not copy — the pages they share with the fork server); import it
 only where that is wanted — the fork server, and a dask worker (its preload task:
-:func:`procfw.batch.import_modules`), where the frozen objects are the same loaded modules.  A failure (a module that cannot be
-imported) is logged and leaves the workers to load what they need themselves.  The fork
-server is single-threaded (no numba kernel here starts threads), so forking it after the
-warm-up is safe.
+:func:`procfw.batch.import_modules`), where the frozen objects are the same loaded modules.
+A failure (a module that cannot be imported) is logged and leaves the workers to load
+what they need themselves.  The fork server is single-threaded (no numba kernel here
+starts threads), so forking it after the warm-up is safe.
 """
 
 from __future__ import annotations
