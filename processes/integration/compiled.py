@@ -74,6 +74,9 @@ def integrate_compiled(plan, progress: Callable[[float, str], None] | None = Non
     x0, y0, x1, _ = plan.roi
     out_dtype = np.float64 if plan.float64 else np.float32
     image, low_map, high_map, _ = output_arrays(plan, shape, np.empty, slope=False)
+    # per-frame rejection bits for the drizzle data (zero where nothing is rejected)
+    frame_maps = np.zeros((len(frames), channels, height, width), dtype=np.uint8) if plan.frame_maps else None
+    dummy_bits = np.zeros((1, 1, 1), dtype=np.uint8)
     dummy32 = np.zeros((1, 1), dtype=np.float32)
     dummy_image = np.zeros((1, 1), dtype=out_dtype)
     threads = max(1, int(plan.threads))
@@ -137,6 +140,7 @@ def integrate_compiled(plan, progress: Callable[[float, str], None] | None = Non
             low_map[c, r0:r1] if low_map is not None else dummy32,
             high_map[c, r0:r1] if high_map is not None else dummy32,
             low_map is not None, bool(plan.map_range), part_counts, net_pairs, net_start,
+            frame_maps[:, c, r0:r1] if frame_maps is not None else dummy_bits, frame_maps is not None,
         )
         return part_counts
 
@@ -163,6 +167,6 @@ def integrate_compiled(plan, progress: Callable[[float, str], None] | None = Non
     return EngineResult(
         image=image, low_map=low_map, high_map=high_map, slope_map=None,
         rejected_low=counts[0], rejected_high=counts[1], range_low=counts[2], range_high=counts[3],
-        bands=len(bands), band_rows=band_rows, workers=threads, worker_rss_mb=0.0,
+        bands=len(bands), band_rows=band_rows, workers=threads, worker_rss_mb=0.0, frame_maps=frame_maps,
     )
 

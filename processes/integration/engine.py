@@ -111,7 +111,8 @@ class IntegrationPlan:
     threads: int = 1
     frame_maps: bool = False
     """Record which pixels of each frame were rejected (PCL's drizzle rejection-map bits: 1 high, 2 low,
-    4 range high, 8 range low), for the drizzle data; runs the numpy engine in this process."""
+    4 range high, 8 range low), for the drizzle data (the numpy engine then runs in this process;
+    the compiled kernel records them as it goes)."""
     compiled: bool = True
     """Use the compiled kernel (:mod:`processes.integration.compiled`) where it implements the
     plan; False forces the numpy engine (the reference the tests compare it with)."""
@@ -210,7 +211,7 @@ def integrate(plan: IntegrationPlan, progress: Callable[[float, str], None] | No
     threads would serialize on the many small calls of the rejection passes.  Results
     do not depend on the number of workers (bands never change results).
     """
-    if plan.compiled and not plan.frame_maps:
+    if plan.compiled:
         from processes.integration.compiled import integrate_compiled, supported
 
         if supported(plan):

@@ -411,7 +411,7 @@ def _block_in_range(band, r, x0, range_low_on, range_low, range_high_on, range_h
 def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_on, range_low, range_high_on,
                    range_high, algorithm, clip_low, clip_high, sigma_low, sigma_high, cutoff, out_scale,
                    out_offset, weights, image, gen_image, low_map, high_map, gen_maps, map_range,
-                   counts, net_pairs, net_start):  # pragma: no cover - compiled
+                   counts, net_pairs, net_start, frame_bits, gen_bits):  # pragma: no cover - compiled
     """Integrate rows [row0, row1) of ``band`` (N, rows, width) float32 into ``image``/maps rows.
 
     ``rej_scale``/``rej_offset``/``out_scale``/``out_offset``/``weights`` are (N,) float32;
@@ -421,6 +421,9 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
     ``net_pairs``/``net_start``: the sorting networks for 0..N inputs (network m is
     ``net_pairs[net_start[m]:net_start[m + 1]]``).  Winsorized clipping runs blocks of
     BLOCK pixels without range-rejected values in lock step (:func:`_block_winsorized`).
+    ``frame_bits`` (N, rows, width) uint8, zero on entry, gets each frame's rejection of
+    each pixel in PCL's drizzle bits (high 1, low 2, range high 4, range low 8) when
+    ``gen_bits``.
     """
     n, _, width = band.shape
     vals = np.empty(n, np.float32)
@@ -481,14 +484,21 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
                     idx[rank] = f
                 for rank in range(n):
                     f = idx[rank]
+                    bit = 0
                     if rank < lo0:
                         counts[2, f] += 1
+                        bit = 8
                     elif rank < lo:
                         counts[0, f] += 1
+                        bit = 2
                     elif rank >= hi0:
                         counts[3, f] += 1
+                        bit = 4
                     elif rank >= hi:
                         counts[1, f] += 1
+                        bit = 1
+                    if gen_bits:
+                        frame_bits[f, r, x] = bit
             if gen_maps:
                 low_count = lo - lo0
                 high_count = hi0 - hi
