@@ -1,5 +1,10 @@
 """Compiled (numba) hot spots of :mod:`processes.kernels.starmeasure`.
 
+:func:`tile_medians`
+    ``np.median`` of every ``ty``×``tx`` tile of a float64 plane (the odd count's middle value,
+    the even count's ``(a + b) / 2`` of the two middle values, NaN for a tile holding a NaN),
+    by a histogram selection of a copy of each tile in one reused buffer: no transposed
+    copy of the plane;
 :func:`bilinear_grid`
     the bilinear interpolation of a small grid of tile medians at separable coordinates
     (what ``ndimage.map_coordinates(grid, [yy, xx], order=1, mode="nearest")`` gave on the
@@ -29,9 +34,10 @@ import math
 import numba
 import numpy as np
 
+from processes.integration.kernel_numba import select_two_binned
 from processes.kernels.numba_common import int_pair_arrays, reflect
 
-__all__ = ["abs_dev_median", "bilinear_grid", "fit_gaussians", "local_peaks", "symmetric_smooth"]
+__all__ = ["abs_dev_median", "bilinear_grid", "fit_gaussians", "local_peaks", "symmetric_smooth", "tile_medians"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -153,6 +159,49 @@ def abs_dev_median(data, center):
     if n % 2:
         return v0
     return (v0 + v1) / 2.0
+
+
+_TILE_BINS = 1024
+
+
+@numba.njit(cache=True, nogil=True)
+def tile_medians(plane, ny, nx, ty, tx):
+    """``np.median`` of each ``ty``×``tx`` tile of the float64 ``plane``, bit for bit, and where it is undecided.
+
+    Tile (i, j) is ``plane[i·ty:(i + 1)·ty, j·tx:(j + 1)·tx]``; its median is the middle
+    value of an odd count, ``(a + b) / 2`` of the two middle values of an even one (what
+    ``np.median``'s mean of the two gives), NaN if the tile holds a NaN.  The middle values
+    come from :func:`processes.integration.kernel_numba.select_two_binned` (1024 bins) on a
+    copy of the tile in one reused buffer.  Returns the (ny, nx) medians and an (ny, nx) bool
+    array, True where the median is zero and the tile holds a −0.0: which zero ``np.median``
+    returns there depends on numpy's partition order, so the caller takes ``np.median`` of
+    those tiles.
+    """
+    n = ty * tx
+    buf = np.empty(n)
+    counts = np.empty(_TILE_BINS, np.int64)
+    out = np.empty((ny, nx))
+    undecided = np.zeros((ny, nx), np.bool_)
+    for i in range(ny):
+        for j in range(nx):
+            m = 0
+            nans = 0
+            negative_zeros = 0
+            for y in range(i * ty, (i + 1) * ty):
+                row = plane[y]
+                for x in range(j * tx, (j + 1) * tx):
+                    v = row[x]
+                    nans += v != v
+                    negative_zeros += v == 0.0 and math.copysign(1.0, v) < 0.0
+                    buf[m] = v
+                    m += 1
+            if nans:
+                out[i, j] = np.nan
+                continue
+            lower, upper = select_two_binned(buf, (n - 1) // 2, n // 2, counts)
+            out[i, j] = upper if n % 2 else (lower + upper) / 2.0
+            undecided[i, j] = negative_zeros > 0 and out[i, j] == 0.0
+    return out, undecided
 
 
 @numba.njit(cache=True, nogil=True)
