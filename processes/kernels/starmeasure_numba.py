@@ -19,7 +19,8 @@
     a separable symmetric filter along both axes with scipy's ``reflect`` edges, the
     arithmetic of ``ndimage.correlate1d`` (symmetric weights: ``w₀·x₀`` plus the pairs
     ``(x₋ⱼ + xⱼ)·wⱼ`` from the outermost in) along rows then columns, so that
-    ``ndimage.gaussian_filter`` is reproduced bit for bit; one pass of rows at a time;
+    ``ndimage.gaussian_filter`` is reproduced bit for bit; both passes one row at a time
+    (no intermediate plane);
 :func:`fit_gaussians`
     the Levenberg–Marquardt fits of elliptical Gaussians to star stamps, one star at a time
     with the same steps, damping and stopping rule as the batched numpy fit.
@@ -53,33 +54,30 @@ def symmetric_smooth(plane, weights):
     height, width = plane.shape
     r = weights.size // 2
     centre = weights[r]
-    middle = np.empty((height, width))
+    out = np.empty((height, width))
+    line = np.empty(width + 2 * r)  # one row of the pass along axis 0, reflected r beyond each edge
+    rows_lo = np.empty(r, np.int64)
+    rows_hi = np.empty(r, np.int64)
     for y in range(height):
-        rows_lo = np.empty(r, np.int64)
-        rows_hi = np.empty(r, np.int64)
         for j in range(1, r + 1):
             rows_lo[j - 1] = reflect(y - j, height)
             rows_hi[j - 1] = reflect(y + j, height)
-        o = middle[y]
+        m = line[r : r + width]
         c = plane[y]
         for x in range(width):
-            o[x] = c[x] * centre
+            m[x] = c[x] * centre
         for j in range(r, 0, -1):
             lo = plane[rows_lo[j - 1]]
             hi = plane[rows_hi[j - 1]]
             w = weights[r - j]
             for x in range(width):
-                o[x] += (lo[x] + hi[x]) * w
-    out = np.empty((height, width))
-    line = np.empty(width + 2 * r)
-    for y in range(height):
-        m = middle[y]
-        for x in range(width + 2 * r):
+                m[x] += (lo[x] + hi[x]) * w
+        for x in range(r):
             line[x] = m[reflect(x - r, width)]
+            line[r + width + x] = m[reflect(width + x, width)]
         o = out[y]
-        c = line[r : r + width]
         for x in range(width):
-            o[x] = c[x] * centre
+            o[x] = m[x] * centre
         for j in range(r, 0, -1):  # shifted views: every index is the loop counter (vectorisable)
             lo = line[r - j : r - j + width]
             hi = line[r + j : r + j + width]
