@@ -118,12 +118,23 @@ def luminance_plane(pixels: np.ndarray) -> np.ndarray:
 
 
 def background_map(plane: np.ndarray, tile: int = _TILE) -> np.ndarray:
-    """A smooth background: medians of ``tile``×``tile`` tiles, 3×3-median filtered, interpolated bilinearly."""
+    """A smooth background: medians of ``tile``×``tile`` tiles, 3×3-median filtered, interpolated bilinearly.
+
+    A float64 plane's tile medians come from the compiled selection
+    (:func:`processes.kernels.starmeasure_numba.tile_medians`, ``np.median``'s values).
+    """
     h, w = plane.shape
     ny, nx = max(1, h // tile), max(1, w // tile)
     ty, tx = h // ny, w // nx
+    from processes.kernels import starmeasure_numba
+
     cropped = plane[: ny * ty, : nx * tx].reshape(ny, ty, nx, tx)
-    medians = np.median(cropped.transpose(0, 2, 1, 3).reshape(ny, nx, -1), axis=2)
+    if plane.dtype == np.float64:  # the compiled selection: np.median's values, no transposed copy
+        medians, undecided = starmeasure_numba.tile_medians(plane, ny, nx, ty, tx)
+        for i, j in zip(*np.nonzero(undecided), strict=True):  # a zero median of a tile with −0.0: numpy's own
+            medians[i, j] = np.median(cropped[i, :, j, :].ravel())
+    else:
+        medians = np.median(cropped.transpose(0, 2, 1, 3).reshape(ny, nx, -1), axis=2)
     if ny >= 3 and nx >= 3:
         medians = ndimage.median_filter(medians, size=3, mode="nearest")
     if ny == 1 and nx == 1:
@@ -131,8 +142,6 @@ def background_map(plane: np.ndarray, tile: int = _TILE) -> np.ndarray:
     # tile centres at (i + 0.5)·t − 0.5; map every pixel to fractional tile coordinates
     yy = np.clip((np.arange(h) + 0.5) / ty - 0.5, 0, ny - 1)
     xx = np.clip((np.arange(w) + 0.5) / tx - 0.5, 0, nx - 1)
-    from processes.kernels import starmeasure_numba
-
     return starmeasure_numba.bilinear_grid(np.ascontiguousarray(medians, dtype=np.float64), yy, xx)
 
 

@@ -1,5 +1,10 @@
 """Compiled (numba) hot spots of :mod:`processes.kernels.starmeasure`.
 
+:func:`tile_medians`
+    ``np.median`` of every ``ty``×``tx`` tile of a float64 plane (the odd count's middle value,
+    the even count's ``(a + b) / 2`` of the two middle values, NaN for a tile holding a NaN),
+    by a histogram selection of a copy of each tile in one reused buffer: no transposed
+    copy of the plane;
 :func:`bilinear_grid`
     the bilinear interpolation of a small grid of tile medians at separable coordinates
     (what ``ndimage.map_coordinates(grid, [yy, xx], order=1, mode="nearest")`` gave on the
@@ -14,7 +19,8 @@
     a separable symmetric filter along both axes with scipy's ``reflect`` edges, the
     arithmetic of ``ndimage.correlate1d`` (symmetric weights: ``w₀·x₀`` plus the pairs
     ``(x₋ⱼ + xⱼ)·wⱼ`` from the outermost in) along rows then columns, so that
-    ``ndimage.gaussian_filter`` is reproduced bit for bit; one pass of rows at a time;
+    ``ndimage.gaussian_filter`` is reproduced bit for bit; both passes one row at a time
+    (no intermediate plane);
 :func:`fit_gaussians`
     the Levenberg–Marquardt fits of elliptical Gaussians to star stamps, one star at a time
     with the same steps, damping and stopping rule as the batched numpy fit.
@@ -29,9 +35,10 @@ import math
 import numba
 import numpy as np
 
+from processes.integration.kernel_numba import select_two_binned
 from processes.kernels.numba_common import int_pair_arrays, reflect
 
-__all__ = ["abs_dev_median", "bilinear_grid", "fit_gaussians", "local_peaks", "symmetric_smooth"]
+__all__ = ["abs_dev_median", "bilinear_grid", "fit_gaussians", "local_peaks", "symmetric_smooth", "tile_medians"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -47,33 +54,30 @@ def symmetric_smooth(plane, weights):
     height, width = plane.shape
     r = weights.size // 2
     centre = weights[r]
-    middle = np.empty((height, width))
+    out = np.empty((height, width))
+    line = np.empty(width + 2 * r)  # one row of the pass along axis 0, reflected r beyond each edge
+    rows_lo = np.empty(r, np.int64)
+    rows_hi = np.empty(r, np.int64)
     for y in range(height):
-        rows_lo = np.empty(r, np.int64)
-        rows_hi = np.empty(r, np.int64)
         for j in range(1, r + 1):
             rows_lo[j - 1] = reflect(y - j, height)
             rows_hi[j - 1] = reflect(y + j, height)
-        o = middle[y]
+        m = line[r : r + width]
         c = plane[y]
         for x in range(width):
-            o[x] = c[x] * centre
+            m[x] = c[x] * centre
         for j in range(r, 0, -1):
             lo = plane[rows_lo[j - 1]]
             hi = plane[rows_hi[j - 1]]
             w = weights[r - j]
             for x in range(width):
-                o[x] += (lo[x] + hi[x]) * w
-    out = np.empty((height, width))
-    line = np.empty(width + 2 * r)
-    for y in range(height):
-        m = middle[y]
-        for x in range(width + 2 * r):
+                m[x] += (lo[x] + hi[x]) * w
+        for x in range(r):
             line[x] = m[reflect(x - r, width)]
+            line[r + width + x] = m[reflect(width + x, width)]
         o = out[y]
-        c = line[r : r + width]
         for x in range(width):
-            o[x] = c[x] * centre
+            o[x] = m[x] * centre
         for j in range(r, 0, -1):  # shifted views: every index is the loop counter (vectorisable)
             lo = line[r - j : r - j + width]
             hi = line[r + j : r + j + width]
@@ -153,6 +157,49 @@ def abs_dev_median(data, center):
     if n % 2:
         return v0
     return (v0 + v1) / 2.0
+
+
+_TILE_BINS = 1024
+
+
+@numba.njit(cache=True, nogil=True)
+def tile_medians(plane, ny, nx, ty, tx):
+    """``np.median`` of each ``ty``×``tx`` tile of the float64 ``plane``, bit for bit, and where it is undecided.
+
+    Tile (i, j) is ``plane[i·ty:(i + 1)·ty, j·tx:(j + 1)·tx]``; its median is the middle
+    value of an odd count, ``(a + b) / 2`` of the two middle values of an even one (what
+    ``np.median``'s mean of the two gives), NaN if the tile holds a NaN.  The middle values
+    come from :func:`processes.integration.kernel_numba.select_two_binned` (1024 bins) on a
+    copy of the tile in one reused buffer.  Returns the (ny, nx) medians and an (ny, nx) bool
+    array, True where the median is zero and the tile holds a −0.0: which zero ``np.median``
+    returns there depends on numpy's partition order, so the caller takes ``np.median`` of
+    those tiles.
+    """
+    n = ty * tx
+    buf = np.empty(n)
+    counts = np.empty(_TILE_BINS, np.int64)
+    out = np.empty((ny, nx))
+    undecided = np.zeros((ny, nx), np.bool_)
+    for i in range(ny):
+        for j in range(nx):
+            m = 0
+            nans = 0
+            negative_zeros = 0
+            for y in range(i * ty, (i + 1) * ty):
+                row = plane[y]
+                for x in range(j * tx, (j + 1) * tx):
+                    v = row[x]
+                    nans += v != v
+                    negative_zeros += v == 0.0 and math.copysign(1.0, v) < 0.0
+                    buf[m] = v
+                    m += 1
+            if nans:
+                out[i, j] = np.nan
+                continue
+            lower, upper = select_two_binned(buf, (n - 1) // 2, n // 2, counts)
+            out[i, j] = upper if n % 2 else (lower + upper) / 2.0
+            undecided[i, j] = negative_zeros > 0 and out[i, j] == 0.0
+    return out, undecided
 
 
 @numba.njit(cache=True, nogil=True)

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy import special
+from scipy import ndimage, special
 
 from processes.kernels.starmeasure import FWHM_PER_SIGMA, measure_stars
 
@@ -128,3 +128,49 @@ def test_compiled_gaussian_smoothing_is_scipys(shape: tuple[int, int], sigma: fl
 
     plane = np.random.default_rng(shape[0] * 7 + shape[1]).normal(0.1, 0.02, shape)
     np.testing.assert_array_equal(_gaussian_smooth(plane, sigma), ndimage.gaussian_filter(plane, sigma))
+
+
+def _numpy_tile_medians(plane: np.ndarray, ny: int, nx: int, ty: int, tx: int) -> np.ndarray:
+    """The tile medians as background_map took them before the compiled selection (np.median of a transposed copy)."""
+    cropped = plane[: ny * ty, : nx * tx].reshape(ny, ty, nx, tx)
+    return np.median(cropped.transpose(0, 2, 1, 3).reshape(ny, nx, -1), axis=2)
+
+
+def _tile_cases(rng: np.random.Generator, shape: tuple[int, int]) -> list[np.ndarray]:
+    """Planes whose tiles are continuous, full of ties, constant, two-valued, with NaNs, a far outlier, ±0."""
+    normal = rng.normal(0.1, 0.01, shape)
+    outlier = normal.copy()
+    outlier[1, 1] = 1e300
+    with_nan = normal.copy()
+    with_nan[rng.random(shape) < 0.01] = np.nan
+    return [normal, np.round(rng.normal(0.0, 2.0, shape)),  # ties, and −0.0 beside 0.0
+            np.full(shape, 0.25), rng.integers(0, 2, shape).astype(np.float64), with_nan, outlier,
+            np.where(rng.random(shape) < 0.5, -0.0, 0.0)]
+
+
+@pytest.mark.parametrize("tile", [(1, 1), (1, 2), (3, 3), (4, 5), (7, 7), (16, 16), (32, 32), (33, 31)])
+def test_compiled_tile_medians_are_numpys(tile: tuple[int, int]) -> None:
+    """background_map's compiled tile medians equal np.median's bit for bit: odd and even counts (the
+    float64 mean of the two middle values), ties, constant tiles, NaN tiles, outliers, signed zeros."""
+    from processes.kernels import starmeasure_numba
+    from processes.kernels.starmeasure import background_map
+
+    ty, tx = tile
+    ny, nx = 3, 4
+    rng = np.random.default_rng(ty * 100 + tx)
+    for plane in _tile_cases(rng, (ny * ty + 2, nx * tx + 1)):  # and a remainder beyond the last tile
+        want = _numpy_tile_medians(plane, ny, nx, ty, tx)
+        got, undecided = starmeasure_numba.tile_medians(plane, ny, nx, ty, tx)
+        decided = ~undecided
+        assert got[decided].tobytes() == want[decided].tobytes()
+        assert not (undecided & (want != 0)).any()
+    # the whole background map, undecided tiles (signed zeros) included, against the numpy tile medians
+    for plane in _tile_cases(rng, (3 * 32, 4 * 32)):
+        if np.isnan(plane).any():
+            continue
+        got_map = background_map(plane)
+        medians = ndimage.median_filter(_numpy_tile_medians(plane, 3, 4, 32, 32), size=3, mode="nearest")
+        yy = np.clip((np.arange(plane.shape[0]) + 0.5) / 32 - 0.5, 0, 2)
+        xx = np.clip((np.arange(plane.shape[1]) + 0.5) / 32 - 0.5, 0, 3)
+        want_map = starmeasure_numba.bilinear_grid(medians, yy, xx)
+        assert got_map.tobytes() == want_map.tobytes()
