@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["WORKER_MODULES", "load", "warm_kernels"]
+__all__ = ["WARM_FRAME_SIZE", "WORKER_MODULES", "load", "warm_kernels"]
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,15 @@ WORKER_MODULES = (
 """What a per-frame task needs: the process modules, the per-frame tasks, the star measurement, FITS."""
 
 
-def _synthetic_cfa(size: int = 96) -> Any:
+WARM_FRAME_SIZE = 256
+"""Side of the warm-up's synthetic frame: 256² pixels, the size from which the noise estimators and
+the star measurement take their compiled paths (``processes.kernels.noise._COMPILED_MIN``, the 2¹⁶ of
+``processes.kernels.starmeasure._abs_dev_median``), so that the warm-up loads every kernel a real
+frame uses.  A smaller frame left the noise kernels (``noise_nb``) and ``abs_dev_median`` to each
+worker's first frame: loaded there privately, once per worker, instead of once in the fork server."""
+
+
+def _synthetic_cfa(size: int = WARM_FRAME_SIZE) -> Any:
     """A small float32 CFA plane: a sky gradient, noise and a few Gaussian stars."""
     import numpy as np
 
@@ -60,8 +68,8 @@ def _synthetic_cfa(size: int = 96) -> Any:
     return plane.astype(np.float32)
 
 
-def warm_kernels() -> float:
-    """Call each compiled kernel of the per-frame steps once, on a small frame; the seconds it took.
+def warm_kernels(size: int = WARM_FRAME_SIZE) -> float:
+    """Call each compiled kernel of the per-frame steps once, on a ``size``² frame; the seconds it took.
 
     Failures are logged (debug) and ignored: the first real frame then loads the kernel.
     """
@@ -82,7 +90,7 @@ def warm_kernels() -> float:
     start = time.perf_counter()
     rgb: Image | None = None
     steps = (
-        ("debayer", lambda: debayer_image(Image(_synthetic_cfa()[None]), CFAPattern.parse("GRBG"), "VNG")),
+        ("debayer", lambda: debayer_image(Image(_synthetic_cfa(size)[None]), CFAPattern.parse("GRBG"), "VNG")),
     )
     for name, step in steps:
         try:
@@ -90,7 +98,7 @@ def warm_kernels() -> float:
         except Exception as exc:  # noqa: BLE001 - a warm-up must never stop a worker
             log.debug("warm-up of %s failed: %s", name, exc)
     if rgb is None:
-        rgb = Image(np.repeat(_synthetic_cfa()[None], 3, axis=0))
+        rgb = Image(np.repeat(_synthetic_cfa(size)[None], 3, axis=0))
     pixels = rgb.pixels
     settings = StarAlignment().detection_settings()
     calls = (

@@ -1,0 +1,52 @@
+"""The pre-processing workers' preload: it loads every kernel a real frame needs, and nothing heavy it does not.
+
+Each check runs in a fresh interpreter: importing the worker module warms the kernels and
+freezes the garbage collector, which a test session must not inherit.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_PROGRAM = """
+import json, sys
+import processes.workflows.preprocess.worker as worker
+from processes.kernels.kernel_inventory import loaded_kernels
+
+warmed = loaded_kernels()
+worker.warm_kernels(size=640)  # the per-frame steps on a larger frame: the compiled paths of real frames
+print(json.dumps({"seconds": worker.WARM_SECONDS, "warmed": warmed, "after": loaded_kernels(),
+                  "modules": sorted(sys.modules)}))
+"""
+
+HEAVY_UNUSED = ("lark", "scipy.optimize", "scipy.stats", "scipy.signal", "scipy.interpolate", "astropy.table",
+                "distributed", "dask", "matplotlib", "prompt_toolkit")
+"""Modules no per-frame step needs: the preload must not import them (each costs every worker memory)."""
+
+
+def _preload() -> dict:
+    out = subprocess.run([sys.executable, "-c", _PROGRAM], cwd=ROOT, capture_output=True, text=True, check=True,
+                         timeout=600)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_worker_preload_warms_the_kernels_of_real_frames_once() -> None:
+    result = _preload()
+    assert result["seconds"] == result["seconds"], "the warm-up failed"
+    warmed = result["warmed"]
+    assert not {k: v for k, v in result["after"].items() if warmed.get(k) != v}, \
+        "a frame larger than the warm-up's loads kernels the fork server did not: each worker loads them privately"
+    for kernel in ("processes.kernels.noise_nb.b3_level", "processes.kernels.starmeasure_numba.abs_dev_median",
+                   "processes.debayer.demosaic_nb._bayer_green_phase", "processes.kernels.warp_numba._warp_lanczos"):
+        assert kernel in warmed
+    # one specialization each, except select_two (the medians of float32 channels — noise — and of the
+    # float64 luminance — star measurement — both of every real frame)
+    several = {k: len(sigs) for k, sigs in warmed.items() if len(sigs) > 1}
+    assert several == {"processes.integration.kernel_numba.select_two": 2}
+    imported = set(result["modules"])
+    assert not imported & set(HEAVY_UNUSED)
