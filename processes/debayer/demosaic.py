@@ -218,10 +218,12 @@ def vng(raw: np.ndarray, pattern: CFAPattern) -> np.ndarray:
 
 def _vng_bayer(padded: np.ndarray, pattern: CFAPattern, lo: np.float32, hi: np.float32, out: np.ndarray) -> None:
     """Bayer VNG by the compiled per-phase kernels (the rules written out), which read the
-    four phase planes of the padded frame with unit stride, so the compiler vectorizes them."""
-    from processes.debayer.demosaic_nb import bayer_phase_kernels
+    four phase planes of the padded frame with unit stride, so the compiler vectorizes them;
+    each pair of row phases is then interleaved into ``out`` in one compiled pass that writes
+    the output rows in order (no strided copies)."""
+    from processes.debayer import demosaic_nb
 
-    green_kernel, red_blue_kernel = bayer_phase_kernels()
+    green_kernel, red_blue_kernel = demosaic_nb.bayer_phase_kernels()
     rows, cols = (padded.shape[0] + 1) // 2, (padded.shape[1] + 1) // 2
     planes = np.zeros((4, rows, cols), dtype=np.float32)
     for qy in (0, 1):
@@ -230,22 +232,26 @@ def _vng_bayer(padded: np.ndarray, pattern: CFAPattern, lo: np.float32, hi: np.f
             planes[2 * qy + qx, : plane.shape[0], : plane.shape[1]] = plane
     height, width = out.shape[1:]
     for py in (0, 1):
+        ny = (height - py + 1) // 2
+        if ny <= 0:
+            continue
+        # per phase of the row: its two interpolated channels, then its own (clipped) sample
+        phases = []
+        slots = np.zeros((2, 3), dtype=np.int64)  # slots[px, channel]: where that channel is
         for px in (0, 1):
-            ny, nx = (height - py + 1) // 2, (width - px + 1) // 2
-            if ny <= 0 or nx <= 0:
-                continue
-            result = np.empty((2, ny, nx), dtype=np.float32)
+            nx = (width - px + 1) // 2
+            values = np.empty((3, ny, nx), dtype=np.float32)
             c0 = pattern.channel_at(py, px)
             if c0 == 1:  # green: the colour of the row neighbours, then of the column ones
                 c1 = pattern.channel_at(py, px + 1)
-                green_kernel(planes, py, px, lo, hi, result)
+                green_kernel(planes, py, px, lo, hi, values[:2])
             else:  # red or blue: green, then the colour on the diagonals
                 c1 = 1
-                red_blue_kernel(planes, py, px, lo, hi, result)
-            c2 = 3 - c0 - c1
-            out[c0, py::2, px::2] = np.clip(padded[2 + py : 2 + py + 2 * ny : 2, 2 + px : 2 + px + 2 * nx : 2], lo, hi)
-            out[c1, py::2, px::2] = result[0]
-            out[c2, py::2, px::2] = result[1]
+                red_blue_kernel(planes, py, px, lo, hi, values[:2])
+            np.clip(padded[2 + py : 2 + py + 2 * ny : 2, 2 + px : 2 + px + 2 * nx : 2], lo, hi, out=values[2])
+            slots[px, [c1, 3 - c0 - c1, c0]] = (0, 1, 2)
+            phases.append(values)
+        demosaic_nb.interleave_phases(phases[0], phases[1], slots[0], slots[1], py, out)
 
 
 def demosaic(raw: np.ndarray, pattern: CFAPattern, method: str = "VNG") -> np.ndarray:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["bayer_phase_kernels", "vng_kernel"]
+__all__ = ["bayer_phase_kernels", "interleave_phases", "vng_kernel"]
 
 
 def bayer_phase_kernels():
@@ -37,6 +37,27 @@ def bayer_phase_kernels():
     clipped to [lo, hi].  The kernels store two planes only and use numpy's division
     semantics (no zero-division check): both keep the loop vectorizable."""
     return _bayer_green_phase, _bayer_red_blue_phase
+
+
+@numba.njit(cache=True, nogil=True)
+def interleave_phases(even, odd, even_slots, odd_slots, py, out):  # pragma: no cover - compiled
+    """Rows ``py, py + 2, …`` of ``out`` (3, h, w) from the two CFA phases of those rows:
+    ``out[c, py::2, 0::2] = even[even_slots[c]]`` and ``out[c, py::2, 1::2] = odd[odd_slots[c]]``
+    (``even`` (3, ny, ⌈w/2⌉), ``odd`` (3, ny, ⌊w/2⌋)), each output row written in order."""
+    ny = even.shape[1]
+    n_odd = odd.shape[2]
+    tail = even.shape[2] > n_odd
+    for i in range(ny):
+        y = py + 2 * i
+        for c in range(3):
+            a = even[even_slots[c], i]
+            b = odd[odd_slots[c], i]
+            row = out[c, y]
+            for j in range(n_odd):
+                row[2 * j] = a[j]
+                row[2 * j + 1] = b[j]
+            if tail:
+                row[2 * n_odd] = a[n_odd]
 
 
 @numba.njit(cache=True, nogil=True)

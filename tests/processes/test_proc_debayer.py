@@ -227,7 +227,7 @@ def _vng_reference(raw: np.ndarray, pattern: CFAPattern) -> np.ndarray:
 
 
 @pytest.mark.parametrize("pattern", ["RGGB", "BGGR", "GBRG", "GRBG", "GRGB", "GBGR", "RGBG", "BGRG"])
-@pytest.mark.parametrize("shape", [(3, 3), (4, 7), (37, 41), (64, 50)])
+@pytest.mark.parametrize("shape", [(3, 3), (4, 7), (7, 4), (5, 6), (37, 41), (64, 50)])
 def test_compiled_vng_equals_the_array_formulation(pattern: str, shape: tuple[int, int]) -> None:
     """The compiled kernel (written-out Bayer rules, table-driven others) is bit-identical."""
     rng = np.random.default_rng(sum(map(ord, pattern)) + shape[0])
@@ -237,6 +237,22 @@ def test_compiled_vng_equals_the_array_formulation(pattern: str, shape: tuple[in
     assert np.array_equal(vng(raw, cfa), _vng_reference(raw, cfa))
     stars = (rng.random(shape) ** 8).astype(np.float32) * 1.3 - 0.1  # out of [0, 1]: the clipping range
     assert np.array_equal(vng(stars, cfa), _vng_reference(stars, cfa))
+
+
+@pytest.mark.parametrize("pattern", ["RGGB", "GRBG"])
+@pytest.mark.parametrize("value", [0.0, 0.25, 1.0])
+def test_compiled_vng_of_a_constant_frame_equals_the_array_formulation(pattern: str, value: float) -> None:
+    """Constant frames: every gradient ties at zero, every direction is selected."""
+    cfa = CFAPattern(pattern)
+    raw = np.full((9, 12), value, dtype=np.float32)
+    assert np.array_equal(vng(raw, cfa), _vng_reference(raw, cfa))
+
+
+def test_compiled_vng_of_a_seestar_crop_equals_the_array_formulation() -> None:
+    """A real GRBG frame (a crop with odd height and width, so both phase widths differ)."""
+    raw = read_image(_seestar_frames()[0]).pixels[0][:301, :257]
+    cfa = CFAPattern("GRBG")
+    assert np.array_equal(vng(raw, cfa), _vng_reference(raw, cfa))
 
 
 def test_vng_beats_bilinear_at_edges() -> None:
