@@ -123,11 +123,19 @@ def _row_pass(r, step, o):
     oi = o[lo:hi]
     for i in range(hi - lo):
         oi[i] = _b3(a0[i], a1[i], a2[i], a3[i], a4[i])
-    for x in range(width):
-        if lo <= x < hi:
-            continue
-        o[x] = _b3(r[mirror(x - 2 * step, width)], r[mirror(x - step, width)], r[x],
-                   r[mirror(x + step, width)], r[mirror(x + 2 * step, width)])
+    # the mirrored edges only (not a test per pixel of the row)
+    for x in range(lo):
+        o[x] = _b3_mirrored(r, x, step)
+    for x in range(hi, width):
+        o[x] = _b3_mirrored(r, x, step)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _b3_mirrored(r, x, step):
+    """:func:`_b3` of the taps of ``r`` around ``x``, mirrored at both ends of ``r``."""
+    width = r.size
+    return _b3(r[mirror(x - 2 * step, width)], r[mirror(x - step, width)], r[x],
+               r[mirror(x + step, width)], r[mirror(x + 2 * step, width)])
 
 
 @numba.njit(cache=True, nogil=True)
