@@ -104,6 +104,9 @@ def test_median_and_mad_equal_numpy(size: int, dtype: type) -> None:
         np.concatenate([rng.normal(0.0, 1e-3, size - 3), [50.0, -70.0, 1e9]]),  # far outliers: a coarse histogram
         np.concatenate([rng.normal(0.0, 1e-3, size - 1), [np.nan]]),  # numpy's NaN
         np.concatenate([rng.normal(0.0, 1e-3, size - 1), [np.inf]]),
+        np.where(np.arange(size) % 17 == 0, 0.5, rng.normal(0.0, 1e-3, size)),  # a constant sample (every 17th)
+        np.where(np.arange(size) % 2 == 0, 1e38, -1e38) * rng.random(size),  # float32 deviations overflow
+        np.concatenate([np.zeros(size // 2), rng.random(size - size // 2)]),  # a zero median
     ]
     for values in cases:
         data = values.astype(dtype)
