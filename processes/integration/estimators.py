@@ -21,7 +21,10 @@ import numpy as np
 
 from processes.kernels.robust import avg_dev, mad
 
-__all__ = ["SCALE_ESTIMATORS", "bwmv", "fast_median", "ikss", "in_range", "pbmv", "qn", "scale_estimate", "sn"]
+__all__ = [
+    "SCALE_ESTIMATORS", "bwmv", "fast_median", "ikss", "in_range", "median_and_mad", "pbmv", "qn", "scale_estimate",
+    "sn",
+]
 
 _SUBSAMPLE = 2001
 _COMPILED_MIN = 1 << 16
@@ -55,20 +58,35 @@ def in_range(values: np.ndarray, low: float, high: float) -> np.ndarray:
 def fast_median(values: np.ndarray) -> float:
     """``float(np.median(values))``, bit for bit.
 
-    Large arrays use a compiled histogram selection (:func:`~processes.integration.
-    kernel_numba.select_two`, two passes, no copy) instead of numpy's partition of a copy.
+    Large float arrays use a compiled histogram selection (:func:`~processes.integration.
+    kernel_numba.median_abs_dev`: three passes, the first also checking that every value is
+    finite, no copy) instead of numpy's partition of a copy.
     """
-    data = np.asarray(values).ravel()
-    n = data.size
-    if n < _COMPILED_MIN or data.dtype not in (np.float32, np.float64) or not np.isfinite(data).all():
-        return float(np.median(data))
-    from processes.integration.kernel_numba import select_two
+    return _median_abs_dev(values, deviations=False)[0]
 
-    a, b = select_two(data, (n - 1) // 2, n // 2)
-    if n % 2:
-        return float(a)
-    kind = data.dtype.type
-    return float((kind(a) + kind(b)) / kind(2))
+
+def median_and_mad(values: np.ndarray) -> tuple[float, float]:
+    """``(m, float(np.median(np.abs(values − m))))`` with ``m = float(np.median(values))``, bit for bit.
+
+    The deviations are those numpy forms for ``values − m`` (in float32 for float32
+    values).  Large float arrays go through one compiled kernel
+    (:func:`~processes.integration.kernel_numba.median_abs_dev`: five passes, no array of
+    deviations, the deviations' histogram ranged by the extremes found for the median).
+    """
+    return _median_abs_dev(values, deviations=True)
+
+
+def _median_abs_dev(values: np.ndarray, *, deviations: bool) -> tuple[float, float]:
+    """:func:`median_and_mad` (the MAD 0.0 unless ``deviations``)."""
+    data = np.asarray(values).ravel()
+    if data.size >= _COMPILED_MIN and data.dtype in (np.float32, np.float64):
+        from processes.integration.kernel_numba import median_abs_dev
+
+        median, spread, finite = median_abs_dev(data, deviations)
+        if finite:
+            return float(median), float(spread)
+    median = float(np.median(data))
+    return median, float(np.median(np.abs(data - median))) if deviations else 0.0
 
 
 def bwmv(values: np.ndarray, center: float | None = None, k: float = 9.0) -> float:

@@ -178,9 +178,9 @@ def measure_stars(
     # the residual takes the background map's buffer: three plane-sized float64 arrays in all
     residual = np.subtract(data, background, out=background)
     del background
-    noise = MAD_TO_SIGMA * _abs_dev_median(residual, _median(residual))
+    noise = MAD_TO_SIGMA * _mad(residual)
     smooth = _gaussian_smooth(residual, 1.0)
-    smooth_noise = MAD_TO_SIGMA * _abs_dev_median(smooth, _median(smooth))
+    smooth_noise = MAD_TO_SIGMA * _mad(smooth)
     empty = _empty_field(background_level, noise, 0)
     if not smooth_noise > 0:
         return empty
@@ -250,15 +250,13 @@ def _gaussian_smooth(plane: np.ndarray, sigma: float) -> np.ndarray:
     return starmeasure_numba.symmetric_smooth(np.ascontiguousarray(plane), _gaussian_weights(sigma))
 
 
-def _abs_dev_median(values: np.ndarray, center: float) -> float:
-    """``float(np.median(np.abs(values − center)))`` bit for bit, without the array of deviations
-    (:func:`processes.kernels.starmeasure_numba.abs_dev_median`) for large finite float64 arrays."""
-    data = values.ravel()
-    if data.size < 1 << 16 or data.dtype != np.float64 or not np.isfinite(data).all():
-        return _median(np.abs(values - center))
-    from processes.kernels import starmeasure_numba
+def _mad(values: np.ndarray) -> float:
+    """``float(np.median(np.abs(values − m)))``, m the median of ``values``, bit for bit: the median and
+    the median of the deviations in one compiled kernel (:func:`processes.integration.estimators.
+    median_and_mad`: no array of deviations, the deviations' range from the extremes of the median's pass)."""
+    from processes.integration.estimators import median_and_mad
 
-    return float(starmeasure_numba.abs_dev_median(data, float(center)))
+    return median_and_mad(values)[1]
 
 
 def _empty_field(background: float, noise: float, candidates: int) -> StarField:

@@ -12,9 +12,6 @@
 :func:`local_peaks`
     pixels above a threshold that equal the maximum of their 5×5 neighbourhood, edges
     reflected as ``ndimage.maximum_filter`` does (``d c b a | a b c d``), in raster order;
-:func:`abs_dev_median`
-    ``np.median(np.abs(data − center))`` bit for bit, by histogram selection over the
-    deviations computed on the fly (no array of deviations);
 :func:`symmetric_smooth`
     a separable symmetric filter along both axes with scipy's ``reflect`` edges, the
     arithmetic of ``ndimage.correlate1d`` (symmetric weights: ``w₀·x₀`` plus the pairs
@@ -38,7 +35,7 @@ import numpy as np
 from processes.integration.kernel_numba import select_two_binned
 from processes.kernels.numba_common import int_pair_arrays, reflect
 
-__all__ = ["abs_dev_median", "bilinear_grid", "fit_gaussians", "local_peaks", "symmetric_smooth", "tile_medians"]
+__all__ = ["bilinear_grid", "fit_gaussians", "local_peaks", "symmetric_smooth", "tile_medians"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -85,78 +82,6 @@ def symmetric_smooth(plane, weights):
             for x in range(width):
                 o[x] += (lo[x] + hi[x]) * w
     return out
-
-
-_BINS = 1 << 16
-
-
-@numba.njit(cache=True, nogil=True)
-def abs_dev_median(data, center):
-    """``np.median(np.abs(data − center))`` of the finite 1-D float64 ``data``, bit for bit.
-
-    The deviations are computed on the fly in each of three passes (extremes, a histogram
-    of 65536 bins, the values of the bins holding the two middle ranks), never stored.
-    """
-    n = data.size
-    k0 = (n - 1) // 2
-    k1 = n // 2
-    lo = abs(data[0] - center)
-    hi = lo
-    for i in range(n):
-        v = abs(data[i] - center)
-        if v < lo:
-            lo = v
-        if v > hi:
-            hi = v
-    if lo == hi:
-        return lo
-    scale = _BINS / (hi - lo)
-    if not (scale > 0.0 and scale < np.inf):
-        ordered = np.sort(np.abs(data - center))
-        return ordered[k0] if n % 2 else (ordered[k0] + ordered[k1]) / 2.0
-    counts = np.zeros(_BINS, np.int64)
-    for i in range(n):
-        counts[min(max(int((abs(data[i] - center) - lo) * scale), 0), _BINS - 1)] += 1
-    b0 = 0
-    before0 = 0
-    total = 0
-    for b in range(_BINS):
-        if total + counts[b] > k0:
-            b0 = b
-            before0 = total
-            break
-        total += counts[b]
-    b1 = 0
-    before1 = 0
-    total = 0
-    for b in range(_BINS):
-        if total + counts[b] > k1:
-            b1 = b
-            before1 = total
-            break
-        total += counts[b]
-    first = np.empty(counts[b0])
-    second = np.empty(counts[b1] if b1 != b0 else 0)
-    m0 = 0
-    m1 = 0
-    for i in range(n):
-        v = abs(data[i] - center)
-        b = min(max(int((v - lo) * scale), 0), _BINS - 1)
-        if b == b0:
-            first[m0] = v
-            m0 += 1
-        elif b == b1:
-            second[m1] = v
-            m1 += 1
-    first = np.sort(first)
-    v0 = first[k0 - before0]
-    if b1 == b0:
-        v1 = first[k1 - before0]
-    else:
-        v1 = np.sort(second)[k1 - before1]
-    if n % 2:
-        return v0
-    return (v0 + v1) / 2.0
 
 
 _TILE_BINS = 1024

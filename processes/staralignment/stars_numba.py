@@ -29,7 +29,7 @@ import numpy as np
 
 from processes.kernels.numba_common import int_pair_arrays, mirror
 
-__all__ = ["b3_pass", "b3_smooth", "half_maximum_counts", "label_stats", "local_maxima", "median3"]
+__all__ = ["b3_pass", "b3_smooth", "half_maximum_counts", "label8", "label_stats", "local_maxima", "median3"]
 
 _B3 = (1.0 / 16.0, 4.0 / 16.0, 6.0 / 16.0, 4.0 / 16.0, 1.0 / 16.0)
 
@@ -123,11 +123,19 @@ def _row_pass(r, step, o):
     oi = o[lo:hi]
     for i in range(hi - lo):
         oi[i] = _b3(a0[i], a1[i], a2[i], a3[i], a4[i])
-    for x in range(width):
-        if lo <= x < hi:
-            continue
-        o[x] = _b3(r[mirror(x - 2 * step, width)], r[mirror(x - step, width)], r[x],
-                   r[mirror(x + step, width)], r[mirror(x + 2 * step, width)])
+    # the mirrored edges only (not a test per pixel of the row)
+    for x in range(lo):
+        o[x] = _b3_mirrored(r, x, step)
+    for x in range(hi, width):
+        o[x] = _b3_mirrored(r, x, step)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _b3_mirrored(r, x, step):
+    """:func:`_b3` of the taps of ``r`` around ``x``, mirrored at both ends of ``r``."""
+    width = r.size
+    return _b3(r[mirror(x - 2 * step, width)], r[mirror(x - step, width)], r[x],
+               r[mirror(x + step, width)], r[mirror(x + 2 * step, width)])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -252,3 +260,90 @@ def half_maximum_counts(detail, labels, peak):
             if lab > 0 and detail[y, x] >= np.float32(0.5) * peak[lab - 1]:
                 counts[lab - 1] += 1
     return counts
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _root(parent, a):
+    """The root of provisional label ``a`` (path halving; a parent is never larger than its child)."""
+    while parent[a] != a:
+        parent[a] = parent[parent[a]]
+        a = parent[a]
+    return a
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _join(parent, a, b):
+    """The root of the union of root ``a`` (0: none yet) and the set of label ``b`` (0: background).
+
+    The smaller root becomes the root, so a structure's root is the provisional label of its
+    first pixel in raster order.
+    """
+    if b == 0:
+        return a
+    b = _root(parent, b)
+    if a == 0 or a == b:
+        return b
+    if b < a:
+        parent[a] = b
+        return b
+    parent[b] = a
+    return a
+
+
+@numba.njit(cache=True, nogil=True)
+def label8(binary):
+    """``ndimage.label(binary, structure=np.ones((3, 3)))``: 8-connected structures of a 2-D bool plane.
+
+    Returns the int32 labels (0: background; structures numbered 1, 2, … in the raster order
+    of their first pixel, as scipy numbers them) and their count.  One raster pass gives
+    provisional labels and joins those of touching pixels (west, north-west, north,
+    north-east) in a union-find whose roots are the smallest labels; a second pass
+    renumbers them.
+    """
+    height, width = binary.shape
+    labels = np.zeros((height, width), np.int32)
+    # a new label needs a background pixel to its west: at most ⌈width / 2⌉ per row
+    parent = np.empty(height * ((width + 1) // 2) + 1, np.int32)
+    parent[0] = 0
+    n = 0
+    labelled = np.zeros(height, np.bool_)
+    for y in range(height):
+        row = binary[y]
+        out = labels[y]
+        up = labels[y - 1] if y > 0 else labels[y]
+        for x in range(width):
+            if not row[x]:
+                continue
+            a = out[x - 1] if x > 0 else 0
+            if y > 0:
+                if x > 0:
+                    a = _join(parent, a, up[x - 1])
+                a = _join(parent, a, up[x])
+                if x + 1 < width:
+                    a = _join(parent, a, up[x + 1])
+            elif a != 0:
+                a = _root(parent, a)
+            if a == 0:
+                n += 1
+                parent[n] = n
+                a = n
+            out[x] = a
+            labelled[y] = True
+    final = np.empty(n + 1, np.int32)
+    final[0] = 0
+    count = 0
+    for i in range(1, n + 1):
+        if parent[i] == i:
+            count += 1
+            final[i] = count
+        else:
+            final[i] = final[parent[i]]
+    if count == n:  # nothing was joined: the provisional labels are the final ones
+        return labels, count
+    for y in range(height):
+        if not labelled[y]:
+            continue
+        out = labels[y]
+        for x in range(width):
+            out[x] = final[out[x]]
+    return labels, count

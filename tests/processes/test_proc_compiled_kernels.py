@@ -181,6 +181,23 @@ def test_label_statistics_equal_scipy() -> None:
     np.testing.assert_array_equal(stars_numba.half_maximum_counts(detail, labels, peak), counts)
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 2), (7, 8), (64, 65), (301, 300)])
+def test_label8_equals_scipy_label(shape: tuple[int, int]) -> None:
+    """Same labels, numbering (raster order of each structure's first pixel), dtype and count."""
+    from processes.staralignment import stars_numba
+
+    square = np.ones((3, 3), dtype=bool)
+    cases = [RNG.random(shape) < density for density in (0.0, 0.05, 0.3, 0.5, 0.6, 0.9, 1.0)]
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    cases.append((yy + xx) % 2 == 0)  # diagonal-only contacts: one structure
+    cases.append(((yy - shape[0] // 2) ** 2 + (xx - shape[1] // 2) ** 2) % 17 < 6)  # rings, U shapes: late joins
+    for binary in cases:
+        want, want_count = ndimage.label(binary, structure=square)
+        got, count = stars_numba.label8(binary)
+        assert count == want_count and got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+
+
 # -- star measurement kernels -------------------------------------------------------------------
 def test_bilinear_grid_and_local_peaks_equal_scipy() -> None:
     from processes.kernels import starmeasure_numba

@@ -88,22 +88,37 @@ def test_empty_and_colour_planes() -> None:
         measure_stars(np.zeros((4, 4)))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("size", [1 << 16, (1 << 16) + 1, 300_001])
-def test_abs_dev_median_equals_numpy(size: int) -> None:
-    """The compiled median of |x − c| (no array of deviations) is np.median's, bit for bit."""
-    from processes.kernels import starmeasure_numba
+def test_median_and_mad_equal_numpy(size: int, dtype: type) -> None:
+    """The compiled median and median of |x − median| (no array of deviations, the deviations'
+    histogram ranged by the data's extremes) are numpy's, bit for bit, deviations in the data's type."""
+    from processes.integration.estimators import median_and_mad
 
     rng = np.random.default_rng(size)
     cases = [
         rng.normal(0.0, 1e-3, size),
-        np.round(rng.normal(0.0, 4.0, size)),  # many ties, in and around the middle bins
-        np.full(size, 0.25),  # every deviation equal
+        np.round(rng.normal(0.0, 4.0, size)) + 0.0,  # many ties (no −0.0: which zero numpy picks is its own)
+        np.full(size, 0.25),  # every deviation 0
+        np.where(rng.random(size) < 0.5, 1.0, 3.0),  # every deviation 1 (two values)
         np.concatenate([rng.normal(0.0, 1e-3, size - 3), [50.0, -70.0, 1e9]]),  # far outliers: a coarse histogram
+        np.concatenate([rng.normal(0.0, 1e-3, size - 1), [np.nan]]),  # numpy's NaN
+        np.concatenate([rng.normal(0.0, 1e-3, size - 1), [np.inf]]),
+        np.where(np.arange(size) % 17 == 0, 0.5, rng.normal(0.0, 1e-3, size)),  # a constant sample (every 17th)
+        np.where(np.arange(size) % 2 == 0, 1e38, -1e38) * rng.random(size),  # float32 deviations overflow
+        np.concatenate([np.zeros(size // 2), rng.random(size - size // 2)]),  # a zero median
     ]
-    for data in cases:
-        for center in (0.0, float(np.median(data)), 0.1):
-            want = float(np.median(np.abs(data - center)))
-            assert starmeasure_numba.abs_dev_median(data, center) == want
+    for values in cases:
+        data = values.astype(dtype)
+        median = float(np.median(data))
+        mad = float(np.median(np.abs(data - median)))
+        got = median_and_mad(data)
+        np.testing.assert_array_equal(np.array(got), np.array([median, mad]))  # NaN equals NaN, nothing else
+        assert all(math.copysign(1.0, g) == math.copysign(1.0, w) for g, w in zip(got, (median, mad), strict=True))
+        strided = data[::3]  # a non-contiguous sample, as robust_sigma takes
+        median = float(np.median(strided))
+        np.testing.assert_array_equal(np.array(median_and_mad(strided)),
+                                      np.array([median, float(np.median(np.abs(strided - median)))]))
 
 
 def test_a_float64_plane_is_measured_without_being_changed() -> None:
