@@ -22,8 +22,7 @@ import numpy as np
 from processes.kernels.robust import avg_dev, mad
 
 __all__ = [
-    "SCALE_ESTIMATORS", "bwmv", "fast_median", "ikss", "in_range", "median_and_mad", "pbmv", "qn", "scale_estimate",
-    "sn",
+    "SCALE_ESTIMATORS", "bwmv", "fast_median", "ikss", "in_range", "pbmv", "qn", "scale_estimate", "sn",
 ]
 
 _SUBSAMPLE = 2001
@@ -59,34 +58,17 @@ def fast_median(values: np.ndarray) -> float:
     """``float(np.median(values))``, bit for bit.
 
     Large float arrays use a compiled histogram selection (:func:`~processes.integration.
-    kernel_numba.median_abs_dev`: three passes, the first also checking that every value is
+    kernel_numba.finite_median`: three passes, the first also checking that every value is
     finite, no copy) instead of numpy's partition of a copy.
     """
-    return _median_abs_dev(values, deviations=False)[0]
-
-
-def median_and_mad(values: np.ndarray) -> tuple[float, float]:
-    """``(m, float(np.median(np.abs(values − m))))`` with ``m = float(np.median(values))``, bit for bit.
-
-    The deviations are those numpy forms for ``values − m`` (in float32 for float32
-    values).  Large float arrays go through one compiled kernel
-    (:func:`~processes.integration.kernel_numba.median_abs_dev`: five passes, no array of
-    deviations, the deviations' histogram ranged by the extremes found for the median).
-    """
-    return _median_abs_dev(values, deviations=True)
-
-
-def _median_abs_dev(values: np.ndarray, *, deviations: bool) -> tuple[float, float]:
-    """:func:`median_and_mad` (the MAD 0.0 unless ``deviations``)."""
     data = np.asarray(values).ravel()
     if data.size >= _COMPILED_MIN and data.dtype in (np.float32, np.float64):
-        from processes.integration.kernel_numba import median_abs_dev
+        from processes.integration.kernel_numba import finite_median
 
-        median, spread, finite = median_abs_dev(data, deviations)
+        median, finite = finite_median(data)
         if finite:
-            return float(median), float(spread)
-    median = float(np.median(data))
-    return median, float(np.median(np.abs(data - median))) if deviations else 0.0
+            return float(median)
+    return float(np.median(data))
 
 
 def bwmv(values: np.ndarray, center: float | None = None, k: float = 9.0) -> float:

@@ -32,7 +32,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["abs_dev", "bwmv_sums", "in_range_values", "integrate_rows", "median_abs_dev", "select_two",
+__all__ = ["abs_dev", "bwmv_sums", "in_range_values", "integrate_rows", "finite_median", "select_two",
            "select_two_binned"]
 
 TINY = 2.0**-53
@@ -616,34 +616,23 @@ def select_two_binned(data, k0, k1, counts):  # pragma: no cover - compiled
     Small arrays (a few thousand values) select fastest with a few hundred bins.
     """
     lo, hi, _ = _extremes(data)
-    return _select_between(data, k0, k1, counts, lo, hi, lo, False)
+    return _select_between(data, k0, k1, counts, lo, hi)
 
 
 @numba.njit(cache=True, nogil=True)
-def median_abs_dev(data, deviations):  # pragma: no cover - compiled
-    """(median, median of |x − median|, finite) of the 1-D float ``data``, ``np.median``'s values bit for bit.
-
-    Both in the data's own type, as numpy computes them: the median is the middle value of
-    an odd count, ``(a + b) / 2`` of the two middle values of an even one; the deviations
-    are ``|x − median|`` rounded to that type, computed on the fly (never stored).  The
-    extremes are found in the pass that checks that every value is finite (``finite``
-    False: nothing else is computed, both statistics are returned as 0); the deviations'
-    histogram spans [0, max(hi − median, median − lo)], the extremes' deviations, without
-    a pass of its own.  The median of the deviations is only computed when ``deviations``
-    is True (0 otherwise).
+def finite_median(data):  # pragma: no cover - compiled
+    """(median, finite) of the 1-D float ``data``: ``np.median``'s value bit for bit, in the data's
+    own type (the middle value of an odd count, ``(a + b) / 2`` of the two middle values of an
+    even one).  The extremes are found in the pass that checks that every value is finite
+    (``finite`` False: nothing else is computed, the median is returned as 0).
     """
     lo, hi, finite = _extremes(data)
     zero = lo - lo
     if not finite:
-        return zero, zero, False
+        return zero, False
     n = data.size
-    counts = np.empty(_SELECT_BINS, np.int64)
-    a, b = _select_between(data, (n - 1) // 2, n // 2, counts, lo, hi, zero, False)
-    median = a if n % 2 else (a + b) / np.float32(2.0)
-    if not deviations:
-        return median, zero, True
-    a, b = _select_between(data, (n - 1) // 2, n // 2, counts, zero, max(hi - median, median - lo), median, True)
-    return median, a if n % 2 else (a + b) / np.float32(2.0), True
+    a, b = _select_between(data, (n - 1) // 2, n // 2, np.empty(_SELECT_BINS, np.int64), lo, hi)
+    return (a if n % 2 else (a + b) / np.float32(2.0)), True
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -663,14 +652,8 @@ def _extremes(data):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _value(data, i, center, deviation):  # pragma: no cover - compiled
-    """``data[i]``, or its deviation ``|data[i] − center|`` (in the data's type) when ``deviation``."""
-    return abs(data[i] - center) if deviation else data[i]
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _select_between(data, k0, k1, counts, lo, hi, center, deviation):  # pragma: no cover - compiled
-    """The k0-th and k1-th smallest of the finite values :func:`_value` of ``data``, exactly.
+def _select_between(data, k0, k1, counts, lo, hi):  # pragma: no cover - compiled
+    """The k0-th and k1-th smallest of the finite values of ``data``, exactly.
 
     The histogram has ``counts.size`` equal bins from ``lo`` to ``hi`` (values beyond fall
     in the end bins: the bin stays monotonic in the value, so any range gives the same
@@ -685,12 +668,12 @@ def _select_between(data, k0, k1, counts, lo, hi, center, deviation):  # pragma:
     if not (scale > 0.0 and scale < np.inf) or not np.isfinite(np.float64(hi) - np.float64(lo)):
         ordered = np.empty(n, data.dtype)
         for i in range(n):
-            ordered[i] = _value(data, i, center, deviation)
+            ordered[i] = data[i]
         ordered.sort()
         return ordered[k0], ordered[k1]
     counts[:] = 0
     for i in range(n):
-        counts[_bin(_value(data, i, center, deviation), lo, scale, bins)] += 1
+        counts[_bin(data[i], lo, scale, bins)] += 1
     # the bins of both ranks and how many values lie before each
     b0, before0 = _rank_bin(counts, k0)
     b1, before1 = _rank_bin(counts, k1)
@@ -698,7 +681,7 @@ def _select_between(data, k0, k1, counts, lo, hi, center, deviation):  # pragma:
     m0 = 0
     m1 = counts[b0]
     for i in range(n):
-        v = _value(data, i, center, deviation)
+        v = data[i]
         b = _bin(v, lo, scale, bins)
         if b == b0:
             inside[m0] = v

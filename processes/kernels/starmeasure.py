@@ -36,7 +36,7 @@ import attrs
 import numpy as np
 from scipy import ndimage
 
-from processes.kernels.robust import MAD_TO_SIGMA
+from processes.kernels.robust import MAD_TO_SIGMA, median_mad
 
 __all__ = ["FWHM_PER_SIGMA", "StarField", "background_map", "luminance_plane", "measure_stars"]
 
@@ -251,12 +251,9 @@ def _gaussian_smooth(plane: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def _mad(values: np.ndarray) -> float:
-    """``float(np.median(np.abs(values − m)))``, m the median of ``values``, bit for bit: the median and
-    the median of the deviations in one compiled kernel (:func:`processes.integration.estimators.
-    median_and_mad`: no array of deviations, the deviations' range from the extremes of the median's pass)."""
-    from processes.integration.estimators import median_and_mad
-
-    return median_and_mad(values)[1]
+    """``float(np.median(np.abs(values − m)))``, m the median of the finite float64 ``values``, bit for bit,
+    by :func:`processes.kernels.robust.median_mad` (compiled selection, no array of deviations)."""
+    return median_mad(values)[1]
 
 
 def _empty_field(background: float, noise: float, candidates: int) -> StarField:

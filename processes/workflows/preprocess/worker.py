@@ -48,12 +48,13 @@ WORKER_MODULES = (
 """What a per-frame task needs: the process modules, the per-frame tasks, the star measurement, FITS."""
 
 
-WARM_FRAME_SIZE = 256
-"""Side of the warm-up's synthetic frame: 256² pixels, the size from which the noise estimators and
-the star measurement take their compiled paths (``processes.kernels.noise._COMPILED_MIN``, the 2¹⁶ of
-``processes.kernels.starmeasure._abs_dev_median``), so that the warm-up loads every kernel a real
-frame uses.  A smaller frame left the noise kernels (``noise_nb``) and ``abs_dev_median`` to each
-worker's first frame: loaded there privately, once per worker, instead of once in the fork server."""
+WARM_FRAME_SIZE = 384
+"""Side of the warm-up's synthetic frame: 384² pixels, above the sizes from which the noise estimators,
+the medians and the star measurement's MAD take their compiled paths (2¹⁶ values in
+``processes.kernels.noise`` and ``processes.integration.estimators``, 2¹⁷ in
+``processes.kernels.robust``), so that the warm-up loads every kernel a real frame uses.  A smaller
+frame left some of them to each worker's first frame: loaded there privately, once per worker,
+instead of once in the fork server."""
 
 
 def _synthetic_cfa(size: int = WARM_FRAME_SIZE) -> Any:
