@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import sys
 
@@ -38,8 +40,8 @@ def test_missing_files_and_empty_names_are_ignored(tmp_path) -> None:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="posix_fadvise and mincore: Linux")
 @pytest.mark.parametrize("suffix", [".fits", ".xisf"])
 def test_image_files_are_written_through_the_cache(tmp_path, suffix) -> None:
-    """A frame written by procfw leaves (almost) none of its pages in the page cache — all
-    but the last chunk were flushed and dropped as they were written — and reads back
+    """A frame written by procfw leaves (almost) none of its pages in the page cache — written
+    with O_DIRECT, or flushed and dropped chunk by chunk — and reads back
     exactly; a plain write of the same bytes keeps them all cached (the probe works)."""
     from procfw.image import Image
     from procfw.io import read_image, write_image
@@ -65,18 +67,59 @@ def test_image_files_are_written_through_the_cache(tmp_path, suffix) -> None:
     assert np.array_equal(read_image(path).pixels, pixels)
 
 
-def test_write_through_file_writes_everything_and_can_rewrite(tmp_path, monkeypatch) -> None:
-    """Every byte arrives (large writes, small writes, a rewrite after seeking back), also
-    with a tiny threshold that flushes on every write."""
+@pytest.mark.parametrize("direct", [True, False])
+def test_direct_write_file_writes_everything_and_can_rewrite(tmp_path, monkeypatch, direct) -> None:
+    """Every byte arrives — large writes, small writes, rewrites after seeking back (into bytes
+    already on the disk, and into bytes still staged), a partial last block cut back to the
+    file's length — with O_DIRECT and without (a filesystem that refuses it), with a tiny
+    staging buffer that writes on almost every call."""
     from procfw.io import pagecache
 
-    monkeypatch.setattr(pagecache, "WRITE_THROUGH_BYTES", 1000)
-    data = np.random.default_rng(3).integers(0, 255, 50_000, dtype=np.uint8).tobytes()
+    monkeypatch.setattr(pagecache, "STAGE_BYTES", 8192)
+    if not direct:
+        monkeypatch.delattr(os, "O_DIRECT", raising=False)
+    data = np.random.default_rng(3).integers(0, 255, 50_001, dtype=np.uint8).tobytes()
     path = tmp_path / "out.bin"
     with pagecache.open_write_through(path) as f:
         assert f.write(b"HEADER--") == 8
         for start in range(0, len(data), 7_000):
             f.write(memoryview(data)[start : start + 7_000])
+        assert f.tell() == 8 + len(data)
         f.seek(0)
         f.write(b"header++")
-    assert path.read_bytes() == b"header++" + data
+        f.seek(-3, os.SEEK_END)
+        f.write(b"END")
+        f.seek(0, os.SEEK_END)
+        f.write(b"+tail")
+        with pytest.raises(io.UnsupportedOperation):
+            f.seek(10, os.SEEK_END)
+    assert path.read_bytes() == b"header++" + data[:-3] + b"END+tail"
+
+
+def test_a_refused_direct_transfer_falls_back_to_plain_writes(tmp_path, monkeypatch) -> None:
+    """A filesystem that takes O_DIRECT at open but refuses the transfer (EINVAL): the bytes
+    are written without it."""
+    from procfw.io import pagecache
+
+    if not hasattr(os, "O_DIRECT"):
+        pytest.skip("no O_DIRECT here")
+    real_write = os.write
+    calls = []
+
+    def refusing(fd, data):
+        import fcntl
+
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            calls.append(len(data))
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(pagecache.os, "write", refusing)
+    data = bytes(range(256)) * 100
+    path = tmp_path / "out.bin"
+    with pagecache.open_write_through(path) as f:
+        if not f._direct:
+            pytest.skip("this filesystem refuses O_DIRECT when the file is opened")
+        f.write(data)
+    monkeypatch.undo()
+    assert calls and not f._direct and path.read_bytes() == data
