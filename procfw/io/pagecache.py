@@ -113,6 +113,7 @@ class DirectWriteFile(io.RawIOBase):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         super().__init__()
         self.name = os.fspath(path)
+        self._stage: mmap.mmap | None = None
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
         direct = getattr(os, "O_DIRECT", 0)
         self._fd = -1
@@ -175,6 +176,9 @@ class DirectWriteFile(io.RawIOBase):
     def close(self) -> None:
         """Write what is staged, cut the file to its length, apply the rewrites and close."""
         if self.closed:
+            return
+        if self._stage is None:  # the file could not be opened
+            super().close()
             return
         try:
             if self._staged:
