@@ -86,7 +86,18 @@ def _take_stage() -> mmap.mmap:
         for i, stage in enumerate(_SPARE_STAGES):
             if len(stage) == STAGE_BYTES:
                 return _SPARE_STAGES.pop(i)
-    return mmap.mmap(-1, STAGE_BYTES)  # anonymous: page-aligned
+    if hasattr(mmap, "MAP_PRIVATE"):  # never MAP_SHARED, mmap's default: a forked worker would write into it too
+        return mmap.mmap(-1, STAGE_BYTES, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    return mmap.mmap(-1, STAGE_BYTES)  # anonymous, page-aligned
+
+
+def _forget_spare_stages() -> None:
+    """In a new child process: the parent's spare buffers are not this process's to reuse."""
+    _SPARE_STAGES.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_spare_stages)
 
 
 def _give_back_stage(stage: mmap.mmap) -> None:

@@ -123,3 +123,38 @@ def test_a_refused_direct_transfer_falls_back_to_plain_writes(tmp_path, monkeypa
         f.write(data)
     monkeypatch.undo()
     assert calls and not f._direct and path.read_bytes() == data
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork: POSIX")
+def test_a_forked_child_and_its_parent_write_through_their_own_buffers(tmp_path) -> None:
+    """A pool worker forked from a process that wrote a frame (the fork server's warm-up) must
+    not stage its bytes in the parent's buffer: the child stages its file, the parent then
+    writes and closes its own, and only then the child closes — each file keeps its bytes."""
+    from procfw.io import pagecache
+
+    with pagecache.open_write_through(tmp_path / "warm.bin") as f:  # leaves a spare staging buffer
+        f.write(b"w" * 10_000)
+    size = pagecache.STAGE_BYTES // 2
+    staged_r, staged_w = os.pipe()
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        status = 1
+        try:
+            with pagecache.open_write_through(tmp_path / "child.bin") as f:
+                f.write(b"c" * size)
+                os.write(staged_w, b"1")
+                os.read(done_r, 1)
+            status = 0
+        finally:
+            os._exit(status)
+    os.read(staged_r, 1)
+    with pagecache.open_write_through(tmp_path / "parent.bin") as f:
+        f.write(b"p" * size)
+    os.write(done_w, b"1")
+    _, status = os.waitpid(pid, 0)
+    for fd in (staged_r, staged_w, done_r, done_w):
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert (tmp_path / "parent.bin").read_bytes() == b"p" * size
+    assert (tmp_path / "child.bin").read_bytes() == b"c" * size
