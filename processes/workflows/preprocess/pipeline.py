@@ -937,12 +937,6 @@ def preprocess(
         raise PreprocessError(f"preprocess: {out} already holds results of an earlier run ({shown}); "
                               "give -overwrite+ to replace them, or choose another output folder")
     owned = executor is None
-    if options.integrate and options.executor != "serial":
-        # this process integrates the lights once the workers are done; it mostly waits until then:
-        # numba's start-up and the integration kernels load meanwhile, not inside the integration
-        from processes.integration.warmup import start_warm_up
-
-        start_warm_up()
     if executor is None:  # before anything is written: a missing scheduler or extra stops here
         executor = make_executor(options.executor, workers=options.workers, scheduler=options.scheduler or None,
                                  task_memory=task_memory(plan), preload=WORKER_PRELOAD)
