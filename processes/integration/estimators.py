@@ -22,7 +22,8 @@ import numpy as np
 from processes.kernels.robust import avg_dev, mad
 
 __all__ = [
-    "SCALE_ESTIMATORS", "bwmv", "fast_median", "ikss", "in_range", "pbmv", "qn", "scale_estimate", "sn",
+    "SCALE_ESTIMATORS", "bwmv", "fast_median", "ikss", "in_range", "location_and_scale", "pbmv", "qn",
+    "scale_estimate", "sn",
 ]
 
 _SUBSAMPLE = 2001
@@ -104,6 +105,55 @@ def bwmv(values: np.ndarray, center: float | None = None, k: float = 9.0) -> flo
     num = data.size * float(np.sum(di * di * (1 - u2) ** 4))
     den = float(np.sum((1 - u2) * (1 - 5 * u2))) ** 2
     return float(np.sqrt(num / den)) if den > 0 else 0.0
+
+
+def _bwmv_from(data: np.ndarray, center: float, spread: float, k: float = 9.0) -> float:
+    """:func:`bwmv`'s value from the median absolute deviation ``spread`` around ``center``
+    (the compiled path's last pass: the sums)."""
+    from processes.integration.kernel_numba import bwmv_sums
+
+    if data.size < 2 or spread == 0:
+        return 0.0
+    num, den = bwmv_sums(data, center, k * spread)
+    num *= data.size
+    den *= den
+    return float(np.sqrt(num / den)) if den > 0 else 0.0
+
+
+def location_and_scale(values: np.ndarray, estimator: str, *, mask: np.ndarray | None = None
+                       ) -> tuple[float, float, np.ndarray]:
+    """(median, scale by ``estimator``, the values used) of the flat ``values`` where ``mask``
+    is true (all of them without a mask): ``fast_median`` and ``scale_estimate(..., center=median)``
+    of ``values[mask]``, bit for bit.
+
+    For large float samples with the BWMV estimator (PixInsight's default) the selection, its
+    extremes, the median, the median absolute deviation and the midvariance sums take five
+    compiled passes over the selected values and no other full-size array (the deviations are
+    formed on the fly); every other case selects with numpy and calls the estimators.
+    """
+    data = np.asarray(values).ravel()
+    compiled = data.size >= _COMPILED_MIN and data.dtype in (np.float32, np.float64)
+    if not compiled or estimator != "WeightScale_BWMV":
+        inside = data if mask is None else data[mask]
+        if inside.size == 0:
+            return 0.0, 0.0, inside
+        location = fast_median(inside)
+        return location, scale_estimate(inside, estimator, center=location), inside
+    from processes.integration.kernel_numba import abs_dev_median, extremes, masked_values, median_between
+
+    if mask is None:
+        inside = data
+        bounds, finite = extremes(inside)  # data.size >= _COMPILED_MIN here: never empty
+    else:
+        inside, bounds, finite = masked_values(data, np.asarray(mask, dtype=np.bool_).ravel())
+        if inside.size == 0:
+            return 0.0, 0.0, inside
+    if not finite or inside.size < _COMPILED_MIN:
+        location = fast_median(inside)
+        return location, scale_estimate(inside, estimator, center=location), inside
+    location = float(median_between(inside, bounds))
+    spread = float(abs_dev_median(inside, location, bounds))
+    return location, _bwmv_from(inside, location, spread), inside
 
 
 def pbmv(values: np.ndarray, beta: float = 0.2) -> float:

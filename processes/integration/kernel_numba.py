@@ -32,8 +32,8 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["abs_dev", "bwmv_sums", "in_range_values", "integrate_rows", "finite_median", "select_two",
-           "select_two_binned"]
+__all__ = ["abs_dev", "abs_dev_median", "bwmv_sums", "extremes", "finite_median", "in_range_values", "integrate_rows",
+           "masked_values", "median_between", "select_two", "select_two_binned"]
 
 TINY = 2.0**-53
 HUBER_MAX_ITERATIONS = 100
@@ -633,6 +633,106 @@ def finite_median(data):  # pragma: no cover - compiled
     n = data.size
     a, b = _select_between(data, (n - 1) // 2, n // 2, np.empty(_SELECT_BINS, np.int64), lo, hi)
     return (a if n % 2 else (a + b) / np.float32(2.0)), True
+
+
+@numba.njit(cache=True, nogil=True)
+def extremes(data):  # pragma: no cover - compiled
+    """(``[smallest, largest]`` in the data's type, all finite) of the non-empty 1-D ``data`` in
+    one pass (what :func:`finite_median` starts with)."""
+    lo, hi, finite = _extremes(data)
+    bounds = np.empty(2, data.dtype)
+    bounds[0] = lo
+    bounds[1] = hi
+    return bounds, finite
+
+
+@numba.njit(cache=True, nogil=True)
+def masked_values(data, mask):  # pragma: no cover - compiled
+    """(``data[mask]``, ``[smallest, largest]`` of it in the data's type, all finite) of the 1-D
+    ``data`` and boolean ``mask`` in one pass: numpy's boolean selection and :func:`extremes`
+    of the result (both extremes are 0 when nothing is selected)."""
+    out = np.empty(data.size, data.dtype)
+    zero = np.zeros(1, data.dtype)[0]
+    lo = zero
+    hi = zero
+    finite = True
+    n = 0
+    for i in range(data.size):
+        if mask[i]:
+            v = data[i]
+            if n == 0:
+                lo = v
+                hi = v
+            finite &= v - v == 0
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+            out[n] = v
+            n += 1
+    bounds = np.empty(2, data.dtype)
+    bounds[0] = lo
+    bounds[1] = hi
+    return out[:n], bounds, finite
+
+
+@numba.njit(cache=True, nogil=True)
+def median_between(data, bounds):  # pragma: no cover - compiled
+    """The median of the non-empty, finite 1-D ``data`` whose extremes are ``bounds`` (an array
+    of the data's type, from :func:`extremes`): :func:`finite_median`'s value without its first
+    pass (in the data's type, as there)."""
+    n = data.size
+    a, b = _select_between(data, (n - 1) // 2, n // 2, np.empty(_SELECT_BINS, np.int64), bounds[0], bounds[1])
+    return a if n % 2 else (a + b) / np.float32(2.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def abs_dev_median(data, center, bounds):  # pragma: no cover - compiled
+    """The median of |x − center| (float64) over the non-empty, finite 1-D ``data`` whose
+    extremes are ``bounds`` (:func:`extremes`): ``finite_median(abs_dev(data, center))``
+    exactly, without the float64 array of deviations (each pass forms them again)."""
+    n = data.size
+    lo = bounds[0]
+    hi = bounds[1]
+    k0 = (n - 1) // 2
+    k1 = n // 2
+    c = np.float64(center)
+    top = max(abs(np.float64(lo) - c), abs(np.float64(hi) - c))
+    if top == 0.0:
+        return 0.0
+    counts = np.zeros(_SELECT_BINS, np.int64)
+    bins = counts.size
+    scale = bins / top
+    if not (scale > 0.0 and scale < np.inf):
+        ordered = np.empty(n, np.float64)
+        for i in range(n):
+            ordered[i] = abs(np.float64(data[i]) - c)
+        ordered.sort()
+        return ordered[k0] if n % 2 else (ordered[k0] + ordered[k1]) / np.float32(2.0)
+    zero = 0.0
+    for i in range(n):
+        counts[_bin(abs(np.float64(data[i]) - c), zero, scale, bins)] += 1
+    b0, before0 = _rank_bin(counts, k0)
+    b1, before1 = _rank_bin(counts, k1)
+    inside = np.empty(counts[b0] + (counts[b1] if b1 != b0 else 0), np.float64)
+    m0 = 0
+    m1 = counts[b0]
+    for i in range(n):
+        v = abs(np.float64(data[i]) - c)
+        b = _bin(v, zero, scale, bins)
+        if b == b0:
+            inside[m0] = v
+            m0 += 1
+        elif b == b1:
+            inside[m1] = v
+            m1 += 1
+    first = np.sort(inside[: counts[b0]])
+    a = first[k0 - before0]
+    if b1 == b0:
+        b = first[k1 - before0]
+    else:
+        b = np.sort(inside[counts[b0] :])[k1 - before1]
+    return a if n % 2 else (a + b) / np.float32(2.0)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -35,7 +35,7 @@ import math
 import attrs
 import numpy as np
 
-from processes.integration.estimators import fast_median, in_range, scale_estimate
+from processes.integration.estimators import in_range, location_and_scale
 from processes.integration.frames import FrameSource
 
 __all__ = [
@@ -155,13 +155,11 @@ def channel_statistics(
     height, width = frame.height, frame.width
     stride, forced = _sample_stride(frame, budget_bytes)
     data = frame.read_channel(channel, slice(0, height, stride))
-    inside = in_range(data, *value_range) if footprint is None else data.ravel()[footprint]
-    if inside.size == 0:
-        location = scale = mean = 0.0
+    if footprint is None:
+        location, scale, inside = location_and_scale(in_range(data, *value_range), scale_estimator)
     else:
-        location = fast_median(inside)
-        scale = scale_estimate(inside, scale_estimator, center=location)
-        mean = float(inside.mean(dtype=np.float64))
+        location, scale, inside = location_and_scale(data, scale_estimator, mask=footprint)
+    mean = float(inside.mean(dtype=np.float64)) if inside.size else 0.0
     del inside
     noise = algorithm = None
     if need_noise:

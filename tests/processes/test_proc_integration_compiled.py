@@ -191,3 +191,76 @@ def test_fast_median_is_numpys_median_bit_for_bit():
         want = float(np.median(values))
         got = fast_median(values)
         assert got == want or (np.isnan(got) and np.isnan(want)), (values.dtype, values.size)
+
+
+def _stats_cases():
+    rng = np.random.default_rng(5)
+    n = 1 << 17
+    return [
+        ("normal f32 even", rng.normal(0.1, 0.01, n).astype(np.float32), None),
+        ("normal f64 odd", rng.normal(0.1, 0.01, n + 1), None),
+        ("ties f32", (rng.integers(0, 40, n + 3) / 65535).astype(np.float32), None),
+        ("constant", np.full(n, 0.25, np.float32), None),
+        ("masked", rng.random(3 * n).astype(np.float32), rng.random(3 * n) < 0.6),
+        ("masked odd f64", rng.random(3 * n + 1), rng.random(3 * n + 1) < 0.7),
+        ("mask keeps few", rng.random(n).astype(np.float32), rng.random(n) < 0.01),
+        ("mask keeps none", rng.random(n).astype(np.float32), np.zeros(n, bool)),
+        ("masked NaN", np.where(np.arange(n) == 7, np.nan, rng.random(n)).astype(np.float32), np.ones(n, bool)),
+        ("huge range f64", np.array([-1e308] * 70000 + [1e308] * 70001), None),
+    ]
+
+
+@pytest.mark.parametrize("case", range(10))
+def test_location_and_scale_equal_the_numpy_selection_and_estimators(case):
+    """The fused compiled passes give fast_median / scale_estimate of values[mask] bit for bit, the
+    median is numpy's, the MAD numpy's median of the float64 deviations, the scale the BWMV formula."""
+    from processes.integration.estimators import fast_median, location_and_scale, scale_estimate
+
+    name, values, mask = _stats_cases()[case]
+    location, scale, inside = location_and_scale(values, "WeightScale_BWMV", mask=mask)
+    want = values if mask is None else values[mask]
+    assert np.array_equal(inside, want, equal_nan=True), name
+    if want.size == 0:
+        assert (location, scale) == (0.0, 0.0)
+        return
+    old_location = fast_median(want)
+    assert location == old_location or (np.isnan(location) and np.isnan(old_location)), name
+    old_scale = scale_estimate(want, "WeightScale_BWMV", center=old_location)
+    assert scale == old_scale or (np.isnan(scale) and np.isnan(old_scale)), name
+    if not np.isfinite(want).all():
+        return
+    assert location == float(np.median(want)), name
+    with np.errstate(over="ignore"):
+        d = want.astype(np.float64) - location
+    spread = float(np.median(np.abs(d)))
+    if spread == 0 or not np.isfinite(spread):
+        assert scale == 0.0 or not np.isfinite(spread), name
+        return
+    u = d / (9 * spread)
+    inner = np.abs(u) < 1
+    num = want.size * np.sum(d[inner] ** 2 * (1 - u[inner] ** 2) ** 4)
+    den = np.sum((1 - u[inner] ** 2) * (1 - 5 * u[inner] ** 2)) ** 2
+    assert scale == pytest.approx(np.sqrt(num / den), rel=1e-9), name
+
+
+def test_selection_kernels_equal_numpy():
+    """masked_values / extremes / median_between / abs_dev_median against numpy on each case."""
+    from processes.integration.kernel_numba import abs_dev_median, extremes, masked_values, median_between
+
+    for name, values, mask in _stats_cases():
+        mask = np.ones(values.size, bool) if mask is None else mask
+        got, bounds, finite = masked_values(values, mask)
+        want = values[mask]
+        assert got.dtype == values.dtype and bounds.dtype == values.dtype
+        assert np.array_equal(got, want, equal_nan=True), name
+        assert finite == bool(np.isfinite(want).all()), name
+        if want.size == 0 or not finite:
+            continue
+        assert (bounds[0], bounds[1]) == (want.min(), want.max()), name
+        assert np.array_equal(extremes(want)[0], bounds), name
+        median = median_between(want, bounds)
+        assert type(median) is float and median == float(np.median(want)), name
+        center = float(median) + 1e-4
+        mad = abs_dev_median(want, center, bounds)
+        with np.errstate(over="ignore"):
+            assert mad == np.median(np.abs(want.astype(np.float64) - center)), name
