@@ -23,6 +23,15 @@ timestamp, and changes nothing else.  Timings on a loaded machine vary a lot: ta
 minimum of several runs and compare A/B back to back.
 
     python bench/bench_startup.py --repeat 5
+    python bench/bench_startup.py --cpu --repeat 5    # CPU seconds of the two start-up paths
+
+With ``--cpu``, the two paths that run side by side before the first task are timed in
+CPU seconds (``time.process_time``: far less sensitive than wall time to other work on
+the machine), each in a fresh interpreter: the console's, from interpreter start until the
+``preprocess`` command starts the fork server, and the fork server's preload (what
+``multiprocessing``'s fork server imports: ``procfw.batch``, then
+:data:`processes.workflows.preprocess.pool.WORKER_PRELOAD`).  The CPU seconds include the interpreter's
+own start; the wall seconds (printed in brackets) do not.
 """
 
 from __future__ import annotations
@@ -127,13 +136,60 @@ def run_once(procfw: str, raw: Path, work: Path) -> dict[str, float]:
     return marks
 
 
+_CONSOLE_CPU = """
+import os, sys, time
+import processes.workflows.preprocess.command as command
+
+def stop(options):
+    print(time.process_time(), time.perf_counter() - START)
+    sys.stdout.flush()
+    os._exit(0)
+
+command.start_workers = stop
+from procfw.cli import console_main
+sys.argv = ["procfw", "run", "-c", sys.argv[1]]
+console_main()
+"""
+
+_PRELOAD_CPU = """
+import sys, time
+import procfw.batch
+from processes.workflows.preprocess.pool import WORKER_PRELOAD
+for name in WORKER_PRELOAD:
+    __import__(name)
+print(time.process_time(), time.perf_counter() - START)
+"""
+
+
+def cpu_once(raw: Path, out: Path) -> tuple[float, float, float, float]:
+    """(console CPU s, console wall s, preload CPU s, preload wall s) in fresh interpreters."""
+    command = f"preprocess {raw} {out} -allowMissingCalibration+ -rejection=WinsorizedSigmaClip -progress-"
+    found = []
+    for program, args in ((_CONSOLE_CPU, [command]), (_PRELOAD_CPU, [])):
+        text = "import time; START = time.perf_counter()\n" + program
+        done = subprocess.run([sys.executable, "-c", text, *args], check=True, capture_output=True, text=True)
+        cpu, wall = (float(v) for v in done.stdout.split()[-2:])
+        found += [cpu, wall]
+    return found[0], found[1], found[2], found[3]
+
+
 def main() -> None:
     """Run the bench (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=Path, default=DEFAULT_FRAMES, help="folder of raw frames")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--procfw", default=str(Path(sys.executable).with_name("procfw")))
+    parser.add_argument("--cpu", action="store_true", help="CPU seconds of the console's and the fork server's "
+                        "start-up paths instead of whole runs")
     args = parser.parse_args()
+    if args.cpu:
+        print(f"{'run':>4} {'console CPU':>12} {'(wall)':>8} {'preload CPU':>12} {'(wall)':>8}")
+        rows = []
+        for i in range(args.repeat):
+            rows.append(cpu_once(args.frames, Path(tempfile.gettempdir()) / "procfw-startup-unused"))
+            print(f"{i + 1:>4} " + " ".join(f"{v:{w}.3f}" for v, w in zip(rows[-1], (12, 8, 12, 8))))
+        print(f"{'min':>4} " + " ".join(f"{min(r[k] for r in rows):{w}.3f}" for k, w in enumerate((12, 8, 12, 8))))
+        return
     with tempfile.TemporaryDirectory(prefix="procfw-startup-") as folder:
         work = Path(folder)
         (work / "site").mkdir()
