@@ -492,7 +492,8 @@ def start_workers(preload: Iterable[str] = (), *, single_thread: bool = True) ->
     import multiprocessing
     from multiprocessing import forkserver
 
-    modules = tuple(dict.fromkeys(["procfw.batch", *(str(m) for m in preload)]))
+    # procfw.forkserver_exit first: the fork server's own exit skips the interpreter's teardown
+    modules = tuple(dict.fromkeys(["procfw.forkserver_exit", "procfw.batch", *(str(m) for m in preload)]))
     with _FORKSERVER_LOCK:
         server = forkserver._forkserver  # type: ignore[attr-defined]  # the stdlib's per-process singleton
         running = getattr(server, "_forkserver_pid", None) is not None and _FORKSERVER_PRELOAD is not None
