@@ -481,6 +481,9 @@ def start_workers(preload: Iterable[str] = (), *, single_thread: bool = True) ->
     numba, OpenMP, OpenBLAS and MKL to one thread (several workers share the cores) —
     set before those libraries load, which is the only time it takes effect.
 
+    The fork server imports :mod:`procfw.forkserver_exit` first, so that when it is
+    stopped it exits at once instead of tearing its interpreter down object by object.
+
     A fork server that is already running is kept as it is (its modules and thread
     limits stay those it was started with).  Returns False where the platform has no
     fork server (Windows: pools then start fresh ``spawn`` interpreters).
