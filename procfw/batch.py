@@ -481,6 +481,9 @@ def start_workers(preload: Iterable[str] = (), *, single_thread: bool = True) ->
     numba, OpenMP, OpenBLAS and MKL to one thread (several workers share the cores) —
     set before those libraries load, which is the only time it takes effect.
 
+    The fork server imports :mod:`procfw.forkserver_exit` first, so that when it is
+    stopped it exits at once instead of tearing its interpreter down object by object.
+
     A fork server that is already running is kept as it is (its modules and thread
     limits stay those it was started with).  Returns False where the platform has no
     fork server (Windows: pools then start fresh ``spawn`` interpreters).
@@ -492,7 +495,8 @@ def start_workers(preload: Iterable[str] = (), *, single_thread: bool = True) ->
     import multiprocessing
     from multiprocessing import forkserver
 
-    modules = tuple(dict.fromkeys(["procfw.batch", *(str(m) for m in preload)]))
+    # procfw.forkserver_exit first: the fork server's own exit skips the interpreter's teardown
+    modules = tuple(dict.fromkeys(["procfw.forkserver_exit", "procfw.batch", *(str(m) for m in preload)]))
     with _FORKSERVER_LOCK:
         server = forkserver._forkserver  # type: ignore[attr-defined]  # the stdlib's per-process singleton
         running = getattr(server, "_forkserver_pid", None) is not None and _FORKSERVER_PRELOAD is not None

@@ -190,13 +190,14 @@ import sys
 from procfw import batch
 
 def modules(_):
-    return "xml.dom.minidom" in sys.modules, "procfw.batch" in sys.modules
+    return "xml.dom.minidom" in sys.modules, "procfw.batch" in sys.modules, "procfw.forkserver_exit" in sys.modules
 
 if __name__ == "__main__":
     assert batch.start_workers(["xml.dom.minidom", "no_such_module_here"]) is True
     assert "xml.dom.minidom" not in sys.modules  # imported by the fork server, not here
     with batch.make_executor("processes", workers=2) as executor:
-        assert executor.map(modules, [0, 1]) == [(True, True), (True, True)]
+        assert executor.map(modules, [0, 1]) == [(True, True, True), (True, True, True)]
+        assert "procfw.forkserver_exit" not in sys.modules  # the fork server's quick exit only
         assert batch.stop_workers() is False  # a pool is open: its workers report through the server
         assert executor.map(abs, [-3, -4]) == [3, 4]
     assert batch.stop_workers() is True
@@ -216,6 +217,36 @@ def test_workers_fork_from_a_server_that_preloads_modules(tmp_path) -> None:
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "ok"
+
+
+_QUICK_EXIT_SCRIPT = """
+import atexit, sys
+import procfw.forkserver_exit
+
+class Teardown:
+    def __del__(self):
+        print("torn down")
+
+KEPT = Teardown()  # freed only by the interpreter's teardown
+atexit.register(print, "later handler ran")  # registered after the module: runs before its exit
+print("unflushed", end="")
+raise SystemExit(3)
+"""
+
+
+def test_the_fork_server_exits_without_the_interpreters_teardown(tmp_path) -> None:
+    """procfw.forkserver_exit (the fork server's preload, first): at exit the handlers registered after it
+    run, the streams are flushed, and the process ends there (status 0), skipping the teardown."""
+    import subprocess
+
+    script = tmp_path / "quick.py"
+    script.write_text(_QUICK_EXIT_SCRIPT)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout == "unflushedlater handler ran\n"
+    plain = subprocess.run([sys.executable, "-c", _QUICK_EXIT_SCRIPT.replace("import procfw.forkserver_exit", "")],
+                           capture_output=True, text=True, timeout=120)
+    assert plain.returncode == 3 and "torn down" in plain.stdout  # what the module skips
 
 
 def test_release_memory_is_harmless_anywhere() -> None:

@@ -50,3 +50,30 @@ def test_worker_preload_warms_the_kernels_of_real_frames_once() -> None:
     assert several == {"processes.integration.kernel_numba.finite_median": 2}
     imported = set(result["modules"])
     assert not imported & set(HEAVY_UNUSED)
+
+
+_GC_PROGRAM = """
+import gc, json, sys
+import procfw.batch
+from processes.workflows.preprocess.pool import WORKER_PRELOAD
+for name in WORKER_PRELOAD:  # as the fork server does
+    __import__(name)
+print(json.dumps({"enabled": gc.isenabled(), "frozen": gc.get_freeze_count(), "counts": gc.get_count(),
+                  "modules": sorted(sys.modules)}))
+"""
+
+
+def test_fork_server_preload_leaves_the_collector_on_and_its_objects_frozen() -> None:
+    """The preload runs with the garbage collector off: the workers forked after it must find it on again
+    (else their frames' reference cycles would never be freed), with the preloaded objects frozen."""
+    out = subprocess.run([sys.executable, "-c", _GC_PROGRAM], cwd=ROOT, capture_output=True, text=True, check=True,
+                         timeout=600)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["enabled"]
+    assert result["frozen"] > 100_000  # numpy, scipy, astropy, numba and the process modules
+    assert result["counts"][0] < 1000  # nothing left pending for the first collection in a worker
+    imported = set(result["modules"])
+    # the workers need ImageIntegration's median kernel (star measurement), not the process
+    assert "processes.integration.kernel_numba" in imported
+    assert "processes.integration.process" not in imported
+    assert not imported & set(HEAVY_UNUSED)

@@ -12,9 +12,10 @@ from processes.workflows.preprocess.plan import Options
 
 __all__ = ["WORKER_PRELOAD", "start_workers"]
 
-WORKER_PRELOAD = ("numpy", "scipy.ndimage", "astropy.io.fits", "processes.workflows.preprocess.worker")
-"""Modules the fork server of the local process pool imports once for all workers (the last one also loads
-the compiled kernels: :mod:`processes.workflows.preprocess.worker`)."""
+WORKER_PRELOAD = ("processes.workflows.preprocess.worker",)
+"""Modules the fork server of the local process pool imports once for all workers: the worker module
+imports numpy, scipy.ndimage, astropy's FITS and the per-frame modules and loads the compiled kernels
+(:mod:`processes.workflows.preprocess.worker`; it imports them itself, with the garbage collector off)."""
 
 
 def start_workers(options: Options) -> None:
