@@ -219,7 +219,7 @@ def detect_stars(plane: np.ndarray, settings: DetectionSettings | None = None) -
         raise ValueError(f"star detection needs a 2-D plane, got shape {data.shape}")
     height, width = data.shape
     raw = 1.0 - data if settings.invert else data
-    _, background, detail = structure_map(data, settings)
+    background, detail = structure_map(data, settings)[1:]  # the filtered plane (a frame-sized array) goes now
     sigma = robust_sigma(detail)
     empty = _empty(width, height, sigma)
     if not math.isfinite(sigma) or sigma <= 0:
