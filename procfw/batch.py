@@ -459,6 +459,9 @@ def import_modules(names: Iterable[str]) -> list[str]:
     return done
 
 
+SAFE_PATH_MARK = "PROCFW_FORKSERVER_SAFE_PATH"
+"""Set with ``PYTHONSAFEPATH`` for the fork server's start only, so that it drops both again
+(:mod:`procfw.forkserver_exit`): its workers' own subprocesses see the user's environment."""
 _FORKSERVER_LOCK = threading.Lock()
 _FORKSERVER_PRELOAD: tuple[str, ...] | None = None
 """What the running fork server was started with (None: not started by :func:`start_workers`)."""
@@ -503,11 +506,15 @@ def start_workers(preload: Iterable[str] = (), *, single_thread: bool = True) ->
         if running:
             return True
         multiprocessing.get_context("forkserver").set_forkserver_preload(list(modules))
-        saved = {name: os.environ.get(name) for name in THREAD_LIMIT_VARIABLES}
+        saved = {name: os.environ.get(name) for name in (*THREAD_LIMIT_VARIABLES, "PYTHONSAFEPATH", SAFE_PATH_MARK)}
         try:
             if single_thread:
                 for name in THREAD_LIMIT_VARIABLES:
                     os.environ[name] = "1"
+            if saved["PYTHONSAFEPATH"] is None:
+                # the server is a `python -c` process: without it the working directory would come first on
+                # its module path, and a `numpy/` or `procfw/` folder there would be imported (Python >= 3.11)
+                os.environ["PYTHONSAFEPATH"] = os.environ[SAFE_PATH_MARK] = "1"
             forkserver.ensure_running()
         finally:
             for name, value in saved.items():

@@ -1,5 +1,10 @@
 """A quick exit for the fork server of local process pools (imported first by its preload only).
 
+Importing it also drops ``PYTHONSAFEPATH`` from the server's environment when
+:func:`procfw.batch.start_workers` set it only to start the server without the working
+directory on its module path (``PROCFW_FORKSERVER_SAFE_PATH``), so that the workers' own
+subprocesses see the user's environment.
+
 :func:`procfw.batch.start_workers` names this module first in the fork server's preload,
 and nothing else imports it.  When the pool is no longer needed
 (:func:`procfw.batch.stop_workers`, or the parent process going away), the fork server
@@ -41,3 +46,5 @@ def quick_exit() -> None:
 
 
 atexit.register(quick_exit)
+if os.environ.pop("PROCFW_FORKSERVER_SAFE_PATH", None):
+    os.environ.pop("PYTHONSAFEPATH", None)

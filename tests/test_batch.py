@@ -219,6 +219,39 @@ def test_workers_fork_from_a_server_that_preloads_modules(tmp_path) -> None:
     assert done.stdout.strip() == "ok"
 
 
+_SHADOW_SCRIPT = """
+import os
+from procfw import batch
+
+if __name__ == "__main__":
+    assert batch.start_workers(["shadow_probe"]) is True
+    with batch.make_executor("processes", workers=1) as executor:
+        print(executor.map(os.getenv, ["PYTHONSAFEPATH", "PROCFW_FORKSERVER_SAFE_PATH"]))
+    print(os.getenv("PYTHONSAFEPATH"), os.getenv("PROCFW_FORKSERVER_SAFE_PATH"))
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32" or sys.version_info < (3, 11),
+                    reason="no fork server on Windows; PYTHONSAFEPATH is Python 3.11's")
+def test_the_fork_server_does_not_import_from_the_working_directory(tmp_path) -> None:
+    """The fork server is a ``python -c`` process: its module path would start with the working
+    directory, so a module there (a stray ``numpy/`` folder, or anything planted) would be
+    imported by every pool instead of the real one.  It starts without it; neither the workers
+    nor the caller keep the variables that did it."""
+    import subprocess
+
+    marker = tmp_path / "imported"
+    (tmp_path / "shadow_probe.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    script = tmp_path / "pool.py"
+    script.write_text(_SHADOW_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONSAFEPATH"}
+    done = subprocess.run([sys.executable, "pool.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not marker.exists(), "the fork server imported a module from the working directory"
+    assert done.stdout.split("\n")[:2] == ["[None, None]", "None None"], done.stdout
+
+
 _QUICK_EXIT_SCRIPT = """
 import atexit, sys
 import procfw.forkserver_exit
