@@ -76,25 +76,10 @@ def describe_plugin_exception(exc: BaseException) -> str:
 
 
 def _distribution_of(ep: metadata.EntryPoint) -> tuple[str, str]:
-    """(name, version) of the distribution that declares ``ep``; ("unknown", "?") when it does not say.
-
-    A distribution's metadata file is parsed once per discovery of a group, not once per
-    entry point: the entry points of one distribution share its object.
-    """
     dist = getattr(ep, "dist", None)
     if dist is None:
         return "unknown", "?"
-    with _DISCOVERY_LOCK:
-        known = _DISTRIBUTIONS.get(id(dist))
-        if known is None or known[0] is not dist:
-            known = (dist, dist.metadata["Name"] or "unknown", dist.version or "?")
-            _DISTRIBUTIONS[id(dist)] = known
-    return known[1], known[2]
-
-
-_DISTRIBUTIONS: dict[int, tuple[object, str, str]] = {}
-"""(distribution, name, version) by ``id`` of the distribution object, for :func:`_distribution_of` during one
-discovery (emptied after it: an id is only unique while its object lives, which the entry kept here ensures)."""
+    return dist.metadata["Name"] or "unknown", dist.version or "?"
 
 
 def _precedence(distribution: str) -> tuple[int, str]:
@@ -141,7 +126,6 @@ class Registry(Generic[T]):
                     self._discover_entries()
                 finally:
                     self._discovered = True
-                    _DISTRIBUTIONS.clear()
 
     def _discover_entries(self) -> None:
         points = sorted(
