@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_preprocess import cache_bytecode  # bench/ is this script's folder: on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the frames and results")
     parser.add_argument("--repeat", type=int, default=1, help="interleaved runs per contender; the best is kept")
     args = parser.parse_args(argv)
+    cache_bytecode()
 
     siril = shutil.which("siril-cli")
     if siril is None:

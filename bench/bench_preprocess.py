@@ -297,14 +297,15 @@ def run_procfw(work: Path, executor: str, scheduler: str | None, worker_pids: li
             "timings": report.get("timings", {})}
 
 
-def _cache_bytecode() -> None:
+def cache_bytecode() -> None:
     """Time procfw as an installed program runs: with its modules' bytecode cached.
 
     ``pip install .`` compiles the bytecode when it installs; an editable install compiles
     each module on first import and caches it — unless ``PYTHONDONTWRITEBYTECODE`` is set,
     and then every run compiles ~120 modules again (~0.3 s, in the console and in the
-    workers' fork server).  The bench compiles them once here and runs procfw with the
-    variable unset (printed when it was set).
+    workers' fork server).  The benches compile them once here and run procfw with the
+    variable unset (printed when it was set); ``bench_integration`` and ``bench_staralignment``
+    call this too.
     """
     import compileall
 
@@ -325,7 +326,7 @@ def main() -> None:
                         help="give both tools each frame this many times (renamed copies): per-frame throughput "
                              "on a longer session, with the fixed costs spread")
     args = parser.parse_args()
-    _cache_bytecode()
+    cache_bytecode()
     frames = sorted(p for p in args.frames.iterdir() if p.suffix.lower() in (".fit", ".fits", ".fts"))
     if not frames:
         sys.exit(f"no frames in {args.frames}")

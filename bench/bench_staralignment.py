@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_preprocess import cache_bytecode  # bench/ is this script's folder: on sys.path
+
 DEFAULT_FRAMES = Path(__file__).resolve().parents[1].parent / "shared/corpus/frames/seestar-s50/M94_2025-03-27_session1"
 
 _OURS = r"""
@@ -99,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--siril", default="siril-cli", help="the Siril command-line executable (default siril-cli)")
     args = parser.parse_args(argv)
+    cache_bytecode()
 
     siril = shutil.which(args.siril)
     if siril is None:
