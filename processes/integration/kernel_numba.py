@@ -616,7 +616,7 @@ def select_two_binned(data, k0, k1, counts):  # pragma: no cover - compiled
     Small arrays (a few thousand values) select fastest with a few hundred bins.
     """
     lo, hi, _ = _extremes(data)
-    return _select_between(data, k0, k1, counts, lo, hi)
+    return _select_values(data, 0.0, False, k0, k1, counts, lo, hi, data)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -631,7 +631,7 @@ def finite_median(data):  # pragma: no cover - compiled
     if not finite:
         return zero, False
     n = data.size
-    a, b = _select_between(data, (n - 1) // 2, n // 2, np.empty(_SELECT_BINS, np.int64), lo, hi)
+    a, b = _select_values(data, 0.0, False, (n - 1) // 2, n // 2, np.empty(_SELECT_BINS, np.int64), lo, hi, data)
     return (a if n % 2 else (a + b) / np.float32(2.0)), True
 
 
@@ -682,7 +682,8 @@ def median_between(data, bounds):  # pragma: no cover - compiled
     of the data's type, from :func:`extremes`): :func:`finite_median`'s value without its first
     pass (in the data's type, as there)."""
     n = data.size
-    a, b = _select_between(data, (n - 1) // 2, n // 2, np.empty(_SELECT_BINS, np.int64), bounds[0], bounds[1])
+    a, b = _select_values(data, 0.0, False, (n - 1) // 2, n // 2, np.empty(_SELECT_BINS, np.int64), bounds[0],
+                          bounds[1], data)
     return a if n % 2 else (a + b) / np.float32(2.0)
 
 
@@ -692,46 +693,12 @@ def abs_dev_median(data, center, bounds):  # pragma: no cover - compiled
     extremes are ``bounds`` (:func:`extremes`): ``finite_median(abs_dev(data, center))``
     exactly, without the float64 array of deviations (each pass forms them again)."""
     n = data.size
-    lo = bounds[0]
-    hi = bounds[1]
-    k0 = (n - 1) // 2
-    k1 = n // 2
     c = np.float64(center)
-    top = max(abs(np.float64(lo) - c), abs(np.float64(hi) - c))
+    top = max(abs(np.float64(bounds[0]) - c), abs(np.float64(bounds[1]) - c))
     if top == 0.0:
         return 0.0
-    counts = np.zeros(_SELECT_BINS, np.int64)
-    bins = counts.size
-    scale = bins / top
-    if not (scale > 0.0 and scale < np.inf):
-        ordered = np.empty(n, np.float64)
-        for i in range(n):
-            ordered[i] = abs(np.float64(data[i]) - c)
-        ordered.sort()
-        return ordered[k0] if n % 2 else (ordered[k0] + ordered[k1]) / np.float32(2.0)
-    zero = 0.0
-    for i in range(n):
-        counts[_bin(abs(np.float64(data[i]) - c), zero, scale, bins)] += 1
-    b0, before0 = _rank_bin(counts, k0)
-    b1, before1 = _rank_bin(counts, k1)
-    inside = np.empty(counts[b0] + (counts[b1] if b1 != b0 else 0), np.float64)
-    m0 = 0
-    m1 = counts[b0]
-    for i in range(n):
-        v = abs(np.float64(data[i]) - c)
-        b = _bin(v, zero, scale, bins)
-        if b == b0:
-            inside[m0] = v
-            m0 += 1
-        elif b == b1:
-            inside[m1] = v
-            m1 += 1
-    first = np.sort(inside[: counts[b0]])
-    a = first[k0 - before0]
-    if b1 == b0:
-        b = first[k1 - before0]
-    else:
-        b = np.sort(inside[counts[b0] :])[k1 - before1]
+    a, b = _select_values(data, c, True, (n - 1) // 2, n // 2, np.empty(_SELECT_BINS, np.int64), 0.0, top,
+                          np.empty(0, np.float64))
     return a if n % 2 else (a + b) / np.float32(2.0)
 
 
@@ -752,8 +719,17 @@ def _extremes(data):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _select_between(data, k0, k1, counts, lo, hi):  # pragma: no cover - compiled
-    """The k0-th and k1-th smallest of the finite values of ``data``, exactly.
+def _value(data, i, center, deviation):  # pragma: no cover - compiled
+    """``data[i]`` as float64, or its distance |data[i] − center| when ``deviation``."""
+    v = np.float64(data[i])
+    return abs(v - center) if deviation else v
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _select_values(data, center, deviation, k0, k1, counts, lo, hi, like):  # pragma: no cover - compiled
+    """The k0-th and k1-th smallest of the values of ``data`` — or, when ``deviation``, of their
+    distances to ``center`` (:func:`_value`), never stored as an array — exactly, in ``like``'s
+    dtype (the data's own for the values: a float32 value round-trips float64 exactly).
 
     The histogram has ``counts.size`` equal bins from ``lo`` to ``hi`` (values beyond fall
     in the end bins: the bin stays monotonic in the value, so any range gives the same
@@ -766,22 +742,22 @@ def _select_between(data, k0, k1, counts, lo, hi):  # pragma: no cover - compile
     bins = counts.size
     scale = bins / (np.float64(hi) - np.float64(lo))
     if not (scale > 0.0 and scale < np.inf) or not np.isfinite(np.float64(hi) - np.float64(lo)):
-        ordered = np.empty(n, data.dtype)
+        ordered = np.empty(n, like.dtype)
         for i in range(n):
-            ordered[i] = data[i]
+            ordered[i] = _value(data, i, center, deviation)
         ordered.sort()
         return ordered[k0], ordered[k1]
     counts[:] = 0
     for i in range(n):
-        counts[_bin(data[i], lo, scale, bins)] += 1
+        counts[_bin(_value(data, i, center, deviation), lo, scale, bins)] += 1
     # the bins of both ranks and how many values lie before each
     b0, before0 = _rank_bin(counts, k0)
     b1, before1 = _rank_bin(counts, k1)
-    inside = np.empty(counts[b0] + (counts[b1] if b1 != b0 else 0), data.dtype)
+    inside = np.empty(counts[b0] + (counts[b1] if b1 != b0 else 0), like.dtype)
     m0 = 0
     m1 = counts[b0]
     for i in range(n):
-        v = data[i]
+        v = _value(data, i, center, deviation)
         b = _bin(v, lo, scale, bins)
         if b == b0:
             inside[m0] = v
