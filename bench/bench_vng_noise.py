@@ -22,25 +22,10 @@ import argparse
 import hashlib
 import json
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-CORPUS = (Path(__file__).resolve().parents[2] / "shared" / "corpus" / "frames" / "seestar-s50"
-          / "M94_2025-03-27_session1")
-
-
-def best_of(func: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
-    """(min wall s, min CPU s, last result) of ``repeat`` calls of ``func``."""
-    wall = cpu = float("inf")
-    result = None
-    for _ in range(repeat):
-        w, c = time.perf_counter(), time.process_time()
-        result = func()
-        wall = min(wall, time.perf_counter() - w)
-        cpu = min(cpu, time.process_time() - c)
-    return wall, cpu, result
+from bench_stars import CORPUS, best_of  # bench/ is this script's folder: on sys.path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{n} frames from {args.frames}, best of {args.repeat} per frame, single-threaded")
     print(f"{'per frame':<20}{'wall ms':>10}{'CPU ms':>10}")
     for name, (wall, cpu) in totals.items():
-        print(f"{name:<20}{1000 * wall / n:>10.1f}{1000 * cpu / n:>10.1f}")
+        print(f"{name:<20}{wall / n:>10.1f}{cpu / n:>10.1f}")  # best_of gives ms
     if args.fingerprint is not None:
         args.fingerprint.write_text(json.dumps(prints, indent=1))
     return 0

@@ -77,19 +77,13 @@ def bwmv(values: np.ndarray, center: float | None = None, k: float = 9.0) -> flo
     raw = np.asarray(values).ravel()
     if raw.size >= _COMPILED_MIN and raw.dtype in (np.float32, np.float64):
         # large samples: no float64 copy of the data; one compiled pass for |x − c|, one for the sums
-        from processes.integration.kernel_numba import abs_dev, bwmv_sums
+        from processes.integration.kernel_numba import abs_dev
 
         data = raw if np.isfinite(raw).all() else raw[np.isfinite(raw)]
         if data.size < 2:
             return 0.0
         c = fast_median(data.astype(np.float64)) if center is None else float(center)
-        spread = fast_median(abs_dev(data, c))
-        if spread == 0:
-            return 0.0
-        num, den = bwmv_sums(data, c, k * spread)
-        num *= data.size
-        den *= den
-        return float(np.sqrt(num / den)) if den > 0 else 0.0
+        return _bwmv_from(data, c, fast_median(abs_dev(data, c)), k)
     data = _finite(values)
     if data.size < 2:
         return 0.0
@@ -132,28 +126,24 @@ def location_and_scale(values: np.ndarray, estimator: str, *, mask: np.ndarray |
     formed on the fly); every other case selects with numpy and calls the estimators.
     """
     data = np.asarray(values).ravel()
-    compiled = data.size >= _COMPILED_MIN and data.dtype in (np.float32, np.float64)
-    if not compiled or estimator != "WeightScale_BWMV":
-        inside = data if mask is None else data[mask]
-        if inside.size == 0:
-            return 0.0, 0.0, inside
-        location = fast_median(inside)
-        return location, scale_estimate(inside, estimator, center=location), inside
-    from processes.integration.kernel_numba import abs_dev_median, extremes, masked_values, median_between
+    if data.size >= _COMPILED_MIN and data.dtype in (np.float32, np.float64) and estimator == "WeightScale_BWMV":
+        from processes.integration.kernel_numba import abs_dev_median, extremes, masked_values, median_between
 
-    if mask is None:
-        inside = data
-        bounds, finite = extremes(inside)  # data.size >= _COMPILED_MIN here: never empty
+        if mask is None:
+            inside = data
+            bounds, finite = extremes(inside)
+        else:
+            inside, bounds, finite = masked_values(data, np.asarray(mask, dtype=np.bool_).ravel())
+        if finite and inside.size >= _COMPILED_MIN:
+            location = float(median_between(inside, bounds))
+            spread = float(abs_dev_median(inside, location, bounds))
+            return location, _bwmv_from(inside, location, spread), inside
     else:
-        inside, bounds, finite = masked_values(data, np.asarray(mask, dtype=np.bool_).ravel())
-        if inside.size == 0:
-            return 0.0, 0.0, inside
-    if not finite or inside.size < _COMPILED_MIN:
-        location = fast_median(inside)
-        return location, scale_estimate(inside, estimator, center=location), inside
-    location = float(median_between(inside, bounds))
-    spread = float(abs_dev_median(inside, location, bounds))
-    return location, _bwmv_from(inside, location, spread), inside
+        inside = data if mask is None else data[mask]
+    if inside.size == 0:
+        return 0.0, 0.0, inside
+    location = fast_median(inside)
+    return location, scale_estimate(inside, estimator, center=location), inside
 
 
 def pbmv(values: np.ndarray, beta: float = 0.2) -> float:
