@@ -22,7 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["ALGORITHM_CODES", "BUFFER_CAP_BYTES", "integrate_compiled", "sorting_networks", "supported"]
+__all__ = ["ALGORITHM_CODES", "BUFFER_CAP_BYTES", "integrate_compiled", "sorting_networks", "supported",
+           "warm_integrate_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -170,3 +171,21 @@ def integrate_compiled(plan, progress: Callable[[float, str], None] | None = Non
         bands=len(bands), band_rows=band_rows, workers=threads, worker_rss_mb=0.0, frame_maps=frame_maps,
     )
 
+
+
+def warm_integrate_rows(n: int = 3) -> None:
+    """Call :func:`~processes.integration.kernel_numba.integrate_rows` once on a tiny band, with
+    the argument types :func:`integrate_compiled` passes (float32 result, no per-frame bits), so
+    that a later integration finds that specialization loaded."""
+    from processes.integration.kernel_numba import integrate_rows
+
+    band = np.linspace(0.1, 0.9, n * 8, dtype=np.float32).reshape(n, 1, 8)
+    ones, zeros = np.ones(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
+    image, low, high = (np.zeros((1, 8), dtype=np.float32) for _ in range(3))
+    net_pairs, net_start = sorting_networks(n)
+    integrate_rows(
+        band, 0, 1, _MODE_CODES["scale"], ones, zeros, True, np.float32(0.0), False, np.float32(0.0),
+        ALGORITHM_CODES["WinsorizedSigmaClip"], True, True, 3.0, 3.0, 1.5, ones, zeros, ones,
+        image, True, low, high, True, False, np.zeros((4, n), dtype=np.int64), net_pairs, net_start,
+        np.zeros((1, 1, 1), dtype=np.uint8), False,
+    )

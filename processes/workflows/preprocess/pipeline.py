@@ -297,6 +297,41 @@ def _existing_outputs(out: Path, plan: Plan, extension: str) -> list[Path]:
 
 
 # -- the run ----------------------------------------------------------------------------------
+class _WarmUpAtTail(Executor):
+    """The run's executor for its last per-frame step, when this process integrates next.
+
+    Delegates to ``inner``; once fewer frames of a map are left to finish than ``inner`` has
+    workers (a worker has nothing more to do: a core is idle, and this process only waits for
+    the last frames), it starts ImageIntegration's kernel warm-up
+    (:func:`processes.integration.warmup.start_warm_up`), so that numba's start-up (~0.4 s of
+    CPU time: numba's import and its typing and target contexts) is done by then instead of
+    inside the integration's frame statistics.  Not earlier: numba in this process while every
+    worker runs would add ~40 MB to the run's memory peak.
+    """
+
+    def __init__(self, inner: Executor) -> None:
+        self.inner = inner
+        self.kind = inner.kind
+        self.workers = inner.workers
+
+    def map_unordered(self, fn: Any, items: Any) -> Any:
+        listed = list(items)
+        results = self.inner.map_unordered(fn, listed)
+
+        def run() -> Any:
+            left = len(listed)
+            with contextlib.closing(results):
+                for pair in results:
+                    left -= 1
+                    if left < self.workers:
+                        from processes.integration.warmup import start_warm_up
+
+                        start_warm_up()
+                    yield pair
+
+        return run()
+
+
 class _Run:
     """State of one run: paths, per-frame records, timings and the report."""
 
@@ -350,18 +385,23 @@ class _Run:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def execute(self, title: str, process_id: str, *, inputs_read_last: bool = False, **parameters: Any
-                ) -> tuple[ProcessResult, Workspace]:
+    def execute(self, title: str, process_id: str, *, inputs_read_last: bool = False, last_frame_step: bool = False,
+                **parameters: Any) -> tuple[ProcessResult, Workspace]:
         """Run a process globally in a workspace of its own, with a progress step; time it.
 
         ``inputs_read_last``: the process reads its input files for the last time in this run;
         each is dropped from the page cache once done (:func:`processes.common.filelists.consumed_inputs`).
+        ``last_frame_step``: the last step run on the executor before this process integrates
+        (its frames' tail starts the integration's kernel warm-up: :class:`_WarmUpAtTail`).
         """
         instance = _process(process_id, **parameters)
         workspace = Workspace()
         start = time.perf_counter()
         consumed = consumed_inputs() if inputs_read_last else contextlib.nullcontext()
-        with self.progress.step(title) as report, use_executor(self.executor), consumed:
+        executor = self.executor
+        if last_frame_step and self.options.integrate and executor is not None and executor.kind != "serial":
+            executor = _WarmUpAtTail(executor)
+        with self.progress.step(title) as report, use_executor(executor), consumed:
             result = instance.execute_global(workspace, progress=report)
         self.timings[title] = self.timings.get(title, 0.0) + time.perf_counter() - start
         for message in result.messages:
@@ -668,7 +708,8 @@ class _Run:
             return ""
         return ",".join(repr(w) for w in weights)
 
-    def register(self, target: IntegrationSet, reference: str) -> None:
+    def register(self, target: IntegrationSet, reference: str, last: bool = False) -> None:
+        """StarAlignment of ``target``'s lights onto ``reference``; ``last``: the run's last per-frame step."""
         raws = [r for g in target.groups for r in self.active(g)]
         if not raws:
             return
@@ -680,7 +721,7 @@ class _Run:
             overwriteExistingFiles=self.options.overwrite, onError="Continue",
             inputs_read_last=all(self.lights[r]["current"] != r for r in raws),  # files of this run, not the raws
             # not PixInsight's default: the masters keep the reference's WCS; drizzle data only with -drizzle+
-            inheritAstrometricSolution=True, generateDrizzleData=self.drizzle,
+            inheritAstrometricSolution=True, generateDrizzleData=self.drizzle, last_frame_step=last,
         )
         for raw, row in zip(raws, result.outputs["outputData"]):
             if row["status"] != "ok":
@@ -745,7 +786,7 @@ class _Run:
             "messages": list(result.messages),
         }
 
-    def normalize_locally(self, target: IntegrationSet, reference: str) -> None:
+    def normalize_locally(self, target: IntegrationSet, reference: str, last: bool = False) -> None:
         """LocalNormalization of the registered lights of ``target`` onto the registered reference
         (``-localNormalization+``): one ``.xnml`` beside each registered frame, which
         ImageIntegration then reads (``normalization=LocalNormalization``)."""
@@ -759,7 +800,7 @@ class _Run:
             referencePathOrViewId=reference_file, referenceIsView=False, scale=self.options.local_normalization_scale,
             targetItems=[self.lights[r]["registered"] for r in raws], outputDirectory=str(folder),
             generateNormalizedImages="GenerateNormalizedImages_Never", generateNormalizationData=True,
-            overwriteExistingFiles=self.options.overwrite, onError="OnError_Continue",
+            overwriteExistingFiles=self.options.overwrite, onError="OnError_Continue", last_frame_step=last,
         )
         for raw, row in zip(raws, result.outputs["outputData"]):  # one row per target, in order
             xnml = Path(self.lights[raw]["registered"]).with_suffix(".xnml")
@@ -966,11 +1007,12 @@ def preprocess(
         reference = ""
         if options.align:
             reference = run.choose_reference()
+            last = plan.integrations[-1] if plan.integrations else None
             for target in plan.integrations:
-                run.register(target, reference)
+                run.register(target, reference, last=target is last and not options.local_normalization)
             if options.local_normalization:
                 for target in plan.integrations:
-                    run.normalize_locally(target, reference)
+                    run.normalize_locally(target, reference, last=target is last)
         if owned:  # the per-frame steps are done: the workers' (and fork server's) memory goes back now
             executor.close()
             stop_workers()

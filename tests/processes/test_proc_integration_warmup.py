@@ -1,0 +1,55 @@
+"""ImageIntegration's kernel warm-up (processes.integration.warmup) loads the specializations a real
+integration calls: after it, an integration with frame statistics, BWMV scale, rejection maps and a
+float32 result loads no further compiled specialization."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+_SCRIPT = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    import numpy as np
+    from procfw.image import Image
+    from procfw.io.fits import write_fits
+    from procfw.registry import processes
+    from procfw.workspace import Workspace
+    from processes.integration import kernel_numba as k
+    from processes.integration.warmup import start_warm_up
+
+    folder = Path(sys.argv[1])
+    rng = np.random.default_rng(3)
+    paths = []
+    for i in range(4):
+        frame = (0.2 + 0.01 * rng.standard_normal((3, 300, 280))).astype(np.float32)
+        frame[:, :, : 2 * i] = 0  # registration borders
+        paths.append(str(folder / f"f{i}.fits"))
+        write_fits(Image(np.clip(frame, 0, 1)), paths[-1])
+    start_warm_up().join()
+    names = [n for n in dir(k) if hasattr(getattr(k, n), "signatures")]
+    warm = {n: [str(s) for s in getattr(k, n).signatures] for n in names}
+    process = processes.get("ImageIntegration").from_parameters({
+        "images": paths, "rejection": "WinsorizedSigmaClip", "normalization": "AdditiveWithScaling",
+        "rejectionNormalization": "Scale", "weightMode": "SNREstimate", "weightScale": "WeightScale_BWMV",
+        "evaluateSNR": False, "rangeClipLow": True, "rangeLow": 0.0, "generateRejectionMaps": True,
+        "useCache": False})
+    process.execute_global(Workspace())
+    after = {n: [str(s) for s in getattr(k, n).signatures] for n in names}
+    print(json.dumps({"warm": warm, "after": after}))
+""")
+
+
+def test_warm_up_loads_every_specialization_an_integration_uses(tmp_path):
+    done = subprocess.run([sys.executable, "-c", _SCRIPT, str(tmp_path)], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    warm, after = result["warm"], result["after"]
+    assert warm["integrate_rows"] and warm["masked_values"] and warm["abs_dev_median"]
+    added = {n: sorted(set(after[n]) - set(warm[n])) for n in after if set(after[n]) - set(warm[n])}
+    assert not added, added
+    used = {n for n in after if after[n]}
+    assert {"integrate_rows", "masked_values", "median_between", "abs_dev_median", "bwmv_sums"} <= used
