@@ -38,7 +38,6 @@ import math
 
 import attrs
 import numpy as np
-from scipy import ndimage
 
 __all__ = [
     "DetectionSettings",
@@ -185,8 +184,12 @@ def structure_map(plane: np.ndarray, settings: DetectionSettings) -> tuple[np.nd
 
         work = stars_numba.median3(np.ascontiguousarray(work))
     elif settings.hot_pixel_radius > 1:
+        from scipy import ndimage  # imported where used (~0.15 s)
+
         work = ndimage.median_filter(work, size=2 * settings.hot_pixel_radius + 1, mode="mirror")
     if settings.noise_reduction_radius > 0:
+        from scipy import ndimage
+
         work = ndimage.gaussian_filter(work, sigma=settings.noise_reduction_radius / 2.0, mode="mirror")
     smooth = work
     low = work
