@@ -36,7 +36,7 @@ import attrs
 import numpy as np
 from scipy import ndimage
 
-from processes.kernels.robust import MAD_TO_SIGMA, median_mad
+from processes.kernels.robust import MAD_TO_SIGMA
 
 __all__ = ["FWHM_PER_SIGMA", "StarField", "background_map", "luminance_plane", "measure_stars"]
 
@@ -252,8 +252,11 @@ def _gaussian_smooth(plane: np.ndarray, sigma: float) -> np.ndarray:
 
 def _mad(values: np.ndarray) -> float:
     """``float(np.median(np.abs(values − m)))``, m the median of the finite float64 ``values``, bit for bit,
-    by :func:`processes.kernels.robust.median_mad` (compiled selection, no array of deviations)."""
-    return median_mad(values)[1]
+    by :func:`processes.integration.estimators.fast_median_mad` (compiled histogram selections, no
+    sample to sort, no array of deviations)."""
+    from processes.integration.estimators import fast_median_mad
+
+    return fast_median_mad(values)[1]
 
 
 def _empty_field(background: float, noise: float, candidates: int) -> StarField:
