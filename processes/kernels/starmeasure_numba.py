@@ -95,10 +95,10 @@ def tile_medians(plane, ny, nx, ty, tx):
     value of an odd count, ``(a + b) / 2`` of the two middle values of an even one (what
     ``np.median``'s mean of the two gives), NaN if the tile holds a NaN.  The middle values
     come from :func:`processes.integration.kernel_numba.select_two_binned` (1024 bins) on a
-    copy of the tile in one reused buffer.  Returns the (ny, nx) medians and an (ny, nx) bool
-    array, True where the median is zero and the tile holds a −0.0: which zero ``np.median``
-    returns there depends on numpy's partition order, so the caller takes ``np.median`` of
-    those tiles.
+    copy of the tile in one reused buffer, the tile's extremes found while copying it.
+    Returns the (ny, nx) medians and an (ny, nx) bool array, True where the median is zero
+    and the tile holds a −0.0: which zero ``np.median`` returns there depends on numpy's
+    partition order, so the caller takes ``np.median`` of those tiles.
     """
     n = ty * tx
     buf = np.empty(n)
@@ -107,23 +107,29 @@ def tile_medians(plane, ny, nx, ty, tx):
     undecided = np.zeros((ny, nx), np.bool_)
     for i in range(ny):
         for j in range(nx):
+            lo = plane[i * ty, j * tx]
+            hi = lo
+            nan = False
             m = 0
-            nans = 0
-            negative_zeros = 0
             for y in range(i * ty, (i + 1) * ty):
-                row = plane[y]
-                for x in range(j * tx, (j + 1) * tx):
+                row = plane[y, j * tx : (j + 1) * tx]
+                for x in range(tx):  # branch-free: the copy, the extremes, a NaN
                     v = row[x]
-                    nans += v != v
-                    negative_zeros += v == 0.0 and math.copysign(1.0, v) < 0.0
-                    buf[m] = v
-                    m += 1
-            if nans:
+                    buf[m + x] = v
+                    nan |= v != v
+                    lo = v if v < lo else lo
+                    hi = v if v > hi else hi
+                m += tx
+            if nan:
                 out[i, j] = np.nan
                 continue
-            lower, upper = select_two_binned(buf, (n - 1) // 2, n // 2, counts)
+            lower, upper = select_two_binned(buf, (n - 1) // 2, n // 2, counts, lo, hi)
             out[i, j] = upper if n % 2 else (lower + upper) / 2.0
-            undecided[i, j] = negative_zeros > 0 and out[i, j] == 0.0
+            if out[i, j] == 0.0:  # rare: is there a −0.0 among the tile's zeros?
+                for k in range(n):
+                    if buf[k] == 0.0 and math.copysign(1.0, buf[k]) < 0.0:
+                        undecided[i, j] = True
+                        break
     return out, undecided
 
 
