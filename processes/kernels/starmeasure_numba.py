@@ -138,30 +138,32 @@ def bilinear_grid(grid, yy, xx):
     """(len(yy), len(xx)) float64: ``grid`` interpolated bilinearly at rows ``yy`` × columns ``xx``.
 
     Coordinates are in grid cells, inside ``[0, n − 1]``; the tap beyond the last cell is
-    the last cell (its weight is 0 there).
+    the last cell (its weight is 0 there).  Every value is ``gy·(gx·g₀₀ + fx·g₀₁) + fy·(gx·g₁₀ +
+    fx·g₁₁)``; the bracketed interpolations along x depend only on the grid row and the
+    column, so they are formed once per grid row and combined row by row.
     """
     ny, nx = grid.shape
     h = yy.size
     w = xx.size
-    ix0 = np.empty(w, np.int64)
-    ix1 = np.empty(w, np.int64)
-    fx = np.empty(w)
+    along = np.empty((ny, w))  # every grid row interpolated at the columns xx
     for j in range(w):
         b = math.floor(xx[j])
-        ix0[j] = min(max(int(b), 0), nx - 1)
-        ix1[j] = min(max(int(b) + 1, 0), nx - 1)
-        fx[j] = xx[j] - b
+        i0 = min(max(int(b), 0), nx - 1)
+        i1 = min(max(int(b) + 1, 0), nx - 1)
+        fx = xx[j] - b
+        gx = 1.0 - fx
+        for k in range(ny):
+            along[k, j] = gx * grid[k, i0] + fx * grid[k, i1]
     out = np.empty((h, w))
     for i in range(h):
         b = math.floor(yy[i])
-        r0 = grid[min(max(int(b), 0), ny - 1)]
-        r1 = grid[min(max(int(b) + 1, 0), ny - 1)]
+        r0 = along[min(max(int(b), 0), ny - 1)]
+        r1 = along[min(max(int(b) + 1, 0), ny - 1)]
         fy = yy[i] - b
         gy = 1.0 - fy
         o = out[i]
         for j in range(w):
-            gx = 1.0 - fx[j]
-            o[j] = gy * (gx * r0[ix0[j]] + fx[j] * r0[ix1[j]]) + fy * (gx * r1[ix0[j]] + fx[j] * r1[ix1[j]])
+            o[j] = gy * r0[j] + fy * r1[j]
     return out
 
 

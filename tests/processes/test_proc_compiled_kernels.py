@@ -217,6 +217,27 @@ def test_bilinear_grid_and_local_peaks_equal_scipy() -> None:
     np.testing.assert_array_equal(xs, want[1])
 
 
+@pytest.mark.parametrize("shape", [(5, 7), (1, 6), (4, 1), (1, 1), (33, 60)])
+def test_bilinear_grid_is_the_previous_formula(shape: tuple[int, int]) -> None:
+    """bilinear_grid (x interpolation once per grid row) equals gy·(gx·g00 + fx·g01) + fy·(gx·g10 + fx·g11)
+    evaluated pixel by pixel, bit for bit: at tile centres, cell edges and the clamped last cell."""
+    from processes.kernels import starmeasure_numba
+
+    ny, nx = shape
+    grid = RNG.normal(0.1, 0.02, shape)
+    yy = np.clip((np.arange(ny * 9 + 2) + 0.5) / 9 - 0.5, 0, ny - 1)
+    xx = np.clip((np.arange(nx * 8 + 1) + 0.5) / 8 - 0.5, 0, nx - 1)
+    by, bx = np.floor(yy), np.floor(xx)
+    r0 = np.clip(by.astype(int), 0, ny - 1)[:, None]
+    r1 = np.clip(by.astype(int) + 1, 0, ny - 1)[:, None]
+    c0 = np.clip(bx.astype(int), 0, nx - 1)[None, :]
+    c1 = np.clip(bx.astype(int) + 1, 0, nx - 1)[None, :]
+    fy, fx = (yy - by)[:, None], (xx - bx)[None, :]
+    gy, gx = 1.0 - fy, 1.0 - fx
+    want = gy * (gx * grid[r0, c0] + fx * grid[r0, c1]) + fy * (gx * grid[r1, c0] + fx * grid[r1, c1])
+    assert starmeasure_numba.bilinear_grid(grid, yy, xx).tobytes() == want.tobytes()
+
+
 def _fit_gaussians_numpy(stamps: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray]:
     """The previous batched numpy Levenberg–Marquardt fit (reference), from the same initial guess."""
     from processes.kernels.starmeasure import _initial_guess

@@ -198,3 +198,23 @@ def test_compiled_tile_medians_are_numpys(tile: tuple[int, int]) -> None:
         xx = np.clip((np.arange(plane.shape[1]) + 0.5) / 32 - 0.5, 0, 3)
         want_map = starmeasure_numba.bilinear_grid(medians, yy, xx)
         assert got_map.tobytes() == want_map.tobytes()
+
+
+@pytest.mark.parametrize("shape", [(256, 320), (257, 321), (40, 33)])
+def test_background_level_is_the_maps_numpy_median(shape: tuple[int, int]) -> None:
+    """measure_stars' background level (the map's median selected between the tile medians' extremes) is
+    np.median of the background map bit for bit: smooth, tied, constant, two-valued and signed-zero planes,
+    a tile far beyond the others."""
+    from processes.kernels.starmeasure import _background, background_map
+
+    rng = np.random.default_rng(shape[0])
+    gradient = np.linspace(0.0, 0.3, shape[1])[None, :] + rng.normal(0.1, 0.01, shape)
+    far = gradient.copy()
+    far[:32, :32] = 1e301
+    for plane in [*_tile_cases(rng, shape), gradient, far, np.round(gradient * 20) / 20]:
+        if np.isnan(plane).any():
+            continue
+        background, level = _background(plane)
+        assert background.tobytes() == background_map(plane).tobytes()
+        median = float(np.median(background))
+        assert level == median and math.copysign(1.0, level) == math.copysign(1.0, median)
