@@ -41,7 +41,7 @@ def test_worker_preload_warms_the_kernels_of_real_frames_once() -> None:
     warmed = result["warmed"]
     assert not {k: v for k, v in result["after"].items() if warmed.get(k) != v}, \
         "a frame larger than the warm-up's loads kernels the fork server did not: each worker loads them privately"
-    for kernel in ("processes.kernels.noise_nb.b3_level", "processes.integration.kernel_numba.finite_median",
+    for kernel in ("processes.kernels.noise_nb.mrs_planes", "processes.integration.kernel_numba.finite_median",
                    "processes.debayer.demosaic_nb._bayer_green_phase", "processes.kernels.warp_numba._warp_lanczos"):
         assert kernel in warmed
     # one specialization each: the float32 medians by finite_median, the star measurement's float64 median,
