@@ -58,17 +58,17 @@ def in_range(values: np.ndarray, low: float, high: float) -> np.ndarray:
 def fast_median(values: np.ndarray) -> float:
     """``float(np.median(values))``, bit for bit.
 
-    Large float arrays use a compiled histogram selection (:func:`~processes.integration.
-    kernel_numba.finite_median`: three passes, the first also checking that every value is
-    finite, no copy) instead of numpy's partition of a copy.
+    Large float arrays whose values are all finite use a compiled histogram selection
+    (:func:`~processes.integration.kernel_numba.median_between`: two passes, no copy) between
+    their extremes (:func:`_finite_bounds`) instead of numpy's partition of a copy.
     """
     data = np.asarray(values).ravel()
     if data.size >= _COMPILED_MIN and data.dtype in (np.float32, np.float64):
-        from processes.integration.kernel_numba import finite_median
+        bounds = _finite_bounds(data)
+        if bounds is not None:
+            from processes.integration.kernel_numba import median_between
 
-        median, finite = finite_median(data)
-        if finite:
-            return float(median)
+            return float(median_between(data, bounds))
     return float(np.median(data))
 
 
@@ -76,20 +76,24 @@ def fast_median_mad(values: np.ndarray) -> tuple[float, float]:
     """:func:`processes.kernels.robust.median_mad`'s ``(median, MAD)`` of the finite ``values``, bit for bit
     (but for the sign of a zero median, which is numpy's partition order's).
 
-    Large float64 arrays whose values are all finite take four compiled passes
-    (:func:`~processes.integration.kernel_numba.extremes`, then the histogram selections of
-    :func:`_median_mad_between`: no sample to sort, no array of deviations) instead of the
-    subsample brackets; for float64 data both are numpy's ``m = np.median(x)`` and
-    ``np.median(np.abs(x − m))``.
+    Large float64 arrays whose values are all finite take the histogram selections of
+    :func:`_median_mad_between` between their extremes (:func:`_finite_bounds`): no sample to
+    sort, no array of deviations, instead of the subsample brackets; for float64 data both are
+    numpy's ``m = np.median(x)`` and ``np.median(np.abs(x − m))``.
     """
     data = np.asarray(values).ravel()
     if data.size >= _COMPILED_MIN and data.dtype == np.float64:
-        from processes.integration.kernel_numba import extremes
-
-        bounds, finite = extremes(data)
-        if finite:
+        bounds = _finite_bounds(data)
+        if bounds is not None:
             return _median_mad_between(data, bounds)
     return median_mad(data)
+
+
+def _finite_bounds(data: np.ndarray) -> np.ndarray | None:
+    """``[smallest, largest]`` of the non-empty float ``data`` in its dtype, or None unless every value is
+    finite: numpy's vectorized reductions propagate a NaN, and an infinity is an extreme."""
+    bounds = np.array([data.min(), data.max()])
+    return bounds if np.isfinite(bounds).all() else None
 
 
 def _median_mad_between(data: np.ndarray, bounds: np.ndarray) -> tuple[float, float]:
