@@ -58,17 +58,17 @@ def in_range(values: np.ndarray, low: float, high: float) -> np.ndarray:
 def fast_median(values: np.ndarray) -> float:
     """``float(np.median(values))``, bit for bit.
 
-    Large float arrays whose values are all finite use a compiled histogram selection
-    (:func:`~processes.integration.kernel_numba.median_between`: two passes, no copy) between
-    their extremes (:func:`_finite_bounds`) instead of numpy's partition of a copy.
+    Large float arrays use a compiled histogram selection (:func:`~processes.integration.
+    kernel_numba.finite_median`: three passes, the first also checking that every value is
+    finite, no copy) instead of numpy's partition of a copy.
     """
     data = np.asarray(values).ravel()
     if data.size >= _COMPILED_MIN and data.dtype in (np.float32, np.float64):
-        bounds = _finite_bounds(data)
-        if bounds is not None:
-            from processes.integration.kernel_numba import median_between
+        from processes.integration.kernel_numba import finite_median
 
-            return float(median_between(data, bounds))
+        median, finite = finite_median(data)
+        if finite:
+            return float(median)
     return float(np.median(data))
 
 

@@ -32,8 +32,8 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["abs_dev", "abs_dev_median", "bwmv_sums", "extremes", "in_range_values", "integrate_rows", "masked_values",
-           "median_between", "select_two", "select_two_binned"]
+__all__ = ["abs_dev", "abs_dev_median", "bwmv_sums", "extremes", "finite_median", "in_range_values", "integrate_rows",
+           "masked_values", "median_between", "select_two", "select_two_binned"]
 
 TINY = 2.0**-53
 HUBER_MAX_ITERATIONS = 100
@@ -622,9 +622,25 @@ def select_two_binned(data, k0, k1, counts, lo, hi):  # pragma: no cover - compi
 
 
 @numba.njit(cache=True, nogil=True)
+def finite_median(data):  # pragma: no cover - compiled
+    """(median, finite) of the 1-D float ``data``: ``np.median``'s value bit for bit, in the data's
+    own type (the middle value of an odd count, ``(a + b) / 2`` of the two middle values of an
+    even one).  The extremes are found in the pass that checks that every value is finite
+    (``finite`` False: nothing else is computed, the median is returned as 0).
+    """
+    lo, hi, finite = _extremes(data)
+    zero = lo - lo
+    if not finite:
+        return zero, False
+    n = data.size
+    a, b = _select_values(data, 0.0, False, (n - 1) // 2, n // 2, np.empty(_SELECT_BINS, np.int64), lo, hi, data)
+    return (a if n % 2 else (a + b) / np.float32(2.0)), True
+
+
+@numba.njit(cache=True, nogil=True)
 def extremes(data):  # pragma: no cover - compiled
     """(``[smallest, largest]`` in the data's type, all finite) of the non-empty 1-D ``data`` in
-    one pass."""
+    one pass (what :func:`finite_median` starts with)."""
     lo, hi, finite = _extremes(data)
     bounds = np.empty(2, data.dtype)
     bounds[0] = lo
@@ -665,9 +681,8 @@ def masked_values(data, mask):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def median_between(data, bounds):  # pragma: no cover - compiled
     """The median of the non-empty, finite 1-D ``data`` whose extremes are ``bounds`` (an array
-    of the data's type, e.g. from :func:`extremes`): ``np.median``'s value bit for bit, in the
-    data's own type (the middle value of an odd count, ``(a + b) / 2`` of the two middle values
-    of an even one)."""
+    of the data's type, from :func:`extremes`): :func:`finite_median`'s value without its first
+    pass (in the data's type, as there)."""
     n = data.size
     a, b = _select_values(data, 0.0, False, (n - 1) // 2, n // 2, np.empty(_SELECT_BINS, np.int64), bounds[0],
                           bounds[1], data)
@@ -677,8 +692,8 @@ def median_between(data, bounds):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def abs_dev_median(data, center, bounds):  # pragma: no cover - compiled
     """The median of |x − center| (float64) over the non-empty, finite 1-D ``data`` whose
-    extremes are ``bounds`` (:func:`extremes`): the median of ``abs_dev(data, center)`` exactly,
-    without the float64 array of deviations (each pass forms them again)."""
+    extremes are ``bounds`` (:func:`extremes`): ``finite_median(abs_dev(data, center))``
+    exactly, without the float64 array of deviations (each pass forms them again)."""
     n = data.size
     c = np.float64(center)
     top = max(abs(np.float64(bounds[0]) - c), abs(np.float64(bounds[1]) - c))
