@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from processes.kernels.robust import avg_dev, mad
+from processes.kernels.robust import avg_dev, mad, median_mad
 
 __all__ = [
-    "SCALE_ESTIMATORS", "bwmv", "fast_median", "ikss", "in_range", "location_and_scale", "pbmv", "qn",
-    "scale_estimate", "sn",
+    "SCALE_ESTIMATORS", "bwmv", "fast_median", "fast_median_mad", "ikss", "in_range", "location_and_scale", "pbmv",
+    "qn", "scale_estimate", "sn",
 ]
 
 _SUBSAMPLE = 2001
@@ -70,6 +70,39 @@ def fast_median(values: np.ndarray) -> float:
         if finite:
             return float(median)
     return float(np.median(data))
+
+
+def fast_median_mad(values: np.ndarray) -> tuple[float, float]:
+    """:func:`processes.kernels.robust.median_mad`'s ``(median, MAD)`` of the finite ``values``, bit for bit
+    (but for the sign of a zero median, which is numpy's partition order's).
+
+    Large float64 arrays whose values are all finite take the histogram selections of
+    :func:`_median_mad_between` between their extremes (:func:`_finite_bounds`): no sample to
+    sort, no array of deviations, instead of the subsample brackets; for float64 data both are
+    numpy's ``m = np.median(x)`` and ``np.median(np.abs(x − m))``.
+    """
+    data = np.asarray(values).ravel()
+    if data.size >= _COMPILED_MIN and data.dtype == np.float64:
+        bounds = _finite_bounds(data)
+        if bounds is not None:
+            return _median_mad_between(data, bounds)
+    return median_mad(data)
+
+
+def _finite_bounds(data: np.ndarray) -> np.ndarray | None:
+    """``[smallest, largest]`` of the non-empty float ``data`` in its dtype, or None unless every value is
+    finite: numpy's vectorized reductions propagate a NaN, and an infinity is an extreme."""
+    bounds = np.array([data.min(), data.max()])
+    return bounds if np.isfinite(bounds).all() else None
+
+
+def _median_mad_between(data: np.ndarray, bounds: np.ndarray) -> tuple[float, float]:
+    """(median, median of |x − median| in float64) of the non-empty, finite 1-D float ``data`` whose
+    extremes are ``bounds``, by the compiled histogram selections (two passes each)."""
+    from processes.integration.kernel_numba import abs_dev_median, median_between
+
+    location = float(median_between(data, bounds))
+    return location, float(abs_dev_median(data, location, bounds))
 
 
 def bwmv(values: np.ndarray, center: float | None = None, k: float = 9.0) -> float:
@@ -127,7 +160,7 @@ def location_and_scale(values: np.ndarray, estimator: str, *, mask: np.ndarray |
     """
     data = np.asarray(values).ravel()
     if data.size >= _COMPILED_MIN and data.dtype in (np.float32, np.float64) and estimator == "WeightScale_BWMV":
-        from processes.integration.kernel_numba import abs_dev_median, extremes, masked_values, median_between
+        from processes.integration.kernel_numba import extremes, masked_values
 
         if mask is None:
             inside = data
@@ -135,8 +168,7 @@ def location_and_scale(values: np.ndarray, estimator: str, *, mask: np.ndarray |
         else:
             inside, bounds, finite = masked_values(data, np.asarray(mask, dtype=np.bool_).ravel())
         if finite and inside.size >= _COMPILED_MIN:
-            location = float(median_between(inside, bounds))
-            spread = float(abs_dev_median(inside, location, bounds))
+            location, spread = _median_mad_between(inside, bounds)
             return location, _bwmv_from(inside, location, spread), inside
     else:
         inside = data if mask is None else data[mask]

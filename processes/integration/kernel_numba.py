@@ -606,16 +606,18 @@ def select_two(data, k0, k1):  # pragma: no cover - compiled
     A histogram of 65536 equal bins between the extremes finds the bins of both ranks (the
     bin index is monotonic in the value); the values of those bins only are then sorted.
     """
-    return select_two_binned(data, k0, k1, np.empty(_SELECT_BINS, np.int64))
+    lo, hi, _ = _extremes(data)
+    return select_two_binned(data, k0, k1, np.empty(_SELECT_BINS, np.int64), lo, hi)
 
 
 @numba.njit(cache=True, nogil=True)
-def select_two_binned(data, k0, k1, counts):  # pragma: no cover - compiled
-    """:func:`select_two` with ``counts.size`` bins, ``counts`` (int64) the scratch histogram.
+def select_two_binned(data, k0, k1, counts, lo, hi):  # pragma: no cover - compiled
+    """:func:`select_two` with ``counts.size`` bins, ``counts`` (int64) the scratch histogram, of
+    the data whose smallest and largest values are ``lo`` and ``hi`` (the caller found them,
+    e.g. while copying the data).
 
     Small arrays (a few thousand values) select fastest with a few hundred bins.
     """
-    lo, hi, _ = _extremes(data)
     return _select_values(data, 0.0, False, k0, k1, counts, lo, hi, data)
 
 

@@ -135,26 +135,17 @@ def _mrs_compiled(image: np.ndarray, layers: int, valid_range: tuple[float, floa
     pixels outside the open ``valid_range`` are left out of the MRS noise set."""
     from processes.kernels import noise_nb
 
-    # three planes: the first detail layer (k-sigma) shares a buffer with the later levels,
-    # and the signal overwrites the residual
+    # three planes: the first detail layer (k-sigma), the significance and the signal; the
+    # smoothed levels stream through rings of rows (noise_nb.mrs_planes)
     image = np.ascontiguousarray(image)
-    significance = np.empty_like(image)
-    current = np.empty_like(image)
-    spare = np.empty_like(image)
-    row = np.empty(image.shape[1], dtype=image.dtype)
+    w1, significance, signal = (np.empty_like(image) for _ in range(3))
     k = np.asarray(B3_NOISE_COEFFICIENTS[:layers], dtype=image.dtype)
-    noise_nb.b3_level(image, 1, current, row, k[0], True, spare, significance)
-    sigma0, count0 = _ksigma_compiled(spare)
-    unused = np.empty((1, 1), dtype=image.dtype)  # no detail layer is kept after the first
-    for j in range(1, layers):
-        noise_nb.b3_level(current, 1 << j, spare, row, k[j], False, unused, significance)
-        current, spare = spare, current
-    del spare
+    noise_nb.mrs_planes(image, layers, k, w1, significance, signal)
+    sigma0, count0 = _ksigma_compiled(w1)
+    del w1
     if valid_range is not None:
         kind = image.dtype.type
         noise_nb.exclude_outside(image, significance, kind(valid_range[0]), kind(valid_range[1]))
-    noise_nb.subtract_from(image, current)
-    signal = current
     base = (sigma0 / B3_NOISE_COEFFICIENTS[0], count0)
     sigma, count = base[0], 0
     for _ in range(100):

@@ -12,7 +12,7 @@ estimate of a large plane runs.
     ``layers`` levels of the transform in one call, keeping only what the estimators need:
     the first detail layer ``w₁`` (for the k-sigma estimate), the significance
     ``max_j |w_j|/k_j`` (in the plane's type, as the array code formed it) and the signal
-    ``image − residual``.
+    ``image − residual``; the levels stream through rings of rows (no smoothed plane).
 :func:`interval_moments`, :func:`below_moments`, :func:`band_moments`
     count, Σx and Σx² (float64) of the finite values inside an open interval, of the
     values whose significance is below a threshold, or inside a band: one branch-free pass
@@ -28,7 +28,7 @@ import numpy as np
 from processes.kernels.numba_common import mirror
 
 __all__ = [
-    "b3_level", "b3_smooth", "band_moments", "below_moments", "interval_moments", "mrs_planes", "subtract_from",
+    "b3_level", "b3_smooth", "band_moments", "below_moments", "exclude_outside", "interval_moments", "mrs_planes",
 ]
 
 _FAST = {"reassoc", "nsz", "contract"}  # reductions may vectorize (order of addition only)
@@ -65,25 +65,36 @@ def _row_interior(row, lo, hi, step, out_row):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _smooth_row(src, y, step, out, row):  # pragma: no cover - compiled
-    # row y of the smoothing: the column pass into the buffer ``row``, then the row pass
-    height, width = src.shape
+def _column_pass(centre, near_a, near_b, far_a, far_b, row):  # pragma: no cover - compiled
+    # the pass along axis 0 of one row: its five source rows (mirrored), into the buffer ``row``
+    for x in range(row.size):
+        row[x] = _tap(centre[x], near_a[x], near_b[x], far_a[x], far_b[x])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _row_pass(row, step, out_row):  # pragma: no cover - compiled
+    # the pass along axis 1 of the column pass's ``row``: mirrored ends, unit-stride interior
+    width = row.size
     s2 = 2 * step
-    ym2 = mirror(y - s2, height)
-    ym1 = mirror(y - step, height)
-    yp1 = mirror(y + step, height)
-    yp2 = mirror(y + s2, height)
-    for x in range(width):
-        row[x] = _tap(src[y, x], src[ym1, x], src[yp1, x], src[ym2, x], src[yp2, x])
     lo = min(s2, width)
     hi = max(lo, width - s2)
     for x in range(lo):
-        out[y, x] = _tap(row[x], row[mirror(x - step, width)], row[mirror(x + step, width)],
-                         row[mirror(x - s2, width)], row[mirror(x + s2, width)])
-    _row_interior(row, lo, hi, step, out[y])
+        out_row[x] = _tap(row[x], row[mirror(x - step, width)], row[mirror(x + step, width)],
+                          row[mirror(x - s2, width)], row[mirror(x + s2, width)])
+    _row_interior(row, lo, hi, step, out_row)
     for x in range(hi, width):
-        out[y, x] = _tap(row[x], row[mirror(x - step, width)], row[mirror(x + step, width)],
-                         row[mirror(x - s2, width)], row[mirror(x + s2, width)])
+        out_row[x] = _tap(row[x], row[mirror(x - step, width)], row[mirror(x + step, width)],
+                          row[mirror(x - s2, width)], row[mirror(x + s2, width)])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _smooth_row(src, y, step, out, row):  # pragma: no cover - compiled
+    # row y of the smoothing: the column pass into the buffer ``row``, then the row pass
+    height = src.shape[0]
+    s2 = 2 * step
+    _column_pass(src[y], src[mirror(y - step, height)], src[mirror(y + step, height)],
+                 src[mirror(y - s2, height)], src[mirror(y + s2, height)], row)
+    _row_pass(row, step, out[y])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -94,49 +105,98 @@ def b3_smooth(src, step, out, row):  # pragma: no cover - compiled
         _smooth_row(src, y, step, out, row)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _detail_row(src_row, out_row, k, first, w1_row, sig_row):  # pragma: no cover - compiled
+    # a row's detail coefficients src − out: with ``first`` into ``w1_row`` and |w|/k into
+    # ``sig_row``, otherwise ``sig_row`` keeps the maximum (separate simple loops vectorize)
+    if first:
+        for x in range(src_row.size):
+            w = src_row[x] - out_row[x]
+            w1_row[x] = w
+            sig_row[x] = abs(w) / k
+    else:
+        for x in range(src_row.size):
+            a = abs(src_row[x] - out_row[x]) / k
+            old = sig_row[x]
+            sig_row[x] = a if a > old else old
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def b3_level(src, step, out, row, k, first, w1, significance):  # pragma: no cover - compiled
     """:func:`b3_smooth` fused with the detail layer's significance update (one pass less):
     with ``first`` the detail ``src − out`` goes to ``w1`` and ``|w|/k`` to ``significance``,
     otherwise ``significance`` keeps the maximum."""
-    height, width = src.shape
-    for y in range(height):
+    for y in range(src.shape[0]):
         _smooth_row(src, y, step, out, row)
-        # the row's detail coefficients while it is in cache (separate simple loops vectorize)
-        src_row = src[y]
-        out_row = out[y]
-        sig_row = significance[y]
-        if first:
-            w1_row = w1[y]
-            for x in range(width):
-                w = src_row[x] - out_row[x]
-                w1_row[x] = w
-                sig_row[x] = abs(w) / k
-        else:
-            for x in range(width):
-                a = abs(src_row[x] - out_row[x]) / k
-                old = sig_row[x]
-                sig_row[x] = a if a > old else old
+        # the row's detail coefficients while it is in cache
+        _detail_row(src[y], out[y], k, first, w1[y] if first else w1[0], significance[y])
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
+def _level_row(image, rings, offsets, sizes, level, r):  # pragma: no cover - compiled
+    # row r of level ``level`` of the transform: the image (0), or the level-th smoothing, in its ring
+    if level == 0:
+        return image[r]
+    return rings[offsets[level - 1] + r % sizes[level - 1]]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def mrs_planes(image, layers, coefficients, w1, significance, signal):  # pragma: no cover - compiled
     """Fill ``w1`` (first detail layer), ``significance`` (max_j |w_j| / k_j) and ``signal``
     (image − residual after ``layers`` levels); all (h, w) of the image's float type, and
-    ``coefficients`` of that type too."""
+    ``coefficients`` of that type too.
+
+    The levels are streamed row by row, each row computed as :func:`b3_level` computes it:
+    level j + 1 (holes ``s = 2^j`` apart) makes its row y as soon as level j has made row
+    y + 2s, and keeps its rows in a ring of the 4s' + 1 rows the next level's window
+    (``s' = 2s``) reads, so no smoothed plane is written out and every row of ``w1``,
+    ``significance`` and ``signal`` is finished while the rows it needs are in cache.  The
+    rings hold every mirrored row a window needs when the plane has more than ``2^layers``
+    rows; shorter planes are transformed level by level (:func:`b3_level`).
+    """
     height, width = image.shape
     row = np.empty(width, dtype=image.dtype)
-    smooth = np.empty_like(image)
-    spare = np.empty_like(image)
-    b3_level(image, 1, smooth, row, coefficients[0], True, w1, significance)
-    current = smooth
-    smooth = spare
-    for j in range(1, layers):
-        b3_level(current, 1 << j, smooth, row, coefficients[j], False, w1, significance)
-        current, smooth = smooth, current
-    for y in range(height):
-        for x in range(width):
-            signal[y, x] = image[y, x] - current[y, x]
+    if height <= 1 << layers:
+        smooth = np.empty_like(image)
+        spare = np.empty_like(image)
+        b3_level(image, 1, smooth, row, coefficients[0], True, w1, significance)
+        for j in range(1, layers):
+            b3_level(smooth, 1 << j, spare, row, coefficients[j], False, w1, significance)
+            smooth, spare = spare, smooth
+        for y in range(height):
+            for x in range(width):
+                signal[y, x] = image[y, x] - smooth[y, x]
+        return
+    sizes = np.empty(layers, np.int64)  # ring rows of level j + 1
+    offsets = np.empty(layers, np.int64)
+    lags = np.empty(layers, np.int64)  # level j + 1 makes row t − lags[j] at step t
+    total = 0
+    for j in range(layers):
+        sizes[j] = 4 * (2 << j) + 1 if j + 1 < layers else 1
+        offsets[j] = total
+        total += sizes[j]
+        lags[j] = 0 if j == 0 else lags[j - 1] + 2 * (1 << j)
+    rings = np.empty((total, width), dtype=image.dtype)
+    for t in range(height + lags[layers - 1]):
+        for j in range(layers):
+            y = t - lags[j]
+            if y < 0 or y >= height:
+                continue
+            step = 1 << j
+            s2 = 2 * step
+            centre = _level_row(image, rings, offsets, sizes, j, y)
+            _column_pass(centre, _level_row(image, rings, offsets, sizes, j, mirror(y - step, height)),
+                         _level_row(image, rings, offsets, sizes, j, mirror(y + step, height)),
+                         _level_row(image, rings, offsets, sizes, j, mirror(y - s2, height)),
+                         _level_row(image, rings, offsets, sizes, j, mirror(y + s2, height)), row)
+            out_row = rings[offsets[j] + y % sizes[j]]
+            _row_pass(row, step, out_row)
+            _detail_row(centre, out_row, coefficients[j], j == 0, w1[y], significance[y])
+            if j == layers - 1:
+                image_row = image[y]
+                signal_row = signal[y]
+                for x in range(width):
+                    signal_row[x] = image_row[x] - out_row[x]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -148,15 +208,6 @@ def exclude_outside(image, significance, low, high):  # pragma: no cover - compi
         v = a[i]
         if not (v > low and v < high):
             s[i] = np.inf
-
-
-@numba.njit(cache=True, nogil=True)
-def subtract_from(image, residual):  # pragma: no cover - compiled
-    """residual ← image − residual, in place: the signal of the MRS estimator."""
-    a = image.ravel()
-    b = residual.ravel()
-    for i in range(b.size):
-        b[i] = a[i] - b[i]
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FAST)

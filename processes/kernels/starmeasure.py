@@ -36,7 +36,7 @@ import attrs
 import numpy as np
 from scipy import ndimage
 
-from processes.kernels.robust import MAD_TO_SIGMA, median_mad
+from processes.kernels.robust import MAD_TO_SIGMA
 
 __all__ = ["FWHM_PER_SIGMA", "StarField", "background_map", "luminance_plane", "measure_stars"]
 
@@ -44,6 +44,8 @@ FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 """FWHM of a Gaussian in units of its σ (2.3548)."""
 
 _TILE = 32
+_COMPILED_MIN = 1 << 16
+"""From this many pixels on, the background map's median is selected by its compiled histogram."""
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -123,6 +125,17 @@ def background_map(plane: np.ndarray, tile: int = _TILE) -> np.ndarray:
     A float64 plane's tile medians come from the compiled selection
     (:func:`processes.kernels.starmeasure_numba.tile_medians`, ``np.median``'s values).
     """
+    return _background(plane, tile)[0]
+
+
+def _background(plane: np.ndarray, tile: int = _TILE) -> tuple[np.ndarray, float]:
+    """(:func:`background_map`, its median ``float(np.median(map))`` bit for bit).
+
+    The map interpolates the filtered tile medians, so its values lie between their extremes
+    (up to rounding): the compiled histogram selection of the median takes those as its
+    range (:func:`processes.integration.kernel_numba.median_between`) and needs no pass to
+    find the map's own.
+    """
     h, w = plane.shape
     ny, nx = max(1, h // tile), max(1, w // tile)
     ty, tx = h // ny, w // nx
@@ -138,11 +151,19 @@ def background_map(plane: np.ndarray, tile: int = _TILE) -> np.ndarray:
     if ny >= 3 and nx >= 3:
         medians = ndimage.median_filter(medians, size=3, mode="nearest")
     if ny == 1 and nx == 1:
-        return np.full_like(plane, medians[0, 0], dtype=np.float64)
+        background = np.full_like(plane, medians[0, 0], dtype=np.float64)
+        return background, _median(background)
     # tile centres at (i + 0.5)·t − 0.5; map every pixel to fractional tile coordinates
     yy = np.clip((np.arange(h) + 0.5) / ty - 0.5, 0, ny - 1)
     xx = np.clip((np.arange(w) + 0.5) / tx - 0.5, 0, nx - 1)
-    return starmeasure_numba.bilinear_grid(np.ascontiguousarray(medians, dtype=np.float64), yy, xx)
+    grid = np.ascontiguousarray(medians, dtype=np.float64)
+    background = starmeasure_numba.bilinear_grid(grid, yy, xx)
+    lo, hi = float(grid.min()), float(grid.max())
+    if background.size >= _COMPILED_MIN and lo < hi and max(-lo, hi) < 1e300:  # finite, far from overflow
+        from processes.integration.kernel_numba import median_between
+
+        return background, float(median_between(background.ravel(), np.array([lo, hi])))
+    return background, _median(background)
 
 
 def measure_stars(
@@ -173,8 +194,7 @@ def measure_stars(
     finite = np.isfinite(data)
     if not finite.all():
         data = np.where(finite, data, np.nanmedian(data) if finite.any() else 0.0)
-    background = background_map(data)
-    background_level = _median(background)
+    background, background_level = _background(data)
     # the residual takes the background map's buffer: three plane-sized float64 arrays in all
     residual = np.subtract(data, background, out=background)
     del background
@@ -252,8 +272,11 @@ def _gaussian_smooth(plane: np.ndarray, sigma: float) -> np.ndarray:
 
 def _mad(values: np.ndarray) -> float:
     """``float(np.median(np.abs(values − m)))``, m the median of the finite float64 ``values``, bit for bit,
-    by :func:`processes.kernels.robust.median_mad` (compiled selection, no array of deviations)."""
-    return median_mad(values)[1]
+    by :func:`processes.integration.estimators.fast_median_mad` (compiled histogram selections, no
+    sample to sort, no array of deviations)."""
+    from processes.integration.estimators import fast_median_mad
+
+    return fast_median_mad(values)[1]
 
 
 def _empty_field(background: float, noise: float, candidates: int) -> StarField:

@@ -95,10 +95,10 @@ def tile_medians(plane, ny, nx, ty, tx):
     value of an odd count, ``(a + b) / 2`` of the two middle values of an even one (what
     ``np.median``'s mean of the two gives), NaN if the tile holds a NaN.  The middle values
     come from :func:`processes.integration.kernel_numba.select_two_binned` (1024 bins) on a
-    copy of the tile in one reused buffer.  Returns the (ny, nx) medians and an (ny, nx) bool
-    array, True where the median is zero and the tile holds a −0.0: which zero ``np.median``
-    returns there depends on numpy's partition order, so the caller takes ``np.median`` of
-    those tiles.
+    copy of the tile in one reused buffer, the tile's extremes found while copying it.
+    Returns the (ny, nx) medians and an (ny, nx) bool array, True where the median is zero
+    and the tile holds a −0.0: which zero ``np.median`` returns there depends on numpy's
+    partition order, so the caller takes ``np.median`` of those tiles.
     """
     n = ty * tx
     buf = np.empty(n)
@@ -107,23 +107,29 @@ def tile_medians(plane, ny, nx, ty, tx):
     undecided = np.zeros((ny, nx), np.bool_)
     for i in range(ny):
         for j in range(nx):
+            lo = plane[i * ty, j * tx]
+            hi = lo
+            nan = False
             m = 0
-            nans = 0
-            negative_zeros = 0
             for y in range(i * ty, (i + 1) * ty):
-                row = plane[y]
-                for x in range(j * tx, (j + 1) * tx):
+                row = plane[y, j * tx : (j + 1) * tx]
+                for x in range(tx):  # branch-free: the copy, the extremes, a NaN
                     v = row[x]
-                    nans += v != v
-                    negative_zeros += v == 0.0 and math.copysign(1.0, v) < 0.0
-                    buf[m] = v
-                    m += 1
-            if nans:
+                    buf[m + x] = v
+                    nan |= v != v
+                    lo = v if v < lo else lo
+                    hi = v if v > hi else hi
+                m += tx
+            if nan:
                 out[i, j] = np.nan
                 continue
-            lower, upper = select_two_binned(buf, (n - 1) // 2, n // 2, counts)
+            lower, upper = select_two_binned(buf, (n - 1) // 2, n // 2, counts, lo, hi)
             out[i, j] = upper if n % 2 else (lower + upper) / 2.0
-            undecided[i, j] = negative_zeros > 0 and out[i, j] == 0.0
+            if out[i, j] == 0.0:  # rare: is there a −0.0 among the tile's zeros?
+                for k in range(n):
+                    if buf[k] == 0.0 and math.copysign(1.0, buf[k]) < 0.0:
+                        undecided[i, j] = True
+                        break
     return out, undecided
 
 
@@ -132,30 +138,32 @@ def bilinear_grid(grid, yy, xx):
     """(len(yy), len(xx)) float64: ``grid`` interpolated bilinearly at rows ``yy`` × columns ``xx``.
 
     Coordinates are in grid cells, inside ``[0, n − 1]``; the tap beyond the last cell is
-    the last cell (its weight is 0 there).
+    the last cell (its weight is 0 there).  Every value is ``gy·(gx·g₀₀ + fx·g₀₁) + fy·(gx·g₁₀ +
+    fx·g₁₁)``; the bracketed interpolations along x depend only on the grid row and the
+    column, so they are formed once per grid row and combined row by row.
     """
     ny, nx = grid.shape
     h = yy.size
     w = xx.size
-    ix0 = np.empty(w, np.int64)
-    ix1 = np.empty(w, np.int64)
-    fx = np.empty(w)
+    along = np.empty((ny, w))  # every grid row interpolated at the columns xx
     for j in range(w):
         b = math.floor(xx[j])
-        ix0[j] = min(max(int(b), 0), nx - 1)
-        ix1[j] = min(max(int(b) + 1, 0), nx - 1)
-        fx[j] = xx[j] - b
+        i0 = min(max(int(b), 0), nx - 1)
+        i1 = min(max(int(b) + 1, 0), nx - 1)
+        fx = xx[j] - b
+        gx = 1.0 - fx
+        for k in range(ny):
+            along[k, j] = gx * grid[k, i0] + fx * grid[k, i1]
     out = np.empty((h, w))
     for i in range(h):
         b = math.floor(yy[i])
-        r0 = grid[min(max(int(b), 0), ny - 1)]
-        r1 = grid[min(max(int(b) + 1, 0), ny - 1)]
+        r0 = along[min(max(int(b), 0), ny - 1)]
+        r1 = along[min(max(int(b) + 1, 0), ny - 1)]
         fy = yy[i] - b
         gy = 1.0 - fy
         o = out[i]
         for j in range(w):
-            gx = 1.0 - fx[j]
-            o[j] = gy * (gx * r0[ix0[j]] + fx[j] * r0[ix1[j]]) + fy * (gx * r1[ix0[j]] + fx[j] * r1[ix1[j]])
+            o[j] = gy * r0[j] + fy * r1[j]
     return out
 
 
@@ -236,6 +244,82 @@ def _solve(lhs, rhs, out):
     return True
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _normal_equations(p, gx, gy, data, model, g, jtj, jtr):
+    """Fill ``jtj`` (7×7, JᵀJ) and ``jtr`` (Jᵀ(data − model)) of the analytic Jacobian J of ``p``'s model
+    (``g`` its exponentials).
+
+    Every sum runs over the pixels in order, ``J_i·J_j`` (``J_i·r``) added to an accumulator that
+    starts at 0; the 35 accumulators are locals (registers), not array elements stored and
+    reloaded at every pixel.
+    """
+    amp, x0, y0, a, b, c = p[0], p[1], p[2], p[4], p[5], p[6]
+    r0 = r1 = r2 = r3 = r4 = r5 = r6 = 0.0
+    s00 = s01 = s02 = s03 = s04 = s05 = s06 = 0.0
+    s11 = s12 = s13 = s14 = s15 = s16 = 0.0
+    s22 = s23 = s24 = s25 = s26 = 0.0
+    s33 = s34 = s35 = s36 = 0.0
+    s44 = s45 = s46 = 0.0
+    s55 = s56 = 0.0
+    s66 = 0.0
+    for m in range(data.size):
+        dx = gx[m] - x0
+        dy = gy[m] - y0
+        gm = g[m]
+        ag = amp * gm
+        j0 = gm
+        j1 = ag * (a * dx + b * dy)
+        j2 = ag * (b * dx + c * dy)
+        j3 = 1.0
+        j4 = -0.5 * ag * dx * dx
+        j5 = -ag * dx * dy
+        j6 = -0.5 * ag * dy * dy
+        r = data[m] - model[m]
+        r0 += j0 * r
+        s00 += j0 * j0
+        s01 += j0 * j1
+        s02 += j0 * j2
+        s03 += j0 * j3
+        s04 += j0 * j4
+        s05 += j0 * j5
+        s06 += j0 * j6
+        r1 += j1 * r
+        s11 += j1 * j1
+        s12 += j1 * j2
+        s13 += j1 * j3
+        s14 += j1 * j4
+        s15 += j1 * j5
+        s16 += j1 * j6
+        r2 += j2 * r
+        s22 += j2 * j2
+        s23 += j2 * j3
+        s24 += j2 * j4
+        s25 += j2 * j5
+        s26 += j2 * j6
+        r3 += j3 * r
+        s33 += j3 * j3
+        s34 += j3 * j4
+        s35 += j3 * j5
+        s36 += j3 * j6
+        r4 += j4 * r
+        s44 += j4 * j4
+        s45 += j4 * j5
+        s46 += j4 * j6
+        r5 += j5 * r
+        s55 += j5 * j5
+        s56 += j5 * j6
+        r6 += j6 * r
+        s66 += j6 * j6
+    jtr[0], jtr[1], jtr[2], jtr[3], jtr[4], jtr[5], jtr[6] = r0, r1, r2, r3, r4, r5, r6
+    rows = ((s00, s01, s02, s03, s04, s05, s06), (s01, s11, s12, s13, s14, s15, s16),
+            (s02, s12, s22, s23, s24, s25, s26), (s03, s13, s23, s33, s34, s35, s36),
+            (s04, s14, s24, s34, s44, s45, s46), (s05, s15, s25, s35, s45, s55, s56),
+            (s06, s16, s26, s36, s46, s56, s66))
+    for i in range(7):
+        for j in range(7):
+            jtj[i, j] = rows[i][j]
+
+
 @numba.njit(cache=True, nogil=True)
 def _fit_one(p, data, gx, gy, iterations, stop_at_convergence, damping):
     """Levenberg–Marquardt iterations on one star from ``p`` (updated in place) and ``damping``.
@@ -247,7 +331,6 @@ def _fit_one(p, data, gx, gy, iterations, stop_at_convergence, damping):
     g = np.empty(m_count)
     trial_model = np.empty(m_count)
     trial_g = np.empty(m_count)
-    jac = np.empty(7)
     jtj = np.empty((7, 7))
     jtr = np.empty(7)
     lhs = np.empty((7, 7))
@@ -258,30 +341,7 @@ def _fit_one(p, data, gx, gy, iterations, stop_at_convergence, damping):
     done = 0
     for it in range(iterations):
         done = it + 1
-        amp, x0, y0, a, b, c = p[0], p[1], p[2], p[4], p[5], p[6]
-        jtj[:, :] = 0.0
-        jtr[:] = 0.0
-        for m in range(m_count):
-            dx = gx[m] - x0
-            dy = gy[m] - y0
-            gm = g[m]
-            ag = amp * gm
-            jac[0] = gm
-            jac[1] = ag * (a * dx + b * dy)
-            jac[2] = ag * (b * dx + c * dy)
-            jac[3] = 1.0
-            jac[4] = -0.5 * ag * dx * dx
-            jac[5] = -ag * dx * dy
-            jac[6] = -0.5 * ag * dy * dy
-            r = data[m] - model[m]
-            for i in range(7):
-                ji = jac[i]
-                jtr[i] += ji * r
-                for j in range(i, 7):
-                    jtj[i, j] += ji * jac[j]
-        for i in range(7):
-            for j in range(i):
-                jtj[i, j] = jtj[j, i]
+        _normal_equations(p, gx, gy, data, model, g, jtj, jtr)
         for i in range(7):
             for j in range(7):
                 lhs[i, j] = jtj[i, j]

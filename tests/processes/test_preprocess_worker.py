@@ -41,13 +41,15 @@ def test_worker_preload_warms_the_kernels_of_real_frames_once() -> None:
     warmed = result["warmed"]
     assert not {k: v for k, v in result["after"].items() if warmed.get(k) != v}, \
         "a frame larger than the warm-up's loads kernels the fork server did not: each worker loads them privately"
-    for kernel in ("processes.kernels.noise_nb.b3_level", "processes.integration.kernel_numba.finite_median",
+    for kernel in ("processes.kernels.noise_nb.mrs_planes", "processes.integration.kernel_numba.median_between",
                    "processes.debayer.demosaic_nb._bayer_green_phase", "processes.kernels.warp_numba._warp_lanczos"):
         assert kernel in warmed
-    # one specialization each, except the median/MAD selection (the medians of float32 channels — noise —
-    # and of the float64 luminance — star measurement — both of every real frame)
+    # one specialization each: the float32 medians (star detection) by finite_median, the star measurement's
+    # float64 median, MAD and background level by median_between / abs_dev_median
     several = {k: len(sigs) for k, sigs in warmed.items() if len(sigs) > 1}
-    assert several == {"processes.integration.kernel_numba.finite_median": 2}
+    assert several == {}
+    for kernel in ("finite_median", "abs_dev_median"):
+        assert f"processes.integration.kernel_numba.{kernel}" in warmed
     imported = set(result["modules"])
     assert not imported & set(HEAVY_UNUSED)
 

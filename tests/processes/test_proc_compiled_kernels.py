@@ -217,6 +217,76 @@ def test_bilinear_grid_and_local_peaks_equal_scipy() -> None:
     np.testing.assert_array_equal(xs, want[1])
 
 
+@pytest.mark.parametrize("shape", [(5, 7), (1, 6), (4, 1), (1, 1), (33, 60)])
+def test_bilinear_grid_is_the_previous_formula(shape: tuple[int, int]) -> None:
+    """bilinear_grid (x interpolation once per grid row) equals gy·(gx·g00 + fx·g01) + fy·(gx·g10 + fx·g11)
+    evaluated pixel by pixel, bit for bit: at tile centres, cell edges and the clamped last cell."""
+    from processes.kernels import starmeasure_numba
+
+    ny, nx = shape
+    grid = RNG.normal(0.1, 0.02, shape)
+    yy = np.clip((np.arange(ny * 9 + 2) + 0.5) / 9 - 0.5, 0, ny - 1)
+    xx = np.clip((np.arange(nx * 8 + 1) + 0.5) / 8 - 0.5, 0, nx - 1)
+    by, bx = np.floor(yy), np.floor(xx)
+    r0 = np.clip(by.astype(int), 0, ny - 1)[:, None]
+    r1 = np.clip(by.astype(int) + 1, 0, ny - 1)[:, None]
+    c0 = np.clip(bx.astype(int), 0, nx - 1)[None, :]
+    c1 = np.clip(bx.astype(int) + 1, 0, nx - 1)[None, :]
+    fy, fx = (yy - by)[:, None], (xx - bx)[None, :]
+    gy, gx = 1.0 - fy, 1.0 - fx
+    want = gy * (gx * grid[r0, c0] + fx * grid[r0, c1]) + fy * (gx * grid[r1, c0] + fx * grid[r1, c1])
+    assert starmeasure_numba.bilinear_grid(grid, yy, xx).tobytes() == want.tobytes()
+
+
+def _normal_equations_python(p: np.ndarray, gx: np.ndarray, gy: np.ndarray, data: np.ndarray, model: np.ndarray,
+                             g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """JᵀJ and Jᵀr of the fit's Jacobian as the fit formed them before: Python floats, pixel by pixel."""
+    amp, x0, y0, _, a, b, c = (float(v) for v in p)
+    jtj = [[0.0] * 7 for _ in range(7)]
+    jtr = [0.0] * 7
+    for m in range(len(data)):
+        dx, dy = float(gx[m]) - x0, float(gy[m]) - y0
+        gm = float(g[m])
+        ag = amp * gm
+        jac = [gm, ag * (a * dx + b * dy), ag * (b * dx + c * dy), 1.0, -0.5 * ag * dx * dx, -ag * dx * dy,
+               -0.5 * ag * dy * dy]
+        r = float(data[m]) - float(model[m])
+        for i in range(7):
+            jtr[i] += jac[i] * r
+            for j in range(i, 7):
+                jtj[i][j] += jac[i] * jac[j]
+    for i in range(7):
+        for j in range(i):
+            jtj[i][j] = jtj[j][i]
+    return np.array(jtj), np.array(jtr)
+
+
+def test_normal_equations_equal_the_pixel_loop() -> None:
+    """The fit's JᵀJ and Jᵀr (35 register accumulators) equal the element-by-element loop bit for bit,
+    NaN and overflowing inputs included."""
+    from processes.kernels.starmeasure_numba import _normal_equations
+
+    rng = np.random.default_rng(11)
+    coords = np.arange(15) - 7.0
+    gy, gx = (v.ravel() for v in np.meshgrid(coords, coords, indexing="ij"))
+    for case in range(6):
+        p = np.array([rng.uniform(0.01, 1), *rng.uniform(-1, 1, 2), 0.05, rng.uniform(0.1, 1), rng.uniform(-0.1, 0.1),
+                      rng.uniform(0.1, 1)])
+        g = np.exp(-0.5 * p[4] * (gx - p[1]) ** 2 - 0.5 * p[6] * (gy - p[2]) ** 2)
+        model = p[3] + p[0] * g
+        data = model + rng.normal(0, 0.01, g.size)
+        if case == 4:
+            data[17] = np.nan
+        if case == 5:
+            p[0] = 1e300  # squares overflow to inf
+        jtj, jtr = np.empty((7, 7)), np.empty(7)
+        _normal_equations(p, gx, gy, data, model, g, jtj, jtr)
+        want_jtj, want_jtr = _normal_equations_python(p, gx, gy, data, model, g)
+        np.testing.assert_array_equal(jtj, want_jtj)
+        np.testing.assert_array_equal(jtr, want_jtr)
+        assert jtj.tobytes() == want_jtj.tobytes() or np.isnan(jtj).any()
+
+
 def _fit_gaussians_numpy(stamps: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray]:
     """The previous batched numpy Levenberg–Marquardt fit (reference), from the same initial guess."""
     from processes.kernels.starmeasure import _initial_guess

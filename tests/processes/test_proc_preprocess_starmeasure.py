@@ -92,9 +92,10 @@ def test_empty_and_colour_planes() -> None:
 @pytest.mark.parametrize("size", [1 << 16, (1 << 16) + 1, 300_001])
 def test_median_and_mad_equal_numpy(size: int, dtype: type) -> None:
     """The compiled median (:func:`fast_median`: the finiteness check in the extremes' pass) is
-    numpy's, bit for bit; the star measurement's MAD (:func:`processes.kernels.robust.median_mad`
-    on its finite float64 planes) is numpy's median of |x − median|, bit for bit."""
-    from processes.integration.estimators import fast_median
+    numpy's, bit for bit; the star measurement's MAD (:func:`fast_median_mad`'s compiled histogram
+    selections on its finite float64 planes) is numpy's median of |x − median| and
+    :func:`processes.kernels.robust.median_mad`'s, bit for bit, and so is its fallback on others."""
+    from processes.integration.estimators import fast_median, fast_median_mad
     from processes.kernels.robust import median_mad
 
     rng = np.random.default_rng(size)
@@ -122,6 +123,11 @@ def test_median_and_mad_equal_numpy(size: int, dtype: type) -> None:
             mad = float(np.median(np.abs(data - median)))
             assert median_mad(data) == (median, mad)
             assert math.copysign(1.0, median_mad(data)[1]) == math.copysign(1.0, mad)
+            assert fast_median_mad(data) == (median, mad)
+            assert math.copysign(1.0, fast_median_mad(data)[1]) == math.copysign(1.0, mad)
+        if np.isfinite(data).any():  # the finite values only, as robust.median_mad (float32: its float64 median)
+            np.testing.assert_array_equal(fast_median_mad(data), median_mad(data))
+            np.testing.assert_array_equal(fast_median_mad(strided), median_mad(strided))
 
 
 def test_a_float64_plane_is_measured_without_being_changed() -> None:
@@ -192,3 +198,23 @@ def test_compiled_tile_medians_are_numpys(tile: tuple[int, int]) -> None:
         xx = np.clip((np.arange(plane.shape[1]) + 0.5) / 32 - 0.5, 0, 3)
         want_map = starmeasure_numba.bilinear_grid(medians, yy, xx)
         assert got_map.tobytes() == want_map.tobytes()
+
+
+@pytest.mark.parametrize("shape", [(256, 320), (257, 321), (40, 33)])
+def test_background_level_is_the_maps_numpy_median(shape: tuple[int, int]) -> None:
+    """measure_stars' background level (the map's median selected between the tile medians' extremes) is
+    np.median of the background map bit for bit: smooth, tied, constant, two-valued and signed-zero planes,
+    a tile far beyond the others."""
+    from processes.kernels.starmeasure import _background, background_map
+
+    rng = np.random.default_rng(shape[0])
+    gradient = np.linspace(0.0, 0.3, shape[1])[None, :] + rng.normal(0.1, 0.01, shape)
+    far = gradient.copy()
+    far[:32, :32] = 1e301
+    for plane in [*_tile_cases(rng, shape), gradient, far, np.round(gradient * 20) / 20]:
+        if np.isnan(plane).any():
+            continue
+        background, level = _background(plane)
+        assert background.tobytes() == background_map(plane).tobytes()
+        median = float(np.median(background))
+        assert level == median and math.copysign(1.0, level) == math.copysign(1.0, median)
