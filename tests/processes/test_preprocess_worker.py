@@ -24,8 +24,8 @@ print(json.dumps({"seconds": worker.WARM_SECONDS, "warmed": warmed, "after": loa
                   "modules": sorted(sys.modules)}))
 """
 
-HEAVY_UNUSED = ("lark", "scipy.optimize", "scipy.stats", "scipy.signal", "scipy.interpolate", "astropy.table",
-                "distributed", "dask", "matplotlib", "prompt_toolkit")
+HEAVY_UNUSED = ("lark", "scipy.ndimage", "scipy.optimize", "scipy.stats", "scipy.signal", "scipy.interpolate",
+                "astropy.table", "distributed", "dask", "matplotlib", "prompt_toolkit")
 """Modules no per-frame step needs: the preload must not import them (each costs every worker memory)."""
 
 

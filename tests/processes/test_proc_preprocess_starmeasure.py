@@ -218,3 +218,19 @@ def test_background_level_is_the_maps_numpy_median(shape: tuple[int, int]) -> No
         assert background.tobytes() == background_map(plane).tobytes()
         median = float(np.median(background))
         assert level == median and math.copysign(1.0, level) == math.copysign(1.0, median)
+
+
+@pytest.mark.parametrize("values", ["normal", "halves", "three levels"])
+def test_tile_grid_median_filter_is_scipys(values: str) -> None:
+    """The background's 3×3 median of the tile grid equals ``ndimage.median_filter(size=3, mode="nearest")``,
+    ties included, on grids from the smallest filtered (3×3) up."""
+    from processes.kernels.starmeasure import _median3_nearest
+
+    rng = np.random.default_rng(7)
+    for shape in [(3, 3), (3, 11), (9, 4), (12, 21)]:
+        grid = rng.normal(size=shape)
+        if values == "halves":
+            grid = np.round(grid * 2) / 2
+        elif values == "three levels":
+            grid = rng.integers(0, 3, size=shape).astype(np.float64)
+        assert np.array_equal(_median3_nearest(grid), ndimage.median_filter(grid, size=3, mode="nearest"))

@@ -14,7 +14,7 @@ __all__ = ["WORKER_PRELOAD", "start_workers"]
 
 WORKER_PRELOAD = ("processes.workflows.preprocess.worker",)
 """Modules the fork server of the local process pool imports once for all workers: the worker module
-imports numpy, scipy.ndimage, astropy's FITS and the per-frame modules and loads the compiled kernels
+imports numpy, astropy's FITS and the per-frame modules and loads the compiled kernels
 (:mod:`processes.workflows.preprocess.worker`; it imports them itself, with the garbage collector off)."""
 
 

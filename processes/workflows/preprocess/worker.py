@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 WORKER_MODULES = (
     "numpy",
-    "scipy.ndimage",
     "astropy.io.fits",
     "processes.calibration.imagecalibration",
     "processes.calibration.cosmetic",
