@@ -161,9 +161,28 @@ def _keys_clamp(f12: float, f03: float, inner_w: float, clamping: float, clamped
     return f12 / inner_w
 
 
+_CLAMP_MARGIN = 1.0 - 1e-9
+"""``sn ≤ sp·clamping·(1 − 10⁻⁹)`` proves the rounded ratio ``sn/sp`` ≤ ``clamping`` (rounding errors are ~10⁻¹⁶)."""
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _below_clamping(sp: float, sn: float, clamping: float) -> bool:
+    """Whether ``sn/sp``, rounded, is certainly at most ``clamping`` (< 1 then), told without dividing.
+
+    True only for ``sp ≥ 10⁻²⁰⁰`` and ``sn ≤ sp·clamping·(1 − 10⁻⁹)`` (a clamping below 10⁻¹⁰⁰
+    counts as 0), products far from underflow whose rounding cannot cross ``clamping``; False
+    (undecided) otherwise, and for NaN.
+    """
+    bound = clamping * _CLAMP_MARGIN if clamping >= 1e-100 else 0.0
+    return sp >= 1e-200 and sn <= sp * bound
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
 def _lanczos_combine(sp: float, sn: float, wp: float, wn: float, clamping: float, clamped: bool) -> float:
     if not clamped:
+        total = wp - wn
+        return (sp - sn) / total if total != 0.0 else 0.0
+    if _below_clamping(sp, sn, clamping):  # the usual case: no clamping, one division instead of two
         total = wp - wn
         return (sp - sn) / total if total != 0.0 else 0.0
     if sp == 0.0:
@@ -239,18 +258,16 @@ def _lanczos_weights(x: float, table: np.ndarray, w: np.ndarray) -> int:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _lanczos3_weights(x: float, table: np.ndarray, w: np.ndarray) -> int:
-    """:func:`_lanczos_weights` for Lanczos-3 (six taps, a loop the compiler unrolls)."""
-    base = math.floor(x)
+def _lanczos3_weights(x: float, table: np.ndarray) -> tuple[int, float, float, float, float, float, float]:
+    """:func:`_lanczos_weights` for Lanczos-3: (first tap index, the six weights), kept in registers."""
+    base = np.floor(x)
     u = (x - base) * LUT_RESOLUTION
-    i = int(u)
-    if i >= LUT_RESOLUTION:
-        i = LUT_RESOLUTION - 1
+    i = min(int(u), LUT_RESOLUTION - 1)  # x − floor(x) rounds up to 1 for x just below an integer
     t = u - i
-    for k in range(6):
-        lo = table[i, k]
-        w[k] = lo + t * (table[i + 1, k] - lo)
-    return int(base) - 2
+    lo = table[i]
+    hi = table[i + 1]
+    return (int(base) - 2, lo[0] + t * (hi[0] - lo[0]), lo[1] + t * (hi[1] - lo[1]), lo[2] + t * (hi[2] - lo[2]),
+            lo[3] + t * (hi[3] - lo[3]), lo[4] + t * (hi[4] - lo[4]), lo[5] + t * (hi[5] - lo[5]))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -260,7 +277,6 @@ def _line_lanczos3_rgb(planes, xs, ys, table, clamping, clamped, fill, out):
     the frame are read contiguously, and the sums are formed in the same order as the general
     loop, so the values are the same bit for bit (about 30 % less time)."""
     _, height, width = planes.shape
-    wx = np.empty(6)
     wy = np.empty(6)
     ix = np.empty(6, np.uint64)  # unsigned: no negative-index wraparound in the loads
     iy = np.empty(6, np.uint64)
@@ -275,9 +291,8 @@ def _line_lanczos3_rgb(planes, xs, ys, table, clamping, clamped, fill, out):
             out[1, p] = fill
             out[2, p] = fill
             continue
-        x0 = _lanczos3_weights(x, table, wx)
-        y0 = _lanczos3_weights(y, table, wy)
-        w0, w1, w2, w3, w4, w5 = wx[0], wx[1], wx[2], wx[3], wx[4], wx[5]
+        x0, w0, w1, w2, w3, w4, w5 = _lanczos3_weights(x, table)
+        y0, wy[0], wy[1], wy[2], wy[3], wy[4], wy[5] = _lanczos3_weights(y, table)
         spx = w0 + w2 + w3 + w5
         snx = w1 + w4
         spy = wy[0] + wy[2] + wy[3] + wy[5]
@@ -574,53 +589,43 @@ def _row_coordinates(h, yo, height, width, tx, ty, mask):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _store_row(line, out, yo):
-    for c in range(out.shape[0]):
-        for xo in range(out.shape[2]):
-            out[c, yo, xo] = line[c, xo]
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _row_buffers(planes, out):
-    """Source x and y of one output row, and its interpolated values (C, W_out) float32."""
-    return np.empty(out.shape[2]), np.empty(out.shape[2]), np.empty((planes.shape[0], out.shape[2]), np.float32)
+def _row_buffers(out):
+    """Source x and y (float64) of one output row of ``out`` (C, H_out, W_out); the line
+    samplers write each row's values straight into its view ``out[:, yo]``."""
+    return np.empty(out.shape[2]), np.empty(out.shape[2])
 
 
 @numba.njit(cache=True, nogil=True)
 def _warp_nearest(planes, h, row0, row1, out, mask):
     height, width = planes.shape[1:]
-    tx, ty, line = _row_buffers(planes, out)
+    tx, ty = _row_buffers(out)
     for yo in range(row0, row1):
         _row_coordinates(h, yo, height, width, tx, ty, mask)
-        _line_nearest(planes, tx, ty, 0.0, line)
-        _store_row(line, out, yo)
+        _line_nearest(planes, tx, ty, 0.0, out[:, yo])
 
 
 @numba.njit(cache=True, nogil=True)
 def _warp_lanczos(planes, h, row0, row1, table, clamping, clamped, out, mask):
     height, width = planes.shape[1:]
-    tx, ty, line = _row_buffers(planes, out)
+    tx, ty = _row_buffers(out)
     for yo in range(row0, row1):
         _row_coordinates(h, yo, height, width, tx, ty, mask)
-        _line_lanczos(planes, tx, ty, table, clamping, clamped, 0.0, line)
-        _store_row(line, out, yo)
+        _line_lanczos(planes, tx, ty, table, clamping, clamped, 0.0, out[:, yo])
 
 
 @numba.njit(cache=True, nogil=True)
 def _warp_bicubic(planes, h, row0, row1, clamping, clamped, out, mask):
     height, width = planes.shape[1:]
-    tx, ty, line = _row_buffers(planes, out)
+    tx, ty = _row_buffers(out)
     for yo in range(row0, row1):
         _row_coordinates(h, yo, height, width, tx, ty, mask)
-        _line_bicubic(planes, tx, ty, clamping, clamped, 0.0, line)
-        _store_row(line, out, yo)
+        _line_bicubic(planes, tx, ty, clamping, clamped, 0.0, out[:, yo])
 
 
 @numba.njit(cache=True, nogil=True)
 def _warp_separable(planes, h, row0, row1, code, rx, ry, fb, fc, out, mask):
     height, width = planes.shape[1:]
-    tx, ty, line = _row_buffers(planes, out)
+    tx, ty = _row_buffers(out)
     for yo in range(row0, row1):
         _row_coordinates(h, yo, height, width, tx, ty, mask)
-        _line_separable(planes, tx, ty, code, rx, ry, fb, fc, 0.0, line)
-        _store_row(line, out, yo)
+        _line_separable(planes, tx, ty, code, rx, ry, fb, fc, 0.0, out[:, yo])

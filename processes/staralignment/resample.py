@@ -103,6 +103,16 @@ def _grid(h: np.ndarray, rows: slice, width: int) -> tuple[np.ndarray, np.ndarra
     return tx, ty
 
 
+def source_planes(pixels: np.ndarray) -> np.ndarray:
+    """``pixels`` as the C-contiguous float64 planes the warp samples.
+
+    The kernels form their sums in float64 in any case; converting each float32 sample once
+    (exactly) instead of at each of the 36 Lanczos-3 taps that read it takes about a quarter
+    off the warp's time, for a transient copy of twice the frame's float32 size.
+    """
+    return np.ascontiguousarray(pi.kernel_planes(pixels), dtype=np.float64)
+
+
 def warp(
     pixels: np.ndarray,
     h: np.ndarray,
@@ -126,7 +136,7 @@ def warp(
 
     pi.check_method(kernel)
     width, height = out_size
-    planes = pi.kernel_planes(pixels)
+    planes = source_planes(pixels)
     channels, src_h, src_w = planes.shape
     out = np.empty((channels, height, width), dtype=np.float32)
     mask = np.empty((height, width), dtype=bool)

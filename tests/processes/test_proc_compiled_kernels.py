@@ -83,6 +83,42 @@ def test_threaded_warp_equals_single_threaded(method: str, monkeypatch: pytest.M
     assert resample.warp_threads() >= 1
 
 
+def _combine_by_division(sp: float, sn: float, wp: float, wn: float, clamping: float) -> float:
+    """The clamped Lanczos combination as written before the division-free test (the reference)."""
+    if sp == 0.0:
+        return 0.0
+    r = sn / sp
+    if r >= 1.0:
+        return sp / wp if wp != 0.0 else 0.0
+    factor = 1.0
+    if clamping < 1.0 and r > clamping:
+        rr = (r - clamping) / (1.0 - clamping)
+        factor = 1.0 - rr * rr
+    denom = wp - wn * factor
+    return (sp - sn * factor) / denom if denom != 0.0 else 0.0
+
+
+@pytest.mark.parametrize("clamping", [0.0, 1e-120, 1e-9, 0.3, float(np.float32(0.3)), 0.5, 1.0 - 1e-12, 1.0])
+def test_lanczos_combine_without_the_ratio_division_is_bit_identical(clamping: float) -> None:
+    """The combination skips the division sn/sp only where it provably leaves the clamping off:
+    the same bits as dividing, at ratios just around the threshold, tiny, subnormal, negative, NaN sums."""
+    from processes.kernels import warp_numba
+
+    rng = np.random.default_rng(3)
+    sp = np.concatenate([rng.uniform(-0.2, 1.5, 400), [1e-310, 5e-324, 1e-200, 2e-200, 1e-150, 0.0, -0.0, np.nan,
+                                                        np.inf, 1.0, 0.5, 3.0]])
+    values = []
+    for p in sp:
+        base = p * clamping
+        near = [np.nextafter(base, -np.inf), base, np.nextafter(base, np.inf), base * (1 - 1e-9), base * (1 + 1e-9)]
+        values += [(p, s) for s in near + [rng.uniform(-0.5, 1.5) * abs(p), -abs(p), p, 0.0, np.nan]]
+    for p, s in values:
+        wp, wn = rng.uniform(0.9, 1.3), rng.uniform(0.0, 0.2)
+        got = warp_numba._lanczos_combine(p, s, wp, wn, clamping, True)
+        want = _combine_by_division(p, s, wp, wn, clamping)
+        assert np.float64(got).tobytes() == np.float64(want).tobytes(), (p, s, clamping, got, want)
+
+
 @pytest.mark.parametrize("clamping", [None, 0.3, 1.0])
 def test_lanczos3_rgb_line_equals_the_general_loop(clamping: float | None) -> None:
     """The written-out Lanczos-3 sampler of three channels gives, bit for bit, what the general
