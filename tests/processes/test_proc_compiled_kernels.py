@@ -190,6 +190,23 @@ def test_median3_and_b3_smooth_equal_scipy_and_numpy(shape: tuple[int, int]) -> 
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("scale", [1.0, -1.0, 1e-20, 1e-30, 1e-36, 1e-39, 1e-44])
+def test_b3_smooth_in_float32_arithmetic_equals_the_float64_terms(scale: float) -> None:
+    """The float32 shortcut (large enough values) and the float64 terms (tiny values, whose products
+    fall among the subnormals) both give the numpy passes' bits: mixed signs, NaN, infinities, zeros."""
+    from processes.staralignment import stars_numba
+
+    rng = np.random.default_rng(int(-np.log10(abs(scale)) * 10) + (scale < 0))
+    plane = (rng.standard_normal((37, 45)) * scale).astype(np.float32)
+    plane[3, :5] = [0.0, -0.0, np.nan, np.inf, -np.inf] if scale == 1.0 else 0.0
+    plane[10, 10] = 1.0  # a bright pixel beside tiny ones
+    assert stars_numba._float32_exact(plane) == (abs(scale) >= 1e-20)
+    for step in (1, 2, 4, 16):
+        got = stars.b3_smooth(plane, step)
+        want = stars._b3_smooth_numpy(plane, step)
+        assert got.tobytes() == want.tobytes(), step
+
+
 def test_label_statistics_equal_scipy() -> None:
     from processes.staralignment import stars_numba
 
