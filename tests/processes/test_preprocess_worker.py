@@ -42,7 +42,8 @@ def test_worker_preload_warms_the_kernels_of_real_frames_once() -> None:
     assert not {k: v for k, v in result["after"].items() if warmed.get(k) != v}, \
         "a frame larger than the warm-up's loads kernels the fork server did not: each worker loads them privately"
     for kernel in ("processes.kernels.noise_nb.b3_level", "processes.integration.kernel_numba.finite_median",
-                   "processes.debayer.demosaic_nb._bayer_green_phase", "processes.kernels.warp_numba._warp_lanczos"):
+                   "processes.debayer.demosaic_nb._bayer_green_phase",
+                   "processes.kernels.warp_numba._warp_lanczos3_rgb"):
         assert kernel in warmed
     # one specialization each, except the median/MAD selection (the medians of float32 channels — noise —
     # and of the float64 luminance — star measurement — both of every real frame)

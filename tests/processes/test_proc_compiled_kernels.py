@@ -83,6 +83,32 @@ def test_threaded_warp_equals_single_threaded(method: str, monkeypatch: pytest.M
     assert resample.warp_threads() >= 1
 
 
+def test_simd4_lanes_equal_the_scalar_operations() -> None:
+    """load4/mul4/add4 give, lane by lane, the bits of the scalar float64 operations (no fused
+    multiply-add, no fast-math): random, tiny, subnormal, signed-zero, infinite and NaN values."""
+    import numba
+
+    from processes.kernels.simd4 import add4, load4, mul4
+
+    @numba.njit
+    def lanes(values, start, s, t):
+        a = load4(values, start)
+        b = load4(values, start + 4)
+        r = add4(mul4(a, s), mul4(b, t))
+        return np.array([r[0], r[1], r[2], r[3]])
+
+    rng = np.random.default_rng(2)
+    values = np.concatenate([rng.standard_normal(40), [1e-310, -5e-324, 0.0, -0.0, np.inf, -np.inf, np.nan, 1e308]])
+    values = np.concatenate([values, rng.permutation(values)])
+    for start in range(0, values.size - 8):
+        for s, t in ((0.37, -1.9), (1e-300, 1e300), (np.float32(0.1), 3.0)):
+            got = lanes(values, start, s, t)
+            a, b = values[start : start + 4], values[start + 4 : start + 8]
+            with np.errstate(all="ignore"):
+                want = a * np.float64(s) + b * np.float64(t)
+            assert got.tobytes() == want.tobytes()
+
+
 def _combine_by_division(sp: float, sn: float, wp: float, wn: float, clamping: float) -> float:
     """The clamped Lanczos combination as written before the division-free test (the reference)."""
     if sp == 0.0:
