@@ -12,7 +12,7 @@ what the scalar operations give:
 :func:`mul4`
     each lane times one scalar;
 :func:`add4`
-    lane-wise sum.
+    lane-wise sum; :func:`sub4` the difference.
 
 Import it only from compiled kernel modules (it imports numba and llvmlite).
 """
@@ -24,7 +24,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["VEC4", "add4", "load4", "mul4"]
+__all__ = ["VEC4", "add4", "load4", "mul4", "sub4"]
 
 VEC4 = types.UniTuple(types.float64, 4)
 """The numba type of a 4-vector."""
@@ -79,13 +79,23 @@ def mul4(typingctx, vector, scalar):
     return VEC4(vector, types.float64), codegen
 
 
-@intrinsic
-def add4(typingctx, a, b):
-    """``a + b``, lane by lane."""
-    if a != VEC4 or b != VEC4:
-        return None
+def _lanewise(instruction: str, doc: str):
+    """An intrinsic ``f(a, b)`` applying the IRBuilder ``instruction`` (``fadd``, ``fsub``) lane by lane."""
 
-    def codegen(context, builder, signature, args):
-        return _to_tuple(context, builder, builder.fadd(_to_vector(builder, args[0]), _to_vector(builder, args[1])))
+    @intrinsic
+    def operation(typingctx, a, b):
+        if a != VEC4 or b != VEC4:
+            return None
 
-    return VEC4(a, b), codegen
+        def codegen(context, builder, signature, args):
+            vector = getattr(builder, instruction)(_to_vector(builder, args[0]), _to_vector(builder, args[1]))
+            return _to_tuple(context, builder, vector)
+
+        return VEC4(a, b), codegen
+
+    operation.__doc__ = doc
+    return operation
+
+
+add4 = _lanewise("fadd", "``a + b``, lane by lane.")
+sub4 = _lanewise("fsub", "``a − b``, lane by lane.")
