@@ -288,19 +288,22 @@ def interleaved_rgb(code: int, table: np.ndarray, channels: int) -> bool:
 
 def rgbx_source(planes: np.ndarray) -> np.ndarray:
     """Three planes (3, H, W) as the float64 pixels (H, W, 4) that :func:`_line_lanczos3_rgb` samples:
-    R, G, B and a zero, each pixel's channels one 32-byte vector (a transient 2⅔ times the
-    planes' float32 size)."""
+    R, G, B and a zero, each pixel's channels one 32-byte vector."""
     source = np.empty((planes.shape[1], planes.shape[2], 4))
-    _interleave(planes, source)
+    _interleave(planes, 0, 0, source)
     return source
 
 
 @numba.njit(cache=True, nogil=True)
-def _interleave(planes, source):
-    """``source[y, x] = (planes[0, y, x], planes[1, y, x], planes[2, y, x], 0)`` in float64."""
-    for y in range(source.shape[0]):
-        r, g, b, o = planes[0, y], planes[1, y], planes[2, y], source[y]
-        for x in range(source.shape[1]):
+def _interleave(planes, y_first, x_first, source):
+    """``source[y, x] = (planes[0], planes[1], planes[2], 0)`` at ``(y_first + y, x_first + x)``, in float64."""
+    rows, columns = source.shape[:2]
+    for y in range(rows):
+        r = planes[0, y_first + y, x_first : x_first + columns]
+        g = planes[1, y_first + y, x_first : x_first + columns]
+        b = planes[2, y_first + y, x_first : x_first + columns]
+        o = source[y]
+        for x in range(columns):
             o[x, 0] = r[x]
             o[x, 1] = g[x]
             o[x, 2] = b[x]
@@ -308,16 +311,37 @@ def _interleave(planes, source):
 
 
 @numba.njit(cache=True, nogil=True)
-def _line_lanczos3_rgb(source, xs, ys, table, clamping, clamped, fill, out):
-    """:func:`_line_lanczos` for Lanczos-3 and three channels (registration of RGB frames) on the
-    interleaved pixels of :func:`rgbx_source`: the three channels of a tap are one 4-lane vector
-    operation (:mod:`~processes.kernels.simd4`), the lobe of each tap is a constant (taps 1 and 4
-    negative), and every lane forms its sums in the order of the general loop, so the values
-    are the same bit for bit (about half the time of the scalar loop)."""
-    height, width = source.shape[:2]
+def _tap_window(tx, ty, height, width):
+    """(first row, last row, first column, last column) of the source pixels the Lanczos-3 taps of the
+    points ``(tx, ty)`` inside the source read, mirrored taps included (six pixels of margin)."""
+    y_lo = x_lo = 1 << 62
+    y_hi = x_hi = -(1 << 62)
+    for i in range(tx.shape[0]):
+        for j in range(tx.shape[1]):
+            x = tx[i, j]
+            y = ty[i, j]
+            if _inside(x, y, width, height):
+                fx = int(np.floor(x))
+                fy = int(np.floor(y))
+                x_lo, x_hi = min(x_lo, fx), max(x_hi, fx)
+                y_lo, y_hi = min(y_lo, fy), max(y_hi, fy)
+    if y_hi < y_lo:  # no point inside: one pixel, never read
+        return 0, 0, 0, 0
+    return max(0, y_lo - 6), min(height - 1, y_hi + 6), max(0, x_lo - 6), min(width - 1, x_hi + 6)
+
+
+@numba.njit(cache=True, nogil=True)
+def _line_lanczos3_rgb(source, y_first, x_first, height, width, xs, ys, table, clamping, clamped, fill, out):
+    """:func:`_line_lanczos` for Lanczos-3 and three channels (registration of RGB frames) on
+    interleaved pixels (:func:`rgbx_source`): ``source`` holds the pixels from row ``y_first`` and
+    column ``x_first`` on of a ``height`` × ``width`` frame, every pixel the taps of the points read.
+    The three channels of a tap are one 4-lane vector operation (:mod:`~processes.kernels.simd4`),
+    the lobe of each tap is a constant (taps 1 and 4 negative), and every lane forms its sums in
+    the order of the general loop, so the values are the same bit for bit (about half the time
+    of the scalar loop)."""
     flat = source.reshape(-1)
     weights = table.reshape(-1)
-    row_step = 4 * width
+    row_step = 4 * source.shape[1]
     wy = np.empty(6)
     ix = np.empty(6, np.int64)
     iy = np.empty(6, np.int64)
@@ -339,15 +363,17 @@ def _line_lanczos3_rgb(source, xs, ys, table, clamping, clamped, fill, out):
         wn = -(spy * snx + sny * spx)
         interior = x0 >= 0 and x0 + 6 <= width and y0 >= 0 and y0 + 6 <= height
         if interior:  # every tap inside the frame: consecutive offsets
-            o0 = 4 * x0
+            o0 = 4 * (x0 - x_first)
             o1, o2, o3, o4, o5 = o0 + 4, o0 + 8, o0 + 12, o0 + 16, o0 + 20
         else:
             _taps(x0, 6, width, ix)
             _taps(y0, 6, height, iy)
-            o0, o1, o2, o3, o4, o5 = 4 * ix[0], 4 * ix[1], 4 * ix[2], 4 * ix[3], 4 * ix[4], 4 * ix[5]
+            for k in range(6):
+                ix[k] = 4 * (ix[k] - x_first)
+            o0, o1, o2, o3, o4, o5 = ix[0], ix[1], ix[2], ix[3], ix[4], ix[5]
         sp = sn = (0.0, 0.0, 0.0, 0.0)
         for a in range(6):
-            r = (y0 + a if interior else iy[a]) * row_step
+            r = ((y0 + a if interior else iy[a]) - y_first) * row_step
             pos = add4(add4(add4(mul4(load4(flat, r + o0), w0), mul4(load4(flat, r + o2), w2)),
                             mul4(load4(flat, r + o3), w3)), mul4(load4(flat, r + o5), w5))
             neg = add4(mul4(load4(flat, r + o1), w1), mul4(load4(flat, r + o4), w4))
@@ -553,7 +579,8 @@ def remap_points(planes, xs, ys, code, table, rx, ry, fb, fc, clamping, clamped,
     if code == NEAREST:
         _line_nearest(planes, xs, ys, fill, out)
     elif interleaved_rgb(code, table, planes.shape[0]):
-        _line_lanczos3_rgb(rgbx_source(planes), xs, ys, table, clamping, clamped, fill, out)
+        _line_lanczos3_rgb(rgbx_source(planes), 0, 0, planes.shape[1], planes.shape[2], xs, ys, table, clamping,
+                           clamped, fill, out)
     elif code == LANCZOS:
         _line_lanczos(planes, xs, ys, table, clamping, clamped, fill, out)
     elif code == BICUBIC:
@@ -563,15 +590,16 @@ def remap_points(planes, xs, ys, code, table, rx, ry, fb, fc, clamping, clamped,
 
 
 def sampling_source(planes: np.ndarray, code: int, table: np.ndarray) -> np.ndarray:
-    """What :func:`warp_rows` samples for the C-contiguous ``planes`` (C, H, W): the
-    :func:`rgbx_source` for Lanczos-3 of three channels, else the planes in float64.
+    """What :func:`warp_rows` samples for the C-contiguous ``planes`` (C, H, W): the planes
+    themselves for Lanczos-3 of three channels (the driver interleaves each band's source
+    pixels in float64), else the planes in float64.
 
     The kernels form their sums in float64 in any case; converting each float32 sample once
     (exactly) instead of at each tap that reads it (36 for Lanczos-3) takes about a quarter
     off a warp's time, for a transient copy of twice the planes' float32 size.
     """
     if interleaved_rgb(code, table, planes.shape[0]):
-        return rgbx_source(planes)
+        return planes  # interleaved band by band (_warp_lanczos3_rgb)
     return np.ascontiguousarray(planes, dtype=np.float64)
 
 
@@ -644,12 +672,21 @@ def _warp_lanczos(planes, h, row0, row1, table, clamping, clamped, out, mask):
 
 
 @numba.njit(cache=True, nogil=True)
-def _warp_lanczos3_rgb(source, h, row0, row1, table, clamping, clamped, out, mask):
-    height, width = source.shape[:2]
-    tx, ty = _row_buffers(out)
+def _warp_lanczos3_rgb(planes, h, row0, row1, table, clamping, clamped, out, mask):
+    """The band's coordinates first, then only the source pixels its taps read interleaved
+    (:func:`_tap_window`: a band's worth for near-identity mappings, a few for steep rotations)
+    into a buffer small enough for the allocator to reuse, instead of the whole frame."""
+    height, width = planes.shape[1:]
+    tx = np.empty((row1 - row0, out.shape[2]))
+    ty = np.empty((row1 - row0, out.shape[2]))
     for yo in range(row0, row1):
-        _row_coordinates(h, yo, height, width, tx, ty, mask)
-        _line_lanczos3_rgb(source, tx, ty, table, clamping, clamped, 0.0, out[:, yo])
+        _row_coordinates(h, yo, height, width, tx[yo - row0], ty[yo - row0], mask)
+    y_first, y_last, x_first, x_last = _tap_window(tx, ty, height, width)
+    source = np.empty((y_last - y_first + 1, x_last - x_first + 1, 4))
+    _interleave(planes, y_first, x_first, source)
+    for yo in range(row0, row1):
+        _line_lanczos3_rgb(source, y_first, x_first, height, width, tx[yo - row0], ty[yo - row0], table, clamping,
+                           clamped, 0.0, out[:, yo])
 
 
 @numba.njit(cache=True, nogil=True)
