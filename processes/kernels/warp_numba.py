@@ -671,22 +671,29 @@ def _warp_lanczos(planes, h, row0, row1, table, clamping, clamped, out, mask):
         _line_lanczos(planes, tx, ty, table, clamping, clamped, 0.0, out[:, yo])
 
 
+_WINDOW_ROWS = 64
+"""Output rows whose source window :func:`_warp_lanczos3_rgb` interleaves at a time (a few MB)."""
+
+
 @numba.njit(cache=True, nogil=True)
 def _warp_lanczos3_rgb(planes, h, row0, row1, table, clamping, clamped, out, mask):
-    """The band's coordinates first, then only the source pixels its taps read interleaved
-    (:func:`_tap_window`: a band's worth for near-identity mappings, a few for steep rotations)
-    into a buffer small enough for the allocator to reuse, instead of the whole frame."""
+    """Each :data:`_WINDOW_ROWS` output rows: their coordinates first, then only the source pixels
+    their taps read interleaved (:func:`_tap_window`: little more than those rows' worth for
+    near-identity mappings, a few times it for steep rotations) into buffers small enough for
+    the allocator to reuse, instead of the whole frame."""
     height, width = planes.shape[1:]
-    tx = np.empty((row1 - row0, out.shape[2]))
-    ty = np.empty((row1 - row0, out.shape[2]))
-    for yo in range(row0, row1):
-        _row_coordinates(h, yo, height, width, tx[yo - row0], ty[yo - row0], mask)
-    y_first, y_last, x_first, x_last = _tap_window(tx, ty, height, width)
-    source = np.empty((y_last - y_first + 1, x_last - x_first + 1, 4))
-    _interleave(planes, y_first, x_first, source)
-    for yo in range(row0, row1):
-        _line_lanczos3_rgb(source, y_first, x_first, height, width, tx[yo - row0], ty[yo - row0], table, clamping,
-                           clamped, 0.0, out[:, yo])
+    tx = np.empty((_WINDOW_ROWS, out.shape[2]))
+    ty = np.empty((_WINDOW_ROWS, out.shape[2]))
+    for start in range(row0, row1, _WINDOW_ROWS):
+        stop = min(row1, start + _WINDOW_ROWS)
+        for yo in range(start, stop):
+            _row_coordinates(h, yo, height, width, tx[yo - start], ty[yo - start], mask)
+        y_first, y_last, x_first, x_last = _tap_window(tx[: stop - start], ty[: stop - start], height, width)
+        source = np.empty((y_last - y_first + 1, x_last - x_first + 1, 4))
+        _interleave(planes, y_first, x_first, source)
+        for yo in range(start, stop):
+            _line_lanczos3_rgb(source, y_first, x_first, height, width, tx[yo - start], ty[yo - start], table,
+                               clamping, clamped, 0.0, out[:, yo])
 
 
 @numba.njit(cache=True, nogil=True)

@@ -165,11 +165,11 @@ def test_lanczos3_rgb_line_equals_the_general_loop(clamping: float | None) -> No
 
 
 @pytest.mark.parametrize("angle", [0.0, 0.02, 0.5, np.pi / 4, np.pi / 2, np.pi, -2.0])
-@pytest.mark.parametrize("shape", [(37, 45), (5, 4), (2, 3)])
+@pytest.mark.parametrize("shape", [(37, 45), (150, 41), (5, 4), (2, 3)])
 def test_lanczos3_rgb_warp_band_windows_equal_the_general_loop(angle: float, shape: tuple[int, int]) -> None:
     """The RGB warp interleaves only the source pixels each band's taps read (mirrored edges included):
     the same bits as the general loop of each channel for rotations, shifts off the frame, tiny
-    frames and bands of 1 to all rows, with one or several threads."""
+    frames, bands of 1 to all rows (windows of up to 64 output rows), with one or several threads."""
     rng = np.random.default_rng(int(abs(angle) * 100) + shape[0])
     planes = rng.random((3, *shape)).astype(np.float32)
     height, width = shape
