@@ -191,21 +191,22 @@ def _batch_hypotheses(model: str, src: np.ndarray, dst: np.ndarray, parity: int)
 def _batch_counts(hs: np.ndarray, ref_xy: np.ndarray, tgt_tree: cKDTree, tolerance: float) -> np.ndarray:
     """For each matrix of ``hs`` (B, 3, 3): distinct target stars within ``tolerance`` of a mapped reference star."""
     b, n = hs.shape[0], ref_xy.shape[0]
-    homog = np.concatenate([ref_xy, np.ones((n, 1))], axis=1)
-    mapped = np.einsum("bij,nj->bni", hs, homog)
+    x, y = ref_xy[:, 0], ref_xy[:, 1]
+    # h·(x, y, 1) per hypothesis and star, (B, n) per row, summed in the order einsum("bij,nj->bni") summed
+    # it, (h_i0·x + h_i2) + h_i1·y, a tenth of its time
+    mapped = [(hs[:, i, 0, None] * x + hs[:, i, 2, None]) + hs[:, i, 1, None] * y for i in range(3)]
     with np.errstate(divide="ignore", invalid="ignore"):
-        pts = mapped[:, :, :2] / mapped[:, :, 2:]
-    pts = pts.reshape(-1, 2)
-    finite = np.all(np.isfinite(pts), axis=1)
+        px = (mapped[0] / mapped[2]).ravel()
+        py = (mapped[1] / mapped[2]).ravel()
+    finite = np.isfinite(px) & np.isfinite(py)
     counts = np.zeros(b, dtype=np.int64)
     if not finite.any():
         return counts
-    dist, idx = tgt_tree.query(pts[finite], k=1, distance_upper_bound=tolerance)
+    dist, idx = tgt_tree.query(np.column_stack([px[finite], py[finite]]), k=1, distance_upper_bound=tolerance)
     hit = np.isfinite(dist)
-    owner = (np.flatnonzero(finite) // n)[hit]
-    keys = np.unique(owner * (tgt_tree.n + 1) + idx[hit])
-    np.add.at(counts, keys // (tgt_tree.n + 1), 1)
-    return counts
+    seen = np.zeros((b, tgt_tree.n), dtype=bool)  # which target stars each hypothesis hits
+    seen[(np.flatnonzero(finite) // n)[hit], idx[hit]] = True
+    return np.count_nonzero(seen, axis=1).astype(np.int64)
 
 
 def ransac(

@@ -134,6 +134,7 @@ def warp(
     if clamp is not None and not 0 <= clamp <= 1:
         raise ValueError(f"clamping threshold {clamp} must be in [0, 1] (or None)")
     code, table, fb, fc = warp_numba.method_parameters(kernel)
+    source = warp_numba.sampling_source(planes, code, table)
     r = min(max(1, int(radius)), src_w), min(max(1, int(radius)), src_h)
     matrix = np.ascontiguousarray(h, dtype=np.float64)
     workers = max(1, min(height, int(threads if threads is not None else warp_threads())))
@@ -143,7 +144,7 @@ def warp(
     bands = [(start, min(height, start + step)) for start in range(0, height, step)]
 
     def band(rows: tuple[int, int]) -> int:
-        warp_numba.warp_rows(planes, matrix, rows[0], rows[1], code, table, r[0], r[1], fb, fc,
+        warp_numba.warp_rows(source, matrix, rows[0], rows[1], code, table, r[0], r[1], fb, fc,
                              0.0 if clamp is None else float(clamp), clamp is not None, out, mask)
         return rows[1]
 

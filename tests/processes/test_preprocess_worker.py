@@ -42,7 +42,8 @@ def test_worker_preload_warms_the_kernels_of_real_frames_once() -> None:
     assert not {k: v for k, v in result["after"].items() if warmed.get(k) != v}, \
         "a frame larger than the warm-up's loads kernels the fork server did not: each worker loads them privately"
     for kernel in ("processes.kernels.noise_nb.mrs_planes", "processes.integration.kernel_numba.median_between",
-                   "processes.debayer.demosaic_nb._bayer_green_phase", "processes.kernels.warp_numba._warp_lanczos"):
+                   "processes.debayer.demosaic_nb._bayer_green_phase",
+                   "processes.kernels.warp_numba._warp_lanczos3_rgb"):
         assert kernel in warmed
     # one specialization each: the float32 medians (star detection) by finite_median, the star measurement's
     # float64 median, MAD and background level by median_between / abs_dev_median

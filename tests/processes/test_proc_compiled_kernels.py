@@ -83,6 +83,68 @@ def test_threaded_warp_equals_single_threaded(method: str, monkeypatch: pytest.M
     assert resample.warp_threads() >= 1
 
 
+def test_simd4_lanes_equal_the_scalar_operations() -> None:
+    """load4/mul4/add4/sub4 give, lane by lane, the bits of the scalar float64 operations (no fused
+    multiply-add, no fast-math): random, tiny, subnormal, signed-zero, infinite and NaN values."""
+    import numba
+
+    from processes.kernels.simd4 import add4, load4, mul4, sub4
+
+    @numba.njit
+    def lanes(values, start, s, t):
+        a = load4(values, start)
+        b = load4(values, start + 4)
+        r = add4(mul4(a, s), mul4(sub4(b, a), t))
+        return np.array([r[0], r[1], r[2], r[3]])
+
+    rng = np.random.default_rng(2)
+    values = np.concatenate([rng.standard_normal(40), [1e-310, -5e-324, 0.0, -0.0, np.inf, -np.inf, np.nan, 1e308]])
+    values = np.concatenate([values, rng.permutation(values)])
+    for start in range(0, values.size - 8):
+        for s, t in ((0.37, -1.9), (1e-300, 1e300), (np.float32(0.1), 3.0)):
+            got = lanes(values, start, s, t)
+            a, b = values[start : start + 4], values[start + 4 : start + 8]
+            with np.errstate(all="ignore"):
+                want = a * np.float64(s) + (b - a) * np.float64(t)
+            assert got.tobytes() == want.tobytes()
+
+
+def _combine_by_division(sp: float, sn: float, wp: float, wn: float, clamping: float) -> float:
+    """The clamped Lanczos combination as written before the division-free test (the reference)."""
+    if sp == 0.0:
+        return 0.0
+    r = sn / sp
+    if r >= 1.0:
+        return sp / wp if wp != 0.0 else 0.0
+    factor = 1.0
+    if clamping < 1.0 and r > clamping:
+        rr = (r - clamping) / (1.0 - clamping)
+        factor = 1.0 - rr * rr
+    denom = wp - wn * factor
+    return (sp - sn * factor) / denom if denom != 0.0 else 0.0
+
+
+@pytest.mark.parametrize("clamping", [0.0, 1e-120, 1e-9, 0.3, float(np.float32(0.3)), 0.5, 1.0 - 1e-12, 1.0])
+def test_lanczos_combine_without_the_ratio_division_is_bit_identical(clamping: float) -> None:
+    """The combination skips the division sn/sp only where it provably leaves the clamping off:
+    the same bits as dividing, at ratios just around the threshold, tiny, subnormal, negative, NaN sums."""
+    from processes.kernels import warp_numba
+
+    rng = np.random.default_rng(3)
+    sp = np.concatenate([rng.uniform(-0.2, 1.5, 400), [1e-310, 5e-324, 1e-200, 2e-200, 1e-150, 0.0, -0.0, np.nan,
+                                                        np.inf, 1.0, 0.5, 3.0]])
+    values = []
+    for p in sp:
+        base = p * clamping
+        near = [np.nextafter(base, -np.inf), base, np.nextafter(base, np.inf), base * (1 - 1e-9), base * (1 + 1e-9)]
+        values += [(p, s) for s in near + [rng.uniform(-0.5, 1.5) * abs(p), -abs(p), p, 0.0, np.nan]]
+    for p, s in values:
+        wp, wn = rng.uniform(0.9, 1.3), rng.uniform(0.0, 0.2)
+        got = warp_numba._lanczos_combine(p, s, wp, wn, clamping, True)
+        want = _combine_by_division(p, s, wp, wn, clamping)
+        assert np.float64(got).tobytes() == np.float64(want).tobytes(), (p, s, clamping, got, want)
+
+
 @pytest.mark.parametrize("clamping", [None, 0.3, 1.0])
 def test_lanczos3_rgb_line_equals_the_general_loop(clamping: float | None) -> None:
     """The written-out Lanczos-3 sampler of three channels gives, bit for bit, what the general
@@ -100,6 +162,29 @@ def test_lanczos3_rgb_line_equals_the_general_loop(clamping: float | None) -> No
     got = pi.remap_planes(planes, xs, ys, "lanczos3", clamping, -1.0)
     for c in range(3):
         assert got[c].tobytes() == pi.remap_planes(planes[c : c + 1], xs, ys, "lanczos3", clamping, -1.0)[0].tobytes()
+
+
+@pytest.mark.parametrize("angle", [0.0, 0.02, 0.5, np.pi / 4, np.pi / 2, np.pi, -2.0])
+@pytest.mark.parametrize("shape", [(37, 45), (150, 41), (5, 4), (2, 3)])
+def test_lanczos3_rgb_warp_band_windows_equal_the_general_loop(angle: float, shape: tuple[int, int]) -> None:
+    """The RGB warp interleaves only the source pixels each band's taps read (mirrored edges included):
+    the same bits as the general loop of each channel for rotations, shifts off the frame, tiny
+    frames, bands of 1 to all rows (windows of up to 64 output rows), with one or several threads."""
+    rng = np.random.default_rng(int(abs(angle) * 100) + shape[0])
+    planes = rng.random((3, *shape)).astype(np.float32)
+    height, width = shape
+    c, s = np.cos(angle), np.sin(angle)
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    for shift in (0.0, 0.37 * width):
+        h = np.array([[c, -s, cx - c * cx + s * cy + shift], [s, c, cy - s * cx - c * cy - 0.3], [1e-4, -2e-4, 1.0]])
+        alone = [resample.warp(planes[k : k + 1], h, (width + 3, height + 2), kernel="lanczos3", threads=1)
+                 for k in range(3)]
+        for band_rows, threads in ((1, 1), (3, 2), (256, 1)):
+            rgb, mask = resample.warp(planes, h, (width + 3, height + 2), kernel="lanczos3", band_rows=band_rows,
+                                      threads=threads)
+            np.testing.assert_array_equal(mask, alone[0][1])
+            for k in range(3):
+                assert rgb[k].tobytes() == alone[k][0][0].tobytes(), (band_rows, threads, k)
 
 
 def test_warp_of_a_star_field_and_degenerate_mappings() -> None:
@@ -152,6 +237,23 @@ def test_median3_and_b3_smooth_equal_scipy_and_numpy(shape: tuple[int, int]) -> 
         want = stars._b3_smooth_numpy(plane, step)
         assert got.dtype == want.dtype == np.float32
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("scale", [1.0, -1.0, 1e-20, 1e-30, 1e-36, 1e-39, 1e-44])
+def test_b3_smooth_in_float32_arithmetic_equals_the_float64_terms(scale: float) -> None:
+    """The float32 shortcut (large enough values) and the float64 terms (tiny values, whose products
+    fall among the subnormals) both give the numpy passes' bits: mixed signs, NaN, infinities, zeros."""
+    from processes.staralignment import stars_numba
+
+    rng = np.random.default_rng(int(-np.log10(abs(scale)) * 10) + (scale < 0))
+    plane = (rng.standard_normal((37, 45)) * scale).astype(np.float32)
+    plane[3, :5] = [0.0, -0.0, np.nan, np.inf, -np.inf] if scale == 1.0 else 0.0
+    plane[10, 10] = 1.0  # a bright pixel beside tiny ones
+    assert stars_numba._float32_exact(plane) == (abs(scale) >= 1e-20)
+    for step in (1, 2, 4, 16):
+        got = stars.b3_smooth(plane, step)
+        want = stars._b3_smooth_numpy(plane, step)
+        assert got.tobytes() == want.tobytes(), step
 
 
 def test_label_statistics_equal_scipy() -> None:

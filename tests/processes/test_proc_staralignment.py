@@ -351,3 +351,47 @@ def test_too_few_stars_and_no_match_are_reported(reference: np.ndarray) -> None:
                        background=np.zeros(3), size=np.ones(3), fwhm=np.ones(3), width=W, height=H)
     with pytest.raises(AlignmentError, match=r"reference image: too few stars \(3 < 6\)"):
         align_stars(few_ref, few_ref)
+
+
+def _batch_counts_by_einsum(hs: np.ndarray, ref_xy: np.ndarray, tgt_tree, tolerance: float) -> np.ndarray:
+    """The hypothesis counts as computed before (einsum mapping, np.unique of hypothesis/target keys)."""
+    b, n = hs.shape[0], ref_xy.shape[0]
+    homog = np.concatenate([ref_xy, np.ones((n, 1))], axis=1)
+    mapped = np.einsum("bij,nj->bni", hs, homog)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pts = (mapped[:, :, :2] / mapped[:, :, 2:]).reshape(-1, 2)
+    finite = np.all(np.isfinite(pts), axis=1)
+    counts = np.zeros(b, dtype=np.int64)
+    if not finite.any():
+        return counts
+    dist, idx = tgt_tree.query(pts[finite], k=1, distance_upper_bound=tolerance)
+    hit = np.isfinite(dist)
+    owner = (np.flatnonzero(finite) // n)[hit]
+    keys = np.unique(owner * (tgt_tree.n + 1) + idx[hit])
+    np.add.at(counts, keys // (tgt_tree.n + 1), 1)
+    return counts
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ransac_batch_counts_equal_the_einsum_mapping(seed: int) -> None:
+    """Hypothesis counts are those of the einsum mapping (same sums, so the same points at the tolerance's
+    edge): affine and projective matrices, several reference stars on one target, NaN and zero denominators."""
+    from scipy.spatial import cKDTree
+
+    from processes.staralignment import ransac
+
+    rng = np.random.default_rng(seed)
+    ref = rng.uniform(-20, 1100, (int(rng.integers(1, 90)), 2))
+    tgt = np.concatenate([ref + rng.normal(0, 1.0, ref.shape), rng.uniform(0, 1080, (30, 2))])
+    tree = cKDTree(tgt)
+    b = int(rng.integers(1, 300))
+    hs = np.repeat(np.eye(3)[None], b, axis=0)
+    hs[:, :2, :] += rng.normal(0, 1e-3, (b, 2, 3)) * rng.choice([1.0, 100.0], (b, 1, 1))
+    hs[::3, 2, :2] = rng.normal(0, 1e-6, (len(hs[::3]), 2))  # projective
+    hs[1::7] = np.nan
+    hs[2::11, 2] = 0.0  # zero denominators
+    hs[3::13, :2, :2] *= 0.5  # several stars onto one target
+    for tolerance in (0.5, 2.0, 6.0):
+        got = ransac._batch_counts(hs, ref, tree, tolerance)
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, _batch_counts_by_einsum(hs, ref, tree, tolerance))
