@@ -201,3 +201,16 @@ def test_plan_from_a_simulated_session_on_disk(tmp_path: Path) -> None:
     assert plan.flats[0].dark.group.name == "master_darkflat_1s"
     with pytest.raises(PreprocessError, match="must not be the input folder"):
         plan_session(tmp_path / "raw", tmp_path / "raw")
+
+
+def test_the_processes_a_run_uses_are_loaded_ahead() -> None:
+    """``load_step_processes``: the classes of the steps the plan runs (loaded while a pool's workers start)."""
+    from processes.workflows.preprocess.pipeline import load_step_processes
+
+    lights = frames("light", 12, filter="IRCUT", exposure=10.0, gain=80.0, temperature=25.0, bayer="GRBG")
+    smart = plan_of(lights, allow_missing_bias=True, allow_missing_darks=True, allow_missing_flats=True)
+    assert load_step_processes(smart) == ["Debayer", "StarAlignment", "ImageIntegration"]
+    full = plan_of(*lrgb().values(), cosmetic_correction=True, local_normalization=True, drizzle=True)
+    assert load_step_processes(full) == ["ImageCalibration", "CosmeticCorrection", "StarAlignment",
+                                         "LocalNormalization", "ImageIntegration", "DrizzleIntegration"]
+    assert load_step_processes(plan_of(*lrgb().values(), align=False, integrate=False)) == ["ImageCalibration"]

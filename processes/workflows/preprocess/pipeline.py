@@ -261,6 +261,36 @@ def _process(process_id: str, **parameters: Any) -> Any:
     return processes.get(process_id).from_parameters(parameters)
 
 
+def load_step_processes(plan: Plan) -> list[str]:
+    """Load the classes of the processes ``plan``'s run will use (their modules imported); their ids.
+
+    Called while the local pool's workers are still starting (this process would only wait):
+    otherwise each class is loaded when its step begins, while the workers wait for their first
+    frame of that step — StarAlignment's modules take ~0.2 s, Debayer's ~0.08 s.
+    """
+    from procfw.registry import processes
+
+    options = plan.options
+    wanted = []
+    if plan.used_masters():  # frames are calibrated
+        wanted.append("ImageCalibration")
+    if options.cosmetic_correction:
+        wanted.append("CosmeticCorrection")
+    if any(plan.debayers(link.target) for link in plan.lights):
+        wanted.append("Debayer")
+    if options.align:
+        wanted.append("StarAlignment")
+    if options.local_normalization:
+        wanted.append("LocalNormalization")
+    if options.integrate:
+        wanted.append("ImageIntegration")
+    if options.drizzle:
+        wanted.append("DrizzleIntegration")
+    for process_id in wanted:
+        processes.get(process_id)
+    return wanted
+
+
 def plan_session(
     input_dir: str | os.PathLike[str],
     output_dir: str | os.PathLike[str] | None = None,
@@ -978,6 +1008,7 @@ def preprocess(
         raise PreprocessError(f"preprocess: {out} already holds results of an earlier run ({shown}); "
                               "give -overwrite+ to replace them, or choose another output folder")
     owned = executor is None
+    load_step_processes(plan)  # while a local pool's workers start
     if executor is None:  # before anything is written: a missing scheduler or extra stops here
         executor = make_executor(options.executor, workers=options.workers, scheduler=options.scheduler or None,
                                  task_memory=task_memory(plan), preload=WORKER_PRELOAD)
