@@ -18,10 +18,10 @@ the largest absolute difference is printed.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
+from stars_exact import save_or_compare  # bench/ is this script's folder: on sys.path
 
 
 def frame_results(files: list[Path]) -> dict[str, np.ndarray]:
@@ -59,25 +59,6 @@ def frame_results(files: list[Path]) -> dict[str, np.ndarray]:
     return out
 
 
-def differences(expected: dict[str, np.ndarray], found: dict[str, np.ndarray]) -> list[str]:
-    """A line for each key whose arrays differ (missing, dtype, shape or bytes)."""
-    lines = []
-    for key in sorted(expected.keys() | found.keys()):
-        if key not in expected or key not in found:
-            lines.append(f"{key}: only in one")
-            continue
-        a, b = expected[key], found[key]
-        if a.dtype != b.dtype or a.shape != b.shape:
-            lines.append(f"{key}: {a.dtype}{a.shape} vs {b.dtype}{b.shape}")
-        elif a.tobytes() != b.tobytes():
-            extra = ""
-            if a.dtype.kind == "f":
-                d = np.abs(a.astype(np.float64) - b.astype(np.float64))
-                extra = f" max |diff| {np.nanmax(d):.3g}, {int(np.count_nonzero(d))} values"
-            lines.append(f"{key}: bytes differ{extra}")
-    return lines
-
-
 def main(argv: list[str] | None = None) -> int:
     """Compute the results and save them or compare them with a saved file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -88,17 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     files = sorted(p for p in args.folder.iterdir() if p.suffix.lower() in (".fit", ".fits", ".fts"))
     found = frame_results(files)
-    if args.save:
-        np.savez(args.save, **found)
-        print(f"{len(found)} arrays saved to {args.save}")
-        return 0
-    with np.load(args.compare) as saved:
-        expected = {key: saved[key] for key in saved.files}
-    lines = differences(expected, found)
-    for line in lines:
-        print(f"differs: {line}", file=sys.stderr)
-    print(f"{len(found)} arrays compared, {len(lines)} differ")
-    return 1 if lines else 0
+    return save_or_compare(found, args.save, args.compare)
 
 
 if __name__ == "__main__":

@@ -81,6 +81,41 @@ def results(name: str, luminance: np.ndarray, detection: np.ndarray) -> dict[str
     return out
 
 
+def differences(expected: dict[str, np.ndarray], found: dict[str, np.ndarray]) -> list[str]:
+    """A line for each key whose arrays differ (missing, dtype, shape or bytes)."""
+    lines = []
+    for key in sorted(expected.keys() | found.keys()):
+        if key not in expected or key not in found:
+            lines.append(f"{key}: only in one")
+            continue
+        a, b = expected[key], found[key]
+        if a.dtype != b.dtype or a.shape != b.shape:
+            lines.append(f"{key}: {a.dtype}{a.shape} vs {b.dtype}{b.shape}")
+        elif a.tobytes() != b.tobytes():
+            extra = ""
+            if a.dtype.kind == "f":
+                d = np.abs(a.astype(np.float64) - b.astype(np.float64))
+                extra = f" max |diff| {np.nanmax(d):.3g}, {int(np.count_nonzero(d))} values"
+            lines.append(f"{key}: bytes differ{extra}")
+    return lines
+
+
+def save_or_compare(found: dict[str, np.ndarray], save: Path | None, compare: Path | None) -> int:
+    """Write ``found`` to the ``.npz`` file ``save``, or compare it with the file ``compare`` (printing each
+    difference); the exit status: 1 when something differs."""
+    if save:
+        np.savez(save, **found)
+        print(f"{len(found)} arrays saved to {save}")
+        return 0
+    with np.load(compare) as saved:
+        expected = {key: saved[key] for key in saved.files}
+    lines = differences(expected, found)
+    for line in lines:
+        print(f"differs: {line}", file=sys.stderr)
+    print(f"{len(found)} arrays compared, {len(lines)} differ")
+    return 1 if lines else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Compute the results and save them or compare them with a saved file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -96,20 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         found.update(results(name, plane.astype(np.float64), plane))
     for name, luminance, detection in real_planes(args.frames, args.count):
         found.update(results(name, luminance, detection))
-    if args.save:
-        np.savez(args.save, **found)
-        print(f"{len(found)} arrays saved to {args.save}")
-        return 0
-    with np.load(args.compare) as saved:
-        expected = {key: saved[key] for key in saved.files}
-    differ = sorted(key for key in expected.keys() | found.keys()
-                    if key not in expected or key not in found or expected[key].dtype != found[key].dtype
-                    or expected[key].shape != found[key].shape or expected[key].tobytes() != found[key].tobytes())
-    for key in differ:
-        print(f"differs: {key}", file=sys.stderr)
-    print(f"{len(found)} arrays compared, {len(differ)} differ")
-    return 1 if differ else 0
-
+    return save_or_compare(found, args.save, args.compare)
 
 if __name__ == "__main__":
     raise SystemExit(main())
