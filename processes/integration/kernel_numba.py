@@ -93,21 +93,52 @@ def _median_sorted(vals, lo, hi):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _sn_sorted(y, m, himed, net_pairs, net_start):  # pragma: no cover - compiled
-    """Rousseeuw–Croux Sn (c = 1) of the sorted float32 y[:m] (as rejection.sn_of_sorted)."""
+    """Rousseeuw–Croux Sn (c = 1) of the sorted float32 y[:m] (as rejection.sn_of_sorted).
+
+    himed_i = min over the windows [a, a + h] (h = m // 2) that contain i of
+    max(y_i − y_a, y_{a+h} − y_i).  In a in [a0, a1], d1 = y_i − y_a never grows and
+    d2 = y_{a+h} − y_i never shrinks (float32 rounding is monotonic), so the minimum of
+    the larger one lies at the first a where d2 ≥ d1 or just before it; that first a never
+    decreases as i grows.  For finite y one sweep finds them all (O(m) instead of the
+    O(m²) scan of every window, which stays for stacks with an inf or NaN); the values
+    compared are the same float32 differences, so himed is the same bit for bit.
+    """
     if m < 2:
         return np.float32(0.0)
     h = m // 2
-    for i in range(m):
-        a0 = i - h if i - h > 0 else 0
-        a1 = i if i < m - 1 - h else m - 1 - h
-        best = np.float32(np.inf)
-        for a in range(a0, a1 + 1):
-            d1 = y[i] - y[a]
-            d2 = y[a + h] - y[i]
-            d = d1 if d1 > d2 else d2
-            if d < best:
-                best = d
-        himed[i] = best
+    finite = True
+    for j in range(m):
+        finite &= y[j] - y[j] == 0
+    if finite:
+        p = 0
+        for i in range(m):
+            a0 = i - h if i - h > 0 else 0
+            a1 = i if i < m - 1 - h else m - 1 - h
+            yi = y[i]
+            if p < a0:
+                p = a0
+            while p <= a1 and y[p + h] - yi < yi - y[p]:
+                p += 1
+            best = np.float32(np.inf)
+            if p > a0:
+                best = yi - y[p - 1]
+            if p <= a1:
+                d2 = y[p + h] - yi
+                if d2 < best:
+                    best = d2
+            himed[i] = best
+    else:
+        for i in range(m):
+            a0 = i - h if i - h > 0 else 0
+            a1 = i if i < m - 1 - h else m - 1 - h
+            best = np.float32(np.inf)
+            for a in range(a0, a1 + 1):
+                d1 = y[i] - y[a]
+                d2 = y[a + h] - y[i]
+                d = d1 if d1 > d2 else d2
+                if d < best:
+                    best = d
+            himed[i] = best
     _network_sort(himed, 0, m, net_pairs, net_start)
     return himed[(m + 1) // 2 - 1]
 
@@ -252,7 +283,7 @@ def _row_shift(band, r, rej_scale, rej_offset, range_low_on, range_low, range_hi
     return -row_min if row_min < 0 else np.float32(0.0)
 
 
-BLOCK = 16
+BLOCK = 32
 """Pixels integrated side by side by :func:`_block_winsorized` (SIMD lanes)."""
 
 
@@ -283,7 +314,7 @@ def _block_winsorized(band, r, x0, rej_mode, rej_scale, rej_offset, shift, clip_
     to lo_out/hi_out.
     """
     n = band.shape[0]
-    nb = BLOCK
+    nb = bv.shape[1]
     # rejection values, rank-major (n, BLOCK)
     for i in range(n):
         s = rej_scale[i]
