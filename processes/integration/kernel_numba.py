@@ -91,6 +91,53 @@ def _median_sorted(vals, lo, hi):  # pragma: no cover - compiled
     return (vals[lo + half - 1] + vals[lo + half]) * np.float32(0.5)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _himed_sweep(y, m, h, himed):  # pragma: no cover - compiled
+    """himed_i of the sorted, finite float32 y[:m] (h = m // 2) for :func:`_sn_sorted`, in one
+    branch-free merge of i and the first window start a with y_{a+h} − y_i ≥ y_i − y_a.
+
+    Every step either moves a (the test holds not, a is still in i's window) or closes i
+    with min(y_i − y_{a−1}, y_{a+h} − y_i) (the terms that exist); the value is stored at
+    every step and the closing one is the last store to himed[i].
+    """
+    inf32 = np.float32(np.inf)
+    i = 0
+    a = 0
+    for _ in range(2 * m):
+        if i >= m:
+            break
+        a0 = i - h if i - h > 0 else 0
+        a1 = i if i < m - 1 - h else m - 1 - h
+        a = a if a > a0 else a0
+        yi = y[i]
+        inside = a <= a1
+        ia = a if inside else a1  # a valid index when a is past the window
+        d2 = y[ia + h] - yi
+        move = inside and d2 < yi - y[ia]
+        left = yi - y[a - 1 if a > a0 else a0]
+        best = left if a > a0 else inf32
+        best = d2 if inside and d2 < best else best
+        himed[i] = best
+        a += move
+        i += not move
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _select_finite(values, m, k):  # pragma: no cover - compiled
+    """The k-th smallest (0-based) of the finite values[:m], exactly: the value v with
+    #(x < v) ≤ k < #(x ≤ v), found by counting (vectorized comparisons, no sort)."""
+    for j in range(m):
+        v = values[j]
+        less = 0
+        not_more = 0
+        for t in range(m):
+            less += values[t] < v
+            not_more += values[t] <= v
+        if less <= k < not_more:
+            return v
+    return values[0]
+
+
 @numba.njit(cache=True, nogil=True)
 def _sn_sorted(y, m, himed, net_pairs, net_start):  # pragma: no cover - compiled
     """Rousseeuw–Croux Sn (c = 1) of the sorted float32 y[:m] (as rejection.sn_of_sorted).
@@ -99,9 +146,10 @@ def _sn_sorted(y, m, himed, net_pairs, net_start):  # pragma: no cover - compile
     max(y_i − y_a, y_{a+h} − y_i).  In a in [a0, a1], d1 = y_i − y_a never grows and
     d2 = y_{a+h} − y_i never shrinks (float32 rounding is monotonic), so the minimum of
     the larger one lies at the first a where d2 ≥ d1 or just before it; that first a never
-    decreases as i grows.  For finite y one sweep finds them all (O(m) instead of the
-    O(m²) scan of every window, which stays for stacks with an inf or NaN); the values
-    compared are the same float32 differences, so himed is the same bit for bit.
+    decreases as i grows.  For finite y one sweep finds them all (:func:`_himed_sweep`,
+    O(m) instead of the O(m²) scan of every window, which stays for stacks with an inf or
+    NaN) and the order statistic is selected (:func:`_select_finite`) rather than sorted;
+    the values compared are the same float32 differences, so Sn is the same bit for bit.
     """
     if m < 2:
         return np.float32(0.0)
@@ -110,23 +158,8 @@ def _sn_sorted(y, m, himed, net_pairs, net_start):  # pragma: no cover - compile
     for j in range(m):
         finite &= y[j] - y[j] == 0
     if finite:
-        p = 0
-        for i in range(m):
-            a0 = i - h if i - h > 0 else 0
-            a1 = i if i < m - 1 - h else m - 1 - h
-            yi = y[i]
-            if p < a0:
-                p = a0
-            while p <= a1 and y[p + h] - yi < yi - y[p]:
-                p += 1
-            best = np.float32(np.inf)
-            if p > a0:
-                best = yi - y[p - 1]
-            if p <= a1:
-                d2 = y[p + h] - yi
-                if d2 < best:
-                    best = d2
-            himed[i] = best
+        _himed_sweep(y, m, h, himed)
+        return _select_finite(himed, m, (m + 1) // 2 - 1)
     else:
         for i in range(m):
             a0 = i - h if i - h > 0 else 0
