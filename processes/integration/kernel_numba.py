@@ -473,6 +473,22 @@ def _block_in_range(band, r, x0, range_low_on, range_low, range_high_on, range_h
 
 
 @numba.njit(cache=True, nogil=True)
+def _block_weighted_sums(band, r, x0, out_scale, out_offset, weights, sums):  # pragma: no cover - compiled
+    """sums[b] = Σ_f w_f·(A_f·v_f + B_f) over all frames, in frame order (float64), of the
+    pixels (r, x0 + b), b < sums.size: the clean pixels' sums of :func:`integrate_rows` with
+    the pixels side by side (a vector loop; each sum adds the same terms in the same order)."""
+    nb = sums.size
+    for b in range(nb):
+        sums[b] = 0.0
+    for f in range(band.shape[0]):
+        w = np.float64(weights[f])
+        a = out_scale[f]
+        o = out_offset[f]
+        for b in range(nb):
+            sums[b] += w * np.float64(band[f, r, x0 + b] * a + o)
+
+
+@numba.njit(cache=True, nogil=True)
 def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_on, range_low, range_high_on,
                    range_high, algorithm, clip_low, clip_high, sigma_low, sigma_high, cutoff, out_scale,
                    out_offset, weights, image, gen_image, low_map, high_map, gen_maps, map_range,
@@ -503,6 +519,7 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
     bw = np.empty((n, BLOCK), np.float64)
     block_lo = np.empty(BLOCK, np.int64)
     block_hi = np.empty(BLOCK, np.int64)
+    block_sum = np.empty(BLOCK, np.float64)
     inv_n = np.float32(1.0 / n)
     clean_den = 0.0
     for i in range(n):
@@ -520,7 +537,10 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
                 _block_winsorized(band, r, x, rej_mode, rej_scale, rej_offset, shift, clip_low, clip_high,
                                   sigma_low, sigma_high, cutoff, net_pairs, net_start, bv, by, bh, bw, block_lo,
                                   block_hi, vals, y, himed, work)
-            if x < block_x + BLOCK:
+                if gen_image:
+                    _block_weighted_sums(band, r, x, out_scale, out_offset, weights, block_sum)
+            in_block = x < block_x + BLOCK
+            if in_block:
                 lo0 = 0
                 hi0 = n
                 lo = block_lo[x - block_x]
@@ -573,7 +593,9 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
                 low_map[r, x] = np.float32(low_count) * inv_n
                 high_map[r, x] = np.float32(high_count) * inv_n
             if gen_image:
-                if clean:
+                if clean and in_block:
+                    image[r, x] = block_sum[x - block_x] / clean_den
+                elif clean:
                     num = 0.0
                     for f in range(n):
                         num += np.float64(weights[f]) * np.float64(band[f, r, x] * out_scale[f] + out_offset[f])
