@@ -91,23 +91,87 @@ def _median_sorted(vals, lo, hi):  # pragma: no cover - compiled
     return (vals[lo + half - 1] + vals[lo + half]) * np.float32(0.5)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _himed_sweep(y, m, h, himed):  # pragma: no cover - compiled
+    """himed_i of the sorted, finite float32 y[:m] (h = m // 2) for :func:`_sn_sorted`, in one
+    branch-free merge of i and the first window start a with y_{a+h} − y_i ≥ y_i − y_a.
+
+    Every step either moves a (the test holds not, a is still in i's window) or closes i
+    with min(y_i − y_{a−1}, y_{a+h} − y_i) (the terms that exist); the value is stored at
+    every step and the closing one is the last store to himed[i].
+    """
+    inf32 = np.float32(np.inf)
+    i = 0
+    a = 0
+    for _ in range(2 * m):
+        if i >= m:
+            break
+        a0 = i - h if i - h > 0 else 0
+        a1 = i if i < m - 1 - h else m - 1 - h
+        a = a if a > a0 else a0
+        yi = y[i]
+        inside = a <= a1
+        ia = a if inside else a1  # a valid index when a is past the window
+        d2 = y[ia + h] - yi
+        move = inside and d2 < yi - y[ia]
+        left = yi - y[a - 1 if a > a0 else a0]
+        best = left if a > a0 else inf32
+        best = d2 if inside and d2 < best else best
+        himed[i] = best
+        a += move
+        i += not move
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _select_finite(values, m, k):  # pragma: no cover - compiled
+    """The k-th smallest (0-based) of the finite values[:m], exactly: the value v with
+    #(x < v) ≤ k < #(x ≤ v), found by counting (vectorized comparisons, no sort)."""
+    for j in range(m):
+        v = values[j]
+        less = 0
+        not_more = 0
+        for t in range(m):
+            less += values[t] < v
+            not_more += values[t] <= v
+        if less <= k < not_more:
+            return v
+    return values[0]
+
+
 @numba.njit(cache=True, nogil=True)
 def _sn_sorted(y, m, himed, net_pairs, net_start):  # pragma: no cover - compiled
-    """Rousseeuw–Croux Sn (c = 1) of the sorted float32 y[:m] (as rejection.sn_of_sorted)."""
+    """Rousseeuw–Croux Sn (c = 1) of the sorted float32 y[:m] (as rejection.sn_of_sorted).
+
+    himed_i = min over the windows [a, a + h] (h = m // 2) that contain i of
+    max(y_i − y_a, y_{a+h} − y_i).  In a in [a0, a1], d1 = y_i − y_a never grows and
+    d2 = y_{a+h} − y_i never shrinks (float32 rounding is monotonic), so the minimum of
+    the larger one lies at the first a where d2 ≥ d1 or just before it; that first a never
+    decreases as i grows.  For finite y one sweep finds them all (:func:`_himed_sweep`,
+    O(m) instead of the O(m²) scan of every window, which stays for stacks with an inf or
+    NaN) and the order statistic is selected (:func:`_select_finite`) rather than sorted;
+    the values compared are the same float32 differences, so Sn is the same bit for bit.
+    """
     if m < 2:
         return np.float32(0.0)
     h = m // 2
-    for i in range(m):
-        a0 = i - h if i - h > 0 else 0
-        a1 = i if i < m - 1 - h else m - 1 - h
-        best = np.float32(np.inf)
-        for a in range(a0, a1 + 1):
-            d1 = y[i] - y[a]
-            d2 = y[a + h] - y[i]
-            d = d1 if d1 > d2 else d2
-            if d < best:
-                best = d
-        himed[i] = best
+    finite = True
+    for j in range(m):
+        finite &= y[j] - y[j] == 0
+    if finite:
+        _himed_sweep(y, m, h, himed)
+        return _select_finite(himed, m, (m + 1) // 2 - 1)
+    else:
+        for i in range(m):
+            a0 = i - h if i - h > 0 else 0
+            a1 = i if i < m - 1 - h else m - 1 - h
+            best = np.float32(np.inf)
+            for a in range(a0, a1 + 1):
+                d1 = y[i] - y[a]
+                d2 = y[a + h] - y[i]
+                d = d1 if d1 > d2 else d2
+                if d < best:
+                    best = d
+            himed[i] = best
     _network_sort(himed, 0, m, net_pairs, net_start)
     return himed[(m + 1) // 2 - 1]
 
@@ -252,7 +316,7 @@ def _row_shift(band, r, rej_scale, rej_offset, range_low_on, range_low, range_hi
     return -row_min if row_min < 0 else np.float32(0.0)
 
 
-BLOCK = 16
+BLOCK = 32
 """Pixels integrated side by side by :func:`_block_winsorized` (SIMD lanes)."""
 
 
@@ -283,7 +347,7 @@ def _block_winsorized(band, r, x0, rej_mode, rej_scale, rej_offset, shift, clip_
     to lo_out/hi_out.
     """
     n = band.shape[0]
-    nb = BLOCK
+    nb = bv.shape[1]
     # rejection values, rank-major (n, BLOCK)
     for i in range(n):
         s = rej_scale[i]
@@ -409,6 +473,22 @@ def _block_in_range(band, r, x0, range_low_on, range_low, range_high_on, range_h
 
 
 @numba.njit(cache=True, nogil=True)
+def _block_weighted_sums(band, r, x0, out_scale, out_offset, weights, sums):  # pragma: no cover - compiled
+    """sums[b] = Σ_f w_f·(A_f·v_f + B_f) over all frames, in frame order (float64), of the
+    pixels (r, x0 + b), b < sums.size: the clean pixels' sums of :func:`integrate_rows` with
+    the pixels side by side (a vector loop; each sum adds the same terms in the same order)."""
+    nb = sums.size
+    for b in range(nb):
+        sums[b] = 0.0
+    for f in range(band.shape[0]):
+        w = np.float64(weights[f])
+        a = out_scale[f]
+        o = out_offset[f]
+        for b in range(nb):
+            sums[b] += w * np.float64(band[f, r, x0 + b] * a + o)
+
+
+@numba.njit(cache=True, nogil=True)
 def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_on, range_low, range_high_on,
                    range_high, algorithm, clip_low, clip_high, sigma_low, sigma_high, cutoff, out_scale,
                    out_offset, weights, image, gen_image, low_map, high_map, gen_maps, map_range,
@@ -439,6 +519,7 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
     bw = np.empty((n, BLOCK), np.float64)
     block_lo = np.empty(BLOCK, np.int64)
     block_hi = np.empty(BLOCK, np.int64)
+    block_sum = np.empty(BLOCK, np.float64)
     inv_n = np.float32(1.0 / n)
     clean_den = 0.0
     for i in range(n):
@@ -456,7 +537,10 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
                 _block_winsorized(band, r, x, rej_mode, rej_scale, rej_offset, shift, clip_low, clip_high,
                                   sigma_low, sigma_high, cutoff, net_pairs, net_start, bv, by, bh, bw, block_lo,
                                   block_hi, vals, y, himed, work)
-            if x < block_x + BLOCK:
+                if gen_image:
+                    _block_weighted_sums(band, r, x, out_scale, out_offset, weights, block_sum)
+            in_block = x < block_x + BLOCK
+            if in_block:
                 lo0 = 0
                 hi0 = n
                 lo = block_lo[x - block_x]
@@ -509,7 +593,9 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
                 low_map[r, x] = np.float32(low_count) * inv_n
                 high_map[r, x] = np.float32(high_count) * inv_n
             if gen_image:
-                if clean:
+                if clean and in_block:
+                    image[r, x] = block_sum[x - block_x] / clean_den
+                elif clean:
                     num = 0.0
                     for f in range(n):
                         num += np.float64(weights[f]) * np.float64(band[f, r, x] * out_scale[f] + out_offset[f])

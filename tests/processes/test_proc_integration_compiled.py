@@ -82,7 +82,7 @@ def _compare(plan):
     return fast
 
 
-@pytest.mark.parametrize("n, h, w", [(12, 20, 53), (3, 9, 40), (16, 12, 64), (40, 6, 33)])
+@pytest.mark.parametrize("n, h, w", [(12, 20, 53), (3, 9, 40), (16, 12, 64), (40, 6, 33), (64, 4, 70)])
 @pytest.mark.parametrize("algorithm", ["WinsorizedSigmaClip", "SigmaClip", "NoRejection"])
 def test_compiled_equals_numpy_engine(tmp_path, n, h, w, algorithm):
     frames = _stack(tmp_path, n, h, w, seed=n + h)
@@ -91,6 +91,55 @@ def test_compiled_equals_numpy_engine(tmp_path, n, h, w, algorithm):
     if algorithm != "NoRejection" and n >= 8:
         assert out.rejected_high.sum() > 0 and out.rejected_low.sum() > 0
     assert out.range_low.sum() > 0  # the zero borders
+
+
+@pytest.mark.parametrize("n", [3, 7, 24, 48, 64])
+def test_compiled_equals_numpy_engine_on_tied_values(tmp_path, n):
+    """Values on a coarse grid (many equal values in every pixel's stack, some whole stacks
+    constant), NaNs, and the frame order of ties (the per-frame bits): the same rejections as
+    the numpy engine."""
+    rng = np.random.default_rng(n)
+    h, w = 6, 75
+    raw = np.round((0.3 + 0.02 * rng.standard_normal((n, 1, h, w))) * 64) / 64
+    raw[:, :, :, 40:44] = 0.5  # constant stacks
+    raw[rng.random(raw.shape) < 0.01] = 0.9
+    nan_row = raw[:, :, 0]  # NaNs in one row: the other rows' pixels are integrated in blocks
+    nan_row[rng.random(nan_row.shape) < 0.02] = np.nan
+    paths = []
+    for i, f in enumerate(raw.astype(np.float32)):
+        path = tmp_path / f"tie{i:03d}.fits"
+        write_fits(Image(f), path)
+        paths.append(open_frame(path))
+    plan = _plan(paths, seed=n, rej_mode="none", rej_scale=None, rej_offset=None, frame_maps=True)
+    out = _compare(plan)
+    reference = integrate(attrs.evolve(plan, compiled=False))
+    assert np.array_equal(out.frame_maps, reference.frame_maps)
+
+
+def test_sn_sweep_equals_the_window_scan():
+    """The kernel's Sn (one sweep over the sorted values) equals the numpy engine's scan of
+    every window bit for bit, on sorted float32 stacks of 2..64 values with ties."""
+    from processes.integration.compiled import sorting_networks
+    from processes.integration.kernel_numba import _sn_sorted
+    from processes.integration.rejection import sn_of_sorted
+
+    rng = np.random.default_rng(11)
+    for m in range(2, 65):
+        pairs, start = sorting_networks(m)
+        himed = np.empty(m, np.float32)
+        for case in range(12):
+            if case % 3 == 0:
+                y = np.round(rng.standard_normal(m) * 4) / 4  # ties
+            elif case % 3 == 1:
+                y = rng.standard_normal(m) * 10.0 ** rng.integers(-6, 6)
+            else:
+                y = np.where(rng.random(m) < 0.3, 1.0, rng.exponential(1.0, m))  # a heavy tie and a tail
+            y = np.sort(y.astype(np.float32))
+            y -= np.float32(np.median(y))
+            expected = sn_of_sorted(y[:, None])[0]
+            assert _sn_sorted(y.copy(), m, himed, pairs, start) == expected, (m, case)
+        flat = np.zeros(m, np.float32)
+        assert _sn_sorted(flat, m, himed, pairs, start) == 0
 
 
 @pytest.mark.parametrize(
