@@ -11,8 +11,9 @@ larger than one pixel's stack:
 2. rejection normalization (``Scale``: ``v·k_i + o_i`` for frames i ≥ 1, zeros kept, frame
    0 as is, plus the per-row pedestal that keeps values positive; ``EqualizeFluxes``:
    ``v·k_i``), in float32 as the numpy engine;
-3. a stable insertion sort of the N values with their frame indices (ties keep frame
-   order, as the numpy engine's stable argsort);
+3. the N values sorted by Batcher's sorting networks (branch-free compare-exchanges; the
+   frames of the rejected values are found afterwards by rank, ties in frame order, as the
+   numpy engine's stable argsort);
 4. the rejection passes on the surviving sorted ranks ``[lo, hi)``: SigmaClip or
    WinsorizedSigmaClip with PixInsight's iteration rule (repeat while something was
    rejected and at least 3 values remain);
@@ -39,21 +40,6 @@ TINY = 2.0**-53
 HUBER_MAX_ITERATIONS = 100
 NO_REJECTION, SIGMA_CLIP, WINSORIZED = 0, 1, 2
 MODE_NONE, MODE_SCALE, MODE_FLUX = 0, 1, 2
-
-
-@numba.njit(cache=True, nogil=True)
-def _sort_with_index(vals, idx, n):  # pragma: no cover - compiled
-    """Stable insertion sort of vals[:n], carrying idx (ties keep their order)."""
-    for i in range(1, n):
-        v = vals[i]
-        k = idx[i]
-        j = i - 1
-        while j >= 0 and vals[j] > v:
-            vals[j + 1] = vals[j]
-            idx[j + 1] = idx[j]
-            j -= 1
-        vals[j + 1] = v
-        idx[j + 1] = k
 
 
 @numba.njit(cache=True, nogil=True)
