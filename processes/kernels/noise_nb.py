@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 from processes.kernels.numba_common import mirror
 
@@ -47,8 +49,21 @@ def _tap(c, near_a, near_b, far_a, far_b):  # pragma: no cover - compiled
     return acc  # rounded to the plane's precision where it is stored
 
 
+def _to_plane(value, plane):
+    """``value`` rounded to the float type of the array ``plane`` (compiled code only)."""
+    return plane.dtype.type(value)
+
+
+@overload(_to_plane, inline="always")
+def _to_plane_compiled(value, plane):
+    # float32 planes: the pass's float64 result rounded as a store into the plane rounds it
+    if plane.dtype == types.float32:
+        return lambda value, plane: np.float32(value)
+    return lambda value, plane: np.float64(value)
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
-def _row_interior(row, lo, hi, step, out_row):  # pragma: no cover - compiled
+def _row_interior(row, lo, hi, step, out_row, plane):  # pragma: no cover - compiled
     # the five taps as unit-stride windows of the row (separate views vectorize well)
     n = hi - lo
     if n <= 0:
@@ -61,30 +76,32 @@ def _row_interior(row, lo, hi, step, out_row):  # pragma: no cover - compiled
     far_b = row[lo + s2 : hi + s2]
     target = out_row[lo:hi]
     for i in range(n):
-        target[i] = _tap(centre[i], near_a[i], near_b[i], far_a[i], far_b[i])
+        target[i] = _to_plane(_tap(centre[i], near_a[i], near_b[i], far_a[i], far_b[i]), plane)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _column_pass(centre, near_a, near_b, far_a, far_b, row):  # pragma: no cover - compiled
-    # the pass along axis 0 of one row: its five source rows (mirrored), into the buffer ``row``
+def _column_pass(centre, near_a, near_b, far_a, far_b, row, plane):  # pragma: no cover - compiled
+    # the pass along axis 0 of one row: its five source rows (mirrored), into the buffer ``row``,
+    # each value rounded to ``plane``'s type (``row`` may be float64: the rounded values widened)
     for x in range(row.size):
-        row[x] = _tap(centre[x], near_a[x], near_b[x], far_a[x], far_b[x])
+        row[x] = _to_plane(_tap(centre[x], near_a[x], near_b[x], far_a[x], far_b[x]), plane)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _row_pass(row, step, out_row):  # pragma: no cover - compiled
-    # the pass along axis 1 of the column pass's ``row``: mirrored ends, unit-stride interior
+def _row_pass(row, step, out_row, plane):  # pragma: no cover - compiled
+    # the pass along axis 1 of the column pass's ``row``: mirrored ends, unit-stride interior,
+    # rounded to ``plane``'s type
     width = row.size
     s2 = 2 * step
     lo = min(s2, width)
     hi = max(lo, width - s2)
     for x in range(lo):
-        out_row[x] = _tap(row[x], row[mirror(x - step, width)], row[mirror(x + step, width)],
-                          row[mirror(x - s2, width)], row[mirror(x + s2, width)])
-    _row_interior(row, lo, hi, step, out_row)
+        out_row[x] = _to_plane(_tap(row[x], row[mirror(x - step, width)], row[mirror(x + step, width)],
+                                    row[mirror(x - s2, width)], row[mirror(x + s2, width)]), plane)
+    _row_interior(row, lo, hi, step, out_row, plane)
     for x in range(hi, width):
-        out_row[x] = _tap(row[x], row[mirror(x - step, width)], row[mirror(x + step, width)],
-                          row[mirror(x - s2, width)], row[mirror(x + s2, width)])
+        out_row[x] = _to_plane(_tap(row[x], row[mirror(x - step, width)], row[mirror(x + step, width)],
+                                    row[mirror(x - s2, width)], row[mirror(x + s2, width)]), plane)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -93,8 +110,8 @@ def _smooth_row(src, y, step, out, row):  # pragma: no cover - compiled
     height = src.shape[0]
     s2 = 2 * step
     _column_pass(src[y], src[mirror(y - step, height)], src[mirror(y + step, height)],
-                 src[mirror(y - s2, height)], src[mirror(y + s2, height)], row)
-    _row_pass(row, step, out[y])
+                 src[mirror(y - s2, height)], src[mirror(y + s2, height)], row, src)
+    _row_pass(row, step, out[y], src)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -152,11 +169,13 @@ def mrs_planes(image, layers, coefficients, w1, significance, signal):  # pragma
     (``s' = 2s``) reads, so no smoothed plane is written out and every row of ``w1``,
     ``significance`` and ``signal`` is finished while the rows it needs are in cache.  The
     rings hold every mirrored row a window needs when the plane has more than ``2^layers``
-    rows; shorter planes are transformed level by level (:func:`b3_level`).
+    rows; shorter planes are transformed level by level (:func:`b3_level`).  The buffer between
+    the column and the row pass is float64 holding the column pass's values rounded to the
+    image's type, so the row pass reads its five taps without converting each (same bits).
     """
     height, width = image.shape
-    row = np.empty(width, dtype=image.dtype)
     if height <= 1 << layers:
+        row = np.empty(width, dtype=image.dtype)
         smooth = np.empty_like(image)
         spare = np.empty_like(image)
         b3_level(image, 1, smooth, row, coefficients[0], True, w1, significance)
@@ -177,6 +196,7 @@ def mrs_planes(image, layers, coefficients, w1, significance, signal):  # pragma
         total += sizes[j]
         lags[j] = 0 if j == 0 else lags[j - 1] + 2 * (1 << j)
     rings = np.empty((total, width), dtype=image.dtype)
+    row = np.empty(width, dtype=np.float64)
     for t in range(height + lags[layers - 1]):
         for j in range(layers):
             y = t - lags[j]
@@ -188,9 +208,9 @@ def mrs_planes(image, layers, coefficients, w1, significance, signal):  # pragma
             _column_pass(centre, _level_row(image, rings, offsets, sizes, j, mirror(y - step, height)),
                          _level_row(image, rings, offsets, sizes, j, mirror(y + step, height)),
                          _level_row(image, rings, offsets, sizes, j, mirror(y - s2, height)),
-                         _level_row(image, rings, offsets, sizes, j, mirror(y + s2, height)), row)
+                         _level_row(image, rings, offsets, sizes, j, mirror(y + s2, height)), row, image)
             out_row = rings[offsets[j] + y % sizes[j]]
-            _row_pass(row, step, out_row)
+            _row_pass(row, step, out_row, image)
             _detail_row(centre, out_row, coefficients[j], j == 0, w1[y], significance[y])
             if j == layers - 1:
                 image_row = image[y]

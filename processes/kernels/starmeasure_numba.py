@@ -38,6 +38,41 @@ from processes.kernels.numba_common import int_pair_arrays, reflect
 __all__ = ["bilinear_grid", "fit_gaussians", "local_peaks", "symmetric_smooth", "tile_medians"]
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _taps9(c, l4, h4, l3, h3, l2, h2, l1, h1, weights):  # pragma: no cover - compiled
+    # the 9-tap symmetric sum in correlate1d's order: w₄·x₀, then (x₋ⱼ + xⱼ)·w₄₋ⱼ for j = 4..1
+    acc = c * weights[4]
+    acc += (l4 + h4) * weights[0]
+    acc += (l3 + h3) * weights[1]
+    acc += (l2 + h2) * weights[2]
+    acc += (l1 + h1) * weights[3]
+    return acc
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _smooth_row9(plane, y, weights, line, o):  # pragma: no cover - compiled
+    # row y of the radius-4 filter: the column sum into ``line`` (reflected 4 beyond each end), then
+    # the row sum into ``o``; each value one expression with its nine taps in registers (one
+    # vectorised loop per pass instead of one per tap, same operations in the same order)
+    height = plane.shape[0]
+    width = o.size
+    m = line[4 : 4 + width]
+    c = plane[y]
+    l1, h1 = plane[reflect(y - 1, height)], plane[reflect(y + 1, height)]
+    l2, h2 = plane[reflect(y - 2, height)], plane[reflect(y + 2, height)]
+    l3, h3 = plane[reflect(y - 3, height)], plane[reflect(y + 3, height)]
+    l4, h4 = plane[reflect(y - 4, height)], plane[reflect(y + 4, height)]
+    for x in range(width):
+        m[x] = _taps9(c[x], l4[x], h4[x], l3[x], h3[x], l2[x], h2[x], l1[x], h1[x], weights)
+    for x in range(4):
+        line[x] = m[reflect(x - 4, width)]
+        line[4 + width + x] = m[reflect(width + x, width)]
+    a4, a3, a2, a1 = line[0:width], line[1 : 1 + width], line[2 : 2 + width], line[3 : 3 + width]
+    b1, b2, b3, b4 = line[5 : 5 + width], line[6 : 6 + width], line[7 : 7 + width], line[8 : 8 + width]
+    for x in range(width):
+        o[x] = _taps9(m[x], a4[x], b4[x], a3[x], b3[x], a2[x], b2[x], a1[x], b1[x], weights)
+
+
 @numba.njit(cache=True, nogil=True)
 def symmetric_smooth(plane, weights):
     """``plane`` (float64, 2-D) filtered along axis 0, then axis 1, by the symmetric ``weights``
@@ -46,13 +81,18 @@ def symmetric_smooth(plane, weights):
     Every output value is ``w_r·x_0``, then ``+= (x_−j + x_j)·w_(r−j)`` for j = r..1, in
     float64: ``ndimage.correlate1d``'s symmetric loop, so the result equals
     ``ndimage.correlate1d(ndimage.correlate1d(plane, weights, 0, mode="reflect"), weights, 1,
-    mode="reflect")`` exactly.
+    mode="reflect")`` exactly.  Radius 4 (σ = 1, the star measurement's) sums each value's taps
+    in one expression (:func:`_smooth_row9`): the same bits, a quarter less time.
     """
     height, width = plane.shape
     r = weights.size // 2
     centre = weights[r]
     out = np.empty((height, width))
     line = np.empty(width + 2 * r)  # one row of the pass along axis 0, reflected r beyond each edge
+    if r == 4:
+        for y in range(height):
+            _smooth_row9(plane, y, weights, line, out[y])
+        return out
     rows_lo = np.empty(r, np.int64)
     rows_hi = np.empty(r, np.int64)
     for y in range(height):
