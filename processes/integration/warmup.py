@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 __all__ = ["start_warm_up", "warm_kernels"]
 
@@ -54,21 +55,24 @@ def warm_kernels() -> float:
     return time.perf_counter() - start
 
 
-def _run() -> None:
+def _run(then: Callable[[], object] | None) -> None:
     try:
         seconds = warm_kernels()
+        if then is not None:
+            then()
     except Exception as exc:  # noqa: BLE001 - a warm-up must never fail a run: the first real call loads then
         log.debug("ImageIntegration kernel warm-up failed: %s", exc)
         return
     log.debug("ImageIntegration kernels loaded in %.2f s", seconds)
 
 
-def start_warm_up() -> threading.Thread:
-    """Start :func:`warm_kernels` in a daemon thread, once per process; the thread (the same one
-    on later calls).  Kernel calls made meanwhile simply wait for numba's compiler lock."""
+def start_warm_up(then: Callable[[], object] | None = None) -> threading.Thread:
+    """Start :func:`warm_kernels` in a daemon thread, once per process, followed by ``then`` (what
+    the caller will run after the integration, e.g. its own kernels' warm-up); the thread (the same
+    one on later calls).  Kernel calls made meanwhile simply wait for numba's compiler lock."""
     global _thread
     with _lock:
         if _thread is None:
-            _thread = threading.Thread(target=_run, name="integration-warm-up", daemon=True)
+            _thread = threading.Thread(target=_run, args=(then,), name="integration-warm-up", daemon=True)
             _thread.start()
         return _thread

@@ -49,7 +49,7 @@ _current: list[_Recorded] = []
 def starts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many results the current fake pool had yielded at each start_warm_up call."""
     calls: list[int] = []
-    monkeypatch.setattr(warmup, "start_warm_up", lambda: calls.append(_current[-1].yielded))
+    monkeypatch.setattr(warmup, "start_warm_up", lambda then=None: calls.append(_current[-1].yielded))
     return calls
 
 

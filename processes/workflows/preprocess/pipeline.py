@@ -327,13 +327,22 @@ def _existing_outputs(out: Path, plan: Plan, extension: str) -> list[Path]:
 
 
 # -- the run ----------------------------------------------------------------------------------
+def _warm_star_measurement() -> None:
+    """Measure the stars of a small synthetic frame, so that the compiled kernels the master's star
+    measurement uses are loaded before the integration ends (in this process, ~0.15 s otherwise)."""
+    from processes.workflows.preprocess.synthetic import synthetic_cfa
+
+    measure_stars(synthetic_cfa().astype(np.float64))
+
+
 class _WarmUpAtTail(Executor):
     """The run's executor for its last per-frame step, when this process integrates next.
 
     Delegates to ``inner``; once fewer frames of a map are left to finish than ``inner`` has
     workers (a worker has nothing more to do: a core is idle, and this process only waits for
     the last frames), it starts ImageIntegration's kernel warm-up
-    (:func:`processes.integration.warmup.start_warm_up`), so that numba's start-up (~0.4 s of
+    (:func:`processes.integration.warmup.start_warm_up`, then :func:`_warm_star_measurement` for the
+    master's star measurement), so that numba's start-up (~0.4 s of
     CPU time: numba's import and its typing and target contexts) is done by then instead of
     inside the integration's frame statistics.  Not earlier: numba in this process while every
     worker runs would add ~40 MB to the run's memory peak.
@@ -356,7 +365,7 @@ class _WarmUpAtTail(Executor):
                     if left < self.workers:
                         from processes.integration.warmup import start_warm_up
 
-                        start_warm_up()
+                        start_warm_up(_warm_star_measurement)
                     yield pair
 
         return run()

@@ -30,7 +30,8 @@ import math
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+
+from processes.workflows.preprocess.synthetic import WARM_FRAME_SIZE, synthetic_cfa
 
 __all__ = ["WARM_FRAME_SIZE", "WORKER_MODULES", "load", "warm_kernels"]
 
@@ -48,27 +49,6 @@ WORKER_MODULES = (
     "procfw.io.fits",
 )
 """What a per-frame task needs: the process modules, the per-frame tasks, the star measurement, FITS."""
-
-
-WARM_FRAME_SIZE = 384
-"""Side of the warm-up's synthetic frame: 384² pixels, above the sizes from which the noise estimators,
-the medians and the star measurement's MAD take their compiled paths (2¹⁶ values in
-``processes.kernels.noise`` and ``processes.integration.estimators``, 2¹⁷ in
-``processes.kernels.robust``), so that the warm-up loads every kernel a real frame uses.  A smaller
-frame left some of them to each worker's first frame: loaded there privately, once per worker,
-instead of once in the fork server."""
-
-
-def _synthetic_cfa(size: int = WARM_FRAME_SIZE) -> Any:
-    """A small float32 CFA plane: a sky gradient, noise and a few Gaussian stars."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    plane = 0.1 + 0.0005 * xx + rng.normal(0.0, 0.002, (size, size)).astype(np.float32)
-    for y, x in rng.uniform(12, size - 12, (12, 2)):
-        plane += np.float32(0.3) * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / np.float32(2 * 1.3**2))
-    return plane.astype(np.float32)
 
 
 def warm_kernels(size: int = WARM_FRAME_SIZE) -> float:
@@ -93,7 +73,7 @@ def warm_kernels(size: int = WARM_FRAME_SIZE) -> float:
     start = time.perf_counter()
     rgb: Image | None = None
     steps = (
-        ("debayer", lambda: debayer_image(Image(_synthetic_cfa(size)[None]), CFAPattern.parse("GRBG"), "VNG")),
+        ("debayer", lambda: debayer_image(Image(synthetic_cfa(size)[None]), CFAPattern.parse("GRBG"), "VNG")),
     )
     for name, step in steps:
         try:
@@ -101,7 +81,7 @@ def warm_kernels(size: int = WARM_FRAME_SIZE) -> float:
         except Exception as exc:  # noqa: BLE001 - a warm-up must never stop a worker
             log.debug("warm-up of %s failed: %s", name, exc)
     if rgb is None:
-        rgb = Image(np.repeat(_synthetic_cfa(size)[None], 3, axis=0))
+        rgb = Image(np.repeat(synthetic_cfa(size)[None], 3, axis=0))
     pixels = rgb.pixels
     settings = StarAlignment().detection_settings()
     calls = (
