@@ -172,7 +172,6 @@ def integrate_compiled(plan, progress: Callable[[float, str], None] | None = Non
     )
 
 
-
 def warm_integrate_rows(n: int = 3) -> None:
     """Call :func:`~processes.integration.kernel_numba.integrate_rows` once on a tiny band, with
     the argument types :func:`integrate_compiled` passes (float32 result, no per-frame bits), so

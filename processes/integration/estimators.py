@@ -139,7 +139,7 @@ def _bwmv_from(data: np.ndarray, center: float, spread: float, k: float = 9.0) -
     (the compiled path's last pass: the sums)."""
     from processes.integration.kernel_numba import bwmv_sums
 
-    if data.size < 2 or spread == 0:
+    if spread == 0:  # (both callers pass at least 2 values)
         return 0.0
     num, den = bwmv_sums(data, center, k * spread)
     num *= data.size
@@ -154,8 +154,9 @@ def location_and_scale(values: np.ndarray, estimator: str, *, mask: np.ndarray |
     of ``values[mask]``, bit for bit.
 
     For large float samples with the BWMV estimator (PixInsight's default) the selection, its
-    extremes, the median, the median absolute deviation and the midvariance sums take five
-    compiled passes over the selected values and no other full-size array (the deviations are
+    extremes, the median, the median absolute deviation and the midvariance sums take six
+    compiled passes over the selected values (one for the selection and its extremes, two per
+    median, one for the sums) and no other full-size array (the deviations are
     formed on the fly); every other case selects with numpy and calls the estimators.
     """
     data = np.asarray(values).ravel()

@@ -34,7 +34,7 @@ import numba
 import numpy as np
 
 __all__ = ["abs_dev", "abs_dev_median", "bwmv_sums", "extremes", "finite_median", "in_range_values", "integrate_rows",
-           "masked_values", "median_between", "select_two", "select_two_binned"]
+           "masked_values", "median_between", "select_two_binned"]
 
 TINY = 2.0**-53
 HUBER_MAX_ITERATIONS = 100
@@ -543,7 +543,7 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
                                      y, himed, work, net_pairs, net_start, 0)
             clean = lo0 == 0 and hi0 == n and lo == 0 and hi == n
             if not clean:
-                # frame attribution: a stable sort of the values with their frame indices
+                # frame attribution: each frame's rank among the values (ties in frame order, as a stable sort)
                 _gather(band, r, x, rej_mode, rej_scale, rej_offset, shift, range_low_on, range_low,
                         range_high_on, range_high, vals)
                 for f in range(n):
@@ -672,21 +672,10 @@ def _rank_bin(counts, k):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def select_two(data, k0, k1):  # pragma: no cover - compiled
-    """The k0-th and k1-th smallest values of the finite array ``data`` (0-based, k0 <= k1), exactly.
-
-    A histogram of 65536 equal bins between the extremes finds the bins of both ranks (the
-    bin index is monotonic in the value); the values of those bins only are then sorted.
-    """
-    lo, hi, _ = _extremes(data)
-    return select_two_binned(data, k0, k1, np.empty(_SELECT_BINS, np.int64), lo, hi)
-
-
-@numba.njit(cache=True, nogil=True)
 def select_two_binned(data, k0, k1, counts, lo, hi):  # pragma: no cover - compiled
-    """:func:`select_two` with ``counts.size`` bins, ``counts`` (int64) the scratch histogram, of
-    the data whose smallest and largest values are ``lo`` and ``hi`` (the caller found them,
-    e.g. while copying the data).
+    """The ``k0``-th and ``k1``-th smallest of the finite 1-D ``data``, exactly, by a histogram of
+    ``counts.size`` bins (``counts``, int64, the scratch histogram) between ``lo`` and ``hi``, the
+    data's smallest and largest values (the caller found them, e.g. while copying the data).
 
     Small arrays (a few thousand values) select fastest with a few hundred bins.
     """

@@ -58,18 +58,22 @@ def warm_kernels() -> float:
 def _run(then: Callable[[], object] | None) -> None:
     try:
         seconds = warm_kernels()
-        if then is not None:
-            then()
     except Exception as exc:  # noqa: BLE001 - a warm-up must never fail a run: the first real call loads then
         log.debug("ImageIntegration kernel warm-up failed: %s", exc)
-        return
-    log.debug("ImageIntegration kernels loaded in %.2f s", seconds)
+    else:
+        log.debug("ImageIntegration kernels loaded in %.2f s", seconds)
+    if then is not None:
+        try:
+            then()
+        except Exception as exc:  # noqa: BLE001
+            log.debug("warm-up after ImageIntegration's kernels failed: %s", exc)
 
 
 def start_warm_up(then: Callable[[], object] | None = None) -> threading.Thread:
     """Start :func:`warm_kernels` in a daemon thread, once per process, followed by ``then`` (what
     the caller will run after the integration, e.g. its own kernels' warm-up); the thread (the same
-    one on later calls).  Kernel calls made meanwhile simply wait for numba's compiler lock."""
+    one on later calls, whose ``then`` is then not run).  Kernel calls made meanwhile simply wait
+    for numba's compiler lock."""
     global _thread
     with _lock:
         if _thread is None:

@@ -1,13 +1,13 @@
 """Compiled (numba) passes behind :mod:`processes.kernels.noise`, imported only when a noise
 estimate of a large plane runs.
 
-:func:`b3_smooth`
+:func:`b3_level`
     one level of the starlet (à trous) B3-spline smoothing, holes ``step`` apart, mirrored
     edges: the column pass then the row pass, exactly as two ``scipy.ndimage.correlate1d``
     calls in ``mode="mirror"`` compute them (products and sums in float64, the symmetric
     taps paired and added from the outermost in, each pass rounded to the plane's type,
     float32 or float64), so the result is bit-identical; the column pass goes through a one-row
-    buffer instead of a full intermediate image.
+    buffer instead of a full intermediate image; fused with the detail layer's significance update.
 :func:`mrs_planes`
     ``layers`` levels of the transform in one call, keeping only what the estimators need:
     the first detail layer ``w₁`` (for the k-sigma estimate), the significance
@@ -30,7 +30,7 @@ from numba.extending import overload
 from processes.kernels.numba_common import mirror
 
 __all__ = [
-    "b3_level", "b3_smooth", "band_moments", "below_moments", "exclude_outside", "interval_moments", "mrs_planes",
+    "b3_level", "band_moments", "below_moments", "exclude_outside", "interval_moments", "mrs_planes",
 ]
 
 _FAST = {"reassoc", "nsz", "contract"}  # reductions may vectorize (order of addition only)
@@ -114,14 +114,6 @@ def _smooth_row(src, y, step, out, row):  # pragma: no cover - compiled
     _row_pass(row, step, out[y], src)
 
 
-@numba.njit(cache=True, nogil=True)
-def b3_smooth(src, step, out, row):  # pragma: no cover - compiled
-    """Smooth ``src`` (h, w) into ``out`` with holes ``step`` apart; ``row`` is a buffer of
-    ``w`` values; all of the same float type (float32 results are rounded as scipy's are)."""
-    for y in range(src.shape[0]):
-        _smooth_row(src, y, step, out, row)
-
-
 @numba.njit(cache=True, nogil=True, inline="always")
 def _detail_row(src_row, out_row, k, first, w1_row, sig_row):  # pragma: no cover - compiled
     # a row's detail coefficients src − out: with ``first`` into ``w1_row`` and |w|/k into
@@ -140,7 +132,8 @@ def _detail_row(src_row, out_row, k, first, w1_row, sig_row):  # pragma: no cove
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def b3_level(src, step, out, row, k, first, w1, significance):  # pragma: no cover - compiled
-    """:func:`b3_smooth` fused with the detail layer's significance update (one pass less):
+    """Smooth ``src`` (h, w) into ``out`` with holes ``step`` apart (``row``: a buffer of ``w`` values), fused
+    with the detail layer's significance update (one pass less):
     with ``first`` the detail ``src − out`` goes to ``w1`` and ``|w|/k`` to ``significance``,
     otherwise ``significance`` keeps the maximum."""
     for y in range(src.shape[0]):

@@ -124,7 +124,7 @@ def background_map(plane: np.ndarray, tile: int = _TILE) -> np.ndarray:
     A float64 plane's tile medians come from the compiled selection
     (:func:`processes.kernels.starmeasure_numba.tile_medians`, ``np.median``'s values).
     """
-    return _background(plane, tile)[0]
+    return _background_and_grid(plane, tile)[0]
 
 
 def _median3_nearest(grid: np.ndarray) -> np.ndarray:
@@ -138,14 +138,8 @@ def _median3_nearest(grid: np.ndarray) -> np.ndarray:
     return np.median(windows.reshape(*grid.shape, 9), axis=-1)
 
 
-def _background(plane: np.ndarray, tile: int = _TILE) -> tuple[np.ndarray, float]:
-    """(:func:`background_map`, its median ``float(np.median(map))`` bit for bit).
-
-    The map interpolates the filtered tile medians, so its values lie between their extremes
-    (up to rounding): the compiled histogram selection of the median takes those as its
-    range (:func:`processes.integration.kernel_numba.median_between`) and needs no pass to
-    find the map's own.
-    """
+def _background_and_grid(plane: np.ndarray, tile: int = _TILE) -> tuple[np.ndarray, np.ndarray | None]:
+    """(:func:`background_map`, the filtered tile medians it interpolates; None for a single tile)."""
     h, w = plane.shape
     ny, nx = max(1, h // tile), max(1, w // tile)
     ty, tx = h // ny, w // nx
@@ -161,18 +155,29 @@ def _background(plane: np.ndarray, tile: int = _TILE) -> tuple[np.ndarray, float
     if ny >= 3 and nx >= 3:
         medians = _median3_nearest(medians)
     if ny == 1 and nx == 1:
-        background = np.full_like(plane, medians[0, 0], dtype=np.float64)
-        return background, _median(background)
+        return np.full_like(plane, medians[0, 0], dtype=np.float64), None
     # tile centres at (i + 0.5)·t − 0.5; map every pixel to fractional tile coordinates
     yy = np.clip((np.arange(h) + 0.5) / ty - 0.5, 0, ny - 1)
     xx = np.clip((np.arange(w) + 0.5) / tx - 0.5, 0, nx - 1)
     grid = np.ascontiguousarray(medians, dtype=np.float64)
-    background = starmeasure_numba.bilinear_grid(grid, yy, xx)
-    lo, hi = float(grid.min()), float(grid.max())
-    if background.size >= _COMPILED_MIN and lo < hi and max(-lo, hi) < 1e300:  # finite, far from overflow
-        from processes.integration.kernel_numba import median_between
+    return starmeasure_numba.bilinear_grid(grid, yy, xx), grid
 
-        return background, float(median_between(background.ravel(), np.array([lo, hi])))
+
+def _background(plane: np.ndarray, tile: int = _TILE) -> tuple[np.ndarray, float]:
+    """(:func:`background_map`, its median ``float(np.median(map))`` bit for bit).
+
+    The map interpolates the filtered tile medians, so its values lie between their extremes
+    (up to rounding): the compiled histogram selection of the median takes those as its
+    range (:func:`processes.integration.kernel_numba.median_between`) and needs no pass to
+    find the map's own.
+    """
+    background, grid = _background_and_grid(plane, tile)
+    if grid is not None:
+        lo, hi = float(grid.min()), float(grid.max())
+        if background.size >= _COMPILED_MIN and lo < hi and max(-lo, hi) < 1e300:  # finite, far from overflow
+            from processes.integration.kernel_numba import median_between
+
+            return background, float(median_between(background.ravel(), np.array([lo, hi])))
     return background, _median(background)
 
 

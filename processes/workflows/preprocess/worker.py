@@ -33,7 +33,7 @@ from pathlib import Path
 
 from processes.workflows.preprocess.synthetic import WARM_FRAME_SIZE, synthetic_cfa
 
-__all__ = ["WARM_FRAME_SIZE", "WORKER_MODULES", "load", "warm_kernels"]
+__all__ = ["WORKER_MODULES", "load", "warm_kernels"]
 
 log = logging.getLogger(__name__)
 
