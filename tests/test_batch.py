@@ -288,6 +288,31 @@ def test_release_memory_is_harmless_anywhere() -> None:
     assert isinstance(batch._LIBC, list) and len(batch._LIBC) == 1
 
 
+
+def test_a_worker_gives_its_freed_memory_back_once_idle_not_after_each_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Back-to-back tasks keep the heap their frames freed (the next frame reuses it without page
+    faults); the memory goes back once no task has run for the idle delay."""
+    released: list[int] = []
+    monkeypatch.setattr(batch, "release_memory", lambda: released.append(1))
+    monkeypatch.setattr(batch, "_IDLE_RELEASE", batch._IdleRelease(3600.0))
+    assert batch._call(math.sqrt, 4.0, True, None) == 2.0
+    assert batch._call(math.sqrt, 9.0, True, None) == 3.0
+    assert not released  # not after each task
+
+    idle = batch._IdleRelease(0.05)
+    idle.busy()
+    idle.busy()  # two tasks at once (a threaded dask worker)
+    idle.idle()
+    time.sleep(0.2)
+    assert not released  # one task still runs
+    idle.idle()
+    deadline = time.monotonic() + 30
+    while not released and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert released == [1]
+    time.sleep(0.2)
+    assert released == [1]  # once per idle spell
+
 def test_a_task_run_in_the_submitting_process_leaves_its_threads_and_environment_alone(monkeypatch):
     """A threaded dask worker runs tasks in the submitting process: that process's numba
     thread pool and environment stay as they were (numba refuses a NUMBA_NUM_THREADS

@@ -195,7 +195,7 @@ def _read(path: Path, *, is_gzip: bool) -> Image:
             _check_size(hdu, path, index)
             if not is_gzip:
                 _check_not_truncated(hdu, path)
-            pixels = _pixels(hdu, path)
+            pixels = _pixels(hdu, path, direct=not is_gzip)
             keywords = keywords_from_header(hdu.header)
             bitpix = int(hdu.header["BITPIX"])
     return Image(pixels, keywords, {"FITS:BITPIX": bitpix, "FITS:HDU": index},
@@ -363,18 +363,79 @@ def _planar_shape(header: Header, path: Path) -> tuple[int, int, int]:
     )
 
 
-def _pixels(hdu: _ImageBaseHDU, path: Path) -> np.ndarray:
-    """The HDU's data as a new planar float array in [0, 1] (float data kept as is)."""
+def _pixels(hdu: _ImageBaseHDU, path: Path, *, direct: bool = False) -> np.ndarray:
+    """The HDU's data as a new planar float array in [0, 1] (float data kept as is).
+
+    ``direct`` (a file that is not gzipped): an uncompressed HDU's samples are read from
+    the file and converted a piece at a time (:func:`_read_converted`) instead of through
+    astropy's memory map of the whole file.
+    """
     shape = _planar_shape(hdu.header, path)
-    raw = hdu.data
-    if raw is None:
-        raise ImageFileError(path, "the image HDU has no data")
-    raw = raw.reshape(shape)
     header = hdu.header
+    stored = np.dtype(_STORED_TYPES[int(header["BITPIX"])])
+    pixels = _read_converted(hdu, path, shape, stored) if direct else None
+    if pixels is None:
+        raw = hdu.data
+        if raw is None:
+            raise ImageFileError(path, "the image HDU has no data")
+        stored = raw.dtype  # a tile-compressed HDU's data may differ from its BITPIX
+        pixels = raw.reshape(shape).astype(_work_type(stored))  # always a copy, in native byte order
     bscale = _header_number(header, "BSCALE", 1.0)
-    if raw.dtype.kind in "iu":
-        return _normalize_integer(raw, flip=bscale < 0)
-    return _float_pixels(raw, bscale, _header_number(header, "BZERO", 0.0))
+    if stored.kind in "iu":
+        _normalize_integer(pixels, np.iinfo(stored), flip=bscale < 0)
+    else:
+        _scale_float(pixels, bscale, _header_number(header, "BZERO", 0.0))
+    return pixels
+
+
+_STORED_TYPES = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
+"""BITPIX -> the stored (big-endian) sample type, as astropy gives it without scaling."""
+
+_READ_CHUNK_BYTES = 1 << 20
+"""Bytes of stored samples read and converted at a time by :func:`_read_converted`."""
+
+
+def _work_type(stored: np.dtype) -> type[np.floating]:
+    """The float type stored samples are read as: float32 for 8- and 16-bit integers and float32, else float64."""
+    return np.float32 if stored.itemsize <= (2 if stored.kind in "iu" else 4) else np.float64
+
+
+def _read_converted(hdu: _ImageBaseHDU, path: Path, shape: tuple[int, int, int], stored: np.dtype
+                    ) -> np.ndarray | None:
+    """An uncompressed HDU's stored samples, read from ``path`` and cast to a new array of ``shape`` in
+    their float type (:func:`_work_type`): the values ``astype`` gives from astropy's data; None for a
+    tile-compressed HDU.
+
+    Astropy's memory map would add the whole file's pages to the process's resident memory
+    while the samples are converted (a frame's size, on top of what the process holds then);
+    read :data:`_READ_CHUNK_BYTES` at a time into one small buffer, they take the new array's
+    memory only, and each byte is converted once, from a buffer still in the cache.
+    """
+    from astropy.io import fits
+
+    if isinstance(hdu, fits.CompImageHDU):
+        return None
+    info = hdu.fileinfo()
+    if not info:
+        return None
+    pixels = np.empty(shape, dtype=_work_type(stored))
+    flat = pixels.reshape(-1)
+    buffer = np.empty(max(1, _READ_CHUNK_BYTES // stored.itemsize), dtype=stored)
+    with path.open("rb", buffering=0) as stream, memoryview(buffer.view(np.uint8)) as view:
+        stream.seek(int(info["datLoc"]))
+        for start in range(0, flat.size, buffer.size):
+            count = min(buffer.size, flat.size - start)
+            wanted = count * stored.itemsize
+            done = 0
+            while done < wanted:
+                got = stream.readinto(view[done:wanted])
+                if not got:
+                    raise ImageFileError(path, f"the file is truncated: the image needs {flat.size * stored.itemsize}"
+                                               f" bytes of pixel data but only {start * stored.itemsize + done} are "
+                                               "present")
+                done += got
+            np.copyto(flat[start : start + count], buffer[:count], casting="unsafe")
+    return pixels
 
 
 def _header_number(header: Header, name: str, default: float) -> float:
@@ -382,26 +443,22 @@ def _header_number(header: Header, name: str, default: float) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
-def _normalize_integer(raw: np.ndarray, *, flip: bool) -> np.ndarray:
-    """Map the stored integer type's full range onto [0, 1]."""
-    info = np.iinfo(raw.dtype)
-    work = np.float32 if info.bits <= 16 else np.float64
-    pixels = raw.astype(work)
+def _normalize_integer(pixels: np.ndarray, info: np.iinfo, *, flip: bool) -> None:
+    """Map the stored integer type's full range (``info``) onto [0, 1], in place."""
+    work = pixels.dtype.type
     pixels -= work(info.min)
     pixels /= work(float(info.max) - float(info.min))
     if flip:
         np.subtract(work(1), pixels, out=pixels)
-    return pixels
 
 
-def _float_pixels(raw: np.ndarray, bscale: float, bzero: float) -> np.ndarray:
-    dtype = np.float32 if raw.dtype.itemsize <= 4 else np.float64
-    pixels = raw.astype(dtype)  # always a copy, in native byte order
+def _scale_float(pixels: np.ndarray, bscale: float, bzero: float) -> None:
+    """Apply BSCALE and BZERO to float samples, in place."""
+    dtype = pixels.dtype.type
     if bscale != 1.0:
         pixels *= dtype(bscale)
     if bzero != 0.0:
         pixels += dtype(bzero)
-    return pixels
 
 
 def keywords_from_header(header: Header) -> list[FITSKeyword]:

@@ -265,6 +265,35 @@ def test_read_returns_an_owned_array_not_a_file_mapping(tmp_path: Path) -> None:
     assert np.array_equal(image.pixels[0], data)
 
 
+
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "uint16", "int32", "uint32", "float32", "float64"])
+def test_plain_file_is_read_piece_by_piece_to_the_values_of_astropys_data(
+    tmp_path: Path, dtype: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An uncompressed file's samples are read in pieces (here 24 bytes: pieces end inside a row and a
+    plane) without a memory map of the file, and give exactly what astropy's data gives."""
+    import mmap
+
+    import procfw.io.fits as fits_io
+
+    kind = np.dtype(dtype)
+    data = (RNG.normal(0.4, 0.3, size=(3, 7, 5)) if kind.kind == "f" else
+            RNG.integers(np.iinfo(kind).min, np.iinfo(kind).max, size=(3, 7, 5), endpoint=True)).astype(dtype)
+    path = _astropy_write(tmp_path / f"{dtype}.fits", data)
+    with fits.open(path, do_not_scale_image_data=True) as hdul:
+        expected = fits_io._pixels(hdul[0], path)  # from astropy's data (a memory map: allowed here)
+
+    def no_map(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the file was memory-mapped")
+
+    monkeypatch.setattr(fits_io, "_READ_CHUNK_BYTES", 24)
+    monkeypatch.setattr(mmap, "mmap", no_map)
+    monkeypatch.setattr(np, "memmap", no_map)
+    pixels = fits_io.read_fits(path).pixels
+
+    assert pixels.dtype == expected.dtype and pixels.dtype.isnative
+    assert pixels.tobytes() == expected.tobytes()
+
 # --------------------------------------------------------------------------- our writer, read by astropy
 
 
