@@ -542,9 +542,6 @@ def bitpix_of(image: Image) -> int:
 _PLAIN_SUFFIXES = frozenset({".fits", ".fit", ".fts"})
 """Suffixes astropy writes uncompressed (a ``.gz`` name is gzipped by astropy)."""
 
-_CHUNK_BYTES = 4 << 20
-"""Bytes of pixel data converted to big-endian and written at a time by :func:`_write_float_data`."""
-
 
 def _write(image: Image, path: Path, *, bitpix: int | None, name: Path) -> None:
     """Write ``image`` to exactly ``path`` (replacing it) at ``bitpix`` (None: its sample
@@ -579,19 +576,13 @@ def _write(image: Image, path: Path, *, bitpix: int | None, name: Path) -> None:
 
 def _write_float_data(path: Path, header: bytes, data: np.ndarray) -> None:
     """Write a primary HDU: the ``header`` block, then ``data`` (native float32/float64)
-    big-endian, zero-padded to a multiple of 2880 bytes; one conversion pass through a
-    small buffer (the array is not modified), written through the page cache
-    (:func:`procfw.io.pagecache.open_write_through`)."""
+    big-endian, zero-padded to a multiple of 2880 bytes; one byte-swapping pass straight
+    into the writer's staging buffer (the array is not modified), written past the page
+    cache (:func:`procfw.io.pagecache.open_write_through`)."""
     flat = data.reshape(-1)
-    step = max(1, _CHUNK_BYTES // flat.itemsize)
-    buffer = np.empty(min(step, flat.size), dtype=flat.dtype.newbyteorder(">"))
     with open_write_through(path) as f:
         f.write(header)
-        for start in range(0, flat.size, step):
-            part = flat[start : start + step]
-            out = buffer[: part.size]
-            np.copyto(out, part)  # the byte-swapping copy
-            f.write(out.view(np.uint8))
+        f.write_array(flat, flat.dtype.newbyteorder(">"))
         written = len(header) + flat.size * flat.itemsize
         f.write(b"\0" * (-written % 2880))
 

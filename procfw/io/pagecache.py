@@ -38,6 +38,7 @@ import mmap
 import os
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = ["STAGE_BYTES", "DirectWriteFile", "drop_cached", "drop_cached_files", "open_write_through"]
 
@@ -208,6 +209,36 @@ class DirectWriteFile(io.RawIOBase):
             os.close(self._fd)
             _give_back_stage(self._stage)
             super().close()
+
+    def write_array(self, values: Any, dtype: Any) -> int:
+        """Write the 1-D numpy array ``values`` cast to ``dtype`` (e.g. big-endian float32) at the current
+        position; the number of bytes.
+
+        The values are cast straight into the staging buffer (no intermediate copy) when the
+        file is being appended to and the staged bytes are a whole number of samples;
+        otherwise through a converted copy and :meth:`write`.
+        """
+        import numpy as np
+
+        dtype = np.dtype(dtype)
+        size = dtype.itemsize
+        if self._position < self._end or self._staged % size or self._stage is None:
+            return self.write(values.astype(dtype).view(np.uint8))
+        stage = np.frombuffer(self._stage, dtype=dtype)
+        try:
+            done = 0
+            while done < values.size:
+                start = self._staged // size
+                count = min(values.size - done, stage.size - start)
+                np.copyto(stage[start : start + count], values[done : done + count])
+                self._staged += count * size
+                self._position += count * size
+                done += count
+                if self._staged == STAGE_BYTES:
+                    self._write_stage(STAGE_BYTES)
+        finally:
+            del stage  # the buffer is exported while a view of it lives (it could not be closed)
+        return values.size * size
 
     # -- staging ------------------------------------------------------------------------------
     @property

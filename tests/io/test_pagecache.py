@@ -96,6 +96,31 @@ def test_direct_write_file_writes_everything_and_can_rewrite(tmp_path, monkeypat
     assert path.read_bytes() == b"header++" + data[:-3] + b"END+tail"
 
 
+@pytest.mark.parametrize("direct", [True, False])
+def test_arrays_are_cast_straight_into_the_staging_buffer(tmp_path, monkeypatch, direct) -> None:
+    """write_array: the values cast to the file's type (big-endian floats) across many staging
+    buffers, after bytes that leave the buffer on a sample boundary (cast in place) and after
+    bytes that do not, or after seeking back (through a converted copy); the array unchanged."""
+    from procfw.io import pagecache
+
+    monkeypatch.setattr(pagecache, "STAGE_BYTES", 8192)
+    if not direct:
+        monkeypatch.delattr(os, "O_DIRECT", raising=False)
+    values = np.random.default_rng(4).normal(size=10_001).astype(np.float32)
+    kept = values.copy()
+    path = tmp_path / "out.bin"
+    with pagecache.open_write_through(path) as f:
+        f.write(b"HEAD")
+        assert f.write_array(values, ">f4") == values.nbytes  # on a sample boundary: in place
+        f.write(b"x")
+        f.write_array(values[:5], ">f8")  # off the boundary: a converted copy
+        f.seek(4)
+        f.write_array(values[:3] * 2, ">f4")  # a rewrite
+    expected = b"HEAD" + (values[:3] * 2).astype(">f4").tobytes() + values[3:].astype(">f4").tobytes()
+    assert path.read_bytes() == expected + b"x" + values[:5].astype(">f8").tobytes()
+    assert np.array_equal(values, kept)
+
+
 def test_a_refused_direct_transfer_falls_back_to_plain_writes(tmp_path, monkeypatch) -> None:
     """A filesystem that takes O_DIRECT at open but refuses the transfer (EINVAL): the bytes
     are written without it."""
