@@ -299,6 +299,7 @@ def _call(fn: Callable[[Any], Any], item: Any, single_thread: bool, origin_pid: 
     that shares the cores with others, OpenMP/OpenBLAS/MKL are asked for one thread.
     NUMBA_NUM_THREADS is left alone here: numba refuses a change once its threads run,
     and procfw's kernels are single-threaded anyway (local workers get it at start).
+    The memory the task freed is given back once the worker is idle (:class:`_IdleRelease`).
     """
     if os.getpid() != origin_pid:
         reuse_freed_memory()
