@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from importlib import metadata
 from typing import Generic, TypeVar
 
@@ -82,6 +82,23 @@ def _distribution_of(ep: metadata.EntryPoint) -> tuple[str, str]:
     return dist.metadata["Name"] or "unknown", dist.version or "?"
 
 
+def _origins(points: Iterable[metadata.EntryPoint]) -> dict[int, tuple[str, str]]:
+    """(distribution name, version) of each entry point of ``points``, by ``id`` of the entry point.
+
+    Read once per distribution: every ``Distribution.metadata`` parses the distribution's
+    METADATA file again (~0.3 ms), and procfw's own distribution alone holds about 90
+    entry points, so reading it for each point took most of a registry's discovery.
+    """
+    by_distribution: dict[int, tuple[str, str]] = {}
+    found: dict[int, tuple[str, str]] = {}
+    for ep in points:
+        key = id(getattr(ep, "dist", None))
+        if key not in by_distribution:
+            by_distribution[key] = _distribution_of(ep)
+        found[id(ep)] = by_distribution[key]
+    return found
+
+
 def _precedence(distribution: str) -> tuple[int, str]:
     return (0 if distribution.lower() == BUILTIN_DISTRIBUTION else 1, distribution.lower())
 
@@ -128,11 +145,11 @@ class Registry(Generic[T]):
                     self._discovered = True
 
     def _discover_entries(self) -> None:
-        points = sorted(
-            metadata.entry_points(group=self.group), key=lambda ep: (ep.name, _precedence(_distribution_of(ep)[0]))
-        )
+        found = list(metadata.entry_points(group=self.group))
+        origins = _origins(found)
+        points = sorted(found, key=lambda ep: (ep.name, _precedence(origins[id(ep)][0])))
         for ep in points:
-            dist, version = _distribution_of(ep)
+            dist, version = origins[id(ep)]
             current = self._entries.get(ep.name)
             if current is not None:
                 if current.distribution == dist:

@@ -72,6 +72,36 @@ def test_clash_rule_is_deterministic(fake_group):
     assert registry.get("x") is json.dumps
 
 
+class CountingDist:
+    """A distribution that counts how often its METADATA is read (each read parses the file again)."""
+
+    def __init__(self, name: str, version: str) -> None:
+        self.name_, self.version_, self.reads = name, version, 0
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        self.reads += 1
+        return {"Name": self.name_}
+
+    @property
+    def version(self) -> str:
+        self.reads += 1
+        return self.version_
+
+
+def test_discovery_reads_each_distributions_metadata_once(fake_group):
+    plugin, builtin = CountingDist("some-plugin", "3.2"), CountingDist("procfw", "0.1.0")
+    for i in range(5):
+        fake_group.append(metadata.EntryPoint(f"p{i}", "json:dumps", "test.group")._for(plugin))  # type: ignore[attr-defined]
+    fake_group.append(metadata.EntryPoint("p0", "json:loads", "test.group")._for(builtin))  # type: ignore[attr-defined]
+    registry: Registry = Registry("test.group", "thing")
+    with pytest.warns(PluginWarning, match="'p0' from some-plugin 3.2: id clashes with procfw 0.1.0"):
+        assert registry.ids() == ["p0", "p1", "p2", "p3", "p4"]
+    assert (plugin.reads, builtin.reads) == (2, 2)  # name and version, once each
+    assert {(e.id, e.distribution, e.version) for e in registry.entries()} == {
+        ("p0", "procfw", "0.1.0"), *((f"p{i}", "some-plugin", "3.2") for i in range(1, 5))}
+
+
 def test_validation_rejects_bad_objects(fake_group):
     fake_group.append(entry_point("notafunction", "json:__name__", "odd-plugin"))
     registry: Registry = Registry("test.group", "command", validate=lambda i, o: None if callable(o) else 1 / 0)
