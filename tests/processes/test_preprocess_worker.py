@@ -84,3 +84,28 @@ def test_fork_server_preload_leaves_the_collector_on_and_its_objects_frozen() ->
     assert "processes.integration.kernel_numba" in imported
     assert "processes.integration.process" not in imported
     assert not imported & set(HEAVY_UNUSED)
+
+
+_ICON_PROGRAM = """
+import json, sys
+import procfw.batch
+from processes.workflows.preprocess.pool import WORKER_PRELOAD
+for name in WORKER_PRELOAD:  # as the fork server does
+    __import__(name)
+from procfw.process import processes
+from processes.workflows.preprocess.worker import WORKER_PROCESSES
+print(json.dumps({"discovered": processes._discovered, "modules": sorted(sys.modules),
+                  "loaded": {e.id: e.obj is not None for e in processes.entries() if e.id in WORKER_PROCESSES}}))
+"""
+
+
+def test_fork_server_preload_reads_the_per_frame_icons() -> None:
+    """A worker's first task reads icons: the preload has discovered the process registry, loaded the
+    per-frame process classes and imported the icon reader, so that no worker does it again."""
+    out = subprocess.run([sys.executable, "-c", _ICON_PROGRAM], cwd=ROOT, capture_output=True, text=True,
+                         check=True, timeout=600)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["discovered"]
+    assert result["loaded"] == {"CosmeticCorrection": True, "Debayer": True, "ImageCalibration": True,
+                                "StarAlignment": True}
+    assert "procfw.icons.json" in result["modules"]
