@@ -263,8 +263,13 @@ def console_main() -> int:
     collected once (its finalizers run), then every object still alive is frozen
     (:func:`gc.freeze`), so that those collections skip them: the exit takes ~0.15 s.
     atexit handlers run as usual.  Only for the command: a Python caller of :func:`main`
-    keeps its garbage collector as it is.
+    keeps its garbage collector as it is.  The command also lets long runs freeze what they
+    have loaded as they go (:func:`procfw.collector.enable`), so that this last collection and
+    the ones before it skip those objects.
     """
+    from procfw import collector
+
+    collector.enable()
     code = main()
     import gc
 

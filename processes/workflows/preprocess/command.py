@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from processes.workflows.preprocess.plan import DEBAYER_MODES, EXECUTORS, REJECTIONS, Options
 from processes.workflows.preprocess.pool import start_workers
-from processes.workflows.preprocess.progress import make_progress
+from processes.workflows.preprocess.progress import StepProgress, make_progress
+from procfw import collector
 
 if TYPE_CHECKING:
     from procfw.console import Session
@@ -186,8 +187,17 @@ def preprocess_command(
     if output is None and not only_plan:
         raise ArgumentError("preprocess: give the output folder: preprocess INPUT OUTPUT (or -plan+ to see the plan)")
     display = make_progress(session.err, enabled=progress)
+    # a session without images: what the run loads may be frozen out of the garbage collections (procfw command)
+    with collector.allowed(not session.workspace.window_ids()):
+        _plan_and_run(session, input, output, options, display, only_plan=only_plan)
+
+
+def _plan_and_run(session: Session, input: Path, output: Path | None, options: Options,  # noqa: A002
+                  display: StepProgress, *, only_plan: bool) -> None:
+    """Print the plan of ``input`` and, unless ``only_plan``, run it into ``output`` (:func:`preprocess_command`)."""
     if not only_plan:
         start_workers(options)  # the pool's imports overlap with ours, reading the headers and planning
+        collector.freeze()  # the console's modules: out of the full collections (in the procfw command)
     from processes.workflows.preprocess.pipeline import PreprocessError, plan_session, preprocess
 
     the_plan = plan_session(input, output, options, progress=display)

@@ -81,6 +81,7 @@ from processes.workflows.preprocess.plan import CalibrationLink, FrameGroup, Int
 from processes.workflows.preprocess.pool import WORKER_PRELOAD, start_workers
 from processes.workflows.preprocess.progress import NullProgress, StepProgress
 from processes.workflows.preprocess.report import REPORT_JSON, REPORT_TEXT, build_report, rounded, write_reports
+from procfw import collector
 from procfw.batch import Executor, describe_exception, make_executor, release_memory, stop_workers, use_executor
 from procfw.errors import ProcfwError
 from procfw.image import FITSKeyword, Image
@@ -1017,7 +1018,9 @@ def preprocess(
         raise PreprocessError(f"preprocess: {out} already holds results of an earlier run ({shown}); "
                               "give -overwrite+ to replace them, or choose another output folder")
     owned = executor is None
-    load_step_processes(plan)  # while a local pool's workers start
+    collector.freeze()  # the plan and astropy (read the headers), then the process modules: out of the
+    load_step_processes(plan)  # full collections (in the procfw command); loaded while a local pool's workers start
+    collector.freeze()
     if executor is None:  # before anything is written: a missing scheduler or extra stops here
         executor = make_executor(options.executor, workers=options.workers, scheduler=options.scheduler or None,
                                  task_memory=task_memory(plan), preload=WORKER_PRELOAD)
@@ -1057,6 +1060,7 @@ def preprocess(
             executor.close()
             stop_workers()
         release_memory()  # and what this process freed (the frames it ran itself when serial)
+        collector.freeze()  # and the integration's kernels, loaded by the warm-up (_WarmUpAtTail)
         if options.integrate:
             for target in plan.integrations:
                 run.integrate_lights(target)

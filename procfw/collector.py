@@ -1,0 +1,57 @@
+"""Keeping what a run has loaded out of the garbage collector's full collections, in the ``procfw`` command.
+
+A full collection (generation 2) visits every container object alive; once numpy, scipy,
+astropy and numba are loaded that is ~170,000 objects and 0.05–0.1 s each time.  CPython
+starts one whenever the objects that survived the younger collections have grown by a
+quarter since the last one: in a pre-processing run, after each big batch of imports
+(reading the first headers loads astropy, loading the step processes, the integration's
+kernels), and once more as the command exits (:func:`procfw.cli.console_main`); about
+0.3 s of the console process's CPU time, some of it inside the integration.
+
+:func:`freeze` moves every object alive now into the collector's permanent generation
+(:func:`gc.freeze`), which the collections skip, so that the later ones visit only what was
+made since.  A frozen object is never collected, so a reference cycle frozen while in use
+stays in memory once dropped (a closed image window is such a cycle): harmless for loaded
+modules, classes and a plan, not for a user's images, nor what a Python program calling
+procfw expects of its own objects.  So it freezes only where both say so: the process is
+the ``procfw`` command (:func:`enable`, called at its start) and the caller runs inside an
+:func:`allowed` block — a console command whose session holds no image.  Library code calls
+:func:`freeze` where what it has alive itself is long-lived (modules loaded, no image).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import gc
+from collections.abc import Iterator
+
+__all__ = ["allowed", "enable", "freeze"]
+
+_ENABLED = [False]
+_ALLOWED: contextvars.ContextVar[bool] = contextvars.ContextVar("procfw_collector_allowed", default=False)
+
+
+def enable() -> None:
+    """Let :func:`freeze` freeze in this process, inside :func:`allowed` blocks (the ``procfw`` command)."""
+    _ENABLED[0] = True
+
+
+@contextlib.contextmanager
+def allowed(allow: bool = True) -> Iterator[bool]:
+    """Inside the block (this thread's context), :func:`freeze` freezes where :func:`enable` was called
+    and ``allow``: what the caller holds may be frozen (no image).  Yields whether freezing is on."""
+    token = _ALLOWED.set(allow)
+    try:
+        yield _ENABLED[0] and allow
+    finally:
+        _ALLOWED.reset(token)
+
+
+def freeze() -> bool:
+    """Move every object alive now into the collector's permanent generation, where enabled and
+    allowed (see the module docstring); True if done."""
+    if not (_ENABLED[0] and _ALLOWED.get()):
+        return False
+    gc.freeze()
+    return True
