@@ -8,10 +8,11 @@ quarter since the last one: in a pre-processing run, after each big batch of imp
 kernels), and once more as the command exits (:func:`procfw.cli.console_main`); about
 0.3 s of the console process's CPU time, some of it inside the integration.
 
-:func:`freeze` moves every object alive now into the collector's permanent generation
-(:func:`gc.freeze`), which the collections skip, so that the later ones visit only what was
-made since.  A frozen object is never collected, so a reference cycle frozen while in use
-stays in memory once dropped (a closed image window is such a cycle): harmless for loaded
+:func:`freeze` collects what is garbage, then moves every object alive into the collector's
+permanent generation (:func:`gc.freeze`), which the collections skip, so that the later ones
+(and its own next collection) visit only what was made since.  A frozen object is never
+collected, so a reference cycle frozen while in use stays in memory once dropped (a closed
+image window is such a cycle): harmless for loaded
 modules, classes and a plan, not for a user's images, nor what a Python program calling
 procfw expects of its own objects.  So it freezes only where both say so: the process is
 the ``procfw`` command (:func:`enable`, called at its start) and the caller runs inside an
@@ -49,9 +50,15 @@ def allowed(allow: bool = True) -> Iterator[bool]:
 
 
 def freeze() -> bool:
-    """Move every object alive now into the collector's permanent generation, where enabled and
-    allowed (see the module docstring); True if done."""
+    """Collect the garbage, then move every object alive into the collector's permanent generation,
+    where enabled and allowed (see the module docstring); True if done.
+
+    The collection visits only what the last freeze left out (it skips the permanent
+    generation), and frees what is already garbage (a frame's reference cycles, in a serial
+    run) instead of keeping it frozen for good.
+    """
     if not (_ENABLED[0] and _ALLOWED.get()):
         return False
+    gc.collect()
     gc.freeze()
     return True
