@@ -55,6 +55,7 @@ import contextvars
 import logging
 import math
 import os
+import re
 import threading
 import time
 import traceback
@@ -81,6 +82,7 @@ __all__ = [
     "current_executor",
     "describe_exception",
     "make_executor",
+    "release_library_pages",
     "release_memory",
     "reuse_freed_memory",
     "start_workers",
@@ -408,6 +410,52 @@ def release_memory() -> None:
     trim = getattr(_libc(), "malloc_trim", None)
     if trim is not None:
         trim(0)
+
+
+_MADV_DONTNEED = 4  # Linux's madvise advice (the same value on every architecture)
+_SHARED_OBJECT = re.compile(r"\.so(\.[0-9.]+)?$")
+
+
+def _clean_library_mappings(smaps: Iterable[str]) -> Iterator[tuple[int, int, int]]:
+    """``(start, end, resident kB)`` of each mapping in ``smaps`` (the text of ``/proc/PID/smaps``)
+    of a shared library that is not writable and holds no private (copied-on-write) page."""
+    header: tuple[int, int, bool] | None = None
+    rss = 0
+    for line in smaps:
+        first, _, rest = line.partition(" ")
+        if not first.endswith(":"):  # a mapping's header: start-end perms offset dev inode [path]
+            fields = rest.split(maxsplit=4)
+            start, _, end = first.partition("-")
+            candidate = len(fields) == 5 and "w" not in fields[0] and bool(_SHARED_OBJECT.search(fields[4].rstrip()))
+            header = (int(start, 16), int(end, 16), candidate)
+        elif first == "Rss:":
+            rss = int(rest.split()[0])
+        elif first == "Anonymous:" and header is not None:
+            if header[2] and rss and not int(rest.split()[0]):
+                yield header[0], header[1], rss
+            header = None
+
+
+def release_library_pages() -> int:
+    """Unmap from this process the pages of shared libraries it read but does not write (kB released).
+
+    Loading numba's compiled kernels runs much of LLVM (``libllvmlite.so``) once: ~70 MB of
+    its code, never run again once the kernels are loaded, that would stay in this process's
+    memory (and in its PSS) while it lives.  ``madvise(MADV_DONTNEED)`` on every read-only
+    mapping of a shared library with no page copied-on-write takes those pages out of this
+    process (they stay in the page cache, and a page used again is mapped again from there,
+    the same contents); writable mappings, relocated (copied) ones, anonymous memory and mapped
+    data files are left alone.  Linux only (elsewhere nothing is done: 0).
+    """
+    madvise = getattr(_libc(), "madvise", None)
+    if madvise is None or not os.path.exists("/proc/self/smaps"):
+        return 0
+    import ctypes
+
+    madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    with open("/proc/self/smaps", encoding="ascii", errors="replace") as handle:
+        mappings = list(_clean_library_mappings(handle))
+    return sum(rss for start, end, rss in mappings if madvise(start, end - start, _MADV_DONTNEED) == 0)
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)

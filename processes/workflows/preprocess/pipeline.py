@@ -81,7 +81,15 @@ from processes.workflows.preprocess.plan import CalibrationLink, FrameGroup, Int
 from processes.workflows.preprocess.pool import WORKER_PRELOAD, start_workers
 from processes.workflows.preprocess.progress import NullProgress, StepProgress
 from processes.workflows.preprocess.report import REPORT_JSON, REPORT_TEXT, build_report, rounded, write_reports
-from procfw.batch import Executor, describe_exception, make_executor, release_memory, stop_workers, use_executor
+from procfw.batch import (
+    Executor,
+    describe_exception,
+    make_executor,
+    release_library_pages,
+    release_memory,
+    stop_workers,
+    use_executor,
+)
 from procfw.errors import ProcfwError
 from procfw.image import FITSKeyword, Image
 from procfw.io import read_image
@@ -329,10 +337,13 @@ def _existing_outputs(out: Path, plan: Plan, extension: str) -> list[Path]:
 # -- the run ----------------------------------------------------------------------------------
 def _warm_star_measurement() -> None:
     """Measure the stars of a small synthetic frame, so that the compiled kernels the master's star
-    measurement uses are loaded before the integration ends (in this process, ~0.15 s otherwise)."""
+    measurement uses are loaded before the integration ends (in this process, ~0.15 s otherwise);
+    then unmap the LLVM code that loading the kernels ran (:func:`procfw.batch.release_library_pages`:
+    ~70 MB this process would otherwise hold through the integration)."""
     from processes.workflows.preprocess.synthetic import synthetic_cfa
 
     measure_stars(synthetic_cfa().astype(np.float64))
+    release_library_pages()
 
 
 class _WarmUpAtTail(Executor):
