@@ -73,3 +73,13 @@ def test_leaving_early_closes_the_inner_map_and_starts_nothing(starts: list[int]
     assert next(results) == (5, 50)
     results.close()
     assert inner.closed_early and not starts
+
+
+def test_the_tail_warm_up_gives_back_the_llvm_code_it_ran(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After loading the master's star measurement kernels, the console unmaps the library code that
+    loading ran (procfw.batch.release_library_pages): it would otherwise hold it through the integration."""
+    calls: list[str] = []
+    monkeypatch.setattr(pipeline, "measure_stars", lambda plane: calls.append("measure"))
+    monkeypatch.setattr(pipeline, "release_library_pages", lambda: calls.append("release") or 0)
+    pipeline._warm_star_measurement()
+    assert calls == ["measure", "release"]
