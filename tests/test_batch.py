@@ -314,6 +314,20 @@ def test_a_worker_gives_its_freed_memory_back_once_idle_not_after_each_task(monk
     assert released == [1]  # once per idle spell
 
 
+def test_release_idle_memory_runs_release_memory_in_a_worker_and_the_pool_goes_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    released: list[int] = []
+    monkeypatch.setattr(batch, "release_memory", lambda: released.append(1))
+    assert batch._call(batch._give_back_memory, None, True, os.getpid()) is None  # the task it sends
+    assert released == [1]
+    batch.SerialExecutor().release_idle_memory()  # nothing to ask
+    with make_executor("processes", workers=1) as executor:
+        executor.release_idle_memory()
+        assert _collect(executor, math.sqrt, [4.0, 9.0]) == {0: 2.0, 1: 3.0}
+        executor.release_idle_memory()
+    executor.release_idle_memory()  # closed: nothing
+
+
 _SMAPS = """\
 7f0000000000-7f0000100000 r--p 00000000 08:01 11 /usr/lib/libfoo.so.1.2
 Rss:                  40 kB

@@ -351,7 +351,9 @@ class _WarmUpAtTail(Executor):
 
     Delegates to ``inner``; once fewer frames of a map are left to finish than ``inner`` has
     workers (a worker has nothing more to do: a core is idle, and this process only waits for
-    the last frames), it starts ImageIntegration's kernel warm-up
+    the last frames), it asks that worker to give its freed memory back at once
+    (:meth:`procfw.batch.Executor.release_idle_memory`: else it would hold it for its idle delay,
+    while this process's warm-up grows) and starts ImageIntegration's kernel warm-up
     (:func:`processes.integration.warmup.start_warm_up`, then :func:`_warm_star_measurement` for the
     master's star measurement), so that numba's start-up (~0.4 s of
     CPU time: numba's import and its typing and target contexts) is done by then instead of
@@ -376,6 +378,8 @@ class _WarmUpAtTail(Executor):
                     if left < self.workers:
                         from processes.integration.warmup import start_warm_up
 
+                        if left:  # the worker just free has no more frames: its memory goes back now
+                            self.inner.release_idle_memory()
                         start_warm_up(_warm_star_measurement)
                     yield pair
 
