@@ -55,6 +55,7 @@ import contextvars
 import logging
 import math
 import os
+import re
 import threading
 import time
 import traceback
@@ -81,6 +82,7 @@ __all__ = [
     "current_executor",
     "describe_exception",
     "make_executor",
+    "release_library_pages",
     "release_memory",
     "reuse_freed_memory",
     "start_workers",
@@ -410,6 +412,52 @@ def release_memory() -> None:
         trim(0)
 
 
+_MADV_DONTNEED = 4  # Linux's madvise advice (the same value on every architecture)
+_SHARED_OBJECT = re.compile(r"\.so(\.[0-9.]+)?$")
+
+
+def _clean_library_mappings(smaps: Iterable[str]) -> Iterator[tuple[int, int, int]]:
+    """``(start, end, resident kB)`` of each mapping in ``smaps`` (the text of ``/proc/PID/smaps``)
+    of a shared library that is not writable and holds no private (copied-on-write) page."""
+    header: tuple[int, int, bool] | None = None
+    rss = 0
+    for line in smaps:
+        first, _, rest = line.partition(" ")
+        if not first.endswith(":"):  # a mapping's header: start-end perms offset dev inode [path]
+            fields = rest.split(maxsplit=4)
+            start, _, end = first.partition("-")
+            candidate = len(fields) == 5 and "w" not in fields[0] and bool(_SHARED_OBJECT.search(fields[4].rstrip()))
+            header = (int(start, 16), int(end, 16), candidate)
+        elif first == "Rss:":
+            rss = int(rest.split()[0])
+        elif first == "Anonymous:" and header is not None:
+            if header[2] and rss and not int(rest.split()[0]):
+                yield header[0], header[1], rss
+            header = None
+
+
+def release_library_pages() -> int:
+    """Unmap from this process the pages of shared libraries it read but does not write (kB released).
+
+    Loading numba's compiled kernels runs much of LLVM (``libllvmlite.so``) once: ~70 MB of
+    its code, never run again once the kernels are loaded, that would stay in this process's
+    memory (and in its PSS) while it lives.  ``madvise(MADV_DONTNEED)`` on every read-only
+    mapping of a shared library with no page copied-on-write takes those pages out of this
+    process (they stay in the page cache, and a page used again is mapped again from there,
+    the same contents); writable mappings, relocated (copied) ones, anonymous memory and mapped
+    data files are left alone.  Linux only (elsewhere nothing is done: 0).
+    """
+    madvise = getattr(_libc(), "madvise", None)
+    if madvise is None or not os.path.exists("/proc/self/smaps"):
+        return 0
+    import ctypes
+
+    madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    with open("/proc/self/smaps", encoding="ascii", errors="replace") as handle:
+        mappings = list(_clean_library_mappings(handle))
+    return sum(rss for start, end, rss in mappings if madvise(start, end - start, _MADV_DONTNEED) == 0)
+
+
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 REUSED_BLOCK_BYTES = 32 * 2**20
 """Blocks up to this size come from the heap and are reused once freed (glibc's largest mmap threshold)."""
@@ -468,6 +516,14 @@ class Executor:
             out[index] = outcome
         return out
 
+    def release_idle_memory(self) -> None:
+        """Ask a worker that has nothing more to do to give back now the memory its tasks freed,
+        instead of once its idle delay has passed (:data:`IDLE_RELEASE_SECONDS`); not waited for.
+
+        For a caller about to need memory itself while the last items of a map still run (the
+        pre-processing run loads ImageIntegration's kernels then).  Here: nothing.
+        """
+
     def close(self) -> None:
         """Release the workers (idempotent)."""
 
@@ -505,6 +561,11 @@ class SerialExecutor(Executor):
 
 def _noop() -> None:
     """The task that starts each worker of a new pool (so that workers start before real work)."""
+
+
+def _give_back_memory(_item: Any = None) -> None:
+    """The task :meth:`ProcessExecutor.release_idle_memory` sends: :func:`release_memory` in the worker taking it."""
+    release_memory()
 
 
 def import_modules(names: Iterable[str]) -> list[str]:
@@ -694,6 +755,13 @@ class ProcessExecutor(Executor):
                     future.cancel()
 
         return run()
+
+    def release_idle_memory(self) -> None:
+        """One task that gives its worker's freed memory back (:func:`release_memory`), queued after
+        every item already submitted: the next worker to be free — an idle one, at a map's tail —
+        runs it at once."""
+        if self._pool is not None and not self._broken:
+            self._pool.submit(_call, _give_back_memory, None, self.single_thread)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -313,6 +313,93 @@ def test_a_worker_gives_its_freed_memory_back_once_idle_not_after_each_task(monk
     time.sleep(0.2)
     assert released == [1]  # once per idle spell
 
+
+def test_release_idle_memory_runs_release_memory_in_a_worker_and_the_pool_goes_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    released: list[int] = []
+    monkeypatch.setattr(batch, "release_memory", lambda: released.append(1))
+    assert batch._call(batch._give_back_memory, None, True, os.getpid()) is None  # the task it sends
+    assert released == [1]
+    batch.SerialExecutor().release_idle_memory()  # nothing to ask
+    with make_executor("processes", workers=1) as executor:
+        executor.release_idle_memory()
+        assert _collect(executor, math.sqrt, [4.0, 9.0]) == {0: 2.0, 1: 3.0}
+        executor.release_idle_memory()
+    executor.release_idle_memory()  # closed: nothing
+
+
+_SMAPS = """\
+7f0000000000-7f0000100000 r--p 00000000 08:01 11 /usr/lib/libfoo.so.1.2
+Rss:                  40 kB
+Anonymous:             0 kB
+7f0000100000-7f0000200000 r-xp 00100000 08:01 11 /usr/lib/libfoo.so.1.2
+Size:               1024 kB
+Rss:                 900 kB
+Pss:                 900 kB
+Anonymous:             0 kB
+VmFlags: rd ex mr mw me
+7f0000200000-7f0000300000 r--p 00200000 08:01 11 /usr/lib/libfoo.so.1.2
+Rss:                  12 kB
+Anonymous:            12 kB
+7f0000300000-7f0000301000 rw-p 00300000 08:01 11 /usr/lib/libfoo.so.1.2
+Rss:                   4 kB
+Anonymous:             4 kB
+7f0000400000-7f0000500000 r--p 00000000 08:01 12 /data/frame.fits
+Rss:                 200 kB
+Anonymous:             0 kB
+7f0000500000-7f0000600000 r-xp 00000000 08:01 13 /opt/my libs/libbar.so
+Rss:                   8 kB
+Anonymous:             0 kB
+7f0000600000-7f0000700000 r-xp 00000000 08:01 14 /usr/lib/libgone.so (deleted)
+Rss:                   8 kB
+Anonymous:             0 kB
+7f0000700000-7f0000800000 r-xp 00000000 08:01 15 /usr/lib/libidle.so
+Rss:                   0 kB
+Anonymous:             0 kB
+7f0000800000-7f0000900000 rw-p 00000000 00:00 0
+Rss:                1024 kB
+Anonymous:          1024 kB
+"""
+
+
+def test_clean_library_mappings_are_read_only_never_copied_shared_libraries() -> None:
+    found = list(batch._clean_library_mappings(_SMAPS.splitlines(keepends=True)))
+    assert found == [(0x7F0000000000, 0x7F0000100000, 40), (0x7F0000100000, 0x7F0000200000, 900),
+                     (0x7F0000500000, 0x7F0000600000, 8)]  # not: relocated, writable, data file, deleted, idle, anon
+
+
+_RELEASE_PROGRAM = """
+import json
+import numpy as np
+from procfw.batch import _clean_library_mappings, release_library_pages
+
+def resident():
+    with open("/proc/self/smaps") as f:
+        return sum(kb for _, _, kb in _clean_library_mappings(f))
+
+a = np.random.default_rng(1).random((200, 200))
+expected = (a @ a.T).sum(), np.fft.rfft(a).real.sum()
+before = resident()
+released = release_library_pages()
+after = resident()
+print(json.dumps({"before": before, "released": released, "after": after,
+                  "same": [(a @ a.T).sum(), np.fft.rfft(a).real.sum()] == list(expected)}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/smaps; madvise is Linux's")
+def test_release_library_pages_unmaps_clean_library_pages_and_the_code_still_runs() -> None:
+    import json
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", _RELEASE_PROGRAM], capture_output=True, text=True, timeout=120,
+                          check=True)
+    result = json.loads(done.stdout)
+    assert result["released"] > 1024 and result["released"] <= result["before"]
+    assert result["after"] < result["before"] // 2  # only what reading smaps and printing touched again
+    assert result["same"]
+
+
 def test_a_task_run_in_the_submitting_process_leaves_its_threads_and_environment_alone(monkeypatch):
     """A threaded dask worker runs tasks in the submitting process: that process's numba
     thread pool and environment stay as they were (numba refuses a NUMBA_NUM_THREADS

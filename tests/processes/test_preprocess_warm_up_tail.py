@@ -22,6 +22,10 @@ class _Recorded(Executor):
         self.workers = workers
         self.yielded = 0
         self.closed_early = False
+        self.releases: list[int] = []  # results yielded at each release_idle_memory call
+
+    def release_idle_memory(self) -> None:
+        self.releases.append(self.yielded)
 
     def map_unordered(self, fn: Any, items: Any) -> Any:
         listed = list(items)
@@ -73,3 +77,24 @@ def test_leaving_early_closes_the_inner_map_and_starts_nothing(starts: list[int]
     assert next(results) == (5, 50)
     results.close()
     assert inner.closed_early and not starts
+
+
+def test_the_tail_warm_up_gives_back_the_llvm_code_it_ran(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After loading the master's star measurement kernels, the console unmaps the library code that
+    loading ran (procfw.batch.release_library_pages): it would otherwise hold it through the integration."""
+    calls: list[str] = []
+    monkeypatch.setattr(pipeline, "measure_stars", lambda plane: calls.append("measure"))
+    monkeypatch.setattr(pipeline, "release_library_pages", lambda: calls.append("release") or 0)
+    pipeline._warm_star_measurement()
+    assert calls == ["measure", "release"]
+
+
+@pytest.mark.parametrize(("frames", "workers", "releases"), [(12, 2, [11]), (5, 3, [3, 4]), (2, 4, [1]), (1, 2, [])])
+def test_each_worker_left_without_frames_gives_its_memory_back_at_once(starts: list[int], frames: int, workers: int,
+                                                                       releases: list[int]) -> None:
+    """A worker with no frame left would keep its frames' memory for its idle delay, while the console's
+    warm-up grows: the tail asks it to give it back at once (not after the last frame: the pool closes)."""
+    inner = _Recorded(workers)
+    _current.append(inner)
+    list(pipeline._WarmUpAtTail(inner).map_unordered(_ten_times, range(frames)))
+    assert inner.releases == releases

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 _PROGRAM = """
@@ -65,17 +67,31 @@ import procfw.batch
 from processes.workflows.preprocess.pool import WORKER_PRELOAD
 for name in WORKER_PRELOAD:  # as the fork server does
     __import__(name)
+llvm_kb = 0  # resident pages of LLVM's library, which loading the kernels runs
+with open("/proc/self/smaps") as smaps:
+    name = ""
+    for line in smaps:
+        fields = line.split()
+        if not fields[0].endswith(":"):
+            name = fields[-1]
+        elif fields[0] == "Rss:" and name.endswith("libllvmlite.so"):
+            llvm_kb += int(fields[1])
 print(json.dumps({"enabled": gc.isenabled(), "frozen": gc.get_freeze_count(), "counts": gc.get_count(),
-                  "modules": sorted(sys.modules)}))
+                  "modules": sorted(sys.modules), "llvm_kb": llvm_kb}))
 """
+
+
+def _fork_server_preload() -> dict:
+    """What a fork server holds after the preload (a fresh interpreter: :data:`_GC_PROGRAM`)."""
+    out = subprocess.run([sys.executable, "-c", _GC_PROGRAM], cwd=ROOT, capture_output=True, text=True, check=True,
+                         timeout=600)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_fork_server_preload_leaves_the_collector_on_and_its_objects_frozen() -> None:
     """The preload runs with the garbage collector off: the workers forked after it must find it on again
     (else their frames' reference cycles would never be freed), with the preloaded objects frozen."""
-    out = subprocess.run([sys.executable, "-c", _GC_PROGRAM], cwd=ROOT, capture_output=True, text=True, check=True,
-                         timeout=600)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = _fork_server_preload()
     assert result["enabled"]
     assert result["frozen"] > 100_000  # numpy, scipy, astropy, numba and the process modules
     assert result["counts"][0] < 1000  # nothing left pending for the first collection in a worker
@@ -109,3 +125,10 @@ def test_fork_server_preload_reads_the_per_frame_icons() -> None:
     assert result["loaded"] == {"CosmeticCorrection": True, "Debayer": True, "ImageCalibration": True,
                                 "StarAlignment": True}
     assert "procfw.icons.json" in result["modules"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/smaps; madvise is Linux's")
+def test_fork_server_preload_gives_back_the_llvm_code_it_ran() -> None:
+    """Loading the kernels runs ~70 MB of LLVM's code once; the preload unmaps it again
+    (procfw.batch.release_library_pages), so the fork server does not hold it while the pool lives."""
+    assert _fork_server_preload()["llvm_kb"] < 8 * 1024

@@ -82,7 +82,15 @@ from processes.workflows.preprocess.pool import WORKER_PRELOAD, start_workers
 from processes.workflows.preprocess.progress import NullProgress, StepProgress
 from processes.workflows.preprocess.report import REPORT_JSON, REPORT_TEXT, build_report, rounded, write_reports
 from procfw import collector
-from procfw.batch import Executor, describe_exception, make_executor, release_memory, stop_workers, use_executor
+from procfw.batch import (
+    Executor,
+    describe_exception,
+    make_executor,
+    release_library_pages,
+    release_memory,
+    stop_workers,
+    use_executor,
+)
 from procfw.errors import ProcfwError
 from procfw.image import FITSKeyword, Image
 from procfw.io import read_image
@@ -330,10 +338,13 @@ def _existing_outputs(out: Path, plan: Plan, extension: str) -> list[Path]:
 # -- the run ----------------------------------------------------------------------------------
 def _warm_star_measurement() -> None:
     """Measure the stars of a small synthetic frame, so that the compiled kernels the master's star
-    measurement uses are loaded before the integration ends (in this process, ~0.15 s otherwise)."""
+    measurement uses are loaded before the integration ends (in this process, ~0.15 s otherwise);
+    then unmap the LLVM code that loading the kernels ran (:func:`procfw.batch.release_library_pages`:
+    ~70 MB this process would otherwise hold through the integration)."""
     from processes.workflows.preprocess.synthetic import synthetic_cfa
 
     measure_stars(synthetic_cfa().astype(np.float64))
+    release_library_pages()
 
 
 class _WarmUpAtTail(Executor):
@@ -341,7 +352,9 @@ class _WarmUpAtTail(Executor):
 
     Delegates to ``inner``; once fewer frames of a map are left to finish than ``inner`` has
     workers (a worker has nothing more to do: a core is idle, and this process only waits for
-    the last frames), it starts ImageIntegration's kernel warm-up
+    the last frames), it asks that worker to give its freed memory back at once
+    (:meth:`procfw.batch.Executor.release_idle_memory`: else it would hold it for its idle delay,
+    while this process's warm-up grows) and starts ImageIntegration's kernel warm-up
     (:func:`processes.integration.warmup.start_warm_up`, then :func:`_warm_star_measurement` for the
     master's star measurement), so that numba's start-up (~0.4 s of
     CPU time: numba's import and its typing and target contexts) is done by then instead of
@@ -366,6 +379,8 @@ class _WarmUpAtTail(Executor):
                     if left < self.workers:
                         from processes.integration.warmup import start_warm_up
 
+                        if left:  # the worker just free has no more frames: its memory goes back now
+                            self.inner.release_idle_memory()
                         start_warm_up(_warm_star_measurement)
                     yield pair
 

@@ -12,7 +12,9 @@ calls here, on a small synthetic frame, so that no worker pays for them).
 Importing this module therefore imports :data:`WORKER_MODULES`, runs
 :func:`warm_kernels` (a fraction of a second with warm numba caches) and reads the
 per-frame processes' icons (:func:`read_icons`: the process registry's discovery) with the garbage
-collector off, gives the memory it freed back and freezes the garbage collector's
+collector off, gives the memory it freed back, unmaps the library code only the loading
+ran (:func:`procfw.batch.release_library_pages`: ~70 MB of LLVM that the fork server would
+otherwise hold while the pool lives) and freezes the garbage collector's
 view of the objects loaded so far (:func:`gc.freeze`: the workers' collections then do
 not touch — and so do not copy — the pages they share with the fork server); import it
 only where that is wanted — the fork server, and a dask worker (its preload task:
@@ -128,7 +130,7 @@ def read_icons() -> None:
 
 
 def load() -> float:
-    """Import :data:`WORKER_MODULES`, warm the kernels, give the freed memory back and freeze the GC.
+    """Import :data:`WORKER_MODULES`, warm the kernels, give the freed memory and library pages back and freeze the GC.
 
     The garbage collector is off from the first import to the freeze: nearly every object
     made then is kept (modules, classes, numba's type registries), so the automatic
@@ -148,9 +150,10 @@ def load() -> float:
             importlib.import_module(name)
         seconds = warm_kernels()
         read_icons()
-        from procfw.batch import release_memory
+        from procfw.batch import release_library_pages, release_memory
 
         release_memory()  # the warm-up's buffers: not copied into every worker
+        release_library_pages()  # LLVM's code, run only to load the kernels: out of the fork server's memory
         gc.freeze()  # the objects loaded so far stay out of the workers' collections, so their pages stay shared
     except Exception as exc:  # noqa: BLE001 - e.g. a module being edited: logged, the workers manage alone
         log.warning("the pre-processing workers' preload failed: %s", exc)
