@@ -425,7 +425,7 @@ class ImageIntegration(Process):
         context.report(0.0, f"ImageIntegration: {len(frames)} images")
 
         scale_factors = self._scale_snr_factors(frames, messages)
-        stats = self._statistics(frames, budget, context, messages, scale_factors)
+        stats = self._statistics(frames, budget, context, messages, scale_factors, self._result_bytes(frames, roi))
         channels = frames[0].channels
         location = np.array([[s.location for s in frame_stats] for frame_stats in stats]).T if stats else None
         scale = np.array([[s.scale for s in frame_stats] for frame_stats in stats]).T if stats else None
@@ -578,22 +578,24 @@ class ImageIntegration(Process):
             or self._effective_weight_mode() in STAT_MODES
         )
 
-    def _statistics(self, frames, budget, context, messages, scale_factors=None) -> list[list[ChannelStats]] | None:
+    def _statistics(self, frames, budget, context, messages, scale_factors=None, result_bytes=0
+                    ) -> list[list[ChannelStats]] | None:
         """Each frame's statistics, in threads: each channel's common footprint
         (:func:`~processes.integration.statistics.footprint_sample`), then its statistics.
 
-        When one channel's samples of every frame fit in a quarter of the budget, each sample is
-        read once: kept from the footprint for the statistics, channel by channel (a channel's
-        statistics run while the next channel is read); else every channel's footprint comes
-        first and each sample is read twice.  With PSFScaleSNR ``scale_factors`` the noise is
-        that of the frames as stored."""
+        When one channel's samples of every frame take no more than a quarter of the budget and
+        than ``result_bytes`` (the result the integration allocates next, so the statistics raise
+        no peak of memory), each sample is read once: kept from the footprint for the statistics,
+        channel by channel (a channel's statistics run while the next channel is read); else every
+        channel's footprint comes first and each sample is read twice.  With PSFScaleSNR
+        ``scale_factors`` the noise is that of the frames as stored."""
         if not self._needs_statistics():
             return None
         from concurrent.futures import ThreadPoolExecutor
 
         workers = self._threads()
         budget_bytes = max(1, budget // workers)
-        keep = len(frames) * sample_bytes(frames[0], budget_bytes=budget_bytes) <= budget // 4
+        keep = len(frames) * sample_bytes(frames[0], budget_bytes=budget_bytes) <= min(budget // 4, result_bytes)
         channels = range(frames[0].channels)
         groups = [[c] for c in channels] if keep else [list(channels)]
         samples: dict[tuple[int, int], np.ndarray] | None = {} if keep else None
@@ -623,6 +625,14 @@ class ImageIntegration(Process):
         if any(s.sampled for frame_stats in out for s in frame_stats):
             messages.append("frame statistics were computed on row subsamples to stay within the memory budget")
         return out
+
+    def _result_bytes(self, frames, roi: tuple[int, int, int, int]) -> int:
+        """The size of the images the integration of ``roi`` makes: the result and the rejection maps."""
+        x0, y0, x1, y1 = roi
+        plane = frames[0].channels * (x1 - x0) * (y1 - y0)
+        image = plane * (8 if self.generate64BitResult else 4) if self.generateIntegratedImage else 0
+        maps = 2 * plane * 4 if self.generateRejectionMaps and self.rejection != "NoRejection" else 0
+        return image + maps
 
     def _value_range(self) -> tuple[float, float]:
         """The open range of the values the frames' statistics use."""

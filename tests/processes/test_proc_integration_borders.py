@@ -156,15 +156,15 @@ def test_compiled_range_selection_equals_numpys(dtype) -> None:
 
 
 def test_frame_samples_are_read_once_when_they_fit_in_the_budget(tmp_path, monkeypatch) -> None:
-    """With room for one channel's samples of every frame (a quarter of the budget), each frame's
-    statistics sample is read once, for its footprint and its statistics (one thread or two);
-    with less (1 MiB, one thread: the same unstrided samples, 10 x 32 KiB) it is read twice.  The
-    statistics, weights and the result are the same every way."""
+    """When one channel's samples of every frame (8 x 32 KiB) take no more than a quarter of the
+    budget and than the result (image and rejection maps: 288 KiB), each frame's statistics sample
+    is read once, for its footprint and its statistics (one thread or two); without the maps (96
+    KiB) it is read twice.  The statistics, weights and the result are the same every way."""
     from processes.integration.frames import FrameSource
 
     rng = np.random.default_rng(4)
     paths = []
-    for i in range(10):
+    for i in range(8):
         frame = (0.2 + 0.01 * rng.standard_normal((3, 32, 256))).astype(np.float32)
         frame[:, :, : 3 + i] = 0  # registration borders: the common footprint leaves them out
         frame[:, 5 + i, 40] = 0.9
@@ -179,14 +179,14 @@ def test_frame_samples_are_read_once_when_they_fit_in_the_budget(tmp_path, monke
 
     monkeypatch.setattr(FrameSource, "read_channel", counted)
     outputs = []
-    for threads, megabytes, times in ((1, 64, 1), (2, 64, 1), (1, 1, 2)):
+    for threads, maps, times in ((1, True, 1), (2, True, 1), (1, False, 2)):
         reads.clear()
         process = ImageIntegration(
             images=[str(p) for p in paths], rejection="WinsorizedSigmaClip", normalization="AdditiveWithScaling",
             rejectionNormalization="Scale", weightMode="SignalWeight", evaluateSNR=False, autoMemorySize=False,
-            stackSizeMB=megabytes, bufferSizeMB=0, maxBufferThreads=threads)
+            stackSizeMB=64, bufferSizeMB=0, maxBufferThreads=threads, generateRejectionMaps=maps)
         out = process.run_global(ExecutionContext(workspace=Workspace()))
-        assert len(reads) == times * 3 * len(paths), (threads, megabytes)
+        assert len(reads) == times * 3 * len(paths), (threads, maps)
         assert sorted(set(reads)) == sorted((p.name, c) for p in paths for c in range(3))
         assert not any("subsample" in m for m in out.messages)
         outputs.append(out)
