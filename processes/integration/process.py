@@ -69,7 +69,9 @@ from processes.integration.statistics import (
     ChannelStats,
     channel_statistics,
     footprint_sample,
+    sample_bytes,
     statistics_range,
+    statistics_sample,
 )
 from processes.integration.weights import (
     NOISE_MODES,
@@ -134,23 +136,6 @@ def _image_data_columns() -> tuple[ParameterKind, ...]:
 _IMAGE_DATA_COLUMNS = _image_data_columns()
 # weight modes procfw cannot compute: SNREstimate weights are used, with a message
 _FALLBACK_MODES = (*PSF_MODES, "CSVWeightsFile")
-
-def _in_threads(func, frames, tasks, workers, collect, progress) -> None:
-    """``collect((i, c), func(frames[i], c))`` for every task (i, c), in ``workers`` threads (the
-    reads, numpy's selections and the compiled passes release the GIL), reporting progress."""
-    if workers > 1 and len(tasks) > 1:
-        from concurrent.futures import ThreadPoolExecutor, as_completed
-
-        with ThreadPoolExecutor(workers, thread_name_prefix="integration-stats") as pool:
-            futures = {pool.submit(func, frames[i], c): (i, c) for i, c in tasks}
-            for done, future in enumerate(as_completed(futures), start=1):
-                collect(futures[future], future.result())
-                progress(done / len(tasks), "frame statistics")
-    else:
-        for done, (i, c) in enumerate(tasks, start=1):
-            collect((i, c), func(frames[i], c))
-            progress(done / len(tasks), f"statistics of {frames[i].path.name}")
-
 
 class ImageIntegration(Process):
     """Integrate (stack) a set of image files with normalization, weighting and pixel rejection.
@@ -440,7 +425,7 @@ class ImageIntegration(Process):
         context.report(0.0, f"ImageIntegration: {len(frames)} images")
 
         scale_factors = self._scale_snr_factors(frames, messages)
-        stats = self._statistics(frames, budget, context, messages, scale_factors)
+        stats = self._statistics(frames, budget, context, messages, scale_factors, self._result_bytes(frames, roi))
         channels = frames[0].channels
         location = np.array([[s.location for s in frame_stats] for frame_stats in stats]).T if stats else None
         scale = np.array([[s.scale for s in frame_stats] for frame_stats in stats]).T if stats else None
@@ -593,51 +578,119 @@ class ImageIntegration(Process):
             or self._effective_weight_mode() in STAT_MODES
         )
 
-    def _statistics(self, frames, budget, context, messages, scale_factors=None) -> list[list[ChannelStats]] | None:
-        """Each frame's statistics, channel by channel, in threads: first the common footprint
-        (:func:`~processes.integration.statistics.footprint_sample`), then the statistics.  With
-        PSFScaleSNR ``scale_factors`` the noise is that of the frames as stored."""
+    def _statistics(self, frames, budget, context, messages, scale_factors=None, result_bytes=0
+                    ) -> list[list[ChannelStats]] | None:
+        """Each frame's statistics, in threads: each channel's common footprint
+        (:func:`~processes.integration.statistics.footprint_sample`), then its statistics.
+
+        When one channel's samples of every frame take no more than a quarter of the budget and
+        than ``result_bytes`` (the result the integration allocates next, so the statistics raise
+        no peak of memory), each sample is read once: kept from the footprint for the statistics,
+        channel by channel (a channel's statistics run while the next channel is read); else every
+        channel's footprint comes first and each sample is read twice.  With PSFScaleSNR
+        ``scale_factors`` the noise is that of the frames as stored."""
         if not self._needs_statistics():
             return None
+        from concurrent.futures import ThreadPoolExecutor
+
         workers = self._threads()
         budget_bytes = max(1, budget // workers)
-        value_range = statistics_range(self.rangeLow if self.rangeClipLow else None,
-                                       self.rangeHigh if self.rangeClipHigh else None)
-        tasks = [(i, c) for i, frame in enumerate(frames) for c in range(frame.channels)]
+        keep = len(frames) * sample_bytes(frames[0], budget_bytes=budget_bytes) <= min(budget // 4, result_bytes)
+        channels = range(frames[0].channels)
+        groups = [[c] for c in channels] if keep else [list(channels)]
+        samples: dict[tuple[int, int], np.ndarray] | None = {} if keep else None
+        total = 2 * len(frames) * len(channels)
+        done = 0
+
+        def report(what: str) -> None:
+            nonlocal done
+            done += 1
+            context.report(0.3 * done / total, what)
+
+        stats = self._statistics_task(frames, budget_bytes, samples, scale_factors)
+        computing = {}
+        with ThreadPoolExecutor(workers, thread_name_prefix="integration-stats") as pool:
+            reading = self._submit_footprints(pool, frames, groups[0], budget_bytes, samples)
+            for g in range(len(groups)):
+                footprints = self._common_footprints(reading, messages, report)
+                computing.update({pool.submit(stats, i, c, footprints[c]): (i, c) for i, c in
+                                  sorted(reading.values())})
+                if g + 1 < len(groups):  # read on while this channel's statistics run
+                    reading = self._submit_footprints(pool, frames, groups[g + 1], budget_bytes, samples)
+            found = {}
+            for future, key in computing.items():
+                found[key] = future.result()
+                report("frame statistics")
+        out = [[found[(i, c)] for c in channels] for i in range(len(frames))]
+        if any(s.sampled for frame_stats in out for s in frame_stats):
+            messages.append("frame statistics were computed on row subsamples to stay within the memory budget")
+        return out
+
+    def _result_bytes(self, frames, roi: tuple[int, int, int, int]) -> int:
+        """The size of the images the integration of ``roi`` makes: the result and the rejection maps."""
+        x0, y0, x1, y1 = roi
+        plane = frames[0].channels * (x1 - x0) * (y1 - y0)
+        image = plane * (8 if self.generate64BitResult else 4) if self.generateIntegratedImage else 0
+        maps = 2 * plane * 4 if self.generateRejectionMaps and self.rejection != "NoRejection" else 0
+        return image + maps
+
+    def _value_range(self) -> tuple[float, float]:
+        """The open range of the values the frames' statistics use."""
+        return statistics_range(self.rangeLow if self.rangeClipLow else None,
+                                self.rangeHigh if self.rangeClipHigh else None)
+
+    def _submit_footprints(self, pool, frames, channels, budget_bytes, samples) -> dict:
+        """{future: (frame index, channel)} of each frame's in-range mask of ``channels``, read in
+        ``pool``; each sample read is kept in ``samples`` (by frame index and channel) unless it is None."""
+        value_range = self._value_range()
+
+        def mask(i: int, c: int) -> np.ndarray:
+            data = statistics_sample(frames[i], c, budget_bytes=budget_bytes)
+            if samples is not None:
+                samples[(i, c)] = data
+            return footprint_sample(frames[i], c, value_range=value_range, sample=data)
+
+        return {pool.submit(mask, i, c): (i, c) for c in channels for i in range(len(frames))}
+
+    @staticmethod
+    def _common_footprints(reading, messages, report) -> dict[int, np.ndarray | None]:
+        """The common footprint of each channel read by ``reading`` (the AND of the frames' masks), or
+        None where it holds less than MIN_FOOTPRINT_FRACTION of the sample (with a message)."""
+        from concurrent.futures import as_completed
+
         common: dict[int, np.ndarray] = {}
-
-        def add(key: tuple[int, int], mask: np.ndarray) -> None:
-            c = key[1]
-            common[c] = mask if c not in common else np.logical_and(common[c], mask, out=common[c])
-
-        sample = functools.partial(footprint_sample, budget_bytes=budget_bytes, value_range=value_range)
-        _in_threads(sample, frames, tasks, workers, add, lambda f, what: context.report(0.1 * f, what))
+        for future in as_completed(reading):
+            c = reading[future][1]
+            found = future.result()
+            common[c] = found if c not in common else np.logical_and(common[c], found, out=common[c])
+            report("frame footprints")
         footprints: dict[int, np.ndarray | None] = {}
-        for c, mask in sorted(common.items()):
-            kept = int(np.count_nonzero(mask))
-            footprints[c] = mask if kept >= MIN_FOOTPRINT_FRACTION * mask.size else None
+        for c, found in sorted(common.items()):
+            kept = int(np.count_nonzero(found))
+            footprints[c] = found if kept >= MIN_FOOTPRINT_FRACTION * found.size else None
             if footprints[c] is None:
-                messages.append(f"channel {c}: the area every frame has in range is {kept / max(mask.size, 1):.0%} "
+                messages.append(f"channel {c}: the area every frame has in range is {kept / max(found.size, 1):.0%} "
                                 "of the frame; each frame's statistics use its own in-range pixels")
-        common.clear()
+        return footprints
+
+    def _statistics_task(self, frames, budget_bytes, samples, scale_factors):
+        """``task(i, c, footprint)``: the statistics of channel c of frame i, from its sample in
+        ``samples`` when kept (dropped once used), else reading it again."""
         compute = functools.partial(
             channel_statistics, scale_estimator=self.weightScale,
             need_noise=self._effective_weight_mode(scale_factors is not None) in NOISE_MODES,
             noise_algorithm=_NOISE_ALGORITHMS[self.noiseEvaluationAlgorithm],
-            use_noise_keywords=not self.ignoreNoiseKeywords, budget_bytes=budget_bytes, value_range=value_range,
+            use_noise_keywords=not self.ignoreNoiseKeywords, budget_bytes=budget_bytes,
+            value_range=self._value_range(),
         )
-        found: dict[tuple[int, int], ChannelStats] = {}
         raw = scale_factors is not None
 
-        def one(frame, c: int) -> ChannelStats:
-            return compute(frame, c, footprint=footprints[c], noise_frame=stored_frame(frame) if raw else None)
+        def task(i: int, c: int, footprint: np.ndarray | None) -> ChannelStats:
+            sample = None if samples is None else samples.pop((i, c))
+            return compute(frames[i], c, footprint=footprint, noise_frame=stored_frame(frames[i]) if raw else None,
+                           sample=sample)
 
-        _in_threads(one, frames, tasks, workers,
-                    found.__setitem__, lambda f, what: context.report(0.1 + 0.2 * f, what))
-        out = [[found[(i, c)] for c in range(frame.channels)] for i, frame in enumerate(frames)]
-        if any(s.sampled for frame_stats in out for s in frame_stats):
-            messages.append("frame statistics were computed on row subsamples to stay within the memory budget")
-        return out
+        return task
 
     def _scale_snr_factors(self, frames, messages: list[str]) -> np.ndarray | None:
         """(channels, N) LocalNormalization relative scale factors for weightMode=PSFScaleSNR, or

@@ -40,7 +40,8 @@ from processes.integration.frames import FrameSource
 
 __all__ = [
     "FRAME_STATS_VALUES", "MIN_FOOTPRINT_FRACTION", "NOISE_RANGE", "STATS_BYTES_PER_VALUE", "STATS_RANGE",
-    "ChannelStats", "channel_statistics", "exposure_time", "footprint_sample", "statistics_range",
+    "ChannelStats", "channel_statistics", "exposure_time", "footprint_sample", "sample_bytes", "statistics_range",
+    "statistics_sample",
 ]
 
 FRAME_STATS_VALUES = 1 << 20
@@ -119,13 +120,25 @@ def _sample_stride(frame: FrameSource, budget_bytes: int) -> tuple[int, int]:
     return max(forced, math.ceil(pixels / FRAME_STATS_VALUES)), forced
 
 
+def statistics_sample(frame: FrameSource, channel: int, *, budget_bytes: int = 1 << 30) -> np.ndarray:
+    """The rows of ``channel`` that :func:`channel_statistics` takes for location, scale and mean
+    (with the same ``budget_bytes``): every row, or every stride-th one (float32, 2-D)."""
+    stride, _ = _sample_stride(frame, budget_bytes)
+    return frame.read_channel(channel, slice(0, frame.height, stride))
+
+
+def sample_bytes(frame: FrameSource, *, budget_bytes: int = 1 << 30) -> int:
+    """The size of one :func:`statistics_sample` of ``frame``, in bytes."""
+    stride, _ = _sample_stride(frame, budget_bytes)
+    return len(range(0, frame.height, stride)) * frame.width * 4
+
+
 def footprint_sample(frame: FrameSource, channel: int, *, budget_bytes: int = 1 << 30,
-                     value_range: tuple[float, float] = STATS_RANGE) -> np.ndarray:
+                     value_range: tuple[float, float] = STATS_RANGE, sample: np.ndarray | None = None) -> np.ndarray:
     """Which values of the row sample :func:`channel_statistics` takes (same ``budget_bytes``)
     lie inside the open ``value_range``: a flat boolean array; the AND over every frame is
-    the common footprint."""
-    stride, _ = _sample_stride(frame, budget_bytes)
-    data = frame.read_channel(channel, slice(0, frame.height, stride)).ravel()
+    the common footprint.  ``sample``: that :func:`statistics_sample`, when the caller has read it."""
+    data = (statistics_sample(frame, channel, budget_bytes=budget_bytes) if sample is None else sample).ravel()
     low, high = (data.dtype.type(v) for v in value_range)
     return (data > low) & (data < high)
 
@@ -142,6 +155,7 @@ def channel_statistics(
     value_range: tuple[float, float] = STATS_RANGE,
     footprint: np.ndarray | None = None,
     noise_frame: FrameSource | None = None,
+    sample: np.ndarray | None = None,
 ) -> ChannelStats:
     """Location, scale, mean (and noise when ``need_noise``) of one channel of ``frame``.
 
@@ -150,11 +164,12 @@ def channel_statistics(
     footprint of :func:`footprint_sample`) is true, when given; NaNs never do.  The MRS
     noise set leaves out values outside ``value_range`` ∩ :data:`NOISE_RANGE`.  The noise is
     that of ``noise_frame`` when given (the stored frame under a local normalization, for
-    PSFScaleSNR weights), else of ``frame``.
+    PSFScaleSNR weights), else of ``frame``.  ``sample``: the :func:`statistics_sample` of this
+    channel when the caller has read it (else it is read here).
     """
     height, width = frame.height, frame.width
     stride, forced = _sample_stride(frame, budget_bytes)
-    data = frame.read_channel(channel, slice(0, height, stride))
+    data = statistics_sample(frame, channel, budget_bytes=budget_bytes) if sample is None else sample
     if footprint is None:
         location, scale, inside = location_and_scale(in_range(data, *value_range), scale_estimator)
     else:

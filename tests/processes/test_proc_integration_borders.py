@@ -153,3 +153,43 @@ def test_compiled_range_selection_equals_numpys(dtype) -> None:
     assert got.dtype == values.dtype and np.array_equal(got, expected)
     assert np.array_equal(in_range(values[:1000], low, high), expected[: np.count_nonzero(
         (values[:1000] > dtype(low)) & (values[:1000] < dtype(high)))])
+
+
+def test_frame_samples_are_read_once_when_they_fit_in_the_budget(tmp_path, monkeypatch) -> None:
+    """When one channel's samples of every frame (8 x 32 KiB) take no more than a quarter of the
+    budget and than the result (image and rejection maps: 288 KiB), each frame's statistics sample
+    is read once, for its footprint and its statistics (one thread or two); without the maps (96
+    KiB) it is read twice.  The statistics, weights and the result are the same every way."""
+    from processes.integration.frames import FrameSource
+
+    rng = np.random.default_rng(4)
+    paths = []
+    for i in range(8):
+        frame = (0.2 + 0.01 * rng.standard_normal((3, 32, 256))).astype(np.float32)
+        frame[:, :, : 3 + i] = 0  # registration borders: the common footprint leaves them out
+        frame[:, 5 + i, 40] = 0.9
+        paths.append(tmp_path / f"f{i}.fits")
+        write_fits(Image(frame), paths[-1])
+    reads: list[tuple[str, int]] = []
+    read_channel = FrameSource.read_channel
+
+    def counted(self, channel, rows=None):
+        reads.append((self.path.name, channel))
+        return read_channel(self, channel, rows)
+
+    monkeypatch.setattr(FrameSource, "read_channel", counted)
+    outputs = []
+    for threads, maps, times in ((1, True, 1), (2, True, 1), (1, False, 2)):
+        reads.clear()
+        process = ImageIntegration(
+            images=[str(p) for p in paths], rejection="WinsorizedSigmaClip", normalization="AdditiveWithScaling",
+            rejectionNormalization="Scale", weightMode="SignalWeight", evaluateSNR=False, autoMemorySize=False,
+            stackSizeMB=64, bufferSizeMB=0, maxBufferThreads=threads, generateRejectionMaps=maps)
+        out = process.run_global(ExecutionContext(workspace=Workspace()))
+        assert len(reads) == times * 3 * len(paths), (threads, maps)
+        assert sorted(set(reads)) == sorted((p.name, c) for p in paths for c in range(3))
+        assert not any("subsample" in m for m in out.messages)
+        outputs.append(out)
+    for out in outputs[1:]:
+        assert out.outputs["frames"] == outputs[0].outputs["frames"]
+        assert np.array_equal(out.new_images["integration"].pixels, outputs[0].new_images["integration"].pixels)

@@ -220,6 +220,46 @@ def test_bands_and_threads_do_not_change_compiled_results(tmp_path):
         assert np.array_equal(getattr(one, key), getattr(many, key)), key
 
 
+
+def _kernel_run(band, rej_scale, rej_offset, weights):
+    """integrate_rows on the whole ``band`` (N, rows, width) as ImageIntegration runs it for the corpus
+    (WinsorizedSigmaClip 4/3, Scale rejection normalization, range rejection of zeros, maps)."""
+    from processes.integration.compiled import sorting_networks
+    from processes.integration.kernel_numba import integrate_rows
+
+    n, rows, width = band.shape
+    image, low, high = (np.zeros((rows, width), dtype=np.float32) for _ in range(3))
+    counts = np.zeros((4, n), dtype=np.int64)
+    pairs, start = sorting_networks(n)
+    integrate_rows(band, 0, rows, 1, rej_scale, rej_offset, True, np.float32(0.0), False, np.float32(0.0), 2, True,
+                   True, 4.0, 3.0, 5.0, rej_scale, rej_offset, weights, image, True, low, high, True, True, counts,
+                   pairs, start, np.zeros((1, 1, 1), dtype=np.uint8), False)
+    return image, low, high, counts
+
+
+@pytest.mark.parametrize("n", [5, 12, 24])
+def test_block_path_equals_the_pixel_path_bit_for_bit(n):
+    """Winsorized clipping of 32 pixels side by side (their rounds in lock step while more than
+    LOCK_STEP_MIN_LANES iterate, the last ones one by one) gives what each pixel alone gives: the
+    same stacks, once as rows of 256 pixels (blocks) and once as rows of one pixel (too narrow for
+    a block), bit for bit; the stacks have outliers, so pixels take very different numbers of rounds."""
+    rng = np.random.default_rng(n)
+    values = 0.2 + 0.01 * rng.standard_normal((n, 4 * 256)) * rng.uniform(0.2, 3.0, 4 * 256)
+    hits = rng.random(values.shape) < 0.04
+    values[hits] += rng.uniform(0.01, 0.5, hits.sum())
+    values = values.astype(np.float32)
+    k = (1 + 0.05 * rng.standard_normal(n)).astype(np.float32)
+    k[0] = 1
+    offset = (0.01 * rng.standard_normal(n)).astype(np.float32)
+    offset[0] = 0
+    weights = rng.uniform(0.5, 1.5, n).astype(np.float32)
+    blocks = _kernel_run(values.reshape(n, 4, 256).copy(), k, offset, weights)
+    pixels = _kernel_run(values.reshape(n, 4 * 256, 1).copy(), k, offset, weights)
+    for a, b in zip(blocks[:3], pixels[:3]):
+        assert np.array_equal(a.reshape(-1), b.reshape(-1))
+    assert np.array_equal(blocks[3], pixels[3])
+    assert blocks[3][:2].sum() > 0  # rejections happened
+
 def test_fast_median_is_numpys_median_bit_for_bit():
     from processes.integration.estimators import fast_median
 
