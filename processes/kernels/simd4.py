@@ -9,10 +9,12 @@ what the scalar operations give:
 
 :func:`load4`
     four consecutive values of a 1-D C-contiguous float64 array;
-:func:`mul4`
-    each lane times one scalar;
-:func:`add4`
-    lane-wise sum; :func:`sub4` the difference.
+:func:`add4`, :func:`sub4`, :func:`mul4`, :func:`div4`
+    lane-wise arithmetic; a float operand stands for four equal lanes; :func:`neg4` the negation;
+:func:`eq4`, :func:`ne4`, :func:`gt4`, :func:`ge4`
+    lane-wise comparisons, a mask of four booleans;
+:func:`where4`
+    lane-wise selection by a mask.
 
 Import it only from compiled kernel modules (it imports numba and llvmlite).
 """
@@ -24,29 +26,49 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["VEC4", "add4", "load4", "mul4", "sub4"]
+__all__ = ["MASK4", "VEC4", "add4", "div4", "eq4", "ge4", "gt4", "load4", "mul4", "ne4", "neg4", "store4", "sub4",
+           "where4"]
 
 VEC4 = types.UniTuple(types.float64, 4)
 """The numba type of a 4-vector."""
 
-_LLVM_VEC4 = ir.VectorType(ir.DoubleType(), 4)
+MASK4 = types.UniTuple(types.boolean, 4)
+"""The numba type of a lane mask (what the comparisons give, what :func:`where4` selects by)."""
+
+_DOUBLE = ir.DoubleType()
+_LLVM_VEC4 = ir.VectorType(_DOUBLE, 4)
 _I32 = ir.IntType(32)
 
 
-def _to_vector(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
-    """The ``[4 x double]`` tuple ``value`` as a ``<4 x double>`` vector."""
-    vector = ir.Constant(_LLVM_VEC4, ir.Undefined)
+def _to_vector(builder: ir.IRBuilder, value: ir.Value, lane_type: ir.Type = _DOUBLE) -> ir.Value:
+    """The 4-tuple ``value`` (lanes of ``lane_type``) as an LLVM vector."""
+    vector = ir.Constant(ir.VectorType(lane_type, 4), ir.Undefined)
     for lane in range(4):
         vector = builder.insert_element(vector, builder.extract_value(value, lane), ir.Constant(_I32, lane))
     return vector
 
 
-def _to_tuple(context, builder: ir.IRBuilder, vector: ir.Value) -> ir.Value:
-    """The ``<4 x double>`` ``vector`` as numba's ``UniTuple(float64, 4)``."""
-    value = cgutils.get_null_value(context.get_value_type(VEC4))
+def _to_tuple(context, builder: ir.IRBuilder, vector: ir.Value, kind: types.Type = VEC4) -> ir.Value:
+    """The LLVM 4-lane ``vector`` as numba's 4-tuple ``kind`` (:data:`VEC4` or :data:`MASK4`)."""
+    value = cgutils.get_null_value(context.get_value_type(kind))
     for lane in range(4):
         value = builder.insert_value(value, builder.extract_element(vector, ir.Constant(_I32, lane)), lane)
     return value
+
+
+def _operand(context, builder: ir.IRBuilder, value: ir.Value, kind: types.Type) -> ir.Value:
+    """A :data:`VEC4` operand as a ``<4 x double>``, a float scalar splat into one."""
+    if kind == VEC4:
+        return _to_vector(builder, value)
+    scalar = context.cast(builder, value, kind, types.float64)
+    splat = builder.insert_element(ir.Constant(_LLVM_VEC4, ir.Undefined), scalar, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(splat, splat, ir.Constant(ir.VectorType(_I32, 4), [0, 0, 0, 0]))
+
+
+def _lanes(a: types.Type, b: types.Type, vector: bool = True) -> bool:
+    """Whether ``(a, b)`` are operands of a lane-wise operation: 4-vectors or floats (with ``vector``, one
+    a vector at least)."""
+    return all(t == VEC4 or isinstance(t, types.Float) for t in (a, b)) and (VEC4 in (a, b) or not vector)
 
 
 @intrinsic
@@ -65,31 +87,33 @@ def load4(typingctx, array, index):
 
 
 @intrinsic
-def mul4(typingctx, vector, scalar):
-    """``vector`` times ``scalar``, lane by lane."""
-    if vector != VEC4 or not isinstance(scalar, types.Float):
+def store4(typingctx, array, index, vector):
+    """``array[index : index + 4] = vector`` in a 1-D C-contiguous float64 ``array`` (no bounds check)."""
+    if not (isinstance(array, types.Array) and array.ndim == 1 and array.layout == "C"
+            and array.dtype == types.float64 and isinstance(index, types.Integer) and vector == VEC4):
         return None
 
     def codegen(context, builder, signature, args):
-        value = context.cast(builder, args[1], signature.args[1], types.float64)
-        splat = builder.insert_element(ir.Constant(_LLVM_VEC4, ir.Undefined), value, ir.Constant(_I32, 0))
-        splat = builder.shuffle_vector(splat, splat, ir.Constant(ir.VectorType(_I32, 4), [0, 0, 0, 0]))
-        return _to_tuple(context, builder, builder.fmul(_to_vector(builder, args[0]), splat))
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        pointer = builder.bitcast(builder.gep(data, [args[1]]), _LLVM_VEC4.as_pointer())
+        builder.store(_to_vector(builder, args[2]), pointer, align=8)
+        return context.get_dummy_value()
 
-    return VEC4(vector, types.float64), codegen
+    return types.none(array, index, vector), codegen
 
 
-def _lanewise(instruction: str, doc: str):
-    """An intrinsic ``f(a, b)`` applying the IRBuilder ``instruction`` (``fadd``, ``fsub``) lane by lane."""
+def _arithmetic(instruction: str, doc: str):
+    """An intrinsic ``f(a, b)`` applying the IRBuilder ``instruction`` (``fadd``, ``fmul``, …) lane by lane;
+    a float operand stands for four equal lanes."""
 
     @intrinsic
     def operation(typingctx, a, b):
-        if a != VEC4 or b != VEC4:
+        if not _lanes(a, b):
             return None
 
         def codegen(context, builder, signature, args):
-            vector = getattr(builder, instruction)(_to_vector(builder, args[0]), _to_vector(builder, args[1]))
-            return _to_tuple(context, builder, vector)
+            x, y = (_operand(context, builder, v, t) for v, t in zip(args, signature.args, strict=True))
+            return _to_tuple(context, builder, getattr(builder, instruction)(x, y))
 
         return VEC4(a, b), codegen
 
@@ -97,5 +121,57 @@ def _lanewise(instruction: str, doc: str):
     return operation
 
 
-add4 = _lanewise("fadd", "``a + b``, lane by lane.")
-sub4 = _lanewise("fsub", "``a − b``, lane by lane.")
+def _comparison(op: str, doc: str):
+    """An intrinsic ``f(a, b)``: the lane-wise comparison ``a op b`` as a :data:`MASK4` (Python's
+    semantics: with a NaN, ``!=`` holds and every other comparison fails)."""
+
+    @intrinsic
+    def operation(typingctx, a, b):
+        if not _lanes(a, b):
+            return None
+
+        def codegen(context, builder, signature, args):
+            x, y = (_operand(context, builder, v, t) for v, t in zip(args, signature.args, strict=True))
+            compare = builder.fcmp_unordered if op == "!=" else builder.fcmp_ordered
+            return _to_tuple(context, builder, compare(op, x, y), MASK4)
+
+        return MASK4(a, b), codegen
+
+    operation.__doc__ = doc
+    return operation
+
+
+@intrinsic
+def where4(typingctx, mask, a, b):
+    """``a`` in the lanes where ``mask`` (a :data:`MASK4`) holds, ``b`` elsewhere (each a 4-vector or a float)."""
+    if mask != MASK4 or not _lanes(a, b, vector=False):
+        return None
+
+    def codegen(context, builder, signature, args):
+        condition = _to_vector(builder, args[0], ir.IntType(1))
+        x, y = (_operand(context, builder, v, t) for v, t in zip(args[1:], signature.args[1:], strict=True))
+        return _to_tuple(context, builder, builder.select(condition, x, y))
+
+    return VEC4(mask, a, b), codegen
+
+
+@intrinsic
+def neg4(typingctx, vector):
+    """``−vector``, lane by lane (the sign flipped, zeros and NaNs included)."""
+    if vector != VEC4:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return _to_tuple(context, builder, builder.fneg(_to_vector(builder, args[0])))
+
+    return VEC4(vector), codegen
+
+
+add4 = _arithmetic("fadd", "``a + b``, lane by lane.")
+sub4 = _arithmetic("fsub", "``a − b``, lane by lane.")
+mul4 = _arithmetic("fmul", "``a × b``, lane by lane.")
+div4 = _arithmetic("fdiv", "``a / b``, lane by lane.")
+eq4 = _comparison("==", "``a == b``, lane by lane.")
+ne4 = _comparison("!=", "``a != b``, lane by lane.")
+gt4 = _comparison(">", "``a > b``, lane by lane.")
+ge4 = _comparison(">=", "``a >= b``, lane by lane.")

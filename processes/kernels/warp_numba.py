@@ -13,7 +13,8 @@ together keeps six independent sums in flight; the clamping split into positive 
 negative lobes is fixed by the tap, so each tap is added once.  Lanczos-3 of three channels
 (registration of RGB frames) samples the channels interleaved in float64
 (:func:`rgbx_source`), each tap of the three channels one 4-lane vector operation
-(:mod:`~processes.kernels.simd4`), with the same bits as the scalar loop.
+(:mod:`~processes.kernels.simd4`), its clamping of the three sums too (:func:`_lanczos_combine4`),
+with the same bits as the scalar loop.
 
 Two drivers share the line samplers:
 
@@ -40,7 +41,7 @@ import numba
 import numpy as np
 
 from processes.kernels.numba_common import mirror
-from processes.kernels.simd4 import add4, load4, mul4, sub4
+from processes.kernels.simd4 import add4, div4, eq4, ge4, gt4, load4, mul4, ne4, neg4, store4, sub4, where4
 
 __all__ = ["METHOD_CODES", "interleaved_rgb", "method_parameters", "remap_points", "rgbx_source", "sampling_source",
            "warp_rows"]
@@ -204,6 +205,31 @@ def _lanczos_combine(sp: float, sn: float, wp: float, wn: float, clamping: float
     return (sp - sn_c) / denom if denom != 0.0 else 0.0
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _lanczos_combine4(sp, sn, wp: float, wn: float, clamping: float, clamped: bool):
+    """:func:`_lanczos_combine` of four values with the same lobe weights at once (4-vectors ``sp``,
+    ``sn``), bit for bit: every lane's quotients are formed and its case selected (the shortcut of
+    :func:`_below_clamping` gives the general formula's values, with its factor 1), so that the
+    divisions are vector ones; ``sp / wp`` only where some lane's ratio reaches 1 (rare)."""
+    if not clamped:
+        total = wp - wn
+        if total != 0.0:
+            return div4(sub4(sp, sn), total)
+        return (0.0, 0.0, 0.0, 0.0)
+    zero = (0.0, 0.0, 0.0, 0.0)
+    r = div4(sn, sp)
+    factor = (1.0, 1.0, 1.0, 1.0)
+    if clamping < 1.0:
+        rr = div4(sub4(r, clamping), 1.0 - clamping)
+        factor = where4(gt4(r, clamping), sub4(1.0, mul4(rr, rr)), factor)
+    denom = sub4(wp, mul4(wn, factor))
+    value = where4(ne4(denom, 0.0), div4(sub4(sp, mul4(sn, factor)), denom), zero)
+    big = ge4(r, 1.0)
+    if big[0] or big[1] or big[2] or big[3]:  # rare: the negative lobes outweigh the positive ones
+        value = where4(big, div4(sp, wp) if wp != 0.0 else zero, value)
+    return where4(eq4(sp, 0.0), zero, value)
+
+
 # -- one line of points, all channels, one kernel family per function ------------------
 @numba.njit(cache=True, nogil=True, inline="always")
 def _taps(x0: int, count: int, size: int, index: np.ndarray) -> None:
@@ -330,6 +356,43 @@ def _tap_window(tx, ty, height, width):
     return max(0, y_lo - 6), min(height - 1, y_hi + 6), max(0, x_lo - 6), min(width - 1, x_hi + 6)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _rgb_taps(flat, r, o0, o1, o2, o3, o4, o5, w0, w1, w2, w3, w4, w5):  # pragma: no cover - compiled
+    # one source row's taps (row offset ``r``, pixel offsets ``o0..o5``): the positive lobes' sum
+    # ((p₀ + p₂) + p₃) + p₅ and the negative ones' n₁ + n₄, three channels a vector
+    pos = add4(add4(add4(mul4(load4(flat, r + o0), w0), mul4(load4(flat, r + o2), w2)),
+                    mul4(load4(flat, r + o3), w3)), mul4(load4(flat, r + o5), w5))
+    neg = add4(mul4(load4(flat, r + o1), w1), mul4(load4(flat, r + o4), w4))
+    return pos, neg
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _rgb_sums(flat, r0, r1, r2, r3, r4, r5, o0, o1, o2, o3, o4, o5, w0, w1, w2, w3, w4, w5,
+              v0, v1, v2, v3, v4, v5):  # pragma: no cover - compiled
+    # (positive, negative) sums of the 6×6 taps: rows ``r0..r5`` weighted ``v0..v5`` (rows 1 and 4
+    # the negative lobes, which swap the parts), added from row 0 on to a zero start
+    zero = (0.0, 0.0, 0.0, 0.0)
+    pos, neg = _rgb_taps(flat, r0, o0, o1, o2, o3, o4, o5, w0, w1, w2, w3, w4, w5)
+    sp = add4(zero, mul4(pos, v0))
+    sn = add4(zero, mul4(neg, v0))
+    pos, neg = _rgb_taps(flat, r1, o0, o1, o2, o3, o4, o5, w0, w1, w2, w3, w4, w5)
+    sp = add4(sp, mul4(neg, v1))
+    sn = add4(sn, mul4(pos, v1))
+    pos, neg = _rgb_taps(flat, r2, o0, o1, o2, o3, o4, o5, w0, w1, w2, w3, w4, w5)
+    sp = add4(sp, mul4(pos, v2))
+    sn = add4(sn, mul4(neg, v2))
+    pos, neg = _rgb_taps(flat, r3, o0, o1, o2, o3, o4, o5, w0, w1, w2, w3, w4, w5)
+    sp = add4(sp, mul4(pos, v3))
+    sn = add4(sn, mul4(neg, v3))
+    pos, neg = _rgb_taps(flat, r4, o0, o1, o2, o3, o4, o5, w0, w1, w2, w3, w4, w5)
+    sp = add4(sp, mul4(neg, v4))
+    sn = add4(sn, mul4(pos, v4))
+    pos, neg = _rgb_taps(flat, r5, o0, o1, o2, o3, o4, o5, w0, w1, w2, w3, w4, w5)
+    sp = add4(sp, mul4(pos, v5))
+    sn = add4(sn, mul4(neg, v5))
+    return sp, sn
+
+
 @numba.njit(cache=True, nogil=True)
 def _line_lanczos3_rgb(source, y_first, x_first, height, width, xs, ys, table, clamping, clamped, fill, out):
     """:func:`_line_lanczos` for Lanczos-3 and three channels (registration of RGB frames) on
@@ -338,55 +401,60 @@ def _line_lanczos3_rgb(source, y_first, x_first, height, width, xs, ys, table, c
     The three channels of a tap are one 4-lane vector operation (:mod:`~processes.kernels.simd4`),
     the lobe of each tap is a constant (taps 1 and 4 negative), and every lane forms its sums in
     the order of the general loop, so the values are the same bit for bit (about half the time
-    of the scalar loop)."""
+    of the scalar loop).  The taps of a point inside the frame by three pixels are consecutive
+    (offsets in registers); those of a point nearer the edges are mirrored (:func:`_taps`).  The
+    line's sums are kept (``sums``: per point the positive, then the negative parts) and combined
+    in a second loop (:func:`_lanczos_combine4`, vector divisions), whose iterations are short and
+    independent: the divisions of one point no longer wait on its sums."""
     flat = source.reshape(-1)
     weights = table.reshape(-1)
     row_step = 4 * source.shape[1]
-    wy = np.empty(6)
     ix = np.empty(6, np.int64)
     iy = np.empty(6, np.int64)
+    sums = np.empty(8 * xs.size)
+    lobes = np.empty((2, xs.size))
+    inside = np.empty(xs.size, np.bool_)
     for p in range(xs.size):
         x = xs[p]
         y = ys[p]
-        if not _inside(x, y, width, height):
-            out[0, p] = fill
-            out[1, p] = fill
-            out[2, p] = fill
+        inside[p] = _inside(x, y, width, height)
+        if not inside[p]:
             continue
         x0, w0, w1, w2, w3, w4, w5 = _lanczos3_weights(x, weights)
-        y0, wy[0], wy[1], wy[2], wy[3], wy[4], wy[5] = _lanczos3_weights(y, weights)
+        y0, v0, v1, v2, v3, v4, v5 = _lanczos3_weights(y, weights)
         spx = w0 + w2 + w3 + w5
         snx = w1 + w4
-        spy = wy[0] + wy[2] + wy[3] + wy[5]
-        sny = wy[1] + wy[4]
-        wp = spy * spx + sny * snx
-        wn = -(spy * snx + sny * spx)
-        interior = x0 >= 0 and x0 + 6 <= width and y0 >= 0 and y0 + 6 <= height
-        if interior:  # every tap inside the frame: consecutive offsets
-            o0 = 4 * (x0 - x_first)
-            o1, o2, o3, o4, o5 = o0 + 4, o0 + 8, o0 + 12, o0 + 16, o0 + 20
+        spy = v0 + v2 + v3 + v5
+        sny = v1 + v4
+        lobes[0, p] = spy * spx + sny * snx
+        lobes[1, p] = -(spy * snx + sny * spx)
+        if x0 >= 0 and x0 + 6 <= width and y0 >= 0 and y0 + 6 <= height:  # consecutive taps
+            o = 4 * (x0 - x_first)
+            r = (y0 - y_first) * row_step
+            sp, sn = _rgb_sums(flat, r, r + row_step, r + 2 * row_step, r + 3 * row_step, r + 4 * row_step,
+                               r + 5 * row_step, o, o + 4, o + 8, o + 12, o + 16, o + 20,
+                               w0, w1, w2, w3, w4, w5, v0, v1, v2, v3, v4, v5)
         else:
             _taps(x0, 6, width, ix)
             _taps(y0, 6, height, iy)
             for k in range(6):
                 ix[k] = 4 * (ix[k] - x_first)
-            o0, o1, o2, o3, o4, o5 = ix[0], ix[1], ix[2], ix[3], ix[4], ix[5]
-        sp = sn = (0.0, 0.0, 0.0, 0.0)
-        for a in range(6):
-            r = ((y0 + a if interior else iy[a]) - y_first) * row_step
-            pos = add4(add4(add4(mul4(load4(flat, r + o0), w0), mul4(load4(flat, r + o2), w2)),
-                            mul4(load4(flat, r + o3), w3)), mul4(load4(flat, r + o5), w5))
-            neg = add4(mul4(load4(flat, r + o1), w1), mul4(load4(flat, r + o4), w4))
-            w = wy[a]
-            if a == 1 or a == 4:
-                sp = add4(sp, mul4(neg, w))
-                sn = add4(sn, mul4(pos, w))
-            else:
-                sp = add4(sp, mul4(pos, w))
-                sn = add4(sn, mul4(neg, w))
-        out[0, p] = _lanczos_combine(sp[0], -sn[0], wp, wn, clamping, clamped)
-        out[1, p] = _lanczos_combine(sp[1], -sn[1], wp, wn, clamping, clamped)
-        out[2, p] = _lanczos_combine(sp[2], -sn[2], wp, wn, clamping, clamped)
+                iy[k] = (iy[k] - y_first) * row_step
+            sp, sn = _rgb_sums(flat, iy[0], iy[1], iy[2], iy[3], iy[4], iy[5], ix[0], ix[1], ix[2], ix[3], ix[4],
+                               ix[5], w0, w1, w2, w3, w4, w5, v0, v1, v2, v3, v4, v5)
+        store4(sums, 8 * p, sp)
+        store4(sums, 8 * p + 4, neg4(sn))
+    for p in range(xs.size):
+        if inside[p]:
+            value = _lanczos_combine4(load4(sums, 8 * p), load4(sums, 8 * p + 4), lobes[0, p], lobes[1, p],
+                                      clamping, clamped)
+            out[0, p] = value[0]
+            out[1, p] = value[1]
+            out[2, p] = value[2]
+        else:
+            out[0, p] = fill
+            out[1, p] = fill
+            out[2, p] = fill
 
 
 @numba.njit(cache=True, nogil=True)

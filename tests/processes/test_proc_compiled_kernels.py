@@ -109,27 +109,95 @@ def test_simd4_lanes_equal_the_scalar_operations() -> None:
             assert got.tobytes() == want.tobytes()
 
 
+def test_simd4_vector_operations_equal_the_scalar_ones() -> None:
+    """div4, neg4, the comparisons and where4 (with vector or float operands), and store4 give, lane by
+    lane, the bits of numpy's scalar operations: random, tiny, subnormal, signed-zero, infinite, NaN."""
+    import numba
+
+    from processes.kernels.simd4 import div4, eq4, ge4, gt4, load4, mul4, ne4, neg4, store4, sub4, where4
+
+    @numba.njit
+    def lanes(values, start, s, out):
+        a = load4(values, start)
+        b = load4(values, start + 4)
+        store4(out, 0, div4(a, b))
+        store4(out, 4, div4(sub4(s, a), s))
+        store4(out, 8, neg4(a))
+        store4(out, 12, mul4(a, b))
+        store4(out, 16, where4(gt4(a, b), a, s))
+        store4(out, 20, where4(ge4(a, s), b, neg4(b)))
+        store4(out, 24, where4(eq4(a, b), 1.0, 2.0 * s))
+        store4(out, 28, where4(ne4(a, s), a, b))
+
+    rng = np.random.default_rng(4)
+    values = np.concatenate([rng.standard_normal(40), [1e-310, -5e-324, 0.0, -0.0, np.inf, -np.inf, np.nan, 1e308]])
+    values = np.concatenate([values, rng.permutation(values), [0.5, 0.5, -0.0, 0.0, 0.5, 0.0, 0.0, -0.0]])
+    out = np.empty(32)
+    for start in range(0, values.size - 8):
+        for s in (0.5, -0.0, np.nan, 1e-300):
+            lanes(values, start, s, out)
+            a, b = values[start : start + 4], values[start + 4 : start + 8]
+            with np.errstate(all="ignore"):
+                want = np.concatenate([a / b, (s - a) / s, -a, a * b, np.where(a > b, a, s), np.where(a >= s, b, -b),
+                                       np.where(a == b, 1.0, 2.0 * s), np.where(a != s, a, b)])
+            assert out.tobytes() == want.tobytes(), (start, s)
+
+
+def _combine_cases(clamping: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(sp, sn, wp, wn) for the clamped Lanczos combination: ratios sn/sp just around the threshold,
+    tiny, subnormal, negative, zero, infinite and NaN sums."""
+    rng = np.random.default_rng(3)
+    sp = np.concatenate([rng.uniform(-0.2, 1.5, 400), [1e-310, 5e-324, 1e-200, 2e-200, 1e-150, 0.0, -0.0, np.nan,
+                                                        np.inf, 1.0, 0.5, 3.0]])
+    values = []
+    for p in sp:
+        with np.errstate(invalid="ignore"):  # inf × 0
+            base = p * clamping
+        near = [np.nextafter(base, -np.inf), base, np.nextafter(base, np.inf), base * (1 - 1e-9), base * (1 + 1e-9)]
+        values += [(p, s) for s in near + [rng.uniform(-0.5, 1.5) * abs(p), -abs(p), p, 0.0, -0.0, np.nan]]
+    p, s = np.ascontiguousarray(np.array(values).T)
+    wp, wn = rng.uniform(0.9, 1.3, p.size), rng.uniform(0.0, 0.2, p.size)
+    wp[::97], wn[::89], wn[::83] = 0.0, 0.0, wp[::83]  # zero weights and a zero total
+    return p, s, wp, wn
+
+
 @pytest.mark.parametrize("clamping", [0.0, 1e-120, 1e-9, 0.3, float(np.float32(0.3)), 0.5, 1.0 - 1e-12, 1.0])
 def test_lanczos_combine_without_the_ratio_division_is_bit_identical(clamping: float) -> None:
     """The combination skips the division sn/sp only where it provably leaves the clamping off:
     the same bits as dividing, at ratios just around the threshold, tiny, subnormal, negative, NaN sums."""
     from processes.kernels import warp_numba
 
-    rng = np.random.default_rng(3)
-    sp = np.concatenate([rng.uniform(-0.2, 1.5, 400), [1e-310, 5e-324, 1e-200, 2e-200, 1e-150, 0.0, -0.0, np.nan,
-                                                        np.inf, 1.0, 0.5, 3.0]])
-    values = []
-    for p in sp:
-        base = p * clamping
-        near = [np.nextafter(base, -np.inf), base, np.nextafter(base, np.inf), base * (1 - 1e-9), base * (1 + 1e-9)]
-        values += [(p, s) for s in near + [rng.uniform(-0.5, 1.5) * abs(p), -abs(p), p, 0.0, np.nan]]
-    p, s = np.array(values).T
-    wp, wn = rng.uniform(0.9, 1.3, p.size), rng.uniform(0.0, 0.2, p.size)
+    p, s, wp, wn = _combine_cases(clamping)
     with np.errstate(all="ignore"):  # (overflow of x/5e-324 warns)
         want = pi._lanczos_combine(p, s, wp, wn, clamping)  # the numpy engine's: always divides sn/sp
     for k in range(p.size):
         got = warp_numba._lanczos_combine(p[k], s[k], wp[k], wn[k], clamping, True)
         assert np.float64(got).tobytes() == want[k].tobytes(), (p[k], s[k], clamping, got, want[k])
+
+
+@pytest.mark.parametrize("clamping", [0.0, 1e-120, 1e-9, 0.3, float(np.float32(0.3)), 0.5, 1.0 - 1e-12, 1.0])
+@pytest.mark.parametrize("clamped", [True, False])
+def test_lanczos_combine4_lanes_equal_the_scalar_combination(clamping: float, clamped: bool) -> None:
+    """The 4-lane combination of the RGB sampler gives every lane the scalar combination's bits,
+    whichever case its neighbours take (lanes of four consecutive cases sharing one point's weights)."""
+    import numba
+
+    from processes.kernels import warp_numba
+    from processes.kernels.simd4 import load4, store4
+
+    @numba.njit
+    def combine(sp, sn, wp, wn, clamping, clamped, out4, out1):
+        for k in range(sp.size - 3):
+            store4(out4, 4 * k, warp_numba._lanczos_combine4(load4(sp, k), load4(sn, k), wp[k], wn[k], clamping,
+                                                             clamped))
+            for lane in range(4):
+                out1[4 * k + lane] = warp_numba._lanczos_combine(sp[k + lane], sn[k + lane], wp[k], wn[k], clamping,
+                                                                 clamped)
+
+    p, s, wp, wn = _combine_cases(clamping)
+    out4, out1 = np.empty(4 * p.size), np.empty(4 * p.size)
+    combine(p, s, wp, wn, clamping, clamped, out4, out1)
+    assert out4[: -12].tobytes() == out1[: -12].tobytes()
 
 
 @pytest.mark.parametrize("clamping", [None, 0.3, 1.0])
