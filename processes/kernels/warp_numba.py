@@ -693,25 +693,26 @@ def warp_rows(planes, h, row0, row1, code, table, rx, ry, fb, fc, clamping, clam
         _warp_separable(planes, h, row0, row1, code, rx, ry, fb, fc, out, mask)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _row_coordinates(h, yo, height, width, tx, ty, mask):
     """Source coordinates (tx, ty) of output row ``yo`` through ``h`` and its coverage mask row.
 
     Points where the projective denominator is not positive or the mapping is not finite
-    get (−1e9, −1e9): outside.
+    get (−1e9, −1e9): outside.  Without branches (a zero denominator gives an infinity or a
+    NaN, which is not finite), so that the loop vectorizes.
     """
     y = float(yo)
     for xo in range(tx.size):
         x = float(xo)
         d = h[2, 0] * x + h[2, 1] * y + h[2, 2]
-        u = (h[0, 0] * x + h[0, 1] * y + h[0, 2]) / d if d != 0.0 else np.nan
-        v = (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / d if d != 0.0 else np.nan
-        if not (d > 0.0 and math.isfinite(u) and math.isfinite(v)):
-            u = -1e9
-            v = -1e9
+        u = (h[0, 0] * x + h[0, 1] * y + h[0, 2]) / d
+        v = (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / d
+        ok = (d > 0.0) & math.isfinite(u) & math.isfinite(v)
+        u = u if ok else -1e9
+        v = v if ok else -1e9
         tx[xo] = u
         ty[xo] = v
-        mask[yo, xo] = _inside(u, v, width, height)
+        mask[yo, xo] = (u >= -0.5) & (u <= width - 0.5) & (v >= -0.5) & (v <= height - 0.5)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
