@@ -18,6 +18,9 @@
     ``(x₋ⱼ + xⱼ)·wⱼ`` from the outermost in) along rows then columns, so that
     ``ndimage.gaussian_filter`` is reproduced bit for bit; both passes one row at a time
     (no intermediate plane);
+:func:`channel_mean`
+    the float64 mean of the channels of a (C, H, W) float image in one pass (the plane the
+    pre-processing measures stars on);
 :func:`fit_gaussians`
     the Levenberg–Marquardt fits of elliptical Gaussians to star stamps, one star at a time
     with the same steps, damping and stopping rule as the batched numpy fit.
@@ -35,7 +38,7 @@ import numpy as np
 from processes.integration.kernel_numba import select_two_binned
 from processes.kernels.numba_common import int_pair_arrays, reflect
 
-__all__ = ["bilinear_grid", "fit_gaussians", "local_peaks", "symmetric_smooth", "tile_medians"]
+__all__ = ["bilinear_grid", "channel_mean", "fit_gaussians", "local_peaks", "symmetric_smooth", "tile_medians"]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -121,6 +124,28 @@ def symmetric_smooth(plane, weights):
             w = weights[r - j]
             for x in range(width):
                 o[x] += (lo[x] + hi[x]) * w
+    return out
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def channel_mean(pixels):
+    """(H, W) float64: the channels of the float ``pixels`` (C, H, W) summed in order from channel 0
+    (``((p₀ + p₁) + p₂) + …`` in float64), divided by C; what ``plane = p₀.astype(float64)``,
+    ``plane += p₁``, …, ``plane /= C`` gives, row by row in cache instead of three passes over a
+    float64 plane (a first one for the copy)."""
+    channels, height, width = pixels.shape
+    out = np.empty((height, width))
+    for y in range(height):
+        o = out[y]
+        first = pixels[0, y]
+        for x in range(width):
+            o[x] = np.float64(first[x])
+        for c in range(1, channels):
+            row = pixels[c, y]
+            for x in range(width):
+                o[x] += np.float64(row[x])
+        for x in range(width):
+            o[x] /= channels
     return out
 
 

@@ -258,3 +258,26 @@ def test_tile_grid_median_filter_is_scipys(values: str) -> None:
         elif values == "three levels":
             grid = rng.integers(0, 3, size=shape).astype(np.float64)
         assert np.array_equal(_median3_nearest(grid), ndimage.median_filter(grid, size=3, mode="nearest"))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_compiled_channel_mean_is_the_sum_of_the_channels_divided(dtype: type, channels: int) -> None:
+    """The pre-processing's luminance (compiled channel mean) equals the float64 copy of channel 0 plus
+    each further channel, divided by their count, bit for bit: random, tiny, huge (float32 sums beyond
+    its range), signed-zero, infinite and NaN values, a strided image."""
+    from processes.workflows.preprocess.pipeline import luminance
+
+    rng = np.random.default_rng(channels)
+    pixels = rng.random((channels, 23, 37)).astype(dtype)
+    special_values = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, 3e38, -3e38, np.finfo(dtype).max]
+    flat = pixels.reshape(-1)
+    flat[rng.choice(flat.size, 300, replace=False)] = rng.choice(special_values, 300)
+    pixels[:, 0, :3] = -0.0  # pixels whose every channel is −0.0
+    for image in (pixels, pixels[:, ::2, 1::3]):
+        want = image[0].astype(np.float64)
+        with np.errstate(all="ignore"):
+            for channel in image[1:]:
+                want += channel
+            want /= channels
+        assert luminance(image).tobytes() == want.tobytes()

@@ -201,9 +201,12 @@ def _cropped(image: Image, area: Rectangle) -> Image:
 
 def luminance(pixels: np.ndarray) -> np.ndarray:
     """The plane stars are measured on, as :func:`processes.kernels.starmeasure.luminance_plane` makes it
-    (the same float64 values: ``((c0 + c1) + c2) / 3``), without a float64 copy of every channel."""
-    if pixels.shape[0] == 1:
-        return pixels[0].astype(np.float64)
+    (the same float64 values: ``((c0 + c1) + c2) / 3``), without a float64 copy of every channel: a float
+    image in one compiled pass (:func:`processes.kernels.starmeasure_numba.channel_mean`)."""
+    if pixels.dtype in (np.float32, np.float64):
+        from processes.kernels import starmeasure_numba
+
+        return starmeasure_numba.channel_mean(np.ascontiguousarray(pixels))
     plane = pixels[0].astype(np.float64)
     for channel in pixels[1:]:
         plane += channel
@@ -343,7 +346,7 @@ def _warm_star_measurement() -> None:
     ~70 MB this process would otherwise hold through the integration)."""
     from processes.workflows.preprocess.synthetic import synthetic_cfa
 
-    measure_stars(synthetic_cfa().astype(np.float64))
+    measure_stars(luminance(synthetic_cfa()[None]))
     release_library_pages()
 
 
