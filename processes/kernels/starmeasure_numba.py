@@ -387,7 +387,9 @@ def _normal_equations(p, gx, gy, data, model, g, jtj, jtr):
 
 @numba.njit(cache=True, nogil=True)
 def _fit_one(p, data, gx, gy, iterations, stop_at_convergence, damping):
-    """Levenberg–Marquardt iterations on one star from ``p`` (updated in place) and ``damping``.
+    """Levenberg–Marquardt iterations on one star from ``p`` (updated in place) and ``damping``; the
+    normal equations are formed again only after an accepted step (a rejected one leaves ``p``,
+    hence them, unchanged: only the damping differs).
 
     Returns (iterations done, first iteration (1-based) at which it converged or 0, damping).
     """
@@ -404,9 +406,12 @@ def _fit_one(p, data, gx, gy, iterations, stop_at_convergence, damping):
     cost = _model(p, gx, gy, data, model, g)
     converged_at = 0
     done = 0
+    stale = True  # the normal equations change only with p: after a rejected step they are the same
     for it in range(iterations):
         done = it + 1
-        _normal_equations(p, gx, gy, data, model, g, jtj, jtr)
+        if stale:
+            _normal_equations(p, gx, gy, data, model, g, jtj, jtr)
+            stale = False
         for i in range(7):
             for j in range(7):
                 lhs[i, j] = jtj[i, j]
@@ -426,6 +431,7 @@ def _fit_one(p, data, gx, gy, iterations, stop_at_convergence, damping):
             g[:] = trial_g
             cost = trial_cost
             damping = damping / 3
+            stale = True
         else:
             damping = damping * 4
         if stop_at_convergence and converged_at:

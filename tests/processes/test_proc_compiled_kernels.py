@@ -8,6 +8,8 @@ kernels (:mod:`processes.staralignment.stars_numba`) must equal scipy/numpy exac
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -504,3 +506,72 @@ def test_gaussian_fits_equal_the_batched_numpy_fit() -> None:
     want, want_ok = _fit_gaussians_numpy(stamps, 30)
     np.testing.assert_array_equal(ok, want_ok)
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+
+
+def _fit_every_step(data: np.ndarray, params: np.ndarray, gx: np.ndarray, gy: np.ndarray,
+                    iterations: int) -> tuple[np.ndarray, np.ndarray]:
+    """starmeasure_numba.fit_gaussians driven from Python with its compiled pieces, the normal equations
+    formed at every iteration (reference: a rejected step leaves them unchanged)."""
+    from processes.kernels import starmeasure_numba as sn
+
+    def fit_one(p, d, count, stop, damping):
+        model, g, trial_model, trial_g = (np.empty(d.size) for _ in range(4))
+        jtj, jtr, step = np.empty((7, 7)), np.empty(7), np.empty(7)
+        cost = sn._model(p, gx, gy, d, model, g)
+        converged_at = 0
+        for it in range(count):
+            sn._normal_equations(p, gx, gy, d, model, g, jtj, jtr)
+            lhs = jtj.copy()
+            for i in range(7):
+                lhs[i, i] += damping * max(jtj[i, i], 1e-30)
+            if not sn._solve(lhs, jtr, step):
+                step[:] = np.nan
+            trial = p + step
+            trial_cost = sn._model(trial, gx, gy, d, trial_model, trial_g)
+            better = math.isfinite(trial_cost) and trial_cost <= cost
+            if better and abs(cost - trial_cost) <= 1e-10 * max(cost, 1e-300) and converged_at == 0:
+                converged_at = it + 1
+            if better:
+                p[:], model[:], g[:], cost, damping = trial, trial_model, trial_g, trial_cost, damping / 3
+            else:
+                damping = damping * 4
+            if stop and converged_at:
+                break
+        return converged_at, damping
+
+    n = data.shape[0]
+    first, damping = np.zeros(n, np.int64), np.full(n, 1e-3)
+    for s in range(n):
+        first[s], damping[s] = fit_one(params[s], data[s], iterations, True, damping[s])
+    rounds = first.max() if (first > 0).all() else iterations
+    for s in range(n):
+        if 0 < first[s] < rounds:
+            _, damping[s] = fit_one(params[s], data[s], rounds - first[s], False, damping[s])
+    return first > 0, damping
+
+
+def test_gaussian_fits_reuse_the_normal_equations_after_a_rejected_step() -> None:
+    """fit_gaussians forms the normal equations only after accepted steps: the same parameters,
+    convergence and damping, bit for bit, as forming them at every iteration (noisy, faint, flat and
+    hot-pixel stamps, so that steps are rejected)."""
+    from processes.kernels import starmeasure_numba
+    from processes.kernels.starmeasure import _initial_guess
+
+    rng = np.random.default_rng(11)
+    k = 15
+    gy, gx = np.meshgrid(np.arange(k) - k // 2, np.arange(k) - k // 2, indexing="ij")
+    stamps = []
+    for i in range(30):
+        s = rng.uniform(0.7, 3.0)
+        star = rng.uniform(0.0, 0.3) * np.exp(-0.5 * ((gx - rng.uniform(-1, 1)) ** 2 + (gy - rng.uniform(-1, 1)) ** 2)
+                                              / s**2)
+        stamp = star + 0.05 + rng.normal(0, 0.01 if i % 3 else 0.05, star.shape)
+        if i % 7 == 0:
+            stamp[k // 2, k // 2] += 1.0  # a hot pixel
+        stamps.append(stamp)
+    data, gx1, gy1, params = _initial_guess(np.array(stamps))
+    want_params = params.copy()
+    want = _fit_every_step(data, want_params, gx1, gy1, 30)
+    got = starmeasure_numba.fit_gaussians(np.ascontiguousarray(data), params, gx1, gy1, 30)
+    assert params.tobytes() == want_params.tobytes()
+    assert got[0].tobytes() == want[0].tobytes() and got[1].tobytes() == want[1].tobytes()
