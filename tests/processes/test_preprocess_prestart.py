@@ -21,6 +21,8 @@ def _statement(text: str):
          "-executor=processes", (True, None)),
         ("preprocess raw out -executor=Processes -workers=3", (True, 3)),
         ("preprocess raw out -workers=1", (True, 1)),
+        ("preprocess raw out --workers=2", (True, 2)),
+        ("preprocess raw out -executor", (False, None)),  # no value: the command refuses it
         ("preprocess raw out -workers=0", (True, None)),
         ("preprocess raw out -executor=serial", (False, None)),
         ("preprocess raw out -executor=dask", (False, None)),
@@ -31,6 +33,7 @@ def _statement(text: str):
         ("preprocess raw out -plan", (False, None)),
         ("preprocess raw out -plan-", (True, None)),
         ("preprocess raw out --dry-run", (False, None)),
+        ("preprocess raw out -plan=false", (False, None)),
         ("preprocess raw -plan+", (False, None)),
         ("preprocess raw", (False, None)),  # no output folder: the command refuses
     ],

@@ -74,19 +74,16 @@ def pool_workers(command: ast.Command) -> tuple[bool, int | None]:
     positional = 0
     executor, workers = "processes", None
     for arg in command.args:
-        if isinstance(arg, ast.Switch | ast.Flag | ast.Literal):
-            value = getattr(arg, "value", None)
-            if _option_name(arg.name) in _ONLY_PLAN and getattr(arg, "on", True) and value is None:
-                return False, None
-            if value is None:
-                continue
-            arg = ast.Option(arg.line, arg.column, arg.name, value)  # --name=value: an option
-        if not isinstance(arg, ast.Option):
+        if not isinstance(arg, ast.Option | ast.Switch | ast.Flag | ast.Literal):
             positional += 1
             continue
-        name, text = _option_name(arg.name), _literal(arg.value)
+        name = _option_name(arg.name)
+        value = getattr(arg, "value", None)  # -name=value or --name=value; None for a switch or a flag
         if name in _ONLY_PLAN:
-            return False, None  # -plan=true and the like: left to the command
+            if value is not None or getattr(arg, "on", True):
+                return False, None  # only the plan (-plan=VALUE too: left to the command)
+            continue
+        text = _literal(value) if value is not None else None
         if name == "executor":
             if text is None:
                 return False, None
