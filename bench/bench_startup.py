@@ -35,7 +35,8 @@ writing them is off), or point ``PYTHONPYCACHEPREFIX`` at a writable folder and 
 With ``--cpu``, the two paths that run side by side before the first task are timed in
 CPU seconds (``time.process_time``: far less sensitive than wall time to other work on
 the machine), each in a fresh interpreter: the console's, from interpreter start until the
-``preprocess`` command starts the fork server, and the fork server's preload (what
+fork server is started (by the ``preprocess`` command's prestart hook, before the console
+loads), and the fork server's preload (what
 ``multiprocessing``'s fork server imports: ``procfw.batch``, then
 :data:`processes.workflows.preprocess.pool.WORKER_PRELOAD`).  The CPU seconds include the interpreter's
 own start; the wall seconds (printed in brackets) do not.
@@ -145,14 +146,14 @@ def run_once(procfw: str, raw: Path, work: Path) -> dict[str, float]:
 
 _CONSOLE_CPU = """
 import os, sys, time
-import processes.workflows.preprocess.command as command
+import procfw.batch
 
-def stop(options):
+def stop(*args, **kwargs):
     print(time.process_time(), time.perf_counter() - START)
     sys.stdout.flush()
     os._exit(0)
 
-command.start_workers = stop
+procfw.batch.start_workers = stop  # whoever starts the fork server first: the command's prestart hook, or the command
 from procfw.cli import console_main
 sys.argv = ["procfw", "run", "-c", sys.argv[1]]
 console_main()

@@ -125,34 +125,83 @@ def _run_run(args: argparse.Namespace) -> int:
             print(f"procfw: warning: {line}", file=sys.stderr)
 
 
+def prestart(text: str, file: str = "<command>") -> bool:
+    """Call the *prestart* hook of the command that ``text`` (a script) starts with; True if one was called.
+
+    A console command function may carry a ``prestart`` attribute: a quick function that
+    takes the command's statement (:class:`procfw.language.ast.Command`, unevaluated) and
+    starts what the command will wait for (the ``preprocess`` command starts its process
+    pool's fork server, whose imports and kernel loading take about a second).  ``procfw
+    run`` calls it here, before the console loads (numpy, the session), so that this work
+    overlaps with the console's own start-up; the command, when it runs, finds it started.
+    Only the first statement counts, and only when it names a registered command (as the
+    console would resolve it: a script's first statement cannot call a ``def`` of its own).
+    Nothing is reported here: a text that does not parse, or a hook that fails, is left to
+    the session (the failure is logged at debug level).
+    """
+    import logging
+
+    from procfw.language import ast
+    from procfw.language.errors import ConsoleError
+    from procfw.language.parser import parse
+    from procfw.registry import commands
+
+    try:
+        statements = parse(text, file=file).statements
+    except ConsoleError:
+        return False
+    first = statements[0] if statements else None
+    name = first.name.literal if isinstance(first, ast.Command) else None
+    if not name or commands.resolve(name) is None:
+        return False
+    try:
+        hook = getattr(commands.get(name), "prestart", None)
+        if not callable(hook):
+            return False
+        hook(first)
+    except Exception as exc:  # noqa: BLE001 - a hint only: the command itself runs (and reports) as usual
+        logging.getLogger("procfw").debug("the prestart hook of %s failed: %s", name, exc)
+        return False
+    return True
+
+
+def _read_script(file: str) -> tuple[str | None, str]:
+    """(the text of script ``file``, "") or (None, why it cannot be read)."""
+    try:
+        with open(file, encoding="utf-8-sig") as handle:
+            return handle.read(), ""
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
 def _run_script(args: argparse.Namespace) -> int:
     import json
 
-    from procfw.console import ConsoleError, ConsoleRuntimeError, Session
-
     script_args = list(args.args)
+    text: str | None
     if args.text is not None:
         if args.script is not None:
             script_args.insert(0, args.script)
-        file, text = "<command>", args.text
+        file, text, reason = "<command>", args.text, ""
     elif args.script is None:
         print("procfw run: give a script file, or -c TEXT", file=sys.stderr)
         return 2
     else:
         file = args.script
+        text, reason = _read_script(file)
+    if text is not None:
+        prestart(text, file)  # before the console's imports (numpy, the session)
+
+    from procfw.console import ConsoleError, ConsoleRuntimeError, Session
+
     session = Session(out=sys.stderr if args.json else sys.stdout, err=sys.stderr, args=script_args, script=file,
                       quiet=args.quiet)
     error: ConsoleError | None = None
     try:
-        if args.text is None:
-            try:
-                with open(file, encoding="utf-8-sig") as handle:
-                    text = handle.read()
-            except (OSError, UnicodeDecodeError) as exc:
-                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-                error = ConsoleRuntimeError(f"cannot read script: {reason}", file=file)
-                print(f"procfw run: {file}: cannot read script: {reason}", file=sys.stderr)
-        if error is None:
+        if text is None:
+            error = ConsoleRuntimeError(f"cannot read script: {reason}", file=file)
+            print(f"procfw run: {file}: cannot read script: {reason}", file=sys.stderr)
+        else:
             session.run_text(text, file=file, args=script_args)
     except ConsoleError as exc:
         error = exc

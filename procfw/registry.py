@@ -7,13 +7,18 @@ One place to reach all three; each is defined next to the type it holds:
 * :data:`commands` — console command functions by name (defined here: a command is any
   callable, so it needs no type from above).
 
+``formats`` and ``processes`` are imported on first use (PEP 562), so that importing this
+module for :data:`commands` alone does not load numpy (:mod:`procfw.io` and
+:mod:`procfw.process` do): ``procfw run`` looks its first command up before the console
+loads (:func:`procfw.cli.prestart`).
+
 The machinery (discovery, isolation of broken plugins, clash rule) is
 :class:`procfw.entrypoints.Registry`, re-exported here with the rest of its names.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from procfw.entrypoints import (
     BUILTIN_DISTRIBUTION,
@@ -23,9 +28,11 @@ from procfw.entrypoints import (
     Registry,
     describe_plugin_exception,
 )
-from procfw.io import formats
 from procfw.names import suggest
-from procfw.process import processes
+
+if TYPE_CHECKING:
+    from procfw.io import formats
+    from procfw.process import processes
 
 __all__ = [
     "BUILTIN_DISTRIBUTION",
@@ -48,3 +55,15 @@ def _check_command(id_: str, function: Any) -> None:
 
 commands: Registry[Any] = Registry("procfw.commands", "command", validate=_check_command)
 """Console command functions by command name."""
+
+
+def __getattr__(name: str) -> Any:
+    """``formats`` and ``processes``, imported on first use (their modules load numpy)."""
+    if name == "formats":
+        from procfw.io import formats as found
+    elif name == "processes":
+        from procfw.process import processes as found
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = found
+    return found

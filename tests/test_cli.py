@@ -70,3 +70,49 @@ def test_the_entry_point_is_console_main():
 
     scripts = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["procfw"] == "procfw.cli:console_main"
+
+
+def test_prestart_calls_the_first_command_s_hook_before_the_console_loads():
+    """procfw run hands the first statement to its command's prestart hook, before numpy and the session load."""
+    code = """
+import sys
+from procfw.registry import commands
+
+seen = []
+def command(session, *words): seen.append("ran")
+command.prestart = lambda statement: seen.append((statement.name.literal, "numpy" in sys.modules))
+commands.register("probe", command)
+from procfw.cli import main
+text = sys.argv[1]
+code = main(["run", "-c", text])
+print(code, seen)
+"""
+    def run(text: str) -> str:
+        done = subprocess.run([sys.executable, "-c", code, text], capture_output=True, text=True, timeout=120)
+        return done.stdout.strip().splitlines()[-1]
+
+    assert run("probe a b\necho x") == "0 [('probe', False), 'ran']"
+    assert run("echo x\nprobe a") == "0 ['ran']"  # only the first statement
+    assert run("probe a 'unclosed") == "1 []"  # a syntax error: left to the session
+
+
+def test_prestart_ignores_texts_without_a_hook():
+    from procfw.cli import prestart
+    from procfw.registry import commands
+
+    def failing(statement: object) -> None:
+        raise RuntimeError("no")
+
+    def command(*words: str) -> None:
+        """A command whose hook fails."""
+
+    command.prestart = failing  # type: ignore[attr-defined]
+    unregister = commands.register("failingprobe", command)
+    try:
+        assert not prestart("failingprobe a")  # logged, not raised
+        assert not prestart("echo a")  # no hook
+        assert not prestart("NoOperation")  # a process, not a command
+        assert not prestart("")
+        assert not prestart("echo 'unclosed")
+    finally:
+        unregister()

@@ -23,7 +23,6 @@ from itertools import combinations
 
 import attrs
 import numpy as np
-from scipy.spatial import cKDTree
 
 __all__ = ["TriangleMatches", "Triangles", "build_triangles", "match_triangles", "neighbours_for", "vote_matrix"]
 
@@ -88,6 +87,8 @@ def build_triangles(xy: np.ndarray, neighbours: int = 7) -> Triangles:
                       orientation=np.zeros(0), size=np.zeros(0))
     if n < 3:
         return empty
+    from scipy.spatial import cKDTree  # where used: the console imports this module for the process class only
+
     k = min(neighbours, n - 1)
     _, nearest = cKDTree(xy).query(xy, k=k + 1)
     nearest = np.asarray(nearest).reshape(n, -1)[:, 1:]
@@ -128,6 +129,8 @@ def match_triangles(ref: Triangles, tgt: Triangles, tolerance: float) -> Triangl
     if len(ref) == 0 or len(tgt) == 0:
         z = np.zeros((0, 3), dtype=np.int64)
         return TriangleMatches(ref=z, tgt=z, parity=np.zeros(0), scale=np.zeros(0), distance=np.zeros(0))
+    from scipy.spatial import cKDTree
+
     tree_t = cKDTree(tgt.invariants)
     tree_r = cKDTree(ref.invariants)
     sparse = tree_r.sparse_distance_matrix(tree_t, tolerance, output_type="ndarray")

@@ -26,13 +26,16 @@ and this repeats until the pair set no longer changes.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import attrs
 import numpy as np
-from scipy.spatial import cKDTree
 
 from processes.staralignment import models
 from processes.staralignment.matching import TriangleMatches
+
+if TYPE_CHECKING:
+    from scipy.spatial import cKDTree
 
 __all__ = ["RansacSettings", "Registration", "guided_pairs", "ransac"]
 
@@ -233,6 +236,8 @@ def ransac(
     """
     if len(matches) == 0 or len(ref_xy) < 2 or len(tgt_xy) < 2:
         return None
+    from scipy.spatial import cKDTree  # where used: the console imports this module for the process class only
+
     tgt_tree = cKDTree(tgt_xy)
     possible = min(len(ref_xy), len(tgt_xy))
     order = np.argsort(-support, kind="stable") if support is not None else np.arange(len(matches))

@@ -99,7 +99,19 @@ def test_fork_server_preload_leaves_the_collector_on_and_its_objects_frozen() ->
     # the workers need ImageIntegration's median kernel (star measurement), not the process
     assert "processes.integration.kernel_numba" in imported
     assert "processes.integration.process" not in imported
+    assert "scipy.spatial" in imported  # StarAlignment's matching: preloaded, though its module imports it lazily
     assert not imported & set(HEAVY_UNUSED)
+
+
+def test_the_console_loads_the_step_processes_without_scipy() -> None:
+    """The console loads StarAlignment's class (load_step_processes) but never matches stars: no scipy.spatial
+    (with scipy.sparse and scipy.special, ~25 MB and ~0.18 s in a process without numba)."""
+    code = ("import sys\nfrom procfw.registry import processes\n"
+            "for name in ('Debayer', 'StarAlignment', 'ImageIntegration'):\n    processes.get(name)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                         timeout=300)
+    assert out.stdout.strip() == "[]"
 
 
 _ICON_PROGRAM = """

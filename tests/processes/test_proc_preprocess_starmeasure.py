@@ -281,3 +281,47 @@ def test_compiled_channel_mean_is_the_sum_of_the_channels_divided(dtype: type, c
                 want += channel
             want /= channels
         assert luminance(image).tobytes() == want.tobytes()
+
+
+def _isolated_by_tree(xs: np.ndarray, ys: np.ndarray, half: float) -> np.ndarray:
+    """What _isolated computed with scipy's k-d tree: the fainter of each pair within ``half`` (Chebyshev) drops."""
+    from scipy.spatial import cKDTree
+
+    keep = np.ones(xs.size, dtype=bool)
+    if xs.size > 1:
+        for i, j in cKDTree(np.column_stack([xs, ys])).query_pairs(r=half, p=np.inf, output_type="ndarray"):
+            keep[max(i, j)] = False
+    return keep
+
+
+@pytest.mark.parametrize("half", [0, 1, 2.5, 3, 7])
+def test_isolated_equals_the_k_d_tree_pairs(half):
+    from processes.kernels.starmeasure import _isolated
+
+    rng = np.random.default_rng(int(half * 10))
+    sets = [
+        (rng.integers(0, 60, 400), rng.integers(0, 40, 400)),  # crowded: many pairs, ties and duplicates
+        (rng.integers(0, 2000, 3000), rng.integers(0, 1000, 3000)),  # sparse, frame-sized
+        (rng.uniform(0, 50, 300), rng.uniform(0, 50, 300)),  # float positions
+        (np.arange(30) * half, np.zeros(30, dtype=np.int64)),  # neighbours exactly ``half`` apart, in a row
+        (np.array([5, 5, 5, 9]), np.array([5, 5, 5 + 7, 5])),  # duplicates, one at the boundary
+        (np.array([3]), np.array([4])),
+        (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)),
+    ]
+    sets.append(((sets[2][0] * 8).round() / 8, (sets[2][1] * 8).round() / 8))  # floats on a grid: exact ties
+    for xs, ys in sets:
+        np.testing.assert_array_equal(_isolated(xs, ys, half), _isolated_by_tree(xs, ys, half))
+
+
+def test_the_star_measurement_imports_no_scipy_spatial():
+    """The console measures the master's stars: scipy.spatial (and sparse, special) stay out of it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from processes.kernels.starmeasure import measure_stars\n"
+            "from processes.workflows.preprocess.synthetic import synthetic_cfa\n"
+            "field = measure_stars(np.repeat(synthetic_cfa(384)[None], 3, axis=0))\n"
+            "print(len(field.x) > 0, [m for m in ('scipy.spatial', 'scipy.sparse') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.stdout.split("\n")[0] == "True []", done.stdout + done.stderr

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from processes.workflows.preprocess.plan import DEBAYER_MODES, EXECUTORS, REJECTIONS, Options
-from processes.workflows.preprocess.pool import start_workers
+from processes.workflows.preprocess.pool import prestart, start_workers
 from processes.workflows.preprocess.progress import StepProgress, make_progress
 from procfw import collector
 
@@ -190,6 +190,9 @@ def preprocess_command(
     # a session without images: what the run loads may be frozen out of the garbage collections (procfw command)
     with collector.allowed(not session.workspace.window_ids()):
         _plan_and_run(session, input, output, options, display, only_plan=only_plan)
+
+
+preprocess_command.prestart = prestart  # type: ignore[attr-defined]  # procfw.cli.prestart: the pool starts sooner
 
 
 def _plan_and_run(session: Session, input: Path, output: Path | None, options: Options,  # noqa: A002

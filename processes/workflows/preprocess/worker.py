@@ -47,6 +47,7 @@ WORKER_MODULES = (
     "processes.calibration.cosmetic",
     "processes.debayer.process",
     "processes.staralignment.process",
+    "scipy.spatial",  # StarAlignment's matching imports it where used (the console loads the module, never runs it)
     "processes.workflows.preprocess.pipeline",
     "processes.kernels.starmeasure",
     "procfw.io.fits",
