@@ -1092,10 +1092,13 @@ def preprocess(
             if options.local_normalization:
                 for target in plan.integrations:
                     run.normalize_locally(target, reference, last=target is last)
-        if owned:  # the per-frame steps are done: the workers (and the fork server) stop and their memory goes
-            # back now, but their ends (~0.03-0.08 s) are waited for in a thread while this process integrates
+        if owned and executor.kind == "processes":  # the per-frame steps are done: the local workers (and the
+            # fork server) stop and their memory goes back now; their ends (~0.03-0.08 s) are waited for in a
+            # thread while this process integrates
             stopping = ThreadPoolExecutor(1, thread_name_prefix="preprocess-stop")
             stopped = stopping.submit(_release_workers, executor)
+        elif owned:
+            _release_workers(executor)
         release_memory()  # and what this process freed (the frames it ran itself when serial)
         collector.freeze()  # and the integration's kernels, loaded by the warm-up (_WarmUpAtTail)
         if options.integrate:
@@ -1103,11 +1106,12 @@ def preprocess(
                 run.integrate_lights(target)
     finally:
         if stopping is not None:
-            stopping.shutdown()
-            stopped.result()
+            stopping.shutdown()  # the workers have ended
         if owned:
             executor.close()
         progress.close()
+    if stopping is not None:
+        stopped.result()  # a failure to stop them, once the run has succeeded
     for record in run.lights.values():
         if record["status"] == "pending":
             record["status"] = "processed"
