@@ -108,7 +108,8 @@ class FrameSource:
 
     def _read_raw_rows(self, channel: int, row0: int, row1: int, out: np.ndarray, step: int = 1) -> None:
         """Rows row0, row0 + step, ... < row1 of a plain FITS image: positioned reads (one for
-        contiguous rows, one per row otherwise), then byte order and scaling."""
+        contiguous rows; vectored reads of many rows each, or one per row, otherwise:
+        :func:`_strided_reads`), then byte order and scaling."""
         layout = self.raw
         rows = len(range(row0, row1, step))
         row_bytes = self.width * layout.dtype.itemsize
@@ -117,19 +118,13 @@ class FrameSource:
         direct = native == np.float32 and layout.bscale == 1.0 and layout.bzero == 0.0 and out.flags.c_contiguous
         target = out if direct else np.empty((rows, self.width), dtype=layout.dtype)
         view = memoryview(target.reshape(-1).view(np.uint8))
-        pieces = [(first, 0, view.nbytes)] if step == 1 else \
-            [(first + k * step * row_bytes, k * row_bytes, row_bytes) for k in range(rows)]
+        reads = [(first, [view])] if step == 1 else _strided_reads(first, rows, row_bytes, step, view)
         try:
             with open(self.path, "rb", buffering=0) as handle:
                 fd = handle.fileno()
-                for offset, at, size in pieces:
-                    got = 0
-                    while got < size:
-                        chunk = os.preadv(fd, [view[at + got : at + size]], offset + got)
-                        if not chunk:
-                            raise ImageFileError(self.path,
-                                                 f"cannot read rows {row0}..{row1 - 1}: the file is truncated")
-                        got += chunk
+                for offset, buffers in reads:
+                    if not _read_into(fd, buffers, offset):
+                        raise ImageFileError(self.path, f"cannot read rows {row0}..{row1 - 1}: the file is truncated")
         except OSError as exc:
             raise ImageFileError(self.path, f"cannot read rows {row0}..{row1 - 1}: {exc}") from exc
         if direct:
@@ -164,6 +159,51 @@ class FrameSource:
         except Exception as exc:
             problem = f"cannot read rows {row0}..{row1 - 1}: {type(exc).__name__}: {exc}"
             raise ImageFileError(self.path, problem) from exc
+
+
+GAP_BYTES = 16 << 10
+"""A strided read takes the rows it skips into a scratch buffer, reading many rows per call, when
+they are no more than this many bytes between two wanted rows (copying them costs less than a
+call per row); farther apart, each row is read on its own."""
+_MAX_BUFFERS = 1024
+"""Buffers per vectored read (Linux's IOV_MAX)."""
+
+
+def _strided_reads(first: int, rows: int, row_bytes: int, step: int, view: memoryview
+                   ) -> list[tuple[int, list[memoryview]]]:
+    """(file offset, buffers) of the reads of ``rows`` rows of ``row_bytes`` bytes, ``step`` rows apart,
+    from the file offset ``first`` into ``view`` (one after the other): the rows between go to one
+    scratch buffer when their bytes allow it (:data:`GAP_BYTES`), else one read per row."""
+    rows_of = [view[k * row_bytes : (k + 1) * row_bytes] for k in range(rows)]
+    gap_bytes = (step - 1) * row_bytes
+    if gap_bytes > GAP_BYTES:
+        return [(first + k * step * row_bytes, [row]) for k, row in enumerate(rows_of)]
+    gap = memoryview(bytearray(gap_bytes))
+    per_read = _MAX_BUFFERS // 2
+    reads = []
+    for k0 in range(0, rows, per_read):
+        buffers = []
+        for row in rows_of[k0 : k0 + per_read]:
+            buffers += [row, gap]
+        reads.append((first + k0 * step * row_bytes, buffers[:-1]))  # not the gap after the last row
+    return reads
+
+
+def _read_into(fd: int, buffers: list[memoryview], offset: int) -> bool:
+    """Fill ``buffers`` (in order) from the file ``fd`` at ``offset``, with as many positioned reads as
+    it takes; False when the file ends first."""
+    done = 0  # buffers filled
+    while done < len(buffers):
+        got = os.preadv(fd, buffers[done:] if done else buffers, offset)
+        if not got:
+            return False
+        offset += got
+        while done < len(buffers) and got >= len(buffers[done]):
+            got -= len(buffers[done])
+            done += 1
+        if got:  # a short read ended inside this buffer
+            buffers[done] = buffers[done][got:]
+    return True
 
 
 _RAW_TYPES = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}

@@ -844,33 +844,42 @@ class ImageIntegration(Process):
         return out.astype(pixels.dtype, copy=False)
 
     def _final_statistics(self, pixels: np.ndarray, outputs: dict[str, Any], budget: int) -> None:
-        """Location, scale and noise of the result.
+        """Location, scale and noise of the result, the channels in threads (the estimators'
+        compiled passes release the GIL).
 
         Location and scale use at most ``FINAL_STATS_VALUES`` values (an even row subsample;
         fewer when the budget is small); the noise a central band of full rows.
         """
+        from concurrent.futures import ThreadPoolExecutor
+
+        channels = pixels.shape[0]
+        with ThreadPoolExecutor(max(1, min(self._threads(), channels)),
+                                thread_name_prefix="integration-final") as pool:
+            for found in pool.map(lambda c: self._channel_final_statistics(pixels, c, budget), range(channels)):
+                outputs.update(found)
+        for suffix in _CHANNEL_SUFFIXES[channels:]:
+            for key in ("finalNoiseEstimate", "finalScaleEstimate", "finalLocationEstimate"):
+                outputs[f"{key}{suffix}"] = 0.0
+
+    def _channel_final_statistics(self, pixels: np.ndarray, c: int, budget: int) -> dict[str, Any]:
+        """:meth:`_final_statistics`' outputs of channel ``c`` (location, scale, noise)."""
         height, width = pixels.shape[1:]
         budget = min(budget, FINAL_STATS_VALUES * STATS_BYTES_PER_VALUE)
         stride = max(1, -(-height * width * STATS_BYTES_PER_VALUE // max(budget, 1)))
+        suffix = _CHANNEL_SUFFIXES[c]
+        plane = pixels[c, ::stride]
+        found: dict[str, Any] = {f"finalLocationEstimate{suffix}": fast_median(plane),
+                                 f"finalScaleEstimate{suffix}": scale_estimate(plane, self.weightScale)}
+        if not self.evaluateSNR:
+            return {**found, f"finalNoiseEstimate{suffix}": 0.0}
+        from processes.kernels.noise import estimate_noise
+
         noise_rows = max(16, min(height, budget // max(width * 96, 1)))
         start = (height - noise_rows) // 2
-        for c, suffix in enumerate(_CHANNEL_SUFFIXES):
-            if c >= pixels.shape[0]:
-                for key in ("finalNoiseEstimate", "finalScaleEstimate", "finalLocationEstimate"):
-                    outputs[f"{key}{suffix}"] = 0.0
-                continue
-            plane = pixels[c, ::stride]
-            outputs[f"finalLocationEstimate{suffix}"] = fast_median(plane)
-            outputs[f"finalScaleEstimate{suffix}"] = scale_estimate(plane, self.weightScale)
-            if self.evaluateSNR:
-                from processes.kernels.noise import estimate_noise
-
-                block = pixels[c, start : start + noise_rows]
-                estimate = estimate_noise(block, _NOISE_ALGORITHMS[self.noiseEvaluationAlgorithm])
-                outputs[f"finalNoiseEstimate{suffix}"] = float(estimate.sigma)
-                outputs[f"finalNoiseAlgorithm{suffix}"] = estimate.algorithm
-            else:
-                outputs[f"finalNoiseEstimate{suffix}"] = 0.0
+        block = pixels[c, start : start + noise_rows]
+        estimate = estimate_noise(block, _NOISE_ALGORITHMS[self.noiseEvaluationAlgorithm])
+        return {**found, f"finalNoiseEstimate{suffix}": float(estimate.sigma),
+                f"finalNoiseAlgorithm{suffix}": estimate.algorithm}
 
     def _keywords(self, frames: list[FrameSource], plan: IntegrationPlan, weight_mode: str) -> list[FITSKeyword]:
         skip = {"NCOMBINE", "HISTORY"}

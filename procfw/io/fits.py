@@ -559,13 +559,14 @@ def _write(image: Image, path: Path, *, bitpix: int | None, name: Path) -> None:
     if bitpix > 0:
         warn_if_lossy(image.pixels, {8: "UInt8", 16: "UInt16", 32: "UInt32"}[bitpix], name)
 
+    plain_float = bitpix in (-32, -64) and path.suffix.lower() in _PLAIN_SUFFIXES
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         header = header_from_keywords(image.keywords, name)
-        data = encode_pixels(image.pixels, bitpix)
+        data = encode_pixels(image.pixels, bitpix, contiguous=not plain_float)
         hdu = fits.PrimaryHDU(data=data, header=header)
         try:
-            if bitpix in (-32, -64) and path.suffix.lower() in _PLAIN_SUFFIXES:
+            if plain_float:
                 hdu.verify("silentfix")  # what writeto's output_verify does
                 _write_float_data(path, hdu.header.tostring().encode("ascii"), data)
             else:
@@ -575,30 +576,53 @@ def _write(image: Image, path: Path, *, bitpix: int | None, name: Path) -> None:
 
 
 def _write_float_data(path: Path, header: bytes, data: np.ndarray) -> None:
-    """Write a primary HDU: the ``header`` block, then ``data`` (native float32/float64)
-    big-endian, zero-padded to a multiple of 2880 bytes; one byte-swapping pass straight
-    into the writer's staging buffer (the array is not modified), written past the page
-    cache (:func:`procfw.io.pagecache.open_write_through`)."""
-    flat = data.reshape(-1)
+    """Write a primary HDU: the ``header`` block, then ``data`` (native float32/float64, possibly
+    a strided view such as a crop) big-endian, zero-padded to a multiple of 2880 bytes; one
+    byte-swapping pass straight into the writer's staging buffer (the array is not modified),
+    written past the page cache (:func:`procfw.io.pagecache.open_write_through`)."""
+    big_endian = data.dtype.newbyteorder(">")
     with open_write_through(path) as f:
         f.write(header)
-        f.write_array(flat, flat.dtype.newbyteorder(">"))
-        written = len(header) + flat.size * flat.itemsize
+        for piece in _c_order_pieces(data):
+            f.write_array(piece, big_endian)
+        written = len(header) + data.size * data.itemsize
         f.write(b"\0" * (-written % 2880))
 
 
-def encode_pixels(pixels: np.ndarray, bitpix: int) -> np.ndarray:
+PIECE_BYTES = 1 << 20
+"""Bytes of the rows a strided array is gathered into at a time on writing (one small buffer, reused)."""
+
+
+def _c_order_pieces(data: np.ndarray) -> Iterator[np.ndarray]:
+    """The values of ``data`` in C order as 1-D arrays: ``data`` itself when it is contiguous; else
+    (a crop's view) whole rows at a time gathered into one buffer of about :data:`PIECE_BYTES`,
+    reused for every piece (each must be consumed before the next), instead of a copy of it all."""
+    if data.flags.c_contiguous:
+        yield data.reshape(-1)
+        return
+    planes = data.reshape((-1, *data.shape[-2:]))  # (planes, rows, width): a view for 2-D and 3-D data
+    height, width = planes.shape[1:]
+    rows = max(1, min(height, PIECE_BYTES // max(width * data.itemsize, 1)))
+    buffer = np.empty((rows, width), dtype=data.dtype)
+    for plane in planes:
+        for row in range(0, height, rows):
+            part = buffer[: min(rows, height - row)]
+            np.copyto(part, plane[row : row + part.shape[0]])
+            yield part.reshape(-1)
+
+
+def encode_pixels(pixels: np.ndarray, bitpix: int, *, contiguous: bool = True) -> np.ndarray:
     """The array to store for planar ``pixels`` at ``bitpix``: 2-D for one channel, else 3-D.
 
-    Float types are stored as they are; integer types are clipped to [0, 1], scaled to
-    the unsigned type's range and rounded (NaN becomes 0).
+    Float types are stored as they are (``contiguous`` False: ``pixels`` of the type itself
+    come back as they are, a strided view included, for :func:`_write_float_data`); integer
+    types are clipped to [0, 1], scaled to the unsigned type's range and rounded (NaN becomes 0).
     """
     _check_bitpix(bitpix)
     data = pixels[0] if pixels.shape[0] == 1 else pixels
-    if bitpix == -32:
-        return np.ascontiguousarray(data, dtype=np.float32)
-    if bitpix == -64:
-        return np.ascontiguousarray(data, dtype=np.float64)
+    if bitpix in (-32, -64):
+        dtype = np.float32 if bitpix == -32 else np.float64
+        return np.ascontiguousarray(data, dtype=dtype) if contiguous else np.asarray(data, dtype=dtype)
     dtype = {8: np.uint8, 16: np.uint16, 32: np.uint32}[bitpix]
     scaled = np.nan_to_num(np.clip(data.astype(np.float64), 0.0, 1.0), nan=0.0)
     scaled *= float(np.iinfo(dtype).max)

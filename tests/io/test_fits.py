@@ -780,3 +780,19 @@ def test_float_writes_are_astropys_bytes_and_leave_the_pixels_alone(tmp_path: Pa
     assert ours.read_bytes() == (tmp_path / "astropy.fits").read_bytes()
     assert ours.stat().st_size % 2880 == 0
     np.testing.assert_array_equal(read_fits(ours).pixels, pixels if bitpix == -64 else before)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_a_strided_view_is_written_in_small_pieces_with_the_bytes_of_its_copy(tmp_path, monkeypatch, channels):
+    """A crop's view is written without a copy of it all (rows gathered PIECE_BYTES at a time), the same file."""
+    from procfw.io import fits as fits_module
+
+    monkeypatch.setattr(fits_module, "PIECE_BYTES", 7 * 40 * 4)  # 7 rows of 40 values: several pieces per plane
+    pixels = np.random.default_rng(3).random((channels, 50, 60), dtype=np.float32)
+    view = pixels[:, 5:48, 11:51]
+    pieces = list(fits_module._c_order_pieces(view[0] if channels == 1 else view))
+    assert max(p.size for p in pieces) == 7 * 40 and sum(p.size for p in pieces) == view.size
+    write_fits(Image(view), tmp_path / "view.fits")
+    write_fits(Image(np.ascontiguousarray(view)), tmp_path / "copy.fits")
+    assert (tmp_path / "view.fits").read_bytes() == (tmp_path / "copy.fits").read_bytes()
+    assert np.array_equal(read_fits(tmp_path / "view.fits").pixels, view)

@@ -281,3 +281,32 @@ def _workspace():
     from procfw.workspace import Workspace
 
     return Workspace()
+
+
+def test_a_process_pool_is_stopped_in_a_thread_while_the_run_integrates(raw: Path, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's own pool is closed and the fork server stopped by a thread (their ends are waited for
+    there), started before the integration; both are done when the run returns, with the masters made."""
+    import threading
+
+    from processes.workflows.preprocess import pipeline
+    from procfw import batch
+
+    events: list[tuple[str, bool]] = []
+    release, integrate_lights = pipeline._release_workers, pipeline._Run.integrate_lights
+
+    def released(executor) -> None:
+        events.append(("stopping", threading.current_thread() is threading.main_thread()))
+        release(executor)
+        events.append(("stopped", executor._pool is None))
+
+    def integrating(self, target) -> None:
+        events.append(("integrating", True))
+        integrate_lights(self, target)
+
+    monkeypatch.setattr(pipeline, "_release_workers", released)
+    monkeypatch.setattr(pipeline._Run, "integrate_lights", integrating)
+    result = preprocess(raw, tmp_path / "pool", Options(executor="processes", workers=2))
+    assert result.ok and (tmp_path / "pool" / "master_L.fits").is_file()
+    assert events[0] == ("stopping", False) and ("stopped", True) in events and ("integrating", True) in events
+    assert not batch._OPEN_POOLS

@@ -619,3 +619,22 @@ def test_min_weight_leaves_out_bad_frames(tmp_path):
     assert out.outputs["frames"][0]["weight"][0] == pytest.approx(1.0)
     residual = out.new_images["integration"].pixels[0] - truth
     assert np.std(residual) == pytest.approx(0.004 / np.sqrt(3), rel=0.1)
+
+
+def test_final_statistics_of_each_channel_in_threads_equal_one_thread(tmp_path):
+    """The result's location, scale and noise, one channel per thread, are the one-thread values in the
+    same order of outputs; a grey result reports zeros for G and B after its own channel."""
+    rng = np.random.default_rng(5)
+    colour = np.clip(0.2 + 0.01 * rng.standard_normal((3, 64, 80)), 0, 1).astype(np.float32)
+    image = ImageIntegration(maxBufferThreads=2)
+    outputs = {name: {} for name in ("one", "two")}
+    ImageIntegration(maxBufferThreads=1)._final_statistics(colour, outputs["one"], 1 << 30)
+    image._final_statistics(colour, outputs["two"], 1 << 30)
+    assert list(outputs["one"].items()) == list(outputs["two"].items())
+    assert all(outputs["two"][f"finalNoiseEstimate{c}"] > 0 for c in ("RK", "G", "B"))
+    grey: dict = {}
+    image._final_statistics(colour[:1], grey, 1 << 30)
+    assert list(grey)[:4] == ["finalLocationEstimateRK", "finalScaleEstimateRK", "finalNoiseEstimateRK",
+                              "finalNoiseAlgorithmRK"]
+    assert all(grey[f"{key}{c}"] == 0.0 for key in ("finalNoiseEstimate", "finalScaleEstimate",
+                                                     "finalLocationEstimate") for c in ("G", "B"))

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from processes.workflows.preprocess.crop import Rectangle, common_area
+from processes.workflows.preprocess.crop import Rectangle, common_area, covered_columns
 
 IDENTITY = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
 SIZE = (120, 80)
@@ -75,3 +75,48 @@ def test_a_smaller_frame_registered_onto_the_grid():
     half = [[0.5, 0.0, 0.0], [0.0, 0.5, 0.0], [0.0, 0.0, 1.0]]  # a frame of half the size (superpixel), scale 2
     area = common_area([(half, (60, 40))], SIZE)
     assert area == Rectangle(0, 0, 120, 80)
+
+
+def _largest_by_every_band(frames, size) -> Rectangle | None:
+    """Brute force: the first largest rectangle over every band of rows [i, j], j >= i, in (i, j) order."""
+    width, height = size
+    first, last = np.zeros(height), np.full(height, float(width - 1))
+    for matrix, source in frames:
+        lo, hi = covered_columns(matrix, source, size)
+        first, last = np.maximum(first, lo), np.minimum(last, hi)
+    best, found = 0, None
+    for i in range(height):
+        for j in range(i, height):
+            left, right = first[i : j + 1].max(), last[i : j + 1].min()
+            area = (j - i + 1) * max(int(right - left) + 1, 0)
+            if area > best:
+                best, found = area, Rectangle(int(left), i, int(right) + 1, j + 1)
+    return found
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_largest_rectangle_is_the_first_of_every_band_of_rows(seed, monkeypatch):
+    """Bands are searched a chunk of first rows at a time, each from its own first row on (small chunks here)."""
+    from processes.workflows.preprocess import crop
+
+    monkeypatch.setattr(crop, "_BAND_CHUNK", 3)
+    rng = np.random.default_rng(seed)
+    size = (50, 40)
+    frames = []
+    for degrees in rng.uniform(-35, 35, 2):  # rotated about the centre: the best band starts well below the top
+        a = math.radians(degrees)
+        dx, dy = 25 - (25 * math.cos(a) - 20 * math.sin(a)), 20 - (25 * math.sin(a) + 20 * math.cos(a))
+        frames.append((_rotation(degrees, dx + rng.normal(0, 2), dy + rng.normal(0, 2)), size))
+    expected = _largest_by_every_band(frames, size)
+    assert expected is not None and common_area(frames, size) == expected
+
+
+def test_a_master_is_cropped_as_a_view_of_its_pixels():
+    """The crop shares the integrated image's pixels (the FITS writer writes a view as it is): no copy."""
+    from processes.workflows.preprocess.pipeline import _cropped
+    from procfw.image import FITSKeyword, Image
+
+    image = Image(np.random.default_rng(0).random((3, 40, 50), dtype=np.float32), [FITSKeyword("FILTER", "L", "")])
+    cropped = _cropped(image, Rectangle(3, 4, 45, 38))
+    assert cropped.pixels.shape == (3, 34, 42) and np.shares_memory(cropped.pixels, image.pixels)
+    assert np.array_equal(cropped.pixels, image.pixels[:, 4:38, 3:45]) and cropped.keyword("FILTER") == "L"

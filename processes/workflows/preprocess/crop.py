@@ -98,18 +98,19 @@ def common_area(
     top, bottom = int(rows[0]), int(rows[-1])  # convex: the covered rows are contiguous
     first, last = first[top : bottom + 1], last[top : bottom + 1]
     best, found = 0.0, None
-    # every band of rows [i, j]: its columns are bounded at its first or last row (a chunk of i at a time)
+    # every band of rows [i, j], j >= i: its columns are bounded at its first or last row (a chunk of i at a
+    # time, with the j from the chunk's first i on: the first largest area in (i, j) order wins, as before)
     for start in range(0, first.size, _BAND_CHUNK):
         i = np.arange(start, min(start + _BAND_CHUNK, first.size))[:, None]
-        j = np.arange(first.size)[None, :]
+        j = np.arange(start, first.size)[None, :]
         left = np.maximum(first[i], first[j])
         right = np.minimum(last[i], last[j])
         area = np.where(j >= i, (j - i + 1) * np.maximum(right - left + 1, 0), 0)
         k = int(np.argmax(area))
-        a, b = divmod(k, first.size)
+        a, b = divmod(k, j.size)
         if area.flat[k] > best:
             best = float(area.flat[k])
-            found = Rectangle(int(left[a, b]), top + start + a, int(right[a, b]) + 1, top + b + 1)
+            found = Rectangle(int(left[a, b]), top + start + a, int(right[a, b]) + 1, top + start + b + 1)
     return found
 
 

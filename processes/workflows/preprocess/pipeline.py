@@ -66,6 +66,7 @@ import math
 import os
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -195,8 +196,9 @@ MIN_CROP_FRACTION = 0.5
 
 
 def _cropped(image: Image, area: Rectangle) -> Image:
-    """``image`` cut to ``area`` (the same keywords, properties and sample format)."""
-    return image.with_pixels(np.ascontiguousarray(image.pixels[:, area.y0 : area.y1, area.x0 : area.x1]))
+    """``image`` cut to ``area`` (the same keywords, properties and sample format): a view of its pixels,
+    not a copy (the FITS writer writes a view as it is)."""
+    return image.with_pixels(image.pixels[:, area.y0 : area.y1, area.x0 : area.x1])
 
 
 def luminance(pixels: np.ndarray) -> np.ndarray:
@@ -348,6 +350,12 @@ def _warm_star_measurement() -> None:
 
     measure_stars(luminance(synthetic_cfa()[None]))
     release_library_pages()
+
+
+def _release_workers(executor: Executor) -> None:
+    """Close ``executor`` (waiting for its workers to end) and stop the local pools' fork server."""
+    executor.close()
+    stop_workers()
 
 
 class _WarmUpAtTail(Executor):
@@ -895,21 +903,15 @@ class _Run:
         exposure = sum(self.lights[r]["exposure"] or 0.0 for r in raws)
         extra = [FITSKeyword("FILTER", target.filter, "Filter"),
                  FITSKeyword("TOTALEXP", float(exposure), "Total exposure of the integrated frames, s")]
-        path = self.write_master(image, self.out / f"{target.name}{self.ext}", "light", extra)
-        self.masters[target.name] = path
         outputs = result.outputs
-        maps = []
-        for key, suffix in (("lowRejectionMapImageId", "rejection_low"), ("highRejectionMapImageId", "rejection_high")):
-            view = outputs.get(key)
-            if view and view in workspace.window_ids():
-                from processes.common.filelists import write_frame
-
-                map_path = self.folder("master") / f"{target.name}_{suffix}{self.ext}"
-                rejection_map = workspace.window(view).image
-                write_frame(rejection_map if crop is None else _cropped(rejection_map, crop), map_path,
-                            overwrite=self.options.overwrite)
-                maps.append(str(map_path))
-        del workspace  # the rejection maps are written: their memory goes before the star measurement
+        # the master and its rejection maps are written (mostly waiting on the disk) while the stars are measured
+        with ThreadPoolExecutor(1, thread_name_prefix="preprocess-write") as writer:
+            writing = writer.submit(self.write_light_master, target, image, extra, outputs, workspace, crop)
+            with self.progress.step(f"measuring stars {target.name}"):
+                field = measure_stars(luminance(image.pixels))
+            path, maps = writing.result()
+        self.masters[target.name] = path
+        del workspace  # the rejection maps are written: their memory goes
         release_memory()
         channels = image.channels
         suffixes = ("RK", "G", "B")[:channels]
@@ -942,8 +944,6 @@ class _Run:
         n_eff = float(w.sum() ** 2 / (w**2).sum()) if (w**2).sum() > 0 else 0.0
         median_noise = [float(np.median([fn[c] for fn in frame_noise if len(fn) > c] or [math.nan]))
                         for c in range(channels)]
-        with self.progress.step(f"measuring stars {target.name}"):
-            field = measure_stars(luminance(image.pixels))
         total = max(int(outputs.get("totalPixels", 1)), 1)
         self.results[target.name] = {
             "name": target.name, "filter": target.filter, "path": str(path), "frames": len(files),
@@ -963,6 +963,26 @@ class _Run:
         }
         if self.drizzle:
             self.drizzle_lights(target, raws)
+
+    def write_light_master(self, target: IntegrationSet, image: Image, extra: Sequence[FITSKeyword],
+                           outputs: Mapping[str, Any], workspace: Workspace, crop: Rectangle | None
+                           ) -> tuple[Path, list[str]]:
+        """Write ``target``'s master light ``image`` (keywords ``extra`` added) and the rejection maps
+        ImageIntegration left in ``workspace`` (its ``outputs`` name them), cut to ``crop``; (the
+        master's path, the maps' paths)."""
+        from processes.common.filelists import write_frame
+
+        path = self.write_master(image, self.out / f"{target.name}{self.ext}", "light", extra)
+        maps = []
+        for key, suffix in (("lowRejectionMapImageId", "rejection_low"), ("highRejectionMapImageId", "rejection_high")):
+            view = outputs.get(key)
+            if view and view in workspace.window_ids():
+                map_path = self.folder("master") / f"{target.name}_{suffix}{self.ext}"
+                rejection_map = workspace.window(view).image
+                write_frame(rejection_map if crop is None else _cropped(rejection_map, crop), map_path,
+                            overwrite=self.options.overwrite)
+                maps.append(str(map_path))
+        return path, maps
 
     def common_area(self, target: IntegrationSet, raws: list[str], image: Image) -> Rectangle | None:
         """The area of ``image`` (integrated from ``raws``) to crop it to (:attr:`Options.auto_crop`), or None.
@@ -1050,6 +1070,7 @@ def preprocess(
             executor.close()
         raise
     run = _Run(plan, out, progress, executor)
+    stopping: ThreadPoolExecutor | None = None
     for link in plan.lights:
         for frame in link.target.frames:
             run.lights[str(frame.path)] = {
@@ -1074,18 +1095,26 @@ def preprocess(
             if options.local_normalization:
                 for target in plan.integrations:
                     run.normalize_locally(target, reference, last=target is last)
-        if owned:  # the per-frame steps are done: the workers' (and fork server's) memory goes back now
-            executor.close()
-            stop_workers()
+        if owned and executor.kind == "processes":  # the per-frame steps are done: the local workers (and the
+            # fork server) stop and their memory goes back now; their ends (~0.03-0.08 s) are waited for in a
+            # thread while this process integrates
+            stopping = ThreadPoolExecutor(1, thread_name_prefix="preprocess-stop")
+            stopped = stopping.submit(_release_workers, executor)
+        elif owned:
+            _release_workers(executor)
         release_memory()  # and what this process freed (the frames it ran itself when serial)
         collector.freeze()  # and the integration's kernels, loaded by the warm-up (_WarmUpAtTail)
         if options.integrate:
             for target in plan.integrations:
                 run.integrate_lights(target)
     finally:
+        if stopping is not None:
+            stopping.shutdown()  # the workers have ended
         if owned:
             executor.close()
         progress.close()
+    if stopping is not None:
+        stopped.result()  # a failure to stop them, once the run has succeeded
     for record in run.lights.values():
         if record["status"] == "pending":
             record["status"] = "processed"
