@@ -195,8 +195,21 @@ MIN_CROP_FRACTION = 0.5
 
 
 def _cropped(image: Image, area: Rectangle) -> Image:
-    """``image`` cut to ``area`` (the same keywords, properties and sample format)."""
-    return image.with_pixels(np.ascontiguousarray(image.pixels[:, area.y0 : area.y1, area.x0 : area.x1]))
+    """``image`` cut to ``area`` (the same keywords, properties and sample format), in its own buffer.
+
+    The pixels of ``area`` are moved to the front of ``image``'s buffer, channel after channel
+    (each channel's rows go to lower addresses than those still to be read), so that cropping
+    a result never holds a second image-sized array; ``image`` is then given up (its pixels
+    are overwritten).  An image whose pixels are not a writable C-contiguous array is copied.
+    """
+    pixels = image.pixels
+    kept = pixels[:, area.y0 : area.y1, area.x0 : area.x1]
+    if not (pixels.flags.c_contiguous and pixels.flags.writeable):
+        return image.with_pixels(np.ascontiguousarray(kept))
+    out = pixels.reshape(-1)[: kept.size].reshape(kept.shape)
+    for c in range(pixels.shape[0]):
+        out[c] = kept[c]  # numpy copies an overlapping source first (one channel at most)
+    return image.with_pixels(out)
 
 
 def luminance(pixels: np.ndarray) -> np.ndarray:
@@ -906,7 +919,11 @@ class _Run:
                 write_frame(rejection_map if crop is None else _cropped(rejection_map, crop), map_path,
                             overwrite=self.options.overwrite)
                 maps.append(str(map_path))
-        del workspace  # the rejection maps are written: their memory goes before the star measurement
+                del rejection_map
+        # the result and rejection maps are written: their memory goes before the star measurement (the
+        # workspace's windows and views form reference cycles, which only a collection frees)
+        del workspace
+        collector.collect()
         release_memory()
         channels = image.channels
         suffixes = ("RK", "G", "B")[:channels]
