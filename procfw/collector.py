@@ -27,7 +27,7 @@ import contextvars
 import gc
 from collections.abc import Iterator
 
-__all__ = ["allowed", "enable", "freeze"]
+__all__ = ["allowed", "collect", "enable", "freeze"]
 
 _ENABLED = [False]
 _ALLOWED: contextvars.ContextVar[bool] = contextvars.ContextVar("procfw_collector_allowed", default=False)
@@ -49,6 +49,20 @@ def allowed(allow: bool = True) -> Iterator[bool]:
         _ALLOWED.reset(token)
 
 
+def collect() -> bool:
+    """Collect the garbage now, where :func:`freeze` would freeze (enabled and allowed); True if done.
+
+    The collection visits only what the last freeze left out, so it is cheap: for library code
+    that has just dropped a reference cycle holding big buffers (a workspace whose windows hold
+    images) and wants their memory back before it allocates more.  Elsewhere nothing is done
+    (a full collection would visit every object alive): the cycle goes at CPython's next one.
+    """
+    if not (_ENABLED[0] and _ALLOWED.get()):
+        return False
+    gc.collect()
+    return True
+
+
 def freeze() -> bool:
     """Collect the garbage, then move every object alive into the collector's permanent generation,
     where enabled and allowed (see the module docstring); True if done.
@@ -57,8 +71,7 @@ def freeze() -> bool:
     generation), and frees what is already garbage (a frame's reference cycles, in a serial
     run) instead of keeping it frozen for good.
     """
-    if not (_ENABLED[0] and _ALLOWED.get()):
+    if not collect():
         return False
-    gc.collect()
     gc.freeze()
     return True

@@ -81,6 +81,7 @@ from processes.integration.weights import (
     normalized_weights,
     parse_csv_weights,
 )
+from procfw.batch import release_memory
 from procfw.errors import ExecutionError, ProcfwError
 from procfw.image import FITSKeyword, Image
 from procfw.io import read_image
@@ -426,6 +427,7 @@ class ImageIntegration(Process):
 
         scale_factors = self._scale_snr_factors(frames, messages)
         stats = self._statistics(frames, budget, context, messages, scale_factors, self._result_bytes(frames, roi))
+        release_memory()  # the samples the statistics' threads freed: not kept beside the result's images
         channels = frames[0].channels
         location = np.array([[s.location for s in frame_stats] for frame_stats in stats]).T if stats else None
         scale = np.array([[s.scale for s in frame_stats] for frame_stats in stats]).T if stats else None

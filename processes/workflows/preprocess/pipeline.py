@@ -904,15 +904,15 @@ class _Run:
         extra = [FITSKeyword("FILTER", target.filter, "Filter"),
                  FITSKeyword("TOTALEXP", float(exposure), "Total exposure of the integrated frames, s")]
         outputs = result.outputs
-        # the master and its rejection maps are written (mostly waiting on the disk) while the stars are measured
-        with ThreadPoolExecutor(1, thread_name_prefix="preprocess-write") as writer:
-            writing = writer.submit(self.write_light_master, target, image, extra, outputs, workspace, crop)
-            with self.progress.step(f"measuring stars {target.name}"):
-                field = measure_stars(luminance(image.pixels))
-            path, maps = writing.result()
+        path, maps = self.write_light_master(target, image, extra, outputs, workspace, crop)
         self.masters[target.name] = path
-        del workspace  # the rejection maps are written: their memory goes
+        # the result and rejection maps are written: their memory goes before the star measurement (the
+        # workspace's windows and views form reference cycles, which only a collection frees)
+        del workspace
+        collector.collect()
         release_memory()
+        with self.progress.step(f"measuring stars {target.name}"):
+            field = measure_stars(luminance(image.pixels))
         channels = image.channels
         suffixes = ("RK", "G", "B")[:channels]
         noise = [float(outputs.get(f"finalNoiseEstimate{s}", math.nan)) for s in suffixes]

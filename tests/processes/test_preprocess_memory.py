@@ -1,0 +1,82 @@
+"""Memory the pre-processing run's integration step gives back: the frame statistics' freed samples
+returned before the integration's images are allocated, and the integration's images (result and
+rejection maps) freed before the master's star measurement."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from processes.integration import process as integration_process
+from procfw.image import Image
+from procfw.io.fits import write_fits
+from procfw.process import ExecutionContext
+from procfw.workspace import Workspace
+
+
+def test_integration_gives_the_statistics_memory_back_before_integrating(tmp_path: Path, monkeypatch) -> None:
+    events: list[str] = []
+    monkeypatch.setattr(integration_process, "release_memory", lambda: events.append("release"))
+    statistics = integration_process.ImageIntegration._statistics
+    monkeypatch.setattr(integration_process.ImageIntegration, "_statistics",
+                        lambda *a, **k: (events.append("statistics"), statistics(*a, **k))[1])
+    integrate = integration_process.integrate
+    monkeypatch.setattr(integration_process, "integrate", lambda *a, **k: (events.append("integrate"),
+                                                                          integrate(*a, **k))[1])
+    rng = np.random.default_rng(2)
+    paths = []
+    for i in range(4):
+        paths.append(str(tmp_path / f"f{i}.fits"))
+        write_fits(Image((0.2 + 0.01 * rng.standard_normal((1, 24, 20))).astype(np.float32)), Path(paths[-1]))
+    integration_process.ImageIntegration(images=paths, evaluateSNR=False).run_global(
+        ExecutionContext(workspace=Workspace()))
+    assert events == ["statistics", "release", "integrate"]
+
+
+_PROGRAM = r"""
+import gc, json, sys, weakref
+from pathlib import Path
+from processes.simulation.session import simulate_session
+from processes.workflows.preprocess import Options, pipeline, preprocess
+from procfw import collector
+
+root = Path(sys.argv[1])
+simulate_session(root / "raw", filters=("L",), width=96, height=96, bias=0, darks=0, flats=0, lights=4,
+                 stars=40, rotation=0.5, seed=5)
+images = []
+integrate = pipeline._Run.integrate
+
+def recording(self, *args, **kwargs):
+    result, workspace, image = integrate(self, *args, **kwargs)
+    images.extend(weakref.ref(workspace.window(w).image.pixels) for w in workspace.window_ids())
+    return result, workspace, image
+
+alive = []
+measure = pipeline.measure_stars
+
+def measuring(plane, *args, **kwargs):
+    if images:  # the master's star measurement
+        alive.append(sum(ref() is not None for ref in images))
+    return measure(plane, *args, **kwargs)
+
+pipeline._Run.integrate = recording
+pipeline.measure_stars = measuring
+collector.enable()  # as the procfw command does
+with collector.allowed():
+    preprocess(root / "raw", root / "out", Options(executor="serial", allow_missing_bias=True,
+                                                   allow_missing_darks=True, allow_missing_flats=True))
+print(json.dumps({"images": len(images), "alive": alive}))
+"""
+
+
+def test_integration_images_are_freed_before_the_master_star_measurement(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", _PROGRAM, str(tmp_path)], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["images"] == 3  # the result and the two rejection maps
+    assert seen["alive"] == [1]  # the master only (a cropped view of the result)
