@@ -207,30 +207,43 @@ def vng(raw: np.ndarray, pattern: CFAPattern) -> np.ndarray:
 
     raw = _check_raw(raw, 3)
     height, width = raw.shape
-    padded = np.pad(raw, 2, mode="reflect")  # 'reflect' keeps the CFA phase at the borders
-    out = np.empty((3, height, width), dtype=np.float32)
     lo, hi = np.float32(min(float(raw.min()), 0.0)), np.float32(max(float(raw.max()), 1.0))
-    if pattern.is_bayer:
-        _vng_bayer(padded, pattern, lo, hi, out)
+    if pattern.is_bayer:  # the padded copy goes once split into its phase planes, before the output is made
+        planes = _phase_planes(_padded(raw))
+        out = np.empty((3, height, width), dtype=np.float32)
+        _vng_bayer(planes, pattern, lo, hi, out)
     else:
-        demosaic_nb.vng_kernel(padded, *vng_tables(pattern.text), lo, hi, out)
+        out = np.empty((3, height, width), dtype=np.float32)
+        demosaic_nb.vng_kernel(_padded(raw), *vng_tables(pattern.text), lo, hi, out)
     return out
 
 
-def _vng_bayer(padded: np.ndarray, pattern: CFAPattern, lo: np.float32, hi: np.float32, out: np.ndarray) -> None:
-    """Bayer VNG by the compiled per-phase kernels (the rules written out), which read the
-    four phase planes of the padded frame with unit stride, so the compiler vectorizes them;
-    each pair of row phases is then interleaved into ``out`` in one compiled pass that writes
-    the output rows in order (no strided copies)."""
-    from processes.debayer import demosaic_nb
+def _padded(raw: np.ndarray) -> np.ndarray:
+    """``raw`` with 2 mirrored pixels on every side (``reflect`` keeps the CFA phase at the borders)."""
+    return np.pad(raw, 2, mode="reflect")
 
-    green_kernel, red_blue_kernel = demosaic_nb.bayer_phase_kernels()
+
+def _phase_planes(padded: np.ndarray) -> np.ndarray:
+    """The four CFA phase planes of ``padded`` (4, ⌈H/2⌉, ⌈W/2⌉): ``planes[2·qy + qx] = padded[qy::2, qx::2]``,
+    zero where a phase has a row or column fewer."""
     rows, cols = (padded.shape[0] + 1) // 2, (padded.shape[1] + 1) // 2
     planes = np.zeros((4, rows, cols), dtype=np.float32)
     for qy in (0, 1):
         for qx in (0, 1):
             plane = padded[qy::2, qx::2]
             planes[2 * qy + qx, : plane.shape[0], : plane.shape[1]] = plane
+    return planes
+
+
+def _vng_bayer(planes: np.ndarray, pattern: CFAPattern, lo: np.float32, hi: np.float32, out: np.ndarray) -> None:
+    """Bayer VNG by the compiled per-phase kernels (the rules written out), which read the
+    four phase planes of the padded frame (:func:`_phase_planes`) with unit stride, so the
+    compiler vectorizes them; each pair of row phases is then interleaved into ``out`` in one
+    compiled pass that writes the output rows in order (no strided copies).  A site's own
+    sample, ``padded[2 + y, 2 + x]``, is ``planes[2·(y % 2) + x % 2, 1 + y // 2, 1 + x // 2]``."""
+    from processes.debayer import demosaic_nb
+
+    green_kernel, red_blue_kernel = demosaic_nb.bayer_phase_kernels()
     height, width = out.shape[1:]
     for py in (0, 1):
         ny = (height - py + 1) // 2
@@ -249,7 +262,7 @@ def _vng_bayer(padded: np.ndarray, pattern: CFAPattern, lo: np.float32, hi: np.f
             else:  # red or blue: green, then the colour on the diagonals
                 c1 = 1
                 red_blue_kernel(planes, py, px, lo, hi, values[:2])
-            np.clip(padded[2 + py : 2 + py + 2 * ny : 2, 2 + px : 2 + px + 2 * nx : 2], lo, hi, out=values[2])
+            np.clip(planes[2 * py + px, 1 : 1 + ny, 1 : 1 + nx], lo, hi, out=values[2])
             slots[px, [c1, 3 - c0 - c1, c0]] = (0, 1, 2)
             phases.append(values)
         demosaic_nb.interleave_phases(phases[0], phases[1], slots[0], slots[1], py, out)

@@ -255,6 +255,42 @@ def test_compiled_vng_of_a_seestar_crop_equals_the_array_formulation() -> None:
     assert np.array_equal(vng(raw, cfa), _vng_reference(raw, cfa))
 
 
+def test_bayer_vng_frees_the_padded_copy_before_the_phase_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The padded frame is split into its phase planes and dropped before the output and the phases'
+    values are made: while a phase kernel runs, what VNG holds is the planes, the output and one
+    row phase's values (traced by tracemalloc, as numpy reports its buffers), not the padded copy."""
+    import tracemalloc
+
+    from processes.debayer import demosaic_nb
+
+    height, width = 400, 600
+    raw = np.random.default_rng(3).random((height, width), dtype=np.float32)
+    green, red_blue = demosaic_nb.bayer_phase_kernels()
+    held: list[int] = []
+
+    def traced(kernel):  # noqa: ANN001, ANN202 - wraps a compiled kernel
+        def run(*args):  # noqa: ANN002, ANN202
+            held.append(tracemalloc.get_traced_memory()[0])
+            return kernel(*args)
+        return run
+
+    monkeypatch.setattr(demosaic_nb, "bayer_phase_kernels", lambda: (traced(green), traced(red_blue)))
+    expected = vng(raw, CFAPattern("GRBG"))  # compiled kernels loaded before tracing
+    assert np.array_equal(expected, _vng_reference(raw, CFAPattern("GRBG")))
+    held.clear()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        rgb = vng(raw, CFAPattern("GRBG"))
+    finally:
+        tracemalloc.stop()
+    assert np.array_equal(rgb, expected)
+    planes = 4 * ((height + 5) // 2) * ((width + 5) // 2) * 4
+    values = 2 * 3 * ((height + 1) // 2) * ((width + 1) // 2) * 4  # both column phases of a row phase
+    padded = (height + 4) * (width + 4) * 4
+    assert held and max(held) - base < planes + rgb.nbytes + values + padded // 2
+
+
 def test_vng_beats_bilinear_at_edges() -> None:
     h, w = 64, 64
     y, x = np.mgrid[0:h, 0:w]
