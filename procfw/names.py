@@ -6,7 +6,8 @@ use it.
 
 * :func:`is_valid_id`, :func:`make_id`, :func:`unique_id` — view, window and icon ids are
   C identifiers, unique, with a ``_1``, ``_2``... suffix on collision;
-* :func:`suggest` — the `` (did you mean X?)`` suffix of an unknown-name error.
+* :func:`suggest` — the `` (did you mean X?)`` suffix of an unknown-name error;
+* :func:`option_spellings` — the parameter names a console option name binds to.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["PREVIEW_SEPARATOR", "is_valid_id", "make_id", "suggest", "unique_id"]
+__all__ = ["PREVIEW_SEPARATOR", "is_valid_id", "make_id", "option_spellings", "suggest", "unique_id"]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -50,3 +51,11 @@ def suggest(name: str, candidates: list[str]) -> str:
     lowered = {c.lower(): c for c in candidates}
     close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
     return f" (did you mean {lowered[close[0]]}?)" if close else ""
+
+
+def option_spellings(name: str) -> list[str]:
+    """The parameter names the console option ``name`` binds to, in the order tried: ``name`` and,
+    when it is hyphenated (``dry-run``), its camelCase (``dryRun``) and snake_case (``dry_run``) forms."""
+    if "-" not in name.strip("-"):
+        return [name]
+    return [name, re.sub(r"-+(\w)", lambda m: m.group(1).upper(), name), name.replace("-", "_")]

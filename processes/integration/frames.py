@@ -26,6 +26,7 @@ import numpy as np
 
 from procfw.errors import ImageFileError
 from procfw.image import FITSKeyword
+from procfw.io.fits import STORED_TYPES, read_exactly
 
 __all__ = ["FrameSource", "open_frame"]
 
@@ -123,7 +124,7 @@ class FrameSource:
             with open(self.path, "rb", buffering=0) as handle:
                 fd = handle.fileno()
                 for offset, buffers in reads:
-                    if not _read_into(fd, buffers, offset):
+                    if not read_exactly(fd, buffers, offset):
                         raise ImageFileError(self.path, f"cannot read rows {row0}..{row1 - 1}: the file is truncated")
         except OSError as exc:
             raise ImageFileError(self.path, f"cannot read rows {row0}..{row1 - 1}: {exc}") from exc
@@ -189,26 +190,6 @@ def _strided_reads(first: int, rows: int, row_bytes: int, step: int, view: memor
     return reads
 
 
-def _read_into(fd: int, buffers: list[memoryview], offset: int) -> bool:
-    """Fill ``buffers`` (in order) from the file ``fd`` at ``offset``, with as many positioned reads as
-    it takes; False when the file ends first."""
-    done = 0  # buffers filled
-    while done < len(buffers):
-        got = os.preadv(fd, buffers[done:] if done else buffers, offset)
-        if not got:
-            return False
-        offset += got
-        while done < len(buffers) and got >= len(buffers[done]):
-            got -= len(buffers[done])
-            done += 1
-        if got:  # a short read ended inside this buffer
-            buffers[done] = buffers[done][got:]
-    return True
-
-
-_RAW_TYPES = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
-
-
 @attrs.frozen
 class RawLayout:
     """The stored pixels of a plain FITS image HDU: data offset, stored type, BSCALE/BZERO."""
@@ -229,7 +210,7 @@ def _raw_layout(hdul: Any, index: int, path: Path, shape: list[int]) -> RawLayou
     if path.name.lower().endswith((".gz", ".fz", ".bz2", ".zip")) or hdu.header.get("GROUPS"):
         return None
     header = hdu.header
-    stored = _RAW_TYPES.get(header.get("BITPIX"))
+    stored = STORED_TYPES.get(header.get("BITPIX"))
     if stored is None:
         return None
     try:

@@ -43,7 +43,7 @@ import attrs
 from procfw.language import ast
 from procfw.language.errors import ArgumentError
 from procfw.language.values import ArgValue, format_value
-from procfw.names import suggest
+from procfw.names import option_spellings, suggest
 
 __all__ = ["ArgValue", "ArgumentError", "CommandParam", "CommandSpec", "command", "format_value", "spec_of"]
 
@@ -325,10 +325,7 @@ class CommandSpec:
     # -- binding ---------------------------------------------------------------------------
     def _param(self, name: str, node: ast.Node | None, dashes: str = "-") -> CommandParam:
         # a hyphenated option (--dry-run) names the camelCase or snake_case parameter (dryRun, dry_run)
-        spellings = [name]
-        if "-" in name.strip("-"):
-            spellings += [re.sub(r"-+(\w)", lambda m: m.group(1).upper(), name), name.replace("-", "_")]
-        for spelling in spellings:
+        for spelling in option_spellings(name):
             for p in self.params:
                 if p.name == spelling and not p.var_positional:
                     return p

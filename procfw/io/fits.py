@@ -73,7 +73,10 @@ if TYPE_CHECKING:
     from astropy.io.fits import Card, HDUList, Header
     from astropy.io.fits.hdu.image import _ImageBaseHDU
 
-__all__ = ["FITS_FORMAT", "FORMAT_BITPIX", "FITSFormat", "WRITE_BITPIX", "bitpix_of", "read_fits", "write_fits"]
+__all__ = [
+    "FITS_FORMAT", "FORMAT_BITPIX", "STORED_TYPES", "FITSFormat", "WRITE_BITPIX", "bitpix_of", "read_exactly",
+    "read_fits", "write_fits",
+]
 
 #: The BITPIX values :func:`write_fits` accepts.
 WRITE_BITPIX: tuple[int, ...] = (-32, -64, 8, 16, 32)
@@ -372,7 +375,7 @@ def _pixels(hdu: _ImageBaseHDU, path: Path, *, direct: bool = False) -> np.ndarr
     """
     shape = _planar_shape(hdu.header, path)
     header = hdu.header
-    stored = np.dtype(_STORED_TYPES[int(header["BITPIX"])])
+    stored = np.dtype(STORED_TYPES[int(header["BITPIX"])])
     pixels = _read_converted(hdu, path, shape, stored) if direct else None
     if pixels is None:
         raw = hdu.data
@@ -388,7 +391,7 @@ def _pixels(hdu: _ImageBaseHDU, path: Path, *, direct: bool = False) -> np.ndarr
     return pixels
 
 
-_STORED_TYPES = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
+STORED_TYPES = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
 """BITPIX -> the stored (big-endian) sample type, as astropy gives it without scaling."""
 
 _READ_CHUNK_BYTES = 1 << 20
@@ -421,21 +424,33 @@ def _read_converted(hdu: _ImageBaseHDU, path: Path, shape: tuple[int, int, int],
     pixels = np.empty(shape, dtype=_work_type(stored))
     flat = pixels.reshape(-1)
     buffer = np.empty(max(1, _READ_CHUNK_BYTES // stored.itemsize), dtype=stored)
+    data_start = int(info["datLoc"])
     with path.open("rb", buffering=0) as stream, memoryview(buffer.view(np.uint8)) as view:
-        stream.seek(int(info["datLoc"]))
         for start in range(0, flat.size, buffer.size):
             count = min(buffer.size, flat.size - start)
-            wanted = count * stored.itemsize
-            done = 0
-            while done < wanted:
-                got = stream.readinto(view[done:wanted])
-                if not got:
-                    raise ImageFileError(path, f"the file is truncated: the image needs {flat.size * stored.itemsize}"
-                                               f" bytes of pixel data but only {start * stored.itemsize + done} are "
-                                               "present")
-                done += got
+            piece = [view[: count * stored.itemsize]]
+            if not read_exactly(stream.fileno(), piece, data_start + start * stored.itemsize):
+                raise ImageFileError(path, f"the file is truncated: the image needs {flat.size * stored.itemsize} "
+                                           f"bytes of pixel data, from byte {data_start} on")
             np.copyto(flat[start : start + count], buffer[:count], casting="unsafe")
     return pixels
+
+
+def read_exactly(fd: int, buffers: list[memoryview], offset: int) -> bool:
+    """Fill ``buffers`` (in order) from the file ``fd`` at ``offset``, with as many positioned
+    vectored reads (``os.preadv``) as it takes; False when the file ends first."""
+    done = 0  # buffers filled
+    while done < len(buffers):
+        got = os.preadv(fd, buffers[done:] if done else buffers, offset)
+        if not got:
+            return False
+        offset += got
+        while done < len(buffers) and got >= len(buffers[done]):
+            got -= len(buffers[done])
+            done += 1
+        if got:  # a short read ended inside this buffer
+            buffers[done] = buffers[done][got:]
+    return True
 
 
 def _header_number(header: Header, name: str, default: float) -> float:

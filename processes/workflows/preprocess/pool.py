@@ -11,10 +11,10 @@ loaded numpy and its session (~0.1–0.2 s sooner).
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from processes.workflows.preprocess.plan import Options
+from procfw.names import option_spellings
 
 if TYPE_CHECKING:
     from procfw.language import ast
@@ -56,11 +56,6 @@ def _literal(value: ast.Node) -> str | None:
     return value.literal if isinstance(value, ast.Text) else None
 
 
-def _option_name(name: str) -> str:
-    """The parameter an option names (``dry-run`` → ``dryRun``, as the console binds it)."""
-    return re.sub(r"-+(\w)", lambda m: m.group(1).upper(), name.strip("-")) if "-" in name.strip("-") else name
-
-
 def pool_workers(command: ast.Command) -> tuple[bool, int | None]:
     """(whether the ``preprocess`` statement ``command`` will start a local pool, its -workers=, None if unset).
 
@@ -77,18 +72,18 @@ def pool_workers(command: ast.Command) -> tuple[bool, int | None]:
         if not isinstance(arg, ast.Option | ast.Switch | ast.Flag | ast.Literal):
             positional += 1
             continue
-        name = _option_name(arg.name)
+        names = option_spellings(arg.name)  # as the console binds it: dry-run names dryRun
         value = getattr(arg, "value", None)  # -name=value or --name=value; None for a switch or a flag
-        if name in _ONLY_PLAN:
+        if any(name in _ONLY_PLAN for name in names):
             if value is not None or getattr(arg, "on", True):
                 return False, None  # only the plan (-plan=VALUE too: left to the command)
             continue
         text = _literal(value) if value is not None else None
-        if name == "executor":
+        if "executor" in names:
             if text is None:
                 return False, None
             executor = text.casefold()
-        elif name == "workers":
+        elif "workers" in names:
             if text is None or not text.isdigit():
                 return False, None
             workers = int(text) or None
