@@ -227,7 +227,7 @@ def _vng_reference(raw: np.ndarray, pattern: CFAPattern) -> np.ndarray:
 
 
 @pytest.mark.parametrize("pattern", ["RGGB", "BGGR", "GBRG", "GRBG", "GRGB", "GBGR", "RGBG", "BGRG"])
-@pytest.mark.parametrize("shape", [(3, 3), (4, 7), (7, 4), (5, 6), (37, 41), (64, 50)])
+@pytest.mark.parametrize("shape", [(3, 3), (4, 7), (7, 4), (5, 6), (37, 41), (64, 50), (65, 9), (151, 12), (193, 7)])
 def test_compiled_vng_equals_the_array_formulation(pattern: str, shape: tuple[int, int]) -> None:
     """The compiled kernel (written-out Bayer rules, table-driven others) is bit-identical."""
     rng = np.random.default_rng(sum(map(ord, pattern)) + shape[0])
@@ -258,10 +258,11 @@ def test_compiled_vng_of_a_seestar_crop_equals_the_array_formulation() -> None:
 def test_bayer_vng_frees_the_padded_copy_before_the_phase_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
     """The padded frame is split into its phase planes and dropped before the output and the phases'
     values are made: while a phase kernel runs, what VNG holds is the planes, the output and one
-    row phase's values (traced by tracemalloc, as numpy reports its buffers), not the padded copy."""
+    band of a row phase's values (traced by tracemalloc, as numpy reports its buffers), not the padded
+    copy nor a whole row phase's values."""
     import tracemalloc
 
-    from processes.debayer import demosaic_nb
+    from processes.debayer import demosaic, demosaic_nb
 
     height, width = 400, 600
     raw = np.random.default_rng(3).random((height, width), dtype=np.float32)
@@ -289,6 +290,9 @@ def test_bayer_vng_frees_the_padded_copy_before_the_phase_kernels(monkeypatch: p
     values = 2 * 3 * ((height + 1) // 2) * ((width + 1) // 2) * 4  # both column phases of a row phase
     padded = (height + 4) * (width + 4) * 4
     assert held and max(held) - base < planes + rgb.nbytes + values + padded // 2
+    band = 2 * 3 * demosaic._BAND_ROWS * ((width + 1) // 2) * 4
+    assert (height + 1) // 2 > 2 * demosaic._BAND_ROWS  # several bands
+    assert max(held) - base <= planes + rgb.nbytes + band + 16384  # and small objects
 
 
 def test_vng_beats_bilinear_at_edges() -> None:
