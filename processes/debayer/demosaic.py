@@ -208,8 +208,8 @@ def vng(raw: np.ndarray, pattern: CFAPattern) -> np.ndarray:
     raw = _check_raw(raw, 3)
     height, width = raw.shape
     lo, hi = np.float32(min(float(raw.min()), 0.0)), np.float32(max(float(raw.max()), 1.0))
-    if pattern.is_bayer:  # the padded copy goes once split into its phase planes, before the output is made
-        planes = _phase_planes(_padded(raw))
+    if pattern.is_bayer:  # the padded frame's phase planes, made from raw (no padded copy), before the output
+        planes = _phase_planes(raw)
         out = np.empty((3, height, width), dtype=np.float32)
         _vng_bayer(planes, pattern, lo, hi, out)
     else:
@@ -223,15 +223,31 @@ def _padded(raw: np.ndarray) -> np.ndarray:
     return np.pad(raw, 2, mode="reflect")
 
 
-def _phase_planes(padded: np.ndarray) -> np.ndarray:
-    """The four CFA phase planes of ``padded`` (4, ⌈H/2⌉, ⌈W/2⌉): ``planes[2·qy + qx] = padded[qy::2, qx::2]``,
-    zero where a phase has a row or column fewer."""
-    rows, cols = (padded.shape[0] + 1) // 2, (padded.shape[1] + 1) // 2
-    planes = np.zeros((4, rows, cols), dtype=np.float32)
+def _reflected(size: int) -> np.ndarray:
+    """The index along an axis of ``size`` (≥ 3) of each of the ``size + 4`` positions that ``_padded`` makes."""
+    index = np.abs(np.arange(-2, size + 2))
+    return np.where(index > size - 1, 2 * (size - 1) - index, index)
+
+
+def _phase_planes(raw: np.ndarray) -> np.ndarray:
+    """The four CFA phase planes of ``_padded(raw)`` (4, ⌈(H + 4)/2⌉, ⌈(W + 4)/2⌉):
+    ``planes[2·qy + qx] = padded[qy::2, qx::2]``, zero where a phase has a row or column fewer, made
+    from ``raw`` itself: no padded copy (one frame less while the planes are made, and no hole of a
+    frame's size left in the heap below the output).  A phase plane's first and last rows and columns
+    are mirrored ones; its inside is ``raw[qy::2, qx::2]``."""
+    height, width = raw.shape
+    planes = np.zeros((4, (height + 5) // 2, (width + 5) // 2), dtype=np.float32)
+    ys, xs = _reflected(height), _reflected(width)
     for qy in (0, 1):
+        rows = ys[qy::2]
         for qx in (0, 1):
-            plane = padded[qy::2, qx::2]
-            planes[2 * qy + qx, : plane.shape[0], : plane.shape[1]] = plane
+            cols = xs[qx::2]
+            plane = planes[2 * qy + qx]
+            plane[1 : rows.size - 1, 1 : cols.size - 1] = raw[qy::2, qx::2]
+            for i in (0, rows.size - 1):
+                plane[i, : cols.size] = raw[rows[i], cols]
+            for j in (0, cols.size - 1):
+                plane[: rows.size, j] = raw[rows, cols[j]]
     return planes
 
 
