@@ -344,6 +344,7 @@ class Debayer(Process):
                                  "channels")
         pattern, source = resolve_pattern(image, self.cfaPattern)
         rgb = debayer_image(image, pattern, self.debayerMethod)
+        del image  # the raw frame, freed here before the noise planes when the caller handed it over (light_task)
         # as PixInsight's Debayer: the raw source is recorded for CFA drizzle (StarAlignment copies it into .xdrz)
         rgb = Image(rgb.pixels, rgb.keywords, {**rgb.properties, "PCL:CFASourceFilePath": str(Path(path).absolute()),
                                                "PCL:CFASourcePattern": pattern.text,

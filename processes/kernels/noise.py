@@ -27,9 +27,9 @@ Estimates are for Gaussian white noise; values are in the image's units.
 float32 and float64 planes of 2¹⁶ pixels or more go through compiled passes
 (:mod:`processes.kernels.noise_nb`, numba, imported only then): the à trous levels are
 computed once for both estimators (bit-identical to the ``scipy.ndimage.correlate1d``
-transform of :func:`atrous`), keeping only the first detail layer, the significance map
-and the signal, and each iteration of the k-sigma and MRS loops is one pass with float64
-sums over the selected pixels instead of a copy of them.
+transform of :func:`atrous`) in two planes: the first detail layer and smoothing, then
+in their place the significance map and the signal; each iteration of the k-sigma and
+MRS loops is one pass with float64 sums over the selected pixels instead of a copy of them.
 """
 
 from __future__ import annotations
@@ -136,14 +136,15 @@ def _mrs_compiled(image: np.ndarray, layers: int, valid_range: tuple[float, floa
     pixels outside the open ``valid_range`` are left out of the MRS noise set."""
     from processes.kernels import noise_nb
 
-    # three planes: the first detail layer (k-sigma), the significance and the signal; the
-    # smoothed levels stream through rings of rows (noise_nb.mrs_planes)
+    # two planes: the first level's detail (k-sigma) and smoothing, which the later levels (streamed
+    # through rings of rows) turn into the significance and the signal (noise_nb.mrs_planes)
     image = np.ascontiguousarray(image)
-    w1, significance, signal = (np.empty_like(image) for _ in range(3))
-    k = np.asarray(B3_NOISE_COEFFICIENTS[:layers], dtype=image.dtype)
-    noise_nb.mrs_planes(image, layers, k, w1, significance, signal)
+    w1, smooth = np.empty_like(image), np.empty_like(image)
+    noise_nb.first_level(image, w1, smooth)
     sigma0, count0 = _ksigma_compiled(w1)
-    del w1
+    noise_nb.mrs_planes(image, layers, np.asarray(B3_NOISE_COEFFICIENTS[:layers], dtype=image.dtype), w1, smooth)
+    significance, signal = w1, smooth
+    del w1, smooth
     if valid_range is not None:
         kind = image.dtype.type
         noise_nb.exclude_outside(image, significance, kind(valid_range[0]), kind(valid_range[1]))

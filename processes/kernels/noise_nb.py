@@ -8,11 +8,12 @@ estimate of a large plane runs.
     taps paired and added from the outermost in, each pass rounded to the plane's type,
     float32 or float64), so the result is bit-identical; the column pass goes through a one-row
     buffer instead of a full intermediate image; fused with the detail layer's significance update.
-:func:`mrs_planes`
-    ``layers`` levels of the transform in one call, keeping only what the estimators need:
-    the first detail layer ``w₁`` (for the k-sigma estimate), the significance
-    ``max_j |w_j|/k_j`` (in the plane's type, as the array code formed it) and the signal
-    ``image − residual``; the levels stream through rings of rows (no smoothed plane).
+:func:`first_level`, :func:`mrs_planes`
+    ``layers`` levels of the transform in two calls, keeping only what the estimators need
+    in two planes: the first level's detail ``w₁`` (for the k-sigma estimate) and smoothing,
+    then, in their place, the significance ``max_j |w_j|/k_j`` (in the plane's type, as the
+    array code formed it) and the signal ``image − residual``; the later levels stream
+    through rings of rows (no further smoothed plane).
 :func:`interval_moments`, :func:`below_moments`, :func:`band_moments`
     count, Σx and Σx² (float64) of the finite values inside an open interval, of the
     values whose significance is below a threshold, or inside a band: one branch-free pass
@@ -30,7 +31,8 @@ from numba.extending import overload
 from processes.kernels.numba_common import mirror
 
 __all__ = [
-    "b3_level", "band_moments", "below_moments", "exclude_outside", "interval_moments", "mrs_planes",
+    "b3_level", "band_moments", "below_moments", "exclude_outside", "first_level", "interval_moments",
+    "mrs_planes",
 ]
 
 _FAST = {"reassoc", "nsz", "contract"}  # reductions may vectorize (order of addition only)
@@ -151,65 +153,99 @@ def _level_row(image, rings, offsets, sizes, level, r):  # pragma: no cover - co
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def mrs_planes(image, layers, coefficients, w1, significance, signal):  # pragma: no cover - compiled
-    """Fill ``w1`` (first detail layer), ``significance`` (max_j |w_j| / k_j) and ``signal``
-    (image − residual after ``layers`` levels); all (h, w) of the image's float type, and
-    ``coefficients`` of that type too.
+def first_level(image, w1, smooth):  # pragma: no cover - compiled
+    """The transform's first level: ``smooth`` the B3 smoothing of ``image`` (holes 1 apart) and ``w1``
+    the first detail layer ``image − smooth``, row by row as :func:`b3_level` computes them (the buffer
+    between the column and the row pass float64, holding the column pass's rounded values: same bits)."""
+    row = np.empty(image.shape[1], dtype=np.float64)
+    for y in range(image.shape[0]):
+        _smooth_row(image, y, 1, smooth, row)
+        image_row = image[y]
+        smooth_row = smooth[y]
+        w1_row = w1[y]
+        for x in range(image_row.size):
+            w1_row[x] = image_row[x] - smooth_row[x]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _significance_row(w1_row, k):  # pragma: no cover - compiled
+    # the first level's significance |w₁|/k₁ in place of w₁ (the value _detail_row forms from the same w)
+    for x in range(w1_row.size):
+        w1_row[x] = abs(w1_row[x]) / k
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def mrs_planes(image, layers, coefficients, w1, smooth):  # pragma: no cover - compiled
+    """The other ``layers − 1`` levels after :func:`first_level`, in place: ``w1`` (the first detail
+    layer) becomes the significance ``max_j |w_j| / k_j`` and ``smooth`` (the first level's smoothing)
+    the signal ``image − residual``; all (h, w) of the image's float type, and ``coefficients`` (the
+    ``layers`` k_j) of that type too.  Two planes besides the image, not three: the k-sigma estimate
+    reads ``w₁`` between the two calls.
 
     The levels are streamed row by row, each row computed as :func:`b3_level` computes it:
     level j + 1 (holes ``s = 2^j`` apart) makes its row y as soon as level j has made row
     y + 2s, and keeps its rows in a ring of the 4s' + 1 rows the next level's window
-    (``s' = 2s``) reads, so no smoothed plane is written out and every row of ``w1``,
-    ``significance`` and ``signal`` is finished while the rows it needs are in cache.  The
+    (``s' = 2s``) reads, so no further smoothed plane is written out and every row of the
+    significance and the signal is finished while the rows it needs are in cache.  A signal
+    row goes into ``smooth`` once the second level no longer reads that row (its window
+    reaches 4 rows down): with two levels, the last level's rows wait in a ring of 5.  The
     rings hold every mirrored row a window needs when the plane has more than ``2^layers``
     rows; shorter planes are transformed level by level (:func:`b3_level`).  The buffer between
     the column and the row pass is float64 holding the column pass's values rounded to the
     image's type, so the row pass reads its five taps without converting each (same bits).
     """
     height, width = image.shape
-    if height <= 1 << layers:
+    if layers == 1 or height <= 1 << layers:
         row = np.empty(width, dtype=image.dtype)
-        smooth = np.empty_like(image)
+        for y in range(height):
+            _significance_row(w1[y], coefficients[0])
+        current = smooth
         spare = np.empty_like(image)
-        b3_level(image, 1, smooth, row, coefficients[0], True, w1, significance)
         for j in range(1, layers):
-            b3_level(smooth, 1 << j, spare, row, coefficients[j], False, w1, significance)
-            smooth, spare = spare, smooth
+            b3_level(current, 1 << j, spare, row, coefficients[j], False, w1, w1)
+            current, spare = spare, current
         for y in range(height):
             for x in range(width):
-                signal[y, x] = image[y, x] - smooth[y, x]
+                smooth[y, x] = image[y, x] - current[y, x]
         return
-    sizes = np.empty(layers, np.int64)  # ring rows of level j + 1
-    offsets = np.empty(layers, np.int64)
-    lags = np.empty(layers, np.int64)  # level j + 1 makes row t − lags[j] at step t
+    levels = layers - 1  # level i + 1 of the transform (holes 2^(i+1) apart) is level i here
+    sizes = np.empty(levels, np.int64)  # ring rows of level i
+    offsets = np.empty(levels, np.int64)
+    lags = np.empty(levels, np.int64)  # level i makes row t − lags[i] at step t
     total = 0
-    for j in range(layers):
-        sizes[j] = 4 * (2 << j) + 1 if j + 1 < layers else 1
-        offsets[j] = total
-        total += sizes[j]
-        lags[j] = 0 if j == 0 else lags[j - 1] + 2 * (1 << j)
+    for i in range(levels):
+        lags[i] = 0 if i == 0 else lags[i - 1] + 2 * (2 << i)
+        offsets[i] = total
+        sizes[i] = 4 * (4 << i) + 1 if i + 1 < levels else 1 + max(0, 4 - lags[i])
+        total += sizes[i]
+    delay = sizes[levels - 1] - 1  # steps between the last level's row and its signal row
+    last = lags[levels - 1] + delay
     rings = np.empty((total, width), dtype=image.dtype)
     row = np.empty(width, dtype=np.float64)
-    for t in range(height + lags[layers - 1]):
-        for j in range(layers):
-            y = t - lags[j]
+    for t in range(height + last):
+        for i in range(levels):
+            y = t - lags[i]
             if y < 0 or y >= height:
                 continue
-            step = 1 << j
+            step = 2 << i
             s2 = 2 * step
-            centre = _level_row(image, rings, offsets, sizes, j, y)
-            _column_pass(centre, _level_row(image, rings, offsets, sizes, j, mirror(y - step, height)),
-                         _level_row(image, rings, offsets, sizes, j, mirror(y + step, height)),
-                         _level_row(image, rings, offsets, sizes, j, mirror(y - s2, height)),
-                         _level_row(image, rings, offsets, sizes, j, mirror(y + s2, height)), row, image)
-            out_row = rings[offsets[j] + y % sizes[j]]
+            centre = _level_row(smooth, rings, offsets, sizes, i, y)
+            _column_pass(centre, _level_row(smooth, rings, offsets, sizes, i, mirror(y - step, height)),
+                         _level_row(smooth, rings, offsets, sizes, i, mirror(y + step, height)),
+                         _level_row(smooth, rings, offsets, sizes, i, mirror(y - s2, height)),
+                         _level_row(smooth, rings, offsets, sizes, i, mirror(y + s2, height)), row, image)
+            out_row = rings[offsets[i] + y % sizes[i]]
             _row_pass(row, step, out_row, image)
-            _detail_row(centre, out_row, coefficients[j], j == 0, w1[y], significance[y])
-            if j == layers - 1:
-                image_row = image[y]
-                signal_row = signal[y]
-                for x in range(width):
-                    signal_row[x] = image_row[x] - out_row[x]
+            if i == 0:
+                _significance_row(w1[y], coefficients[0])
+            _detail_row(centre, out_row, coefficients[i + 1], False, w1[y], w1[y])
+        y = t - last
+        if y >= 0:
+            residual_row = rings[offsets[levels - 1] + y % sizes[levels - 1]]
+            image_row = image[y]
+            signal_row = smooth[y]
+            for x in range(width):
+                signal_row[x] = image_row[x] - residual_row[x]
 
 
 @numba.njit(cache=True, nogil=True)

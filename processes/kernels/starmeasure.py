@@ -190,15 +190,17 @@ def measure_stars(
     saturation: float = 0.98,
     min_fwhm: float = 1.0,
     iterations: int = 30,
+    overwrite: bool = False,
 ) -> StarField:
     """Detect and fit the stars of a 2-D ``plane`` (or a planar image: channels are averaged).
 
     ``threshold``: detection level in noise σ of the smoothed plane; ``max_stars``: at most
     this many candidates (brightest first) are fitted; ``box``: stamp size (0: 15 px);
     ``saturation``: candidates whose peak reaches this value are skipped; ``min_fwhm``:
-    narrower fits are not stars (hot pixels).
+    narrower fits are not stars (hot pixels); ``overwrite``: a float64 ``plane`` may be
+    overwritten (its residual is formed in place: one plane-sized array less).
     """
-    # a float64 plane is used as it is (it is never written to), anything else as a float64 copy
+    # a float64 plane is used as it is (written to only with ``overwrite``), anything else as a float64 copy
     data = plane if isinstance(plane, np.ndarray) and plane.ndim == 2 and plane.dtype == np.float64 \
         else luminance_plane(plane)
     if data.ndim != 2 or min(data.shape) < 8:
@@ -210,8 +212,7 @@ def measure_stars(
     if not finite.all():
         data = np.where(finite, data, np.nanmedian(data) if finite.any() else 0.0)
     background, background_level = _background(data)
-    # the residual takes the background map's buffer: three plane-sized float64 arrays in all
-    residual = np.subtract(data, background, out=background)
+    residual, unsaturated = _residual(data, background, saturation, overwrite or data is not plane)
     del background
     noise = MAD_TO_SIGMA * _mad(residual)
     smooth = _gaussian_smooth(residual, 1.0)
@@ -229,7 +230,7 @@ def measure_stars(
     ys, xs = ys[inside], xs[inside]
     order = np.argsort(-smooth[ys, xs], kind="stable")
     ys, xs = ys[order], xs[order]
-    keep = _isolated(xs, ys, half) & (data[ys, xs] < saturation)
+    keep = _isolated(xs, ys, half) & (data[ys, xs] < saturation if unsaturated is None else unsaturated[ys, xs])
     ys, xs = ys[keep][:max_stars], xs[keep][:max_stars]
     if ys.size == 0:
         return _empty_field(background_level, noise, candidates)
@@ -256,6 +257,17 @@ def measure_stars(
         eccentricity=eccentricity[sel], snr=amp[sel] / noise if noise > 0 else np.full(sel.size, np.inf),
         background=background_level, noise=noise, candidates=candidates,
     )
+
+
+def _residual(data: np.ndarray, background: np.ndarray, saturation: float, in_place: bool
+              ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(``data − background``, ``data < saturation`` or None): the residual in ``data``'s buffer when
+    ``in_place`` (``data`` is then no longer the plane: its saturation test is kept as a boolean plane,
+    an eighth of the size), else in ``background``'s (three plane-sized float64 arrays in all)."""
+    if in_place:
+        unsaturated = data < saturation
+        return np.subtract(data, background, out=data), unsaturated
+    return np.subtract(data, background, out=background), None
 
 
 def _median(values: np.ndarray) -> float:

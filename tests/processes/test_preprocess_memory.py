@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from processes.integration import process as integration_process
+from processes.workflows.preprocess.synthetic import WARM_FRAME_SIZE
 from procfw.image import Image
 from procfw.io.fits import write_fits
 from procfw.process import ExecutionContext
@@ -80,3 +81,78 @@ def test_integration_images_are_freed_before_the_master_star_measurement(tmp_pat
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["images"] == 3  # the result and the two rejection maps
     assert seen["alive"] == [1]  # the master only (a cropped view of the result)
+
+
+def _debayer_item(tmp_path: Path) -> dict:
+    """A light task's item: a synthetic GRBG frame (written as FITS) through a Debayer step."""
+    from processes.common.filelists import frame_icon
+    from processes.workflows.preprocess.pipeline import _process
+    from processes.workflows.preprocess.synthetic import synthetic_cfa
+    from procfw.image import FITSKeyword
+
+    raw = tmp_path / "light.fits"
+    write_fits(Image(synthetic_cfa()[None], [FITSKeyword("BAYERPAT", "GRBG", "")]), raw)
+    (tmp_path / "debayered").mkdir()
+    debayer = _process("Debayer", targetItems=[], evaluateNoise=True, outputDirectory=str(tmp_path / "debayered"),
+                       outputPostfix="_d", overwriteExistingFiles=True, onError="OnError_Continue")
+    return {"steps": [frame_icon(debayer)], "names": ["debayering"], "index": 0, "path": str(raw)}
+
+
+def test_light_task_frees_the_raw_frame_before_the_noise_planes(tmp_path: Path, monkeypatch) -> None:
+    """The light task hands the frame to its step: once demosaiced, the raw frame is gone before the noise
+    estimates allocate their planes (its pixels are no longer referenced by the task or by Debayer)."""
+    import weakref
+
+    from processes.debayer import process as debayer_process
+    from processes.workflows.preprocess import pipeline
+
+    raw_pixels: list[weakref.ref] = []
+    alive: list[bool] = []
+
+    def read(path):  # noqa: ANN001, ANN202 - stands in for procfw.io.read_image
+        image = read_image(path)
+        raw_pixels.append(weakref.ref(image.pixels))
+        return image
+
+    def noise(rgb, algorithm):  # noqa: ANN001, ANN202 - records, then estimates
+        alive.append(raw_pixels[0]() is not None)
+        return estimate(rgb, algorithm)
+
+    estimate = debayer_process._noise
+    read_image = pipeline.read_image
+    monkeypatch.setattr(pipeline, "read_image", read)
+    monkeypatch.setattr(debayer_process, "_noise", noise)
+    outcome = pipeline.light_task(_debayer_item(tmp_path))
+    assert "failed" not in outcome and outcome["stars"]["stars"] > 0
+    assert alive == [False]
+
+
+def test_light_task_measures_stars_in_the_luminance_planes_buffer(tmp_path: Path, monkeypatch) -> None:
+    """The light task lets the star measurement form the residual in the luminance plane (one float64
+    plane less at its peak, traced by tracemalloc), with the same measurements."""
+    import tracemalloc
+
+    from processes.workflows.preprocess import pipeline
+
+    item = _debayer_item(tmp_path)
+    peaks: dict[bool, int] = {}
+    summaries: dict[bool, dict] = {}
+    measure = pipeline.measure_stars
+    for overwrite in (False, True):
+        def traced(plane, *, allowed=overwrite, **kwargs):  # noqa: ANN001, ANN202 - the task's star measurement
+            assert kwargs.pop("overwrite") is True  # the light task lets it overwrite the plane
+            tracemalloc.reset_peak()
+            start = tracemalloc.get_traced_memory()[0]
+            field = measure(plane, overwrite=allowed, **kwargs)
+            peaks[allowed] = tracemalloc.get_traced_memory()[1] - start
+            return field
+
+        monkeypatch.setattr(pipeline, "measure_stars", traced)
+        tracemalloc.start()
+        try:
+            summaries[overwrite] = pipeline.light_task(item)["stars"]
+        finally:
+            tracemalloc.stop()
+    plane = WARM_FRAME_SIZE**2 * 8
+    assert summaries[True] == summaries[False] and summaries[True]["stars"] > 0
+    assert peaks[True] <= peaks[False] - plane + plane // 4

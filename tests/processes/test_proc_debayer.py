@@ -227,7 +227,7 @@ def _vng_reference(raw: np.ndarray, pattern: CFAPattern) -> np.ndarray:
 
 
 @pytest.mark.parametrize("pattern", ["RGGB", "BGGR", "GBRG", "GRBG", "GRGB", "GBGR", "RGBG", "BGRG"])
-@pytest.mark.parametrize("shape", [(3, 3), (4, 7), (7, 4), (5, 6), (37, 41), (64, 50)])
+@pytest.mark.parametrize("shape", [(3, 3), (4, 7), (7, 4), (5, 6), (37, 41), (64, 50), (65, 9), (151, 12), (193, 7)])
 def test_compiled_vng_equals_the_array_formulation(pattern: str, shape: tuple[int, int]) -> None:
     """The compiled kernel (written-out Bayer rules, table-driven others) is bit-identical."""
     rng = np.random.default_rng(sum(map(ord, pattern)) + shape[0])
@@ -255,13 +255,32 @@ def test_compiled_vng_of_a_seestar_crop_equals_the_array_formulation() -> None:
     assert np.array_equal(vng(raw, cfa), _vng_reference(raw, cfa))
 
 
+@pytest.mark.parametrize("shape", [(3, 3), (3, 4), (4, 3), (5, 8), (8, 5), (9, 12), (64, 51)])
+def test_phase_planes_are_those_of_the_padded_frame(shape: tuple[int, int]) -> None:
+    """The phase planes made from the raw frame are those of its mirrored padding split by phase
+    (``np.pad(raw, 2, mode="reflect")[qy::2, qx::2]``), zero where a phase has a row or column fewer."""
+    from processes.debayer import demosaic
+
+    raw = np.random.default_rng(shape[0] * 100 + shape[1]).random(shape, dtype=np.float32)
+    padded = np.pad(raw, 2, mode="reflect")
+    planes = demosaic._phase_planes(raw)
+    assert planes.shape == (4, (shape[0] + 5) // 2, (shape[1] + 5) // 2) and planes.dtype == np.float32
+    for qy in (0, 1):
+        for qx in (0, 1):
+            phase = padded[qy::2, qx::2]
+            expected = np.zeros(planes.shape[1:], dtype=np.float32)
+            expected[: phase.shape[0], : phase.shape[1]] = phase
+            assert np.array_equal(planes[2 * qy + qx], expected)
+
+
 def test_bayer_vng_frees_the_padded_copy_before_the_phase_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The padded frame is split into its phase planes and dropped before the output and the phases'
-    values are made: while a phase kernel runs, what VNG holds is the planes, the output and one
-    row phase's values (traced by tracemalloc, as numpy reports its buffers), not the padded copy."""
+    """The padded frame's phase planes are made from the raw frame, before the output and the phases'
+    values: while a phase kernel runs, what VNG holds is the planes, the output and one band of a row
+    phase's values (traced by tracemalloc, as numpy reports its buffers), not a padded copy nor a
+    whole row phase's values; and no padded copy is made at all."""
     import tracemalloc
 
-    from processes.debayer import demosaic_nb
+    from processes.debayer import demosaic, demosaic_nb
 
     height, width = 400, 600
     raw = np.random.default_rng(3).random((height, width), dtype=np.float32)
@@ -274,7 +293,11 @@ def test_bayer_vng_frees_the_padded_copy_before_the_phase_kernels(monkeypatch: p
             return kernel(*args)
         return run
 
+    def padded(raw):  # noqa: ANN001, ANN202 - a Bayer frame is never padded
+        raise AssertionError("a padded copy of a Bayer frame")
+
     monkeypatch.setattr(demosaic_nb, "bayer_phase_kernels", lambda: (traced(green), traced(red_blue)))
+    monkeypatch.setattr(demosaic, "_padded", padded)
     expected = vng(raw, CFAPattern("GRBG"))  # compiled kernels loaded before tracing
     assert np.array_equal(expected, _vng_reference(raw, CFAPattern("GRBG")))
     held.clear()
@@ -282,6 +305,7 @@ def test_bayer_vng_frees_the_padded_copy_before_the_phase_kernels(monkeypatch: p
     try:
         base = tracemalloc.get_traced_memory()[0]
         rgb = vng(raw, CFAPattern("GRBG"))
+        peak = tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()
     assert np.array_equal(rgb, expected)
@@ -289,6 +313,11 @@ def test_bayer_vng_frees_the_padded_copy_before_the_phase_kernels(monkeypatch: p
     values = 2 * 3 * ((height + 1) // 2) * ((width + 1) // 2) * 4  # both column phases of a row phase
     padded = (height + 4) * (width + 4) * 4
     assert held and max(held) - base < planes + rgb.nbytes + values + padded // 2
+    band = 2 * 3 * demosaic._BAND_ROWS * ((width + 1) // 2) * 4
+    assert (height + 1) // 2 > 2 * demosaic._BAND_ROWS  # several bands
+    small = 65536  # index arrays, the kernels' slots and the like
+    assert max(held) - base <= planes + rgb.nbytes + band + small
+    assert peak <= planes + rgb.nbytes + band + small
 
 
 def test_vng_beats_bilinear_at_edges() -> None:

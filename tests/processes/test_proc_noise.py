@@ -30,19 +30,29 @@ def numpy_path(monkeypatch):
     return run
 
 
+def _compiled_planes(image: np.ndarray, layers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(w₁, significance, signal) of the compiled passes: :func:`noise_nb.first_level`, then (w₁ copied)
+    :func:`noise_nb.mrs_planes` turning its two planes into the significance and the signal."""
+    from processes.kernels import noise_nb
+
+    w1, smooth = np.empty_like(image), np.empty_like(image)
+    noise_nb.first_level(image, w1, smooth)
+    first = w1.copy()
+    noise_nb.mrs_planes(image, layers, np.asarray(noise.B3_NOISE_COEFFICIENTS[:layers], dtype=image.dtype),
+                        w1, smooth)
+    return first, w1, smooth
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(17, 16), (16, 40), (9, 7), (5, 3), (33, 2), (40, 23), (300, 257)])
 @pytest.mark.parametrize("layers", [1, 2, 3, 4])
 def test_compiled_starlet_planes_are_bit_identical(shape: tuple[int, int], layers: int, dtype) -> None:
-    """The streamed levels (planes of more than 2^layers rows: every mirrored row inside the rings) and the
+    """The streamed levels (planes of more than 2^layers rows: every mirrored row inside the rings; with
+    two levels, signal rows held back until the second level no longer reads the first's rows) and the
     level-by-level ones (shorter planes) equal scipy's transform bit for bit."""
-    from processes.kernels import noise_nb
-
     image = _scene(shape, 0.01, 1).astype(dtype)
     details, residual = noise.atrous(image, layers)
-    w1, significance, signal = (np.empty_like(image) for _ in range(3))
-    coefficients = np.asarray(noise.B3_NOISE_COEFFICIENTS[:layers], dtype=dtype)
-    noise_nb.mrs_planes(image, layers, coefficients, w1, significance, signal)
+    w1, significance, signal = _compiled_planes(image, layers)
     expected = np.abs(details[0]) / noise.B3_NOISE_COEFFICIENTS[0]
     for j, w in enumerate(details[1:], start=1):
         np.maximum(expected, np.abs(w) / noise.B3_NOISE_COEFFICIENTS[j], out=expected)
@@ -131,18 +141,14 @@ def test_compiled_starlet_planes_keep_special_values_bit_for_bit(shape: tuple[in
     """NaN, ±0, ±∞, subnormals and huge values go through the streamed passes (a float64 buffer between
     the column and the row pass, rounded to the plane's type) and the level-by-level ones as through
     the same arithmetic in numpy, bit for bit; the widths leave a remainder to every vector loop."""
-    from processes.kernels import noise_nb
-
     rng = np.random.default_rng(3)
     info = np.finfo(dtype)
     planes = [_special_plane(shape, dtype, 5), _special_plane(shape, dtype, 6),
               (rng.standard_normal(shape) * 50 * info.smallest_subnormal).astype(dtype), np.full(shape, -0.0, dtype)]
-    coefficients = np.asarray(noise.B3_NOISE_COEFFICIENTS[:4], dtype=dtype)
-    for plane in planes:
-        got = [np.empty_like(plane) for _ in range(3)]
+    for plane, layers in ((plane, layers) for plane in planes for layers in (2, 3, 4)):
         with np.errstate(all="ignore"):
-            noise_nb.mrs_planes(plane, 4, coefficients, *got)
-            want = _mrs_planes_reference(plane, 4)
+            got = _compiled_planes(plane, layers)
+            want = _mrs_planes_reference(plane, layers)
         assert all(_same_bits(g, w) for g, w in zip(got, want))
 
 
@@ -195,3 +201,19 @@ def test_compiled_noise_scale_factors_equal_numpy(shape: tuple[int, int], dtype,
     ref = numpy_path(noise.noise_scale_factors, image)
     assert got == pytest.approx(ref, rel=1e-12)
     assert all(s > 0 for s in got)
+
+
+def test_mrs_estimate_holds_two_planes_besides_the_image() -> None:
+    """The compiled MRS estimate allocates two planes of the image's size (the first level's detail and
+    smoothing, then the significance and the signal in their place), not three."""
+    import tracemalloc
+
+    image = _scene((512, 384), 0.01, 4)
+    noise.noise_mrs(image)  # kernels loaded before tracing
+    tracemalloc.start()
+    try:
+        noise.noise_mrs(image)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert 2 * image.nbytes <= peak < 2.5 * image.nbytes

@@ -325,3 +325,24 @@ def test_the_star_measurement_imports_no_scipy_spatial():
             "print(len(field.x) > 0, [m for m in ('scipy.spatial', 'scipy.sparse') if m in sys.modules])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.stdout.split("\n")[0] == "True []", done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("case", ["plain", "saturated", "nan"])
+def test_overwriting_the_plane_measures_the_same_stars(case: str) -> None:
+    """``overwrite=True`` forms the residual in the float64 plane itself and keeps only a boolean plane for
+    the saturation test: the same star field, bit for bit (saturated peaks skipped, NaN replaced); without
+    it the plane is left as it was."""
+    import attrs
+
+    plane = _star_field(3.0, 3.0, amplitude=0.5 if case == "plain" else 1.2, seed=3)[0].astype(np.float64)
+    if case == "nan":
+        plane[40:44, 100] = np.nan
+    kept = plane.copy()
+    want = attrs.asdict(measure_stars(plane))
+    assert np.array_equal(plane, kept, equal_nan=True)
+    if case == "saturated":
+        assert want["x"].size < measure_stars(plane, saturation=2.0).count  # some peaks reach 0.98
+    got = attrs.asdict(measure_stars(plane, overwrite=True))
+    assert got.keys() == want.keys()
+    assert all(np.array_equal(got[k], want[k]) for k in want)
+    assert case == "nan" or not np.array_equal(plane, kept)  # (a NaN plane is measured on a copy)

@@ -217,9 +217,10 @@ def luminance(pixels: np.ndarray) -> np.ndarray:
 
 
 def _star_summary(plane: np.ndarray) -> dict[str, Any]:
-    """Star measurement of one processed light (its luminance ``plane``): its summary, or ``{"error": reason}``."""
+    """Star measurement of one processed light (its luminance ``plane``, which it overwrites): its summary,
+    or ``{"error": reason}``."""
     try:
-        field = measure_stars(plane)
+        field = measure_stars(plane, overwrite=True)
     except (ProcfwError, ValueError, OSError) as exc:
         return {"error": str(exc)}
     return {k: rounded(v) for k, v in field.summary().items()}
@@ -242,14 +243,19 @@ def light_task(item: Mapping[str, Any]) -> dict[str, Any]:
     done: list[dict[str, Any]] = []
     step = names[0] if names else "measuring stars"
     try:
-        image = read_image(path)
+        # the frame is handed to each step (popped from ``frame``), so that the step holds its only
+        # reference and may drop it once done with it (Debayer: the raw frame before the noise planes)
+        frame = [read_image(path)]
         current = path
         for k, icon in enumerate(item["steps"]):
             step = names[k]
             instance = instance_from_icon(icon)
-            image, written, data = instance.process_image(index, image, current, {})  # type: ignore[attr-defined]
+            result, written, data = instance.process_image(index, frame.pop(), current, {})  # type: ignore[attr-defined]
+            frame.append(result)
+            del result
             done.append({"output": str(written), "data": dict(data)})
             current = Path(written)
+        image = frame.pop()
     except Exception as exc:  # noqa: BLE001 - this frame is rejected with the reason; the others go on
         log.warning("preprocess: %s: %s failed: %s", path, step, describe_exception(exc))
         return {"steps": done, "failed": step, "error": describe_exception(exc)}

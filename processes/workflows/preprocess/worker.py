@@ -94,7 +94,7 @@ def warm_kernels(size: int = WARM_FRAME_SIZE) -> float:
     settings = StarAlignment().detection_settings()
     calls = (
         ("noise", lambda: [estimate_noise(pixels[c], "MRS") for c in range(pixels.shape[0])]),
-        ("star measurement", lambda: measure_stars(luminance(pixels))),
+        ("star measurement", lambda: measure_stars(luminance(pixels), overwrite=True)),
         ("star detection", lambda: detect_stars(detection_plane(rgb), settings)),
         ("warp", lambda: warp(pixels, np.array([[1.0, 0.0, 0.3], [0.0, 1.0, -0.2], [0.0, 0.0, 1.0]]),
                               (pixels.shape[2], pixels.shape[1]), kernel="lanczos3", clamping=0.3, radius=2)),
