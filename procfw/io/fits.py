@@ -44,7 +44,17 @@ Every failure (missing, empty, truncated or non-FITS file, corrupt header, no im
 data, unsupported dimensionality, unwritable keyword) raises
 :class:`~procfw.errors.ImageFileError` naming the file and the problem.
 
-astropy is imported inside the functions that need it, so importing this module is cheap.
+Plain files without astropy
+    A file that is not gzipped and whose primary HDU holds the image is read without
+    importing astropy when every card of its primary header is one
+    :mod:`procfw.io.fits_cards` fully understands (:func:`read_plain_header`); a float
+    image written to a plain file gets its header the same way when every keyword is one
+    that module writes exactly as astropy does (:func:`primary_header_bytes`).  The
+    results are astropy's (the same keywords, value types, pixels and errors; the same
+    bytes); everything else goes through astropy.
+
+astropy is imported inside the functions that need it, so importing this module is cheap
+(about 0.2 s of CPU time saved in each process that only meets plain files).
 """
 
 from __future__ import annotations
