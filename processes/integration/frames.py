@@ -16,6 +16,7 @@ as float32.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from pathlib import Path
@@ -26,7 +27,7 @@ import numpy as np
 
 from procfw.errors import ImageFileError
 from procfw.image import FITSKeyword
-from procfw.io.fits import STORED_TYPES, read_exactly
+from procfw.io.fits import STORED_TYPES, keywords_from_cards, read_exactly, read_plain_header
 
 __all__ = ["FrameSource", "open_frame"]
 
@@ -207,7 +208,7 @@ def _raw_layout(hdul: Any, index: int, path: Path, shape: list[int]) -> RawLayou
     hdu = hdul[index]
     if isinstance(hdu, fits.CompImageHDU) or not isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU)):
         return None
-    if path.name.lower().endswith((".gz", ".fz", ".bz2", ".zip")) or hdu.header.get("GROUPS"):
+    if path.name.lower().endswith(_PACKED_SUFFIXES) or hdu.header.get("GROUPS"):
         return None
     header = hdu.header
     stored = STORED_TYPES.get(header.get("BITPIX"))
@@ -264,6 +265,40 @@ def open_frame(path: str | os.PathLike[str]) -> FrameSource:
 
 
 def _open_fits(path: Path) -> FrameSource:
+    """A FITS frame's source: from its primary header read natively (:func:`_open_plain`) when it can be,
+    else from astropy's first image HDU."""
+    plain = _open_plain(path)
+    return plain if plain is not None else _open_astropy(path)
+
+
+_PACKED_SUFFIXES = (".gz", ".fz", ".bz2", ".zip")
+
+
+def _open_plain(path: Path) -> FrameSource | None:
+    """The source of a plain FITS file whose primary HDU is a complete, non-empty 2-D image or 3-D cube,
+    read without astropy (procfw.io.fits.read_plain_header); None for any other file."""
+    if path.name.lower().endswith(_PACKED_SUFFIXES):
+        return None
+    plain = read_plain_header(path)
+    if plain is None or len(plain.axes) < 2 or not all(plain.axes):
+        return None
+    shape = list(reversed(plain.axes))
+    while len(shape) > 3 and shape[0] == 1:
+        shape.pop(0)
+    if len(shape) == 2:
+        shape.insert(0, 1)
+    dtype = np.dtype(STORED_TYPES[plain.bitpix])
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None
+    if len(shape) != 3 or plain.data_offset + math.prod(shape) * dtype.itemsize > size:
+        return None
+    layout = RawLayout(plain.data_offset, dtype, plain.number("BSCALE", 1.0), plain.number("BZERO", 0.0))
+    return FrameSource(path, shape[0], shape[1], shape[2], keywords_from_cards(plain.header.cards), 0, layout)
+
+
+def _open_astropy(path: Path) -> FrameSource:
     from astropy.io import fits
 
     from procfw.io.fits import keywords_from_header, read_fits

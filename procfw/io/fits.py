@@ -44,7 +44,17 @@ Every failure (missing, empty, truncated or non-FITS file, corrupt header, no im
 data, unsupported dimensionality, unwritable keyword) raises
 :class:`~procfw.errors.ImageFileError` naming the file and the problem.
 
-astropy is imported inside the functions that need it, so importing this module is cheap.
+Plain files without astropy
+    A file that is not gzipped and whose primary HDU holds the image is read without
+    importing astropy when every card of its primary header is one
+    :mod:`procfw.io.fits_cards` fully understands (:func:`read_plain_header`); a float
+    image written to a plain file gets its header the same way when every keyword is one
+    that module writes exactly as astropy does (:func:`primary_header_bytes`).  The
+    results are astropy's (the same keywords, value types, pixels and errors; the same
+    bytes); everything else goes through astropy.
+
+astropy is imported inside the functions that need it, so importing this module is cheap
+(about 0.2 s of CPU time saved in each process that only meets plain files).
 """
 
 from __future__ import annotations
@@ -55,7 +65,7 @@ import os
 import re
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +75,7 @@ import numpy as np
 from procfw.errors import ImageFileError, ParameterError
 from procfw.image import FITSKeyword, Image
 from procfw.io.atomic import atomic_path
+from procfw.io.fits_cards import HeaderCards, format_header, read_header
 from procfw.io.limits import check_compression_ratio, check_image_size
 from procfw.io.pagecache import open_write_through
 from procfw.io.samples import warn_if_lossy
@@ -74,8 +85,8 @@ if TYPE_CHECKING:
     from astropy.io.fits.hdu.image import _ImageBaseHDU
 
 __all__ = [
-    "FITS_FORMAT", "FORMAT_BITPIX", "STORED_TYPES", "FITSFormat", "WRITE_BITPIX", "bitpix_of", "read_exactly",
-    "read_fits", "write_fits",
+    "FITS_FORMAT", "FORMAT_BITPIX", "STORED_TYPES", "FITSFormat", "PlainImageHeader", "WRITE_BITPIX", "bitpix_of",
+    "keywords_from_cards", "read_exactly", "read_fits", "read_plain_header", "write_fits",
 ]
 
 #: The BITPIX values :func:`write_fits` accepts.
@@ -133,6 +144,11 @@ def read_fits(path: str | os.PathLike[str]) -> Image:
     """
     target = Path(path)
     is_gzip = _check_signature(target)
+    plain = None if is_gzip else read_plain_header(target)
+    if plain is not None:
+        image = _read_plain(target, plain)
+        if image is not None:
+            return image
     _check_primary_size(target, is_gzip=is_gzip)
     try:
         return _read(target, is_gzip=is_gzip)
@@ -205,6 +221,67 @@ def _read(path: Path, *, is_gzip: bool) -> Image:
                  sample_format=_BITPIX_FORMATS.get(bitpix, "Float64"))
 
 
+@attrs.frozen
+class PlainImageHeader:
+    """The primary header of a plain (uncompressed, not gzipped) FITS file whose primary HDU holds
+    an image, read without astropy (:mod:`procfw.io.fits_cards`): its cards, BITPIX and NAXIS1..n."""
+
+    header: HeaderCards
+    bitpix: int
+    axes: tuple[int, ...]
+
+    @property
+    def data_offset(self) -> int:
+        """The file offset of the first pixel."""
+        return self.header.data_offset
+
+    def number(self, name: str, default: float) -> float:
+        """The value of a numeric card (BSCALE, BZERO) as a float, else ``default``."""
+        return _number_value(self.header.get(name, default), default)
+
+
+_UNIQUE_NAMES = ("SIMPLE", "BITPIX", "NAXIS")
+
+
+def read_plain_header(path: str | os.PathLike[str]) -> PlainImageHeader | None:
+    """The primary header of ``path`` when the native reader fully understands it (every card, see
+    :func:`procfw.io.fits_cards.read_header`) and it describes an image of NAXIS >= 1 axes, each
+    counted once: ``SIMPLE = T`` first, a valid BITPIX, no GROUPS or XTENSION card.  None
+    otherwise (a gzipped or damaged file, an unusual header: astropy reads it)."""
+    try:
+        header = read_header(path)
+    except OSError:
+        return None
+    if header is None or not header.cards or header.cards[0][:2] != ("SIMPLE", True):
+        return None
+    bitpix, naxis = header.get("BITPIX"), header.get("NAXIS")
+    if not _is_count(naxis) or not 0 < naxis <= 999 or isinstance(bitpix, bool) or bitpix not in _VALID_BITPIX:
+        return None
+    names = (*_UNIQUE_NAMES, *(f"NAXIS{i}" for i in range(1, naxis + 1)))
+    if any(header.count(name) != 1 for name in names) or header.count("GROUPS") or header.count("XTENSION"):
+        return None
+    axes = tuple(header.get(f"NAXIS{i}") for i in range(1, naxis + 1))
+    return PlainImageHeader(header, bitpix, axes) if all(_is_count(n) for n in axes) else None
+
+
+def _read_plain(path: Path, plain: PlainImageHeader) -> Image | None:
+    """The image of a plain file's primary HDU read without astropy (the same image as :func:`_read`),
+    or None when its data is not a non-empty 2-D image or 3-D cube (astropy then reports or reads it)."""
+    shape = list(reversed(plain.axes))
+    while len(shape) > 3 and shape[0] == 1:
+        shape.pop(0)
+    if len(shape) not in (2, 3) or not all(shape):
+        return None
+    check_image_size(path, tuple(reversed(plain.axes)), abs(plain.bitpix) // 8, "the image in HDU 0")
+    stored = np.dtype(STORED_TYPES[plain.bitpix])
+    _check_data_present(path, plain.data_offset, stored.itemsize * math.prod(shape))
+    planar = (1, *shape) if len(shape) == 2 else tuple(shape)
+    pixels = _read_converted(path, plain.data_offset, planar, stored)
+    _scale(pixels, stored, plain.number("BSCALE", 1.0), plain.number("BZERO", 0.0))
+    return Image(pixels, keywords_from_cards(plain.header.cards), {"FITS:BITPIX": plain.bitpix, "FITS:HDU": 0},
+                 sample_format=_BITPIX_FORMATS[plain.bitpix])
+
+
 def _iter_hdus(hdul: HDUList) -> Iterator[tuple[int, Any]]:
     """The HDUs one at a time (astropy loads them lazily), stopping at unreadable trailing data."""
     index = 0
@@ -267,8 +344,12 @@ def _check_not_truncated(hdu: _ImageBaseHDU, path: Path) -> None:
     info = hdu.fileinfo()
     if not info:
         return
-    needed = abs(int(hdu.header["BITPIX"])) // 8 * math.prod(_axes(hdu.header))
-    available = path.stat().st_size - int(info["datLoc"])
+    _check_data_present(path, int(info["datLoc"]), abs(int(hdu.header["BITPIX"])) // 8 * math.prod(_axes(hdu.header)))
+
+
+def _check_data_present(path: Path, data_offset: int, needed: int) -> None:
+    """Refuse a file shorter than its header's ``needed`` bytes of pixel data from ``data_offset``."""
+    available = path.stat().st_size - data_offset
     if available < needed:
         raise ImageFileError(
             path,
@@ -376,19 +457,25 @@ def _pixels(hdu: _ImageBaseHDU, path: Path, *, direct: bool = False) -> np.ndarr
     shape = _planar_shape(hdu.header, path)
     header = hdu.header
     stored = np.dtype(STORED_TYPES[int(header["BITPIX"])])
-    pixels = _read_converted(hdu, path, shape, stored) if direct else None
-    if pixels is None:
+    data_start = _plain_data_start(hdu) if direct else None
+    if data_start is not None:
+        pixels = _read_converted(path, data_start, shape, stored)
+    else:
         raw = hdu.data
         if raw is None:
             raise ImageFileError(path, "the image HDU has no data")
         stored = raw.dtype  # a tile-compressed HDU's data may differ from its BITPIX
         pixels = raw.reshape(shape).astype(_work_type(stored))  # always a copy, in native byte order
-    bscale = _header_number(header, "BSCALE", 1.0)
+    _scale(pixels, stored, _header_number(header, "BSCALE", 1.0), _header_number(header, "BZERO", 0.0))
+    return pixels
+
+
+def _scale(pixels: np.ndarray, stored: np.dtype, bscale: float, bzero: float) -> None:
+    """Normalize samples read as ``stored`` in place: integers to [0, 1], floats by BSCALE and BZERO."""
     if stored.kind in "iu":
         _normalize_integer(pixels, np.iinfo(stored), flip=bscale < 0)
     else:
-        _scale_float(pixels, bscale, _header_number(header, "BZERO", 0.0))
-    return pixels
+        _scale_float(pixels, bscale, bzero)
 
 
 STORED_TYPES = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
@@ -403,28 +490,28 @@ def _work_type(stored: np.dtype) -> type[np.floating]:
     return np.float32 if stored.itemsize <= (2 if stored.kind in "iu" else 4) else np.float64
 
 
-def _read_converted(hdu: _ImageBaseHDU, path: Path, shape: tuple[int, int, int], stored: np.dtype
-                    ) -> np.ndarray | None:
-    """An uncompressed HDU's stored samples, read from ``path`` and cast to a new array of ``shape`` in
-    their float type (:func:`_work_type`): the values ``astype`` gives from astropy's data; None for a
-    tile-compressed HDU.
+def _plain_data_start(hdu: _ImageBaseHDU) -> int | None:
+    """The file offset of an uncompressed HDU's data (None for a tile-compressed HDU)."""
+    from astropy.io import fits
+
+    if isinstance(hdu, fits.CompImageHDU):
+        return None
+    info = hdu.fileinfo()
+    return int(info["datLoc"]) if info else None
+
+
+def _read_converted(path: Path, data_start: int, shape: tuple[int, int, int], stored: np.dtype) -> np.ndarray:
+    """Stored samples of an uncompressed image from ``data_start`` on, read from ``path`` and cast to a new
+    array of ``shape`` in their float type (:func:`_work_type`): the values ``astype`` gives from astropy's data.
 
     Astropy's memory map would add the whole file's pages to the process's resident memory
     while the samples are converted (a frame's size, on top of what the process holds then);
     read :data:`_READ_CHUNK_BYTES` at a time into one small buffer, they take the new array's
     memory only, and each byte is converted once, from a buffer still in the cache.
     """
-    from astropy.io import fits
-
-    if isinstance(hdu, fits.CompImageHDU):
-        return None
-    info = hdu.fileinfo()
-    if not info:
-        return None
     pixels = np.empty(shape, dtype=_work_type(stored))
     flat = pixels.reshape(-1)
     buffer = np.empty(max(1, _READ_CHUNK_BYTES // stored.itemsize), dtype=stored)
-    data_start = int(info["datLoc"])
     with path.open("rb", buffering=0) as stream, memoryview(buffer.view(np.uint8)) as view:
         for start in range(0, flat.size, buffer.size):
             count = min(buffer.size, flat.size - start)
@@ -454,7 +541,11 @@ def read_exactly(fd: int, buffers: list[memoryview], offset: int) -> bool:
 
 
 def _header_number(header: Header, name: str, default: float) -> float:
-    value = header.get(name, default)
+    return _number_value(header.get(name, default), default)
+
+
+def _number_value(value: object, default: float) -> float:
+    """A card's value as a float when it is a number (not a bool), else ``default``."""
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
@@ -482,17 +573,25 @@ def keywords_from_header(header: Header) -> list[FITSKeyword]:
     COMMENT and HISTORY cards keep their text as the value; blank cards without text are
     dropped; a card without a value gets ``None``.
     """
+    return keywords_from_cards(
+        (card.keyword, str(card.value), "") if card.keyword.upper() in _COMMENTARY_NAMES
+        else (card.keyword, _card_value(card), card.comment or "")
+        for card in header.cards if not is_structural(card.keyword)
+    )
+
+
+def keywords_from_cards(cards: Iterable[tuple[str, Any, str]]) -> list[FITSKeyword]:
+    """FITS keywords of ``(keyword, value, comment)`` header cards (a commentary card's value: its text),
+    in order: structural cards are skipped, and blank cards without text dropped."""
     keywords: list[FITSKeyword] = []
-    for card in header.cards:
-        name = card.keyword
+    for name, value, comment in cards:
         if is_structural(name):
             continue
         if name.upper() in _COMMENTARY_NAMES:
-            text = str(card.value)
-            if name or text.strip():
-                keywords.append(FITSKeyword(name, text, ""))
+            if name or value.strip():
+                keywords.append(FITSKeyword(name, value, ""))
             continue
-        keywords.append(FITSKeyword(name, _card_value(card), card.comment or ""))
+        keywords.append(FITSKeyword(name, value, comment))
     return keywords
 
 
@@ -562,23 +661,31 @@ def _write(image: Image, path: Path, *, bitpix: int | None, name: Path) -> None:
     """Write ``image`` to exactly ``path`` (replacing it) at ``bitpix`` (None: its sample
     format); errors name ``name``.
 
-    Floating point data to a plain (uncompressed) file: astropy makes and verifies the
-    header, and the pixels are written by :func:`_write_float_data` (the same bytes as
+    Floating point data to a plain (uncompressed) file: the header is made without astropy
+    when :func:`primary_header_bytes` can (the bytes astropy writes), else astropy makes and
+    verifies it, and the pixels are written by :func:`_write_float_data` (the same bytes as
     astropy's ``writeto``, which byte-swaps the whole array in place and back); anything
     else through ``writeto``.
     """
-    from astropy.io import fits
-
     if bitpix is None:
         bitpix = bitpix_of(image)
     if bitpix > 0:
         warn_if_lossy(image.pixels, {8: "UInt8", 16: "UInt16", 32: "UInt32"}[bitpix], name)
 
     plain_float = bitpix in (-32, -64) and path.suffix.lower() in _PLAIN_SUFFIXES
+    data = encode_pixels(image.pixels, bitpix, contiguous=not plain_float)
+    native = primary_header_bytes(image.keywords, bitpix, data.shape) if plain_float else None
+    if native is not None:
+        try:
+            _write_float_data(path, native, data)
+        except OSError as exc:
+            raise ImageFileError(name, f"cannot write the FITS file ({_describe(exc)})") from exc
+        return
+    from astropy.io import fits
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         header = header_from_keywords(image.keywords, name)
-        data = encode_pixels(image.pixels, bitpix, contiguous=not plain_float)
         hdu = fits.PrimaryHDU(data=data, header=header)
         try:
             if plain_float:
@@ -642,6 +749,35 @@ def encode_pixels(pixels: np.ndarray, bitpix: int, *, contiguous: bool = True) -
     scaled = np.nan_to_num(np.clip(data.astype(np.float64), 0.0, 1.0), nan=0.0)
     scaled *= float(np.iinfo(dtype).max)
     return np.rint(scaled).astype(dtype)
+
+
+_PRIMARY_COMMENTS = {"SIMPLE": "conforms to FITS standard", "BITPIX": "array data type",
+                     "NAXIS": "number of array dimensions"}
+"""The comments astropy gives the first cards of a primary header it makes."""
+
+
+def primary_header_bytes(keywords: Iterable[FITSKeyword], bitpix: int, shape: tuple[int, ...]) -> bytes | None:
+    """The primary header astropy writes for ``keywords`` and data of ``bitpix`` and numpy ``shape``
+    (``PrimaryHDU(data, header_from_keywords(keywords))``, verified with silentfix), made without
+    astropy (:func:`procfw.io.fits_cards.format_header`); None when a keyword is not one the native
+    writer reproduces exactly (astropy then writes it) or the data is empty."""
+    if not shape or not all(shape):
+        return None
+    cards: list[tuple[str, Any, str]] = [
+        ("SIMPLE", True, _PRIMARY_COMMENTS["SIMPLE"]), ("BITPIX", bitpix, _PRIMARY_COMMENTS["BITPIX"]),
+        ("NAXIS", len(shape), _PRIMARY_COMMENTS["NAXIS"]),
+    ]
+    cards += [(f"NAXIS{i}", int(n), "") for i, n in enumerate(reversed(shape), start=1)]
+    for keyword in keywords:
+        if is_structural(keyword.name):
+            continue
+        name, value = keyword.name.strip(), keyword.value
+        if name.upper() in _COMMENTARY_NAMES:  # as _card makes them
+            cards.append((name, "" if value is None else str(value), ""))
+        else:
+            value = value.item() if isinstance(value, np.generic) else value
+            cards.append((name, value, "" if keyword.comment is None else keyword.comment))
+    return format_header(cards)
 
 
 def header_from_keywords(keywords: list[FITSKeyword], name: object = "<header>") -> Header:

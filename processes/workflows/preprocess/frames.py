@@ -172,6 +172,22 @@ def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], tuple[int
 
 
 def _fits_header(path: Path) -> tuple[dict[str, Any], tuple[int, int, int], str | None]:
+    """A FITS file's header: its primary header read natively when it holds an image of 2 or more axes
+    (procfw.io.fits.read_plain_header; an undefined value is None), else astropy's first image header."""
+    from procfw.io.fits import read_plain_header
+
+    plain = read_plain_header(path)
+    if plain is not None and len(plain.axes) >= 2:
+        keys: dict[str, Any] = {}
+        for name, value, _comment in plain.header.cards:
+            if name and name not in keys and name not in ("COMMENT", "HISTORY"):
+                keys[name] = value
+        channels = plain.axes[2] if len(plain.axes) >= 3 else 1
+        return keys, (plain.axes[0], plain.axes[1], channels), None
+    return _astropy_fits_header(path)
+
+
+def _astropy_fits_header(path: Path) -> tuple[dict[str, Any], tuple[int, int, int], str | None]:
     from astropy.io import fits
 
     with warnings.catch_warnings():
@@ -181,7 +197,7 @@ def _fits_header(path: Path) -> tuple[dict[str, Any], tuple[int, int, int], str 
                            and int(hdu.header.get("NAXIS", 0)) >= 2), None)
             if header is None:
                 raise ValueError("the file holds no image")
-            keys: dict[str, Any] = {}
+            keys = {}
             for card in header.cards:
                 name = str(card.keyword).upper()
                 if name and name not in keys and name not in ("COMMENT", "HISTORY"):

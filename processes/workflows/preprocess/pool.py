@@ -23,7 +23,7 @@ __all__ = ["WORKER_PRELOAD", "prestart", "start_workers"]
 
 WORKER_PRELOAD = ("processes.workflows.preprocess.worker",)
 """Modules the fork server of the local process pool imports once for all workers: the worker module
-imports numpy, astropy's FITS and the per-frame modules and loads the compiled kernels
+imports numpy, the FITS reader and writer and the per-frame modules and loads the compiled kernels
 (:mod:`processes.workflows.preprocess.worker`; it imports them itself, with the garbage collector off)."""
 
 _ONLY_PLAN = ("plan", "dryRun")

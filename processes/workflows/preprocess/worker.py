@@ -4,7 +4,7 @@ The pre-processing pipeline names this module in the *preload* list of
 :func:`procfw.batch.start_workers`: the pool's fork server imports it once, and every
 worker forked from the server starts with everything a per-frame task needs already
 loaded — the process modules (Debayer, ImageCalibration, CosmeticCorrection,
-StarAlignment), the star measurement, the FITS reader and writer (astropy's), and the
+StarAlignment), the star measurement, the FITS reader and writer (plain files without astropy), and the
 compiled kernels (numba loads each kernel's machine code from its on-disk cache on the
 first call, about half a second per process; :func:`warm_kernels` does those first
 calls here, on a small synthetic frame, so that no worker pays for them).
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 
 WORKER_MODULES = (
     "numpy",
-    "astropy.io.fits",
     "processes.calibration.imagecalibration",
     "processes.calibration.cosmetic",
     "processes.debayer.process",
@@ -104,7 +103,7 @@ def warm_kernels(size: int = WARM_FRAME_SIZE) -> float:
             call()
         except Exception as exc:  # noqa: BLE001 - a warm-up must never stop a worker
             log.debug("warm-up of %s failed: %s", name, exc)
-    try:  # the file formats: the registry of formats, astropy's FITS machinery
+    try:  # the file formats: the registry of formats, the FITS reader and writer
         with tempfile.TemporaryDirectory(prefix="procfw-warm-") as folder:
             path = Path(folder) / "warm.fits"
             write_frame(rgb, path)
