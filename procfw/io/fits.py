@@ -686,8 +686,8 @@ def _write(image: Image, path: Path, *, bitpix: int | None, name: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         header = header_from_keywords(image.keywords, name)
-        hdu = fits.PrimaryHDU(data=data, header=header)
         try:
+            hdu = fits.PrimaryHDU(data=data, header=header)  # may refuse the keywords (e.g. TFIELDS without a count)
             if plain_float:
                 hdu.verify("silentfix")  # what writeto's output_verify does
                 _write_float_data(path, hdu.header.tostring().encode("ascii"), data)

@@ -444,6 +444,16 @@ def test_unwritable_keyword_is_a_clean_error_and_leaves_nothing(tmp_path: Path, 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_keyword_astropy_refuses_while_making_the_hdu_is_a_clean_error(tmp_path: Path) -> None:
+    # astropy's PrimaryHDU raises TypeError on a TFIELDS card without a count: not a traceback from astropy
+    image = Image(np.zeros((2, 2), dtype=np.float32), [FITSKeyword("TFIELDS", None, "")])
+    target = tmp_path / "bad.fits"
+    with pytest.raises(ImageFileError) as caught:
+        write_fits(image, target)
+    assert str(target) in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
 # --------------------------------------------------------------------------- overwrite and atomicity
 
 
