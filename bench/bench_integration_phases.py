@@ -5,7 +5,8 @@ Keep the ``registered`` folder of a ``preprocess`` run (e.g. ``procfw run -c 'pr
 then ``cp -r OUT/registered/IRCUT DIR``) and time ImageIntegration on the ``*.fits`` files of DIR with
 the parameters :meth:`processes.workflows.preprocess.pipeline._Run.integration_parameters` gives
 lights (WinsorizedSigmaClip, AdditiveWithScaling, Scale, SNREstimate weights from the NOISE
-keywords, rejection maps).  Each run prints its wall and process CPU (all threads) in all and in
+keywords, rejection maps), with glibc's malloc tuned as the ``procfw`` command tunes it
+(:func:`procfw.batch.reuse_freed_memory`).  Each run prints its wall and process CPU (all threads) in all and in
 the phases: the frame statistics (``_statistics``: footprints, location, scale), the integration
 proper (``integrate``: band reads and the compiled kernel) and the result's statistics
 (``_final_statistics``), and a SHA-256 of the result's pixels, so that two versions can be
@@ -62,6 +63,9 @@ def main() -> None:
     parser.add_argument("--rejection", default="WinsorizedSigmaClip", help="preprocess's -rejection")
     args = parser.parse_args()
 
+    from procfw.batch import reuse_freed_memory
+
+    reuse_freed_memory()  # glibc's malloc as the procfw command sets it (before any thread starts)
     from processes.integration import process
     from processes.integration.compiled import warm_integrate_rows
     from processes.workflows.preprocess.pipeline import _Run

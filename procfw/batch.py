@@ -458,7 +458,7 @@ def release_library_pages() -> int:
     return sum(rss for start, end, rss in mappings if madvise(start, end - start, _MADV_DONTNEED) == 0)
 
 
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8  # glibc's mallopt parameters (malloc.h)
 REUSED_BLOCK_BYTES = 32 * 2**20
 """Blocks up to this size come from the heap and are reused once freed (glibc's largest mmap threshold)."""
 KEPT_FREE_BYTES = 512 * 2**20
@@ -466,25 +466,38 @@ KEPT_FREE_BYTES = 512 * 2**20
 
 
 def reuse_freed_memory() -> bool:
-    """Let glibc's malloc reuse freed image-sized blocks instead of unmapping them (True if set).
+    """Let glibc's malloc reuse freed image-sized blocks instead of unmapping them, in one heap (True if set).
 
     By default glibc maps big blocks on their own and unmaps them when freed, and trims the
     heap's free top, so each new frame-sized temporary is page-faulted in afresh (zeroed by the kernel):
     on a 12-frame pre-processing run, ~150,000 page faults and ~2 s of system time.  Blocks
     up to :data:`REUSED_BLOCK_BYTES` are served from the heap instead, and up to
     :data:`KEPT_FREE_BYTES` of freed heap stay mapped for the next ones; peak memory is
-    unchanged (what is kept was in use just before).  Off glibc, nothing is done.  The
-    environment variables ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_``, when set,
-    win.  The ``procfw`` command and local workers call this at start.
+    unchanged (what is kept was in use just before).
+
+    Every thread then allocates from the one main heap (glibc's ``M_ARENA_MAX`` of 1), so that
+    :func:`release_memory` can give back what threads freed: glibc gives other threads arenas
+    of their own, and ``malloc_trim`` leaves an arena's free top in memory, which such an arena
+    gives back only past the trim threshold (:data:`KEPT_FREE_BYTES`), i.e. never.  In the
+    console of a pre-processing run the frame statistics' threads, the integration's reader
+    and the kernels' warm-up thread left ~50-70 MB so held through the integration.  Threads
+    that allocate big blocks rarely (numpy arrays, compiled kernels that release the GIL)
+    hardly ever wait on the one heap's lock.
+
+    Off glibc, nothing is done.  The environment variables ``MALLOC_MMAP_THRESHOLD_``,
+    ``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_ARENA_MAX``, when set, win.  The ``procfw`` command
+    and local workers call this at start, before starting threads (a thread that already has
+    an arena keeps it).
     """
     mallopt = getattr(_libc(), "mallopt", None)
     if mallopt is None:
         return False
     done = True
-    if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
-        done = bool(mallopt(_M_MMAP_THRESHOLD, REUSED_BLOCK_BYTES)) and done
-    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
-        done = bool(mallopt(_M_TRIM_THRESHOLD, KEPT_FREE_BYTES)) and done
+    for variable, parameter, value in (("MALLOC_MMAP_THRESHOLD_", _M_MMAP_THRESHOLD, REUSED_BLOCK_BYTES),
+                                       ("MALLOC_TRIM_THRESHOLD_", _M_TRIM_THRESHOLD, KEPT_FREE_BYTES),
+                                       ("MALLOC_ARENA_MAX", _M_ARENA_MAX, 1)):
+        if variable not in os.environ:
+            done = bool(mallopt(parameter, value)) and done
     return done
 
 

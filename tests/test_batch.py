@@ -480,3 +480,46 @@ def test_freed_frame_sized_blocks_are_reused_not_faulted_in_again() -> None:
     default, reused = faults("default"), faults("reuse")
     assert default > 40 * frame_pages  # every temporary faulted in afresh (here ~515,000)
     assert reused < 6 * frame_pages, diagnostics[-1]  # the peak working set, touched once (here ~26,000)
+
+
+
+_HELD_AFTER_A_THREAD_FREES = """
+import threading
+import numpy as np
+from procfw.batch import release_memory, reuse_freed_memory
+
+def resident_mb():
+    with open("/proc/self/smaps_rollup") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("Rss:")) / 1024
+
+assert reuse_freed_memory()
+before = resident_mb()
+freed, go_on = threading.Event(), threading.Event()
+
+def work():  # a statistics thread's samples: blocks under the mmap threshold, touched, then freed
+    held = [np.ones(4 << 20, np.float32) for _ in range(3)]  # 3 x 16 MiB
+    del held
+    freed.set()
+    go_on.wait()  # the thread lives on (a pool's thread), as its arena would
+
+thread = threading.Thread(target=work)
+thread.start()
+freed.wait()
+release_memory()
+print(resident_mb() - before)
+go_on.set()
+thread.join()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc tuning (elsewhere a no-op)")
+def test_memory_a_thread_freed_goes_back_with_release_memory() -> None:
+    """After :func:`reuse_freed_memory` a thread allocates from the one heap, so :func:`release_memory`
+    gives back the blocks it freed (with an arena of its own, glibc's default, ~15 of the 48 MiB stayed)."""
+    import subprocess
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_"))}
+    done = subprocess.run([sys.executable, "-c", _HELD_AFTER_A_THREAD_FREES], capture_output=True, text=True,
+                          check=True, env=environment)
+    held = float(done.stdout)
+    assert held < 4, held

@@ -480,8 +480,10 @@ class ImageIntegration(Process):
             messages.extend(notes)
             messages.append(f"{len(written)} drizzle data file(s) updated")
         context.report(0.95, "ImageIntegration: final statistics")
-        return self._output(frames, stats, weights, result, plan, messages,
-                            self._effective_weight_mode(scale_factors is not None))
+        output = self._output(frames, stats, weights, result, plan, messages,
+                              self._effective_weight_mode(scale_factors is not None))
+        release_memory()  # the band buffers and the final statistics' samples: not kept beside the result
+        return output
 
     # -- checks and settings -----------------------------------------------------------
     def _local_normalization(self) -> bool:

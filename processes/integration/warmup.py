@@ -37,11 +37,15 @@ def warm_kernels() -> float:
     frame statistics' (:func:`~processes.integration.estimators.location_and_scale`), the
     integration's (:func:`~processes.integration.compiled.warm_integrate_rows`), then the
     result's statistics' (:func:`~processes.integration.estimators.fast_median` of float32
-    and float64 values, :func:`~processes.integration.estimators.bwmv`); the seconds it took."""
+    and float64 values, :func:`~processes.integration.estimators.bwmv`, and the MRS noise of a
+    float32 plane for ``evaluateSNR``, which is also the frames' noise when they carry no
+    ``NOISEnn`` keywords); the seconds it took."""
     import numpy as np
 
     from processes.integration import kernel_numba as k
     from processes.integration.compiled import warm_integrate_rows
+    from processes.integration.statistics import NOISE_RANGE
+    from processes.kernels.noise import estimate_noise
 
     start = time.perf_counter()
     values = np.linspace(0.1, 0.9, 64).astype(np.float32)
@@ -52,6 +56,8 @@ def warm_kernels() -> float:
     warm_integrate_rows()
     k.finite_median(values)
     k.finite_median(k.abs_dev(values, center))
+    noisy = np.random.default_rng(0).normal(0.5, 0.01, (256, 256)).astype(np.float32)  # the compiled path's size
+    estimate_noise(noisy, "MRS", NOISE_RANGE)  # with a range, as frames without NOISEnn keywords: one kernel more
     return time.perf_counter() - start
 
 

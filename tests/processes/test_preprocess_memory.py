@@ -1,6 +1,7 @@
 """Memory the pre-processing run's integration step gives back: the frame statistics' freed samples
-returned before the integration's images are allocated, and the integration's images (result and
-rejection maps) freed before the master's star measurement."""
+returned before the integration's images are allocated, the band buffers and the result's statistics'
+samples once those statistics are done, and the integration's images (result and rejection maps)
+freed before the master's star measurement."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from procfw.process import ExecutionContext
 from procfw.workspace import Workspace
 
 
-def test_integration_gives_the_statistics_memory_back_before_integrating(tmp_path: Path, monkeypatch) -> None:
+def test_integration_gives_the_statistics_memory_back_before_integrating_and_after_its_result(
+        tmp_path: Path, monkeypatch) -> None:
     events: list[str] = []
     monkeypatch.setattr(integration_process, "release_memory", lambda: events.append("release"))
     statistics = integration_process.ImageIntegration._statistics
@@ -28,6 +30,9 @@ def test_integration_gives_the_statistics_memory_back_before_integrating(tmp_pat
     integrate = integration_process.integrate
     monkeypatch.setattr(integration_process, "integrate", lambda *a, **k: (events.append("integrate"),
                                                                           integrate(*a, **k))[1])
+    final = integration_process.ImageIntegration._final_statistics
+    monkeypatch.setattr(integration_process.ImageIntegration, "_final_statistics",
+                        lambda *a, **k: (events.append("final statistics"), final(*a, **k))[1])
     rng = np.random.default_rng(2)
     paths = []
     for i in range(4):
@@ -35,7 +40,7 @@ def test_integration_gives_the_statistics_memory_back_before_integrating(tmp_pat
         write_fits(Image((0.2 + 0.01 * rng.standard_normal((1, 24, 20))).astype(np.float32)), Path(paths[-1]))
     integration_process.ImageIntegration(images=paths, evaluateSNR=False).run_global(
         ExecutionContext(workspace=Workspace()))
-    assert events == ["statistics", "release", "integrate"]
+    assert events == ["statistics", "release", "integrate", "final statistics", "release"]
 
 
 _PROGRAM = r"""

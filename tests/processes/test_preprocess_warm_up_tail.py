@@ -80,13 +80,14 @@ def test_leaving_early_closes_the_inner_map_and_starts_nothing(starts: list[int]
 
 
 def test_the_tail_warm_up_gives_back_the_llvm_code_it_ran(monkeypatch: pytest.MonkeyPatch) -> None:
-    """After loading the master's star measurement kernels, the console unmaps the library code that
-    loading ran (procfw.batch.release_library_pages): it would otherwise hold it through the integration."""
+    """Before and after loading the master's star measurement kernels, the console unmaps the library code
+    that loading ImageIntegration's kernels, then those, ran (procfw.batch.release_library_pages): it would
+    otherwise hold it beside the integration's frame statistics, then through the integration."""
     calls: list[str] = []
     monkeypatch.setattr(pipeline, "measure_stars", lambda plane: calls.append("measure"))
     monkeypatch.setattr(pipeline, "release_library_pages", lambda: calls.append("release") or 0)
     pipeline._warm_star_measurement()
-    assert calls == ["measure", "release"]
+    assert calls == ["release", "measure", "release"]
 
 
 @pytest.mark.parametrize(("frames", "workers", "releases"), [(12, 2, [11]), (5, 3, [3, 4]), (2, 4, [1]), (1, 2, [])])

@@ -350,10 +350,13 @@ def _existing_outputs(out: Path, plan: Plan, extension: str) -> list[Path]:
 def _warm_star_measurement() -> None:
     """Measure the stars of a small synthetic frame, so that the compiled kernels the master's star
     measurement uses are loaded before the integration ends (in this process, ~0.15 s otherwise);
-    then unmap the LLVM code that loading the kernels ran (:func:`procfw.batch.release_library_pages`:
-    ~70 MB this process would otherwise hold through the integration)."""
+    before and after, unmap the LLVM code that loading kernels ran (:func:`procfw.batch.release_library_pages`:
+    ~70 MB this process would otherwise hold through the integration; the first release, after
+    ImageIntegration's kernels, keeps it from lying beside the frame statistics' samples while these
+    kernels load: what they run of it is mapped again, ~7 ms of CPU time)."""
     from processes.workflows.preprocess.synthetic import synthetic_cfa
 
+    release_library_pages()
     measure_stars(luminance(synthetic_cfa()[None]))
     release_library_pages()
 
