@@ -268,8 +268,8 @@ class DirectRegionsFile:
     same memory as a :class:`DirectWriteFile`); a region's full slice goes to the disk at
     once, as :class:`DirectWriteFile` writes its buffer (``O_DIRECT`` where the filesystem
     takes it, else written, flushed and dropped).  Direct transfers write whole blocks, so
-    the bytes of the blocks where two regions meet (a few KB) are kept and written when the
-    file is closed, through the cache.  Writing past a region's end raises ValueError; a
+    the bytes of the blocks where two regions meet (a few KB) are kept and written, put
+    together, when the file is closed.  Writing past a region's end raises ValueError; a
     region left short leaves zeros.  Not thread-safe: one writer per file.
     """
 
@@ -281,7 +281,6 @@ class DirectRegionsFile:
         self._starts = list(starts)
         self._size = size
         self._stage: mmap.mmap | None = None
-        self._plain_fd = -1  # without O_DIRECT, for the bytes of partial blocks (opened at the close)
         self._fd, self._direct = _open_new(self.name)
         self._advise = getattr(os, "posix_fadvise", None)
         count = len(starts)
@@ -356,30 +355,45 @@ class DirectRegionsFile:
         return values.size * size
 
     def close(self) -> None:
-        """Write what is staged and the bytes of the shared blocks, set the file's size, close."""
+        """Write what is staged and the blocks the regions share, set the file's size, close."""
         if self.closed:
             return
         self.closed = True
         if self._stage is None:  # the file could not be opened
             return
         try:
-            patches: list[tuple[int, bytes]] = []
+            pieces: list[tuple[int, bytes]] = []  # the bytes of the blocks not written whole by one region
             for region, head in enumerate(self._heads):
                 if head:
-                    patches.append((self._starts[region], bytes(head)))
+                    pieces.append((self._starts[region], bytes(head)))
                 whole = self._staged[region] // _ALIGN * _ALIGN
                 tail = bytes(self._slices[region][whole : self._staged[region]])
                 if tail:
-                    patches.append((self._base[region] + whole, tail))
+                    pieces.append((self._base[region] + whole, tail))
                 if whole:
                     self._write_slice(region, whole)
+            self._write_blocks(pieces)
             os.ftruncate(self._fd, self._size)
-            if patches and self._direct:
-                self._plain_fd = os.open(self.name, os.O_WRONLY | getattr(os, "O_BINARY", 0))
-            for offset, data in patches:
-                _write_at(self._plain_fd if self._direct else self._fd, memoryview(data), offset, False)
         finally:
             self._release()
+
+    def _write_blocks(self, pieces: list[tuple[int, bytes]]) -> None:
+        """Put ``pieces`` (offset, bytes) together into the whole blocks they fill (zeros past the
+        file's end) and write each from the staging buffer, as the slices are written."""
+        blocks: dict[int, bytearray] = {}
+        for offset, data in pieces:
+            done = 0
+            while done < len(data):
+                index, at = divmod(offset + done, _ALIGN)
+                count = min(len(data) - done, _ALIGN - at)
+                blocks.setdefault(index, bytearray(_ALIGN))[at : at + count] = data[done : done + count]
+                done += count
+        with self._slices[0][:_ALIGN] as block:
+            for index in sorted(blocks):
+                block[:] = blocks[index]
+                self._direct = _write_at(self._fd, block, index * _ALIGN, self._direct)
+                if not self._direct and self._advise is not None:
+                    self._advise = _write_back(self._fd, self._advise, index * _ALIGN, _ALIGN, self.name)
 
     def _claim(self, region: int, size: int) -> None:
         if self._position[region] + size > self._ends[region]:
@@ -399,9 +413,7 @@ class DirectRegionsFile:
     def _release(self) -> None:
         for view in self._slices:
             view.release()
-        for fd in (self._fd, self._plain_fd):
-            if fd >= 0:
-                os.close(fd)
+        os.close(self._fd)
         stage, self._stage = self._stage, None
         if stage is not None:
             _give_back_stage(stage)
