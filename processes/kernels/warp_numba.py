@@ -671,31 +671,33 @@ def sampling_source(planes: np.ndarray, code: int, table: np.ndarray) -> np.ndar
     return np.ascontiguousarray(planes, dtype=np.float64)
 
 
-def warp_rows(planes, h, row0, row1, code, table, rx, ry, fb, fc, clamping, clamped, out, mask) -> None:
+def warp_rows(planes, h, row0, row1, code, table, rx, ry, fb, fc, clamping, clamped, out, mask, first=0) -> None:
     """Resample output rows ``row0 ≤ y < row1`` through the matrix ``h`` (output → source pixels).
 
-    ``out`` (C, H_out, W_out) float32 and ``mask`` (H_out, W_out) bool are written for those
-    rows: the interpolated values where ``h·(x, y, 1)`` falls inside the source (mask true),
-    0 elsewhere, including where the projective denominator is not positive or the mapping
-    is not finite (as :func:`processes.staralignment.resample.warp` always did).  ``planes``
-    is the :func:`sampling_source` of the image; other arguments as :func:`remap_points`; one
+    ``out`` (C, rows, W_out) float32 and ``mask`` (rows, W_out) bool hold the output rows
+    from ``first`` on (``first`` 0: the whole output; ``row0``: a band's own buffers), and
+    are written for rows ``row0..row1``: the interpolated values where ``h·(x, y, 1)`` falls
+    inside the source (mask true), 0 elsewhere, including where the projective denominator
+    is not positive or the mapping is not finite (as
+    :func:`processes.staralignment.resample.warp` always did).  ``planes`` is the
+    :func:`sampling_source` of the image; other arguments as :func:`remap_points`; one
     compiled driver per kernel family.
     """
     if code == NEAREST:
-        _warp_nearest(planes, h, row0, row1, out, mask)
+        _warp_nearest(planes, h, row0, row1, first, out, mask)
     elif interleaved_rgb(code, table, out.shape[0]):
-        _warp_lanczos3_rgb(planes, h, row0, row1, table, clamping, clamped, out, mask)
+        _warp_lanczos3_rgb(planes, h, row0, row1, first, table, clamping, clamped, out, mask)
     elif code == LANCZOS:
-        _warp_lanczos(planes, h, row0, row1, table, clamping, clamped, out, mask)
+        _warp_lanczos(planes, h, row0, row1, first, table, clamping, clamped, out, mask)
     elif code == BICUBIC:
-        _warp_bicubic(planes, h, row0, row1, clamping, clamped, out, mask)
+        _warp_bicubic(planes, h, row0, row1, first, clamping, clamped, out, mask)
     else:
-        _warp_separable(planes, h, row0, row1, code, rx, ry, fb, fc, out, mask)
+        _warp_separable(planes, h, row0, row1, first, code, rx, ry, fb, fc, out, mask)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _row_coordinates(h, yo, height, width, tx, ty, mask):
-    """Source coordinates (tx, ty) of output row ``yo`` through ``h`` and its coverage mask row.
+    """Source coordinates (tx, ty) of output row ``yo`` through ``h`` and its coverage ``mask`` (that row's).
 
     Points where the projective denominator is not positive or the mapping is not finite
     get (−1e9, −1e9): outside.  Without branches (a zero denominator gives an infinity or a
@@ -712,7 +714,7 @@ def _row_coordinates(h, yo, height, width, tx, ty, mask):
         v = v if ok else -1e9
         tx[xo] = u
         ty[xo] = v
-        mask[yo, xo] = (u >= -0.5) & (u <= width - 0.5) & (v >= -0.5) & (v <= height - 0.5)
+        mask[xo] = (u >= -0.5) & (u <= width - 0.5) & (v >= -0.5) & (v <= height - 0.5)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -723,21 +725,21 @@ def _row_buffers(out):
 
 
 @numba.njit(cache=True, nogil=True)
-def _warp_nearest(planes, h, row0, row1, out, mask):
+def _warp_nearest(planes, h, row0, row1, first, out, mask):
     height, width = planes.shape[1:]
     tx, ty = _row_buffers(out)
     for yo in range(row0, row1):
-        _row_coordinates(h, yo, height, width, tx, ty, mask)
-        _line_nearest(planes, tx, ty, 0.0, out[:, yo])
+        _row_coordinates(h, yo, height, width, tx, ty, mask[yo - first])
+        _line_nearest(planes, tx, ty, 0.0, out[:, yo - first])
 
 
 @numba.njit(cache=True, nogil=True)
-def _warp_lanczos(planes, h, row0, row1, table, clamping, clamped, out, mask):
+def _warp_lanczos(planes, h, row0, row1, first, table, clamping, clamped, out, mask):
     height, width = planes.shape[1:]
     tx, ty = _row_buffers(out)
     for yo in range(row0, row1):
-        _row_coordinates(h, yo, height, width, tx, ty, mask)
-        _line_lanczos(planes, tx, ty, table, clamping, clamped, 0.0, out[:, yo])
+        _row_coordinates(h, yo, height, width, tx, ty, mask[yo - first])
+        _line_lanczos(planes, tx, ty, table, clamping, clamped, 0.0, out[:, yo - first])
 
 
 _WINDOW_ROWS = 64
@@ -745,7 +747,7 @@ _WINDOW_ROWS = 64
 
 
 @numba.njit(cache=True, nogil=True)
-def _warp_lanczos3_rgb(planes, h, row0, row1, table, clamping, clamped, out, mask):
+def _warp_lanczos3_rgb(planes, h, row0, row1, first, table, clamping, clamped, out, mask):
     """Each :data:`_WINDOW_ROWS` output rows: their coordinates first, then only the source pixels
     their taps read interleaved (:func:`_tap_window`: little more than those rows' worth for
     near-identity mappings, a few times it for steep rotations) into buffers small enough for
@@ -756,28 +758,28 @@ def _warp_lanczos3_rgb(planes, h, row0, row1, table, clamping, clamped, out, mas
     for start in range(row0, row1, _WINDOW_ROWS):
         stop = min(row1, start + _WINDOW_ROWS)
         for yo in range(start, stop):
-            _row_coordinates(h, yo, height, width, tx[yo - start], ty[yo - start], mask)
+            _row_coordinates(h, yo, height, width, tx[yo - start], ty[yo - start], mask[yo - first])
         y_first, y_last, x_first, x_last = _tap_window(tx[: stop - start], ty[: stop - start], height, width)
         source = np.empty((y_last - y_first + 1, x_last - x_first + 1, 4))
         _interleave(planes, y_first, x_first, source)
         for yo in range(start, stop):
             _line_lanczos3_rgb(source, y_first, x_first, height, width, tx[yo - start], ty[yo - start], table,
-                               clamping, clamped, 0.0, out[:, yo])
+                               clamping, clamped, 0.0, out[:, yo - first])
 
 
 @numba.njit(cache=True, nogil=True)
-def _warp_bicubic(planes, h, row0, row1, clamping, clamped, out, mask):
+def _warp_bicubic(planes, h, row0, row1, first, clamping, clamped, out, mask):
     height, width = planes.shape[1:]
     tx, ty = _row_buffers(out)
     for yo in range(row0, row1):
-        _row_coordinates(h, yo, height, width, tx, ty, mask)
-        _line_bicubic(planes, tx, ty, clamping, clamped, 0.0, out[:, yo])
+        _row_coordinates(h, yo, height, width, tx, ty, mask[yo - first])
+        _line_bicubic(planes, tx, ty, clamping, clamped, 0.0, out[:, yo - first])
 
 
 @numba.njit(cache=True, nogil=True)
-def _warp_separable(planes, h, row0, row1, code, rx, ry, fb, fc, out, mask):
+def _warp_separable(planes, h, row0, row1, first, code, rx, ry, fb, fc, out, mask):
     height, width = planes.shape[1:]
     tx, ty = _row_buffers(out)
     for yo in range(row0, row1):
-        _row_coordinates(h, yo, height, width, tx, ty, mask)
-        _line_separable(planes, tx, ty, code, rx, ry, fb, fc, 0.0, out[:, yo])
+        _row_coordinates(h, yo, height, width, tx, ty, mask[yo - first])
+        _line_separable(planes, tx, ty, code, rx, ry, fb, fc, 0.0, out[:, yo - first])

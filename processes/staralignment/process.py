@@ -78,7 +78,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,7 @@ from processes.staralignment.frames import (
     write_output,
 )
 from processes.staralignment.ransac import RansacSettings, Registration
-from processes.staralignment.resample import INTERPOLATIONS, choose_kernel, warp
+from processes.staralignment.resample import INTERPOLATIONS, choose_kernel, warp, warp_bands
 from processes.staralignment.stars import DetectionSettings, StarList, detect_stars, robust_sigma, structure_map
 from procfw.errors import ExecutionError, ProcfwError, UnknownNameError
 from procfw.image import FITSKeyword, Image
@@ -130,6 +130,10 @@ MODES = (
     "DrawMatchedStars",
 )
 _BATCH_MODES = frozenset({"RegisterMatch", "OutputMatrix"})
+_FITS_FLOAT_BITPIX = {"f32": -32, "f64": -64}
+"""Sample formats (BITPIX) of the FITS outputs resampled a band of rows at a time (``_resample_to_fits``)."""
+_FITS_NAMES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
+"""Output names written as FITS (those of :func:`processes.common.filelists.write_frame`)."""
 _ON_ERROR = {"Continue": "Continue", "Abort": "Abort", "AskUser": "AskUser"}
 
 
@@ -494,17 +498,21 @@ class StarAlignment(Process):
 
         def load() -> tuple[Image, StarList]:
             image = read_image(Path(name).expanduser())
-            stars = detect_stars(detection_plane(image), self.detection_settings())
-            if not keep_pixels:
-                image = Image(np.broadcast_to(np.zeros((), image.pixels.dtype), image.pixels.shape), image.keywords,
-                              image.properties)
+            plane = detection_plane(image)
+            if not keep_pixels:  # before the detection: its memory is the frame's, not the two at once
+                image = _without_pixels(image)
+            stars = detect_stars(plane, self.detection_settings())
             return image, self._checked_reference_stars(stars, name)
 
         return worker_state((self.process_id, self, file_key(name), keep_pixels), load)
 
     # -- one frame ------------------------------------------------------------------------------------
     def _register(self, target: Image, ref_stars: StarList) -> tuple[Registration, StarList]:
-        stars = detect_stars(detection_plane(target), self.detection_settings())
+        return self._match(detection_plane(target), ref_stars)
+
+    def _match(self, plane: np.ndarray, ref_stars: StarList) -> tuple[Registration, StarList]:
+        """The registration of the target whose detection plane is ``plane``, and its stars."""
+        stars = detect_stars(plane, self.detection_settings())
         return align_stars(ref_stars, stars, self.match_settings()), stars
 
     def _resample(self, target: Image, reference: Image, reg: Registration,
@@ -518,6 +526,39 @@ class StarAlignment(Process):
         if self.frameAdaptation:
             pixels, coefficients = adapt_frame(pixels, mask, reference.pixels)
             info["frameAdaptation"] = [{"offset": a, "scale": b} for a, b in coefficients]
+        cards, properties = self._output_keywords(target, reference, reg, kernel)
+        return Image(pixels, cards, properties), mask, info
+
+    def _resample_to_fits(self, target: Image, reference: Image, reg: Registration, path: Path, sample_format: str,
+                          mask: np.ndarray | None) -> tuple[Path, dict[str, Any]]:
+        """Resample ``target`` into the FITS file ``path`` a band of rows at a time (:func:`warp_bands`,
+        :func:`procfw.io.fits.write_fits_bands`): the registered image is never held whole.
+
+        The same file as :meth:`_resample` then :func:`write_output` without frame adaptation;
+        ``mask`` (reference height, width), when given, receives the coverage mask.  Returns
+        the path written and the report's additions (as :meth:`_resample`).
+        """
+        from procfw.io.fits import write_fits_bands
+
+        size = (reference.width, reference.height)
+        kernel, radius = choose_kernel(self.pixelInterpolation, reg.matrix, size)
+
+        def bands() -> Iterator[np.ndarray]:
+            for first, values, covered in warp_bands(target.pixels, reg.matrix, size, kernel=kernel,
+                                                     clamping=self.clampingThreshold, radius=radius):
+                np.clip(values, 0.0, 1.0, out=values)
+                if mask is not None:
+                    mask[first : first + covered.shape[0]] = covered
+                yield values
+
+        cards, _ = self._output_keywords(target, reference, reg, kernel)
+        written = write_fits_bands(cards, (target.channels, size[1], size[0]), bands(), path,
+                                   overwrite=self.overwriteExistingFiles, bitpix=_FITS_FLOAT_BITPIX[sample_format])
+        return written, {"interpolation": kernel}
+
+    def _output_keywords(self, target: Image, reference: Image, reg: Registration,
+                         kernel: str) -> tuple[list[FITSKeyword], dict[str, Any]]:
+        """The keywords and properties of ``target`` registered onto ``reference`` with ``kernel``."""
         history = []
         extra: list[FITSKeyword] = []
         if self.writeKeywords:
@@ -538,9 +579,8 @@ class StarAlignment(Process):
                 FITSKeyword("ALIGNRMS", round(reg.rms, 4), "StarAlignment RMS residual, pixels"),
                 FITSKeyword("ALIGNSTR", reg.inliers, "StarAlignment matched star pairs"),
             ]
-        cards, properties = output_keywords(target, reference, inherit_astrometry=self.inheritAstrometricSolution,
-                                            history=history, extra=extra)
-        return Image(pixels, cards, properties), mask, info
+        return output_keywords(target, reference, inherit_astrometry=self.inheritAstrometricSolution,
+                               history=history, extra=extra)
 
     @staticmethod
     def _report(reg: Registration, stars: StarList, ref_stars: StarList, seconds: float) -> dict[str, Any]:
@@ -654,24 +694,55 @@ class StarAlignment(Process):
                ) -> tuple[dict[str, Any], Image | None, np.ndarray | None]:
         """Register ``target`` (and resample it in RegisterMatch mode): the per-frame report, image and mask."""
         reg, stars = self._register(target, ref_stars)
-        data = self._report(reg, stars, ref_stars, 0.0)
-        if target.channels == 1 and (target.keyword("BAYERPAT") or "PCL:CFASourcePattern" in target.properties):
-            data["cfaTarget"] = True
+        data = self._frame_report(reg, stars, ref_stars, target, name)
         image = mask = None
         if self.mode == "RegisterMatch":
             image, mask, info = self._resample(target, reference, reg)
             data.update(info)
-        log.info("StarAlignment: %s: %d/%d stars matched, rms %.3f px", name, reg.inliers, len(stars), reg.rms)
         return data, image, mask
 
+    def _frame_report(self, reg: Registration, stars: StarList, ref_stars: StarList, target: Image,
+                      name: str) -> dict[str, Any]:
+        """The per-frame report of ``target`` (its pixels are not needed), logged."""
+        data = self._report(reg, stars, ref_stars, 0.0)
+        if target.channels == 1 and (target.keyword("BAYERPAT") or "PCL:CFASourcePattern" in target.properties):
+            data["cfaTarget"] = True
+        log.info("StarAlignment: %s: %d/%d stars matched, rms %.3f px", name, reg.inliers, len(stars), reg.rms)
+        return data
+
     def _align_file(self, path: Path, reference: Image, ref_stars: StarList) -> tuple[Path | str, dict[str, Any]]:
+        """Register the file ``path`` and, in RegisterMatch mode, write it resampled (and its mask, drizzle data).
+
+        When the detection plane is a new array (the mean of the frame's channels), the
+        frame's pixels are let go before its stars are detected and the file is read again
+        for the resampling (a few ms, from the page cache): the frame and the detection's
+        planes are never held at once.  A float FITS output without frame adaptation is
+        resampled and written a band of rows at a time (:meth:`_resample_to_fits`): no whole
+        registered image either.
+        """
         start = time.perf_counter()
-        target = read_image(path.expanduser())
-        data, image, mask = self._align(target, str(path), reference, ref_stars)
+        source = path.expanduser()
+        target = read_image(source)
+        plane = detection_plane(target)
+        reread = not np.may_share_memory(plane, target.pixels)
+        if reread:
+            target = _without_pixels(target)
+        reg, stars = self._match(plane, ref_stars)
+        del plane
+        data = self._frame_report(reg, stars, ref_stars, target, str(path))
         written: Path | str = ""
-        if image is not None:
+        if self.mode == "RegisterMatch":
+            if reread:
+                target = read_image(source)
             fmt = sample_format_of(target, self.outputSampleFormat)
-            written = write_output(image, self._output_path(str(path)), fmt, overwrite=self.overwriteExistingFiles)
+            output = self._output_path(str(path))
+            if not self.frameAdaptation and fmt in _FITS_FLOAT_BITPIX and output.name.lower().endswith(_FITS_NAMES):
+                mask = np.empty((reference.height, reference.width), dtype=bool) if self.generateMasks else None
+                written, info = self._resample_to_fits(target, reference, reg, output, fmt, mask)
+            else:
+                image, mask, info = self._resample(target, reference, reg)
+                written = write_output(image, output, fmt, overwrite=self.overwriteExistingFiles)
+            data.update(info)
             if self.generateDrizzleData:
                 data["drizzleDataPath"] = str(self._write_drizzle_data(path, Path(written), target, reference, data))
             if self.generateMasks and mask is not None:
@@ -816,6 +887,13 @@ class StarAlignment(Process):
             use_target &= ~(ref_mask & coin)
         mosaic = np.where(use_target[None], tgt_full, ref_pix).astype(np.float32)
         return Image(mosaic, keywords, dict(target.properties)), {}
+
+
+def _without_pixels(image: Image) -> Image:
+    """``image``'s size, keywords, properties and sample format, its pixels a read-only zero view
+    (what registering needs of a reference or of a target whose stars are being detected)."""
+    return Image(np.broadcast_to(np.zeros((), image.pixels.dtype), image.pixels.shape), image.keywords,
+                 image.properties, sample_format=image.sample_format)
 
 
 def _draw_stars(stars: StarList, width: int, height: int) -> Image:

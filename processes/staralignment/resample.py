@@ -19,19 +19,22 @@ The bands are independent (each writes its own output rows), so they are shared 
 :func:`warp_threads` threads (the compiled kernel releases the GIL): all the cores when the
 warp runs in the submitting process (a serial run), one in a worker process of a pool that
 already shares the cores among frames.  The result does not depend on the number of threads.
+:func:`warp` returns the whole result; :func:`warp_bands` gives it a band of rows at a time in
+two small reused buffers (a registered frame written to its file as it is made, never held
+whole).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from processes.kernels import pixel_interpolation as pi
 from processes.staralignment import models
 
-__all__ = ["INTERPOLATIONS", "choose_kernel", "coverage_mask", "warp", "warp_threads"]
+__all__ = ["BAND_BYTES", "INTERPOLATIONS", "choose_kernel", "coverage_mask", "warp", "warp_bands", "warp_threads"]
 
 MAX_THREADS = 8
 """At most this many threads resample one image."""
@@ -122,30 +125,18 @@ def warp(
     threads share the bands of ``band_rows`` rows (None: :func:`warp_threads`); the result
     is the same for any number.
     """
-    from processes.kernels import warp_numba
-
-    pi.check_method(kernel)
     width, height = out_size
-    planes = pi.kernel_planes(pixels)
-    channels, src_h, src_w = planes.shape
-    out = np.empty((channels, height, width), dtype=np.float32)
+    sampler = _BandSampler(pixels, h, kernel, clamping, radius)
+    out = np.empty((sampler.channels, height, width), dtype=np.float32)
     mask = np.empty((height, width), dtype=bool)
-    clamp = clamping if kernel in _CLAMPED else None
-    if clamp is not None and not 0 <= clamp <= 1:
-        raise ValueError(f"clamping threshold {clamp} must be in [0, 1] (or None)")
-    code, table, fb, fc = warp_numba.method_parameters(kernel)
-    source = warp_numba.sampling_source(planes, code, table)
-    r = min(max(1, int(radius)), src_w), min(max(1, int(radius)), src_h)
-    matrix = np.ascontiguousarray(h, dtype=np.float64)
-    workers = max(1, min(height, int(threads if threads is not None else warp_threads())))
+    workers = _workers(threads, height)
     step = max(1, int(band_rows))
     if workers > 1:  # bands small enough to keep every thread busy to the end
         step = max(1, min(step, -(-height // (4 * workers))))
     bands = [(start, min(height, start + step)) for start in range(0, height, step)]
 
     def band(rows: tuple[int, int]) -> int:
-        warp_numba.warp_rows(source, matrix, rows[0], rows[1], code, table, r[0], r[1], fb, fc,
-                             0.0 if clamp is None else float(clamp), clamp is not None, out, mask)
+        sampler(rows[0], rows[1], out, mask, 0)
         return rows[1]
 
     if workers <= 1:
@@ -164,6 +155,96 @@ def warp(
             if progress is not None:
                 progress(done / len(bands))
     return out, mask
+
+
+BAND_BYTES = 4 << 20
+"""About the size of a band of :func:`warp_bands` (float32 values of all channels; 323 rows of a
+1080-pixel-wide RGB frame): few enough bands that their calls cost nothing, and a small part of
+the frame."""
+
+
+def warp_bands(
+    pixels: np.ndarray,
+    h: np.ndarray,
+    out_size: tuple[int, int],
+    *,
+    kernel: str = "lanczos3",
+    clamping: float | None = 0.3,
+    radius: int = 2,
+    band_rows: int | None = None,
+    threads: int | None = None,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """:func:`warp` a band of rows at a time, top to bottom: ``(first row, values, mask)`` of each
+    band of ``band_rows`` output rows (None: about :data:`BAND_BYTES`), ``values`` (C, rows,
+    width) float32 and ``mask`` (rows, width) bool, the same numbers as those rows of
+    :func:`warp`'s result.
+
+    The two arrays are buffers reused for every band (use or copy a band before asking for
+    the next): the whole result is never held.  ``threads`` share each band's rows as in
+    :func:`warp`.
+    """
+    width, height = out_size
+    sampler = _BandSampler(pixels, h, kernel, clamping, radius)
+    if band_rows is None:
+        band_rows = BAND_BYTES // (4 * sampler.channels * max(1, width))
+    step = max(1, min(int(band_rows), height))
+    out = np.empty((sampler.channels, step, width), dtype=np.float32)
+    mask = np.empty((step, width), dtype=bool)
+    workers = _workers(threads, step)
+    pool = None
+    if workers > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="warp")
+    try:
+        for first in range(0, height, step):
+            stop = min(height, first + step)
+            if pool is None:
+                sampler(first, stop, out, mask, first)
+            else:  # the band's rows shared among the threads
+                share = -(-(stop - first) // workers)
+                parts = [pool.submit(sampler, row, min(stop, row + share), out, mask, first)
+                         for row in range(first, stop, share)]
+                for part in parts:
+                    part.result()
+            yield first, out[:, : stop - first], mask[: stop - first]
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def _workers(threads: int | None, rows: int) -> int:
+    """Threads for a warp of ``rows`` output rows (None: :func:`warp_threads`)."""
+    return max(1, min(rows, int(threads if threads is not None else warp_threads())))
+
+
+class _BandSampler:
+    """Resamples output rows through the compiled :func:`processes.kernels.warp_numba.warp_rows`:
+    ``sampler(row0, row1, out, mask, first)`` writes rows ``row0..row1`` into ``out``/``mask``,
+    which hold the output rows from ``first`` on."""
+
+    def __init__(self, pixels: np.ndarray, h: np.ndarray, kernel: str, clamping: float | None,
+                 radius: int) -> None:
+        from processes.kernels import warp_numba
+
+        pi.check_method(kernel)
+        planes = pi.kernel_planes(pixels)
+        self.channels, src_h, src_w = planes.shape
+        clamp = clamping if kernel in _CLAMPED else None
+        if clamp is not None and not 0 <= clamp <= 1:
+            raise ValueError(f"clamping threshold {clamp} must be in [0, 1] (or None)")
+        self._code, self._table, self._fb, self._fc = warp_numba.method_parameters(kernel)
+        self._source = warp_numba.sampling_source(planes, self._code, self._table)
+        self._radii = min(max(1, int(radius)), src_w), min(max(1, int(radius)), src_h)
+        self._matrix = np.ascontiguousarray(h, dtype=np.float64)
+        self._clamping = 0.0 if clamp is None else float(clamp)
+        self._clamped = clamp is not None
+        self._warp_rows = warp_numba.warp_rows
+
+    def __call__(self, row0: int, row1: int, out: np.ndarray, mask: np.ndarray, first: int) -> None:
+        self._warp_rows(self._source, self._matrix, row0, row1, self._code, self._table, self._radii[0],
+                        self._radii[1], self._fb, self._fc, self._clamping, self._clamped, out, mask, first)
+
 
 
 def coverage_mask(h: np.ndarray, src_size: tuple[int, int], out_size: tuple[int, int]) -> np.ndarray:

@@ -230,8 +230,9 @@ def detect_stars(plane: np.ndarray, settings: DetectionSettings | None = None) -
     threshold = settings.threshold_sigmas * sigma
     from processes.staralignment import stars_numba
 
-    # ndimage.label(detail > threshold, structure=np.ones((3, 3))): the same labels, compiled
-    labels, count = stars_numba.label8(detail > threshold)
+    # ndimage.label(detail > threshold, structure=np.ones((3, 3))): the same labels, compiled, compared
+    # as numpy compares a float32 plane with a Python float (in float32)
+    labels, count = stars_numba.label8(detail, detail.dtype.type(threshold))
     if count == 0:
         return attrs.evolve(empty, structures=0)
     detail = np.ascontiguousarray(detail, dtype=np.float32)

@@ -348,8 +348,9 @@ def _join(parent, a, b):
 
 
 @numba.njit(cache=True, nogil=True)
-def label8(binary):
-    """``ndimage.label(binary, structure=np.ones((3, 3)))``: 8-connected structures of a 2-D bool plane.
+def label8(values, threshold):
+    """``ndimage.label(values > threshold, structure=np.ones((3, 3)))``: 8-connected structures of the
+    pixels of a 2-D plane above ``threshold`` (NaN is not), without the frame-sized boolean plane.
 
     Returns the int32 labels (0: background; structures numbered 1, 2, … in the raster order
     of their first pixel, as scipy numbers them) and their count.  One raster pass gives
@@ -357,7 +358,7 @@ def label8(binary):
     north-east) in a union-find whose roots are the smallest labels; a second pass
     renumbers them.
     """
-    height, width = binary.shape
+    height, width = values.shape
     labels = np.zeros((height, width), np.int32)
     # a new label needs a background pixel to its west: at most ⌈width / 2⌉ per row
     parent = np.empty(height * ((width + 1) // 2) + 1, np.int32)
@@ -365,11 +366,11 @@ def label8(binary):
     n = 0
     labelled = np.zeros(height, np.bool_)
     for y in range(height):
-        row = binary[y]
+        row = values[y]
         out = labels[y]
         up = labels[y - 1] if y > 0 else labels[y]
         for x in range(width):
-            if not row[x]:
+            if not row[x] > threshold:
                 continue
             a = out[x - 1] if x > 0 else 0
             if y > 0:

@@ -36,6 +36,8 @@ Writing
     and saved stays 16-bit.  Integer writes clip to [0, 1] (a warning says how many
     samples were clipped), scale to the type's range and round.  The image's keywords
     are written back in order, so read -> write -> read keeps them.
+    :func:`write_fits_bands` writes the same file from pixels made a band of rows at a
+    time (a plain float file takes each band as it comes: no whole image is held).
 
 An image whose header declares more data than :mod:`procfw.io.limits` allows is refused
 from the header, before any data is read or decompressed.
@@ -77,7 +79,7 @@ from procfw.image import FITSKeyword, Image
 from procfw.io.atomic import atomic_path
 from procfw.io.fits_cards import HeaderCards, format_header, read_header
 from procfw.io.limits import check_compression_ratio, check_image_size
-from procfw.io.pagecache import open_write_through
+from procfw.io.pagecache import DirectRegionsFile
 from procfw.io.samples import warn_if_lossy
 
 if TYPE_CHECKING:
@@ -86,7 +88,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FITS_FORMAT", "FORMAT_BITPIX", "STORED_TYPES", "FITSFormat", "PlainImageHeader", "WRITE_BITPIX", "bitpix_of",
-    "keywords_from_cards", "read_exactly", "read_fits", "read_plain_header", "write_fits",
+    "keywords_from_cards", "read_exactly", "read_fits", "read_plain_header", "write_fits", "write_fits_bands",
 ]
 
 #: The BITPIX values :func:`write_fits` accepts.
@@ -634,12 +636,60 @@ def write_fits(
     """
     if bitpix is not None:
         _check_bitpix(bitpix)
+    return _write_new(image, Path(path), overwrite=overwrite, bitpix=bitpix)
+
+
+def write_fits_bands(
+    keywords: list[FITSKeyword], shape: tuple[int, int, int], bands: Iterable[np.ndarray],
+    path: str | os.PathLike[str], *, overwrite: bool = False, bitpix: int = -32,
+) -> Path:
+    """Write the image of planar ``shape`` (channels, height, width) whose pixels are ``bands``:
+    float arrays (channels, rows, width) of consecutive rows, top to bottom; the same file as
+    :func:`write_fits` of the whole image with ``keywords`` (atomic, never replacing a file
+    unless ``overwrite``).
+
+    Floating point data to a plain (uncompressed) file is written as the bands come (each
+    may be a buffer the caller reuses for the next one): no whole image is held; anything
+    else is first put together into one.  Bands that do not make up ``shape`` raise
+    ValueError (and leave nothing written).
+    """
+    _check_bitpix(bitpix)
     target = Path(path)
+    if bitpix not in (-32, -64) or target.suffix.lower() not in _PLAIN_SUFFIXES:
+        return write_fits(Image(_joined_bands(bands, shape), keywords), target, overwrite=overwrite, bitpix=bitpix)
+    stand_in = np.broadcast_to(np.zeros((), np.float32 if bitpix == -32 else np.float64), shape)  # for the header
+    return _write_new(Image(stand_in, keywords), target, overwrite=overwrite, bitpix=bitpix, bands=bands)
+
+
+def _joined_bands(bands: Iterable[np.ndarray], shape: tuple[int, int, int]) -> np.ndarray:
+    """The image of planar ``shape`` made of ``bands`` (see :func:`write_fits_bands`), in their type."""
+    pixels: np.ndarray | None = None
+    row = 0
+    for band in bands:
+        if pixels is None:
+            pixels = np.empty(shape, dtype=band.dtype)
+        _check_band(band, shape, row)
+        pixels[:, row : row + band.shape[1]] = band
+        row += band.shape[1]
+    if row != shape[1] or pixels is None:
+        raise ValueError(f"bands of {row} rows for an image of shape {shape}")
+    return pixels
+
+
+def _check_band(band: np.ndarray, shape: tuple[int, int, int], row: int) -> None:
+    """Refuse a band that is not (channels, rows, width) of ``shape`` or runs past its last row."""
+    if band.ndim != 3 or band.shape[0] != shape[0] or band.shape[2] != shape[2] or row + band.shape[1] > shape[1]:
+        raise ValueError(f"a band of shape {band.shape} from row {row} does not fit an image of shape {shape}")
+
+
+def _write_new(image: Image, target: Path, *, overwrite: bool, bitpix: int | None,
+               bands: Iterable[np.ndarray] | None = None) -> Path:
+    """:func:`write_fits` (with ``bands``: :func:`write_fits_bands`, ``image`` giving keywords and shape)."""
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise ImageFileError(target, f"directory {directory} does not exist")
     with atomic_path(target, overwrite=overwrite) as temp:
-        _write(image, temp, bitpix=bitpix, name=target)
+        _write(image, temp, bitpix=bitpix, name=target, bands=bands)
     return target
 
 
@@ -657,15 +707,17 @@ _PLAIN_SUFFIXES = frozenset({".fits", ".fit", ".fts"})
 """Suffixes astropy writes uncompressed (a ``.gz`` name is gzipped by astropy)."""
 
 
-def _write(image: Image, path: Path, *, bitpix: int | None, name: Path) -> None:
+def _write(image: Image, path: Path, *, bitpix: int | None, name: Path,
+           bands: Iterable[np.ndarray] | None = None) -> None:
     """Write ``image`` to exactly ``path`` (replacing it) at ``bitpix`` (None: its sample
     format); errors name ``name``.
 
     Floating point data to a plain (uncompressed) file: the header is made without astropy
     when :func:`primary_header_bytes` can (the bytes astropy writes), else astropy makes and
-    verifies it, and the pixels are written by :func:`_write_float_data` (the same bytes as
-    astropy's ``writeto``, which byte-swaps the whole array in place and back); anything
-    else through ``writeto``.
+    verifies it; the pixels are written by :func:`_write_float_data` (the same bytes as
+    astropy's ``writeto``, which byte-swaps the whole array in place and back), or ``bands``
+    by :func:`_write_float_bands` when given (plain float files only; ``image`` then gives
+    the keywords and the shape).  Anything else goes through astropy's ``writeto``.
     """
     if bitpix is None:
         bitpix = bitpix_of(image)
@@ -674,41 +726,67 @@ def _write(image: Image, path: Path, *, bitpix: int | None, name: Path) -> None:
 
     plain_float = bitpix in (-32, -64) and path.suffix.lower() in _PLAIN_SUFFIXES
     data = encode_pixels(image.pixels, bitpix, contiguous=not plain_float)
-    native = primary_header_bytes(image.keywords, bitpix, data.shape) if plain_float else None
-    if native is not None:
-        try:
-            _write_float_data(path, native, data)
-        except OSError as exc:
-            raise ImageFileError(name, f"cannot write the FITS file ({_describe(exc)})") from exc
-        return
-    from astropy.io import fits
+    block = primary_header_bytes(image.keywords, bitpix, data.shape) if plain_float else None
+    if block is None:
+        from astropy.io import fits
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        header = header_from_keywords(image.keywords, name)
-        try:
-            hdu = fits.PrimaryHDU(data=data, header=header)  # may refuse the keywords (e.g. TFIELDS without a count)
-            if plain_float:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            header = header_from_keywords(image.keywords, name)
+            try:
+                hdu = fits.PrimaryHDU(data=data, header=header)  # may refuse the keywords (TFIELDS without a count)
+                if not plain_float:
+                    hdu.writeto(path, overwrite=True, output_verify="silentfix")
+                    return
                 hdu.verify("silentfix")  # what writeto's output_verify does
-                _write_float_data(path, hdu.header.tostring().encode("ascii"), data)
-            else:
-                hdu.writeto(path, overwrite=True, output_verify="silentfix")
-        except Exception as exc:  # OSError, astropy VerifyError, ...
-            raise ImageFileError(name, f"cannot write the FITS file ({_describe(exc)})") from exc
+                block = hdu.header.tostring().encode("ascii")
+            except Exception as exc:  # OSError, astropy VerifyError, TypeError, ...
+                raise ImageFileError(name, f"cannot write the FITS file ({_describe(exc)})") from exc
+    try:
+        if bands is None:
+            _write_float_data(path, block, data)
+        else:
+            _write_float_bands(path, block, image.pixels.shape, bands, data.dtype)
+    except OSError as exc:
+        raise ImageFileError(name, f"cannot write the FITS file ({_describe(exc)})") from exc
 
 
 def _write_float_data(path: Path, header: bytes, data: np.ndarray) -> None:
-    """Write a primary HDU: the ``header`` block, then ``data`` (native float32/float64, possibly
-    a strided view such as a crop) big-endian, zero-padded to a multiple of 2880 bytes; one
-    byte-swapping pass straight into the writer's staging buffer (the array is not modified),
-    written past the page cache (:func:`procfw.io.pagecache.open_write_through`)."""
-    big_endian = data.dtype.newbyteorder(">")
-    with open_write_through(path) as f:
-        f.write(header)
-        for piece in _c_order_pieces(data):
-            f.write_array(piece, big_endian)
-        written = len(header) + data.size * data.itemsize
-        f.write(b"\0" * (-written % 2880))
+    """Write a primary HDU: the ``header`` block, then ``data`` (native float32/float64, 2-D or 3-D,
+    possibly a strided view such as a crop) big-endian, zero-padded to a multiple of 2880 bytes
+    (:func:`_write_float_bands` of one band: all its rows)."""
+    planes = data.reshape((-1, *data.shape[-2:]))  # (channels, rows, width): a view
+    _write_float_bands(path, header, planes.shape, [planes], data.dtype)
+
+
+def _write_float_bands(path: Path, header: bytes, shape: tuple[int, int, int], bands: Iterable[np.ndarray],
+                       dtype: np.dtype) -> None:
+    """Write a primary HDU: the ``header`` block, then the pixels of planar ``shape`` in ``dtype``
+    (float32/float64) big-endian, zero-padded to a multiple of 2880 bytes.
+
+    ``bands`` (channels, rows, width) are consecutive rows of the image, top to bottom (one
+    band of all rows: a whole image, possibly a strided view such as a crop); each is cast
+    at once into the file's planes (:class:`procfw.io.pagecache.DirectRegionsFile`, one
+    region a plane, written past the page cache): one byte-swapping pass straight into the
+    writer's staging buffer, the arrays not modified.
+    """
+    channels, height, width = shape
+    plane = height * width * dtype.itemsize
+    starts = [0, *(len(header) + c * plane for c in range(1, channels))]
+    end = len(header) + channels * plane
+    big_endian = dtype.newbyteorder(">")
+    row = 0
+    with DirectRegionsFile(path, starts, end + (-end % 2880)) as f:
+        f.write(0, header)
+        for band in bands:
+            _check_band(band, shape, row)
+            for channel in range(channels):
+                for piece in _c_order_pieces(band[channel]):
+                    f.write_array(channel, piece, big_endian)
+            row += band.shape[1]
+        if row != height:
+            raise ValueError(f"bands of {row} rows for an image of shape {shape}")
+        f.write(channels - 1, bytes(-end % 2880))
 
 
 PIECE_BYTES = 1 << 20

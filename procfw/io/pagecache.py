@@ -37,10 +37,11 @@ import logging
 import mmap
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["STAGE_BYTES", "DirectWriteFile", "drop_cached", "drop_cached_files", "open_write_through"]
+__all__ = ["STAGE_BYTES", "DirectRegionsFile", "DirectWriteFile", "drop_cached", "drop_cached_files",
+           "open_write_through"]
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +83,16 @@ _SPARE_LOCK = threading.Lock()
 _MAX_SPARE_STAGES = 4
 
 
-def _take_stage() -> mmap.mmap:
+def _take_stage(size: int | None = None) -> mmap.mmap:
+    """A staging buffer of ``size`` bytes (None: :data:`STAGE_BYTES`), a spare one when there is one."""
+    size = size or STAGE_BYTES
     with _SPARE_LOCK:
         for i, stage in enumerate(_SPARE_STAGES):
-            if len(stage) == STAGE_BYTES:
+            if len(stage) == size:
                 return _SPARE_STAGES.pop(i)
     if hasattr(mmap, "MAP_PRIVATE"):  # never MAP_SHARED, mmap's default: a forked worker would write into it too
-        return mmap.mmap(-1, STAGE_BYTES, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    return mmap.mmap(-1, STAGE_BYTES)  # anonymous, page-aligned
+        return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    return mmap.mmap(-1, size)  # anonymous, page-aligned
 
 
 def _forget_spare_stages() -> None:
@@ -103,7 +106,7 @@ if hasattr(os, "register_at_fork"):
 
 def _give_back_stage(stage: mmap.mmap) -> None:
     with _SPARE_LOCK:
-        if len(_SPARE_STAGES) < _MAX_SPARE_STAGES:
+        if len(stage) == STAGE_BYTES and len(_SPARE_STAGES) < _MAX_SPARE_STAGES:
             _SPARE_STAGES.append(stage)
             return
     stage.close()
@@ -126,18 +129,7 @@ class DirectWriteFile(io.RawIOBase):
         super().__init__()
         self.name = os.fspath(path)
         self._stage: mmap.mmap | None = None
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
-        direct = getattr(os, "O_DIRECT", 0)
-        self._fd = -1
-        if direct:
-            try:
-                self._fd = os.open(self.name, flags | direct, 0o666)
-            except OSError as exc:
-                if exc.errno != errno.EINVAL:  # EINVAL: this filesystem does not take O_DIRECT
-                    raise
-        self._direct = self._fd >= 0
-        if not self._direct:
-            self._fd = os.open(self.name, flags, 0o666)
+        self._fd, self._direct = _open_new(self.name)
         self._advise = getattr(os, "posix_fadvise", None)
         self._stage = _take_stage()
         self._staged = 0  # bytes in the staging buffer
@@ -257,37 +249,218 @@ class DirectWriteFile(io.RawIOBase):
         """Write the first ``length`` bytes of the staging buffer (zero-padded past what is staged)."""
         if length > self._staged:
             self._stage[self._staged : length] = bytes(length - self._staged)
-        view = memoryview(self._stage)[:length]
-        try:
-            done = 0
-            os.lseek(self._fd, self._flushed, os.SEEK_SET)
-            while done < length:
-                try:
-                    done += os.write(self._fd, view[done:])
-                except OSError as exc:
-                    if not (self._direct and exc.errno == errno.EINVAL):
-                        raise
-                    self._no_direct()  # the filesystem took the flag, not the transfer
-        finally:
-            view.release()
+        with memoryview(self._stage)[:length] as view:
+            self._direct = _write_at(self._fd, view, self._flushed, self._direct)
         if not self._direct and self._advise is not None:
-            self._write_back(self._flushed + length)
+            self._advise = _write_back(self._fd, self._advise, 0, self._flushed + length, self.name)
         self._flushed += self._staged if length > self._staged else length
         self._staged = 0
 
-    def _no_direct(self) -> None:
-        import fcntl
 
-        fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) & ~os.O_DIRECT)
-        self._direct = False
+class DirectRegionsFile:
+    """A new file of known size whose regions are filled at the same time, each in order, past the page cache.
 
-    def _write_back(self, end: int) -> None:
+    ``starts`` (increasing, the first 0) cut the file's ``size`` bytes into regions: region
+    ``i`` holds the bytes from ``starts[i]`` to the next start (the last to ``size``), and
+    :meth:`write` / :meth:`write_array` append to one region — the planes of a planar image
+    given a band of rows at a time, each band adding rows to every plane.  The regions
+    share one staging buffer of :data:`STAGE_BYTES` (a slice of whole blocks each, so the
+    same memory as a :class:`DirectWriteFile`); a region's full slice goes to the disk at
+    once, as :class:`DirectWriteFile` writes its buffer (``O_DIRECT`` where the filesystem
+    takes it, else written, flushed and dropped).  Direct transfers write whole blocks, so
+    the bytes of the blocks where two regions meet (a few KB) are kept and written, put
+    together, when the file is closed.  Writing past a region's end raises ValueError; a
+    region left short leaves zeros.  Not thread-safe: one writer per file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], starts: Sequence[int], size: int) -> None:
+        self.name = os.fspath(path)
+        self._ends = [*starts[1:], size]
+        if not starts or starts[0] != 0 or any(b < a for a, b in zip(starts, self._ends)):
+            raise ValueError(f"{self.name}: regions must start at 0 and increase up to the size ({starts}, {size})")
+        self._starts = list(starts)
+        self._size = size
+        self._stage: mmap.mmap | None = None
+        self._fd, self._direct = _open_new(self.name)
+        self._advise = getattr(os, "posix_fadvise", None)
+        count = len(starts)
+        self._slice = max(_ALIGN, STAGE_BYTES // count // _ALIGN * _ALIGN)
+        self._stage = _take_stage(max(STAGE_BYTES, count * self._slice))
+        self._slices = [memoryview(self._stage)[i * self._slice : (i + 1) * self._slice] for i in range(count)]
+        self._position = list(starts)  # the next byte of each region
+        # the bytes up to a region's first whole block, kept for the close; its slice stages from there
+        self._heads = [bytearray() for _ in starts]
+        self._base = [min(end, -(-start // _ALIGN) * _ALIGN) for start, end in zip(starts, self._ends)]
+        self._staged = [0] * count
+        self.closed = False
+
+    def __enter__(self) -> DirectRegionsFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def write(self, region: int, data: bytes | bytearray | memoryview) -> int:
+        """Append all of ``data`` to region ``region``; the number of bytes."""
+        view = memoryview(data).cast("B")
+        size = len(view)
+        self._claim(region, size)
+        head = min(size, self._base[region] - self._position[region])
+        if head > 0:
+            self._heads[region] += view[:head]
+            self._position[region] += head
+            view = view[head:]
+        stage = self._slices[region]
+        while len(view):
+            staged = self._staged[region]
+            count = min(len(view), self._slice - staged)
+            stage[staged : staged + count] = view[:count]
+            self._staged[region] = staged + count
+            self._position[region] += count
+            view = view[count:]
+            if self._staged[region] == self._slice:
+                self._write_slice(region, self._slice)
+        return size
+
+    def write_array(self, region: int, values: Any, dtype: Any) -> int:
+        """Append the 1-D numpy array ``values`` cast to ``dtype`` (e.g. big-endian float32) to region
+        ``region``; the number of bytes.
+
+        The values are cast straight into the region's slice of the staging buffer; those of
+        its first partial block, or all of them when the slice does not end on a sample
+        boundary, through small converted copies and :meth:`write`.
+        """
+        import numpy as np
+
+        dtype = np.dtype(dtype)
+        size = dtype.itemsize
+        self._claim(region, values.size * size)
+        done = 0
+        while done < values.size:
+            staged = self._staged[region]
+            if self._position[region] < self._base[region] or staged % size:
+                count = min(values.size - done, max(1, _ALIGN // size))
+                self.write(region, values[done : done + count].astype(dtype).view(np.uint8))
+                done += count
+                continue
+            stage = np.frombuffer(self._slices[region], dtype=dtype, count=self._slice // size)
+            count = min(values.size - done, stage.size - staged // size)
+            np.copyto(stage[staged // size : staged // size + count], values[done : done + count])
+            del stage  # the slice is exported while a view of it lives
+            done += count
+            self._staged[region] = staged + count * size
+            self._position[region] += count * size
+            if self._staged[region] == self._slice:
+                self._write_slice(region, self._slice)
+        return values.size * size
+
+    def close(self) -> None:
+        """Write what is staged and the blocks the regions share, set the file's size, close."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._stage is None:  # the file could not be opened
+            return
         try:
-            os.fdatasync(self._fd)
-            self._advise(self._fd, 0, end, os.POSIX_FADV_DONTNEED)
-        except OSError as exc:  # a hint: a filesystem that refuses it only keeps its pages
-            log.debug("cannot write %s past the page cache: %s", self.name, exc)
-            self._advise = None
+            pieces: list[tuple[int, bytes]] = []  # the bytes of the blocks not written whole by one region
+            for region, head in enumerate(self._heads):
+                if head:
+                    pieces.append((self._starts[region], bytes(head)))
+                whole = self._staged[region] // _ALIGN * _ALIGN
+                tail = bytes(self._slices[region][whole : self._staged[region]])
+                if tail:
+                    pieces.append((self._base[region] + whole, tail))
+                if whole:
+                    self._write_slice(region, whole)
+            self._write_blocks(pieces)
+            os.ftruncate(self._fd, self._size)
+        finally:
+            self._release()
+
+    def _write_blocks(self, pieces: list[tuple[int, bytes]]) -> None:
+        """Put ``pieces`` (offset, bytes) together into the whole blocks they fill (zeros past the
+        file's end) and write each from the staging buffer, as the slices are written."""
+        blocks: dict[int, bytearray] = {}
+        for offset, data in pieces:
+            done = 0
+            while done < len(data):
+                index, at = divmod(offset + done, _ALIGN)
+                count = min(len(data) - done, _ALIGN - at)
+                blocks.setdefault(index, bytearray(_ALIGN))[at : at + count] = data[done : done + count]
+                done += count
+        with self._slices[0][:_ALIGN] as block:
+            for index in sorted(blocks):
+                block[:] = blocks[index]
+                self._direct = _write_at(self._fd, block, index * _ALIGN, self._direct)
+                if not self._direct and self._advise is not None:
+                    self._advise = _write_back(self._fd, self._advise, index * _ALIGN, _ALIGN, self.name)
+
+    def _claim(self, region: int, size: int) -> None:
+        if self._position[region] + size > self._ends[region]:
+            raise ValueError(f"{self.name}: {size} bytes do not fit in region {region} (at {self._position[region]}, "
+                             f"ending at {self._ends[region]})")
+
+    def _write_slice(self, region: int, length: int) -> None:
+        """Write the first ``length`` bytes (whole blocks, or a full slice) of a region's slice at its place."""
+        base = self._base[region]
+        with self._slices[region][:length] as view:
+            self._direct = _write_at(self._fd, view, base, self._direct)
+        if not self._direct and self._advise is not None:
+            self._advise = _write_back(self._fd, self._advise, base, length, self.name)
+        self._base[region] = base + length
+        self._staged[region] -= length
+
+    def _release(self) -> None:
+        for view in self._slices:
+            view.release()
+        os.close(self._fd)
+        stage, self._stage = self._stage, None
+        if stage is not None:
+            _give_back_stage(stage)
+
+
+def _open_new(name: str) -> tuple[int, bool]:
+    """Create (or truncate) the file ``name`` for writing: its descriptor, and whether with ``O_DIRECT``
+    (where the platform has it and the filesystem takes it)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+    direct = getattr(os, "O_DIRECT", 0)
+    if direct:
+        try:
+            return os.open(name, flags | direct, 0o666), True
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:  # EINVAL: this filesystem does not take O_DIRECT
+                raise
+    return os.open(name, flags, 0o666), False
+
+
+def _write_at(fd: int, view: memoryview, offset: int, direct: bool) -> bool:
+    """Write all of ``view`` at ``offset`` of ``fd``; whether ``fd`` is still ``O_DIRECT`` afterwards
+    (the flag is dropped when the filesystem took it at open but refuses the transfer)."""
+    done = 0
+    os.lseek(fd, offset, os.SEEK_SET)
+    while done < len(view):
+        try:
+            done += os.write(fd, view[done:])
+        except OSError as exc:
+            if not (direct and exc.errno == errno.EINVAL):
+                raise
+            import fcntl
+
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_DIRECT)
+            direct = False
+    return direct
+
+
+def _write_back(fd: int, advise: Any, offset: int, length: int, name: str) -> Any:
+    """Flush the bytes [offset, offset + length) of ``fd`` and drop them from the cache (``advise``:
+    ``os.posix_fadvise``); ``advise`` again, or None once the filesystem refused (a hint only)."""
+    try:
+        os.fdatasync(fd)
+        advise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+    except OSError as exc:  # a hint: a filesystem that refuses it only keeps its pages
+        log.debug("cannot write %s past the page cache: %s", name, exc)
+        return None
+    return advise
 
 
 def open_write_through(path: str | os.PathLike[str]) -> DirectWriteFile:

@@ -806,3 +806,75 @@ def test_a_strided_view_is_written_in_small_pieces_with_the_bytes_of_its_copy(tm
     write_fits(Image(np.ascontiguousarray(view)), tmp_path / "copy.fits")
     assert (tmp_path / "view.fits").read_bytes() == (tmp_path / "copy.fits").read_bytes()
     assert np.array_equal(read_fits(tmp_path / "view.fits").pixels, view)
+
+
+# --------------------------------------------------------------------------- writing a band of rows at a time
+
+
+def _bands(pixels: np.ndarray, rows: list[int]):
+    """``pixels`` as consecutive bands of ``rows`` rows each (cycled), each in one reused buffer as a
+    producer that makes the pixels a band at a time hands them out."""
+    buffer = np.empty((pixels.shape[0], max(rows), pixels.shape[2]), dtype=pixels.dtype)
+    first, k = 0, 0
+    while first < pixels.shape[1]:
+        count = min(rows[k % len(rows)], pixels.shape[1] - first)
+        band = buffer[:, :count]
+        band[...] = pixels[:, first : first + count]
+        yield band
+        band[...] = np.nan  # the buffer is reused: the writer must have taken the band already
+        first += count
+        k += 1
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("bitpix", [-32, -64])
+@pytest.mark.parametrize("rows", [[1], [7, 1, 30], [1000]])
+def test_fits_written_in_bands_equals_the_whole_image_written(tmp_path: Path, channels: int, bitpix: int,
+                                                              rows: list[int]) -> None:
+    """write_fits_bands: byte for byte the file write_fits makes of the whole image — odd sizes whose
+    planes start and end inside disk blocks, 1 and 3 channels, float32 and float64 samples, bands of
+    one row, of uneven sizes and one band of everything; the keywords kept."""
+    from procfw.io.fits import write_fits_bands
+
+    pixels = RNG.random((channels, 211, 97), dtype=np.float32)
+    pixels[0, 3, 5] = np.nan
+    keywords = [FITSKeyword("OBJECT", "M94", "target"), FITSKeyword("HISTORY", "registered", "")]
+    write_fits(Image(pixels, keywords), tmp_path / "whole.fits", bitpix=bitpix)
+    written = write_fits_bands(keywords, pixels.shape, _bands(pixels, rows), tmp_path / "bands.fits", bitpix=bitpix)
+    assert written == tmp_path / "bands.fits"
+    assert (tmp_path / "bands.fits").read_bytes() == (tmp_path / "whole.fits").read_bytes()
+
+
+@pytest.mark.parametrize(("name", "bitpix"), [("out.fits.gz", -32), ("out.fits", 16)])
+def test_fits_bands_that_cannot_be_streamed_are_put_together(tmp_path: Path, name: str, bitpix: int) -> None:
+    """A gzipped name or integer samples: the bands make up the whole image first, the same file."""
+    from procfw.io.fits import write_fits_bands
+
+    pixels = RNG.random((3, 40, 33), dtype=np.float32)
+    write_fits(Image(pixels), tmp_path / f"whole-{name}", bitpix=bitpix)
+    write_fits_bands([], pixels.shape, _bands(pixels, [6]), tmp_path / name, bitpix=bitpix)
+    assert np.array_equal(read_fits(tmp_path / name).pixels, read_fits(tmp_path / f"whole-{name}").pixels)
+
+
+def test_fits_bands_keep_the_writes_rules(tmp_path: Path) -> None:
+    """Bands that do not make up the image raise ValueError and leave no file; an existing file is
+    not replaced unless asked (checked before any band is made); nothing temporary is left."""
+    from procfw.io.fits import write_fits_bands
+
+    pixels = RNG.random((3, 20, 11), dtype=np.float32)
+    with pytest.raises(ValueError, match="rows"):
+        write_fits_bands([], pixels.shape, [pixels[:, :19]], tmp_path / "short.fits")
+    with pytest.raises(ValueError, match="does not fit"):
+        write_fits_bands([], pixels.shape, [pixels[:2]], tmp_path / "wrong.fits")
+    assert list(tmp_path.iterdir()) == []
+    write_fits_bands([], pixels.shape, [pixels], tmp_path / "x.fits")
+
+    def never():
+        raise AssertionError("no band is made for a file that may not be replaced")
+        yield
+
+    with pytest.raises(FileExistsProcfwError):
+        write_fits_bands([], pixels.shape, never(), tmp_path / "x.fits")
+    write_fits_bands([], pixels.shape, [pixels * 0], tmp_path / "x.fits", overwrite=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["x.fits"]
+    assert not read_fits(tmp_path / "x.fits").pixels.any()

@@ -342,7 +342,8 @@ def test_label_statistics_equal_scipy() -> None:
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 2), (7, 8), (64, 65), (301, 300)])
 def test_label8_equals_scipy_label(shape: tuple[int, int]) -> None:
-    """Same labels, numbering (raster order of each structure's first pixel), dtype and count."""
+    """Same labels, numbering (raster order of each structure's first pixel), dtype and count, of the
+    pixels above the threshold (NaN below it)."""
     from processes.staralignment import stars_numba
 
     square = np.ones((3, 3), dtype=bool)
@@ -352,9 +353,23 @@ def test_label8_equals_scipy_label(shape: tuple[int, int]) -> None:
     cases.append(((yy - shape[0] // 2) ** 2 + (xx - shape[1] // 2) ** 2) % 17 < 6)  # rings, U shapes: late joins
     for binary in cases:
         want, want_count = ndimage.label(binary, structure=square)
-        got, count = stars_numba.label8(binary)
+        values = np.where(binary, RNG.uniform(0.51, 2.0, shape), RNG.uniform(-1.0, 0.5, shape)).astype(np.float32)
+        values[~binary & (RNG.random(shape) < 0.3)] = np.nan
+        got, count = stars_numba.label8(values, 0.5)
         assert count == want_count and got.dtype == want.dtype
         np.testing.assert_array_equal(got, want)
+
+
+def test_detection_labels_pixels_above_the_threshold_as_numpy_compares_them() -> None:
+    """detect_stars labels ``detail > threshold`` as numpy compares a float32 plane with a Python
+    float (in float32): a value equal to the float32 threshold is not above it."""
+    from processes.staralignment import stars_numba
+
+    values = np.full((5, 6), np.float32(0.1))
+    values[2, 2:4] = np.nextafter(np.float32(0.1), np.float32(1))
+    got, count = stars_numba.label8(values, values.dtype.type(0.1))
+    want, want_count = ndimage.label(values > 0.1, structure=np.ones((3, 3), dtype=bool))
+    assert count == want_count == 1 and np.array_equal(got, want)
 
 
 # -- star measurement kernels -------------------------------------------------------------------
