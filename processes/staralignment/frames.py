@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from procfw.errors import ExecutionError
 from procfw.image import FITSKeyword, Image
+from procfw.io import read_image
 
 __all__ = [
     "adapt_frame",
     "detection_plane",
     "is_wcs_keyword",
     "output_keywords",
+    "read_for_detection",
     "sample_format_of",
+    "without_pixels",
     "write_output",
 ]
 
@@ -30,29 +34,72 @@ _BITPIX_FORMATS = {8: "i8", 16: "i16", 32: "i32", -32: "f32", -64: "f64"}
 
 _MEAN_ROWS = 64
 """Rows of the channels' mean formed at a time by :func:`detection_plane` (a band stays in the cache)."""
+_FITS_SUFFIXES = (".fits", ".fit", ".fts")
 
 
 def detection_plane(image: Image) -> np.ndarray:
     """The plane stars are detected on: the image itself, or the mean of its first three channels.
 
-    The mean is ``pixels[:3].mean(axis=0, dtype=np.float32)`` bit for bit — numpy's sum
-    (``np.add.reduce`` in float32), then the division by the count — formed a band of
-    :data:`_MEAN_ROWS` rows at a time, so that each band's sum is still in the cache when it is
-    divided.  numpy divides by its integer count in float64 and rounds to float32; dividing in
-    float32 gives the same bits (a quotient computed with 53 bits and rounded to 24 is the
-    correctly rounded one), faster.
+    The mean is ``pixels[:3].mean(axis=0, dtype=np.float32)`` bit for bit (:func:`_mean_plane`,
+    a band of :data:`_MEAN_ROWS` rows at a time).
     """
     pixels = image.pixels
     if pixels.shape[0] == 1:
         return pixels[0]
-    channels = pixels[: min(3, pixels.shape[0])]
-    plane = np.empty(pixels.shape[1:], dtype=np.float32)
-    count = np.float32(channels.shape[0])
-    for first in range(0, plane.shape[0], _MEAN_ROWS):
-        band = plane[first : first + _MEAN_ROWS]
-        np.add.reduce(channels[:, first : first + _MEAN_ROWS], axis=0, dtype=np.float32, out=band)
-        np.divide(band, count, out=band)
+    height = pixels.shape[1]
+    return _mean_plane((pixels[:, first : first + _MEAN_ROWS] for first in range(0, height, _MEAN_ROWS)),
+                       pixels.shape[1:])
+
+
+def _mean_plane(bands: Iterable[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    """The float32 mean of the first three channels of an image of planar ``shape[1:]`` rows and
+    columns that comes as consecutive ``(C, rows, W)`` bands.
+
+    numpy's sum (``np.add.reduce`` in float32), then the division by the count, each band while
+    its sum is still in the cache: ``pixels[:3].mean(axis=0, dtype=np.float32)`` bit for bit.
+    numpy divides by its integer count in float64 and rounds to float32; dividing in float32
+    gives the same bits (a quotient computed with 53 bits and rounded to 24 is the correctly
+    rounded one), faster.
+    """
+    plane = np.empty(shape, dtype=np.float32)
+    first = 0
+    for band in bands:
+        channels = band[: min(3, band.shape[0])]
+        out = plane[first : first + band.shape[1]]
+        np.add.reduce(channels, axis=0, dtype=np.float32, out=out)
+        np.divide(out, np.float32(channels.shape[0]), out=out)
+        first += band.shape[1]
     return plane
+
+
+def read_for_detection(path: Path) -> tuple[Image, np.ndarray, bool]:
+    """The image of the file ``path``, its :func:`detection_plane`, and whether the image was read
+    without its pixels (a read-only zero view of their shape and type: read the file again for them).
+
+    A plain FITS file of several channels is read a band at a time straight into the plane
+    (:func:`procfw.io.fits.read_fits_bands`): the frame's pixels are never all in memory, and
+    each band is averaged while it is in the cache.  Any other file is read whole; its pixels are
+    left out when the plane is a new array.
+    """
+    if path.suffix.lower() in _FITS_SUFFIXES:
+        from procfw.io.fits import read_fits_bands
+
+        streamed = read_fits_bands(path, _MEAN_ROWS)
+        if streamed is not None and streamed[0].pixels.shape[0] > 1:
+            image, bands = streamed
+            return image, _mean_plane(bands, image.pixels.shape[1:]), True
+    image = read_image(path)
+    plane = detection_plane(image)
+    if np.may_share_memory(plane, image.pixels):
+        return image, plane, False
+    return without_pixels(image), plane, True
+
+
+def without_pixels(image: Image) -> Image:
+    """``image``'s size, keywords, properties and sample format, its pixels a read-only zero view
+    (what registering needs of a reference or of a target whose stars are being detected)."""
+    return Image(np.broadcast_to(np.zeros((), image.pixels.dtype), image.pixels.shape), image.keywords,
+                 image.properties, sample_format=image.sample_format)
 
 
 def is_wcs_keyword(name: str) -> bool:

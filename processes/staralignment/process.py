@@ -101,7 +101,9 @@ from processes.staralignment.frames import (
     adapt_frame,
     detection_plane,
     output_keywords,
+    read_for_detection,
     sample_format_of,
+    without_pixels,
     write_output,
 )
 from processes.staralignment.ransac import RansacSettings, Registration
@@ -497,10 +499,12 @@ class StarAlignment(Process):
         name = self.referenceImage.strip()
 
         def load() -> tuple[Image, StarList]:
-            image = read_image(Path(name).expanduser())
-            plane = detection_plane(image)
-            if not keep_pixels:  # before the detection: its memory is the frame's, not the two at once
-                image = _without_pixels(image)
+            if keep_pixels:
+                image = read_image(Path(name).expanduser())
+                plane = detection_plane(image)
+            else:  # the pixels let go before the detection: its memory is the frame's, not the two at once
+                image, plane, _ = read_for_detection(Path(name).expanduser())
+                image = without_pixels(image)  # a mono frame's plane is its pixels: the plane alone holds them
             stars = detect_stars(plane, self.detection_settings())
             return image, self._checked_reference_stars(stars, name)
 
@@ -722,11 +726,7 @@ class StarAlignment(Process):
         """
         start = time.perf_counter()
         source = path.expanduser()
-        target = read_image(source)
-        plane = detection_plane(target)
-        reread = not np.may_share_memory(plane, target.pixels)
-        if reread:
-            target = _without_pixels(target)
+        target, plane, reread = read_for_detection(source)
         reg, stars = self._match(plane, ref_stars)
         del plane
         data = self._frame_report(reg, stars, ref_stars, target, str(path))
@@ -887,13 +887,6 @@ class StarAlignment(Process):
             use_target &= ~(ref_mask & coin)
         mosaic = np.where(use_target[None], tgt_full, ref_pix).astype(np.float32)
         return Image(mosaic, keywords, dict(target.properties)), {}
-
-
-def _without_pixels(image: Image) -> Image:
-    """``image``'s size, keywords, properties and sample format, its pixels a read-only zero view
-    (what registering needs of a reference or of a target whose stars are being detected)."""
-    return Image(np.broadcast_to(np.zeros((), image.pixels.dtype), image.pixels.shape), image.keywords,
-                 image.properties, sample_format=image.sample_format)
 
 
 def _draw_stars(stars: StarList, width: int, height: int) -> Image:

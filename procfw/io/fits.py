@@ -88,7 +88,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FITS_FORMAT", "FORMAT_BITPIX", "STORED_TYPES", "FITSFormat", "PlainImageHeader", "WRITE_BITPIX", "bitpix_of",
-    "keywords_from_cards", "read_exactly", "read_fits", "read_plain_header", "write_fits", "write_fits_bands",
+    "keywords_from_cards", "read_exactly", "read_fits", "read_fits_bands", "read_plain_header", "write_fits",
+    "write_fits_bands",
 ]
 
 #: The BITPIX values :func:`write_fits` accepts.
@@ -269,6 +270,18 @@ def read_plain_header(path: str | os.PathLike[str]) -> PlainImageHeader | None:
 def _read_plain(path: Path, plain: PlainImageHeader) -> Image | None:
     """The image of a plain file's primary HDU read without astropy (the same image as :func:`_read`),
     or None when its data is not a non-empty 2-D image or 3-D cube (astropy then reports or reads it)."""
+    layout = _plain_layout(path, plain)
+    if layout is None:
+        return None
+    planar, stored = layout
+    pixels = _read_converted(path, plain.data_offset, planar, stored)
+    _scale(pixels, stored, plain.number("BSCALE", 1.0), plain.number("BZERO", 0.0))
+    return _plain_image(plain, pixels)
+
+
+def _plain_layout(path: Path, plain: PlainImageHeader) -> tuple[tuple[int, int, int], np.dtype] | None:
+    """The planar shape and stored sample type of a plain file's image, checked against the file's size;
+    None when its data is not a non-empty 2-D image or 3-D cube."""
     shape = list(reversed(plain.axes))
     while len(shape) > 3 and shape[0] == 1:
         shape.pop(0)
@@ -277,11 +290,55 @@ def _read_plain(path: Path, plain: PlainImageHeader) -> Image | None:
     check_image_size(path, tuple(reversed(plain.axes)), abs(plain.bitpix) // 8, "the image in HDU 0")
     stored = np.dtype(STORED_TYPES[plain.bitpix])
     _check_data_present(path, plain.data_offset, stored.itemsize * math.prod(shape))
-    planar = (1, *shape) if len(shape) == 2 else tuple(shape)
-    pixels = _read_converted(path, plain.data_offset, planar, stored)
-    _scale(pixels, stored, plain.number("BSCALE", 1.0), plain.number("BZERO", 0.0))
+    planar = (1, *shape) if len(shape) == 2 else (shape[0], shape[1], shape[2])
+    return planar, stored
+
+
+def _plain_image(plain: PlainImageHeader, pixels: np.ndarray) -> Image:
+    """The image of a plain file with ``pixels``: its keywords, BITPIX, HDU and sample format."""
     return Image(pixels, keywords_from_cards(plain.header.cards), {"FITS:BITPIX": plain.bitpix, "FITS:HDU": 0},
                  sample_format=_BITPIX_FORMATS[plain.bitpix])
+
+
+def read_fits_bands(path: str | os.PathLike[str], rows: int) -> tuple[Image, Iterator[np.ndarray]] | None:
+    """A plain FITS file's image read a band of ``rows`` rows at a time, without the whole image in memory.
+
+    Returns the image as :func:`read_fits` reads it but with its pixels a read-only zero view of
+    their shape and type (keywords, properties and sample format as read), and an iterator of
+    the pixels' consecutive ``(C, rows, W)`` bands (the last one shorter), each holding the values
+    :func:`read_fits` gives.  The bands are views of one buffer, overwritten by the next band.
+    None when the file is not one the native reader reads (gzipped, an unusual header or data):
+    :func:`read_fits` then reads it.
+    """
+    target = Path(path)
+    plain = None if _check_signature(target) else read_plain_header(target)
+    layout = None if plain is None else _plain_layout(target, plain)
+    if plain is None or layout is None:
+        return None
+    planar, stored = layout
+    zeros = np.broadcast_to(np.zeros((), _work_type(stored)), planar)
+    return _plain_image(plain, zeros), _plain_bands(target, plain, planar, stored, max(1, rows))
+
+
+def _plain_bands(path: Path, plain: PlainImageHeader, shape: tuple[int, int, int], stored: np.dtype,
+                 rows: int) -> Iterator[np.ndarray]:
+    """The converted and scaled bands of :func:`read_fits_bands`: each channel's rows read with one
+    positioned read into a stored-type buffer, then cast into the band buffer."""
+    channels, height, width = shape
+    raw = np.empty((channels, min(rows, height), width), dtype=stored)
+    band = np.empty(raw.shape, dtype=_work_type(stored))
+    bscale, bzero = plain.number("BSCALE", 1.0), plain.number("BZERO", 0.0)
+    with path.open("rb", buffering=0) as stream:
+        for first in range(0, height, rows):
+            count = min(rows, height - first)
+            for channel in range(channels):
+                offset = plain.data_offset + (channel * height + first) * width * stored.itemsize
+                with memoryview(raw[channel, :count].reshape(-1).view(np.uint8)) as view:
+                    if not read_exactly(stream.fileno(), [view], offset):
+                        raise ImageFileError(path, "the file is truncated")
+            np.copyto(band[:, :count], raw[:, :count], casting="unsafe")
+            _scale(band[:, :count], stored, bscale, bzero)
+            yield band[:, :count]
 
 
 def _iter_hdus(hdul: HDUList) -> Iterator[tuple[int, Any]]:

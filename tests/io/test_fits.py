@@ -22,7 +22,7 @@ from hypothesis.extra import numpy as hnp
 from procfw.errors import FileExistsProcfwError, ImageFileError, ParameterError
 from procfw.image import FITSKeyword, Image
 from procfw.io import ImageFormat, read_image, write_image
-from procfw.io.fits import FITS_FORMAT, FITSFormat, read_fits, write_fits
+from procfw.io.fits import FITS_FORMAT, FITSFormat, read_fits, read_fits_bands, write_fits
 
 FITS_SAMPLES = CORPUS / "fits-samples"
 SEESTAR = CORPUS / "frames" / "seestar-s50" / "M94_2025-03-27_session1"
@@ -878,3 +878,43 @@ def test_fits_bands_keep_the_writes_rules(tmp_path: Path) -> None:
     write_fits_bands([], pixels.shape, [pixels * 0], tmp_path / "x.fits", overwrite=True)
     assert [p.name for p in tmp_path.iterdir()] == ["x.fits"]
     assert not read_fits(tmp_path / "x.fits").pixels.any()
+
+
+# --------------------------------------------------------------------------- reading in bands
+
+
+@pytest.mark.parametrize("rows", [1, 4, 7, 50])
+@pytest.mark.parametrize(("dtype", "shape"), [("float32", (3, 7, 5)), ("float64", (2, 9, 4)), ("int16", (3, 7, 5)),
+                                              ("uint8", (7, 5)), ("int32", (1, 1, 3, 8, 3))])
+def test_read_fits_bands_gives_the_pixels_of_read_fits(tmp_path: Path, dtype: str, shape: tuple[int, ...],
+                                                       rows: int) -> None:
+    """Consecutive bands (one buffer, reused) make up read_fits's pixels bit for bit; the image
+    read with them holds read_fits's keywords, properties and sample format and a zero view."""
+    data = (RNG.normal(0.3, 0.5, size=shape) * (1 if dtype.startswith("float") else 100)).astype(dtype)
+    header = fits.Header([("OBJECT", "M94"), ("HISTORY", "made here")])
+    if dtype == "float32":
+        header["BSCALE"], header["BZERO"] = 0.5, 0.25
+    path = _astropy_write(tmp_path / f"{dtype}.fits", data, header)
+    whole = read_fits(path)
+    image, bands = read_fits_bands(path, rows)
+    assert (image.keywords, image.properties, image.sample_format) == (whole.keywords, whole.properties,
+                                                                         whole.sample_format)
+    assert image.pixels.shape == whole.pixels.shape and image.pixels.dtype == whole.pixels.dtype
+    assert not image.pixels.flags.writeable and not image.pixels.any()
+    pieces = [band.copy() for band in bands]
+    assert all(piece.shape[1] == rows for piece in pieces[:-1]) and 0 < pieces[-1].shape[1] <= rows
+    assert np.concatenate(pieces, axis=1).tobytes() == whole.pixels.tobytes()
+
+
+def test_read_fits_bands_leaves_other_files_to_read_fits(tmp_path: Path) -> None:
+    data = np.ones((3, 4, 5), dtype=np.float32)
+    path = _astropy_write(tmp_path / "plain.fits", data)
+    packed = tmp_path / "packed.fits.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    assert read_fits_bands(packed, 2) is None
+    with pytest.raises(ImageFileError, match="no such file"):
+        read_fits_bands(tmp_path / "missing.fits", 2)
+    truncated = tmp_path / "truncated.fits"
+    truncated.write_bytes(path.read_bytes()[: 2880 + 100])  # the header and 100 of 240 bytes of pixels
+    with pytest.raises(ImageFileError):
+        read_fits_bands(truncated, 2)

@@ -15,7 +15,7 @@ import pytest
 
 from processes.simulation.starfield import random_field, render_stars, seen_through
 from processes.staralignment import StarAlignment
-from processes.staralignment.frames import detection_plane, sample_format_of, write_output
+from processes.staralignment.frames import detection_plane, read_for_detection, sample_format_of, write_output
 from processes.staralignment.resample import warp, warp_bands
 from procfw.image import FITSKeyword, Image
 from procfw.io import read_image, write_image
@@ -136,3 +136,27 @@ def test_the_detection_plane_is_numpys_mean_bit_for_bit(dtype, channels: int) ->
         plane = detection_plane(Image(pixels))
     assert plane.dtype == np.float32
     assert np.array_equal(plane.view(np.uint32), expected.view(np.uint32))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("name", ["frame.fits", "frame.xisf"])
+def test_read_for_detection_streams_a_fits_frame_into_its_plane(tmp_path: Path, channels: int, name: str) -> None:
+    """The plane and image read_for_detection gives are those of read_image; an RGB FITS frame is read a
+    band at a time into the plane (traced peak: the plane and two bands' buffers, not the frame and the plane)."""
+    rng = np.random.default_rng(channels)
+    path = tmp_path / name
+    write_image(Image(rng.random((channels, 600, 500), dtype=np.float32), [FITSKeyword("OBJECT", "M94")]), path)
+    whole = read_image(path)
+    tracemalloc.start()
+    try:
+        image, plane, reread = read_for_detection(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert np.array_equal(plane, detection_plane(whole)) and plane.dtype == np.float32
+    assert (image.keywords, image.properties, image.sample_format) == (whole.keywords, whole.properties,
+                                                                         whole.sample_format)
+    assert image.pixels.shape == whole.pixels.shape and reread == (channels > 1)
+    assert not reread or not image.pixels.any()
+    if channels > 1 and name.endswith(".fits"):
+        assert peak < plane.nbytes + whole.pixels.nbytes / 2, (peak, plane.nbytes)  # the whole read: frame + plane
