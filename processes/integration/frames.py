@@ -16,7 +16,6 @@ as float32.
 
 from __future__ import annotations
 
-import math
 import os
 import warnings
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 
 from procfw.errors import ImageFileError
 from procfw.image import FITSKeyword
-from procfw.io.fits import STORED_TYPES, keywords_from_cards, read_exactly, read_plain_header
+from procfw.io.fits import STORED_TYPES, keywords_from_cards, plain_layout, read_exactly, read_plain_header
 
 __all__ = ["FrameSource", "open_frame"]
 
@@ -275,27 +274,17 @@ _PACKED_SUFFIXES = (".gz", ".fz", ".bz2", ".zip")
 
 
 def _open_plain(path: Path) -> FrameSource | None:
-    """The source of a plain FITS file whose primary HDU is a complete, non-empty 2-D image or 3-D cube,
-    read without astropy (procfw.io.fits.read_plain_header); None for any other file."""
+    """The source of a plain FITS file whose primary HDU is a non-empty 2-D image or 3-D cube, read
+    without astropy (procfw.io.fits.read_plain_header and plain_layout); None for any other file."""
     if path.name.lower().endswith(_PACKED_SUFFIXES):
         return None
     plain = read_plain_header(path)
-    if plain is None or len(plain.axes) < 2 or not all(plain.axes):
+    layout = None if plain is None else plain_layout(path, plain)
+    if plain is None or layout is None:
         return None
-    shape = list(reversed(plain.axes))
-    while len(shape) > 3 and shape[0] == 1:
-        shape.pop(0)
-    if len(shape) == 2:
-        shape.insert(0, 1)
-    dtype = np.dtype(STORED_TYPES[plain.bitpix])
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return None
-    if len(shape) != 3 or plain.data_offset + math.prod(shape) * dtype.itemsize > size:
-        return None
-    layout = RawLayout(plain.data_offset, dtype, plain.number("BSCALE", 1.0), plain.number("BZERO", 0.0))
-    return FrameSource(path, shape[0], shape[1], shape[2], keywords_from_cards(plain.header.cards), 0, layout)
+    (channels, height, width), stored = layout
+    raw = RawLayout(plain.data_offset, stored, plain.number("BSCALE", 1.0), plain.number("BZERO", 0.0))
+    return FrameSource(path, channels, height, width, keywords_from_cards(plain.header.cards), 0, raw)
 
 
 def _open_astropy(path: Path) -> FrameSource:

@@ -88,8 +88,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FITS_FORMAT", "FORMAT_BITPIX", "STORED_TYPES", "FITSFormat", "PlainImageHeader", "WRITE_BITPIX", "bitpix_of",
-    "keywords_from_cards", "read_exactly", "read_fits", "read_fits_bands", "read_plain_header", "write_fits",
-    "write_fits_bands",
+    "keywords_from_cards", "plain_layout", "read_exactly", "read_fits", "read_fits_bands", "read_plain_header",
+    "write_fits", "write_fits_bands",
 ]
 
 #: The BITPIX values :func:`write_fits` accepts.
@@ -270,7 +270,7 @@ def read_plain_header(path: str | os.PathLike[str]) -> PlainImageHeader | None:
 def _read_plain(path: Path, plain: PlainImageHeader) -> Image | None:
     """The image of a plain file's primary HDU read without astropy (the same image as :func:`_read`),
     or None when its data is not a non-empty 2-D image or 3-D cube (astropy then reports or reads it)."""
-    layout = _plain_layout(path, plain)
+    layout = plain_layout(path, plain)
     if layout is None:
         return None
     planar, stored = layout
@@ -279,9 +279,11 @@ def _read_plain(path: Path, plain: PlainImageHeader) -> Image | None:
     return _plain_image(plain, pixels)
 
 
-def _plain_layout(path: Path, plain: PlainImageHeader) -> tuple[tuple[int, int, int], np.dtype] | None:
-    """The planar shape and stored sample type of a plain file's image, checked against the file's size;
-    None when its data is not a non-empty 2-D image or 3-D cube."""
+def plain_layout(path: Path, plain: PlainImageHeader) -> tuple[tuple[int, int, int], np.dtype] | None:
+    """The planar shape (channels, height, width) and stored sample type of the image of ``path``, whose
+    header is ``plain``; None when its data is not a non-empty 2-D image or 3-D cube (leading axes of
+    length 1 beyond the third dropped).  The declared size is checked (:mod:`procfw.io.limits`) and so
+    is the file's length (:class:`~procfw.errors.ImageFileError` when it is truncated)."""
     shape = list(reversed(plain.axes))
     while len(shape) > 3 and shape[0] == 1:
         shape.pop(0)
@@ -312,7 +314,7 @@ def read_fits_bands(path: str | os.PathLike[str], rows: int) -> tuple[Image, Ite
     """
     target = Path(path)
     plain = None if _check_signature(target) else read_plain_header(target)
-    layout = None if plain is None else _plain_layout(target, plain)
+    layout = None if plain is None else plain_layout(target, plain)
     if plain is None or layout is None:
         return None
     planar, stored = layout
