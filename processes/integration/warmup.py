@@ -1,33 +1,22 @@
-"""Loading ImageIntegration's compiled kernels ahead of their first use, in a background thread.
+"""Loading ImageIntegration's compiled kernels ahead of their first use.
 
 The first compiled call in a process pays for numba itself, not for the kernel: importing
 numba (≈0.15 s of CPU time) and, on the first call, building its typing and target contexts,
 which imports numba's whole library of lowerings (``numba.np.arraymath`` checks for BLAS by
 importing ``scipy.linalg``): ≈0.25 s, then ≈3–5 ms per kernel loaded from numba's on-disk
-cache.  Without a warm-up that happens inside the integration's frame statistics.
-:func:`start_warm_up` runs :func:`warm_kernels` in a daemon thread, for a caller that knows an
-integration will follow while its own thread mostly waits: the pre-processing pipeline once
-the last frames of its last per-frame step are running and a worker has nothing more to do
-(:class:`processes.workflows.preprocess.pipeline._WarmUpAtTail`; earlier, numba in the console
-process while every worker runs would raise the run's memory peak by ~40 MB).  This work is
-GIL-bound, so a thread only gains where the caller's thread sleeps.
+cache.  Without a warm-up the kernels load inside the integration's frame statistics.
+:func:`warm_kernels` loads them: the pre-processing pipeline's pool workers call it in their
+fork server's preload (:mod:`processes.workflows.preprocess.worker`), where numba is already
+started for the per-frame kernels, so that the worker that integrates a master light loads nothing.
 
-This module imports nothing heavy: numba is imported by the thread.
+This module imports nothing heavy: numba is imported by :func:`warm_kernels`.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
-from collections.abc import Callable
 
-__all__ = ["start_warm_up", "warm_kernels"]
-
-log = logging.getLogger(__name__)
-
-_lock = threading.Lock()
-_thread: threading.Thread | None = None
+__all__ = ["warm_kernels"]
 
 
 def warm_kernels() -> float:
@@ -59,30 +48,3 @@ def warm_kernels() -> float:
     noisy = np.random.default_rng(0).normal(0.5, 0.01, (256, 256)).astype(np.float32)  # the compiled path's size
     estimate_noise(noisy, "MRS", NOISE_RANGE)  # with a range, as frames without NOISEnn keywords: one kernel more
     return time.perf_counter() - start
-
-
-def _run(then: Callable[[], object] | None) -> None:
-    try:
-        seconds = warm_kernels()
-    except Exception as exc:  # noqa: BLE001 - a warm-up must never fail a run: the first real call loads then
-        log.debug("ImageIntegration kernel warm-up failed: %s", exc)
-    else:
-        log.debug("ImageIntegration kernels loaded in %.2f s", seconds)
-    if then is not None:
-        try:
-            then()
-        except Exception as exc:  # noqa: BLE001
-            log.debug("warm-up after ImageIntegration's kernels failed: %s", exc)
-
-
-def start_warm_up(then: Callable[[], object] | None = None) -> threading.Thread:
-    """Start :func:`warm_kernels` in a daemon thread, once per process, followed by ``then`` (what
-    the caller will run after the integration, e.g. its own kernels' warm-up); the thread (the same
-    one on later calls, whose ``then`` is then not run).  Kernel calls made meanwhile simply wait
-    for numba's compiler lock."""
-    global _thread
-    with _lock:
-        if _thread is None:
-            _thread = threading.Thread(target=_run, args=(then,), name="integration-warm-up", daemon=True)
-            _thread.start()
-        return _thread

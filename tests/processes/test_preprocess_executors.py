@@ -283,30 +283,41 @@ def _workspace():
     return Workspace()
 
 
-def test_a_process_pool_is_stopped_in_a_thread_while_the_run_integrates(raw: Path, tmp_path: Path,
+def test_a_process_pool_integrates_the_master_then_is_stopped_in_a_thread(raw: Path, tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """The run's own pool is closed and the fork server stopped by a thread (their ends are waited for
-    there), started before the integration; both are done when the run returns, with the masters made."""
+    """The master light is integrated by a task on the run's own pool (pipeline.light_master_task, in a
+    worker process); then the pool is closed and the fork server stopped by a thread (their ends are waited
+    for there), while the report is written; both are done when the run returns, with the master made."""
+    import os
     import threading
 
     from processes.workflows.preprocess import pipeline
     from procfw import batch
 
     events: list[tuple[str, bool]] = []
-    release, integrate_lights = pipeline._release_workers, pipeline._Run.integrate_lights
+    release, run_task = pipeline._release_workers, pipeline._Run.run_task
 
     def released(executor) -> None:
         events.append(("stopping", threading.current_thread() is threading.main_thread()))
         release(executor)
         events.append(("stopped", executor._pool is None))
 
-    def integrating(self, target) -> None:
-        events.append(("integrating", True))
-        integrate_lights(self, target)
+    def running(self, fn, item):
+        outcome = run_task(self, _task_pid, {"fn": fn.__name__})
+        events.append(("integrated elsewhere", outcome != os.getpid()))
+        return run_task(self, fn, item)
 
     monkeypatch.setattr(pipeline, "_release_workers", released)
-    monkeypatch.setattr(pipeline._Run, "integrate_lights", integrating)
+    monkeypatch.setattr(pipeline._Run, "run_task", running)
     result = preprocess(raw, tmp_path / "pool", Options(executor="processes", workers=2))
     assert result.ok and (tmp_path / "pool" / "master_L.fits").is_file()
-    assert events[0] == ("stopping", False) and ("stopped", True) in events and ("integrating", True) in events
+    assert events[0] == ("integrated elsewhere", True)
+    assert events[1] == ("stopping", False) and ("stopped", True) in events
     assert not batch._OPEN_POOLS
+
+
+def _task_pid(item: dict) -> int:
+    """The process a task runs in."""
+    import os
+
+    return os.getpid()

@@ -54,9 +54,11 @@ def test_worker_preload_warms_the_kernels_of_real_frames_once() -> None:
                    "processes.kernels.warp_numba._warp_lanczos3_rgb"):
         assert kernel in warmed
     # one specialization each: the float32 medians (star detection) by finite_median, the star measurement's
-    # float64 median, MAD and background level by median_between / abs_dev_median
+    # float64 median, MAD and background level by median_between / abs_dev_median; two of those three for
+    # ImageIntegration, whose frame statistics take the float32 ones and its result's statistics both
     several = {k: len(sigs) for k, sigs in warmed.items() if len(sigs) > 1}
-    assert several == {}
+    assert several == {f"processes.integration.kernel_numba.{k}": 2
+                       for k in ("abs_dev_median", "finite_median", "median_between")}
     for kernel in ("finite_median", "abs_dev_median"):
         assert f"processes.integration.kernel_numba.{kernel}" in warmed
     imported = set(result["modules"])
@@ -98,9 +100,8 @@ def test_fork_server_preload_leaves_the_collector_on_and_its_objects_frozen() ->
     assert result["frozen"] > 100_000  # numpy, scipy, numba and the process modules
     assert result["counts"][0] < 1000  # nothing left pending for the first collection in a worker
     imported = set(result["modules"])
-    # the workers need ImageIntegration's median kernel (star measurement), not the process
-    assert "processes.integration.kernel_numba" in imported
-    assert "processes.integration.process" not in imported
+    # the workers need ImageIntegration: a worker integrates each master light
+    assert {"processes.integration.kernel_numba", "processes.integration.process"} <= imported
     assert "scipy.spatial" in imported  # StarAlignment's matching: preloaded, though its module imports it lazily
     assert not imported & set(HEAVY_UNUSED)
 
@@ -137,7 +138,7 @@ def test_fork_server_preload_reads_the_per_frame_icons() -> None:
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["discovered"]
     assert result["loaded"] == {"CosmeticCorrection": True, "Debayer": True, "ImageCalibration": True,
-                                "StarAlignment": True}
+                                "StarAlignment": True, "ImageIntegration": True}
     assert "procfw.icons.json" in result["modules"]
 
 
@@ -152,16 +153,17 @@ _RUN_PROGRAM = """
 import json, sys
 from processes.workflows.preprocess.pipeline import preprocess
 from processes.workflows.preprocess.plan import Options
-options = Options(allow_missing_bias=True, allow_missing_darks=True, allow_missing_flats=True, executor="serial")
-preprocess(sys.argv[1], sys.argv[2], options)
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "astropy")))
+if __name__ == "__main__":
+    options = Options(allow_missing_bias=True, allow_missing_darks=True, allow_missing_flats=True,
+                      executor=sys.argv[3], workers=2)
+    preprocess(sys.argv[1], sys.argv[2], options)
+    print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("astropy", "numba"))))
 """
 
 
-def test_a_run_of_plain_fits_frames_imports_no_astropy(tmp_path: Path) -> None:
-    """The raw frames' headers, the light and registration tasks' reads and writes, ImageIntegration's frame
-    headers and the master's write all go through the native FITS cards (procfw.io.fits_cards): a run on
-    plain FITS frames never imports astropy (~0.2 s of CPU time and ~14 MB in each process that does)."""
+def _run_on_corpus_frames(tmp_path: Path, executor: str) -> list[str]:
+    """Pre-process 4 corpus frames in a fresh interpreter with ``executor``; the astropy and numba modules
+    its main process imported."""
     frames = sorted(SEESTAR.glob("*.fit"))[:4]
     if len(frames) < 4:
         pytest.skip(f"corpus frames not found at {SEESTAR}")
@@ -169,8 +171,21 @@ def test_a_run_of_plain_fits_frames_imports_no_astropy(tmp_path: Path) -> None:
     raw.mkdir()
     for frame in frames:
         (raw / frame.name).symlink_to(frame)
-    out = subprocess.run([sys.executable, "-c", _RUN_PROGRAM, str(raw), str(tmp_path / "out")], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-c", _RUN_PROGRAM, str(raw), str(tmp_path / "out"), executor], cwd=ROOT,
                          capture_output=True, text=True, check=True, timeout=600)
     assert (tmp_path / "out" / "master_IRCUT.fits").is_file()
     assert (tmp_path / "out" / "registered").is_dir()
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_run_of_plain_fits_frames_imports_no_astropy(tmp_path: Path) -> None:
+    """The raw frames' headers, the light and registration tasks' reads and writes, ImageIntegration's frame
+    headers and the master's write all go through the native FITS cards (procfw.io.fits_cards): a run on
+    plain FITS frames never imports astropy (~0.2 s of CPU time and ~14 MB in each process that does)."""
+    assert [m for m in _run_on_corpus_frames(tmp_path, "serial") if m.startswith("astropy")] == []
+
+
+def test_a_local_pool_run_integrates_on_a_worker_and_its_console_loads_no_numba(tmp_path: Path) -> None:
+    """With a local pool the master light is integrated (and its stars measured) on a worker, whose fork
+    server loaded every kernel: the console never imports numba (~0.7 s of CPU time and ~40 MB there)."""
+    assert _run_on_corpus_frames(tmp_path, "processes") == []

@@ -19,7 +19,7 @@ _SCRIPT = textwrap.dedent("""
     from procfw.workspace import Workspace
     from processes.integration import kernel_numba
     from processes.kernels import noise_nb
-    from processes.integration.warmup import start_warm_up
+    from processes.integration.warmup import warm_kernels
 
     folder = Path(sys.argv[1])
     rng = np.random.default_rng(3)
@@ -29,7 +29,7 @@ _SCRIPT = textwrap.dedent("""
         frame[:, :, : 2 * i] = 0  # registration borders
         paths.append(str(folder / f"f{i}.fits"))
         write_fits(Image(np.clip(frame, 0, 1)), paths[-1])
-    start_warm_up().join()
+    warm_kernels()
     kernels = {f"{m.__name__}.{n}": getattr(m, n) for m in (kernel_numba, noise_nb) for n in dir(m)
                if hasattr(getattr(m, n), "signatures")}
     warm = {n: [str(s) for s in f.signatures] for n, f in kernels.items()}

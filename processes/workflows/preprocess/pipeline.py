@@ -61,6 +61,7 @@ folders must then be shared, at the same paths: docs/cluster.md).
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import math
 import os
@@ -87,7 +88,6 @@ from procfw.batch import (
     Executor,
     describe_exception,
     make_executor,
-    release_library_pages,
     release_memory,
     stop_workers,
     use_executor,
@@ -265,6 +265,87 @@ def light_task(item: Mapping[str, Any]) -> dict[str, Any]:
     return {"steps": done, "stars": _star_summary(plane), **({"subframe": subframe} if subframe else {})}
 
 
+def write_master(image: Image, path: Path, kind: str, extra: Sequence[FITSKeyword] = (), *,
+                 overwrite: bool = False) -> Path:
+    """Write the master ``image`` of frames of ``kind`` (``light``, ``flat``, …) to ``path`` as 32-bit floats:
+    its keywords, with IMAGETYP first (``Master Light``, …), ``extra`` (replacing keywords of the same
+    names) and a HISTORY line; the path written."""
+    from processes.common.filelists import write_frame
+
+    drop = {"IMAGETYP", *(k.name for k in extra)}
+    cards = [k for k in image.keywords if k.name.upper() not in drop]
+    cards.insert(0, FITSKeyword("IMAGETYP", _MASTER_IMAGETYP[kind], "Type of image"))
+    cards += list(extra)
+    cards.append(FITSKeyword("HISTORY", "Master frame made by procfw preprocess", ""))
+    return write_frame(Image(image.pixels, cards, dict(image.properties)), path, sample_format="f32",
+                       overwrite=overwrite)
+
+
+_MASTER_OUTPUTS = ("numberOfChannels", "totalPixels", "frames", *(f"{key}{s}" for s in ("RK", "G", "B") for key in (
+    "finalNoiseEstimate", "totalRejectedLow", "totalRejectedHigh")))
+"""ImageIntegration's outputs the run reports of a master light (:func:`light_master_task`)."""
+
+
+def light_master_task(item: Mapping[str, Any]) -> dict[str, Any]:
+    """One master light, made where the per-frame steps ran (an executor task): ImageIntegration of the
+    registered lights, the result cut to the run's common area and written with its rejection maps, and
+    its stars measured.
+
+    On a local pool its worker was forked from a server that had already loaded the integration's
+    and the star measurement's compiled kernels (:mod:`processes.workflows.preprocess.worker`), and it
+    has the cores to itself (the other workers are idle): the console process then never loads numba
+    (~0.7 s of CPU time and ~40 MB on the 2-core test machine).  ImageIntegration runs its own threads
+    (``maxBufferThreads``), so the result does not depend on where it runs.
+
+    ``item``: ``{"images": ImageIntegration's images (paths, or drizzle rows), "parameters": its other
+    parameters, "path": the master's path, "maps": {"low": path, "high": path} (the rejection maps'),
+    "crop": [x0, y0, x1, y1] or None, "keywords": [[name, value, comment], ...] (added to the master's),
+    "overwrite": bool}``.  Returns ``{"path": the master's path, "maps": [rejection maps written],
+    "outputs": ImageIntegration's outputs the report uses, "messages": [...], "stars": summary}``.
+    """
+    instance = _process("ImageIntegration", images=list(item["images"]), **dict(item["parameters"]))
+    workspace = Workspace()
+    result = instance.execute_global(workspace)
+    outputs = result.outputs
+    image_id = outputs.get("integrationImageId", "integration")
+    window_id = image_id if image_id in workspace.window_ids() else (result.created[0] if result.created else "")
+    crop = Rectangle(*item["crop"]) if item.get("crop") else None
+    overwrite = bool(item.get("overwrite"))
+    pixels = workspace.window(window_id).image.pixels  # the whole result
+    image = workspace.window(window_id).image
+    if crop is not None:
+        image = _cropped(image, crop)
+    extra = [FITSKeyword(str(name), value, str(comment)) for name, value, comment in item.get("keywords", ())]
+    path = write_master(image, Path(str(item["path"])), "light", extra, overwrite=overwrite)
+    maps = [str(_write_rejection_map(workspace, outputs[key], crop, Path(str(item["maps"][side])), overwrite))
+            for key, side in (("lowRejectionMapImageId", "low"), ("highRejectionMapImageId", "high"))
+            if outputs.get(key) in workspace.window_ids()]
+    # the result and rejection maps are written: their memory goes before the star measurement (the
+    # workspace's windows and views form reference cycles, which only a collection frees: on a pool worker
+    # it visits only what the task made, the preload's objects being frozen; elsewhere, one full collection
+    # per master); the stars are measured on the luminance of the whole result cut to the crop (the values
+    # of the cropped result's luminance, without a contiguous copy of its channels)
+    del workspace, image
+    gc.collect()
+    release_memory()
+    plane = luminance(pixels)
+    del pixels
+    if crop is not None:
+        plane = np.ascontiguousarray(plane[crop.y0 : crop.y1, crop.x0 : crop.x1])
+    field = measure_stars(plane, overwrite=True)
+    return {"path": str(path), "maps": maps, "outputs": {k: outputs[k] for k in _MASTER_OUTPUTS if k in outputs},
+            "messages": list(result.messages), "stars": {k: rounded(v) for k, v in field.summary().items()}}
+
+
+def _write_rejection_map(workspace: Workspace, view: str, crop: Rectangle | None, path: Path,
+                         overwrite: bool) -> Path:
+    """Write the rejection map ``view`` of ``workspace`` to ``path``, cut to ``crop``; the path written."""
+    from processes.common.filelists import write_frame
+
+    rejection_map = workspace.window(view).image
+    return write_frame(rejection_map if crop is None else _cropped(rejection_map, crop), path, overwrite=overwrite)
+
+
 def _subframe_values(image: Image) -> dict[str, Any]:
     """SubframeSelector's measurements of one processed light (its default settings), or ``{"error": reason}``."""
     from processes.kernels.subframe import as_row_values, measure_subframe
@@ -347,64 +428,23 @@ def _existing_outputs(out: Path, plan: Plan, extension: str) -> list[Path]:
 
 
 # -- the run ----------------------------------------------------------------------------------
-def _warm_star_measurement() -> None:
-    """Measure the stars of a small synthetic frame, so that the compiled kernels the master's star
-    measurement uses are loaded before the integration ends (in this process, ~0.15 s otherwise);
-    before and after, unmap the LLVM code that loading kernels ran (:func:`procfw.batch.release_library_pages`:
-    ~70 MB this process would otherwise hold through the integration; the first release, after
-    ImageIntegration's kernels, keeps it from lying beside the frame statistics' samples while these
-    kernels load: what they run of it is mapped again, ~7 ms of CPU time)."""
-    from processes.workflows.preprocess.synthetic import synthetic_cfa
-
-    release_library_pages()
-    measure_stars(luminance(synthetic_cfa()[None]))
-    release_library_pages()
-
-
 def _release_workers(executor: Executor) -> None:
     """Close ``executor`` (waiting for its workers to end) and stop the local pools' fork server."""
     executor.close()
     stop_workers()
 
 
-class _WarmUpAtTail(Executor):
-    """The run's executor for its last per-frame step, when this process integrates next.
+def _integration_pool(executor: Executor) -> Executor:
+    """A local pool of one worker for the master lights, in place of the per-frame steps' ``executor`` (closed).
 
-    Delegates to ``inner``; once fewer frames of a map are left to finish than ``inner`` has
-    workers (a worker has nothing more to do: a core is idle, and this process only waits for
-    the last frames), it asks that worker to give its freed memory back at once
-    (:meth:`procfw.batch.Executor.release_idle_memory`: else it would hold it for its idle delay,
-    while this process's warm-up grows) and starts ImageIntegration's kernel warm-up
-    (:func:`processes.integration.warmup.start_warm_up`, then :func:`_warm_star_measurement` for the
-    master's star measurement), so that numba's start-up (~0.4 s of
-    CPU time: numba's import and its typing and target contexts) is done by then instead of
-    inside the integration's frame statistics.  Not earlier: numba in this process while every
-    worker runs would add ~40 MB to the run's memory peak.
+    The master light task (:func:`light_master_task`) takes one worker and ImageIntegration's threads
+    the cores; the others would idle through it holding ~30 MB each (copy-on-write pages, measured on
+    the 2-core test machine).  The new worker is forked from the same fork server: it starts with
+    every kernel loaded.
     """
-
-    def __init__(self, inner: Executor) -> None:
-        self.inner = inner
-        self.kind = inner.kind
-        self.workers = inner.workers
-
-    def map_unordered(self, fn: Any, items: Any) -> Any:
-        listed = list(items)
-        results = self.inner.map_unordered(fn, listed)
-
-        def run() -> Any:
-            left = len(listed)
-            with contextlib.closing(results):
-                for pair in results:
-                    left -= 1
-                    if left < self.workers:
-                        from processes.integration.warmup import start_warm_up
-
-                        if left:  # the worker just free has no more frames: its memory goes back now
-                            self.inner.release_idle_memory()
-                        start_warm_up(_warm_star_measurement)
-                    yield pair
-
-        return run()
+    started = make_executor("processes", workers=1, preload=WORKER_PRELOAD)
+    executor.close()
+    return started
 
 
 class _Run:
@@ -437,6 +477,9 @@ class _Run:
         self.registrations: dict[str, tuple[list[list[float]], tuple[int, int]]] = {}
         """Per raw light registered: (matrix from the reference grid to the frame, the frame's (width, height))."""
         self.reference: dict[str, Any] = {}
+        self.master_executor: Executor | None = None
+        """Where the master lights are made once the per-frame steps are done (:func:`_integration_pool`);
+        ``executor`` when None."""
 
     # -- plumbing ------------------------------------------------------------------------------
     @property
@@ -460,23 +503,18 @@ class _Run:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def execute(self, title: str, process_id: str, *, inputs_read_last: bool = False, last_frame_step: bool = False,
+    def execute(self, title: str, process_id: str, *, inputs_read_last: bool = False,
                 **parameters: Any) -> tuple[ProcessResult, Workspace]:
         """Run a process globally in a workspace of its own, with a progress step; time it.
 
         ``inputs_read_last``: the process reads its input files for the last time in this run;
         each is dropped from the page cache once done (:func:`processes.common.filelists.consumed_inputs`).
-        ``last_frame_step``: the last step run on the executor before this process integrates
-        (its frames' tail starts the integration's kernel warm-up: :class:`_WarmUpAtTail`).
         """
         instance = _process(process_id, **parameters)
         workspace = Workspace()
         start = time.perf_counter()
         consumed = consumed_inputs() if inputs_read_last else contextlib.nullcontext()
-        executor = self.executor
-        if last_frame_step and self.options.integrate and executor is not None and executor.kind != "serial":
-            executor = _WarmUpAtTail(executor)
-        with self.progress.step(title) as report, use_executor(executor), consumed:
+        with self.progress.step(title) as report, use_executor(self.master_executor or self.executor), consumed:
             result = instance.execute_global(workspace, progress=report)
         self.timings[title] = self.timings.get(title, 0.0) + time.perf_counter() - start
         for message in result.messages:
@@ -520,15 +558,8 @@ class _Run:
         return result, workspace, workspace.window(window_id).image
 
     def write_master(self, image: Image, path: Path, kind: str, extra: Sequence[FITSKeyword] = ()) -> Path:
-        from processes.common.filelists import write_frame
-
-        drop = {"IMAGETYP", *(k.name for k in extra)}
-        cards = [k for k in image.keywords if k.name.upper() not in drop]
-        cards.insert(0, FITSKeyword("IMAGETYP", _MASTER_IMAGETYP[kind], "Type of image"))
-        cards += list(extra)
-        cards.append(FITSKeyword("HISTORY", "Master frame made by procfw preprocess", ""))
-        return write_frame(Image(image.pixels, cards, dict(image.properties)), path, sample_format="f32",
-                           overwrite=self.options.overwrite)
+        """:func:`write_master` with this run's ``overwrite`` option."""
+        return write_master(image, path, kind, extra, overwrite=self.options.overwrite)
 
     def build_master(self, group: FrameGroup) -> None:
         if group.master:
@@ -783,8 +814,8 @@ class _Run:
             return ""
         return ",".join(repr(w) for w in weights)
 
-    def register(self, target: IntegrationSet, reference: str, last: bool = False) -> None:
-        """StarAlignment of ``target``'s lights onto ``reference``; ``last``: the run's last per-frame step."""
+    def register(self, target: IntegrationSet, reference: str) -> None:
+        """StarAlignment of ``target``'s lights onto ``reference``."""
         raws = [r for g in target.groups for r in self.active(g)]
         if not raws:
             return
@@ -796,7 +827,7 @@ class _Run:
             overwriteExistingFiles=self.options.overwrite, onError="Continue",
             inputs_read_last=all(self.lights[r]["current"] != r for r in raws),  # files of this run, not the raws
             # not PixInsight's default: the masters keep the reference's WCS; drizzle data only with -drizzle+
-            inheritAstrometricSolution=True, generateDrizzleData=self.drizzle, last_frame_step=last,
+            inheritAstrometricSolution=True, generateDrizzleData=self.drizzle,
         )
         for raw, row in zip(raws, result.outputs["outputData"]):
             if row["status"] != "ok":
@@ -861,7 +892,7 @@ class _Run:
             "messages": list(result.messages),
         }
 
-    def normalize_locally(self, target: IntegrationSet, reference: str, last: bool = False) -> None:
+    def normalize_locally(self, target: IntegrationSet, reference: str) -> None:
         """LocalNormalization of the registered lights of ``target`` onto the registered reference
         (``-localNormalization+``): one ``.xnml`` beside each registered frame, which
         ImageIntegration then reads (``normalization=LocalNormalization``)."""
@@ -875,7 +906,7 @@ class _Run:
             referencePathOrViewId=reference_file, referenceIsView=False, scale=self.options.local_normalization_scale,
             targetItems=[self.lights[r]["registered"] for r in raws], outputDirectory=str(folder),
             generateNormalizedImages="GenerateNormalizedImages_Never", generateNormalizationData=True,
-            overwriteExistingFiles=self.options.overwrite, onError="OnError_Continue", last_frame_step=last,
+            overwriteExistingFiles=self.options.overwrite, onError="OnError_Continue",
         )
         for raw, row in zip(raws, result.outputs["outputData"]):  # one row per target, in order
             xnml = Path(self.lights[raw]["registered"]).with_suffix(".xnml")
@@ -899,30 +930,37 @@ class _Run:
             overrides.update(normalization="LocalNormalization", rejectionNormalization="LocalRejectionNormalization")
         if self.drizzle:  # ImageIntegration completes each .xdrz: normalization, weight, rejection map
             overrides.update(generateDrizzleData=True)
-            files_or_rows: list[Any] = [(True, f, self.lights[r].get("drizzleData", ""), "")
-                                        for f, r in zip(files, raws)]
+            images: list[Any] = [[True, f, self.lights[r].get("drizzleData", ""), ""] for f, r in zip(files, raws)]
         else:
-            files_or_rows = list(files)
-        result, workspace, image = self.integrate(f"integrating {target.name}", "light", files_or_rows, **overrides)
+            images = list(files)
+        _, (width, height, _channels), _ = read_header(files[0])  # the master's size: the registered frames'
+        crop = self.common_area(target, raws, (width, height))
+        release_memory()  # the area's search (~30 MB of row chunks) freed: not held while the master is made
+        exposure = sum(self.lights[r]["exposure"] or 0.0 for r in raws)
+        item = {
+            "images": images, "parameters": {**self.integration_parameters("light", len(files)), **overrides},
+            "path": str(self.out / f"{target.name}{self.ext}"),
+            "maps": {"low": str(self.folder("master") / f"{target.name}_rejection_low{self.ext}"),
+                     "high": str(self.folder("master") / f"{target.name}_rejection_high{self.ext}")},
+            "crop": None if crop is None else [crop.x0, crop.y0, crop.x1, crop.y1],
+            "keywords": [["FILTER", target.filter, "Filter"],
+                         ["TOTALEXP", float(exposure), "Total exposure of the integrated frames, s"]],
+            "overwrite": self.options.overwrite,
+        }
+        title = f"integrating {target.name}"
+        start = time.perf_counter()
+        with self.progress.step(title):
+            master = self.run_task(light_master_task, item)
+        self.timings[title] = self.timings.get(title, 0.0) + time.perf_counter() - start
+        messages = master["messages"]
+        for message in messages:
+            log.info("%s", message)
         if not self.drizzle:  # files of this run read for the last time (procfw.io.pagecache)
             drop_cached_files(f for f, r in zip(files, raws) if f != r)
-        crop = self.common_area(target, raws, image)
-        if crop is not None:
-            image = _cropped(image, crop)
-        exposure = sum(self.lights[r]["exposure"] or 0.0 for r in raws)
-        extra = [FITSKeyword("FILTER", target.filter, "Filter"),
-                 FITSKeyword("TOTALEXP", float(exposure), "Total exposure of the integrated frames, s")]
-        outputs = result.outputs
-        path, maps = self.write_light_master(target, image, extra, outputs, workspace, crop)
+        path = Path(master["path"])
         self.masters[target.name] = path
-        # the result and rejection maps are written: their memory goes before the star measurement (the
-        # workspace's windows and views form reference cycles, which only a collection frees)
-        del workspace
-        collector.collect()
-        release_memory()
-        with self.progress.step(f"measuring stars {target.name}"):
-            field = measure_stars(luminance(image.pixels))
-        channels = image.channels
+        outputs = master["outputs"]
+        channels = int(outputs.get("numberOfChannels", 1))
         suffixes = ("RK", "G", "B")[:channels]
         noise = [float(outputs.get(f"finalNoiseEstimate{s}", math.nan)) for s in suffixes]
         rows = {os.path.abspath(str(row.get("path", ""))): row for row in outputs.get("frames", [])}
@@ -933,7 +971,7 @@ class _Run:
             record = self.lights[raw]
             if row is None and rows:
                 self.reject(raw, "integration", "left out by ImageIntegration (" + "; ".join(
-                    m for m in result.messages if Path(file).name in m) + ")")
+                    m for m in messages if Path(file).name in m) + ")")
                 continue
             record["status"] = "integrated"
             if row is None:
@@ -967,34 +1005,26 @@ class _Run:
                                          / (total * channels)),
             "rejectedHighPercent": rounded(100.0 * sum(outputs.get(f"totalRejectedHigh{s}", 0) for s in suffixes)
                                           / (total * channels)),
-            "stars": {k: rounded(v) for k, v in field.summary().items()}, "rejectionMaps": maps,
-            "messages": list(result.messages), "crop": self.crops.get(target.name),
+            "stars": master["stars"], "rejectionMaps": master["maps"],
+            "messages": list(messages), "crop": self.crops.get(target.name),
         }
         if self.drizzle:
             self.drizzle_lights(target, raws)
 
-    def write_light_master(self, target: IntegrationSet, image: Image, extra: Sequence[FITSKeyword],
-                           outputs: Mapping[str, Any], workspace: Workspace, crop: Rectangle | None
-                           ) -> tuple[Path, list[str]]:
-        """Write ``target``'s master light ``image`` (keywords ``extra`` added) and the rejection maps
-        ImageIntegration left in ``workspace`` (its ``outputs`` name them), cut to ``crop``; (the
-        master's path, the maps' paths)."""
-        from processes.common.filelists import write_frame
+    def run_task(self, fn: Any, item: Mapping[str, Any]) -> Any:
+        """``fn(item)`` on the run's executor (in this process without one); its result, or its failure raised."""
+        executor = self.master_executor or self.executor
+        if executor is None:
+            return fn(item)
+        executor.release_idle_memory()  # an idle worker's freed memory goes back before the task's grows
+        (outcome,) = executor.map(fn, [item])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
-        path = self.write_master(image, self.out / f"{target.name}{self.ext}", "light", extra)
-        maps = []
-        for key, suffix in (("lowRejectionMapImageId", "rejection_low"), ("highRejectionMapImageId", "rejection_high")):
-            view = outputs.get(key)
-            if view and view in workspace.window_ids():
-                map_path = self.folder("master") / f"{target.name}_{suffix}{self.ext}"
-                rejection_map = workspace.window(view).image
-                write_frame(rejection_map if crop is None else _cropped(rejection_map, crop), map_path,
-                            overwrite=self.options.overwrite)
-                maps.append(str(map_path))
-        return path, maps
-
-    def common_area(self, target: IntegrationSet, raws: list[str], image: Image) -> Rectangle | None:
-        """The area of ``image`` (integrated from ``raws``) to crop it to (:attr:`Options.auto_crop`), or None.
+    def common_area(self, target: IntegrationSet, raws: list[str], size: tuple[int, int]) -> Rectangle | None:
+        """The area of ``target``'s master (``size``: its width and height; integrated from ``raws``) to crop
+        it to (:attr:`Options.auto_crop`), or None.
 
         One area for every light master: the one every registered light of every filter covers,
         so that masters of different filters stay the same size and pixel for pixel aligned
@@ -1006,18 +1036,18 @@ class _Run:
         if self.crop_area is None:
             lights = [r for t in self.plan.integrations for g in t.groups for r in self.active(g)
                       if r in self.registrations]
-            self.crop_area = (common_area((self.registrations[r] for r in lights), (image.width, image.height)),)
+            self.crop_area = (common_area((self.registrations[r] for r in lights), size),)
         (area,) = self.crop_area
-        full = image.width * image.height
+        full = size[0] * size[1]
         if area is None or area.width * area.height < MIN_CROP_FRACTION * full:
             kept = 0.0 if area is None else area.width * area.height / full
             self.messages.append(f"{target.name}: not cropped: the area every frame covers is {kept:.0%} of the "
                                  f"frame (less than {MIN_CROP_FRACTION:.0%}); check the registration")
             return None
-        if (area.width, area.height) == (image.width, image.height):
+        if (area.width, area.height) == size:
             return None
         self.crops[target.name] = {"x": area.x0, "y": area.y0, "width": area.width, "height": area.height,
-                                   "of": [image.width, image.height]}
+                                   "of": list(size)}
         return area
 
 
@@ -1098,37 +1128,40 @@ def preprocess(
         reference = ""
         if options.align:
             reference = run.choose_reference()
-            last = plan.integrations[-1] if plan.integrations else None
             for target in plan.integrations:
-                run.register(target, reference, last=target is last and not options.local_normalization)
+                run.register(target, reference)
             if options.local_normalization:
                 for target in plan.integrations:
-                    run.normalize_locally(target, reference, last=target is last)
-        if owned and executor.kind == "processes":  # the per-frame steps are done: the local workers (and the
-            # fork server) stop and their memory goes back now; their ends (~0.03-0.08 s) are waited for in a
-            # thread while this process integrates
-            stopping = ThreadPoolExecutor(1, thread_name_prefix="preprocess-stop")
-            stopped = stopping.submit(_release_workers, executor)
-        elif owned:
-            _release_workers(executor)
-        release_memory()  # and what this process freed (the frames it ran itself when serial)
-        collector.freeze()  # and the integration's kernels, loaded by the warm-up (_WarmUpAtTail)
+                    run.normalize_locally(target, reference)
+        release_memory()  # what this process freed (the frames it ran itself when serial)
+        collector.freeze()  # and what it loaded meanwhile: out of the integration's collections
+        if owned and options.integrate and executor.kind == "processes" and executor.workers > 1:
+            run.master_executor = _integration_pool(executor)
         if options.integrate:
             for target in plan.integrations:
                 run.integrate_lights(target)
+        if owned and executor.kind == "processes":  # the workers are done: they (and the fork server) stop and
+            # their memory goes back now; their ends (~0.03-0.08 s) are waited for in a thread while the report is
+            # written
+            stopping = ThreadPoolExecutor(1, thread_name_prefix="preprocess-stop")
+            stopped = stopping.submit(_release_workers, run.master_executor or executor)
+        elif owned:
+            _release_workers(executor)
+        for record in run.lights.values():
+            if record["status"] == "pending":
+                record["status"] = "processed"
+        report = build_report(run, time.perf_counter() - started)
+        paths = write_reports(run, report)
     finally:
         if stopping is not None:
             stopping.shutdown()  # the workers have ended
         if owned:
             executor.close()
+            if run.master_executor is not None:
+                run.master_executor.close()
         progress.close()
     if stopping is not None:
         stopped.result()  # a failure to stop them, once the run has succeeded
-    for record in run.lights.values():
-        if record["status"] == "pending":
-            record["status"] = "processed"
-    report = build_report(run, time.perf_counter() - started)
-    paths = write_reports(run, report)
     result = PreprocessResult(
         plan=plan, output=out, masters={k: v for k, v in run.masters.items() if k in run.results},
         calibration_masters={k: v for k, v in run.masters.items() if k not in run.results}, report=report,

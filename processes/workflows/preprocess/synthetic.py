@@ -1,7 +1,6 @@
 """A small synthetic star field for warming compiled kernels up (no heavy imports here).
 
-Used by the workers' preload (:mod:`processes.workflows.preprocess.worker`) and by the run's
-own warm-up before its integration (:class:`processes.workflows.preprocess.pipeline._WarmUpAtTail`).
+Used by the workers' preload (:mod:`processes.workflows.preprocess.worker`).
 """
 
 from __future__ import annotations

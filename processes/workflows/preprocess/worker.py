@@ -2,9 +2,10 @@
 
 The pre-processing pipeline names this module in the *preload* list of
 :func:`procfw.batch.start_workers`: the pool's fork server imports it once, and every
-worker forked from the server starts with everything a per-frame task needs already
+worker forked from the server starts with everything a task needs already
 loaded — the process modules (Debayer, ImageCalibration, CosmeticCorrection,
-StarAlignment), the star measurement, the FITS reader and writer (plain files without astropy), and the
+StarAlignment, and ImageIntegration for the master light a worker integrates), the star measurement,
+the FITS reader and writer (plain files without astropy), and the
 compiled kernels (numba loads each kernel's machine code from its on-disk cache on the
 first call, about half a second per process; :func:`warm_kernels` does those first
 calls here, on a small synthetic frame, so that no worker pays for them).
@@ -49,16 +50,19 @@ WORKER_MODULES = (
     "scipy.spatial",  # StarAlignment's matching imports it where used (the console loads the module, never runs it)
     "processes.workflows.preprocess.pipeline",
     "processes.kernels.starmeasure",
+    "processes.integration.process",
     "procfw.io.fits",
 )
-"""What a per-frame task needs: the process modules, the per-frame tasks, the star measurement, FITS."""
+"""What a task needs: the process modules, the per-frame tasks, the star measurement, ImageIntegration
+(a master light is integrated on a worker: :func:`processes.workflows.preprocess.pipeline.light_master_task`), FITS."""
 
-WORKER_PROCESSES = ("ImageCalibration", "CosmeticCorrection", "Debayer", "StarAlignment")
+WORKER_PROCESSES = ("ImageCalibration", "CosmeticCorrection", "Debayer", "StarAlignment", "ImageIntegration")
 """The processes of the per-frame steps, whose icons :func:`read_icons` reads once for all workers."""
 
 
 def warm_kernels(size: int = WARM_FRAME_SIZE) -> float:
-    """Call each compiled kernel of the per-frame steps once, on a ``size``² frame; the seconds it took.
+    """Call each compiled kernel of the per-frame steps and of ImageIntegration
+    (:func:`processes.integration.warmup.warm_kernels`) once, on a ``size``² frame; the seconds it took.
 
     Failures are logged (debug) and ignored: the first real frame then loads the kernel.
     """
@@ -66,6 +70,7 @@ def warm_kernels(size: int = WARM_FRAME_SIZE) -> float:
 
     from processes.common.filelists import write_frame
     from processes.debayer.process import debayer_image
+    from processes.integration import warmup as integration
     from processes.kernels.cfa import CFAPattern
     from processes.kernels.noise import estimate_noise
     from processes.kernels.starmeasure import measure_stars
@@ -97,6 +102,7 @@ def warm_kernels(size: int = WARM_FRAME_SIZE) -> float:
         ("star detection", lambda: detect_stars(detection_plane(rgb), settings)),
         ("warp", lambda: warp(pixels, np.array([[1.0, 0.0, 0.3], [0.0, 1.0, -0.2], [0.0, 0.0, 1.0]]),
                               (pixels.shape[2], pixels.shape[1]), kernel="lanczos3", clamping=0.3, radius=2)),
+        ("integration", integration.warm_kernels),
     )
     for name, call in calls:
         try:
