@@ -533,8 +533,7 @@ class Executor:
         """Ask a worker that has nothing more to do to give back now the memory its tasks freed,
         instead of once its idle delay has passed (:data:`IDLE_RELEASE_SECONDS`); not waited for.
 
-        For a caller about to need memory itself while the last items of a map still run (the
-        pre-processing run loads ImageIntegration's kernels then).  Here: nothing.
+        For a caller about to need memory itself while the last items of a map still run.  Here: nothing.
         """
 
     def close(self) -> None:

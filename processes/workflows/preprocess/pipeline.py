@@ -291,11 +291,11 @@ def light_master_task(item: Mapping[str, Any]) -> dict[str, Any]:
     registered lights, the result cut to the run's common area and written with its rejection maps, and
     its stars measured.
 
-    On a local pool its worker was forked from a server that had already loaded the integration's
-    and the star measurement's compiled kernels (:mod:`processes.workflows.preprocess.worker`), and it
-    has the cores to itself (the other workers are idle): the console process then never loads numba
-    (~0.7 s of CPU time and ~40 MB on the 2-core test machine).  ImageIntegration runs its own threads
-    (``maxBufferThreads``), so the result does not depend on where it runs.
+    On a local pool its worker (the only one: :func:`_integration_pool`) was forked from a server that
+    had already loaded the integration's and the star measurement's compiled kernels
+    (:mod:`processes.workflows.preprocess.worker`): the console process never loads numba (~0.7 s of
+    CPU time and ~40 MB on the 2-core test machine).  ImageIntegration runs its own threads
+    (``maxBufferThreads``: one per core), whose results do not depend on their number.
 
     ``item``: ``{"images": ImageIntegration's images (paths, or drizzle rows), "parameters": its other
     parameters, "path": the master's path, "maps": {"low": path, "high": path} (the rejection maps'),
@@ -311,8 +311,8 @@ def light_master_task(item: Mapping[str, Any]) -> dict[str, Any]:
     window_id = image_id if image_id in workspace.window_ids() else (result.created[0] if result.created else "")
     crop = Rectangle(*item["crop"]) if item.get("crop") else None
     overwrite = bool(item.get("overwrite"))
-    pixels = workspace.window(window_id).image.pixels  # the whole result
     image = workspace.window(window_id).image
+    pixels = image.pixels  # the whole result
     if crop is not None:
         image = _cropped(image, crop)
     extra = [FITSKeyword(str(name), value, str(comment)) for name, value, comment in item.get("keywords", ())]
@@ -1016,7 +1016,6 @@ class _Run:
         executor = self.master_executor or self.executor
         if executor is None:
             return fn(item)
-        executor.release_idle_memory()  # an idle worker's freed memory goes back before the task's grows
         (outcome,) = executor.map(fn, [item])
         if isinstance(outcome, BaseException):
             raise outcome
