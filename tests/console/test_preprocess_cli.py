@@ -156,6 +156,24 @@ def test_progress_displays() -> None:
     assert type(make_progress(terminal, enabled=False)).__name__ == "NullProgress"
 
 
+def test_an_indeterminate_step_shows_no_percentage_until_done() -> None:
+    """A step that reports no fraction (a master light made by one task on a worker) shows a running
+    bar without a percentage — not a bar stuck at 0 % — and 100 % once done."""
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    display = make_progress(terminal)
+    with display.step("integrating master_L", indeterminate=True):
+        display._progress.refresh()
+        running = terminal.getvalue()
+    display.close()
+    assert "integrating master_L" in running and "%" not in running
+    assert "100%" in terminal.getvalue()
+
+
 @pytest.mark.slow
 def test_script_runs_end_to_end(tmp_path: Path) -> None:
     environment = dict(os.environ)

@@ -949,7 +949,7 @@ class _Run:
         }
         title = f"integrating {target.name}"
         start = time.perf_counter()
-        with self.progress.step(title):
+        with self.progress.step(title, indeterminate=True):
             master = self.run_task(light_master_task, item)
         self.timings[title] = self.timings.get(title, 0.0) + time.perf_counter() - start
         messages = master["messages"]

@@ -31,8 +31,11 @@ class StepProgress:
     """Base of the displays: :meth:`step` yields the callback of one step."""
 
     @contextmanager
-    def step(self, title: str) -> Iterator[ProgressCallback]:
-        """Show ``title`` while the block runs; the yielded callback takes ``(fraction, message)``."""
+    def step(self, title: str, *, indeterminate: bool = False) -> Iterator[ProgressCallback]:
+        """Show ``title`` while the block runs; the yielded callback takes ``(fraction, message)``.
+
+        ``indeterminate``: the step reports no fraction (one task on a worker): a bar shows that it
+        runs, not how far."""
         yield _ignore
 
     def close(self) -> None:
@@ -61,7 +64,7 @@ class TextProgress(StepProgress):
         print(f"[{self.prefix}] {text}", file=self.stream, flush=True)
 
     @contextmanager
-    def step(self, title: str) -> Iterator[ProgressCallback]:
+    def step(self, title: str, *, indeterminate: bool = False) -> Iterator[ProgressCallback]:
         start = last = self.clock()
         self._write(f"{title} ...")
 
@@ -85,28 +88,29 @@ class RichProgress(StepProgress):
 
     def __init__(self, stream: IO[str]) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
         self._progress: Any = Progress(
-            TextColumn("[bold]{task.fields[title]}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+            TextColumn("[bold]{task.fields[title]}"), BarColumn(),
+            TaskProgressColumn("{task.percentage:>3.0f}%", text_format_no_percentage="    "),
             TimeElapsedColumn(), TextColumn("{task.fields[message]}", style="dim"),
             console=Console(file=stream), transient=False,
         )
         self._started = False
 
     @contextmanager
-    def step(self, title: str) -> Iterator[ProgressCallback]:
+    def step(self, title: str, *, indeterminate: bool = False) -> Iterator[ProgressCallback]:
         if not self._started:
             self._progress.start()
             self._started = True
-        task = self._progress.add_task(title, total=1.0, title=title, message="")
+        task = self._progress.add_task(title, total=None if indeterminate else 1.0, title=title, message="")
 
         def update(fraction: float, message: str = "") -> None:
             self._progress.update(task, completed=min(max(fraction, 0.0), 1.0), message=message[:60])
 
         try:
             yield update
-            self._progress.update(task, completed=1.0, message="done")
+            self._progress.update(task, total=1.0, completed=1.0, message="done")
         except BaseException:
             self._progress.update(task, message="failed")
             raise
