@@ -139,6 +139,14 @@ def prestart(text: str, file: str = "<command>") -> bool:
     Nothing is reported here: a text that does not parse, or a hook that fails, is left to
     the session (the failure is logged at debug level).
     """
+    from procfw import collector
+
+    with collector.paused():  # the parser's tables and the registry are kept: nothing to collect before the hook
+        return _call_prestart(text, file)
+
+
+def _call_prestart(text: str, file: str) -> bool:
+    """:func:`prestart`'s work: parse ``text``, look its first command up and call that command's hook."""
     import logging
 
     from procfw.language import ast
@@ -271,17 +279,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``procfw`` command; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handler: Handler | None = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
-        return 0
-    from procfw.batch import reuse_freed_memory
-    from procfw.errors import ProcfwError
+    from procfw import collector
 
-    reuse_freed_memory()
-    _quiet_plugin_warnings()
+    with collector.paused():  # start-up (argparse, the registry's modules): what it makes is kept
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        handler: Handler | None = getattr(args, "handler", None)
+        if handler is None:
+            parser.print_help()
+            return 0
+        from procfw.batch import reuse_freed_memory
+        from procfw.errors import ProcfwError
+
+        reuse_freed_memory()
+        _quiet_plugin_warnings()
     restore = _handle_sigterm()
     try:
         return handler(args)

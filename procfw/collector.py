@@ -27,7 +27,7 @@ import contextvars
 import gc
 from collections.abc import Iterator
 
-__all__ = ["allowed", "collect", "enable", "freeze"]
+__all__ = ["allowed", "collect", "enable", "freeze", "paused"]
 
 _ENABLED = [False]
 _ALLOWED: contextvars.ContextVar[bool] = contextvars.ContextVar("procfw_collector_allowed", default=False)
@@ -61,6 +61,25 @@ def collect() -> bool:
         return False
     gc.collect()
     return True
+
+
+@contextlib.contextmanager
+def paused() -> Iterator[None]:
+    """No automatic collection inside the block; the collector is on again after it if it was on before.
+
+    For start-up code that only makes what it keeps (modules, classes, a parser's tables): the
+    collections its allocations would start find nothing to free, yet at the ``procfw`` command's
+    start, until the first statement's prestart hook has run, they took ~0.01 s of the ~0.18 s
+    before the hook (about 70 collections, the later ones visiting every module loaded so far).
+    What the block leaves unreachable is collected by the next collection after it.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def freeze() -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import attrs
@@ -54,6 +54,13 @@ _TRUE_WORDS = frozenset({"true", "1", "yes", "on", "+"})
 _FALSE_WORDS = frozenset({"false", "0", "no", "off", "-"})
 
 
+def _as_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    """``tuple(values)``, as a Python function: attrs reads a converter's signature for every class that
+    declares or inherits the field, and ``inspect`` parses a builtin's text signature to give it
+    (~0.1 ms each, for every parameter kind)."""
+    return tuple(values)
+
+
 def _short(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -73,7 +80,7 @@ class ParameterKind:
 
     id: str = ""
     description: str = ""
-    aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    aliases: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
     required: bool = False
     read_only: bool = False
 

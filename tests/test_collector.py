@@ -45,3 +45,26 @@ def test_preprocess_command_allows_freezing_only_in_a_session_without_images(mon
     session.run_text(f'preprocess "{tmp_path}" "{tmp_path / "out"}"')
     assert allowed == [True, False]
     assert not collector._ALLOWED.get()
+
+
+def test_paused_turns_automatic_collections_off_in_the_block_only() -> None:
+    """collector.paused(): off inside, back on after (also when the block raises), left off where it was off."""
+    import gc
+
+    assert gc.isenabled()
+    with collector.paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    try:
+        with collector.paused():
+            raise KeyError("x")
+    except KeyError:
+        pass
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector.paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # not switched on by the block
+    finally:
+        gc.enable()

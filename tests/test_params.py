@@ -365,3 +365,22 @@ def test_a_float_bound_is_reachable_at_float32():
     assert kind.convert(0.2) == pytest.approx(0.2) and kind.convert(0.1) == pytest.approx(0.1)
     with pytest.raises(ParameterError, match="out of range"):
         kind.convert(0.2001)
+
+
+def test_no_parameter_kind_converts_with_a_builtin() -> None:
+    """attrs reads each field converter's signature for every class declaring or inheriting the field, and
+    ``inspect`` parses a builtin's (``tuple``) from its text: the kinds' converters are Python functions,
+    and ``aliases`` still becomes a tuple."""
+    import inspect
+
+    import attrs
+
+    from procfw import params
+
+    kinds = [k for k in vars(params).values() if isinstance(k, type) and issubclass(k, params.ParameterKind)]
+    assert len(kinds) > 10
+    for kind in kinds:
+        for field in attrs.fields(kind):
+            converter = field.converter
+            assert not (isinstance(converter, type) or inspect.isbuiltin(converter)), (kind, field.name)
+    assert params.Boolean(aliases=["old", "older"]).aliases == ("old", "older")

@@ -189,3 +189,22 @@ def test_a_local_pool_run_integrates_on_a_worker_and_its_console_loads_no_numba(
     """With a local pool the master light is integrated (and its stars measured) on a worker, whose fork
     server loaded every kernel: the console never imports numba (~0.7 s of CPU time and ~40 MB there)."""
     assert _run_on_corpus_frames(tmp_path, "processes") == []
+
+
+
+@pytest.mark.parametrize("size", [384, 256, 64, 25])
+def test_the_synthetic_frame_draws_each_star_only_near_it_with_the_same_pixels(size: int) -> None:
+    """synthetic_cfa draws a star within STAR_REACH pixels of its centre: the plane is bit for bit the one of
+    drawing every star over the whole plane (beyond, a star adds less than half a float32 step)."""
+    import numpy as np
+
+    from processes.workflows.preprocess.synthetic import synthetic_cfa
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    whole = 0.1 + 0.0005 * xx + rng.normal(0.0, 0.002, (size, size)).astype(np.float32)
+    for y, x in rng.uniform(12, size - 12, (12, 2)):
+        whole += np.float32(0.3) * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / np.float32(2 * 1.3**2))
+    plane = synthetic_cfa(size)
+    assert plane.dtype == np.float32
+    assert plane.tobytes() == whole.astype(np.float32).tobytes()
