@@ -321,3 +321,24 @@ def _task_pid(item: dict) -> int:
     import os
 
     return os.getpid()
+
+
+def test_a_master_light_failing_on_a_worker_fails_the_run_with_its_reason(raw: Path, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The master light task fails on a pool worker (here: its images table names a file that is gone):
+    the run stops with ImageIntegration's reason, naming the file, and leaves no pool behind."""
+    from processes.workflows.preprocess import pipeline
+    from procfw import batch
+    from procfw.errors import ProcfwError
+
+    run_task = pipeline._Run.run_task
+    missing = str(tmp_path / "gone" / "frame_r.fits")
+
+    def with_a_missing_frame(self, fn, item):
+        return run_task(self, fn, {**item, "images": [*item["images"][:-1], missing]})
+
+    monkeypatch.setattr(pipeline._Run, "run_task", with_a_missing_frame)
+    with pytest.raises(ProcfwError) as failure:
+        preprocess(raw, tmp_path / "out", Options(executor="processes", workers=2))
+    assert "frame_r.fits" in str(failure.value)
+    assert not batch._OPEN_POOLS
