@@ -52,7 +52,7 @@ import numpy as np
 
 from procfw.errors import ExecutionError, ParameterError, ProcfwError
 from procfw.image import Image
-from procfw.io.pagecache import drop_cached, read_ahead
+from procfw.io.pagecache import drop_cached
 from procfw.params import Boolean, String, Table
 from procfw.paths import iter_glob
 from procfw.process import ExecutionContext, Process
@@ -279,14 +279,7 @@ def process_frame(icon: str, index: int, path: str, options: Mapping[str, Any] |
 
 def frame_task(item: Mapping[str, Any]) -> dict[str, Any]:
     """The executor task of one frame: ``item`` = ``{"icon", "index", "path", "options"}`` (:func:`process_frame`);
-    with ``"dropInput": True`` the input file is then dropped from the page cache (:func:`consumed_inputs`).
-
-    The files of ``"readAhead"`` (the next frames' inputs) are first asked to be read into the
-    page cache in the background (:func:`procfw.io.pagecache.read_ahead`), so that those frames'
-    reads, on whichever worker, wait less on the disk.
-    """
-    for path in item.get("readAhead", ()):
-        read_ahead(str(path))
+    with ``"dropInput": True`` the input file is then dropped from the page cache (:func:`consumed_inputs`)."""
     try:
         return process_frame(item["icon"], int(item["index"]), str(item["path"]), item.get("options"))
     finally:
@@ -462,11 +455,8 @@ def _frames(
         if chosen is not None and chosen.kind != "serial" and len(todo) > 0 and _remote_instance_ok(instance):
             icon = frame_icon(instance)
             # absolute input paths: a worker elsewhere (dask) does not share this process's working directory
-            paths = [os.path.abspath(os.path.expanduser(rows[i][1])) for i in todo]
-            ahead = max(1, int(getattr(chosen, "workers", 1)))
-            items = [{"icon": icon, "index": i, "path": paths[k], "options": dict(options or {}),
-                      "readAhead": paths[k + 1 : k + 1 + ahead], **({"dropInput": True} if drop else {})}
-                     for k, i in enumerate(todo)]
+            items = [{"icon": icon, "index": i, "path": os.path.abspath(os.path.expanduser(rows[i][1])),
+                      "options": dict(options or {}), **({"dropInput": True} if drop else {})} for i in todo]
             with contextlib.closing(chosen.map_unordered(frame_task, items)) as results:
                 for k, outcome in results:
                     if not isinstance(outcome, BaseException):

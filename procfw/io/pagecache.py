@@ -26,10 +26,6 @@ above, a 25 MB float32 frame's bytes: 8–12 ms with ``O_DIRECT``, 16–47 ms fl
 dropped in 4 MiB chunks, 140–220 ms into fresh pages; reading it back from the disk
 later costs ~18 ms instead of ~14 ms from the cache.
 
-The other way round, :func:`read_ahead` asks the kernel to read a file into the cache in
-the background (``POSIX_FADV_WILLNEED``), for an input a task will read soon: a batch's
-next frames, which the current frames' computation then hides the disk's time behind.
-
 Where the platform has no ``posix_fadvise`` (Windows, macOS), nothing is done.
 """
 
@@ -44,8 +40,8 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["READ_AHEAD_BYTES", "STAGE_BYTES", "DirectRegionsFile", "DirectWriteFile", "drop_cached",
-           "drop_cached_files", "open_write_through", "read_ahead"]
+__all__ = ["STAGE_BYTES", "DirectRegionsFile", "DirectWriteFile", "drop_cached", "drop_cached_files",
+           "open_write_through"]
 
 log = logging.getLogger(__name__)
 
@@ -56,33 +52,8 @@ def drop_cached(path: str | os.PathLike[str]) -> bool:
     Errors (a missing file, a platform without ``posix_fadvise``) are ignored: the hint
     only saves memory and time.
     """
-    return _advise(path, "POSIX_FADV_DONTNEED", whole=True)
-
-
-READ_AHEAD_BYTES = 4 << 20
-"""Bytes of a file :func:`read_ahead` asks for at a time (Linux reads at most its readahead
-window, ``read_ahead_kb``, for one ``POSIX_FADV_WILLNEED``: the rest of a larger range is ignored)."""
-
-
-def read_ahead(path: str | os.PathLike[str]) -> bool:
-    """Ask the kernel to read the file ``path`` into the page cache in the background (a hint; nothing
-    waits for the disk); True if the hint was given.
-
-    For an input a later task reads (the next frames of a batch): its pages arrive while
-    this process computes, and the task's reads then come from the cache instead of each
-    waiting on the disk (a 25 MB debayered frame, written past the cache, read for star
-    detection: ~28 ms cold against ~10 ms once read ahead on the 2-core VM of the module
-    docstring).  The range is asked for :data:`READ_AHEAD_BYTES` at a time.  Errors (a
-    missing file, a platform without ``posix_fadvise``) are ignored.
-    """
-    return _advise(path, "POSIX_FADV_WILLNEED", whole=False)
-
-
-def _advise(path: str | os.PathLike[str], flag_name: str, *, whole: bool) -> bool:
-    """``posix_fadvise(flag_name)`` on all of ``path``: in one call (``whole``) or
-    :data:`READ_AHEAD_BYTES` at a time; True if given (errors are logged at debug level, not raised)."""
     advise = getattr(os, "posix_fadvise", None)
-    flag = getattr(os, flag_name, None)
+    flag = getattr(os, "POSIX_FADV_DONTNEED", None)
     if advise is None or flag is None:
         return False
     try:
@@ -90,14 +61,10 @@ def _advise(path: str | os.PathLike[str], flag_name: str, *, whole: bool) -> boo
     except OSError:
         return False
     try:
-        if whole:
-            advise(fd, 0, 0, flag)
-        else:
-            for offset in range(0, os.fstat(fd).st_size, READ_AHEAD_BYTES):
-                advise(fd, offset, READ_AHEAD_BYTES, flag)
+        advise(fd, 0, 0, flag)
         return True
     except OSError as exc:
-        log.debug("cannot advise the kernel (%s) about %s: %s", flag_name, path, exc)
+        log.debug("cannot drop the cached pages of %s: %s", path, exc)
         return False
     finally:
         os.close(fd)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from pagecache_probe import cached_pages as _cached_pages
 
-from procfw.io.pagecache import drop_cached, drop_cached_files, read_ahead
+from procfw.io.pagecache import drop_cached, drop_cached_files
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="posix_fadvise and mincore: Linux")
@@ -35,36 +35,6 @@ def test_missing_files_and_empty_names_are_ignored(tmp_path) -> None:
     (tmp_path / "a.bin").write_bytes(b"x")
     expected = 1 if hasattr(os, "posix_fadvise") else 0
     assert drop_cached_files(["", str(tmp_path / "a.bin"), tmp_path / "missing"]) == expected
-
-
-def _wait_cached(path, pages: int, seconds: float = 5.0) -> int:
-    """Cached pages of ``path`` once they reach ``pages`` or ``seconds`` have passed (reads ahead are async)."""
-    import time
-
-    deadline = time.monotonic() + seconds
-    while (cached := _cached_pages(path) or 0) < pages and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return cached
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="posix_fadvise and mincore: Linux")
-def test_read_ahead_brings_all_of_a_file_into_the_cache(tmp_path) -> None:
-    """read_ahead asks for the whole file, a window at a time: a file larger than Linux's readahead
-    window (read_ahead_kb, which caps one POSIX_FADV_WILLNEED) ends up cached whole."""
-    data = np.random.default_rng(4).integers(0, 255, 20 << 20, dtype=np.uint8).tobytes()
-    path = tmp_path / "next.bin"
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    drop_cached(path)
-    pages = -(-len(data) // os.sysconf("SC_PAGE_SIZE"))
-    if (_cached_pages(path) or 0) > pages // 2:
-        pytest.skip("this filesystem keeps dropped pages (tmpfs)")
-    assert read_ahead(path) is True
-    assert _wait_cached(path, pages) == pages
-    assert path.read_bytes() == data
-    assert read_ahead(tmp_path / "missing.bin") is False
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="posix_fadvise and mincore: Linux")

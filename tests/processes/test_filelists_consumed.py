@@ -9,12 +9,10 @@ import numpy as np
 import pytest
 from pagecache_probe import cached_pages as _cached_pages
 
-from processes.common.filelists import consumed_inputs, frame_icon, frame_task, run_file_list, write_frame
+from processes.common.filelists import consumed_inputs, frame_icon, frame_task, write_frame
 from processes.debayer.process import Debayer
-from procfw.batch import Executor
 from procfw.image import FITSKeyword, Image
 from procfw.io import read_image
-from procfw.io.pagecache import drop_cached
 from procfw.workspace import Workspace
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="posix_fadvise and mincore: Linux")
@@ -58,44 +56,3 @@ def test_a_worker_task_drops_its_input_only_when_asked(tmp_path) -> None:
     assert (_cached_pages(raws[0]) or 0) > 0
     frame_task({"icon": icon, "index": 1, "path": raws[1], "options": {}, "dropInput": True})
     assert _cached_pages(raws[1]) == 0
-
-
-def test_a_worker_task_reads_the_next_frames_ahead(tmp_path) -> None:
-    """``readAhead``: the task asks for the next frames' files first (their pages arrive in the
-    background), and still writes its own output as before."""
-    import time
-
-    raws = _raws(tmp_path, 3)
-    icon = frame_icon(_debayer(tmp_path))
-    for p in raws[1:]:
-        drop_cached(p)
-    if any((_cached_pages(p) or 0) > 0 for p in raws[1:]):
-        pytest.skip("this filesystem keeps dropped pages (tmpfs)")
-    result = frame_task({"icon": icon, "index": 0, "path": raws[0], "options": {}, "readAhead": raws[1:]})
-    assert result["output"].endswith("raw_0_d.fits")
-    deadline = time.monotonic() + 5
-    while not all(_cached_pages(p) for p in raws[1:]) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert all((_cached_pages(p) or 0) > 0 for p in raws[1:])
-
-
-class _Recording(Executor):
-    """A two-worker executor that runs tasks here and keeps the items it was given."""
-
-    kind = "processes"
-
-    def __init__(self) -> None:
-        self.workers = 2
-        self.items: list[dict] = []
-
-    def map_unordered(self, fn, items):
-        self.items = list(items)
-        return ((k, fn(item)) for k, item in enumerate(self.items))
-
-
-def test_each_frame_task_reads_ahead_as_many_next_frames_as_there_are_workers(tmp_path) -> None:
-    raws = _raws(tmp_path, 4)
-    executor = _Recording()
-    run_file_list([(True, p) for p in raws], process_id="Debayer", on_error="Continue",
-                  instance=_debayer(tmp_path, raws), executor=executor)
-    assert [item["readAhead"] for item in executor.items] == [raws[1:3], raws[2:4], raws[3:], []]
