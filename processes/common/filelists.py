@@ -79,6 +79,7 @@ __all__ = [
     "runs_remotely",
     "check_output_paths",
     "consumed_inputs",
+    "start_frame_write",
     "summarize",
     "write_frame",
 ]
