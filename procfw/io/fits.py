@@ -69,7 +69,7 @@ import os
 import re
 import warnings
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -744,7 +744,7 @@ def _check_band(band: np.ndarray, shape: tuple[int, int, int], row: int) -> None
 
 
 def _write_new(image: Image, target: Path, *, overwrite: bool, bitpix: int | None,
-               bands: Iterable[np.ndarray] | None = None, late_header: Callable[[], bytes] | None = None) -> Path:
+               bands: Iterable[np.ndarray] | None = None, late_header: _LateHeader | None = None) -> Path:
     """:func:`write_fits` (with ``bands``: :func:`write_fits_bands`, ``image`` giving keywords and shape;
     with ``late_header``: :func:`start_write_fits`'s thread)."""
     directory = target.parent if str(target.parent) else Path(".")
@@ -770,7 +770,7 @@ _PLAIN_SUFFIXES = frozenset({".fits", ".fit", ".fts"})
 
 
 def _write(image: Image, path: Path, *, bitpix: int | None, name: Path,
-           bands: Iterable[np.ndarray] | None = None, late_header: Callable[[], bytes] | None = None) -> None:
+           bands: Iterable[np.ndarray] | None = None, late_header: _LateHeader | None = None) -> None:
     """Write ``image`` to exactly ``path`` (replacing it) at ``bitpix`` (None: its sample
     format); errors name ``name``.
 
@@ -827,7 +827,7 @@ def _write_float_data(path: Path, header: bytes, data: np.ndarray) -> None:
 
 
 def _write_float_bands(path: Path, header: bytes, shape: tuple[int, int, int], bands: Iterable[np.ndarray],
-                       dtype: np.dtype, *, late_header: Callable[[], bytes] | None = None) -> None:
+                       dtype: np.dtype, *, late_header: _LateHeader | None = None) -> None:
     """Write a primary HDU: the ``header`` block, then the pixels of planar ``shape`` in ``dtype``
     (float32/float64) big-endian, zero-padded to a multiple of 2880 bytes.
 
@@ -836,8 +836,8 @@ def _write_float_bands(path: Path, header: bytes, shape: tuple[int, int, int], b
     at once into the file's planes (:class:`procfw.io.pagecache.DirectRegionsFile`, one
     region a plane, written past the page cache): one byte-swapping pass straight into the
     writer's staging buffer, the arrays not modified.  With ``late_header`` the header is a
-    region of its own, filled once the pixels are written with what ``late_header()``
-    returns, which must be as long as ``header`` (:class:`HeaderSizeChanged` otherwise).
+    region of its own, filled once the pixels are written with the block ``late_header``
+    is given, which must be as long as ``header`` (:class:`HeaderSizeChanged` otherwise).
     """
     channels, height, width = shape
     plane = height * width * dtype.itemsize
@@ -849,6 +849,8 @@ def _write_float_bands(path: Path, header: bytes, shape: tuple[int, int, int], b
     with DirectRegionsFile(path, [0, *planes[1 - first :]], end + (-end % 2880)) as f:
         if late_header is None:
             f.write(0, header)
+        else:
+            late_header.started.set_result(None)
         for band in bands:
             _check_band(band, shape, row)
             for channel in range(channels):
@@ -857,9 +859,11 @@ def _write_float_bands(path: Path, header: bytes, shape: tuple[int, int, int], b
             row += band.shape[1]
         if row != height:
             raise ValueError(f"bands of {row} rows for an image of shape {shape}")
-        f.write(first + channels - 1, bytes(-end % 2880))
+        f.write(first + channels - 1, memoryview(_ZERO_BLOCK)[: -end % 2880])
         if late_header is not None:
-            final = late_header()
+            final = late_header.block.result()
+            if final is None:
+                raise _Abandoned
             if len(final) != len(header):
                 raise HeaderSizeChanged(f"{path}: a header of {len(final)} bytes, not {len(header)}")
             f.write(0, final)
@@ -873,27 +877,40 @@ class _Abandoned(Exception):
     """A write started by :func:`start_write_fits` was abandoned (:meth:`PendingWrite.abandon`)."""
 
 
+class _LateHeader:
+    """What the thread of a started write (:class:`PendingWrite`) tells and is told: that its pixels
+    are being written (``started``: the file and its writer made), and the final header block
+    (``block``; None: the write is abandoned)."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import Future
+
+        self.started: Future[None] = Future()
+        self.block: Future[bytes | None] = Future()
+
+
 class PendingWrite:
     """A plain float FITS file whose pixels are being written in a thread of their own while its final
     keywords are made (:func:`start_write_fits`); :meth:`finish` gives them, :meth:`abandon` drops it."""
 
     def __init__(self, image: Image, target: Path, *, overwrite: bool, bitpix: int, header_size: int) -> None:
-        from concurrent.futures import Future, ThreadPoolExecutor
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
         self._bitpix = bitpix
         self._shape = encode_pixels(image.pixels, bitpix, contiguous=False).shape  # a view: the header's axes
         self._size = header_size
-        self._header: Future[bytes | None] = Future()
+        self._late = _LateHeader()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="fits-write")
         self._written = self._pool.submit(_write_new, image, target, overwrite=overwrite, bitpix=bitpix,
-                                          late_header=self._late_header)
-
-    def _late_header(self) -> bytes:
-        """The final header (in the writer thread, once the pixels are written): waits for :meth:`finish`."""
-        block = self._header.result()
-        if block is None:
-            raise _Abandoned
-        return block
+                                          late_header=self._late)
+        # the thread's setup (temporary file, header, writer) done while this thread waits: only the
+        # pixels' writing, which allocates nothing, overlaps the caller's work
+        wait([self._written, self._late.started], return_when=FIRST_COMPLETED)
+        if not self._late.started.done():
+            try:
+                self._written.result()  # its error
+            finally:
+                self._pool.shutdown()
 
     def finish(self, keywords: list[FITSKeyword]) -> Path | None:
         """Complete the file with ``keywords`` (its header made as :func:`write_fits` makes it) and wait
@@ -905,7 +922,7 @@ class PendingWrite:
         if block is None or len(block) != self._size:
             self.abandon()
             return None
-        self._header.set_result(block)
+        self._late.block.set_result(block)
         try:
             return self._written.result()
         finally:
@@ -913,8 +930,8 @@ class PendingWrite:
 
     def abandon(self) -> None:
         """Stop the write and wait for its thread: nothing is left written (the temporary file removed)."""
-        if not self._header.done():
-            self._header.set_result(None)
+        if not self._late.block.done():
+            self._late.block.set_result(None)
         try:
             self._written.result()
         except (_Abandoned, HeaderSizeChanged):
@@ -948,6 +965,9 @@ def start_write_fits(image: Image, path: str | os.PathLike[str], *, overwrite: b
         raise FileExistsProcfwError(target)
     return PendingWrite(image, target, overwrite=overwrite, bitpix=bitpix, header_size=len(block))
 
+
+_ZERO_BLOCK = bytes(2880)
+"""The zeros a FITS data unit is padded with (a slice of them: nothing allocated while writing)."""
 
 PIECE_BYTES = 1 << 20
 """Bytes of the rows a strided array is gathered into at a time on writing (one small buffer, reused)."""

@@ -905,6 +905,7 @@ def test_a_started_write_is_the_file_write_fits_makes_with_the_final_keywords(tm
     write_fits(Image(pixels, final), tmp_path / "whole.fits", bitpix=bitpix)
     pending = start_write_fits(Image(pixels, _stand_ins(2)), tmp_path / "late.fits", bitpix=bitpix)
     assert pending is not None
+    assert any(p.name.startswith(".late.fits.tmp-") for p in tmp_path.iterdir())  # set up before returning
     if pixels.nbytes > 4 << 20:  # more than the writer's staging buffer: written before finish
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not any(
@@ -937,6 +938,8 @@ def test_a_started_write_whose_header_changes_size_or_is_abandoned_leaves_nothin
     write_fits(Image(pixels), tmp_path / "e.fits")
     with pytest.raises(FileExistsProcfwError):
         start_write_fits(Image(pixels), tmp_path / "e.fits")
+    with pytest.raises(ImageFileError, match="does not exist"):  # raised at once, not by finish
+        start_write_fits(Image(pixels), tmp_path / "missing" / "f.fits")
     pending = start_write_fits(Image(pixels * 0), tmp_path / "e.fits", overwrite=True)
     assert pending is not None and pending.finish([]) == tmp_path / "e.fits"
     assert not read_fits(tmp_path / "e.fits").pixels.any()
