@@ -45,7 +45,7 @@ import logging
 import os
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 import numpy as np
@@ -56,6 +56,9 @@ from procfw.io.pagecache import drop_cached
 from procfw.params import Boolean, String, Table
 from procfw.paths import iter_glob
 from procfw.process import ExecutionContext, Process
+
+if TYPE_CHECKING:
+    from procfw.io.fits import PendingWrite
 
 __all__ = [
     "FileListTable",
@@ -76,6 +79,7 @@ __all__ = [
     "runs_remotely",
     "check_output_paths",
     "consumed_inputs",
+    "start_frame_write",
     "summarize",
     "write_frame",
 ]
@@ -520,6 +524,21 @@ def write_frame(
     from procfw.io import write_image
 
     return write_image(image, target, overwrite=overwrite)
+
+
+def start_frame_write(image: Image, path: str | os.PathLike[str], *, sample_format: str = "f32",
+                      overwrite: bool = False) -> PendingWrite | None:
+    """Start :func:`write_frame` of ``image`` in a thread, its keywords given later (``finish``), when
+    ``path`` is a plain FITS file of float samples (:func:`procfw.io.fits.start_write_fits`: the
+    header written last, so ``image``'s keywords must make as many cards as the final ones);
+    None otherwise (nothing started: the caller writes with :func:`write_frame`)."""
+    name = Path(path).name.lower()
+    bitpix = _FITS_BITPIX[sample_format]
+    if bitpix > 0 or not name.endswith(_FITS_SUFFIXES) or name.endswith(".gz"):
+        return None
+    from procfw.io.fits import start_write_fits
+
+    return start_write_fits(image, path, overwrite=overwrite, bitpix=bitpix)
 
 
 def as_written(image: Image, written: str | os.PathLike[str], sample_format: str = "f32") -> Image:

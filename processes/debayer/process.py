@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,6 +44,7 @@ from processes.common.filelists import (
     file_list_table,
     output_file_path,
     run_file_list,
+    start_frame_write,
     summarize,
     write_frame,
 )
@@ -57,6 +58,9 @@ from procfw.io import read_image
 from procfw.params import Boolean, Enumeration, Float, Int32, ParameterKind, String, param
 from procfw.process import ExecutionContext, Process, ProcessOutput
 from procfw.workspace import View
+
+if TYPE_CHECKING:
+    from procfw.io.fits import PendingWrite
 
 __all__ = ["Debayer", "debayer_image"]
 
@@ -327,6 +331,19 @@ class Debayer(Process):
         _, written, data = self.process_image(index, read_image(path), path, options)
         return written, data
 
+    def _start_write(self, rgb: Image, target: Path) -> PendingWrite | None:
+        """The RGB output's pixels written in a thread while the noise is evaluated on them, the header
+        (with the noise keywords) written last (:func:`start_frame_write`), when the output is a plain
+        float FITS file: the disk's time hides behind the noise evaluation.  Its header is placed
+        for stand-in estimates: the real ones make the same cards unless one is not finite (then
+        the file is written whole afterwards, as without this)."""
+        if not self.outputRGBImages:
+            return None
+        stand_in = {f"{key}{letter}": value for letter in "RGB"
+                    for key, value in (("noiseEstimate", 1.0), ("noiseFraction", 1.0), ("noiseAlgorithm", "MRS"))}
+        return start_frame_write(Image(rgb.pixels, _noise_keywords(rgb.keywords, stand_in), rgb.properties), target,
+                                 overwrite=self.overwriteExistingFiles)
+
     def process_image(self, index: int, image: Image, path: Path, options: Mapping[str, Any]
                       ) -> tuple[Image, Path, dict[str, Any]]:
         """Demosaic ``image`` (the content of target ``path``) and write it: ``(RGB image, written, results)``.
@@ -351,14 +368,22 @@ class Debayer(Process):
                                                "PCL:CFASourceInterpolation": self.debayerMethod})
         target = self._output_path(str(path))
         data: dict[str, Any] = {"cfaPattern": pattern.text, "cfaPatternSource": source}
+        pending = None
         if self.evaluateNoise:
-            data.update(_noise(rgb, self.noiseEvaluationAlgorithm))
+            pending = self._start_write(rgb, target)
+            try:
+                data.update(_noise(rgb, self.noiseEvaluationAlgorithm))
+            except BaseException:
+                if pending is not None:
+                    pending.abandon()
+                raise
             rgb = Image(rgb.pixels, _noise_keywords(rgb.keywords, data), rgb.properties)
         elif any(k.name.upper().startswith("NOISE") for k in rgb.keywords):
             rgb = Image(rgb.pixels, _noise_keywords(rgb.keywords, data, ""), rgb.properties)
         written = target
         if self.outputRGBImages:
-            written = write_frame(rgb, target, overwrite=self.overwriteExistingFiles)
+            finished = pending.finish(rgb.keywords) if pending is not None else None
+            written = finished or write_frame(rgb, target, overwrite=self.overwriteExistingFiles)
             rgb = as_written(rgb, written)
         if self.outputSeparateChannels:
             for c, letter in enumerate("RGB"):

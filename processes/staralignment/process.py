@@ -536,7 +536,8 @@ class StarAlignment(Process):
     def _resample_to_fits(self, target: Image, reference: Image, reg: Registration, path: Path, sample_format: str,
                           mask: np.ndarray | None) -> tuple[Path, dict[str, Any]]:
         """Resample ``target`` into the FITS file ``path`` a band of rows at a time (:func:`warp_bands`,
-        :func:`procfw.io.fits.write_fits_bands`): the registered image is never held whole.
+        :func:`procfw.io.fits.write_fits_bands`): the registered image is never held whole, and each
+        band is written while the next one is resampled (``ahead``: the disk's time hidden).
 
         The same file as :meth:`_resample` then :func:`write_output` without frame adaptation;
         ``mask`` (reference height, width), when given, receives the coverage mask.  Returns
@@ -549,7 +550,7 @@ class StarAlignment(Process):
 
         def bands() -> Iterator[np.ndarray]:
             for first, values, covered in warp_bands(target.pixels, reg.matrix, size, kernel=kernel,
-                                                     clamping=self.clampingThreshold, radius=radius):
+                                                     clamping=self.clampingThreshold, radius=radius, ahead=True):
                 np.clip(values, 0.0, 1.0, out=values)
                 if mask is not None:
                     mask[first : first + covered.shape[0]] = covered

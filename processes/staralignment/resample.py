@@ -173,6 +173,7 @@ def warp_bands(
     radius: int = 2,
     band_rows: int | None = None,
     threads: int | None = None,
+    ahead: bool = False,
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """:func:`warp` a band of rows at a time, top to bottom: ``(first row, values, mask)`` of each
     band of ``band_rows`` output rows (None: about :data:`BAND_BYTES`), ``values`` (C, rows,
@@ -181,34 +182,57 @@ def warp_bands(
 
     The two arrays are buffers reused for every band (use or copy a band before asking for
     the next): the whole result is never held.  ``threads`` share each band's rows as in
-    :func:`warp`.
+    :func:`warp`.  With ``ahead``, each next band is made in a thread of its own while the
+    caller uses the current one (writes it to a file: the disk's time hides behind the
+    resampling), in a second pair of buffers; bands are then half as tall by default, so the
+    buffers take the same memory.
     """
     width, height = out_size
     sampler = _BandSampler(pixels, h, kernel, clamping, radius)
     if band_rows is None:
-        band_rows = BAND_BYTES // (4 * sampler.channels * max(1, width))
+        band_rows = BAND_BYTES // (2 if ahead else 1) // (4 * sampler.channels * max(1, width))
     step = max(1, min(int(band_rows), height))
-    out = np.empty((sampler.channels, step, width), dtype=np.float32)
-    mask = np.empty((step, width), dtype=bool)
+    buffers = [(np.empty((sampler.channels, step, width), dtype=np.float32), np.empty((step, width), dtype=bool))
+               for _ in range(2 if ahead else 1)]
     workers = _workers(threads, step)
-    pool = None
+    pool = next_band = None
     if workers > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         pool = ThreadPoolExecutor(workers, thread_name_prefix="warp")
+    if ahead:
+        from concurrent.futures import ThreadPoolExecutor
+
+        next_band = ThreadPoolExecutor(1, thread_name_prefix="warp-ahead")
+
+    def fill(first: int) -> tuple[int, np.ndarray, np.ndarray]:
+        """Band ``first``'s rows made in its pair of buffers (the pairs take turns); the band."""
+        stop = min(height, first + step)
+        out, mask = buffers[first // step % len(buffers)]
+        if pool is None:
+            sampler(first, stop, out, mask, first)
+        else:  # the band's rows shared among the threads
+            share = -(-(stop - first) // workers)
+            parts = [pool.submit(sampler, row, min(stop, row + share), out, mask, first)
+                     for row in range(first, stop, share)]
+            for part in parts:
+                part.result()
+        return first, out[:, : stop - first], mask[: stop - first]
+
     try:
-        for first in range(0, height, step):
-            stop = min(height, first + step)
-            if pool is None:
-                sampler(first, stop, out, mask, first)
-            else:  # the band's rows shared among the threads
-                share = -(-(stop - first) // workers)
-                parts = [pool.submit(sampler, row, min(stop, row + share), out, mask, first)
-                         for row in range(first, stop, share)]
-                for part in parts:
-                    part.result()
-            yield first, out[:, : stop - first], mask[: stop - first]
+        if next_band is None:
+            for first in range(0, height, step):
+                yield fill(first)
+            return
+        coming = next_band.submit(fill, 0)
+        for first in range(step, height + step, step):
+            band = coming.result()
+            if first < height:  # the next band, in the other buffers, while the caller uses this one
+                coming = next_band.submit(fill, first)
+            yield band
     finally:
+        if next_band is not None:
+            next_band.shutdown(wait=True)
         if pool is not None:
             pool.shutdown()
 

@@ -38,6 +38,8 @@ Writing
     are written back in order, so read -> write -> read keeps them.
     :func:`write_fits_bands` writes the same file from pixels made a band of rows at a
     time (a plain float file takes each band as it comes: no whole image is held).
+    :func:`start_write_fits` writes a plain float file's pixels in a thread while the
+    caller makes its final keywords, the header written last (:class:`PendingWrite`).
 
 An image whose header declares more data than :mod:`procfw.io.limits` allows is refused
 from the header, before any data is read or decompressed.
@@ -74,7 +76,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
-from procfw.errors import ImageFileError, ParameterError
+from procfw.errors import FileExistsProcfwError, ImageFileError, ParameterError
 from procfw.image import FITSKeyword, Image
 from procfw.io.atomic import atomic_path
 from procfw.io.fits_cards import HeaderCards, format_header, read_header
@@ -88,8 +90,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FITS_FORMAT", "FORMAT_BITPIX", "STORED_TYPES", "FITSFormat", "PlainImageHeader", "WRITE_BITPIX", "bitpix_of",
-    "keywords_from_cards", "plain_layout", "read_exactly", "read_fits", "read_fits_bands", "read_plain_header",
-    "write_fits", "write_fits_bands",
+    "HeaderSizeChanged", "PendingWrite", "keywords_from_cards", "plain_layout", "read_exactly", "read_fits",
+    "read_fits_bands", "read_plain_header", "start_write_fits", "write_fits", "write_fits_bands",
 ]
 
 #: The BITPIX values :func:`write_fits` accepts.
@@ -742,13 +744,14 @@ def _check_band(band: np.ndarray, shape: tuple[int, int, int], row: int) -> None
 
 
 def _write_new(image: Image, target: Path, *, overwrite: bool, bitpix: int | None,
-               bands: Iterable[np.ndarray] | None = None) -> Path:
-    """:func:`write_fits` (with ``bands``: :func:`write_fits_bands`, ``image`` giving keywords and shape)."""
+               bands: Iterable[np.ndarray] | None = None, late_header: _LateHeader | None = None) -> Path:
+    """:func:`write_fits` (with ``bands``: :func:`write_fits_bands`, ``image`` giving keywords and shape;
+    with ``late_header``: :func:`start_write_fits`'s thread)."""
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise ImageFileError(target, f"directory {directory} does not exist")
     with atomic_path(target, overwrite=overwrite) as temp:
-        _write(image, temp, bitpix=bitpix, name=target, bands=bands)
+        _write(image, temp, bitpix=bitpix, name=target, bands=bands, late_header=late_header)
     return target
 
 
@@ -767,7 +770,7 @@ _PLAIN_SUFFIXES = frozenset({".fits", ".fit", ".fts"})
 
 
 def _write(image: Image, path: Path, *, bitpix: int | None, name: Path,
-           bands: Iterable[np.ndarray] | None = None) -> None:
+           bands: Iterable[np.ndarray] | None = None, late_header: _LateHeader | None = None) -> None:
     """Write ``image`` to exactly ``path`` (replacing it) at ``bitpix`` (None: its sample
     format); errors name ``name``.
 
@@ -777,6 +780,8 @@ def _write(image: Image, path: Path, *, bitpix: int | None, name: Path,
     astropy's ``writeto``, which byte-swaps the whole array in place and back), or ``bands``
     by :func:`_write_float_bands` when given (plain float files only; ``image`` then gives
     the keywords and the shape).  Anything else goes through astropy's ``writeto``.
+    ``late_header`` (plain float files whose header is made natively): the header block
+    written after the pixels, of the size of ``image``'s (:func:`start_write_fits`).
     """
     if bitpix is None:
         bitpix = bitpix_of(image)
@@ -802,7 +807,10 @@ def _write(image: Image, path: Path, *, bitpix: int | None, name: Path,
             except Exception as exc:  # OSError, astropy VerifyError, TypeError, ...
                 raise ImageFileError(name, f"cannot write the FITS file ({_describe(exc)})") from exc
     try:
-        if bands is None:
+        if late_header is not None:
+            planes = data.reshape((-1, *data.shape[-2:]))
+            _write_float_bands(path, block, planes.shape, [planes], data.dtype, late_header=late_header)
+        elif bands is None:
             _write_float_data(path, block, data)
         else:
             _write_float_bands(path, block, image.pixels.shape, bands, data.dtype)
@@ -819,7 +827,7 @@ def _write_float_data(path: Path, header: bytes, data: np.ndarray) -> None:
 
 
 def _write_float_bands(path: Path, header: bytes, shape: tuple[int, int, int], bands: Iterable[np.ndarray],
-                       dtype: np.dtype) -> None:
+                       dtype: np.dtype, *, late_header: _LateHeader | None = None) -> None:
     """Write a primary HDU: the ``header`` block, then the pixels of planar ``shape`` in ``dtype``
     (float32/float64) big-endian, zero-padded to a multiple of 2880 bytes.
 
@@ -827,26 +835,139 @@ def _write_float_bands(path: Path, header: bytes, shape: tuple[int, int, int], b
     band of all rows: a whole image, possibly a strided view such as a crop); each is cast
     at once into the file's planes (:class:`procfw.io.pagecache.DirectRegionsFile`, one
     region a plane, written past the page cache): one byte-swapping pass straight into the
-    writer's staging buffer, the arrays not modified.
+    writer's staging buffer, the arrays not modified.  With ``late_header`` the header is a
+    region of its own, filled once the pixels are written with the block ``late_header``
+    is given, which must be as long as ``header`` (:class:`HeaderSizeChanged` otherwise).
     """
     channels, height, width = shape
     plane = height * width * dtype.itemsize
-    starts = [0, *(len(header) + c * plane for c in range(1, channels))]
+    planes = [len(header) + c * plane for c in range(channels)]  # where each plane starts
+    first = 0 if late_header is None else 1  # the region of plane 0 (region 0 starts with the header)
     end = len(header) + channels * plane
     big_endian = dtype.newbyteorder(">")
     row = 0
-    with DirectRegionsFile(path, starts, end + (-end % 2880)) as f:
-        f.write(0, header)
+    with DirectRegionsFile(path, [0, *planes[1 - first :]], end + (-end % 2880)) as f:
+        if late_header is None:
+            f.write(0, header)
+        else:
+            late_header.started.set_result(None)
         for band in bands:
             _check_band(band, shape, row)
             for channel in range(channels):
                 for piece in _c_order_pieces(band[channel]):
-                    f.write_array(channel, piece, big_endian)
+                    f.write_array(first + channel, piece, big_endian)
             row += band.shape[1]
         if row != height:
             raise ValueError(f"bands of {row} rows for an image of shape {shape}")
-        f.write(channels - 1, bytes(-end % 2880))
+        f.write(first + channels - 1, memoryview(_ZERO_BLOCK)[: -end % 2880])
+        if late_header is not None:
+            final = late_header.block.result()
+            if final is None:
+                raise _Abandoned
+            if len(final) != len(header):
+                raise HeaderSizeChanged(f"{path}: a header of {len(final)} bytes, not {len(header)}")
+            f.write(0, final)
 
+
+class HeaderSizeChanged(Exception):
+    """A late header (:func:`start_write_fits`) is not as long as the one the pixels were placed after."""
+
+
+class _Abandoned(Exception):
+    """A write started by :func:`start_write_fits` was abandoned (:meth:`PendingWrite.abandon`)."""
+
+
+class _LateHeader:
+    """What the thread of a started write (:class:`PendingWrite`) tells and is told: that its pixels
+    are being written (``started``: the file and its writer made), and the final header block
+    (``block``; None: the write is abandoned)."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import Future
+
+        self.started: Future[None] = Future()
+        self.block: Future[bytes | None] = Future()
+
+
+class PendingWrite:
+    """A plain float FITS file whose pixels are being written in a thread of their own while its final
+    keywords are made (:func:`start_write_fits`); :meth:`finish` gives them, :meth:`abandon` drops it."""
+
+    def __init__(self, image: Image, target: Path, *, overwrite: bool, bitpix: int, header_size: int) -> None:
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+        self._bitpix = bitpix
+        self._shape = encode_pixels(image.pixels, bitpix, contiguous=False).shape  # a view: the header's axes
+        self._size = header_size
+        self._late = _LateHeader()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="fits-write")
+        self._written = self._pool.submit(_write_new, image, target, overwrite=overwrite, bitpix=bitpix,
+                                          late_header=self._late)
+        # the thread's setup (temporary file, header, writer) done while this thread waits: only the
+        # pixels' writing, which allocates nothing, overlaps the caller's work
+        wait([self._written, self._late.started], return_when=FIRST_COMPLETED)
+        if not self._late.started.done():
+            try:
+                self._written.result()  # its error
+            finally:
+                self._pool.shutdown()
+
+    def finish(self, keywords: list[FITSKeyword]) -> Path | None:
+        """Complete the file with ``keywords`` (its header made as :func:`write_fits` makes it) and wait
+        for it: the path written, the same bytes as :func:`write_fits` of the image with ``keywords``;
+        its error (:class:`~procfw.errors.ImageFileError` naming the file) if the write failed.  None
+        when ``keywords`` make a header of another size (or one astropy must make): nothing is left
+        written, and the caller writes the file itself."""
+        block = primary_header_bytes(keywords, self._bitpix, self._shape)
+        if block is None or len(block) != self._size:
+            self.abandon()
+            return None
+        self._late.block.set_result(block)
+        try:
+            return self._written.result()
+        finally:
+            self._pool.shutdown()
+
+    def abandon(self) -> None:
+        """Stop the write and wait for its thread: nothing is left written (the temporary file removed)."""
+        if not self._late.block.done():
+            self._late.block.set_result(None)
+        try:
+            self._written.result()
+        except (_Abandoned, HeaderSizeChanged):
+            pass
+        finally:
+            self._pool.shutdown()
+
+
+def start_write_fits(image: Image, path: str | os.PathLike[str], *, overwrite: bool = False,
+                     bitpix: int = -32) -> PendingWrite | None:
+    """Start writing ``image`` (float ``bitpix``) to the plain FITS file ``path`` in a thread, its header
+    left for :meth:`PendingWrite.finish` to give once the final keywords are known (e.g. measured on
+    the pixels meanwhile: the disk's time hides behind that work).
+
+    The pixels go after a header of the size ``image``'s keywords make (stand-ins of the final
+    ones: as many cards), so the final header, of the same size, is written last at offset 0.
+    ``image``'s pixels must not change until the write is finished.  None (nothing started)
+    when this is not a plain float file whose header procfw makes itself (see :func:`write_fits`).
+    An existing file is refused first (:class:`~procfw.errors.FileExistsProcfwError`) unless
+    ``overwrite``.
+    """
+    _check_bitpix(bitpix)
+    target = Path(path)
+    if bitpix not in (-32, -64) or target.suffix.lower() not in _PLAIN_SUFFIXES:
+        return None
+    data = encode_pixels(image.pixels, bitpix, contiguous=False)
+    block = primary_header_bytes(image.keywords, bitpix, data.shape)
+    if block is None:
+        return None
+    if target.exists() and not overwrite:
+        raise FileExistsProcfwError(target)
+    return PendingWrite(image, target, overwrite=overwrite, bitpix=bitpix, header_size=len(block))
+
+
+_ZERO_BLOCK = bytes(2880)
+"""The zeros a FITS data unit is padded with (a slice of them: nothing allocated while writing)."""
 
 PIECE_BYTES = 1 << 20
 """Bytes of the rows a strided array is gathered into at a time on writing (one small buffer, reused)."""

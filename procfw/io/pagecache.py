@@ -288,9 +288,13 @@ class DirectRegionsFile:
         self._stage = _take_stage(max(STAGE_BYTES, count * self._slice))
         self._slices = [memoryview(self._stage)[i * self._slice : (i + 1) * self._slice] for i in range(count)]
         self._position = list(starts)  # the next byte of each region
-        # the bytes up to a region's first whole block, kept for the close; its slice stages from there
-        self._heads = [bytearray() for _ in starts]
         self._base = [min(end, -(-start // _ALIGN) * _ALIGN) for start, end in zip(starts, self._ends)]
+        # the bytes up to a region's first whole block, kept for the close (its slice stages from there),
+        # and a block for casting values into before they are written: both made now, so that writing
+        # allocates nothing (a writer thread's small blocks taken while the caller frees and allocates
+        # frame-sized ones could split the holes those need)
+        self._heads = [bytearray(base - start) for start, base in zip(starts, self._base)]
+        self._scratch = bytearray(_ALIGN)
         self._staged = [0] * count
         self.closed = False
 
@@ -307,7 +311,8 @@ class DirectRegionsFile:
         self._claim(region, size)
         head = min(size, self._base[region] - self._position[region])
         if head > 0:
-            self._heads[region] += view[:head]
+            at = self._position[region] - self._starts[region]
+            self._heads[region][at : at + head] = view[:head]
             self._position[region] += head
             view = view[head:]
         stage = self._slices[region]
@@ -339,8 +344,11 @@ class DirectRegionsFile:
         while done < values.size:
             staged = self._staged[region]
             if self._position[region] < self._base[region] or staged % size:
-                count = min(values.size - done, max(1, _ALIGN // size))
-                self.write(region, values[done : done + count].astype(dtype).view(np.uint8))
+                count = min(values.size - done, max(1, len(self._scratch) // size))
+                cast = np.frombuffer(self._scratch, dtype=dtype, count=count)
+                np.copyto(cast, values[done : done + count], casting="unsafe")  # as astype casts
+                del cast  # the scratch block is exported while a view of it lives
+                self.write(region, memoryview(self._scratch)[: count * size])
                 done += count
                 continue
             stage = np.frombuffer(self._slices[region], dtype=dtype, count=self._slice // size)
@@ -364,8 +372,9 @@ class DirectRegionsFile:
         try:
             pieces: list[tuple[int, bytes]] = []  # the bytes of the blocks not written whole by one region
             for region, head in enumerate(self._heads):
-                if head:
-                    pieces.append((self._starts[region], bytes(head)))
+                filled = min(self._position[region], self._base[region]) - self._starts[region]
+                if filled:
+                    pieces.append((self._starts[region], bytes(head[:filled])))
                 whole = self._staged[region] // _ALIGN * _ALIGN
                 tail = bytes(self._slices[region][whole : self._staged[region]])
                 if tail:

@@ -880,6 +880,91 @@ def test_fits_bands_keep_the_writes_rules(tmp_path: Path) -> None:
     assert not read_fits(tmp_path / "x.fits").pixels.any()
 
 
+# --------------------------------------------------------------------------- the header written last
+
+
+def _stand_ins(count: int) -> list[FITSKeyword]:
+    """OBJECT and ``count`` NOISExx cards (header cards: 6 structural, these, END)."""
+    return [FITSKeyword("OBJECT", "M94", "target"),
+            *(FITSKeyword(f"NOISE{i:02d}", 1.0, "stand-in") for i in range(count))]
+
+
+@pytest.mark.parametrize(("shape", "bitpix"), [((3, 1000, 600), -32), ((1, 211, 97), -64), ((3, 211, 97), -32)])
+def test_a_started_write_is_the_file_write_fits_makes_with_the_final_keywords(tmp_path: Path, shape, bitpix) -> None:
+    """start_write_fits + finish: byte for byte write_fits of the image with the final keywords (values
+    other than the stand-ins', as many cards), pixels written in the thread before the keywords are
+    given (a frame of 7.2 MB: its first chunks reach the temporary file while finish is not called)."""
+    import time
+
+    from procfw.io.fits import start_write_fits
+
+    pixels = RNG.random(shape, dtype=np.float32)
+    pixels[0, 3, 5] = np.nan
+    final = [FITSKeyword("OBJECT", "M94", "target"), FITSKeyword("NOISE00", 3.25e-4, "measured"),
+             FITSKeyword("NOISE01", 0.5, "x")]
+    write_fits(Image(pixels, final), tmp_path / "whole.fits", bitpix=bitpix)
+    pending = start_write_fits(Image(pixels, _stand_ins(2)), tmp_path / "late.fits", bitpix=bitpix)
+    assert pending is not None
+    assert any(p.name.startswith(".late.fits.tmp-") for p in tmp_path.iterdir())  # set up before returning
+    if pixels.nbytes > 4 << 20:  # more than the writer's staging buffer: written before finish
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(
+                p.name.startswith(".late.fits.tmp-") and p.stat().st_size for p in tmp_path.iterdir()):
+            time.sleep(0.002)
+        assert any(p.name.startswith(".late.fits.tmp-") and p.stat().st_size for p in tmp_path.iterdir())
+        assert not (tmp_path / "late.fits").exists()
+    assert pending.finish(final) == tmp_path / "late.fits"
+    assert (tmp_path / "late.fits").read_bytes() == (tmp_path / "whole.fits").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["late.fits", "whole.fits"]
+
+
+def test_a_started_write_whose_header_changes_size_or_is_abandoned_leaves_nothing(tmp_path: Path) -> None:
+    """finish with keywords of another header size returns None (the caller writes the file itself),
+    abandon stops the write; neither leaves a file or a temporary one; a file that exists is refused
+    before anything starts; other files than plain float FITS are not started."""
+    from procfw.io.fits import start_write_fits
+
+    pixels = RNG.random((3, 300, 200), dtype=np.float32)
+    pending = start_write_fits(Image(pixels, _stand_ins(29)), tmp_path / "a.fits")  # 37 cards: 2 blocks
+    assert pending is not None and pending.finish(_stand_ins(28)) is None  # one card fewer: 1 block
+    pending = start_write_fits(Image(pixels, _stand_ins(40)), tmp_path / "b.fits")
+    assert pending is not None and pending.finish(_stand_ins(3)) is None  # a block fewer
+    pending = start_write_fits(Image(pixels, _stand_ins(3)), tmp_path / "c.fits")
+    assert pending is not None
+    pending.abandon()
+    assert list(tmp_path.iterdir()) == []
+    assert start_write_fits(Image(pixels), tmp_path / "d.fits.gz") is None
+    assert start_write_fits(Image(pixels), tmp_path / "d.fits", bitpix=16) is None
+    write_fits(Image(pixels), tmp_path / "e.fits")
+    with pytest.raises(FileExistsProcfwError):
+        start_write_fits(Image(pixels), tmp_path / "e.fits")
+    with pytest.raises(ImageFileError, match="does not exist"):  # raised at once, not by finish
+        start_write_fits(Image(pixels), tmp_path / "missing" / "f.fits")
+    pending = start_write_fits(Image(pixels * 0), tmp_path / "e.fits", overwrite=True)
+    assert pending is not None and pending.finish([]) == tmp_path / "e.fits"
+    assert not read_fits(tmp_path / "e.fits").pixels.any()
+    assert [p.name for p in tmp_path.iterdir()] == ["e.fits"]
+
+
+def test_a_started_write_that_fails_raises_from_finish_naming_the_file(tmp_path: Path, monkeypatch) -> None:
+    """An error of the writer thread (the disk full) is raised by finish as an ImageFileError naming
+    the file (not the temporary one), and nothing is left."""
+    from procfw.io import pagecache
+    from procfw.io.fits import start_write_fits
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pagecache, "_write_at", full)
+    pending = start_write_fits(Image(RNG.random((3, 1000, 700), dtype=np.float32), _stand_ins(1)),
+                               tmp_path / "full.fits")
+    assert pending is not None
+    with pytest.raises(ImageFileError, match="No space left") as error:
+        pending.finish(_stand_ins(1))
+    assert str(tmp_path / "full.fits") in str(error.value) and ".tmp-" not in str(error.value)
+    assert list(tmp_path.iterdir()) == []
+
+
 # --------------------------------------------------------------------------- reading in bands
 
 

@@ -493,3 +493,50 @@ def test_noise_estimates_in_threads_equal_the_single_threaded_ones(algorithm: st
     single = debayer_process._noise(rgb, algorithm)
     assert threaded == single
     assert all(threaded[f"noiseEstimate{c}"] > 0 for c in "RGB")
+
+
+def _raw_file(tmp_path: Path) -> Path:
+    cam = sim.Camera(width=640, height=480, bayer_pattern="GRBG", seed=5)
+    raw = sim.light_frame(cam, sim.random_scene(cam, n_stars=30, seed=5), seed=3)
+    path = tmp_path / "raw.fits"
+    write_fits(Image(raw.data.astype(np.float32)[None] / 65535, [FITSKeyword("BAYERPAT", "GRBG", "")]), path)
+    return path
+
+
+@pytest.mark.parametrize("blank", [False, True])
+def test_the_output_written_while_the_noise_is_evaluated_is_the_file_written_after(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blank: bool) -> None:
+    """With evaluateNoise, the RGB output's pixels are written while the noise is evaluated, its header
+    (with the NOISExx cards) last: the same bytes as write_fits of the result; an estimate that is not
+    finite (a blank channel: its cards left out, a shorter header) falls back to writing it after."""
+    from processes.debayer import process as debayer_process
+    from procfw.io import fits as fits_module
+
+    started = []
+    original, noise = fits_module.start_write_fits, debayer_process._noise
+    monkeypatch.setattr(fits_module, "start_write_fits", lambda *a, **k: started.append(1) or original(*a, **k))
+    if blank:
+        monkeypatch.setattr(debayer_process, "_noise", lambda rgb, algorithm: {
+            **noise(rgb, algorithm), "noiseEstimateG": float("nan")})
+    instance = Debayer(outputDirectory=str(tmp_path), outputExtension=".fits", evaluateNoise=True)
+    raw = _raw_file(tmp_path)
+    rgb, written, data = instance.process_image(0, read_image(raw), raw, {})
+    assert started == [1]
+    assert sum(k.name.startswith("NOISE0") for k in rgb.keywords) == (2 if blank else 3)
+    write_fits(rgb, tmp_path / "expected.fits")
+    assert Path(written).read_bytes() == (tmp_path / "expected.fits").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["expected.fits", "raw.fits", "raw_d.fits"]
+
+
+def test_a_failed_noise_evaluation_leaves_no_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from processes.debayer import process as debayer_process
+
+    def broken(rgb, algorithm):
+        raise RuntimeError("noise failed")
+
+    monkeypatch.setattr(debayer_process, "_noise", broken)
+    raw = _raw_file(tmp_path)
+    with pytest.raises(RuntimeError, match="noise failed"):
+        Debayer(outputDirectory=str(tmp_path), outputExtension=".fits", evaluateNoise=True).process_image(
+            0, read_image(raw), raw, {})
+    assert [p.name for p in tmp_path.iterdir()] == ["raw.fits"]

@@ -106,14 +106,15 @@ def test_a_frame_is_never_held_twice_nor_registered_whole(tmp_path: Path, monkey
 @pytest.mark.parametrize(("kernel", "channels"), [("lanczos3", 3), ("lanczos3", 1), ("bicubic", 3),
                                                   ("mitchell", 2), ("nearest", 3)])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_warp_bands_give_the_rows_of_warp(kernel: str, channels: int, threads: int) -> None:
+@pytest.mark.parametrize("ahead", [False, True])
+def test_warp_bands_give_the_rows_of_warp(kernel: str, channels: int, threads: int, ahead: bool) -> None:
     rng = np.random.default_rng(7)
     pixels = rng.random((channels, 61, 47), dtype=np.float32)
     h = np.array([[0.98, 0.05, 1.7], [-0.04, 1.01, -2.3], [1e-4, -2e-4, 1.0]])
     whole, mask = warp(pixels, h, (53, 58), kernel=kernel, radius=3, threads=threads)
     rows = 0
     for first, values, covered in warp_bands(pixels, h, (53, 58), kernel=kernel, radius=3, band_rows=9,
-                                             threads=threads):
+                                             threads=threads, ahead=ahead):
         assert first == rows and values.shape == (channels, covered.shape[0], 53)
         assert np.array_equal(values, whole[:, first : first + values.shape[1]])
         assert np.array_equal(covered, mask[first : first + covered.shape[0]])
@@ -160,3 +161,39 @@ def test_read_for_detection_streams_a_fits_frame_into_its_plane(tmp_path: Path, 
     assert not reread or not image.pixels.any()
     if channels > 1 and name.endswith(".fits"):
         assert peak < plane.nbytes + whole.pixels.nbytes / 2, (peak, plane.nbytes)  # the whole read: frame + plane
+
+
+def test_ahead_the_next_band_is_made_while_the_caller_holds_the_current_one() -> None:
+    """warp_bands(ahead=True): while the caller holds a band, the next one is being made in a thread
+    (the caller's slow use of a band, e.g. its write, overlaps the resampling), in other buffers
+    (the band held is not overwritten); without ahead nothing is made until asked for."""
+    import threading
+    import time
+
+    from processes.staralignment import resample
+
+    rng = np.random.default_rng(8)
+    pixels = rng.random((3, 40, 30), dtype=np.float32)
+    h = np.array([[1.0, 0.01, 0.5], [-0.01, 1.0, 0.3], [0.0, 0.0, 1.0]])
+    for ahead in (False, True):
+        made: list[tuple[int, str]] = []
+        original = resample._BandSampler.__call__
+
+        def recording(self, row0, row1, out, mask, first, made=made, original=original):
+            made.append((row0, threading.current_thread().name))
+            original(self, row0, row1, out, mask, first)
+
+        resample._BandSampler.__call__ = recording
+        try:
+            bands = warp_bands(pixels, h, (30, 40), band_rows=10, threads=1, ahead=ahead)
+            first, values, _ = next(bands)
+            kept = values.copy()
+            deadline = time.monotonic() + 5
+            while ahead and len(made) < 2 and time.monotonic() < deadline:
+                time.sleep(0.001)
+            assert [row for row, _ in made] == ([0, 10] if ahead else [0])
+            assert np.array_equal(values, kept)  # the band held is untouched by the next one
+            assert sum(1 for _ in bands) == 3
+        finally:
+            resample._BandSampler.__call__ = original
+        assert all(name.startswith("warp-ahead") for _, name in made) == ahead
