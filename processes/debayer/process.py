@@ -368,21 +368,20 @@ class Debayer(Process):
                                                "PCL:CFASourceInterpolation": self.debayerMethod})
         target = self._output_path(str(path))
         data: dict[str, Any] = {"cfaPattern": pattern.text, "cfaPatternSource": source}
-        pending = None
-        if self.evaluateNoise:
-            pending = self._start_write(rgb, target)
-            try:
+        pending = self._start_write(rgb, target) if self.evaluateNoise else None
+        try:
+            if self.evaluateNoise:
                 data.update(_noise(rgb, self.noiseEvaluationAlgorithm))
-            except BaseException:
-                if pending is not None:
-                    pending.abandon()
-                raise
-            rgb = Image(rgb.pixels, _noise_keywords(rgb.keywords, data), rgb.properties)
-        elif any(k.name.upper().startswith("NOISE") for k in rgb.keywords):
-            rgb = Image(rgb.pixels, _noise_keywords(rgb.keywords, data, ""), rgb.properties)
+                rgb = Image(rgb.pixels, _noise_keywords(rgb.keywords, data), rgb.properties)
+            elif any(k.name.upper().startswith("NOISE") for k in rgb.keywords):
+                rgb = Image(rgb.pixels, _noise_keywords(rgb.keywords, data, ""), rgb.properties)
+            finished = pending.finish(rgb.keywords) if pending is not None else None
+        except BaseException:  # the started write must not be left waiting for its header
+            if pending is not None:
+                pending.abandon()
+            raise
         written = target
         if self.outputRGBImages:
-            finished = pending.finish(rgb.keywords) if pending is not None else None
             written = finished or write_frame(rgb, target, overwrite=self.overwriteExistingFiles)
             rgb = as_written(rgb, written)
         if self.outputSeparateChannels:

@@ -918,7 +918,11 @@ class PendingWrite:
         its error (:class:`~procfw.errors.ImageFileError` naming the file) if the write failed.  None
         when ``keywords`` make a header of another size (or one astropy must make): nothing is left
         written, and the caller writes the file itself."""
-        block = primary_header_bytes(keywords, self._bitpix, self._shape)
+        try:
+            block = primary_header_bytes(keywords, self._bitpix, self._shape)
+        except BaseException:
+            self.abandon()
+            raise
         if block is None or len(block) != self._size:
             self.abandon()
             return None

@@ -528,15 +528,26 @@ def test_the_output_written_while_the_noise_is_evaluated_is_the_file_written_aft
     assert sorted(p.name for p in tmp_path.iterdir()) == ["expected.fits", "raw.fits", "raw_d.fits"]
 
 
-def test_a_failed_noise_evaluation_leaves_no_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("step", ["_noise", "_noise_keywords"])
+def test_a_failed_noise_evaluation_leaves_no_output(step: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure between the start of the output's write and its header (the noise evaluation, or making
+    the noise keywords) abandons the write: no file, no temporary file, no writer thread left waiting."""
+    import threading
+
     from processes.debayer import process as debayer_process
 
-    def broken(rgb, algorithm):
+    real, calls = getattr(debayer_process, step), []
+
+    def broken(*args, **kwargs):
+        calls.append(step)
+        if step == "_noise_keywords" and len(calls) == 1:  # the write's stand-in keywords: made as usual
+            return real(*args, **kwargs)
         raise RuntimeError("noise failed")
 
-    monkeypatch.setattr(debayer_process, "_noise", broken)
+    monkeypatch.setattr(debayer_process, step, broken)
     raw = _raw_file(tmp_path)
     with pytest.raises(RuntimeError, match="noise failed"):
         Debayer(outputDirectory=str(tmp_path), outputExtension=".fits", evaluateNoise=True).process_image(
             0, read_image(raw), raw, {})
     assert [p.name for p in tmp_path.iterdir()] == ["raw.fits"]
+    assert not [t for t in threading.enumerate() if t.name.startswith("fits-write")]
