@@ -15,7 +15,8 @@ procfw: ``preprocess RAW OUT -allowMissingCalibration+ -rejection=WinsorizedSigm
 
 Printed for each run: wall time (the best of ``--repeat`` runs that nothing samples: reading
 every process's ``smaps_rollup`` every 20 ms costs a 2-core machine 11-15% of its wall time,
-both tools alike), then, from one more run sampled every 20 ms, CPU time and peak memory of the
+both tools alike), then, from ``--memory-runs`` more runs sampled every 20 ms (the least CPU time,
+the highest peaks: a sampler can only miss a short peak), CPU time and peak memory of the
 whole process tree (worker processes included) as the sum of RSS and as the sum of PSS (a page
 shared between processes — forked workers' copy-on-write pages — counts once in all: the
 honest total; ratios against Siril's are on PSS), the ratios ours/Siril, and for each tool's master:
@@ -326,6 +327,9 @@ def main() -> None:
                         help="comma-separated procfw executors to run (serial, processes, dask)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="unsampled runs of each, the fastest printed (then one sampled run for CPU and memory)")
+    parser.add_argument("--memory-runs", type=int, default=3,
+                        help="sampled runs of each: CPU the least, memory the highest peak (a 20 ms sampler can "
+                             "only miss a short peak: Siril's was seen at 148 or at 195 MB PSS from run to run)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder and print its path")
     parser.add_argument("--copies", type=int, default=1,
                         help="give both tools each frame this many times (renamed copies): per-frame throughput "
@@ -346,9 +350,12 @@ def main() -> None:
           + f"; {os.cpu_count()} cores")
 
     def best(run) -> dict[str, object]:
-        """The wall time of the fastest of ``--repeat`` unsampled runs; CPU, memory and outputs of one sampled run."""
+        """The wall time of the fastest of ``--repeat`` unsampled runs; of ``--memory-runs`` sampled runs, the
+        least CPU time and the highest memory peaks (outputs: the last run's)."""
         wall = min(run(False)["wall"] for _ in range(max(1, args.repeat)))
-        return {**run(True), "wall": wall}
+        sampled = [run(True) for _ in range(max(1, args.memory_runs))]
+        return {**sampled[-1], "wall": wall, "cpu": min(r["cpu"] for r in sampled),
+                "peak_mb": max(r["peak_mb"] for r in sampled), "peak_pss_mb": max(r["peak_pss_mb"] for r in sampled)}
 
     load_before = " ".join(f"{v:.2f}" for v in os.getloadavg())
     siril = best(lambda sample: run_siril(work, sample))
@@ -383,7 +390,8 @@ def main() -> None:
               f"{r['peak_pss_mb'] / siril['peak_pss_mb']:>7.2f}{r['frames']:>7}"
               f"{q['noise_reduction']:>11.3f}{q['noise_reduction_4x4']:>7.3f}"
               f"{q['fwhm']:>8.2f}{q['fwhm'] / siril_q['fwhm']:>7.3f}")
-    print("wall s: the fastest of the unsampled runs; CPU s, RSS MB, PSS MB: one more run, sampled every 20 ms. "
+    print(f"wall s: the fastest of the unsampled runs; CPU s: the least, RSS MB and PSS MB: the highest of "
+          f"{max(1, args.memory_runs)} more runs, sampled every 20 ms. "
           "RSS MB: peak of the summed RSS of the process tree (pages shared between processes counted once per "
           "process); PSS MB: peak of the summed PSS (each shared page counted once in all: the honest total). "
           "CPU s: user+system of the tree (dask workers not included)")
