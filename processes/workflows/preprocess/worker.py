@@ -12,7 +12,7 @@ calls here, on a small synthetic frame, so that no worker pays for them).
 
 Importing this module therefore imports :data:`WORKER_MODULES`, runs
 :func:`warm_kernels` (a fraction of a second with warm numba caches) and reads the
-per-frame processes' icons (:func:`read_icons`: the process registry's discovery) with the garbage
+workers' processes' icons (:func:`read_icons`: the process registry's discovery) with the garbage
 collector off, gives the memory it freed back, unmaps the library code only the loading
 ran (:func:`procfw.batch.release_library_pages`: ~70 MB of LLVM that the fork server would
 otherwise hold while the pool lives) and freezes the garbage collector's
@@ -57,7 +57,8 @@ WORKER_MODULES = (
 (a master light is integrated on a worker: :func:`processes.workflows.preprocess.pipeline.light_master_task`), FITS."""
 
 WORKER_PROCESSES = ("ImageCalibration", "CosmeticCorrection", "Debayer", "StarAlignment", "ImageIntegration")
-"""The processes of the per-frame steps, whose icons :func:`read_icons` reads once for all workers."""
+"""The processes the workers run (the per-frame steps', and ImageIntegration for the master lights), whose icons
+:func:`read_icons` reads once for all workers."""
 
 
 def warm_kernels(size: int = WARM_FRAME_SIZE) -> float:
