@@ -79,6 +79,7 @@ __all__ = [
     "runs_remotely",
     "check_output_paths",
     "consumed_inputs",
+    "float_fits_bitpix",
     "start_frame_write",
     "summarize",
     "write_frame",
@@ -526,19 +527,25 @@ def write_frame(
     return write_image(image, target, overwrite=overwrite)
 
 
+def float_fits_bitpix(path: str | os.PathLike[str], sample_format: str) -> int | None:
+    """The BITPIX (-32 or -64) of the file :func:`write_frame` writes to ``path`` at ``sample_format``
+    when it is a FITS file of floating point samples (gzipped or not); None otherwise."""
+    bitpix = _FITS_BITPIX[sample_format]
+    return bitpix if bitpix < 0 and Path(path).name.lower().endswith(_FITS_SUFFIXES) else None
+
+
 def start_frame_write(image: Image, path: str | os.PathLike[str], *, sample_format: str = "f32",
                       overwrite: bool = False) -> PendingWrite | None:
     """Start :func:`write_frame` of ``image`` in a thread, its keywords given later (``finish``), when
     ``path`` is a plain FITS file of float samples (:func:`procfw.io.fits.start_write_fits`: the
     header written last, so ``image``'s keywords must make as many cards as the final ones);
     None otherwise (nothing started: the caller writes with :func:`write_frame`)."""
-    name = Path(path).name.lower()
-    bitpix = _FITS_BITPIX[sample_format]
-    if bitpix > 0 or not name.endswith(_FITS_SUFFIXES) or name.endswith(".gz"):
+    bitpix = float_fits_bitpix(path, sample_format)
+    if bitpix is None:
         return None
     from procfw.io.fits import start_write_fits
 
-    return start_write_fits(image, path, overwrite=overwrite, bitpix=bitpix)
+    return start_write_fits(image, path, overwrite=overwrite, bitpix=bitpix)  # None for a gzipped file
 
 
 def as_written(image: Image, written: str | os.PathLike[str], sample_format: str = "f32") -> Image:

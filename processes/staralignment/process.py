@@ -89,6 +89,7 @@ from processes.common.filelists import (
     FileListTable,
     check_output_paths,
     file_key,
+    float_fits_bitpix,
     output_file_path,
     run_file_list,
     runs_remotely,
@@ -132,10 +133,6 @@ MODES = (
     "DrawMatchedStars",
 )
 _BATCH_MODES = frozenset({"RegisterMatch", "OutputMatrix"})
-_FITS_FLOAT_BITPIX = {"f32": -32, "f64": -64}
-"""Sample formats (BITPIX) of the FITS outputs resampled a band of rows at a time (``_resample_to_fits``)."""
-_FITS_NAMES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
-"""Output names written as FITS (those of :func:`processes.common.filelists.write_frame`)."""
 _ON_ERROR = {"Continue": "Continue", "Abort": "Abort", "AskUser": "AskUser"}
 
 
@@ -533,7 +530,7 @@ class StarAlignment(Process):
         cards, properties = self._output_keywords(target, reference, reg, kernel)
         return Image(pixels, cards, properties), mask, info
 
-    def _resample_to_fits(self, target: Image, reference: Image, reg: Registration, path: Path, sample_format: str,
+    def _resample_to_fits(self, target: Image, reference: Image, reg: Registration, path: Path, bitpix: int,
                           mask: np.ndarray | None) -> tuple[Path, dict[str, Any]]:
         """Resample ``target`` into the FITS file ``path`` a band of rows at a time (:func:`warp_bands`,
         :func:`procfw.io.fits.write_fits_bands`): the registered image is never held whole, and each
@@ -558,7 +555,7 @@ class StarAlignment(Process):
 
         cards, _ = self._output_keywords(target, reference, reg, kernel)
         written = write_fits_bands(cards, (target.channels, size[1], size[0]), bands(), path,
-                                   overwrite=self.overwriteExistingFiles, bitpix=_FITS_FLOAT_BITPIX[sample_format])
+                                   overwrite=self.overwriteExistingFiles, bitpix=bitpix)
         return written, {"interpolation": kernel}
 
     def _output_keywords(self, target: Image, reference: Image, reg: Registration,
@@ -737,9 +734,10 @@ class StarAlignment(Process):
                 target = read_image(source)
             fmt = sample_format_of(target, self.outputSampleFormat)
             output = self._output_path(str(path))
-            if not self.frameAdaptation and fmt in _FITS_FLOAT_BITPIX and output.name.lower().endswith(_FITS_NAMES):
+            bitpix = float_fits_bitpix(output, fmt)
+            if not self.frameAdaptation and bitpix is not None:
                 mask = np.empty((reference.height, reference.width), dtype=bool) if self.generateMasks else None
-                written, info = self._resample_to_fits(target, reference, reg, output, fmt, mask)
+                written, info = self._resample_to_fits(target, reference, reg, output, bitpix, mask)
             else:
                 image, mask, info = self._resample(target, reference, reg)
                 written = write_output(image, output, fmt, overwrite=self.overwriteExistingFiles)

@@ -90,7 +90,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FITS_FORMAT", "FORMAT_BITPIX", "STORED_TYPES", "FITSFormat", "PlainImageHeader", "WRITE_BITPIX", "bitpix_of",
-    "HeaderSizeChanged", "PendingWrite", "keywords_from_cards", "plain_layout", "read_exactly", "read_fits",
+    "PendingWrite", "keywords_from_cards", "plain_layout", "read_exactly", "read_fits",
     "read_fits_bands", "read_plain_header", "start_write_fits", "write_fits", "write_fits_bands",
 ]
 
@@ -837,7 +837,7 @@ def _write_float_bands(path: Path, header: bytes, shape: tuple[int, int, int], b
     region a plane, written past the page cache): one byte-swapping pass straight into the
     writer's staging buffer, the arrays not modified.  With ``late_header`` the header is a
     region of its own, filled once the pixels are written with the block ``late_header``
-    is given, which must be as long as ``header`` (:class:`HeaderSizeChanged` otherwise).
+    is given (:meth:`PendingWrite.finish` gives only a block as long as ``header``).
     """
     channels, height, width = shape
     plane = height * width * dtype.itemsize
@@ -864,13 +864,7 @@ def _write_float_bands(path: Path, header: bytes, shape: tuple[int, int, int], b
             final = late_header.block.result()
             if final is None:
                 raise _Abandoned
-            if len(final) != len(header):
-                raise HeaderSizeChanged(f"{path}: a header of {len(final)} bytes, not {len(header)}")
             f.write(0, final)
-
-
-class HeaderSizeChanged(Exception):
-    """A late header (:func:`start_write_fits`) is not as long as the one the pixels were placed after."""
 
 
 class _Abandoned(Exception):
@@ -893,11 +887,12 @@ class PendingWrite:
     """A plain float FITS file whose pixels are being written in a thread of their own while its final
     keywords are made (:func:`start_write_fits`); :meth:`finish` gives them, :meth:`abandon` drops it."""
 
-    def __init__(self, image: Image, target: Path, *, overwrite: bool, bitpix: int, header_size: int) -> None:
+    def __init__(self, image: Image, target: Path, *, overwrite: bool, bitpix: int, shape: tuple[int, ...],
+                 header_size: int) -> None:
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
         self._bitpix = bitpix
-        self._shape = encode_pixels(image.pixels, bitpix, contiguous=False).shape  # a view: the header's axes
+        self._shape = shape  # the data's axes, as the header gives them
         self._size = header_size
         self._late = _LateHeader()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="fits-write")
@@ -938,7 +933,7 @@ class PendingWrite:
             self._late.block.set_result(None)
         try:
             self._written.result()
-        except (_Abandoned, HeaderSizeChanged):
+        except _Abandoned:
             pass
         finally:
             self._pool.shutdown()
@@ -967,7 +962,7 @@ def start_write_fits(image: Image, path: str | os.PathLike[str], *, overwrite: b
         return None
     if target.exists() and not overwrite:
         raise FileExistsProcfwError(target)
-    return PendingWrite(image, target, overwrite=overwrite, bitpix=bitpix, header_size=len(block))
+    return PendingWrite(image, target, overwrite=overwrite, bitpix=bitpix, shape=data.shape, header_size=len(block))
 
 
 _ZERO_BLOCK = bytes(2880)
