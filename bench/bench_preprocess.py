@@ -20,11 +20,15 @@ the highest peaks: a sampler can only miss a short peak), CPU time and peak memo
 whole process tree (worker processes included) as the sum of RSS and as the sum of PSS (a page
 shared between processes — forked workers' copy-on-write pages — counts once in all: the
 honest total; ratios against Siril's are on PSS), the ratios ours/Siril, and for each tool's master:
-the background-noise reduction against the tool's own debayered (not resampled) copy of
-the first frame (noise: MAD of the first B3-spline wavelet layer over background pixels, averaged over
-channels — the same estimator for both — at pixel scale and on 4×4 block means, because
-an interpolation kernel that smooths, as Siril's default does, lowers pixel-scale noise
-of registered frames without lowering it at larger scales), the median star FWHM (one
+the background-noise reduction against the tool's own reference frame — the registered frame the others
+were aligned to and normalized to (so the master is in its units), as PixInsight's ImageIntegration
+reports it: Siril's is the registered frame equal to its debayered source (its first frame), ours the
+one the report names, each read as the tool debayered it, not resampled (noise: MAD of the first B3-spline
+wavelet layer over background pixels, averaged over channels — the same estimator for both — at pixel
+scale and on 4×4 block means, because an interpolation kernel that smooths, as Siril's default does,
+lowers pixel-scale noise of registered frames without lowering it at larger scales), the master's own
+noise on 4×4 block means (σ 4x4, in its reference frame's units: the tools' reference frames differ, and
+a less noisy reference — ours is the best frame — lowers the ratio without a noisier master), the median star FWHM (one
 estimator for both: circular Gaussian fits to the brightest isolated stars of the
 luminance), and how many frames were stacked.
 
@@ -244,11 +248,11 @@ def median_fwhm(planes: np.ndarray, max_stars: int = 150, half: int = 7) -> tupl
 
 
 def quality(master: Path, reference_frame: Path) -> dict[str, float]:
-    """Noise reduction (single-frame noise / master noise), median FWHM of the master.
+    """Noise reduction (reference-frame noise / master noise), median FWHM of the master.
 
     Neither tool rescales its master here (additive-with-scaling normalization maps every
     frame to the reference frame's scale; Siril runs without ``-output_norm``), so the
-    two noise figures are in the same units.
+    two noise figures are in the same units when ``reference_frame`` is the tool's own reference.
     """
     m = read_planes(master)
     r = read_planes(reference_frame)
@@ -279,9 +283,20 @@ def run_siril(work: Path, sample: bool = True) -> dict[str, object]:
     (work / "siril_master.fit").unlink(missing_ok=True)
     (work / "run.ssf").write_text(SIRIL_SCRIPT)
     measured = run_measured([siril, "-s", "run.ssf", "-d", str(work)], work, sample=sample)
-    stacked = len(list((work / "siril").glob("r_light_*.fit")))
+    registered = sorted((work / "siril").glob("r_light_*.fit"))
     master = next(work.glob("siril_master.fit*"))
-    return {**measured, "frames": stacked, "master": master, "reference": work / "siril" / "light_00001.fit"}
+    return {**measured, "frames": len(registered), "master": master, "reference": siril_reference(registered)}
+
+
+def siril_reference(registered: list[Path]) -> Path:
+    """Siril's reference frame, as it debayered it: the ``light_NNNNN.fit`` whose registered copy
+    ``r_light_NNNNN.fit`` has its very pixels (the reference is copied, the others resampled); the first
+    frame (Siril's default reference) when none has."""
+    for path in registered:
+        source = path.with_name(path.name.removeprefix("r_"))
+        if np.array_equal(fits.getdata(path), fits.getdata(source)):
+            return source
+    return registered[0].with_name(registered[0].name.removeprefix("r_"))
 
 
 def run_procfw(work: Path, executor: str, scheduler: str | None, worker_pids: list[int],
@@ -296,8 +311,7 @@ def run_procfw(work: Path, executor: str, scheduler: str | None, worker_pids: li
     measured = run_measured([procfw, "run", "-c", line], work, extra_pids=worker_pids, sample=sample)
     report = json.loads((out_dir / "preprocess_report.json").read_text())
     master = report["masters"][0]
-    first = sorted((work / "raw").iterdir())[0].stem
-    reference = next((out_dir / "debayered").rglob(f"{first}*"))
+    reference = Path(report["reference"]["path"])  # the debayered frame StarAlignment registered the others to
     return {**measured, "frames": master["frames"], "master": Path(master["path"]), "reference": reference,
             "timings": report.get("timings", {})}
 
@@ -383,12 +397,12 @@ def main() -> None:
 
     print(f"load average before: {load_before}; after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"{'tool':<22}{'wall s':>8}{'ratio':>7}{'CPU s':>7}{'RSS MB':>8}{'ratio':>7}{'PSS MB':>8}{'ratio':>7}"
-          f"{'frames':>7}{'noise red.':>11}{'(4x4)':>7}{'FWHM px':>8}{'ratio':>7}")
+          f"{'frames':>7}{'noise red.':>11}{'(4x4)':>7}{'σ 4x4':>9}{'FWHM px':>8}{'ratio':>7}")
     for name, r, q in rows:
         print(f"{name:<22}{r['wall']:>8.2f}{r['wall'] / siril['wall']:>7.2f}{r['cpu']:>7.1f}{r['peak_mb']:>8.0f}"
               f"{r['peak_mb'] / siril['peak_mb']:>7.2f}{r['peak_pss_mb']:>8.0f}"
               f"{r['peak_pss_mb'] / siril['peak_pss_mb']:>7.2f}{r['frames']:>7}"
-              f"{q['noise_reduction']:>11.3f}{q['noise_reduction_4x4']:>7.3f}"
+              f"{q['noise_reduction']:>11.3f}{q['noise_reduction_4x4']:>7.3f}{q['master_noise_4x4']:>9.2e}"
               f"{q['fwhm']:>8.2f}{q['fwhm'] / siril_q['fwhm']:>7.3f}")
     print(f"wall s: the fastest of the unsampled runs; CPU s: the least, RSS MB and PSS MB: the highest of "
           f"{max(1, args.memory_runs)} more runs, sampled every 20 ms. "
@@ -398,6 +412,8 @@ def main() -> None:
     for name, r, _ in rows:
         if r.get("timings"):
             print(f"{name} steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in r["timings"].items()))
+    print("noise red.: the tool's reference frame's background noise / its master's (pixel scale, and on 4x4 block "
+          "means); σ 4x4: the master's noise on 4x4 block means, in its reference frame's units")
     print("targets: wall ratio <= 1.0, peak-memory ratio <= 1.5 (PSS), noise reduction >= Siril's, "
           "FWHM ratio <= 1.02, no frame lost")
     if args.keep:
