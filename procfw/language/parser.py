@@ -8,13 +8,18 @@ while parsing) builds the AST nodes.  Every failure becomes a
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import re
 import sys
 from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
+import lark
 from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lark import PostLex
@@ -384,11 +389,20 @@ class AstBuilder(Transformer):
         return ast.IconDef(line, column, icon_id, items=refs, options=options)
 
 
-@lru_cache(maxsize=1)
-def _parser() -> Lark:
+def _grammar() -> str:
+    """The text of ``console.lark`` as this Python's ``re`` takes it."""
     grammar = resources.files("procfw.language").joinpath("console.lark").read_text(encoding="utf-8")
     if sys.version_info < (3, 11):  # no possessive loops: the same tokens, matched with backtracking state
         grammar = grammar.replace(")*+", ")*")
+    return grammar
+
+
+def _grammar_digest(grammar: str) -> str:
+    return hashlib.sha256(grammar.encode("utf-8")).hexdigest()
+
+
+def _build_parser(grammar: str) -> Lark:
+    """Lark's parser of ``grammar``, its LALR(1) tables computed (~50 ms)."""
     return Lark(
         grammar,
         parser="lalr",
@@ -398,6 +412,51 @@ def _parser() -> Lark:
         maybe_placeholders=True,
         propagate_positions=False,
     )
+
+
+def _saved_parser(grammar: str) -> Lark | None:
+    """The parser rebuilt from :mod:`procfw.language.parser_tables` (~5 ms), or None unless those tables were
+    made from ``grammar`` by the installed version of Lark (the parser is then built from the grammar).
+
+    The tables are Lark's own serialization of the parser (as its ``standalone`` tool embeds them), written as
+    plain Python literals by :func:`write_parser_tables`: no pickle, nothing run but the module's import.
+    """
+    try:
+        from procfw.language import parser_tables
+    except ImportError:
+        return None
+    if parser_tables.GRAMMAR_SHA256 != _grammar_digest(grammar) or parser_tables.LARK_VERSION != lark.__version__:
+        return None
+    try:
+        return Lark._load_from_dict(  # noqa: SLF001 - the loader of Lark's standalone parsers
+            parser_tables.DATA, parser_tables.MEMO, transformer=AstBuilder(), postlex=_PostLexer())
+    except Exception as exc:  # noqa: BLE001 - tables Lark no longer reads: build the parser instead
+        logging.getLogger(__name__).debug("the saved parser tables cannot be loaded: %s", exc)
+        return None
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    grammar = _grammar()
+    return _saved_parser(grammar) or _build_parser(grammar)
+
+
+def write_parser_tables(path: str | os.PathLike[str] | None = None) -> Path:
+    """Write :mod:`procfw.language.parser_tables` (or ``path``) from the grammar, for :func:`_saved_parser`;
+    the path written.  Run ``python -m procfw.language.parser`` after changing ``console.lark`` or Lark."""
+    from lark.grammar import Rule
+    from lark.lexer import TerminalDef
+
+    grammar = _grammar()
+    data, memo = _build_parser(grammar).memo_serialize([TerminalDef, Rule])
+    data["options"] = {k: v for k, v in data["options"].items() if k not in ("postlex", "transformer")}
+    target = Path(path) if path is not None else Path(__file__).with_name("parser_tables.py")
+    text = ('"""LALR(1) tables of ``console.lark``, made by ``python -m procfw.language.parser``: do not edit.\n\n'
+            'See :func:`procfw.language.parser._saved_parser`.\n"""\n\n'
+            f"GRAMMAR_SHA256 = {_grammar_digest(grammar)!r}\nLARK_VERSION = {lark.__version__!r}\n"
+            f"DATA = {data!r}\nMEMO = {memo!r}\n")
+    target.write_text(text, encoding="utf-8")
+    return target
 
 
 def _describe_token(token: Token) -> str:
@@ -559,3 +618,7 @@ def open_depth(text: str) -> int:
     if re.search(r"\\[ \t]*\Z", text.rstrip("\r\n")):
         return max(depth, 1)
     return depth
+
+
+if __name__ == "__main__":
+    print(write_parser_tables())
