@@ -244,7 +244,8 @@ def light_task(item: Mapping[str, Any]) -> dict[str, Any]:
     step = names[0] if names else "measuring stars"
     try:
         # the frame is handed to each step (popped from ``frame``), so that the step holds its only
-        # reference and may drop it once done with it (Debayer: the raw frame before the noise planes)
+        # reference and may drop it once done with it (Debayer: the raw frame once demosaiced and its noise
+        # components taken)
         frame = [read_image(path)]
         current = path
         for k, icon in enumerate(item["steps"]):
