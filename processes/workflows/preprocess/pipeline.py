@@ -624,7 +624,7 @@ class _Run:
                 masterDarkEnabled=dark is not None, masterDarkPath=str(self.masters[dark.name]) if dark else "",
                 masterFlatEnabled=flat is not None, masterFlatPath=str(self.masters[flat.name]) if flat else "",
                 calibrateDark=link.calibrate_dark, calibrateFlat=False, optimizeDarks=link.optimize_darks,
-                # CFA frames: noise is evaluated after debayering (by Debayer), as WBPP does
+                # CFA frames: noise is evaluated by Debayer (on the calibrated CFA components), as WBPP does
                 evaluateNoise=not self.plan.debayers(group), evaluateSignal=False,
                 outputDirectory=str(self.folder("calibrated", group.name)),
                 outputExtension=self.ext, outputPostfix="_c", outputSampleFormat="f32",
