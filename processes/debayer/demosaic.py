@@ -57,7 +57,8 @@ def _check_raw(raw: np.ndarray, minimum: int) -> np.ndarray:
 
 
 def superpixel(raw: np.ndarray, pattern: CFAPattern) -> np.ndarray:
-    """Half-size RGB: one pixel per 2×2 cell (an odd last row/column is dropped)."""
+    """Half-size RGB: one pixel per 2×2 cell (an odd last row/column is dropped); also the CFA components
+    Debayer estimates the noise on, as PixInsight's Debayer does."""
     raw = _check_raw(raw, 2)
     h, w = (raw.shape[0] // 2) * 2, (raw.shape[1] // 2) * 2
     out = np.zeros((3, h // 2, w // 2), dtype=np.float32)

@@ -15,6 +15,15 @@ the preview's origin.  Globally it demosaics every enabled file of ``targetItems
 overwriting unless ``overwriteExistingFiles``).  The output keeps the input's keywords
 except the CFA ones (BAYERPAT, XBAYROFF, YBAYROFF), which no longer apply.
 
+``evaluateNoise`` estimates the noise of each channel as PixInsight's Debayer does: on the raw
+frame's CFA components, not on the demosaiced planes (which interpolation smooths) — per
+channel, the mean of its samples in each 2×2 cell, a half-size image: the SuperPixel
+demosaic (:func:`processes.debayer.demosaic.superpixel`), whatever ``debayerMethod``.
+PCL 1.9.2 (DebayerInstance.cpp, ``SignalAndNoiseEvaluationThread``) looks the pattern up
+transposed there (``index(row, column, c)`` of an ``(x, y, c)`` operator), so that for GRBG and
+GBRG frames its R estimate is that of the B sites and its B that of the R sites; here each
+channel's estimate is that of its own sites.
+
 Accepted for icon compatibility without effect: ``fbddNoiseReduction``, ``showImages``
 (the result always opens), ``cfaSourceFilePath``, ``evaluateSignal`` and the PSF parameters,
 the hints and the file-thread/memory parameters.  ``onError = OnError_AskUser`` stops like
@@ -48,7 +57,7 @@ from processes.common.filelists import (
     summarize,
     write_frame,
 )
-from processes.debayer.demosaic import demosaic
+from processes.debayer.demosaic import demosaic, superpixel
 from processes.kernels import signal_params as signal
 from processes.kernels.cfa import CFAPattern, detect_pattern
 from processes.kernels.noise import estimate_noise
@@ -114,9 +123,11 @@ def debayer_image(image: Image, pattern: CFAPattern, method: str) -> Image:
     return Image(rgb.astype(np.float32, copy=False), keywords, properties)
 
 
-def _noise(rgb: Image, algorithm: str) -> dict[str, Any]:
-    """The noise estimates of the three channels, computed in threads when this task may use several
-    cores (:func:`procfw.batch.task_threads`: a serial run; one thread in a pool's worker)."""
+def _noise(components: np.ndarray, algorithm: str) -> dict[str, Any]:
+    """The noise estimates of the three channels, evaluated as PixInsight's Debayer does on the raw frame's
+    CFA ``components`` (its SuperPixel demosaic: each a quarter of a demosaiced plane's pixels), in threads
+    when this task may use several cores (:func:`procfw.batch.task_threads`: a serial run; one thread in a
+    pool's worker)."""
     from procfw.batch import task_threads
 
     out: dict[str, Any] = {}
@@ -126,9 +137,9 @@ def _noise(rgb: Image, algorithm: str) -> dict[str, Any]:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(threads, thread_name_prefix="debayer-noise") as pool:
-            estimates = list(pool.map(lambda c: estimate_noise(rgb.pixels[c], name), range(3)))
+            estimates = list(pool.map(lambda c: estimate_noise(components[c], name), range(3)))
     else:
-        estimates = [estimate_noise(rgb.pixels[c], name) for c in range(3)]
+        estimates = [estimate_noise(components[c], name) for c in range(3)]
     for letter, est in zip("RGB", estimates):
         out[f"noiseEstimate{letter}"] = est.sigma
         out[f"noiseFraction{letter}"] = est.fraction
@@ -161,8 +172,8 @@ class Debayer(Process):
         "Raw CFA files to demosaic: rows (enabled, image). On the console also a glob such as \"raw/*.fits\".",
         path_column="image", path_description="Path of the raw CFA image file."))
     noGUIMessages: bool = param(Boolean(default=True, description="Deprecated (no effect)."))
-    evaluateNoise: bool = param(Boolean(default=True, description="Estimate the noise of each RGB channel "
-                                        "(noiseEstimateR/G/B outputs)."))
+    evaluateNoise: bool = param(Boolean(default=True, description="Estimate the noise of each channel on "
+                                        "the raw frame's CFA components (noiseEstimateR/G/B outputs)."))
     noiseEvaluationAlgorithm: str = param(Enumeration(
         elements=("NoiseEvaluation_KSigma", "NoiseEvaluation_MRS", "NoiseEvaluation_NStar"),
         default="NoiseEvaluation_MRS", description="Noise estimator (NStar is evaluated as MRS)."))
@@ -294,14 +305,15 @@ class Debayer(Process):
             offset = self._offset(context.workspace.view(context.view_id))
         pattern, source = resolve_pattern(image, self.cfaPattern, offset=offset)
         rgb = debayer_image(image, pattern, self.debayerMethod)
+        components = superpixel(image.pixels[0], pattern) if self.evaluateNoise else None
         base = f"{(context.view_id or 'Image').replace('->', '_')}_RGB_{self.debayerMethod}"
         new_images = {base: rgb}
         if self.outputSeparateChannels:
             for c, letter in enumerate("RGB"):
                 new_images[f"{base}_{letter}"] = rgb.with_pixels(rgb.pixels[c : c + 1].copy())
         outputs: dict[str, Any] = {"outputImage": base, "cfaPattern": pattern.text, "cfaPatternSource": source}
-        if self.evaluateNoise:
-            outputs.update(_noise(rgb, self.noiseEvaluationAlgorithm))
+        if components is not None:
+            outputs.update(_noise(components, self.noiseEvaluationAlgorithm))
         return ProcessOutput(new_images=new_images, outputs=outputs)
 
     # -- files -----------------------------------------------------------------------------------
@@ -361,17 +373,18 @@ class Debayer(Process):
                                  "channels")
         pattern, source = resolve_pattern(image, self.cfaPattern)
         rgb = debayer_image(image, pattern, self.debayerMethod)
-        del image  # the raw frame, freed here before the noise planes when the caller handed it over (light_task)
+        components = superpixel(image.pixels[0], pattern) if self.evaluateNoise else None
+        del image  # the raw frame, freed here (its small noise components kept) when the caller handed it over
         # as PixInsight's Debayer: the raw source is recorded for CFA drizzle (StarAlignment copies it into .xdrz)
         rgb = Image(rgb.pixels, rgb.keywords, {**rgb.properties, "PCL:CFASourceFilePath": str(Path(path).absolute()),
                                                "PCL:CFASourcePattern": pattern.text,
                                                "PCL:CFASourceInterpolation": self.debayerMethod})
         target = self._output_path(str(path))
         data: dict[str, Any] = {"cfaPattern": pattern.text, "cfaPatternSource": source}
-        pending = self._start_write(rgb, target) if self.evaluateNoise else None
+        pending = self._start_write(rgb, target) if components is not None else None
         try:
-            if self.evaluateNoise:
-                data.update(_noise(rgb, self.noiseEvaluationAlgorithm))
+            if components is not None:
+                data.update(_noise(components, self.noiseEvaluationAlgorithm))
                 rgb = Image(rgb.pixels, _noise_keywords(rgb.keywords, data), rgb.properties)
             elif any(k.name.upper().startswith("NOISE") for k in rgb.keywords):
                 rgb = Image(rgb.pixels, _noise_keywords(rgb.keywords, data, ""), rgb.properties)

@@ -126,6 +126,32 @@ def test_hand_computed_bilinear_and_superpixel() -> None:
 
 
 @pytest.mark.parametrize("pattern", ["RGGB", "BGGR", "GBRG", "GRBG"])
+@pytest.mark.parametrize("shape", [(6, 8), (7, 9)])
+def test_cfa_components_are_each_channels_own_samples(pattern: str, shape: tuple[int, int]) -> None:
+    """The CFA components Debayer's noise is evaluated on (the SuperPixel demosaic): R from the R sites and
+    B from the B sites of each 2×2 cell (not from each other's, as PCL 1.9.2's transposed lookup takes them
+    for GRBG/GBRG), G the mean of its two sites; a last odd row or column is left out."""
+    rng = np.random.default_rng(7)
+    rows, columns = shape
+    cells = rng.random((3, 2, rows // 2 + 1, columns // 2 + 1)).astype(np.float32)  # per channel, per site
+    cfa = CFAPattern(pattern)
+    raw = np.empty(shape, dtype=np.float32)
+    seen = {0: 0, 1: 0, 2: 0}
+    for y, x in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        c = cfa.channel_at(y, x)
+        plane = cells[c, seen[c]]
+        raw[y::2, x::2] = plane[: len(range(y, rows, 2)), : len(range(x, columns, 2))]
+        seen[c] += 1
+    components = superpixel(raw, cfa)
+    cut = (slice(0, rows // 2), slice(0, columns // 2))
+    assert components.shape == (3, rows // 2, columns // 2) and components.dtype == np.float32
+    assert np.array_equal(components[0], cells[0, 0][cut])
+    assert np.array_equal(components[2], cells[2, 0][cut])
+    exact_mean = ((cells[1, 0].astype(np.float64) + cells[1, 1]) / 2).astype(np.float32)
+    assert np.array_equal(components[1], exact_mean[cut])  # the exact mean rounded once, as PCL's double sum
+
+
+@pytest.mark.parametrize("pattern", ["RGGB", "BGGR", "GBRG", "GRBG"])
 def test_mosaic_then_demosaic_reconstructs_smooth_images(pattern: str) -> None:
     rgb = _smooth_rgb()
     cfa = CFAPattern(pattern)
@@ -486,13 +512,69 @@ def test_noise_estimates_in_threads_equal_the_single_threaded_ones(algorithm: st
     monkeypatch.setattr("procfw.batch.available_cores", lambda: 3)
     cam = sim.Camera(width=160, height=120, bayer_pattern="GRBG", seed=4)
     raw = sim.light_frame(cam, sim.random_scene(cam, n_stars=20, seed=4), seed=2)
-    rgb = Image(vng(raw.data.astype(np.float32) / 65535, CFAPattern.parse("GRBG")))
+    components = superpixel(raw.data.astype(np.float32) / 65535, CFAPattern.parse("GRBG"))
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    threaded = debayer_process._noise(rgb, algorithm)
+    threaded = debayer_process._noise(components, algorithm)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    single = debayer_process._noise(rgb, algorithm)
+    single = debayer_process._noise(components, algorithm)
     assert threaded == single
     assert all(threaded[f"noiseEstimate{c}"] > 0 for c in "RGB")
+
+
+def _estimates(outputs: dict, letters: str = "RGB") -> list[tuple[float, float, str]]:
+    return [(outputs[f"noiseEstimate{c}"], outputs[f"noiseFraction{c}"], outputs[f"noiseAlgorithm{c}"])
+            for c in letters]
+
+
+def _expected_estimates(raw: np.ndarray, pattern: str, algorithm: str = "MRS") -> list[tuple[float, float, str]]:
+    """estimate_noise of each CFA component of ``raw`` (the SuperPixel demosaic)."""
+    from processes.kernels.noise import estimate_noise
+
+    components = superpixel(raw, CFAPattern(pattern))
+    return [(e.sigma, e.fraction, e.algorithm) for e in (estimate_noise(p, algorithm) for p in components)]
+
+
+@pytest.mark.parametrize(("method", "algorithm"),
+                         [("VNG", "NoiseEvaluation_MRS"), ("Bilinear", "NoiseEvaluation_KSigma")])
+def test_noise_is_evaluated_on_the_cfa_components(method: str, algorithm: str) -> None:
+    """As PixInsight's Debayer: the noise estimates of a view (and of a preview, its pattern shifted by the
+    origin) are those of the raw frame's CFA components, whatever the demosaicing method."""
+    cam = sim.Camera(width=161, height=121, bayer_pattern="GRBG", seed=6)
+    raw = sim.light_frame(cam, sim.random_scene(cam, n_stars=20, seed=6), seed=1).data.astype(np.float32) / 65535
+    workspace = Workspace()
+    window = workspace.add_image(Image(raw[None], [FITSKeyword("BAYERPAT", "GRBG")]), "raw")
+    instance = Debayer(debayerMethod=method, noiseEvaluationAlgorithm=algorithm)
+    name = "K-Sigma" if algorithm == "NoiseEvaluation_KSigma" else "MRS"
+    assert _estimates(instance.execute_on(window.main_view).outputs) == _expected_estimates(raw, "GRBG", name)
+    preview = window.add_preview(3, 5, 150, 110, "odd")
+    outputs = instance.execute_on(preview).outputs
+    assert outputs["cfaPattern"] == "GBRG"  # GRBG seen from (3, 5)
+    assert _estimates(outputs) == _expected_estimates(raw[5:110, 3:150], "GBRG", name)
+
+
+def test_each_channels_noise_is_that_of_its_own_sites() -> None:
+    """Gaussian noise of σ 0.01 at the R sites, 0.02 at both G sites, 0.03 at the B sites of a GRBG frame:
+    the estimates are 0.01 (R), 0.02/√2 (G: the mean of two sites) and 0.03 (B) — PCL 1.9.2's transposed
+    lookup would report R and B swapped."""
+    rng = np.random.default_rng(3)
+    raw = np.empty((512, 640), dtype=np.float32)
+    sigmas = {0: 0.01, 1: 0.02, 2: 0.03}
+    cfa = CFAPattern("GRBG")
+    for y, x in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        raw[y::2, x::2] = 0.2 + sigmas[cfa.channel_at(y, x)] * rng.standard_normal((256, 320))
+    outputs = Debayer(cfaPattern="GRBG").apply(Image(raw[None]), _context()).outputs
+    assert outputs["noiseEstimateR"] == pytest.approx(0.01, rel=0.03)
+    assert outputs["noiseEstimateG"] == pytest.approx(0.02 / np.sqrt(2), rel=0.03)
+    assert outputs["noiseEstimateB"] == pytest.approx(0.03, rel=0.03)
+
+
+def test_corpus_sized_components_take_the_compiled_noise_kernels() -> None:
+    """The components of a 1080×1920 frame (540×960 planes) are evaluated by the compiled passes."""
+    from processes.kernels import noise
+
+    components = superpixel(np.zeros((1920, 1080), dtype=np.float32), CFAPattern("GRBG"))
+    assert components.shape == (3, 960, 540)
+    assert all(noise._compiled(components[c]) for c in range(3))
 
 
 def _raw_file(tmp_path: Path) -> Path:
@@ -522,6 +604,9 @@ def test_the_output_written_while_the_noise_is_evaluated_is_the_file_written_aft
     raw = _raw_file(tmp_path)
     rgb, written, data = instance.process_image(0, read_image(raw), raw, {})
     assert started == [1]
+    expected = _expected_estimates(read_image(raw).pixels[0], "GRBG")
+    assert _estimates(data, "RB") == [expected[0], expected[2]]
+    assert [rgb.keyword(f"NOISE{i:02d}") for i in (0, 2)] == [float(f"{e[0]:.4e}") for e in (expected[0], expected[2])]
     assert sum(k.name.startswith("NOISE0") for k in rgb.keywords) == (2 if blank else 3)
     write_fits(rgb, tmp_path / "expected.fits")
     assert Path(written).read_bytes() == (tmp_path / "expected.fits").read_bytes()

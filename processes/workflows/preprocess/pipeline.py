@@ -244,7 +244,8 @@ def light_task(item: Mapping[str, Any]) -> dict[str, Any]:
     step = names[0] if names else "measuring stars"
     try:
         # the frame is handed to each step (popped from ``frame``), so that the step holds its only
-        # reference and may drop it once done with it (Debayer: the raw frame before the noise planes)
+        # reference and may drop it once done with it (Debayer: the raw frame once demosaiced and its noise
+        # components taken)
         frame = [read_image(path)]
         current = path
         for k, icon in enumerate(item["steps"]):
@@ -623,7 +624,7 @@ class _Run:
                 masterDarkEnabled=dark is not None, masterDarkPath=str(self.masters[dark.name]) if dark else "",
                 masterFlatEnabled=flat is not None, masterFlatPath=str(self.masters[flat.name]) if flat else "",
                 calibrateDark=link.calibrate_dark, calibrateFlat=False, optimizeDarks=link.optimize_darks,
-                # CFA frames: noise is evaluated after debayering (by Debayer), as WBPP does
+                # CFA frames: noise is evaluated by Debayer (on the calibrated CFA components), as WBPP does
                 evaluateNoise=not self.plan.debayers(group), evaluateSignal=False,
                 outputDirectory=str(self.folder("calibrated", group.name)),
                 outputExtension=self.ext, outputPostfix="_c", outputSampleFormat="f32",
