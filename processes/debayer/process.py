@@ -22,7 +22,8 @@ demosaic (:func:`processes.debayer.demosaic.superpixel`), whatever ``debayerMeth
 PCL 1.9.2 (DebayerInstance.cpp, ``SignalAndNoiseEvaluationThread``) looks the pattern up
 transposed there (``index(row, column, c)`` of an ``(x, y, c)`` operator), so that for GRBG and
 GBRG frames its R estimate is that of the B sites and its B that of the R sites; here each
-channel's estimate is that of its own sites.
+channel's estimate is that of its own sites.  As there, the MRS noise set leaves out black and
+saturated samples (:data:`processes.kernels.noise.MRS_VALID_RANGE`, ``NoiseMRS``'s defaults).
 
 Accepted for icon compatibility without effect: ``fbddNoiseReduction``, ``showImages``
 (the result always opens), ``cfaSourceFilePath``, ``evaluateSignal`` and the PSF parameters,
@@ -60,7 +61,7 @@ from processes.common.filelists import (
 from processes.debayer.demosaic import demosaic, superpixel
 from processes.kernels import signal_params as signal
 from processes.kernels.cfa import CFAPattern, detect_pattern
-from processes.kernels.noise import estimate_noise
+from processes.kernels.noise import MRS_VALID_RANGE, estimate_noise
 from procfw.errors import ExecutionError
 from procfw.image import FITSKeyword, Image
 from procfw.io import read_image
@@ -137,9 +138,9 @@ def _noise(components: np.ndarray, algorithm: str) -> dict[str, Any]:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(threads, thread_name_prefix="debayer-noise") as pool:
-            estimates = list(pool.map(lambda c: estimate_noise(components[c], name), range(3)))
+            estimates = list(pool.map(lambda c: estimate_noise(components[c], name, MRS_VALID_RANGE), range(3)))
     else:
-        estimates = [estimate_noise(components[c], name) for c in range(3)]
+        estimates = [estimate_noise(components[c], name, MRS_VALID_RANGE) for c in range(3)]
     for letter, est in zip("RGB", estimates):
         out[f"noiseEstimate{letter}"] = est.sigma
         out[f"noiseFraction{letter}"] = est.fraction

@@ -37,6 +37,7 @@ import numpy as np
 
 from processes.integration.estimators import in_range, location_and_scale
 from processes.integration.frames import FrameSource
+from processes.kernels.noise import MRS_VALID_RANGE
 
 __all__ = [
     "FRAME_STATS_VALUES", "MIN_FOOTPRINT_FRACTION", "NOISE_RANGE", "STATS_BYTES_PER_VALUE", "STATS_RANGE",
@@ -56,7 +57,7 @@ _NOISE_BYTES_PER_VALUE = 96
 STATS_RANGE = (1.0 / 65535, 1.0 - 1.0 / 65535)
 """The open range of the values that enter location, scale and mean (PCL's
 ``IntegrationFile.cpp``: ``SetRangeClipping( 1.0/65535, 1 - 1.0/65535 )``)."""
-NOISE_RANGE = (0.00002, 0.99998)
+NOISE_RANGE = MRS_VALID_RANGE
 """The open range of the values that may enter the MRS noise set (PCL's ``NoiseMRS`` defaults)."""
 
 

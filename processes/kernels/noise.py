@@ -39,12 +39,18 @@ import math
 import attrs
 import numpy as np
 
-__all__ = ["B3_NOISE_COEFFICIENTS", "NoiseEstimate", "atrous", "estimate_noise", "noise_ksigma", "noise_mrs"]
+__all__ = ["B3_NOISE_COEFFICIENTS", "MRS_VALID_RANGE", "NoiseEstimate", "atrous", "estimate_noise", "noise_ksigma",
+           "noise_mrs"]
 
 _B3 = np.array([1, 4, 6, 4, 1], dtype=np.float64) / 16.0
 
 B3_NOISE_COEFFICIENTS = (0.8907, 0.2007, 0.0856, 0.0413, 0.0205, 0.0103, 0.0052, 0.0026)
 """σ of the starlet detail layers 1..8 for unit-σ Gaussian white noise (B3 spline)."""
+
+MRS_VALID_RANGE = (0.00002, 0.99998)
+"""The open range of the values that may enter the MRS noise set by default in PCL
+(``ATrousWaveletTransform::NoiseMRS``'s ``low`` and ``high``): what PixInsight's processes that call it
+without a range (Debayer, ImageIntegration's frames) leave out — black and saturated pixels."""
 
 
 @attrs.frozen

@@ -527,11 +527,13 @@ def _estimates(outputs: dict, letters: str = "RGB") -> list[tuple[float, float, 
 
 
 def _expected_estimates(raw: np.ndarray, pattern: str, algorithm: str = "MRS") -> list[tuple[float, float, str]]:
-    """estimate_noise of each CFA component of ``raw`` (the SuperPixel demosaic)."""
-    from processes.kernels.noise import estimate_noise
+    """estimate_noise of each CFA component of ``raw`` (the SuperPixel demosaic), black and saturated samples
+    out of the MRS noise set (PCL's NoiseMRS defaults)."""
+    from processes.kernels.noise import MRS_VALID_RANGE, estimate_noise
 
     components = superpixel(raw, CFAPattern(pattern))
-    return [(e.sigma, e.fraction, e.algorithm) for e in (estimate_noise(p, algorithm) for p in components)]
+    return [(e.sigma, e.fraction, e.algorithm)
+            for e in (estimate_noise(p, algorithm, MRS_VALID_RANGE) for p in components)]
 
 
 @pytest.mark.parametrize(("method", "algorithm"),
@@ -566,6 +568,22 @@ def test_each_channels_noise_is_that_of_its_own_sites() -> None:
     assert outputs["noiseEstimateR"] == pytest.approx(0.01, rel=0.03)
     assert outputs["noiseEstimateG"] == pytest.approx(0.02 / np.sqrt(2), rel=0.03)
     assert outputs["noiseEstimateB"] == pytest.approx(0.03, rel=0.03)
+
+
+def test_saturated_samples_stay_out_of_the_mrs_noise_set() -> None:
+    """As PCL's NoiseMRS (low 0.00002, high 0.99998 by default): a saturated patch (1.0) and a black one (0.0)
+    leave the estimate that of the sky around them, not the one that counts them as noiseless pixels."""
+    from processes.kernels.noise import estimate_noise
+
+    rng = np.random.default_rng(4)
+    raw = (0.2 + 0.01 * rng.standard_normal((512, 640))).astype(np.float32)
+    raw[100:300, 100:400] = 1.0
+    raw[350:500, 50:250] = 0.0
+    outputs = Debayer(cfaPattern="GRBG").apply(Image(raw[None]), _context()).outputs
+    green = superpixel(raw, CFAPattern("GRBG"))[1]
+    assert outputs["noiseAlgorithmG"] == "MRS"
+    assert outputs["noiseEstimateG"] == pytest.approx(0.01 / np.sqrt(2), rel=0.03)
+    assert outputs["noiseEstimateG"] != estimate_noise(green, "MRS").sigma  # ~0.0064 with the patches counted
 
 
 def test_corpus_sized_components_take_the_compiled_noise_kernels() -> None:
