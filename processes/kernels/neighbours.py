@@ -153,19 +153,28 @@ def nearest_within(
 
 
 def nearest_neighbours(xy: np.ndarray, k: int) -> np.ndarray:
-    """Indices (n, k) of the ``k`` (≤ n) nearest points of each point of ``xy`` (n, 2), itself included, nearest
-    first, ties by index: the indices of ``cKDTree(xy).query(xy, k)``.
+    """Indices (n, k) of the ``k`` (≤ n) nearest points of each point of ``xy`` (n, 2, finite), itself included,
+    nearest first, ties by index: the indices of ``cKDTree(xy).query(xy, k)``.
 
     Brute force, a block of rows at a time: O(n²) distances, for the few hundred stars that build triangles.
+    Each row's ``k`` smallest distances are selected (``np.partition``), and only the points at or below the
+    ``k``-th are sorted (by distance, then index).
     """
     xy = _points(xy)
     n = len(xy)
     if not 0 < k <= n:
         raise ValueError(f"nearest_neighbours: k = {k} of {n} points")
+    if not np.isfinite(xy).all():
+        raise ValueError("nearest_neighbours: the points must be finite")
     rows = max(1, _CANDIDATES // n)
     out = np.empty((n, k), dtype=np.intp)
     for start in range(0, n, rows):
         block = xy[start : start + rows]
         squared = _squared(xy[None, :, 0], xy[None, :, 1], block[:, 0, None], block[:, 1, None])
-        out[start : start + rows] = np.argsort(squared, axis=1, kind="stable")[:, :k]
+        kth = np.partition(squared, k - 1, axis=1)[:, k - 1, None]
+        row, col = np.nonzero(squared <= kth)  # at least k points per row: the k nearest and any tied with the k-th
+        ranked = np.lexsort((col, squared[row, col], row))
+        row, col = row[ranked], col[ranked]
+        firsts = np.searchsorted(row, np.arange(len(block)))
+        out[start : start + rows] = col[firsts[:, None] + np.arange(k)]
     return out
