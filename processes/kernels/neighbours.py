@@ -89,6 +89,7 @@ class SortedPoints:
 
 
 def _points(xy: np.ndarray) -> np.ndarray:
+    """``xy`` as float64 points (n, 2), the tree's coordinates."""
     return np.asarray(xy, dtype=np.float64).reshape(-1, 2)
 
 
