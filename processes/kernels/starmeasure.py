@@ -35,6 +35,7 @@ import math
 import attrs
 import numpy as np
 
+from processes.kernels.neighbours import close_pairs
 from processes.kernels.robust import MAD_TO_SIGMA
 
 __all__ = ["FWHM_PER_SIGMA", "StarField", "background_map", "luminance_plane", "measure_stars"]
@@ -320,33 +321,12 @@ def _isolated(xs: np.ndarray, ys: np.ndarray, half: float) -> np.ndarray:
 
     The fainter of each pair (higher index) with ``max(|Δx|, |Δy|) ≤ half`` is a blend or a
     neighbour's wing: the pairs of ``scipy.spatial.cKDTree.query_pairs(half, p=inf)``, found
-    here by numpy alone (scipy.spatial, ~0.07–0.18 s to import and ~8–25 MB, stays out of the
-    console, which measures the master's stars): the candidates sorted by x, each one's
-    neighbours in x by a binary search, and the distances of those pairs in float64 as the
-    tree computes them.
+    by :func:`processes.kernels.neighbours.close_pairs` (numpy alone: scipy.spatial, ~0.07–0.18 s
+    to import and ~8–25 MB, stays out of the console and the workers).
     """
-    keep = np.ones(xs.size, dtype=bool)
-    if xs.size < 2:
-        return keep
-    x, y = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
-    order = np.argsort(x, kind="stable")
-    sx = x[order]
-    reach = half + 1.0  # wider than ``half``: the exact test below decides, whatever the rounding of sx ± reach
-    low = np.searchsorted(sx, sx - reach, side="left")
-    counts = np.searchsorted(sx, sx + reach, side="right") - low
-    for start in range(0, x.size, _PAIR_BLOCK):  # a block of candidates at a time: bounded memory in dense fields
-        block = slice(start, start + _PAIR_BLOCK)
-        n = counts[block]
-        first = np.repeat(np.arange(start, start + n.size), n)  # sorted positions, once per neighbour in x
-        second = np.repeat(low[block] - (np.cumsum(n) - n), n) + np.arange(first.size)
-        i, j = order[first], order[second]
-        near = (i < j) & (np.maximum(np.abs(x[i] - x[j]), np.abs(y[i] - y[j])) <= half)
-        keep[j[near]] = False
+    keep = np.ones(np.size(xs), dtype=bool)
+    keep[close_pairs(np.column_stack([xs, ys]), half, p=np.inf)[1]] = False
     return keep
-
-
-_PAIR_BLOCK = 1024
-"""Candidates whose neighbours in x :func:`_isolated` tests at once."""
 
 
 def _initial_guess(stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

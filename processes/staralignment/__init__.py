@@ -5,7 +5,7 @@ Modules, one job each:
 :mod:`~processes.staralignment.stars`
     star detection (multiscale structures, hot-pixel and shape rejection, centroids);
 :mod:`~processes.staralignment.matching`
-    triangle (asterism) descriptors matched with a k-d tree;
+    triangle (asterism) descriptors matched by their invariants (:mod:`processes.kernels.neighbours`);
 :mod:`~processes.staralignment.models`
     transformation models (rigid, similarity, affine, homography) and their fits;
 :mod:`~processes.staralignment.ransac`

@@ -1,4 +1,4 @@
-"""Asterism matching: triangle descriptors of star fields, matched with a k-d tree.
+"""Asterism matching: triangle descriptors of star fields, matched by their invariants.
 
 Each star forms triangles with pairs of its nearest neighbours.  A triangle with sides
 ``a ≥ b ≥ c`` is described by the invariants ``(b/a, c/a)``, unchanged by translation,
@@ -11,9 +11,11 @@ frame have opposite orientations, so the majority of orientation products is the
 
 Triangles that are too small (longest side < 4 px), too flat (``c/a`` < 0.1) or nearly
 isosceles (their canonical order would be ambiguous under centroid noise) are skipped.
-Descriptors are matched within ``tolerance`` (Euclidean distance in invariant space) with
-:class:`scipy.spatial.cKDTree`; optional filters keep matches of consistent scale
-(``useScaleDifferences``) or brightness order (``useBrightnessRelations``).
+Descriptors are matched within ``tolerance`` (Euclidean distance in invariant space) by
+:func:`processes.kernels.neighbours.cross_pairs` (the pairs and distances of
+``scipy.spatial.cKDTree.sparse_distance_matrix``, by reference then target triangle);
+optional filters keep matches of consistent scale (``useScaleDifferences``) or brightness
+order (``useBrightnessRelations``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from itertools import combinations
 
 import attrs
 import numpy as np
+
+from processes.kernels.neighbours import cross_pairs, nearest_neighbours
 
 __all__ = ["TriangleMatches", "Triangles", "build_triangles", "match_triangles", "neighbours_for", "vote_matrix"]
 
@@ -87,11 +91,8 @@ def build_triangles(xy: np.ndarray, neighbours: int = 7) -> Triangles:
                       orientation=np.zeros(0), size=np.zeros(0))
     if n < 3:
         return empty
-    from scipy.spatial import cKDTree  # where used: the console imports this module for the process class only
-
     k = min(neighbours, n - 1)
-    _, nearest = cKDTree(xy).query(xy, k=k + 1)
-    nearest = np.asarray(nearest).reshape(n, -1)[:, 1:]
+    nearest = nearest_neighbours(xy, k + 1)[:, 1:]  # each star's own index first
     pairs = np.array(list(combinations(range(k), 2)), dtype=np.int64)
     tri = np.concatenate([
         np.repeat(np.arange(n), len(pairs))[:, None],
@@ -125,23 +126,19 @@ def build_triangles(xy: np.ndarray, neighbours: int = 7) -> Triangles:
 
 
 def match_triangles(ref: Triangles, tgt: Triangles, tolerance: float) -> TriangleMatches:
-    """All pairs of triangles whose invariants lie within ``tolerance`` of each other."""
+    """All pairs of triangles whose invariants lie within ``tolerance`` of each other, by reference then target
+    triangle (RANSAC breaks ties of support in this order)."""
     if len(ref) == 0 or len(tgt) == 0:
         z = np.zeros((0, 3), dtype=np.int64)
         return TriangleMatches(ref=z, tgt=z, parity=np.zeros(0), scale=np.zeros(0), distance=np.zeros(0))
-    from scipy.spatial import cKDTree
-
-    tree_t = cKDTree(tgt.invariants)
-    tree_r = cKDTree(ref.invariants)
-    sparse = tree_r.sparse_distance_matrix(tree_t, tolerance, output_type="ndarray")
-    i = sparse["i"].astype(np.int64)
-    j = sparse["j"].astype(np.int64)
+    i, j, distance = cross_pairs(ref.invariants, tgt.invariants, tolerance)
+    i, j = i.astype(np.int64), j.astype(np.int64)
     return TriangleMatches(
         ref=ref.vertices[i],
         tgt=tgt.vertices[j],
         parity=ref.orientation[i] * tgt.orientation[j],
         scale=tgt.size[j] / ref.size[i],
-        distance=sparse["v"].astype(np.float64),
+        distance=distance,
     )
 
 

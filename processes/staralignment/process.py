@@ -4,7 +4,7 @@ PixInsight's process id, parameter ids, enumeration element ids and defaults (mo
 PixInsight 1.8.9), so scripts and icons carry over.
 
 What it does, per target: detect stars (:mod:`~processes.staralignment.stars`), match
-asterisms against the reference's stars (triangle descriptors in a k-d tree, surviving
+asterisms against the reference's stars (triangle descriptors matched by their invariants, surviving
 shifts, rotations, mirror flips and scale changes; :mod:`~processes.staralignment.matching`),
 estimate the transformation with RANSAC and fit it by least squares to every star pair it
 explains (:mod:`~processes.staralignment.ransac`), then resample the target onto the

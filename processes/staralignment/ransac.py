@@ -26,16 +26,13 @@ and this repeats until the pair set no longer changes.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import attrs
 import numpy as np
 
+from processes.kernels.neighbours import SortedPoints, nearest_within
 from processes.staralignment import models
 from processes.staralignment.matching import TriangleMatches
-
-if TYPE_CHECKING:
-    from scipy.spatial import cKDTree
 
 __all__ = ["RansacSettings", "Registration", "guided_pairs", "ransac"]
 
@@ -87,15 +84,16 @@ class Registration:
 
 
 def guided_pairs(
-    h: np.ndarray, ref_xy: np.ndarray, tgt_tree: cKDTree, tolerance: float
+    h: np.ndarray, ref_xy: np.ndarray, tgt_points: SortedPoints, tolerance: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One-to-one pairs (reference index, target index) within ``tolerance`` target pixels under ``h``."""
+    """One-to-one pairs (reference index, target index) within ``tolerance`` target pixels under ``h``
+    (``tgt_points``: the target stars, :class:`~processes.kernels.neighbours.SortedPoints`)."""
     pred = models.apply(h, ref_xy)
     finite = np.all(np.isfinite(pred), axis=1)
     if not finite.any():
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     ref_i = np.flatnonzero(finite)
-    dist, tgt_i = tgt_tree.query(pred[finite], k=1, distance_upper_bound=tolerance)
+    dist, tgt_i = nearest_within(tgt_points, pred[finite], tolerance)
     hit = np.isfinite(dist)
     ref_i, tgt_i, dist = ref_i[hit], tgt_i[hit], dist[hit]
     if ref_i.size == 0:
@@ -130,13 +128,13 @@ def _score(
     h: np.ndarray,
     ref_xy: np.ndarray,
     tgt_xy: np.ndarray,
-    tgt_tree: cKDTree,
+    tgt_points: SortedPoints,
     settings: RansacSettings,
     ref_size: tuple[int, int],
     tgt_size: tuple[int, int],
     possible: int,
 ) -> tuple[float, int, np.ndarray, np.ndarray, float, float, float]:
-    ri, ti = guided_pairs(h, ref_xy, tgt_tree, settings.tolerance)
+    ri, ti = guided_pairs(h, ref_xy, tgt_points, settings.tolerance)
     count = int(ri.size)
     if count == 0:
         return 0.0, 0, ri, ti, 0.0, 0.0, math.inf
@@ -191,7 +189,7 @@ def _batch_hypotheses(model: str, src: np.ndarray, dst: np.ndarray, parity: int)
     return out
 
 
-def _batch_counts(hs: np.ndarray, ref_xy: np.ndarray, tgt_tree: cKDTree, tolerance: float) -> np.ndarray:
+def _batch_counts(hs: np.ndarray, ref_xy: np.ndarray, tgt_points: SortedPoints, tolerance: float) -> np.ndarray:
     """For each matrix of ``hs`` (B, 3, 3): distinct target stars within ``tolerance`` of a mapped reference star."""
     b, n = hs.shape[0], ref_xy.shape[0]
     x, y = ref_xy[:, 0], ref_xy[:, 1]
@@ -201,14 +199,10 @@ def _batch_counts(hs: np.ndarray, ref_xy: np.ndarray, tgt_tree: cKDTree, toleran
     with np.errstate(divide="ignore", invalid="ignore"):
         px = (mapped[0] / mapped[2]).ravel()
         py = (mapped[1] / mapped[2]).ravel()
-    finite = np.isfinite(px) & np.isfinite(py)
-    counts = np.zeros(b, dtype=np.int64)
-    if not finite.any():
-        return counts
-    dist, idx = tgt_tree.query(np.column_stack([px[finite], py[finite]]), k=1, distance_upper_bound=tolerance)
-    hit = np.isfinite(dist)
-    seen = np.zeros((b, tgt_tree.n), dtype=bool)  # which target stars each hypothesis hits
-    seen[(np.flatnonzero(finite) // n)[hit], idx[hit]] = True
+    _, idx = nearest_within(tgt_points, np.column_stack([px, py]), tolerance)  # non-finite points hit nothing
+    hit = np.flatnonzero(idx < len(tgt_points))
+    seen = np.zeros((b, len(tgt_points)), dtype=bool)  # which target stars each hypothesis hits
+    seen[hit // n, idx[hit]] = True
     return np.count_nonzero(seen, axis=1).astype(np.int64)
 
 
@@ -236,9 +230,7 @@ def ransac(
     """
     if len(matches) == 0 or len(ref_xy) < 2 or len(tgt_xy) < 2:
         return None
-    from scipy.spatial import cKDTree  # where used: the console imports this module for the process class only
-
-    tgt_tree = cKDTree(tgt_xy)
+    tgt_points = SortedPoints.of(tgt_xy)
     possible = min(len(ref_xy), len(tgt_xy))
     order = np.argsort(-support, kind="stable") if support is not None else np.arange(len(matches))
     keys = np.concatenate([matches.ref, matches.tgt], axis=1)[order]
@@ -252,13 +244,13 @@ def ransac(
         tried += len(chunk)
         hs = _batch_hypotheses(hyp_model, ref_xy[matches.ref[chunk]], tgt_xy[matches.tgt[chunk]], parity)
         valid = np.all(np.isfinite(hs), axis=(1, 2))
-        counts = np.where(valid, _batch_counts(np.where(valid[:, None, None], hs, np.eye(3)), ref_xy, tgt_tree,
+        counts = np.where(valid, _batch_counts(np.where(valid[:, None, None], hs, np.eye(3)), ref_xy, tgt_points,
                                                settings.tolerance), 0)
         improved = False
         for k in np.argsort(-counts, kind="stable")[:finalists]:
             if counts[k] < 3 or (best is not None and counts[k] < best[0][1] // 2):
                 break
-            scored = _score(hs[k], ref_xy, tgt_xy, tgt_tree, settings, ref_size, tgt_size, possible)
+            scored = _score(hs[k], ref_xy, tgt_xy, tgt_points, settings, ref_size, tgt_size, possible)
             if best is None or scored[0] > best[0][0]:
                 best = (scored, hs[k])
                 improved = True
@@ -267,13 +259,13 @@ def ransac(
             break
     if best is None or best[0][1] < max(min_inliers, models.MIN_POINTS[model]):
         return None
-    return _refine(best[1], ref_xy, tgt_xy, tgt_tree, model, parity, settings, ref_size, tgt_size, possible,
+    return _refine(best[1], ref_xy, tgt_xy, tgt_points, model, parity, settings, ref_size, tgt_size, possible,
                    tried, len(matches), min_inliers)
 
 
-def _refine(h, ref_xy, tgt_xy, tgt_tree, model, parity, settings, ref_size, tgt_size, possible, tried, putative,
+def _refine(h, ref_xy, tgt_xy, tgt_points, model, parity, settings, ref_size, tgt_size, possible, tried, putative,
             min_inliers) -> Registration | None:
-    ri, ti = guided_pairs(h, ref_xy, tgt_tree, settings.tolerance)
+    ri, ti = guided_pairs(h, ref_xy, tgt_points, settings.tolerance)
     previous: tuple[bytes, bytes] | None = None
     for _ in range(20):
         if ri.size < max(min_inliers, models.MIN_POINTS[model]):
@@ -283,7 +275,7 @@ def _refine(h, ref_xy, tgt_xy, tgt_tree, model, parity, settings, ref_size, tgt_
         except (ValueError, np.linalg.LinAlgError):
             break
         h = h_new
-        ri_new, ti_new = guided_pairs(h, ref_xy, tgt_tree, settings.tolerance)
+        ri_new, ti_new = guided_pairs(h, ref_xy, tgt_points, settings.tolerance)
         key = (ri_new.tobytes(), ti_new.tobytes())
         if key == previous or (ri_new.size == ri.size and np.array_equal(ri_new, ri) and np.array_equal(ti_new, ti)):
             ri, ti = ri_new, ti_new
@@ -296,7 +288,7 @@ def _refine(h, ref_xy, tgt_xy, tgt_tree, model, parity, settings, ref_size, tgt_
     h = h / h[2, 2]
     back = _back_residuals(h, ref_xy[ri], tgt_xy[ti])
     rms = float(np.sqrt(np.mean((back * back).sum(axis=1))))
-    quality, _, _, _, overlap, regularity, _ = _score(h, ref_xy, tgt_xy, tgt_tree, settings, ref_size, tgt_size,
+    quality, _, _, _, overlap, regularity, _ = _score(h, ref_xy, tgt_xy, tgt_points, settings, ref_size, tgt_size,
                                                       possible)
     return Registration(
         matrix=h,

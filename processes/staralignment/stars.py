@@ -39,6 +39,8 @@ import math
 import attrs
 import numpy as np
 
+from processes.kernels.neighbours import close_pairs
+
 __all__ = [
     "DetectionSettings",
     "StarList",
@@ -295,14 +297,8 @@ def detect_stars(plane: np.ndarray, settings: DetectionSettings | None = None) -
 
 def _unique_positions(xy: np.ndarray, radius: float = 1.0) -> np.ndarray:
     """Indices of the stars (brightest first) not within ``radius`` of a brighter one."""
-    if len(xy) < 2:
-        return np.arange(len(xy))
-    from scipy.spatial import cKDTree
-
-    pairs = cKDTree(xy).query_pairs(radius, output_type="ndarray")
     drop = np.zeros(len(xy), dtype=bool)
-    if len(pairs):
-        drop[np.maximum(pairs[:, 0], pairs[:, 1])] = True
+    drop[close_pairs(xy, radius)[1]] = True  # the fainter (later) star of each pair
     return np.flatnonzero(~drop)
 
 

@@ -51,7 +51,8 @@ def test_worker_preload_warms_the_kernels_of_real_frames_once() -> None:
         "a frame larger than the warm-up's loads kernels the fork server did not: each worker loads them privately"
     for kernel in ("processes.kernels.noise_nb.mrs_planes", "processes.integration.kernel_numba.median_between",
                    "processes.debayer.demosaic_nb._bayer_green_phase",
-                   "processes.kernels.warp_numba._warp_lanczos3_rgb"):
+                   "processes.kernels.warp_numba._warp_lanczos3_rgb",
+                   "processes.kernels.neighbours_nb.nearest_in_sweep"):
         assert kernel in warmed
     # one specialization each: the float32 medians (star detection) by finite_median, the star measurement's
     # float64 median, MAD and background level by median_between / abs_dev_median; two of those three for
@@ -102,7 +103,9 @@ def test_fork_server_preload_leaves_the_collector_on_and_its_objects_frozen() ->
     imported = set(result["modules"])
     # the workers need ImageIntegration: a worker integrates each master light
     assert {"processes.integration.kernel_numba", "processes.integration.process"} <= imported
-    assert "scipy.spatial" in imported  # StarAlignment's matching: preloaded, though its module imports it lazily
+    # StarAlignment's neighbour searches are numpy's and one numba kernel: no scipy.spatial (nor the sparse and
+    # special modules it brings) in the fork server or its workers; scipy.linalg stays (numba's BLAS check loads it)
+    assert not imported & {"scipy.spatial", "scipy.sparse", "scipy.special"}
     assert not imported & set(HEAVY_UNUSED)
 
 

@@ -375,9 +375,11 @@ def _batch_counts_by_einsum(hs: np.ndarray, ref_xy: np.ndarray, tgt_tree, tolera
 @pytest.mark.parametrize("seed", range(6))
 def test_ransac_batch_counts_equal_the_einsum_mapping(seed: int) -> None:
     """Hypothesis counts are those of the einsum mapping (same sums, so the same points at the tolerance's
-    edge): affine and projective matrices, several reference stars on one target, NaN and zero denominators."""
+    edge, and the target stars the k-d tree finds): affine and projective matrices, several reference stars on
+    one target, NaN and zero denominators."""
     from scipy.spatial import cKDTree
 
+    from processes.kernels.neighbours import SortedPoints
     from processes.staralignment import ransac
 
     rng = np.random.default_rng(seed)
@@ -392,6 +394,6 @@ def test_ransac_batch_counts_equal_the_einsum_mapping(seed: int) -> None:
     hs[2::11, 2] = 0.0  # zero denominators
     hs[3::13, :2, :2] *= 0.5  # several stars onto one target
     for tolerance in (0.5, 2.0, 6.0):
-        got = ransac._batch_counts(hs, ref, tree, tolerance)
+        got = ransac._batch_counts(hs, ref, SortedPoints.of(tgt), tolerance)
         assert got.dtype == np.int64
         np.testing.assert_array_equal(got, _batch_counts_by_einsum(hs, ref, tree, tolerance))

@@ -47,7 +47,6 @@ WORKER_MODULES = (
     "processes.calibration.cosmetic",
     "processes.debayer.process",
     "processes.staralignment.process",
-    "scipy.spatial",  # StarAlignment's matching imports it where used (the console loads the module, never runs it)
     "processes.workflows.preprocess.pipeline",
     "processes.kernels.starmeasure",
     "processes.integration.process",
@@ -73,6 +72,7 @@ def warm_kernels(size: int = WARM_FRAME_SIZE) -> float:
     from processes.debayer.process import debayer_image
     from processes.integration import warmup as integration
     from processes.kernels.cfa import CFAPattern
+    from processes.kernels.neighbours import nearest_within
     from processes.kernels.noise import estimate_noise
     from processes.kernels.starmeasure import measure_stars
     from processes.staralignment.frames import detection_plane
@@ -101,6 +101,7 @@ def warm_kernels(size: int = WARM_FRAME_SIZE) -> float:
         ("noise", lambda: [estimate_noise(pixels[c], "MRS") for c in range(pixels.shape[0])]),
         ("star measurement", lambda: measure_stars(luminance(pixels), overwrite=True)),
         ("star detection", lambda: detect_stars(detection_plane(rgb), settings)),
+        ("star matching", lambda: nearest_within(np.zeros((2, 2)), np.ones((2, 2)), 2.0)),  # RANSAC's search
         ("warp", lambda: warp(pixels, np.array([[1.0, 0.0, 0.3], [0.0, 1.0, -0.2], [0.0, 0.0, 1.0]]),
                               (pixels.shape[2], pixels.shape[1]), kernel="lanczos3", clamping=0.3, radius=2)),
         ("integration", integration.warm_kernels),
