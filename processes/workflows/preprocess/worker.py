@@ -73,7 +73,7 @@ def warm_kernels(size: int = WARM_FRAME_SIZE) -> float:
     from processes.integration import warmup as integration
     from processes.kernels.cfa import CFAPattern
     from processes.kernels.neighbours import nearest_within
-    from processes.kernels.noise import estimate_noise
+    from processes.kernels.noise import MRS_VALID_RANGE, estimate_noise
     from processes.kernels.starmeasure import measure_stars
     from processes.staralignment.frames import detection_plane
     from processes.staralignment.process import StarAlignment
@@ -98,7 +98,7 @@ def warm_kernels(size: int = WARM_FRAME_SIZE) -> float:
     pixels = rgb.pixels
     settings = StarAlignment().detection_settings()
     calls = (
-        ("noise", lambda: [estimate_noise(pixels[c], "MRS") for c in range(pixels.shape[0])]),
+        ("noise", lambda: [estimate_noise(pixels[c], "MRS", MRS_VALID_RANGE) for c in range(pixels.shape[0])]),
         ("star measurement", lambda: measure_stars(luminance(pixels), overwrite=True)),
         ("star detection", lambda: detect_stars(detection_plane(rgb), settings)),
         ("star matching", lambda: nearest_within(np.zeros((2, 2)), np.ones((2, 2)), 2.0)),  # RANSAC's search
