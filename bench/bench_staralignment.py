@@ -7,14 +7,16 @@ read the same RGB FITS files.  Then, one after the other, each in its own subpro
 * Siril: ``register deb_`` (global star alignment, registered ``r_deb_*`` files written);
 * procfw: StarAlignment over the same files (reference = the first frame, registered FITS
   files written, Lanczos-3 through ``pixelInterpolation=Auto``), run through the Python API
-  with file targets.
+  with file targets, once per executor of ``--executors``: ``serial`` (in the process, as the
+  console runs a file list by default) and ``processes`` (a local pool on every core, as
+  ``-executor=processes`` asks; Siril too uses every core).
 
 Printed: per-frame wall time of each (the subprocess's wall time divided by the frames,
 start-up included, and — where the tool reports it — the registration alone), the ratio
 ours/Siril, each subprocess's peak RSS (``os.wait4`` rusage) and CPU time, and our RMS
 median (reference pixels) with matched star pairs.
 
-    python bench/bench_staralignment.py [--frames DIR] [--count 12] [--workdir DIR] [--keep]
+    python bench/bench_staralignment.py [--frames DIR] [--count 12] [--executors serial,processes] [--keep]
 """
 
 from __future__ import annotations
@@ -38,12 +40,14 @@ _OURS = r"""
 import json, sys, time
 t0 = time.perf_counter()
 from processes.staralignment import StarAlignment
+from procfw.batch import make_executor, use_executor
 from procfw.workspace import Workspace
-files, out = json.loads(sys.argv[1]), sys.argv[2]
+files, out, kind = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
 process = StarAlignment(referenceImage=files[0], referenceIsFile=True, targets=files, outputDirectory=out,
                         outputExtension=".fits", outputSampleFormat="f32", overwriteExistingFiles=True)
 t1 = time.perf_counter()
-result = process.execute_global(Workspace())
+with make_executor(kind) as executor, use_executor(executor):  # as the console's -executor=KIND runs it
+    result = process.execute_global(Workspace())
 t2 = time.perf_counter()
 rows = [{k: r.get(k) for k in ("status", "error", "matchedStars", "rmsError", "seconds")}
         for r in result.outputs["outputData"]]
@@ -99,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="folder for the debayered and registered files "
                         "(default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--executors", default="serial,processes",
+                        help="procfw executors to run, comma-separated (default: serial,processes — the console's "
+                             "default for a file list, and -executor=processes: local processes on every core, as "
+                             "Siril uses every core)")
     parser.add_argument("--siril", default="siril-cli", help="the Siril command-line executable (default siril-cli)")
     args = parser.parse_args(argv)
     cache_bytecode()
@@ -117,41 +125,43 @@ def main(argv: list[str] | None = None) -> int:
 
         script = siril_script(work / "register.ssf", [f"cd {work / 'deb'}", "register deb_"])
         s_wall, s_cpu, s_rss, s_log = run_measured([siril, "-s", str(script)])
-        times = re.findall(r"Execution time: ([\d.]+) s", s_log)
-        s_reg = float(times[0]) if times else float("nan")
+        times = re.findall(r"Execution time: ([\d.]+) (m?s)", s_log)  # Siril prints ms below a second
+        s_reg = float(times[0][0]) / (1000.0 if times[0][1] == "ms" else 1.0) if times else float("nan")
         registered = len(list((work / "deb").glob("r_deb_*.fits")))
+        print(f"siril: {registered} registered files, registration {s_reg:.2f} s of {s_wall:.2f} s")
+        for kind in [k.strip() for k in args.executors.split(",") if k.strip()]:
+            out = work / f"ours_{kind}"
+            out.mkdir()
+            o_wall, o_cpu, o_rss, o_log = run_measured(
+                [sys.executable, "-c", _OURS, json.dumps([str(f) for f in files]), str(out), kind],
+                cwd=Path(__file__).resolve().parents[1])
+            line = next(x for x in o_log.splitlines() if x.startswith("@@RESULT@@"))
+            ours = json.loads(line.removeprefix("@@RESULT@@"))
+            rows = ours["rows"]
+            ok = [r for r in rows if r["status"] == "ok"]
+            rms = sorted(r["rmsError"] for r in ok)
+            rms_median = (rms[len(rms) // 2] + rms[(len(rms) - 1) // 2]) / 2 if rms else float("nan")
+            pairs = sorted(r["matchedStars"] for r in ok)
 
-        out = work / "ours"
-        out.mkdir()
-        o_wall, o_cpu, o_rss, o_log = run_measured(
-            [sys.executable, "-c", _OURS, json.dumps([str(f) for f in files]), str(out)],
-            cwd=Path(__file__).resolve().parents[1])
-        line = next(x for x in o_log.splitlines() if x.startswith("@@RESULT@@"))
-        ours = json.loads(line.removeprefix("@@RESULT@@"))
-        rows = ours["rows"]
-        ok = [r for r in rows if r["status"] == "ok"]
-        rms = sorted(r["rmsError"] for r in ok)
-        rms_median = (rms[len(rms) // 2] + rms[(len(rms) - 1) // 2]) / 2 if rms else float("nan")
-        pairs = sorted(r["matchedStars"] for r in ok)
+            title = f"procfw ({kind})"
+            print(f"\n{'':34s}{'siril register':>16s}{title:>22s}{'ours/siril':>12s}")
 
-        print(f"\n{'':34s}{'siril register':>16s}{'procfw StarAlignment':>22s}{'ours/siril':>12s}")
+            def row(label: str, siril_value: float, ours_value: float, unit: str = "ms") -> None:
+                ratio = ours_value / siril_value if siril_value > 0 else float("nan")
+                print(f"{label:34s}{siril_value:13.1f} {unit}{ours_value:19.1f} {unit}{ratio:12.2f}")
 
-        def row(label: str, siril_value: float, ours_value: float, unit: str = "ms") -> None:
-            ratio = ours_value / siril_value if siril_value > 0 else float("nan")
-            print(f"{label:34s}{siril_value:13.1f} {unit}{ours_value:19.1f} {unit}{ratio:12.2f}")
-
-        row("per frame, process wall", 1000 * s_wall / n, 1000 * o_wall / n)
-        row("per frame, registration wall", 1000 * s_reg / n, 1000 * ours["run_s"] / n)
-        row("per frame, CPU (user+sys)", 1000 * s_cpu / n, 1000 * o_cpu / n)
-        row("peak RSS", s_rss, o_rss, "MiB")
-        print(f"\nsiril: {registered} registered files, registration {s_reg:.2f} s of {s_wall:.2f} s")
-        print(f"ours:  {len(ok)}/{len(rows)} frames ok, imports {ours['import_s']:.2f} s, run {ours['run_s']:.2f} s, "
-              f"process {o_wall:.2f} s; star pairs {pairs[0] if pairs else 0}..{pairs[-1] if pairs else 0}")
-        print(f"ours:  RMS median {rms_median:.3f} px (reference pixels), frame seconds "
-              + ", ".join(f"{r['seconds']:.2f}" for r in rows))
-        for r in rows:
-            if r["status"] != "ok":
-                print(f"  failed: {r['error']}")
+            row("per frame, process wall", 1000 * s_wall / n, 1000 * o_wall / n)
+            row("per frame, registration wall", 1000 * s_reg / n, 1000 * ours["run_s"] / n)
+            row("per frame, CPU (user+sys)", 1000 * s_cpu / n, 1000 * o_cpu / n)
+            row("peak RSS (the process alone)", s_rss, o_rss, "MiB")
+            print(f"ours:  {len(ok)}/{len(rows)} frames ok, imports {ours['import_s']:.2f} s, run "
+                  f"{ours['run_s']:.2f} s, process {o_wall:.2f} s; star pairs "
+                  f"{pairs[0] if pairs else 0}..{pairs[-1] if pairs else 0}")
+            print(f"ours:  RMS median {rms_median:.3f} px (reference pixels), frame seconds "
+                  + ", ".join(f"{r['seconds']:.2f}" for r in rows))
+            for r in rows:
+                if r["status"] != "ok":
+                    print(f"  failed: {r['error']}")
     finally:
         if args.keep:
             print(f"kept {work}")
