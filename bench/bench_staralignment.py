@@ -13,8 +13,8 @@ read the same RGB FITS files.  Then, one after the other, each in its own subpro
 
 Printed: per-frame wall time of each (the subprocess's wall time divided by the frames,
 start-up included, and — where the tool reports it — the registration alone), the ratio
-ours/Siril, each subprocess's peak RSS (``os.wait4`` rusage) and CPU time, and our RMS
-median (reference pixels) with matched star pairs.
+ours/Siril (wall from a run nothing samples), CPU time and peak PSS of each process tree (pool workers
+included; from a second run sampled every 20 ms), and our RMS median (reference pixels) with matched star pairs.
 
     python bench/bench_staralignment.py [--frames DIR] [--count 12] [--executors serial,processes] [--keep]
 """
@@ -23,16 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from bench_preprocess import cache_bytecode  # bench/ is this script's folder: on sys.path
+from bench_preprocess import run_measured as tree_measured
 
 DEFAULT_FRAMES = Path(__file__).resolve().parents[1].parent / "shared/corpus/frames/seestar-s50/M94_2025-03-27_session1"
 
@@ -55,19 +53,13 @@ print("@@RESULT@@" + json.dumps({"import_s": t1 - t0, "run_s": t2 - t1, "rows": 
 """
 
 
-def run_measured(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, int, str]:
-    """Run ``cmd``; return (wall s, CPU s of the child and its children, peak RSS MiB, combined output)."""
-    start = time.perf_counter()
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        wall = time.perf_counter() - start
-        log.seek(0)
-        text = log.read().decode(errors="replace")
-    if proc.returncode != 0:
-        raise SystemExit(f"{cmd[0]} failed ({proc.returncode}):\n{text[-3000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024, text
+def run_measured(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, float, str]:
+    """Run ``cmd`` twice: (wall s of a run nothing samples, CPU s and peak PSS MiB of the whole process tree —
+    a pool's workers, which the command does not wait for, included — from a run sampled every 20 ms
+    (:func:`bench_preprocess.run_measured`), the first run's output)."""
+    timed = tree_measured(cmd, cwd or Path.cwd(), sample=False)
+    sampled = tree_measured(cmd, cwd or Path.cwd(), sample=True)
+    return timed["wall"], sampled["cpu"], sampled["peak_pss_mb"], timed["output"]
 
 
 def siril_script(path: Path, lines: list[str]) -> Path:
@@ -84,7 +76,7 @@ def debayer(frames: list[Path], work: Path, siril: str) -> list[Path]:
     (work / "deb").mkdir()
     # convert <output basename>: every image of the working directory, in name order
     script = siril_script(work / "convert.ssf", [f"convert deb -debayer -out={work / 'deb'}"])
-    run_measured([siril, "-d", str(raw), "-s", str(script)])
+    tree_measured([siril, "-d", str(raw), "-s", str(script)], raw, sample=False)
     files = sorted((work / "deb").glob("deb_*.fits"))
     if len(files) != len(frames):
         raise SystemExit(f"siril convert produced {len(files)} files for {len(frames)} frames")
@@ -153,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             row("per frame, process wall", 1000 * s_wall / n, 1000 * o_wall / n)
             row("per frame, registration wall", 1000 * s_reg / n, 1000 * ours["run_s"] / n)
             row("per frame, CPU (user+sys)", 1000 * s_cpu / n, 1000 * o_cpu / n)
-            row("peak RSS (the process alone)", s_rss, o_rss, "MiB")
+            row("peak PSS (process tree)", s_rss, o_rss, "MiB")
             print(f"ours:  {len(ok)}/{len(rows)} frames ok, imports {ours['import_s']:.2f} s, run "
                   f"{ours['run_s']:.2f} s, process {o_wall:.2f} s; star pairs "
                   f"{pairs[0] if pairs else 0}..{pairs[-1] if pairs else 0}")
