@@ -1005,8 +1005,16 @@ def _in_windows(v, a, b, c1, c2, c3, c4):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True, inline="always")
 def _flag_chunk(chunk, mask, a, b, c1, c2, c3, c4):  # pragma: no cover - compiled
     """Flag in ``mask`` the values of the contiguous ``chunk`` that lie in the windows (:func:`_in_windows`);
-    (#values < a, #values ≤ c2, #values < c3, #non-finite values): one vectorised loop."""
+    (#values < a, #values ≤ c2, #values < c3, #non-finite values): one vectorised loop (a lighter one
+    for the median's window alone, c1…c4 = a)."""
     below_a = upto_c2 = below_c3 = bad = 0
+    if c1 == a and c2 == a and c3 == a and c4 == a:
+        for j in range(chunk.size):
+            v = chunk[j]
+            below_a += v < a
+            bad += (v - v) != 0
+            mask[j] = (v >= a) & (v <= b)
+        return below_a, 0, 0, bad
     for j in range(chunk.size):
         v = chunk[j]
         below_a += v < a
