@@ -853,7 +853,8 @@ def _select_values(data, center, deviation, k0, k1, counts, lo, hi, like):  # pr
 
 
 _SAMPLE_SHIFT = 18
-""":func:`median_mad_windows` estimates its windows from every ``n >> 18``-th value (≥ 2¹⁸ of them for large n)."""
+""":func:`median_mad_windows` estimates its windows from a subsample of about ``n >> 18`` values (the stride
+the smallest prime ≥ ``n >> 18``)."""
 _WINDOW_BINS = 1 << 12
 """Bins of the subsample's two histograms: the first between its extremes finds the range of the second."""
 _COARSE_STRIDE = 4
@@ -869,6 +870,22 @@ _CHUNK = 1 << 14
 _ONE = np.uint64(1)
 _BYTE_INDEX = np.uint64(0x0001020304050607)
 _TOP_BYTE = np.uint64(56)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _prime_stride(at_least):  # pragma: no cover - compiled
+    """The smallest prime ≥ ``at_least`` (1 below 2): a subsample's stride that divides no image width
+    with small prime factors only (1080 = 2³·3³·5), so that its values do not keep to a few columns."""
+    if at_least < 2:
+        return 1
+    p = at_least
+    while True:
+        d = 2
+        while d * d <= p and p % d:
+            d += 1
+        if d * d > p:
+            return p
+        p += 1
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -963,12 +980,13 @@ def _bins_of_windows(counts, below, ns, n, with_mad):  # pragma: no cover - comp
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _estimate_windows(data, step, n, with_mad):  # pragma: no cover - compiled
-    """(found, a, b, inner, outer): the windows of :func:`median_mad_windows` from a strided subsample of
-    ``data[::step]`` (``n`` values): [a, b] for the median, ``inner``…``outer`` from (a + b)/2 for the
-    MAD.  A histogram of every 4th value of the subsample between its extremes finds the range a
-    histogram of the whole subsample needs; that range is narrowed again (up to :data:`_LEVELS`
-    histograms in all) while the windows span fewer than :data:`_FINE_BINS` of its bins (long tails)."""
-    sample, lo, hi = _strided_sample(data, step * max(1, n >> _SAMPLE_SHIFT))
+    """(found, a, b, inner, outer): the windows of :func:`median_mad_windows` from a subsample of
+    ``data[::step]`` (``n`` values) at a prime stride (:func:`_prime_stride`): [a, b] for the median,
+    ``inner``…``outer`` from (a + b)/2 for the MAD.  A histogram of every 4th value of the subsample
+    between its extremes finds the range a histogram of the whole subsample needs; that range is
+    narrowed again (up to :data:`_LEVELS` histograms in all) while the windows span fewer than
+    :data:`_FINE_BINS` of its bins (long tails)."""
+    sample, lo, hi = _strided_sample(data, step * _prime_stride(n >> _SAMPLE_SHIFT))
     if not (lo < hi and hi - lo < np.inf):
         return False, 0.0, 0.0, 0.0, 0.0
     counts = np.empty(_WINDOW_BINS, np.int64)
