@@ -23,7 +23,7 @@ from processes.kernels.robust import avg_dev, mad, median_mad
 
 __all__ = [
     "SCALE_ESTIMATORS", "bwmv", "fast_median", "fast_median_mad", "ikss", "in_range", "location_and_scale", "pbmv",
-    "qn", "scale_estimate", "sn",
+    "qn", "scale_estimate", "sn", "windowed_median_mad",
 ]
 
 _SUBSAMPLE = 2001
@@ -76,17 +76,42 @@ def fast_median_mad(values: np.ndarray) -> tuple[float, float]:
     """:func:`processes.kernels.robust.median_mad`'s ``(median, MAD)`` of the finite ``values``, bit for bit
     (but for the sign of a zero median, which is numpy's partition order's).
 
-    Large float64 arrays whose values are all finite take the histogram selections of
-    :func:`_median_mad_between` between their extremes (:func:`_finite_bounds`): no sample to
-    sort, no array of deviations, instead of the subsample brackets; for float64 data both are
-    numpy's ``m = np.median(x)`` and ``np.median(np.abs(x − m))``.
+    Large float64 arrays whose values are all finite take :func:`windowed_median_mad` (one pass), or
+    where it finds nothing the histogram selections of :func:`_median_mad_between` between their
+    extremes (:func:`_finite_bounds`): no sample to sort, no array of deviations, instead of the
+    subsample brackets; for float64 data both are numpy's ``m = np.median(x)`` and
+    ``np.median(np.abs(x − m))``.
     """
     data = np.asarray(values).ravel()
     if data.size >= _COMPILED_MIN and data.dtype == np.float64:
+        found = windowed_median_mad(data)
+        if found is not None:
+            return found
         bounds = _finite_bounds(data)
         if bounds is not None:
             return _median_mad_between(data, bounds)
     return median_mad(data)
+
+
+def windowed_median_mad(values: np.ndarray, step: int = 1, mad: bool = True) -> tuple[float, float] | None:
+    """(median, MAD) of ``values.ravel()[::step]`` (MAD 0.0 without ``mad``) by the one-pass compiled
+    selection :func:`~processes.integration.kernel_numba.median_mad_windows`, or None where it does not
+    apply (fewer than 2¹⁶ values, not float32/float64, a zero median) or finds nothing (a value not
+    finite, an unlucky estimate): the caller then takes its own path.
+
+    Bit for bit :func:`fast_median`'s median of those values and its median of ``|x − median|`` formed
+    in their type (as numpy forms ``np.abs(x − m)`` with a Python float ``m`` of a float32 median); a
+    zero median is left to the caller, whose selection decides its sign.
+    """
+    data = np.asarray(values).ravel()
+    if (data.size + step - 1) // step < _COMPILED_MIN or data.dtype not in (np.float32, np.float64):
+        return None
+    from processes.integration.kernel_numba import median_mad_windows
+
+    median, spread, found = median_mad_windows(data, int(step), bool(mad))
+    if not found or median == 0.0:
+        return None
+    return float(median), float(spread)
 
 
 def _finite_bounds(data: np.ndarray) -> np.ndarray | None:

@@ -34,7 +34,7 @@ import numba
 import numpy as np
 
 __all__ = ["abs_dev", "abs_dev_median", "bwmv_sums", "extremes", "finite_median", "in_range_values", "integrate_rows",
-           "masked_values", "median_between", "select_two_binned"]
+           "masked_values", "median_between", "median_mad_windows", "select_two_binned"]
 
 TINY = 2.0**-53
 HUBER_MAX_ITERATIONS = 100
@@ -850,3 +850,304 @@ def _select_values(data, center, deviation, k0, k1, counts, lo, hi, like):  # pr
         return v0, first[k1 - before0]
     second = np.sort(inside[counts[b0] :])
     return v0, second[k1 - before1]
+
+
+_SAMPLE_SHIFT = 18
+""":func:`median_mad_windows` estimates its windows from a subsample of about ``n >> 18`` values (the stride
+the smallest prime ≥ ``n >> 18``)."""
+_WINDOW_BINS = 1 << 12
+"""Bins of the subsample's two histograms: the first between its extremes finds the range of the second."""
+_COARSE_STRIDE = 4
+"""The first histogram takes every 4th value of the subsample."""
+_LEVELS = 4
+"""At most this many histograms of the subsample, each over the range the previous one found."""
+_FINE_BINS = 64
+"""Windows spanning this many bins of a histogram are fine enough: no narrower histogram is made."""
+_MARGIN_SIGMAS = 4.0
+"""Half-width of the estimated windows, in standard deviations of the subsample's rank (binomial)."""
+_CHUNK = 1 << 14
+"""Values classified at a time by :func:`_window_pass` (its mask of them stays in cache)."""
+_ONE = np.uint64(1)
+_BYTE_INDEX = np.uint64(0x0001020304050607)
+_TOP_BYTE = np.uint64(56)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _prime_stride(at_least):  # pragma: no cover - compiled
+    """The smallest prime ≥ ``at_least`` (1 below 2): a subsample's stride that divides no image width
+    with small prime factors only (1080 = 2³·3³·5), so that its values do not keep to a few columns."""
+    if at_least < 2:
+        return 1
+    p = at_least
+    while True:
+        d = 2
+        while d * d <= p and p % d:
+            d += 1
+        if d * d > p:
+            return p
+        p += 1
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _strided_sample(data, stride):  # pragma: no cover - compiled
+    """(``data[::stride]`` as float64, its smallest and largest values)."""
+    sample = np.empty((data.size + stride - 1) // stride, np.float64)
+    lo = np.float64(data[0])
+    hi = lo
+    for i in range(sample.size):
+        v = np.float64(data[i * stride])
+        sample[i] = v
+        lo = v if v < lo else lo
+        hi = v if v > hi else hi
+    return sample, lo, hi
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _histogram(sample, lo, hi, counts, lanes):  # pragma: no cover - compiled
+    """``counts`` := the histogram of the values of ``sample`` from ``lo`` to ``hi`` (``lo`` < ``hi``) in
+    ``counts.size`` equal bins; (the bin width, how many values lie below ``lo``).  Values outside are
+    not counted (branch-free: they add 0 to an end bin).  Consecutive values count into the four rows
+    of ``lanes`` (4, ``counts.size``) in turn, so that an increment seldom waits for the previous one to
+    the same bin (values piled in few bins, or outside)."""
+    lanes[:] = 0
+    bins = counts.size
+    scale = bins / (hi - lo)
+    below = 0
+    for i in range(sample.size):
+        v = sample[i]
+        below += v < lo
+        lanes[i & 3, _bin(v, lo, scale, bins)] += (v >= lo) & (v <= hi)
+    for b in range(bins):
+        counts[b] = lanes[0, b] + lanes[1, b] + lanes[2, b] + lanes[3, b]
+    return (hi - lo) / bins, below
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _deviation_quantiles(counts, centre_bin, low_rank, high_rank):  # pragma: no cover - compiled
+    """(distances in bins from the middle of ``centre_bin`` within which more than ``low_rank`` and more
+    than ``high_rank`` of the histogram's values lie; −1 where never): the bins taken nearest first."""
+    bins = counts.size
+    left = centre_bin - 1
+    right = centre_bin + 1
+    total = counts[centre_bin]
+    d_low = 0.0 if total > low_rank else -1.0
+    while left >= 0 or right < bins:
+        if right >= bins or (left >= 0 and centre_bin - left <= right - centre_bin):
+            d = centre_bin - left
+            total += counts[left]
+            left -= 1
+        else:
+            d = right - centre_bin
+            total += counts[right]
+            right += 1
+        if d_low < 0.0 and total > low_rank:
+            d_low = d
+        if total > high_rank:
+            return d_low, np.float64(d)
+    return d_low, -1.0
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _bin_of_rank(counts, total, rank):  # pragma: no cover - compiled
+    """The bin of ``counts`` (``total`` values) holding the value of ``rank`` (clamped to the binned values)."""
+    return _rank_bin(counts, min(max(rank, 0), total - 1))[0]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _bins_of_windows(counts, below, ns, n, with_mad):  # pragma: no cover - compiled
+    """The bins of the windows of :func:`median_mad_windows` in the histogram ``counts`` of a subsample of
+    ``ns`` of its ``n`` values (``below`` of them below the first bin): (bins of the lowest and of the
+    highest rank the median may have in the subsample, the median's bin, and with ``with_mad`` the
+    distances in bins within which the lowest and the highest rank the MAD may have lie, else 0).
+    A rank outside the binned values takes the end bin (the windows are then too short: no harm)."""
+    margin = _MARGIN_SIGMAS * math.sqrt(0.25 * ns) + 2.0
+    total = 0
+    for b in range(counts.size):
+        total += counts[b]
+    if total == 0:
+        return 0, 0, 0, -1.0, -1.0
+    k0 = (n - 1) // 2
+    k1 = n // 2
+    first = _bin_of_rank(counts, total, int(k0 * (ns / n) - margin) - below)
+    last = _bin_of_rank(counts, total, int(k1 * (ns / n) + margin) + 1 - below)
+    centre = _bin_of_rank(counts, total, k0 * ns // n - below)
+    if not with_mad:
+        return first, last, centre, 0.0, 0.0
+    d_low, d_high = _deviation_quantiles(counts, centre, max(0, int(0.5 * ns - margin)),
+                                         min(ns - 1, int(0.5 * ns + margin) + 1))
+    return first, last, centre, d_low, d_high
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _estimate_windows(data, step, n, with_mad):  # pragma: no cover - compiled
+    """(found, a, b, inner, outer): the windows of :func:`median_mad_windows` from a subsample of
+    ``data[::step]`` (``n`` values) at a prime stride (:func:`_prime_stride`): [a, b] for the median,
+    ``inner``…``outer`` from (a + b)/2 for the MAD.  A histogram of every 4th value of the subsample
+    between its extremes finds the range a histogram of the whole subsample needs; that range is
+    narrowed again (up to :data:`_LEVELS` histograms in all) while the windows span fewer than
+    :data:`_FINE_BINS` of its bins (long tails)."""
+    sample, lo, hi = _strided_sample(data, step * _prime_stride(n >> _SAMPLE_SHIFT))
+    if not (lo < hi and hi - lo < np.inf):
+        return False, 0.0, 0.0, 0.0, 0.0
+    counts = np.empty(_WINDOW_BINS, np.int64)
+    lanes = np.empty((4, _WINDOW_BINS), np.int64)
+    binned = sample[::_COARSE_STRIDE]
+    width = 0.0
+    first = last = 0
+    d_low = d_high = 0.0
+    for level in range(_LEVELS):
+        width, below = _histogram(binned, lo, hi, counts, lanes)
+        first, last, centre, d_low, d_high = _bins_of_windows(counts, below, binned.size, n, with_mad)
+        if d_low < 0.0 or d_high < 0.0:
+            return False, 0.0, 0.0, 0.0, 0.0
+        low_bin = min(first, centre - int(d_high)) if with_mad else first
+        high_bin = max(last, centre + int(d_high)) if with_mad else last
+        if (level > 0 and high_bin - low_bin >= _FINE_BINS) or level == _LEVELS - 1:
+            break
+        lo, hi = max(lo, lo + (low_bin - 2) * width), min(hi, lo + (high_bin + 3) * width)
+        if not lo < hi:
+            return False, 0.0, 0.0, 0.0, 0.0
+        binned = sample
+    a = lo + (first - 1) * width
+    b = lo + (last + 2) * width
+    spread = 0.5 * (b - a)
+    return True, a, b, (d_low - 2.0) * width - spread, (d_high + 2.0) * width + spread
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _in_windows(v, a, b, c1, c2, c3, c4):  # pragma: no cover - compiled
+    """Whether ``v`` lies in [a, b], [c1, c2] or [c3, c4] (branch-free)."""
+    return ((v >= a) & (v <= b)) | ((v >= c1) & (v <= c2)) | ((v >= c3) & (v <= c4))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _flag_chunk(chunk, mask, a, b, c1, c2, c3, c4):  # pragma: no cover - compiled
+    """Flag in ``mask`` the values of the contiguous ``chunk`` that lie in the windows (:func:`_in_windows`);
+    (#values < a, #values ≤ c2, #values < c3, #non-finite values): one vectorised loop (a lighter one
+    for the median's window alone, c1…c4 = a)."""
+    below_a = upto_c2 = below_c3 = bad = 0
+    if c1 == a and c2 == a and c3 == a and c4 == a:
+        for j in range(chunk.size):
+            v = chunk[j]
+            below_a += v < a
+            bad += (v - v) != 0
+            mask[j] = (v >= a) & (v <= b)
+        return below_a, 0, 0, bad
+    for j in range(chunk.size):
+        v = chunk[j]
+        below_a += v < a
+        upto_c2 += v <= c2
+        below_c3 += v < c3
+        bad += (v - v) != 0
+        mask[j] = _in_windows(v, a, b, c1, c2, c3, c4)
+    return below_a, upto_c2, below_c3, bad
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _window_pass(data, step, a, b, c1, c2, c3, c4, out):  # pragma: no cover - compiled
+    """One pass over ``data[::step]``: (how many of the values lie in the windows (copied to ``out`` in
+    order while they fit), #values < a, #values ≤ c2, #values < c3, #non-finite values).
+
+    A chunk at a time (gathered into a buffer when ``step`` > 1): :func:`_flag_chunk` counts and flags
+    its values in a byte mask, which is then read eight flags at a time: only the flagged values are
+    copied, each found from its word's lowest set bit (``2^(8j)`` times :data:`_BYTE_INDEX` has ``j`` in its
+    top byte: no loop over the word's bytes, no branch on each).
+    """
+    mask = np.zeros(_CHUNK, np.uint8)
+    words = mask.view(np.uint64)
+    gathered = np.empty(_CHUNK if step > 1 else 0, data.dtype)
+    found = below_a = upto_c2 = below_c3 = bad = 0
+    n = (data.size + step - 1) // step
+    for start in range(0, n, _CHUNK):
+        m = min(_CHUNK, n - start)
+        if step > 1:
+            for j in range(m):
+                gathered[j] = data[(start + j) * step]
+            chunk = gathered[:m]
+        else:
+            chunk = data[start : start + m]
+        counted = _flag_chunk(chunk, mask, a, b, c1, c2, c3, c4)
+        below_a += counted[0]
+        upto_c2 += counted[1]
+        below_c3 += counted[2]
+        bad += counted[3]
+        mask[m:] = 0
+        for w in range((m + 7) // 8):
+            flags = words[w]
+            while flags:  # each flag (a byte 1) of the word: the lowest set bit gives its byte
+                lowest = flags & (~flags + _ONE)
+                if found < out.size:
+                    out[found] = chunk[8 * w + np.int64((lowest * _BYTE_INDEX) >> _TOP_BYTE)]
+                found += 1
+                flags ^= lowest
+    return found, below_a, upto_c2, below_c3, bad
+
+
+@numba.njit(cache=True, nogil=True)
+def median_mad_windows(data, step, with_mad):  # pragma: no cover - compiled
+    """(median, median of |x − median|, found) of the values ``data[::step]`` of the 1-D float ``data``,
+    exactly: :func:`finite_median`'s median and :func:`abs_dev_median`'s MAD (``|x − m|`` in the data's
+    type), in one pass over the data instead of five.
+
+    A strided subsample's histogram estimates the median and the MAD with their uncertainty, which gives
+    a window around the median and, with ``with_mad``, two around the median ± MAD (about 1 % of the
+    values each).  One pass (:func:`_window_pass`) counts the values below the windows and between them
+    and copies those inside; the median is selected among the first window's values, then every copied
+    value's deviation is formed and the MAD selected among those that fall between the largest
+    deviation of a value inside the MAD windows' inner edges and the smallest outside their outer ones
+    (bounds that rounding, being monotonic, cannot cross).  Ties, a skewed sample or any other miss show
+    in the counts: ``found`` is False (and the values 0) whenever a wanted rank is not among the copied
+    values, a window overflows its buffer, or a value is not finite; the caller then takes the
+    histogram selections.  The sign of a zero median is the selection's (as :func:`finite_median`'s).
+    """
+    zero = data[0] - data[0]
+    n = (data.size + step - 1) // step
+    k0 = (n - 1) // 2
+    k1 = n // 2
+    found, a64, b64, inner, outer = _estimate_windows(data, step, n, with_mad)
+    if not found:
+        return zero, zero, False
+    a = data.dtype.type(a64)
+    b = data.dtype.type(b64)
+    c1 = c2 = c3 = c4 = a
+    if with_mad:
+        centre = 0.5 * (a64 + b64)
+        c1 = data.dtype.type(centre - outer)
+        c2 = data.dtype.type(centre - inner)
+        c3 = data.dtype.type(centre + inner)
+        c4 = data.dtype.type(centre + outer)
+        if not (c1 <= c2 and c2 < a and b < c3 and c3 <= c4):
+            return zero, zero, False
+    values = np.empty(n // 16 + 1024, data.dtype)
+    found, below_a, upto_c2, below_c3, bad = _window_pass(data, step, a, b, c1, c2, c3, c4, values)
+    if bad or found > values.size:
+        return zero, zero, False
+    values = values[:found]
+    middle = values[(values >= a) & (values <= b)]
+    if not (below_a <= k0 and k1 < below_a + middle.size):
+        return zero, zero, False
+    small = np.empty(1024, np.int64)
+    u, v = _select_values(middle, 0.0, False, k0 - below_a, k1 - below_a, small, a, b, middle)
+    median = u if n % 2 else (u + v) / np.float32(2.0)
+    if not with_mad:
+        return median, zero, True
+    # |x − median| of every value between c2 and c3 is at most t_low, of every value below c1 or above c4
+    # at least t_high (rounding is monotonic: a value nearer to the median never gets a larger deviation);
+    # between those two bounds, only deviations of values in the MAD windows
+    t_low = max(abs(c2 - median), abs(c3 - median))
+    t_high = min(abs(c1 - median), abs(c4 - median))
+    if not (c2 < median and median < c3 and t_low < t_high):
+        return zero, zero, False
+    deviations = np.empty(found + 1, data.dtype)
+    before = below_c3 - upto_c2 - middle.size  # the values between the windows, each within t_low
+    m = 0
+    for i in range(found):  # branch-free: the copied values' deviations, those between the bounds kept
+        d = abs(values[i] - median)
+        before += d <= t_low
+        deviations[m] = d
+        m += (d > t_low) & (d < t_high)
+    if not (before <= k0 and k1 < before + m):
+        return zero, zero, False
+    deviations = deviations[:m]
+    u, v = _select_values(deviations, 0.0, False, k0 - before, k1 - before, small, t_low, t_high, deviations)
+    return median, (u if n % 2 else (u + v) / np.float32(2.0)), True

@@ -167,13 +167,19 @@ def _background_and_grid(plane: np.ndarray, tile: int = _TILE) -> tuple[np.ndarr
 def _background(plane: np.ndarray, tile: int = _TILE) -> tuple[np.ndarray, float]:
     """(:func:`background_map`, its median ``float(np.median(map))`` bit for bit).
 
-    The map interpolates the filtered tile medians, so its values lie between their extremes
-    (up to rounding): the compiled histogram selection of the median takes those as its
-    range (:func:`processes.integration.kernel_numba.median_between`) and needs no pass to
-    find the map's own.
+    The median is selected in one pass by
+    :func:`processes.integration.estimators.windowed_median_mad`; where that finds nothing, by the
+    compiled histogram selection (:func:`processes.integration.kernel_numba.median_between`), whose
+    range is the extremes of the filtered tile medians: the map interpolates them, so its values
+    lie between them (up to rounding), and no pass is needed to find the map's own.
     """
     background, grid = _background_and_grid(plane, tile)
     if grid is not None:
+        from processes.integration.estimators import windowed_median_mad
+
+        found = windowed_median_mad(background, mad=False)  # one pass, where its estimate holds
+        if found is not None:
+            return background, found[0]
         lo, hi = float(grid.min()), float(grid.max())
         if background.size >= _COMPILED_MIN and lo < hi and max(-lo, hi) < 1e300:  # finite, far from overflow
             from processes.integration.kernel_numba import median_between
@@ -302,8 +308,8 @@ def _gaussian_smooth(plane: np.ndarray, sigma: float) -> np.ndarray:
 
 def _mad(values: np.ndarray) -> float:
     """``float(np.median(np.abs(values − m)))``, m the median of the finite float64 ``values``, bit for bit,
-    by :func:`processes.integration.estimators.fast_median_mad` (compiled histogram selections, no
-    sample to sort, no array of deviations)."""
+    by :func:`processes.integration.estimators.fast_median_mad` (a compiled one-pass selection, else
+    histogram selections: no sample to sort, no array of deviations)."""
     from processes.integration.estimators import fast_median_mad
 
     return fast_median_mad(values)[1]

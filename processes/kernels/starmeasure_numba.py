@@ -234,11 +234,18 @@ def bilinear_grid(grid, yy, xx):
 
 @numba.njit(cache=True, nogil=True)
 def local_peaks(plane, threshold):
-    """(rows, columns) of the pixels > ``threshold`` not exceeded in their reflected 5×5 neighbourhood."""
+    """(rows, columns) of the pixels > ``threshold`` not exceeded in their reflected 5×5 neighbourhood,
+    in raster order; a row is searched only where a vectorised count finds a pixel above the threshold."""
     height, width = plane.shape
     ys = []
     xs = []
     for y in range(height):
+        above = 0
+        line = plane[y]
+        for x in range(width):  # branch-free (vectorised): most rows have no pixel above the threshold
+            above += line[x] > threshold
+        if above == 0:
+            continue
         for x in range(width):
             if not plane[y, x] > threshold:
                 continue

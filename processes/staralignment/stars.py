@@ -203,13 +203,21 @@ def structure_map(plane: np.ndarray, settings: DetectionSettings) -> tuple[np.nd
 
 
 def robust_sigma(values: np.ndarray) -> float:
-    """1.4826 × MAD of ``values`` (subsampled beyond a million values); the standard deviation if that is 0."""
-    sample = values.ravel()
-    if sample.size > 1_000_000:
-        sample = sample[:: sample.size // 1_000_000 + 1]
-    from processes.integration.estimators import fast_median  # np.median, bit for bit, without sorting a copy
+    """1.4826 × MAD of ``values`` (subsampled beyond a million values); the standard deviation if that is 0.
 
-    med = fast_median(sample)
+    The median and the MAD of the ``np.abs(sample − median)`` numpy forms (in the sample's type) are those
+    of :func:`processes.integration.estimators.windowed_median_mad` where it finds them, else of
+    :func:`~processes.integration.estimators.fast_median`.
+    """
+    sample = values.ravel()
+    step = sample.size // 1_000_000 + 1 if sample.size > 1_000_000 else 1
+    from processes.integration.estimators import fast_median, windowed_median_mad
+
+    found = windowed_median_mad(sample, step)  # one compiled pass over the sample, no copy of it
+    sample = sample[::step]
+    if found is not None and found[1] > 0:
+        return _MAD_TO_SIGMA * found[1]
+    med = fast_median(sample)  # np.median, bit for bit, without sorting a copy
     sigma = _MAD_TO_SIGMA * fast_median(np.abs(sample - med))
     if sigma <= 0:
         sigma = float(np.std(sample))

@@ -54,12 +54,12 @@ def test_worker_preload_warms_the_kernels_of_real_frames_once() -> None:
                    "processes.kernels.warp_numba._warp_lanczos3_rgb",
                    "processes.kernels.neighbours_nb.nearest_in_sweep"):
         assert kernel in warmed
-    # one specialization each: the float32 medians (star detection) by finite_median, the star measurement's
-    # float64 median, MAD and background level by median_between / abs_dev_median; two of those three for
-    # ImageIntegration, whose frame statistics take the float32 ones and its result's statistics both
+    # two specializations each: the one-pass median and MAD of the star detection (float32) and of the star
+    # measurement (float64: its MAD and background level), median_mad_windows; finite_median, float32 and
+    # float64, for ImageIntegration's result's statistics, whose frame statistics take median_between and
+    # abs_dev_median for float32 only
     several = {k: len(sigs) for k, sigs in warmed.items() if len(sigs) > 1}
-    assert several == {f"processes.integration.kernel_numba.{k}": 2
-                       for k in ("abs_dev_median", "finite_median", "median_between")}
+    assert several == {f"processes.integration.kernel_numba.{k}": 2 for k in ("finite_median", "median_mad_windows")}
     for kernel in ("finite_median", "abs_dev_median"):
         assert f"processes.integration.kernel_numba.{kernel}" in warmed
     imported = set(result["modules"])

@@ -353,3 +353,64 @@ def test_selection_kernels_equal_numpy():
         mad = abs_dev_median(want, center, bounds)
         with np.errstate(over="ignore"):
             assert mad == np.median(np.abs(want.astype(np.float64) - center)), name
+
+
+def _window_cases():
+    """(name, values, step, found): large samples the one-pass selection must find its ranks in, and
+    samples where it must give up (ties or an estimate its subsample misleads, NaN, infinity, a zero
+    median, a constant, too few values)."""
+    rng = np.random.default_rng(11)
+    n = 1 << 18
+    field = rng.normal(0.0, 1e-3, (512, 515))
+    field[rng.integers(0, 512, 300), rng.integers(0, 515, 300)] += rng.uniform(0.01, 0.9, 300)  # stars
+    aligned = np.where(np.arange(1 << 20) % 4 == 0, 0.0, 1.0) + rng.normal(0, 0.01, 1 << 20)
+    return [
+        ("normal f64 even", rng.normal(0.1, 0.01, n), 1, True),
+        ("normal f64 odd", rng.normal(-0.2, 0.3, n + 1), 1, True),
+        ("normal f32 strided", rng.normal(0.1, 0.01, 3 * n + 2).astype(np.float32), 3, True),
+        ("stars f64", field.ravel(), 1, True),
+        ("stars f32", field.astype(np.float32), 2, True),
+        ("skewed", rng.exponential(1.0, n + 7), 1, True),
+        ("heavy tails", rng.standard_cauchy(n), 1, True),
+        ("quantised", (np.round(rng.normal(0.3, 0.02, n) * 4096) / 4096).astype(np.float32), 1, True),
+        ("few levels", (rng.integers(0, 40, n + 3) / 65535).astype(np.float32), 1, False),
+        ("stride-aligned", aligned, 1, False),
+        ("NaN", np.where(np.arange(n) == 5, np.nan, rng.random(n)), 1, False),
+        ("infinity", np.where(np.arange(n) == 9, np.inf, rng.random(n)).astype(np.float32), 1, False),
+        ("zero median", np.concatenate([-rng.random(n), [0.0], rng.random(n)]), 1, False),
+        ("constant", np.full(n, 0.25), 1, False),
+        ("too few", rng.random(60_000), 1, False),
+    ]
+
+
+@pytest.mark.parametrize("case", range(15))
+def test_windowed_median_mad_equals_the_histogram_selections(case):
+    """The one-pass selection gives fast_median's median of values[::step] and the median of the
+    deviations numpy forms from it (np.abs(sample − median), in the sample's type), bit for bit, or
+    None; fast_median_mad (which takes it first) stays numpy's median and MAD."""
+    from processes.integration.estimators import fast_median, fast_median_mad, windowed_median_mad
+
+    name, values, step, found = _window_cases()[case]
+    sample = values.ravel()[::step]
+    result = windowed_median_mad(values, step)
+    assert (result is not None) == found, name
+    median_only = windowed_median_mad(values, step, mad=False)
+    if result is not None:
+        median = fast_median(sample)
+        assert result[0] == median == float(np.median(sample)), name
+        want = fast_median(np.abs(sample - median))
+        assert result[1] == want == float(np.median(np.abs(sample - median))), name
+        assert median_only == (median, 0.0), name
+    if sample.dtype == np.float64 and np.isfinite(sample).all():
+        median = float(np.median(sample))
+        assert fast_median_mad(sample) == (median, float(np.median(np.abs(sample - median)))), name
+
+
+def test_median_mad_windows_reports_a_miss_instead_of_a_wrong_value():
+    """Where the subsample misleads the windows (every 4th value of another population, the subsample's
+    stride), the kernel says so (found False): its answer is never an approximation."""
+    from processes.integration.kernel_numba import median_mad_windows
+
+    values = _window_cases()[9][1]
+    assert median_mad_windows(values, 1, True)[2] is False
+    assert median_mad_windows(values, 1, False)[2] is False
