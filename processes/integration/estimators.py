@@ -93,22 +93,25 @@ def fast_median_mad(values: np.ndarray) -> tuple[float, float]:
     return median_mad(data)
 
 
-def windowed_median_mad(values: np.ndarray, step: int = 1, mad: bool = True) -> tuple[float, float] | None:
+def windowed_median_mad(values: np.ndarray, step: int = 1, mad: bool = True, *, float64_deviations: bool = False
+                        ) -> tuple[float, float] | None:
     """(median, MAD) of ``values.ravel()[::step]`` (MAD 0.0 without ``mad``) by the one-pass compiled
     selection :func:`~processes.integration.kernel_numba.median_mad_windows`, or None where it does not
     apply (fewer than 2¹⁶ values, not float32/float64, a zero median) or finds nothing (a value not
     finite, an unlucky estimate): the caller then takes its own path.
 
     Bit for bit :func:`fast_median`'s median of those values and its median of ``|x − median|`` formed
-    in their type (as numpy forms ``np.abs(x − m)`` with a Python float ``m`` of a float32 median); a
-    zero median is left to the caller, whose selection decides its sign.
+    in their type (as numpy forms ``np.abs(x − m)`` with a Python float ``m`` of a float32 median), or
+    with ``float64_deviations`` in float64 (:func:`_median_mad_between`'s MAD); a zero median is left to
+    the caller, whose selection decides its sign.
     """
     data = np.asarray(values).ravel()
     if (data.size + step - 1) // step < _COMPILED_MIN or data.dtype not in (np.float32, np.float64):
         return None
     from processes.integration.kernel_numba import median_mad_windows
 
-    median, spread, found = median_mad_windows(data, int(step), bool(mad))
+    like = np.empty(0, np.float64 if float64_deviations else data.dtype)
+    median, spread, found = median_mad_windows(data, int(step), bool(mad), like)
     if not found or median == 0.0:
         return None
     return float(median), float(spread)
@@ -179,10 +182,11 @@ def location_and_scale(values: np.ndarray, estimator: str, *, mask: np.ndarray |
     of ``values[mask]``, bit for bit.
 
     For large float samples with the BWMV estimator (PixInsight's default) the selection, its
-    extremes, the median, the median absolute deviation and the midvariance sums take six
-    compiled passes over the selected values (one for the selection and its extremes, two per
-    median, one for the sums) and no other full-size array (the deviations are
-    formed on the fly); every other case selects with numpy and calls the estimators.
+    extremes, the median, the median absolute deviation and the midvariance sums take three
+    compiled passes over the selected values (one for the selection and its extremes, one for
+    both medians (:func:`windowed_median_mad`; where it finds nothing, two per median), one for
+    the sums) and no other full-size array (the deviations are formed on the fly); every other
+    case selects with numpy and calls the estimators.
     """
     data = np.asarray(values).ravel()
     if data.size >= _COMPILED_MIN and data.dtype in (np.float32, np.float64) and estimator == "WeightScale_BWMV":
@@ -194,7 +198,8 @@ def location_and_scale(values: np.ndarray, estimator: str, *, mask: np.ndarray |
         else:
             inside, bounds, finite = masked_values(data, np.asarray(mask, dtype=np.bool_).ravel())
         if finite and inside.size >= _COMPILED_MIN:
-            location, spread = _median_mad_between(inside, bounds)
+            found = windowed_median_mad(inside, float64_deviations=True)
+            location, spread = found if found is not None else _median_mad_between(inside, bounds)
             return location, _bwmv_from(inside, location, spread), inside
     else:
         inside = data if mask is None else data[mask]

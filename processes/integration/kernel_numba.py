@@ -1084,10 +1084,11 @@ def _window_pass(data, step, a, b, c1, c2, c3, c4, out):  # pragma: no cover - c
 
 
 @numba.njit(cache=True, nogil=True)
-def median_mad_windows(data, step, with_mad):  # pragma: no cover - compiled
+def median_mad_windows(data, step, with_mad, like):  # pragma: no cover - compiled
     """(median, median of |x − median|, found) of the values ``data[::step]`` of the 1-D float ``data``,
-    exactly: :func:`finite_median`'s median and :func:`abs_dev_median`'s MAD (``|x − m|`` in the data's
-    type), in one pass over the data instead of five.
+    exactly: :func:`finite_median`'s median and the median of the deviations ``|x − m|`` formed in the
+    type of the empty array ``like`` (the data's own type: ``finite_median`` of numpy's ``np.abs(x − m)``;
+    float64 for float32 data: :func:`abs_dev_median`'s MAD), in one pass over the data instead of five.
 
     A strided subsample's histogram estimates the median and the MAD with their uncertainty, which gives
     a window around the median and, with ``with_mad``, two around the median ± MAD (about 1 % of the
@@ -1101,12 +1102,14 @@ def median_mad_windows(data, step, with_mad):  # pragma: no cover - compiled
     histogram selections.  The sign of a zero median is the selection's (as :func:`finite_median`'s).
     """
     zero = data[0] - data[0]
+    wide = like.dtype.type
+    no_mad = wide(0.0)
     n = (data.size + step - 1) // step
     k0 = (n - 1) // 2
     k1 = n // 2
     found, a64, b64, inner, outer = _estimate_windows(data, step, n, with_mad)
     if not found:
-        return zero, zero, False
+        return zero, no_mad, False
     a = data.dtype.type(a64)
     b = data.dtype.type(b64)
     c1 = c2 = c3 = c4 = a
@@ -1117,37 +1120,38 @@ def median_mad_windows(data, step, with_mad):  # pragma: no cover - compiled
         c3 = data.dtype.type(centre + inner)
         c4 = data.dtype.type(centre + outer)
         if not (c1 <= c2 and c2 < a and b < c3 and c3 <= c4):
-            return zero, zero, False
+            return zero, no_mad, False
     values = np.empty(n // 16 + 1024, data.dtype)
     found, below_a, upto_c2, below_c3, bad = _window_pass(data, step, a, b, c1, c2, c3, c4, values)
     if bad or found > values.size:
-        return zero, zero, False
+        return zero, no_mad, False
     values = values[:found]
     middle = values[(values >= a) & (values <= b)]
     if not (below_a <= k0 and k1 < below_a + middle.size):
-        return zero, zero, False
+        return zero, no_mad, False
     small = np.empty(1024, np.int64)
     u, v = _select_values(middle, 0.0, False, k0 - below_a, k1 - below_a, small, a, b, middle)
     median = u if n % 2 else (u + v) / np.float32(2.0)
     if not with_mad:
-        return median, zero, True
+        return median, no_mad, True
     # |x − median| of every value between c2 and c3 is at most t_low, of every value below c1 or above c4
     # at least t_high (rounding is monotonic: a value nearer to the median never gets a larger deviation);
     # between those two bounds, only deviations of values in the MAD windows
-    t_low = max(abs(c2 - median), abs(c3 - median))
-    t_high = min(abs(c1 - median), abs(c4 - median))
+    at = wide(median)
+    t_low = max(abs(wide(c2) - at), abs(wide(c3) - at))
+    t_high = min(abs(wide(c1) - at), abs(wide(c4) - at))
     if not (c2 < median and median < c3 and t_low < t_high):
-        return zero, zero, False
-    deviations = np.empty(found + 1, data.dtype)
+        return zero, no_mad, False
+    deviations = np.empty(found + 1, like.dtype)
     before = below_c3 - upto_c2 - middle.size  # the values between the windows, each within t_low
     m = 0
     for i in range(found):  # branch-free: the copied values' deviations, those between the bounds kept
-        d = abs(values[i] - median)
+        d = abs(wide(values[i]) - at)
         before += d <= t_low
         deviations[m] = d
         m += (d > t_low) & (d < t_high)
     if not (before <= k0 and k1 < before + m):
-        return zero, zero, False
+        return zero, no_mad, False
     deviations = deviations[:m]
     u, v = _select_values(deviations, 0.0, False, k0 - before, k1 - before, small, t_low, t_high, deviations)
     return median, (u if n % 2 else (u + v) / np.float32(2.0)), True

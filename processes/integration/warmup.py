@@ -21,7 +21,7 @@ __all__ = ["warm_kernels"]
 
 def warm_kernels() -> float:
     """Call the compiled kernels an integration of float32 frames with frame statistics (BWMV
-    scale, common footprint) uses, once each, on tiny inputs of the types the real calls pass
+    scale, common footprint) uses, once each, on small inputs of the types the real calls pass
     (so that the same specializations load), in the order the integration needs them: the
     frame statistics' (:func:`~processes.integration.estimators.location_and_scale`), the
     integration's (:func:`~processes.integration.compiled.warm_integrate_rows`), then the
@@ -41,6 +41,8 @@ def warm_kernels() -> float:
     chosen, bounds, _ = k.masked_values(values, values > 0.2)
     center = float(k.median_between(chosen, bounds))
     k.abs_dev_median(chosen, center, bounds)
+    sample = np.linspace(0.1, 0.9, 1 << 16).astype(np.float32)  # the size the one-pass selection starts at
+    k.median_mad_windows(sample, 1, True, np.empty(0, np.float64))
     k.bwmv_sums(chosen, center, 0.3)
     warm_integrate_rows()
     k.finite_median(values)

@@ -54,12 +54,13 @@ def test_worker_preload_warms_the_kernels_of_real_frames_once() -> None:
                    "processes.kernels.warp_numba._warp_lanczos3_rgb",
                    "processes.kernels.neighbours_nb.nearest_in_sweep"):
         assert kernel in warmed
-    # two specializations each: the one-pass median and MAD of the star detection (float32) and of the star
-    # measurement (float64: its MAD and background level), median_mad_windows; finite_median, float32 and
-    # float64, for ImageIntegration's result's statistics, whose frame statistics take median_between and
-    # abs_dev_median for float32 only
+    # the one-pass median and MAD, median_mad_windows, in three specializations: the star detection's (float32),
+    # the star measurement's (float64: its MAD and background level) and ImageIntegration's frame statistics'
+    # (float32 values, float64 deviations); finite_median, float32 and float64, for ImageIntegration's result's
+    # statistics, whose frame statistics fall back to median_between and abs_dev_median for float32 only
     several = {k: len(sigs) for k, sigs in warmed.items() if len(sigs) > 1}
-    assert several == {f"processes.integration.kernel_numba.{k}": 2 for k in ("finite_median", "median_mad_windows")}
+    assert several == {"processes.integration.kernel_numba.finite_median": 2,
+                       "processes.integration.kernel_numba.median_mad_windows": 3}
     for kernel in ("finite_median", "abs_dev_median"):
         assert f"processes.integration.kernel_numba.{kernel}" in warmed
     imported = set(result["modules"])

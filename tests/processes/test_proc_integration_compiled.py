@@ -406,11 +406,29 @@ def test_windowed_median_mad_equals_the_histogram_selections(case):
         assert fast_median_mad(sample) == (median, float(np.median(np.abs(sample - median)))), name
 
 
+@pytest.mark.parametrize("case", range(15))
+def test_windowed_median_mad_with_float64_deviations_equals_the_frame_statistics_selections(case):
+    """With float64 deviations the one-pass selection gives the frame statistics' median and MAD
+    (_median_mad_between: median_between, then abs_dev_median's |x − m| in float64) bit for bit, or None;
+    for float32 samples those deviations are not numpy's float32 ones."""
+    from processes.integration.estimators import _median_mad_between, windowed_median_mad
+
+    name, values, step, found = _window_cases()[case]
+    sample = np.ascontiguousarray(values.ravel()[::step])
+    result = windowed_median_mad(values, step, float64_deviations=True)
+    assert (result is not None) == found, name
+    if result is not None:
+        bounds = np.array([sample.min(), sample.max()])
+        assert result == _median_mad_between(sample, bounds), name
+        assert result[1] == float(np.median(np.abs(sample.astype(np.float64) - result[0]))), name
+
+
 def test_median_mad_windows_reports_a_miss_instead_of_a_wrong_value():
     """Where the subsample misleads the windows (every 4th value of another population, the subsample's
     stride), the kernel says so (found False): its answer is never an approximation."""
     from processes.integration.kernel_numba import median_mad_windows
 
     values = _window_cases()[9][1]
-    assert median_mad_windows(values, 1, True)[2] is False
-    assert median_mad_windows(values, 1, False)[2] is False
+    for like in (np.empty(0, values.dtype), np.empty(0, np.float32)):
+        assert median_mad_windows(values, 1, True, like)[2] is False
+        assert median_mad_windows(values, 1, False, like)[2] is False
