@@ -3,14 +3,16 @@
 Runs ``procfw run -c 'preprocess RAW OUT ... -progress+'`` (progress as plain lines, each
 timestamped as it arrives, so that every sample falls in a step) and samples every
 ``--interval`` seconds the RSS and PSS of every process of the tree, each labelled by its
-role: ``main`` (the console), ``forkserver`` (the child with children of its own),
+role: ``main`` (the console), ``forkserver`` (the child running multiprocessing's fork server),
 ``worker`` (the fork server's children), ``other`` (e.g. multiprocessing's resource
 tracker).  Printed:
 
 * the peak of the summed PSS (what ``bench/bench_preprocess.py`` reports), when it
   happened (seconds, step), and each process's share at that moment;
 * per step: the highest tree PSS seen during it and the roles' shares at that moment;
-* with ``--timeline``: every ``--every`` seconds, the tree PSS and each role's.
+* with ``--timeline``: every ``--every`` seconds, the tree PSS and each role's, and how many
+  cores each role kept busy since the previous row (CPU seconds from ``/proc/PID/stat``): where
+  the run waits on one process while a core idles.
 
     python bench/memory_timeline.py /tmp/raw /tmp/out
     python bench/memory_timeline.py /tmp/raw /tmp/out --timeline --every 0.25 --json timeline.json
@@ -36,6 +38,7 @@ from bench_preprocess import _children_map  # bench/ is this script's folder: on
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = os.sysconf("SC_PAGE_SIZE")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _memory(pid: int) -> tuple[float, float]:
@@ -90,20 +93,37 @@ def smaps_breakdown(pid: int) -> dict[str, float]:
     return out
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds ``pid`` has used (``/proc/PID/stat``)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _is_forkserver(pid: int) -> bool:
+    """Whether ``pid`` runs multiprocessing's fork server (before it has forked any worker)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"multiprocessing.forkserver" in f.read()
+    except OSError:
+        return False
+
+
 def sample_tree(root: int) -> list[dict[str, Any]]:
-    """One sample: ``[{"pid", "role", "rss", "pss"}, ...]`` for every process under ``root``."""
+    """One sample: ``[{"pid", "role", "rss", "pss", "cpu"}, ...]`` for every process under ``root``."""
     children = _children_map()
     rows: list[dict[str, Any]] = []
 
     def visit(pid: int, role: str) -> None:
         try:
             rss, pss = _memory(pid)
+            cpu = _cpu_seconds(pid)
         except OSError:
             return
-        rows.append({"pid": pid, "role": role, "rss": rss, "pss": pss})
+        rows.append({"pid": pid, "role": role, "rss": rss, "pss": pss, "cpu": cpu})
         for child in children.get(pid, ()):
             if role == "main":
-                visit(child, "forkserver" if children.get(child) else "other")
+                visit(child, "forkserver" if children.get(child) or _is_forkserver(child) else "other")
             elif role == "forkserver":
                 visit(child, "worker")
             else:
@@ -178,6 +198,16 @@ def _step_at(t: float, lines: list[tuple[float, str]]) -> str:
     return current
 
 
+def _busy(procs: list[dict[str, Any]], previous: dict[int, float], seconds: float) -> dict[str, float]:
+    """Cores each role kept busy over the last ``seconds``: CPU seconds since ``previous`` (by pid; a
+    process not seen then counts from 0) over ``seconds``."""
+    busy: dict[str, float] = {}
+    for p in procs:
+        used = p["cpu"] - previous.get(p["pid"], 0.0)
+        busy[p["role"]] = busy.get(p["role"], 0.0) + used / max(seconds, 1e-9)
+    return busy
+
+
 def _fmt_roles(roles: dict[str, float]) -> str:
     return "  ".join(f"{k} {v:6.1f}" for k, v in sorted(roles.items()))
 
@@ -219,13 +249,17 @@ def main() -> None:
                 print(f"      {p['role']}: " + ", ".join(f"{k} {v:.1f}" for k, v in
                                                      sorted(p["smaps"].items(), key=lambda kv: -kv[1]) if v >= 0.5))
     if args.timeline:
-        print("\n   t s  tree PSS  roles")
+        print("\n   t s  tree PSS  roles (PSS MB)  |  cores busy since the previous row, by role  [step]")
         next_t = 0.0
+        previous: dict[int, float] = {}
+        previous_t = 0.0
         for i, s in enumerate(samples):
             if s["t"] >= next_t:
                 next_t = s["t"] + args.every
-                print(f"{s['t']:6.2f} {totals[i]:9.1f}  {_fmt_roles(_roles(s['procs']))}  "
-                      f"[{_step_at(s['t'], lines)[:40]}]")
+                busy = _busy(s["procs"], previous, s["t"] - previous_t)
+                previous, previous_t = {p["pid"]: p["cpu"] for p in s["procs"]}, s["t"]
+                print(f"{s['t']:6.2f} {totals[i]:9.1f}  {_fmt_roles(_roles(s['procs']))}  |  "
+                      f"{'  '.join(f'{k} {v:.2f}' for k, v in sorted(busy.items()))}  [{_step_at(s['t'], lines)[:40]}]")
     for when, text in lines:
         if "done in" in text or "timings" in text.lower():
             print(f"{when:6.2f} {text}")
