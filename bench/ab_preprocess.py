@@ -7,10 +7,10 @@ code first on ``PYTHONPATH`` (both with this interpreter and its installed packa
 ``--pairs`` times, alternating which side goes first.  Before the pairs each side runs once
 unmeasured (numba fills the worktree's kernel caches; the page cache holds the frames).
 
-Printed per run: wall time and CPU time (user + system) of the whole process tree (the pool
-workers included: they are reaped by their parents).  Then per side the median and minimum
-of each, and whether the two sides' masters hold the same pixels (SHA-256 of each master's
-data as stored).
+Printed per run: wall time and CPU time (user + system) of the whole process tree, the pool
+workers included (:func:`bench_preprocess.run_measured`, unsampled).  Then per side the median
+and minimum of each, and whether the two sides' masters hold the same pixels (SHA-256 of each
+master's data as stored).
 
     python bench/ab_preprocess.py --base 31fe7f0 --pairs 8
     python bench/ab_preprocess.py --base HEAD~1 --extra "-executor=serial"
@@ -20,17 +20,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from bench_preprocess import DEFAULT_FRAMES  # bench/ is this script's folder: on sys.path
+from bench_preprocess import DEFAULT_FRAMES, cache_bytecode, run_measured  # bench/: on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,18 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_once(tree: Path, raw: Path, out: Path, extra: str) -> tuple[float, float]:
     """One pre-processing run with ``tree``'s code; (wall s, CPU s of the process tree)."""
     shutil.rmtree(out, ignore_errors=True)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = str(tree)
     line = f'preprocess "{raw}" "{out}" -allowMissingCalibration+ -rejection=WinsorizedSigmaClip -progress- {extra}'
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "procfw", "run", "-c", line], cwd=out.parent, env=env,
-                          capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        sys.exit(f"{tree}: the run failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    measured = run_measured([sys.executable, "-m", "procfw", "run", "-c", line], out.parent,
+                            env={"PYTHONPATH": str(tree)}, sample=False)
+    return measured["wall"], measured["cpu"]
 
 
 def masters_digest(out: Path) -> str:
@@ -70,6 +59,7 @@ def main() -> None:
     parser.add_argument("--raw", type=Path, default=DEFAULT_FRAMES, help="folder of raw light frames")
     parser.add_argument("--extra", default="-executor=processes", help="more preprocess arguments")
     args = parser.parse_args()
+    cache_bytecode()  # and PYTHONDONTWRITEBYTECODE unset: each side's bytecode cached by its first run
     with tempfile.TemporaryDirectory(prefix="procfw-ab-") as folder:
         work = Path(folder)
         base = work / "base"

@@ -340,7 +340,7 @@ def main() -> None:
     parser.add_argument("--executors", default="processes,serial,dask",
                         help="comma-separated procfw executors to run (serial, processes, dask)")
     parser.add_argument("--repeat", type=int, default=1,
-                        help="unsampled runs of each, the fastest printed (then one sampled run for CPU and memory)")
+                        help="unsampled runs of each, the fastest printed (then --memory-runs sampled runs)")
     parser.add_argument("--memory-runs", type=int, default=3,
                         help="sampled runs of each: CPU the least, memory the highest peak (a 20 ms sampler can "
                              "only miss a short peak: Siril's was seen at 148 or at 195 MB PSS from run to run)")

@@ -62,6 +62,12 @@ def run_measured(cmd: list[str], cwd: Path | None = None) -> tuple[float, float,
     return timed["wall"], sampled["cpu"], sampled["peak_pss_mb"], timed["output"]
 
 
+def _row(label: str, siril_value: float, ours_value: float, unit: str = "ms") -> None:
+    """One line of the table: Siril's value, ours, and the ratio ours/Siril."""
+    ratio = ours_value / siril_value if siril_value > 0 else float("nan")
+    print(f"{label:34s}{siril_value:13.1f} {unit}{ours_value:19.1f} {unit}{ratio:12.2f}")
+
+
 def siril_script(path: Path, lines: list[str]) -> Path:
     path.write_text("requires 1.0.0\nsetext fits\n" + "\n".join(lines) + "\n")
     return path
@@ -138,14 +144,10 @@ def main(argv: list[str] | None = None) -> int:
             title = f"procfw ({kind})"
             print(f"\n{'':34s}{'siril register':>16s}{title:>22s}{'ours/siril':>12s}")
 
-            def row(label: str, siril_value: float, ours_value: float, unit: str = "ms") -> None:
-                ratio = ours_value / siril_value if siril_value > 0 else float("nan")
-                print(f"{label:34s}{siril_value:13.1f} {unit}{ours_value:19.1f} {unit}{ratio:12.2f}")
-
-            row("per frame, process wall", 1000 * s_wall / n, 1000 * o_wall / n)
-            row("per frame, registration wall", 1000 * s_reg / n, 1000 * ours["run_s"] / n)
-            row("per frame, CPU (user+sys)", 1000 * s_cpu / n, 1000 * o_cpu / n)
-            row("peak PSS (process tree)", s_rss, o_rss, "MiB")
+            _row("per frame, process wall", 1000 * s_wall / n, 1000 * o_wall / n)
+            _row("per frame, registration wall", 1000 * s_reg / n, 1000 * ours["run_s"] / n)
+            _row("per frame, CPU (user+sys)", 1000 * s_cpu / n, 1000 * o_cpu / n)
+            _row("peak PSS (process tree)", s_rss, o_rss, "MiB")
             print(f"ours:  {len(ok)}/{len(rows)} frames ok, imports {ours['import_s']:.2f} s, run "
                   f"{ours['run_s']:.2f} s, process {o_wall:.2f} s; star pairs "
                   f"{pairs[0] if pairs else 0}..{pairs[-1] if pairs else 0}")

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_preprocess import _children_map  # bench/ is this script's folder: on sys.path
+from bench_preprocess import _children_map, _cpu_ticks  # bench/ is this script's folder: on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -93,13 +93,6 @@ def smaps_breakdown(pid: int) -> dict[str, float]:
     return out
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds ``pid`` has used (``/proc/PID/stat``)."""
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        fields = f.read().rsplit(b")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
 def _is_forkserver(pid: int) -> bool:
     """Whether ``pid`` runs multiprocessing's fork server (before it has forked any worker)."""
     try:
@@ -117,7 +110,7 @@ def sample_tree(root: int) -> list[dict[str, Any]]:
     def visit(pid: int, role: str) -> None:
         try:
             rss, pss = _memory(pid)
-            cpu = _cpu_seconds(pid)
+            cpu = _cpu_ticks(pid) / CLOCK_TICKS
         except OSError:
             return
         rows.append({"pid": pid, "role": role, "rss": rss, "pss": pss, "cpu": cpu})

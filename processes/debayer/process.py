@@ -306,16 +306,20 @@ class Debayer(Process):
             offset = self._offset(context.workspace.view(context.view_id))
         pattern, source = resolve_pattern(image, self.cfaPattern, offset=offset)
         rgb = debayer_image(image, pattern, self.debayerMethod)
-        components = superpixel(image.pixels[0], pattern) if self.evaluateNoise else None
         base = f"{(context.view_id or 'Image').replace('->', '_')}_RGB_{self.debayerMethod}"
         new_images = {base: rgb}
         if self.outputSeparateChannels:
             for c, letter in enumerate("RGB"):
                 new_images[f"{base}_{letter}"] = rgb.with_pixels(rgb.pixels[c : c + 1].copy())
         outputs: dict[str, Any] = {"outputImage": base, "cfaPattern": pattern.text, "cfaPatternSource": source}
-        if components is not None:
-            outputs.update(_noise(components, self.noiseEvaluationAlgorithm))
+        if self.evaluateNoise:
+            outputs.update(_noise(self._noise_components(image, rgb, pattern), self.noiseEvaluationAlgorithm))
         return ProcessOutput(new_images=new_images, outputs=outputs)
+
+    def _noise_components(self, image: Image, rgb: Image, pattern: CFAPattern) -> np.ndarray:
+        """The raw frame's CFA components (the SuperPixel demosaic, which ``rgb`` already is with that method),
+        whose noise Debayer evaluates."""
+        return rgb.pixels if self.debayerMethod == "SuperPixel" else superpixel(image.pixels[0], pattern)
 
     # -- files -----------------------------------------------------------------------------------
     def can_execute_global(self) -> tuple[bool, str]:
@@ -345,7 +349,8 @@ class Debayer(Process):
         return written, data
 
     def _start_write(self, rgb: Image, target: Path) -> PendingWrite | None:
-        """The RGB output's pixels written in a thread while the noise is evaluated on them, the header
+        """The RGB output's pixels written in a thread while the noise is evaluated (on the raw frame's CFA
+        components), the header
         (with the noise keywords) written last (:func:`start_frame_write`), when the output is a plain
         float FITS file: the disk's time hides behind the noise evaluation.  Its header is placed
         for stand-in estimates: the real ones make the same cards unless one is not finite (then
@@ -374,7 +379,7 @@ class Debayer(Process):
                                  "channels")
         pattern, source = resolve_pattern(image, self.cfaPattern)
         rgb = debayer_image(image, pattern, self.debayerMethod)
-        components = superpixel(image.pixels[0], pattern) if self.evaluateNoise else None
+        components = self._noise_components(image, rgb, pattern) if self.evaluateNoise else None
         del image  # the raw frame, freed here (its small noise components kept) when the caller handed it over
         # as PixInsight's Debayer: the raw source is recorded for CFA drizzle (StarAlignment copies it into .xdrz)
         rgb = Image(rgb.pixels, rgb.keywords, {**rgb.properties, "PCL:CFASourceFilePath": str(Path(path).absolute()),
@@ -389,11 +394,11 @@ class Debayer(Process):
                 rgb = Image(rgb.pixels, _noise_keywords(rgb.keywords, data), rgb.properties)
             elif any(k.name.upper().startswith("NOISE") for k in rgb.keywords):
                 rgb = Image(rgb.pixels, _noise_keywords(rgb.keywords, data, ""), rgb.properties)
-            finished = pending.finish(rgb.keywords) if pending is not None else None
         except BaseException:  # the started write must not be left waiting for its header
             if pending is not None:
                 pending.abandon()
             raise
+        finished = pending.finish(rgb.keywords) if pending is not None else None  # (abandons itself on failure)
         written = target
         if self.outputRGBImages:
             written = finished or write_frame(rgb, target, overwrite=self.overwriteExistingFiles)

@@ -853,8 +853,8 @@ def _select_values(data, center, deviation, k0, k1, counts, lo, hi, like):  # pr
 
 
 _SAMPLE_SHIFT = 18
-""":func:`median_mad_windows` estimates its windows from a subsample of about ``n >> 18`` values (the stride
-the smallest prime ≥ ``n >> 18``)."""
+""":func:`median_mad_windows` estimates its windows from a strided subsample of about 2¹⁸ values (the stride
+the smallest prime ≥ ``n >> 18``; below 2¹⁹ values, every value)."""
 _WINDOW_BINS = 1 << 12
 """Bins of the subsample's two histograms: the first between its extremes finds the range of the second."""
 _COARSE_STRIDE = 4

@@ -132,7 +132,6 @@ def match_triangles(ref: Triangles, tgt: Triangles, tolerance: float) -> Triangl
         z = np.zeros((0, 3), dtype=np.int64)
         return TriangleMatches(ref=z, tgt=z, parity=np.zeros(0), scale=np.zeros(0), distance=np.zeros(0))
     i, j, distance = cross_pairs(ref.invariants, tgt.invariants, tolerance)
-    i, j = i.astype(np.int64), j.astype(np.int64)
     return TriangleMatches(
         ref=ref.vertices[i],
         tgt=tgt.vertices[j],

@@ -88,14 +88,9 @@ def guided_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One-to-one pairs (reference index, target index) within ``tolerance`` target pixels under ``h``
     (``tgt_points``: the target stars, :class:`~processes.kernels.neighbours.SortedPoints`)."""
-    pred = models.apply(h, ref_xy)
-    finite = np.all(np.isfinite(pred), axis=1)
-    if not finite.any():
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    ref_i = np.flatnonzero(finite)
-    dist, tgt_i = nearest_within(tgt_points, pred[finite], tolerance)
-    hit = np.isfinite(dist)
-    ref_i, tgt_i, dist = ref_i[hit], tgt_i[hit], dist[hit]
+    dist, tgt_i = nearest_within(tgt_points, models.apply(h, ref_xy), tolerance)  # a non-finite one finds none
+    ref_i = np.flatnonzero(np.isfinite(dist))
+    tgt_i, dist = tgt_i[ref_i], dist[ref_i]
     if ref_i.size == 0:
         return ref_i, tgt_i.astype(np.int64)
     order = np.argsort(dist, kind="stable")

@@ -196,14 +196,13 @@ def warp_bands(
                for _ in range(2 if ahead else 1)]
     workers = _workers(threads, step)
     pool = next_band = None
-    if workers > 1:
+    if workers > 1 or ahead:
         from concurrent.futures import ThreadPoolExecutor
 
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="warp")
-    if ahead:
-        from concurrent.futures import ThreadPoolExecutor
-
-        next_band = ThreadPoolExecutor(1, thread_name_prefix="warp-ahead")
+        if workers > 1:
+            pool = ThreadPoolExecutor(workers, thread_name_prefix="warp")
+        if ahead:
+            next_band = ThreadPoolExecutor(1, thread_name_prefix="warp-ahead")
 
     def fill(first: int) -> tuple[int, np.ndarray, np.ndarray]:
         """Band ``first``'s rows made in its pair of buffers (the pairs take turns); the band."""

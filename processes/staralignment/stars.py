@@ -215,10 +215,11 @@ def robust_sigma(values: np.ndarray) -> float:
 
     found = windowed_median_mad(sample, step)  # one compiled pass over the sample, no copy of it
     sample = sample[::step]
-    if found is not None and found[1] > 0:
-        return _MAD_TO_SIGMA * found[1]
-    med = fast_median(sample)  # np.median, bit for bit, without sorting a copy
-    sigma = _MAD_TO_SIGMA * fast_median(np.abs(sample - med))
+    if found is not None:
+        sigma = _MAD_TO_SIGMA * found[1]
+    else:
+        med = fast_median(sample)  # np.median, bit for bit, without sorting a copy
+        sigma = _MAD_TO_SIGMA * fast_median(np.abs(sample - med))
     if sigma <= 0:
         sigma = float(np.std(sample))
     return sigma

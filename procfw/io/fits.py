@@ -807,23 +807,21 @@ def _write(image: Image, path: Path, *, bitpix: int | None, name: Path,
             except Exception as exc:  # OSError, astropy VerifyError, TypeError, ...
                 raise ImageFileError(name, f"cannot write the FITS file ({_describe(exc)})") from exc
     try:
-        if late_header is not None:
-            planes = data.reshape((-1, *data.shape[-2:]))
-            _write_float_bands(path, block, planes.shape, [planes], data.dtype, late_header=late_header)
-        elif bands is None:
-            _write_float_data(path, block, data)
+        if bands is None:
+            _write_float_data(path, block, data, late_header=late_header)
         else:
-            _write_float_bands(path, block, image.pixels.shape, bands, data.dtype)
+            _write_float_bands(path, block, image.pixels.shape, bands, data.dtype, late_header=late_header)
     except OSError as exc:
         raise ImageFileError(name, f"cannot write the FITS file ({_describe(exc)})") from exc
 
 
-def _write_float_data(path: Path, header: bytes, data: np.ndarray) -> None:
+def _write_float_data(path: Path, header: bytes, data: np.ndarray, *, late_header: _LateHeader | None = None
+                      ) -> None:
     """Write a primary HDU: the ``header`` block, then ``data`` (native float32/float64, 2-D or 3-D,
     possibly a strided view such as a crop) big-endian, zero-padded to a multiple of 2880 bytes
-    (:func:`_write_float_bands` of one band: all its rows)."""
+    (:func:`_write_float_bands` of one band: all its rows; ``late_header`` as there)."""
     planes = data.reshape((-1, *data.shape[-2:]))  # (channels, rows, width): a view
-    _write_float_bands(path, header, planes.shape, [planes], data.dtype)
+    _write_float_bands(path, header, planes.shape, [planes], data.dtype, late_header=late_header)
 
 
 def _write_float_bands(path: Path, header: bytes, shape: tuple[int, int, int], bands: Iterable[np.ndarray],
@@ -842,11 +840,13 @@ def _write_float_bands(path: Path, header: bytes, shape: tuple[int, int, int], b
     channels, height, width = shape
     plane = height * width * dtype.itemsize
     planes = [len(header) + c * plane for c in range(channels)]  # where each plane starts
-    first = 0 if late_header is None else 1  # the region of plane 0 (region 0 starts with the header)
+    # the regions: the header with plane 0, then each other plane; or, with a late header, the header alone first
+    starts = [0, *planes] if late_header is not None else [0, *planes[1:]]
+    first = len(starts) - channels  # the region of plane 0
     end = len(header) + channels * plane
     big_endian = dtype.newbyteorder(">")
     row = 0
-    with DirectRegionsFile(path, [0, *planes[1 - first :]], end + (-end % 2880)) as f:
+    with DirectRegionsFile(path, starts, end + (-end % 2880)) as f:
         if late_header is None:
             f.write(0, header)
         else:
@@ -956,13 +956,14 @@ def start_write_fits(image: Image, path: str | os.PathLike[str], *, overwrite: b
     target = Path(path)
     if bitpix not in (-32, -64) or target.suffix.lower() not in _PLAIN_SUFFIXES:
         return None
-    data = encode_pixels(image.pixels, bitpix, contiguous=False)
-    block = primary_header_bytes(image.keywords, bitpix, data.shape)
+    pixels = image.pixels
+    shape = pixels.shape[1:] if pixels.shape[0] == 1 else pixels.shape  # encode_pixels's, without its cast
+    block = primary_header_bytes(image.keywords, bitpix, shape)
     if block is None:
         return None
     if target.exists() and not overwrite:
         raise FileExistsProcfwError(target)
-    return PendingWrite(image, target, overwrite=overwrite, bitpix=bitpix, shape=data.shape, header_size=len(block))
+    return PendingWrite(image, target, overwrite=overwrite, bitpix=bitpix, shape=shape, header_size=len(block))
 
 
 _ZERO_BLOCK = bytes(2880)

@@ -372,9 +372,9 @@ class DirectRegionsFile:
         try:
             pieces: list[tuple[int, bytes]] = []  # the bytes of the blocks not written whole by one region
             for region, head in enumerate(self._heads):
-                filled = min(self._position[region], self._base[region]) - self._starts[region]
+                filled = min(self._position[region] - self._starts[region], len(head))  # of the head's bytes
                 if filled:
-                    pieces.append((self._starts[region], bytes(head[:filled])))
+                    pieces.append((self._starts[region], bytes(memoryview(head)[:filled])))
                 whole = self._staged[region] // _ALIGN * _ALIGN
                 tail = bytes(self._slices[region][whole : self._staged[region]])
                 if tail:

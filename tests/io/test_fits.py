@@ -487,7 +487,7 @@ def test_failed_write_leaves_no_temp_file_and_target_untouched(tmp_path: Path, m
         Path(args[0]).write_bytes(b"partial")
         raise OSError("disk full")
 
-    def broken_float_write(path: Path, header: bytes, data: np.ndarray) -> None:
+    def broken_float_write(path: Path, header: bytes, data: np.ndarray, **kwargs: object) -> None:
         broken_writeto(None, path)
 
     monkeypatch.setattr(fits.PrimaryHDU, "writeto", broken_writeto)

@@ -195,7 +195,6 @@ def test_a_local_pool_run_integrates_on_a_worker_and_its_console_loads_no_numba(
     assert _run_on_corpus_frames(tmp_path, "processes") == []
 
 
-
 @pytest.mark.parametrize("size", [384, 256, 64, 25])
 def test_the_synthetic_frame_draws_each_star_only_near_it_with_the_same_pixels(size: int) -> None:
     """synthetic_cfa draws a star within STAR_REACH pixels of its centre: the plane is bit for bit the one of

@@ -616,8 +616,8 @@ def test_the_output_written_while_the_noise_is_evaluated_is_the_file_written_aft
     original, noise = fits_module.start_write_fits, debayer_process._noise
     monkeypatch.setattr(fits_module, "start_write_fits", lambda *a, **k: started.append(1) or original(*a, **k))
     if blank:
-        monkeypatch.setattr(debayer_process, "_noise", lambda rgb, algorithm: {
-            **noise(rgb, algorithm), "noiseEstimateG": float("nan")})
+        monkeypatch.setattr(debayer_process, "_noise", lambda components, algorithm: {
+            **noise(components, algorithm), "noiseEstimateG": float("nan")})
     instance = Debayer(outputDirectory=str(tmp_path), outputExtension=".fits", evaluateNoise=True)
     raw = _raw_file(tmp_path)
     rgb, written, data = instance.process_image(0, read_image(raw), raw, {})

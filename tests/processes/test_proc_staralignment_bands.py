@@ -163,7 +163,7 @@ def test_read_for_detection_streams_a_fits_frame_into_its_plane(tmp_path: Path, 
         assert peak < plane.nbytes + whole.pixels.nbytes / 2, (peak, plane.nbytes)  # the whole read: frame + plane
 
 
-def test_ahead_the_next_band_is_made_while_the_caller_holds_the_current_one() -> None:
+def test_ahead_the_next_band_is_made_while_the_caller_holds_the_current_one(monkeypatch: pytest.MonkeyPatch) -> None:
     """warp_bands(ahead=True): while the caller holds a band, the next one is being made in a thread
     (the caller's slow use of a band, e.g. its write, overlaps the resampling), in other buffers
     (the band held is not overwritten); without ahead nothing is made until asked for."""
@@ -175,25 +175,22 @@ def test_ahead_the_next_band_is_made_while_the_caller_holds_the_current_one() ->
     rng = np.random.default_rng(8)
     pixels = rng.random((3, 40, 30), dtype=np.float32)
     h = np.array([[1.0, 0.01, 0.5], [-0.01, 1.0, 0.3], [0.0, 0.0, 1.0]])
+    original = resample._BandSampler.__call__
     for ahead in (False, True):
         made: list[tuple[int, str]] = []
-        original = resample._BandSampler.__call__
 
-        def recording(self, row0, row1, out, mask, first, made=made, original=original):
+        def recording(self, row0, row1, out, mask, first, made=made):
             made.append((row0, threading.current_thread().name))
             original(self, row0, row1, out, mask, first)
 
-        resample._BandSampler.__call__ = recording
-        try:
-            bands = warp_bands(pixels, h, (30, 40), band_rows=10, threads=1, ahead=ahead)
-            first, values, _ = next(bands)
-            kept = values.copy()
-            deadline = time.monotonic() + 5
-            while ahead and len(made) < 2 and time.monotonic() < deadline:
-                time.sleep(0.001)
-            assert [row for row, _ in made] == ([0, 10] if ahead else [0])
-            assert np.array_equal(values, kept)  # the band held is untouched by the next one
-            assert sum(1 for _ in bands) == 3
-        finally:
-            resample._BandSampler.__call__ = original
+        monkeypatch.setattr(resample._BandSampler, "__call__", recording)
+        bands = warp_bands(pixels, h, (30, 40), band_rows=10, threads=1, ahead=ahead)
+        first, values, _ = next(bands)
+        kept = values.copy()
+        deadline = time.monotonic() + 5
+        while ahead and len(made) < 2 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert [row for row, _ in made] == ([0, 10] if ahead else [0])
+        assert np.array_equal(values, kept)  # the band held is untouched by the next one
+        assert sum(1 for _ in bands) == 3
         assert all(name.startswith("warp-ahead") for _, name in made) == ahead

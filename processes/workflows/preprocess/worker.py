@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 from processes.workflows.preprocess.synthetic import WARM_FRAME_SIZE, synthetic_cfa
+from procfw import collector
 
 __all__ = ["WORKER_MODULES", "WORKER_PROCESSES", "load", "read_icons", "warm_kernels"]
 
@@ -152,24 +153,20 @@ def load() -> float:
     Returns the seconds the warm-up took (NaN when something failed: a fork server must
     keep running, and the workers then import and load what they need themselves).
     """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        for name in WORKER_MODULES:
-            importlib.import_module(name)
-        seconds = warm_kernels()
-        read_icons()
-        from procfw.batch import release_library_pages, release_memory
+    with collector.paused():
+        try:
+            for name in WORKER_MODULES:
+                importlib.import_module(name)
+            seconds = warm_kernels()
+            read_icons()
+            from procfw.batch import release_library_pages, release_memory
 
-        release_memory()  # the warm-up's buffers: not copied into every worker
-        release_library_pages()  # LLVM's code, run only to load the kernels: out of the fork server's memory
-        gc.freeze()  # the objects loaded so far stay out of the workers' collections, so their pages stay shared
-    except Exception as exc:  # noqa: BLE001 - e.g. a module being edited: logged, the workers manage alone
-        log.warning("the pre-processing workers' preload failed: %s", exc)
-        return math.nan
-    finally:
-        if collecting:
-            gc.enable()
+            release_memory()  # the warm-up's buffers: not copied into every worker
+            release_library_pages()  # LLVM's code, run only to load the kernels: out of the fork server's memory
+            gc.freeze()  # the objects loaded so far stay out of the workers' collections: their pages stay shared
+        except Exception as exc:  # noqa: BLE001 - e.g. a module being edited: logged, the workers manage alone
+            log.warning("the pre-processing workers' preload failed: %s", exc)
+            return math.nan
     return seconds
 
 
