@@ -11,9 +11,9 @@ larger than one pixel's stack:
 2. rejection normalization (``Scale``: ``v·k_i + o_i`` for frames i ≥ 1, zeros kept, frame
    0 as is, plus the per-row pedestal that keeps values positive; ``EqualizeFluxes``:
    ``v·k_i``), in float32 as the numpy engine;
-3. the N values sorted by Batcher's sorting networks (branch-free compare-exchanges; the
-   frames of the rejected values are found afterwards by rank, ties in frame order, as the
-   numpy engine's stable argsort);
+3. the N values sorted by Batcher's sorting networks (branch-free compare-exchanges of
+   (value, frame) pairs: each rank's frame, ties in frame order, as the numpy engine's
+   stable argsort);
 4. the rejection passes on the surviving sorted ranks ``[lo, hi)``: SigmaClip or
    WinsorizedSigmaClip with PixInsight's iteration rule (repeat while something was
    rejected and at least 3 values remain);
@@ -38,6 +38,9 @@ __all__ = ["abs_dev", "abs_dev_median", "bwmv_sums", "extremes", "finite_median"
 
 TINY = 2.0**-53
 HUBER_MAX_ITERATIONS = 100
+QUADRATIC_MAX = 24
+"""Up to this many values, Sn scans every window (branch-free, faster for few values than the
+one-sweep form, whose branches mispredict); more values take the sweep.  The same values either way."""
 NO_REJECTION, SIGMA_CLIP, WINSORIZED = 0, 1, 2
 MODE_NONE, MODE_SCALE, MODE_FLUX = 0, 1, 2
 
@@ -63,6 +66,26 @@ def _network_sort(vals, base, m, net_pairs, net_start):  # pragma: no cover - co
         b = vals[j]
         vals[i] = b if b < a else a
         vals[j] = a if b < a else b
+
+
+@numba.njit(cache=True, nogil=True)
+def _network_sort_indexed(vals, frames, m, net_pairs, net_start):  # pragma: no cover - compiled
+    """Sort vals[:m] as :func:`_network_sort` does and set frames[:m] to the frame of each sorted value,
+    ties in frame order (a stable sort: the compare-exchanges order (value, frame) pairs)."""
+    for i in range(m):
+        frames[i] = i
+    for k in range(net_start[m], net_start[m + 1]):
+        i = net_pairs[k, 0]
+        j = net_pairs[k, 1]
+        a = vals[i]
+        b = vals[j]
+        fa = frames[i]
+        fb = frames[j]
+        swap = (b < a) | ((b == a) & (fb < fa))
+        vals[i] = b if swap else a
+        vals[j] = a if swap else b
+        frames[i] = fb if swap else fa
+        frames[j] = fa if swap else fb
 
 
 @numba.njit(cache=True, nogil=True)
@@ -124,6 +147,40 @@ def _select_finite(values, m, k):  # pragma: no cover - compiled
     return values[0]
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _quickselect(values, m, k):  # pragma: no cover - compiled
+    """The k-th smallest (0-based) of the finite values[:m], exactly, reordering them (Hoare's
+    selection, the median of three as pivot): O(m) where :func:`_select_finite` counts in O(m²)."""
+    lo = 0
+    hi = m - 1
+    while hi > lo:
+        mid = (lo + hi) // 2
+        a = values[lo]
+        b = values[mid]
+        c = values[hi]
+        pivot = max(min(a, b), min(max(a, b), c))
+        i = lo
+        j = hi
+        while i <= j:
+            while values[i] < pivot:
+                i += 1
+            while values[j] > pivot:
+                j -= 1
+            if i <= j:
+                t = values[i]
+                values[i] = values[j]
+                values[j] = t
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return values[k]
+    return values[k]
+
+
 @numba.njit(cache=True, nogil=True)
 def _sn_sorted(y, m, himed, net_pairs, net_start):  # pragma: no cover - compiled
     """Rousseeuw–Croux Sn (c = 1) of the sorted float32 y[:m] (as rejection.sn_of_sorted).
@@ -134,8 +191,9 @@ def _sn_sorted(y, m, himed, net_pairs, net_start):  # pragma: no cover - compile
     the larger one lies at the first a where d2 ≥ d1 or just before it; that first a never
     decreases as i grows.  For finite y one sweep finds them all (:func:`_himed_sweep`,
     O(m) instead of the O(m²) scan of every window, which stays for stacks with an inf or
-    NaN) and the order statistic is selected (:func:`_select_finite`) rather than sorted;
-    the values compared are the same float32 differences, so Sn is the same bit for bit.
+    NaN, and for up to QUADRATIC_MAX values, where it is faster) and for finite y the order
+    statistic is selected (:func:`_select_finite`) rather than sorted; the values compared are
+    the same float32 differences, so Sn is the same bit for bit.
     """
     if m < 2:
         return np.float32(0.0)
@@ -143,9 +201,9 @@ def _sn_sorted(y, m, himed, net_pairs, net_start):  # pragma: no cover - compile
     finite = True
     for j in range(m):
         finite &= y[j] - y[j] == 0
-    if finite:
+    if finite and m > QUADRATIC_MAX:
         _himed_sweep(y, m, h, himed)
-        return _select_finite(himed, m, (m + 1) // 2 - 1)
+        return _quickselect(himed, m, (m + 1) // 2 - 1)
     else:
         for i in range(m):
             a0 = i - h if i - h > 0 else 0
@@ -155,9 +213,10 @@ def _sn_sorted(y, m, himed, net_pairs, net_start):  # pragma: no cover - compile
                 d1 = y[i] - y[a]
                 d2 = y[a + h] - y[i]
                 d = d1 if d1 > d2 else d2
-                if d < best:
-                    best = d
+                best = d if d < best else best
             himed[i] = best
+        if finite:
+            return _select_finite(himed, m, (m + 1) // 2 - 1)
     _network_sort(himed, 0, m, net_pairs, net_start)
     return himed[(m + 1) // 2 - 1]
 
@@ -329,9 +388,31 @@ def _sort_columns(block, n, nb, net_pairs, net_start):  # pragma: no cover - com
             block[j, b] = a if c < a else c
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sort_columns_indexed(block, frames, n, nb, net_pairs, net_start):  # pragma: no cover - compiled
+    """:func:`_sort_columns` of ``block``, with frames[j, b] set to the frame of each sorted value,
+    ties in frame order (as :func:`_network_sort_indexed`)."""
+    for j in range(n):
+        for b in range(nb):
+            frames[j, b] = j
+    for k in range(net_start[n], net_start[n + 1]):
+        i = net_pairs[k, 0]
+        j = net_pairs[k, 1]
+        for b in range(nb):
+            a = block[i, b]
+            c = block[j, b]
+            fa = frames[i, b]
+            fc = frames[j, b]
+            swap = (c < a) | ((c == a) & (fc < fa))
+            block[i, b] = c if swap else a
+            block[j, b] = a if swap else c
+            frames[i, b] = fc if swap else fa
+            frames[j, b] = fa if swap else fc
+
+
 @numba.njit(cache=True, nogil=True)
 def _block_winsorized(band, r, x0, rej_mode, rej_scale, rej_offset, shift, clip_low, clip_high, sigma_low,
-                      sigma_high, cutoff, net_pairs, net_start, bv, by, bh, bw, lo_out, hi_out,
+                      sigma_high, cutoff, net_pairs, net_start, bv, bf, by, bh, bw, lo_out, hi_out,
                       lane_vals, y, himed, work):  # pragma: no cover - compiled
     """First winsorized pass of BLOCK pixels (r, x0 .. x0 + BLOCK − 1) in lock step (its
     winsorization rounds while more than LOCK_STEP_MIN_LANES pixels iterate), then the last
@@ -340,7 +421,7 @@ def _block_winsorized(band, r, x0, rej_mode, rej_scale, rej_offset, shift, clip_
     The caller has checked that no value of the block is range-rejected.  Every lane does
     exactly the operations of :func:`_reject` in the same order (so the results are the
     same bit for bit); the lanes only share loop control.  Writes the final survivor ranks
-    to lo_out/hi_out.
+    to lo_out/hi_out and the frame of each rank to ``bf`` (rank, lane).
     """
     n = band.shape[0]
     nb = bv.shape[1]
@@ -357,7 +438,7 @@ def _block_winsorized(band, r, x0, rej_mode, rej_scale, rej_offset, shift, clip_
                 bv[i, b] = nv + shift
             else:
                 bv[i, b] = v * s
-    _sort_columns(bv, n, nb, net_pairs, net_start)
+    _sort_columns_indexed(bv, bf, n, nb, net_pairs, net_start)
     half = n // 2
     for b in range(nb):
         med = bv[half, b] if n % 2 else (bv[half - 1, b] + bv[half, b]) * np.float32(0.5)
@@ -511,11 +592,13 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
     n, _, width = band.shape
     vals = np.empty(n, np.float32)
     idx = np.arange(n)
+    rank_frames = np.empty(n, np.int32)
     y = np.empty(n, np.float32)
     himed = np.empty(n, np.float32)
     work = np.empty(n, np.float64)
     everything = np.empty(n, np.float32)
     bv = np.empty((n, BLOCK), np.float32)
+    bf = np.empty((n, BLOCK), np.int32)
     by = np.empty((n, BLOCK), np.float32)
     bh = np.empty((n, BLOCK), np.float32)
     bw = np.empty((n, BLOCK), np.float64)
@@ -537,7 +620,7 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
                     band, r, x, range_low_on, range_low, range_high_on, range_high):
                 block_x = x
                 _block_winsorized(band, r, x, rej_mode, rej_scale, rej_offset, shift, clip_low, clip_high,
-                                  sigma_low, sigma_high, cutoff, net_pairs, net_start, bv, by, bh, bw, block_lo,
+                                  sigma_low, sigma_high, cutoff, net_pairs, net_start, bv, bf, by, bh, bw, block_lo,
                                   block_hi, vals, y, himed, work)
                 if gen_image:
                     _block_weighted_sums(band, r, x, out_scale, out_offset, weights, block_sum)
@@ -553,22 +636,17 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
                 lo0 = n_low
                 hi0 = n - n_high
                 lo, hi = lo0, hi0
+                if lo0 > 0 or hi0 < n or (algorithm != NO_REJECTION and hi0 - lo0 >= 3):
+                    # sorted with each value's frame: the frames of the ranks a pixel with a rejection needs
+                    _network_sort_indexed(vals, rank_frames, n, net_pairs, net_start)
                 if algorithm != NO_REJECTION and hi0 - lo0 >= 3:
-                    _network_sort(vals, 0, n, net_pairs, net_start)
                     lo, hi = _reject(vals, lo0, hi0, algorithm, clip_low, clip_high, sigma_low, sigma_high, cutoff,
                                      y, himed, work, net_pairs, net_start, 0)
             clean = lo0 == 0 and hi0 == n and lo == 0 and hi == n
             if not clean:
-                # frame attribution: each frame's rank among the values (ties in frame order, as a stable sort)
-                _gather(band, r, x, rej_mode, rej_scale, rej_offset, shift, range_low_on, range_low,
-                        range_high_on, range_high, vals)
-                for f in range(n):
-                    # the rank of frame f's value; ties go to the lower frame index
-                    v = vals[f]
-                    rank = 0
-                    for g in range(n):
-                        rank += (vals[g] < v) | ((vals[g] == v) & (g < f))
-                    idx[rank] = f
+                # frame attribution: the frame of each rank (ties in frame order, as a stable sort)
+                for rank in range(n):
+                    idx[rank] = bf[rank, x - block_x] if in_block else rank_frames[rank]
                 for rank in range(n):
                     f = idx[rank]
                     bit = 0

@@ -142,6 +142,46 @@ def test_sn_sweep_equals_the_window_scan():
         assert _sn_sorted(flat, m, himed, pairs, start) == 0
 
 
+def test_indexed_network_sorts_are_stable_sorts():
+    """The sorts that carry each value's frame (a pixel alone, and the pixels of a block side by side)
+    give numpy's stable argsort: ties (±0 and ∓inf too) in frame order."""
+    from processes.integration.compiled import sorting_networks
+    from processes.integration.kernel_numba import _network_sort_indexed, _sort_columns_indexed
+
+    rng = np.random.default_rng(3)
+    for m in (2, 3, 12, 25, 64, 130):
+        pairs, start = sorting_networks(m)
+        block = np.round(rng.standard_normal((m, 32)) * 2).astype(np.float32) / 2  # many ties
+        block[rng.random(block.shape) < 0.1] = -0.0
+        block[rng.random(block.shape) < 0.05] = np.inf
+        block[rng.random(block.shape) < 0.05] = -np.inf
+        expected = np.argsort(block, axis=0, kind="stable")
+        values, frames = block.copy(), np.empty((m, 32), np.int32)
+        _sort_columns_indexed(values, frames, m, 32, pairs, start)
+        assert np.array_equal(frames, expected), m
+        assert np.array_equal(values, np.take_along_axis(block, expected, axis=0)), m
+        for b in range(32):
+            column, order = block[:, b].copy(), np.empty(m, np.int32)
+            _network_sort_indexed(column, order, m, pairs, start)
+            assert np.array_equal(order, expected[:, b]), (m, b)
+
+
+def test_quickselect_is_the_order_statistic():
+    """The O(m) selection of large stacks' Sn returns the k-th smallest value, ties and all."""
+    from processes.integration.kernel_numba import _quickselect
+
+    rng = np.random.default_rng(4)
+    for m in (1, 2, 3, 25, 97, 400):
+        for case in range(6):
+            values = rng.standard_normal(m).astype(np.float32)
+            if case % 2:
+                values = np.round(values * 2) / 2  # ties
+            if case == 4:
+                values[:] = 1.5
+            for k in {0, m // 2, (m + 1) // 2 - 1, m - 1}:
+                assert _quickselect(values.copy(), m, k) == np.sort(values)[k], (m, case, k)
+
+
 @pytest.mark.parametrize(
     "changes",
     [
@@ -237,7 +277,7 @@ def _kernel_run(band, rej_scale, rej_offset, weights):
     return image, low, high, counts
 
 
-@pytest.mark.parametrize("n", [5, 12, 24])
+@pytest.mark.parametrize("n", [5, 12, 24, 40, 100])
 def test_block_path_equals_the_pixel_path_bit_for_bit(n):
     """Winsorized clipping of 32 pixels side by side (their rounds in lock step while more than
     LOCK_STEP_MIN_LANES iterate, the last ones one by one) gives what each pixel alone gives: the
