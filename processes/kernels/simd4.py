@@ -4,8 +4,8 @@ numba leaves LLVM's SLP vectoriser off, so scalar code that does the same thing 
 values (the channels of a pixel) stays scalar.  These intrinsics give such code vector
 instructions: a 4-vector is a ``UniTuple(float64, 4)`` that the intrinsics turn into an LLVM
 ``<4 x double>`` and back (the round trips fold away once inlined).  Each lane is an IEEE
-operation of its own — no fast-math flags, no fused multiply-add — so the lanes hold exactly
-what the scalar operations give:
+operation of its own — no fast-math flags, no fused multiply-add (unless the calling kernel asks
+LLVM to fuse: ``fastmath={"contract"}``) — so the lanes hold exactly what the scalar operations give:
 
 :func:`load4`
     four consecutive values of a 1-D C-contiguous float64 array;
