@@ -39,8 +39,12 @@ __all__ = ["abs_dev", "abs_dev_median", "bwmv_sums", "extremes", "finite_median"
 TINY = 2.0**-53
 HUBER_MAX_ITERATIONS = 100
 QUADRATIC_MAX = 24
-"""Up to this many values, Sn scans every window (branch-free, faster for few values than the
-one-sweep form, whose branches mispredict); more values take the sweep.  The same values either way."""
+"""Up to this many values, a pixel's Sn scans every window (branch-free, faster for few values than
+the one-sweep form, whose branches mispredict) and selects by counting; more values take the sweep
+and a quickselect.  The same values either way."""
+BLOCK_QUADRATIC_MAX = 224
+"""A block's first pass scans every Sn window of its pixels side by side (vector operations) up to
+this many values; beyond, where the scan's O(n²) outgrows it, each pixel takes the sweep."""
 NO_REJECTION, SIGMA_CLIP, WINSORIZED = 0, 1, 2
 MODE_NONE, MODE_SCALE, MODE_FLUX = 0, 1, 2
 
@@ -197,28 +201,36 @@ def _sn_sorted(y, m, himed, net_pairs, net_start):  # pragma: no cover - compile
     """
     if m < 2:
         return np.float32(0.0)
+    k = (m + 1) // 2 - 1
+    if not _himed(y, m, himed):
+        _network_sort(himed, 0, m, net_pairs, net_start)
+        return himed[k]
+    return _select_finite(himed, m, k) if m <= QUADRATIC_MAX else _quickselect(himed, m, k)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _himed(y, m, himed):  # pragma: no cover - compiled
+    """The himed_i of :func:`_sn_sorted` of the sorted float32 y[:m] (m ≥ 2) into himed[:m]; whether every
+    y is finite.  One sweep (:func:`_himed_sweep`) for more than QUADRATIC_MAX finite values; else the
+    scan of every window."""
     h = m // 2
     finite = True
     for j in range(m):
         finite &= y[j] - y[j] == 0
     if finite and m > QUADRATIC_MAX:
         _himed_sweep(y, m, h, himed)
-        return _quickselect(himed, m, (m + 1) // 2 - 1)
-    else:
-        for i in range(m):
-            a0 = i - h if i - h > 0 else 0
-            a1 = i if i < m - 1 - h else m - 1 - h
-            best = np.float32(np.inf)
-            for a in range(a0, a1 + 1):
-                d1 = y[i] - y[a]
-                d2 = y[a + h] - y[i]
-                d = d1 if d1 > d2 else d2
-                best = d if d < best else best
-            himed[i] = best
-        if finite:
-            return _select_finite(himed, m, (m + 1) // 2 - 1)
-    _network_sort(himed, 0, m, net_pairs, net_start)
-    return himed[(m + 1) // 2 - 1]
+        return True
+    for i in range(m):
+        a0 = i - h if i - h > 0 else 0
+        a1 = i if i < m - 1 - h else m - 1 - h
+        best = np.float32(np.inf)
+        for a in range(a0, a1 + 1):
+            d1 = y[i] - y[a]
+            d2 = y[a + h] - y[i]
+            d = d1 if d1 > d2 else d2
+            best = d if d < best else best
+        himed[i] = best
+    return finite
 
 
 @numba.njit(cache=True, nogil=True)
@@ -446,18 +458,26 @@ def _block_winsorized(band, r, x0, rej_mode, rej_scale, rej_offset, shift, clip_
             by[j, b] = bv[j, b] - med
     # Sn: himed_i = min over windows [a, a + h] containing i of max(y_i − y_a, y_{a+h} − y_i)
     h = n // 2
-    for i in range(n):
-        a0 = i - h if i - h > 0 else 0
-        a1 = i if i < n - 1 - h else n - 1 - h
-        for b in range(nb):
-            bh[i, b] = np.float32(np.inf)
-        for a in range(a0, a1 + 1):
+    if n <= BLOCK_QUADRATIC_MAX:  # every window of every pixel, the pixels side by side
+        for i in range(n):
+            a0 = i - h if i - h > 0 else 0
+            a1 = i if i < n - 1 - h else n - 1 - h
             for b in range(nb):
-                d1 = by[i, b] - by[a, b]
-                d2 = by[a + h, b] - by[i, b]
-                d = d1 if d1 > d2 else d2
-                cur = bh[i, b]
-                bh[i, b] = d if d < cur else cur
+                bh[i, b] = np.float32(np.inf)
+            for a in range(a0, a1 + 1):
+                for b in range(nb):
+                    d1 = by[i, b] - by[a, b]
+                    d2 = by[a + h, b] - by[i, b]
+                    d = d1 if d1 > d2 else d2
+                    cur = bh[i, b]
+                    bh[i, b] = d if d < cur else cur
+    else:  # one sweep per pixel (:func:`_sn_sorted`'s, the same values)
+        for b in range(nb):
+            for j in range(n):
+                y[j] = by[j, b]
+            _himed(y, n, himed)
+            for j in range(n):
+                bh[j, b] = himed[j]
     _sort_columns(bh, n, nb, net_pairs, net_start)
     rank = (n + 1) // 2 - 1
     mean = np.zeros(nb, np.float64)

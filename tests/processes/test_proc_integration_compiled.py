@@ -82,7 +82,7 @@ def _compare(plan):
     return fast
 
 
-@pytest.mark.parametrize("n, h, w", [(12, 20, 53), (3, 9, 40), (16, 12, 64), (40, 6, 33), (64, 4, 70)])
+@pytest.mark.parametrize("n, h, w", [(12, 20, 53), (3, 9, 40), (16, 12, 64), (40, 6, 33), (64, 4, 70), (240, 2, 40)])
 @pytest.mark.parametrize("algorithm", ["WinsorizedSigmaClip", "SigmaClip", "NoRejection"])
 def test_compiled_equals_numpy_engine(tmp_path, n, h, w, algorithm):
     frames = _stack(tmp_path, n, h, w, seed=n + h)
@@ -117,14 +117,15 @@ def test_compiled_equals_numpy_engine_on_tied_values(tmp_path, n):
 
 
 def test_sn_sweep_equals_the_window_scan():
-    """The kernel's Sn (one sweep over the sorted values) equals the numpy engine's scan of
-    every window bit for bit, on sorted float32 stacks of 2..64 values with ties."""
+    """The kernel's Sn (the scan of every window, or one sweep over the sorted values, then the
+    selection) equals the numpy engine's scan of every window bit for bit, on sorted float32 stacks
+    of 2..64, 100, 240 and 301 values with ties."""
     from processes.integration.compiled import sorting_networks
     from processes.integration.kernel_numba import _sn_sorted
     from processes.integration.rejection import sn_of_sorted
 
     rng = np.random.default_rng(11)
-    for m in range(2, 65):
+    for m in [*range(2, 65), 100, 240, 301]:
         pairs, start = sorting_networks(m)
         himed = np.empty(m, np.float32)
         for case in range(12):
@@ -277,7 +278,7 @@ def _kernel_run(band, rej_scale, rej_offset, weights):
     return image, low, high, counts
 
 
-@pytest.mark.parametrize("n", [5, 12, 24, 40, 100])
+@pytest.mark.parametrize("n", [5, 12, 24, 40, 100, 240])
 def test_block_path_equals_the_pixel_path_bit_for_bit(n):
     """Winsorized clipping of 32 pixels side by side (their rounds in lock step while more than
     LOCK_STEP_MIN_LANES iterate, the last ones one by one) gives what each pixel alone gives: the
