@@ -223,6 +223,37 @@ def test_lanczos3_rgb_line_equals_the_general_loop(clamping: float | None) -> No
         assert got[c].tobytes() == pi.remap_planes(planes[c : c + 1], xs, ys, "lanczos3", clamping, -1.0)[0].tobytes()
 
 
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("clamping", [None, 0.3])
+def test_lanczos3_of_one_or_two_channels_takes_the_vector_sampler_with_the_general_loops_values(
+        channels: int, clamping: float | None) -> None:
+    """Grey (and two-channel) frames go through the interleaved Lanczos-3 sampler (their last channel in
+    the spare lanes), warped and at explicit points, with the values the general loop gives."""
+    from processes.kernels import warp_numba
+
+    rng = np.random.default_rng(6)
+    planes = rng.random((channels, 37, 45)).astype(np.float32)
+    code, table, _, _ = warp_numba.method_parameters("lanczos3")
+    assert warp_numba.interleaved_rgb(code, table, channels)
+    assert warp_numba.sampling_source(planes, code, table) is planes  # no float64 copy: interleaved by bands
+    h = np.array([[0.97, -0.21, 3.4], [0.21, 0.97, -6.2], [2e-4, -1e-4, 1.0]])
+    got, mask = resample.warp(planes, h, (51, 43), kernel="lanczos3", clamping=clamping, threads=1)
+    want = np.empty_like(got)
+    want_mask = np.empty_like(mask)
+    warp_numba._warp_lanczos(planes.astype(np.float64), h,
+                             0, 43, 0, table, clamping or 0.0, clamping is not None, want, want_mask)
+    assert mask.any() and not mask.all()
+    assert np.array_equal(mask, want_mask)
+    assert got.tobytes() == want.tobytes()
+    xs = rng.uniform(-2.0, 46.0, 300)
+    ys = rng.uniform(-2.0, 38.0, 300)
+    points = pi.remap_planes(planes, xs, ys, "lanczos3", clamping, -1.0)
+    general = np.empty_like(points)
+    warp_numba._line_lanczos(planes.astype(np.float64), xs, ys, table, clamping or 0.0, clamping is not None, -1.0,
+                             general)
+    assert points.tobytes() == general.tobytes()
+
+
 @pytest.mark.parametrize("angle", [0.0, 0.02, 0.5, np.pi / 4, np.pi / 2, np.pi, -2.0])
 @pytest.mark.parametrize("shape", [(37, 45), (150, 41), (5, 4), (2, 3)])
 def test_lanczos3_rgb_warp_band_windows_equal_the_general_loop(angle: float, shape: tuple[int, int]) -> None:
