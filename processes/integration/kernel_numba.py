@@ -193,11 +193,11 @@ def _sn_sorted(y, m, himed, net_pairs, net_start):  # pragma: no cover - compile
     max(y_i − y_a, y_{a+h} − y_i).  In a in [a0, a1], d1 = y_i − y_a never grows and
     d2 = y_{a+h} − y_i never shrinks (float32 rounding is monotonic), so the minimum of
     the larger one lies at the first a where d2 ≥ d1 or just before it; that first a never
-    decreases as i grows.  For finite y one sweep finds them all (:func:`_himed_sweep`,
-    O(m) instead of the O(m²) scan of every window, which stays for stacks with an inf or
-    NaN, and for up to QUADRATIC_MAX values, where it is faster) and for finite y the order
-    statistic is selected (:func:`_select_finite`) rather than sorted; the values compared are
-    the same float32 differences, so Sn is the same bit for bit.
+    decreases as i grows.  For more than QUADRATIC_MAX finite values one sweep finds them all
+    (:func:`_himed_sweep`, O(m)) and a quickselect picks the order statistic (:func:`_quickselect`);
+    for fewer, the scan of every window (O(m²) but branch-free) and a selection by counting
+    (:func:`_select_finite`) are faster; a stack with an inf or NaN is scanned and sorted.  The
+    values compared are the same float32 differences, so Sn is the same bit for bit.
     """
     if m < 2:
         return np.float32(0.0)
