@@ -16,7 +16,7 @@ start-up included, and — where the tool reports it — the registration alone)
 ours/Siril (wall from a run nothing samples), CPU time and peak PSS of each process tree (pool workers
 included; from a second run sampled every 20 ms), and our RMS median (reference pixels) with matched star pairs.
 
-    python bench/bench_staralignment.py [--frames DIR] [--count 12] [--executors serial,processes] [--keep]
+    python bench/bench_staralignment.py [--frames DIR] [--count 12] [--copies 1] [--executors serial,processes] [--keep]
 """
 
 from __future__ import annotations
@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=Path, default=DEFAULT_FRAMES, help="folder of raw Bayer FITS frames "
                         "(default: %(default)s)")
     parser.add_argument("--count", type=int, default=12, help="frames to use, the first in name order (default 12)")
+    parser.add_argument("--copies", type=int, default=1,
+                        help="register each frame this many times (links under other names): per-frame throughput on "
+                             "a longer session, with the fixed costs spread (default 1)")
     parser.add_argument("--workdir", type=Path, help="folder for the debayered and registered files "
                         "(default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -113,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     if siril is None:
         raise SystemExit(f"{args.siril} not found: install Siril (siril-cli) to run this comparison")
     frames = sorted(p for p in args.frames.iterdir() if p.suffix.lower() in (".fit", ".fits", ".fts"))[: args.count]
+    frames = [f for f in frames for _ in range(max(1, args.copies))]  # debayer() links each under its own name
     if len(frames) < 3:
         raise SystemExit(f"need at least 3 frames in {args.frames}, found {len(frames)}")
     work = Path(tempfile.mkdtemp(prefix="bench_sa_", dir=args.workdir))
