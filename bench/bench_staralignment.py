@@ -44,7 +44,7 @@ files, out, kind = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
 process = StarAlignment(referenceImage=files[0], referenceIsFile=True, targets=files, outputDirectory=out,
                         outputExtension=".fits", outputSampleFormat="f32", overwriteExistingFiles=True)
 t1 = time.perf_counter()
-with make_executor(kind) as executor, use_executor(executor):  # as the console's -executor=KIND runs it
+with make_executor(kind, preload=StarAlignment.worker_preload) as executor, use_executor(executor):  # as -executor=KIND
     result = process.execute_global(Workspace())
 t2 = time.perf_counter()
 rows = [{k: r.get(k) for k in ("status", "error", "matchedStars", "rmsError", "seconds")}

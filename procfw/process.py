@@ -210,6 +210,11 @@ class Process:
     instantiate): writing it to a PixInsight file warns.
     ``conformance_parameters`` are the values :func:`procfw.testing.check_process` runs the
     process with, for one whose defaults do not suit its test image (a ramp over [0, 1]).
+    ``worker_preload`` names modules that a run of the process over files on a local pool
+    (``-executor=processes``) has the pool's fork server import before it forks the workers
+    (each dask worker imports them first): a module that loads the process's compiled code
+    there, once for all workers, whose pages they then share (:func:`procfw.batch.start_workers`).
+    Empty by default (opt in: a module imported there must start no thread).
     """
 
     process_id: ClassVar[str] = ""
@@ -223,6 +228,7 @@ class Process:
     key_outputs: ClassVar[tuple[str | tuple[str, tuple[str, ...]], ...] | None] = None
     pixinsight: ClassVar[bool] = True
     conformance_parameters: ClassVar[Mapping[str, Any]] = {}
+    worker_preload: ClassVar[tuple[str, ...]] = ()
 
     __procfw_schema__: ClassVar[dict[str, ParameterKind]] = {}
 

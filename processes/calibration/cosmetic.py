@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from processes.common.filelists import (
+    FRAME_WORKER_PRELOAD,
     as_written,
     check_output_paths,
     file_key,
@@ -187,6 +188,7 @@ class CosmeticCorrection(Process):
     """Replace hot, cold and defective pixels by the median of their neighbours."""
 
     process_id = "CosmeticCorrection"
+    worker_preload = FRAME_WORKER_PRELOAD
     categories = ("ImageCalibration", "Preprocessing")
 
     targetFrames: tuple = param(file_list_table(

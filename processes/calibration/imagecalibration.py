@@ -52,6 +52,7 @@ from processes.calibration.engine import Masters, Settings, calibrate_image, loa
 from processes.calibration.frames import Overscan
 from processes.common import outputs as ro
 from processes.common.filelists import (
+    FRAME_WORKER_PRELOAD,
     as_written,
     check_output_paths,
     file_key,
@@ -109,6 +110,7 @@ class ImageCalibration(Process):
     """Calibrate light frames with master bias, dark and flat frames (optimized dark scaling)."""
 
     process_id = "ImageCalibration"
+    worker_preload = FRAME_WORKER_PRELOAD
     categories = ("ImageCalibration", "Preprocessing")
     is_history_updater = True
     is_maskable = False

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from procfw.io.fits import PendingWrite
 
 __all__ = [
+    "FRAME_WORKER_PRELOAD",
     "FileListTable",
     "as_written",
     "FileProcess",
@@ -86,6 +87,13 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+FRAME_WORKER_PRELOAD = ("processes.workflows.preprocess.worker",)
+"""The ``worker_preload`` (:class:`procfw.process.Process`) of the per-frame processes (ImageCalibration,
+CosmeticCorrection, Debayer, StarAlignment): the module that imports them and loads their compiled kernels
+in a local pool's fork server, once for all its workers (:mod:`processes.workflows.preprocess.worker`).
+Measured on a 12-frame StarAlignment run on 2 workers (``-executor=processes``): process-tree CPU 2.3–2.7 →
+1.9 s and peak PSS 352 → 247 MB, the same wall time."""
 
 _GLOB_CHARS = frozenset("*?[")
 

@@ -86,6 +86,7 @@ import numpy as np
 
 from processes.common import outputs as ro
 from processes.common.filelists import (
+    FRAME_WORKER_PRELOAD,
     FileListTable,
     check_output_paths,
     file_key,
@@ -217,6 +218,7 @@ class StarAlignment(Process):
     """
 
     process_id = "StarAlignment"
+    worker_preload = FRAME_WORKER_PRELOAD
     categories = ("ImageRegistration", "Preprocessing")
     is_history_updater = True
     is_maskable = False

@@ -243,14 +243,16 @@ ItemCallback = Callable[[ItemOutcome], None]
 
 # -- executors ----------------------------------------------------------------------------------
 def _map_jobs(
-    jobs: list[tuple[Any, ...]], executor: Any, workers: int | None, scheduler: str | None
+    jobs: list[tuple[Any, ...]], executor: Any, workers: int | None, scheduler: str | None,
+    preload: Sequence[str] = (),
 ) -> Generator[tuple[int, Any], None, None]:
     """``(job index, result or exception)`` for each job, in completion order.
 
     The one place that chooses how file jobs run, through :mod:`procfw.batch`:
     ``executor`` is a kind (``serial``, ``processes``, ``dask``: an executor made for this
-    run and closed after it), an executor object (used, not closed), or None (the current
-    one of ``procfw.batch.use_executor``, else serially in this process).
+    run and closed after it, its workers importing ``preload`` first), an executor object
+    (used, not closed), or None (the current one of ``procfw.batch.use_executor``, else
+    serially in this process).
     """
     try:
         from procfw import batch
@@ -267,7 +269,7 @@ def _map_jobs(
     if not isinstance(executor, str):
         yield from executor.map_unordered(process_file_job, jobs)
         return
-    options: dict[str, Any] = {"workers": workers}
+    options: dict[str, Any] = {"workers": workers, "preload": tuple(preload)}
     if scheduler is not None:
         options["scheduler"] = scheduler
     with batch.make_executor(executor, **options) as pool:
@@ -471,7 +473,7 @@ class ImageContainer(Process):
         jobs = [(icon_json, path, str(out), not self.dontOverwrite, "", "") for _, path, out in files]
         stopped = False
         reported: set[int] = set()
-        results = _map_jobs(jobs, executor, workers, scheduler)
+        results = _map_jobs(jobs, executor, workers, scheduler, getattr(type(instance), "worker_preload", ()))
         try:
             for job_index, result in results:
                 index, path, out = files[job_index]

@@ -573,7 +573,7 @@ class Session:
                                 options["workers"].node)
         scheduler = options["scheduler"].value if "scheduler" in options else None
         try:
-            executor = make_executor(str(kind), workers=workers, scheduler=scheduler)
+            executor = make_executor(str(kind), workers=workers, scheduler=scheduler, preload=cls.worker_preload)
         except ProcfwError as exc:
             raise ArgumentError(str(exc), first) from None
         try:

@@ -62,3 +62,27 @@ def test_run_options_are_checked_and_named(tmp_path, monkeypatch):
     with pytest.raises(ConsoleError, match="-executor given twice"):
         session.run_text('Debayer -targetItems="raw_*.fits" -executor=serial -executor=serial')
     assert session.records == []  # nothing ran
+
+
+def test_a_file_list_pool_preloads_the_modules_the_process_names(tmp_path, monkeypatch):
+    """``-executor=processes`` makes the pool with the process's ``worker_preload`` (Debayer: the module
+    that loads the per-frame kernels in the fork server, once for all workers)."""
+    from procfw import batch
+    from procfw.console import session as session_module
+    from procfw.registry import processes
+
+    made = []
+
+    def make_executor(kind, **options):
+        made.append((kind, options))
+        return batch.SerialExecutor()
+
+    monkeypatch.setattr(session_module, "make_executor", make_executor)
+    monkeypatch.chdir(tmp_path)
+    _raw_frames(tmp_path, 1)
+    session = Session(out=io.StringIO())
+    _debayer(session, tmp_path / "out", "-executor=processes -workers=2")
+    preload = processes.get("Debayer").worker_preload
+    assert preload and made == [("processes", {"workers": 2, "scheduler": None, "preload": preload})]
+    assert (tmp_path / "out" / "raw_0_d.fits").exists()
+

@@ -211,3 +211,24 @@ def test_the_synthetic_frame_draws_each_star_only_near_it_with_the_same_pixels(s
     plane = synthetic_cfa(size)
     assert plane.dtype == np.float32
     assert plane.tobytes() == whole.astype(np.float32).tobytes()
+
+
+def test_the_per_frame_processes_name_the_worker_module_that_loads_them():
+    """A file-list pool of ImageCalibration, CosmeticCorrection, Debayer or StarAlignment preloads the
+    worker module (their ``worker_preload``), which reads each of their icons and loads their kernels
+    (its WORKER_PROCESSES, read from the source: importing the module would warm the kernels here)."""
+    import ast
+
+    from processes.common.filelists import FRAME_WORKER_PRELOAD
+    from procfw.registry import processes
+
+    source = (ROOT / "processes/workflows/preprocess/worker.py").read_text()
+    assignment = next(node for node in ast.parse(source).body if isinstance(node, ast.Assign)
+                      and any(getattr(t, "id", "") == "WORKER_PROCESSES" for t in node.targets))
+    warmed = set(ast.literal_eval(assignment.value))
+    preloading = {pid for pid in ("ImageCalibration", "CosmeticCorrection", "Debayer", "StarAlignment")
+                  if processes.get(pid).worker_preload == FRAME_WORKER_PRELOAD}
+    assert FRAME_WORKER_PRELOAD == ("processes.workflows.preprocess.worker",)
+    assert preloading == {"ImageCalibration", "CosmeticCorrection", "Debayer", "StarAlignment"}
+    assert preloading <= warmed
+
