@@ -93,7 +93,8 @@ FRAME_WORKER_PRELOAD = ("processes.workflows.preprocess.worker",)
 CosmeticCorrection, Debayer, StarAlignment): the module that imports them and loads their compiled kernels
 in a local pool's fork server, once for all its workers (:mod:`processes.workflows.preprocess.worker`).
 Measured on a 12-frame StarAlignment run on 2 workers (``-executor=processes``): process-tree CPU 2.3–2.7 →
-1.9 s and peak PSS 352 → 247 MB, the same wall time."""
+1.9 s and peak PSS 352 → 247 MB; the wall time up to ~10 ms a frame longer (the server loads every per-frame
+kernel on one core, where the workers loaded StarAlignment's alone side by side)."""
 
 _GLOB_CHARS = frozenset("*?[")
 
