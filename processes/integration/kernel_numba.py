@@ -73,26 +73,6 @@ def _network_sort(vals, base, m, net_pairs, net_start):  # pragma: no cover - co
 
 
 @numba.njit(cache=True, nogil=True)
-def _network_sort_indexed(vals, frames, m, net_pairs, net_start):  # pragma: no cover - compiled
-    """Sort vals[:m] as :func:`_network_sort` does and set frames[:m] to the frame of each sorted value,
-    ties in frame order (a stable sort: the compare-exchanges order (value, frame) pairs)."""
-    for i in range(m):
-        frames[i] = i
-    for k in range(net_start[m], net_start[m + 1]):
-        i = net_pairs[k, 0]
-        j = net_pairs[k, 1]
-        a = vals[i]
-        b = vals[j]
-        fa = frames[i]
-        fb = frames[j]
-        swap = (b < a) | ((b == a) & (fb < fa))
-        vals[i] = b if swap else a
-        vals[j] = a if swap else b
-        frames[i] = fb if swap else fa
-        frames[j] = fa if swap else fb
-
-
-@numba.njit(cache=True, nogil=True)
 def _median_sorted(vals, lo, hi):  # pragma: no cover - compiled
     """Median of the sorted float32 vals[lo:hi] (mean of the two central values; 0 below 2)."""
     m = hi - lo
@@ -403,7 +383,8 @@ def _sort_columns(block, n, nb, net_pairs, net_start):  # pragma: no cover - com
 @numba.njit(cache=True, nogil=True, inline="always")
 def _sort_columns_indexed(block, frames, n, nb, net_pairs, net_start):  # pragma: no cover - compiled
     """:func:`_sort_columns` of ``block``, with frames[j, b] set to the frame of each sorted value,
-    ties in frame order (as :func:`_network_sort_indexed`)."""
+    ties in frame order: a stable sort (the compare-exchanges order (value, frame) pairs).  One
+    pixel's values: a column (``block`` of shape (m, 1))."""
     for j in range(n):
         for b in range(nb):
             frames[j, b] = j
@@ -612,7 +593,8 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
     n, _, width = band.shape
     vals = np.empty(n, np.float32)
     idx = np.arange(n)
-    rank_frames = np.empty(n, np.int32)
+    column = vals.reshape(n, 1)  # one pixel's values, sorted as a block of one (_sort_columns_indexed)
+    rank_frames = np.empty((n, 1), np.int32)
     y = np.empty(n, np.float32)
     himed = np.empty(n, np.float32)
     work = np.empty(n, np.float64)
@@ -658,7 +640,7 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
                 lo, hi = lo0, hi0
                 if lo0 > 0 or hi0 < n or (algorithm != NO_REJECTION and hi0 - lo0 >= 3):
                     # sorted with each value's frame: the frames of the ranks a pixel with a rejection needs
-                    _network_sort_indexed(vals, rank_frames, n, net_pairs, net_start)
+                    _sort_columns_indexed(column, rank_frames, n, 1, net_pairs, net_start)
                 if algorithm != NO_REJECTION and hi0 - lo0 >= 3:
                     lo, hi = _reject(vals, lo0, hi0, algorithm, clip_low, clip_high, sigma_low, sigma_high, cutoff,
                                      y, himed, work, net_pairs, net_start, 0)
@@ -666,7 +648,7 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
             if not clean:
                 # frame attribution: the frame of each rank (ties in frame order, as a stable sort)
                 for rank in range(n):
-                    idx[rank] = bf[rank, x - block_x] if in_block else rank_frames[rank]
+                    idx[rank] = bf[rank, x - block_x] if in_block else rank_frames[rank, 0]
                 for rank in range(n):
                     f = idx[rank]
                     bit = 0

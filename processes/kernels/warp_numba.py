@@ -309,14 +309,16 @@ def _lanczos3_weights(x: float, flat: np.ndarray) -> tuple[int, float, float, fl
     return int(base) - 2, a[0], a[1], a[2], a[3], b[2], b[3]
 
 
-def interleaved_rgb(code: int, table: np.ndarray, channels: int) -> bool:
+def interleaved_rgb(code: int, table: np.ndarray, channels: int, whole_planes: bool = False) -> bool:
     """Whether the kernels sample an :func:`rgbx_source` (Lanczos-3 of one to three channels) rather than planes.
 
     One or two channels take the three-channel sampler too when a warp interleaves band by band
     (:func:`warp_rows`), their lanes 1 and 2 repeating the last channel: its vector operations do a
     grey frame's 36 taps in less than half the time of the general loop's scalar ones, with the same
-    values (mono cameras' frames: most registrations)."""
-    return code == LANCZOS and table.shape[1] == 6 and 1 <= channels <= 3
+    values (mono cameras' frames: most registrations).  ``whole_planes`` (:func:`remap_points`, which
+    interleaves the whole image): three channels only, whose copy is 4/3 of their float64 planes (one
+    channel's would take 4 times its plane's memory)."""
+    return code == LANCZOS and table.shape[1] == 6 and (channels == 3 if whole_planes else 1 <= channels <= 3)
 
 
 def rgbx_source(planes: np.ndarray) -> np.ndarray:
@@ -659,9 +661,7 @@ def remap_points(planes, xs, ys, code, table, rx, ry, fb, fc, clamping, clamped,
     """
     if code == NEAREST:
         _line_nearest(planes, xs, ys, fill, out)
-    elif interleaved_rgb(code, table, planes.shape[0]) and planes.shape[0] == 3:
-        # whole planes interleaved: three channels only (the copy is 4/3 of their float64 planes; one channel
-        # would take 4 times its plane's memory, which the banded warp_rows never holds)
+    elif interleaved_rgb(code, table, planes.shape[0], whole_planes=True):
         _line_lanczos3_rgb(rgbx_source(planes), 0, 0, planes.shape[1], planes.shape[2], xs, ys, table, clamping,
                            clamped, fill, out)
     elif code == LANCZOS:

@@ -473,7 +473,7 @@ class ImageContainer(Process):
         jobs = [(icon_json, path, str(out), not self.dontOverwrite, "", "") for _, path, out in files]
         stopped = False
         reported: set[int] = set()
-        results = _map_jobs(jobs, executor, workers, scheduler, getattr(type(instance), "worker_preload", ()))
+        results = _map_jobs(jobs, executor, workers, scheduler, type(instance).worker_preload)
         try:
             for job_index, result in results:
                 index, path, out = files[job_index]

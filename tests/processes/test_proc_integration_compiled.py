@@ -147,7 +147,7 @@ def test_indexed_network_sorts_are_stable_sorts():
     """The sorts that carry each value's frame (a pixel alone, and the pixels of a block side by side)
     give numpy's stable argsort: ties (±0 and ∓inf too) in frame order."""
     from processes.integration.compiled import sorting_networks
-    from processes.integration.kernel_numba import _network_sort_indexed, _sort_columns_indexed
+    from processes.integration.kernel_numba import _sort_columns_indexed
 
     rng = np.random.default_rng(3)
     for m in (2, 3, 12, 25, 64, 130):
@@ -162,9 +162,9 @@ def test_indexed_network_sorts_are_stable_sorts():
         assert np.array_equal(frames, expected), m
         assert np.array_equal(values, np.take_along_axis(block, expected, axis=0)), m
         for b in range(32):
-            column, order = block[:, b].copy(), np.empty(m, np.int32)
-            _network_sort_indexed(column, order, m, pairs, start)
-            assert np.array_equal(order, expected[:, b]), (m, b)
+            column, order = block[:, b].copy().reshape(m, 1), np.empty((m, 1), np.int32)
+            _sort_columns_indexed(column, order, m, 1, pairs, start)
+            assert np.array_equal(order[:, 0], expected[:, b]), (m, b)
 
 
 def test_quickselect_is_the_order_statistic():
