@@ -16,6 +16,7 @@ the band size or the number of threads.  numba is imported only here, on first u
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -44,17 +45,19 @@ def supported(plan) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=4)
 def sorting_networks(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(pairs, start): Batcher's networks for 0..n inputs, network m = pairs[start[m]:start[m + 1]]."""
-    from processes.integration.sorting import batcher_pairs
+    """(pairs, start): Batcher's networks for 0..n inputs, network m = pairs[start[m]:start[m + 1]].
 
-    pairs: list[tuple[int, int]] = []
-    start = [0]
-    for m in range(n + 1):
-        pairs.extend(batcher_pairs(m) if m > 1 else ())
-        start.append(len(pairs))
-    table = np.asarray(pairs, dtype=np.int32).reshape(-1, 2)
-    return table, np.asarray(start, dtype=np.int64)
+    The arrays are kept for the next integration of as many frames (callers must not change them; they
+    stay writable: the compiled kernels take writable arrays, and a read-only one would be another
+    specialization to compile)."""
+    from processes.integration.sorting import network_pairs
+
+    networks = [network_pairs(m) for m in range(2, n + 1)]
+    sizes = [0, 0, 0, *(len(pairs) for pairs in networks)][: n + 2]
+    table = np.concatenate(networks) if networks else np.empty((0, 2), np.int32)
+    return table, np.cumsum(sizes, dtype=np.int64)
 
 
 def _band_rows(frames: int, width: int, height: int, budget: int, cap: int = BUFFER_CAP_BYTES) -> int:

@@ -14,7 +14,7 @@ from functools import cache
 
 import numpy as np
 
-__all__ = ["NETWORK_MAX", "batcher_pairs", "block_columns", "median_of_sorted", "sort_stack"]
+__all__ = ["NETWORK_MAX", "batcher_pairs", "block_columns", "median_of_sorted", "network_pairs", "sort_stack"]
 
 NETWORK_MAX = 32
 """Stacks of up to this many values per pixel are sorted with a sorting network."""
@@ -30,8 +30,35 @@ def block_columns(m: int, g: int) -> list[tuple[int, int]]:
 
 
 @cache
-def batcher_pairs(n: int) -> tuple[tuple[int, int], ...]:
-    """Comparators (i, j), i < j, of Batcher's odd-even merge sort for ``n`` inputs.
+def _power_of_two_network(size: int) -> np.ndarray:
+    """Comparators (i, j), i < j, of Batcher's odd-even merge sort of ``size`` (a power of two) inputs, in
+    order: an (k, 2) int32 array (read-only).
+
+    The loops of the textbook form — for p = 1, 2, 4, …; k = p, p/2, …, 1; j = k mod p, k mod p + 2k, …
+    (below size − k); i = 0 … min(k, size − j − k) − 1 — compare i + j with i + j + k where both lie in
+    the same block of 2p; the (j, i) grid of one (p, k) is built at once instead of pair by pair.
+    """
+    parts = []
+    p = 1
+    while p < size:
+        k = p
+        while k >= 1:
+            js = np.arange(k % p, size - k, 2 * k)
+            i = np.arange(k)
+            a = (js[:, None] + i[None, :]).ravel()
+            keep = (i[None, :] < size - js[:, None] - k).ravel()
+            keep &= a // (2 * p) == (a + k) // (2 * p)
+            a = a[keep]
+            parts.append(np.stack([a, a + k], axis=1))
+            k //= 2
+        p *= 2
+    pairs = np.concatenate(parts).astype(np.int32) if parts else np.empty((0, 2), np.int32)
+    pairs.setflags(write=False)
+    return pairs
+
+
+def network_pairs(n: int) -> np.ndarray:
+    """Comparators of Batcher's odd-even merge sort for ``n`` inputs, as an (k, 2) int32 array (read-only).
 
     The network is built for the next power of two; comparators that touch the virtual
     padding (indices >= n, which hold +inf and never move) are dropped.
@@ -39,20 +66,14 @@ def batcher_pairs(n: int) -> tuple[tuple[int, int], ...]:
     size = 1
     while size < n:
         size *= 2
-    pairs: list[tuple[int, int]] = []
-    p = 1
-    while p < size:
-        k = p
-        while k >= 1:
-            for j in range(k % p, size - k, 2 * k):
-                for i in range(min(k, size - j - k)):
-                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
-                        a, b = i + j, i + j + k
-                        if b < n:
-                            pairs.append((a, b))
-            k //= 2
-        p *= 2
-    return tuple(pairs)
+    pairs = _power_of_two_network(size)
+    return pairs[pairs[:, 1] < n]
+
+
+@cache
+def batcher_pairs(n: int) -> tuple[tuple[int, int], ...]:
+    """:func:`network_pairs` of ``n`` inputs as a tuple of (i, j) pairs."""
+    return tuple((int(a), int(b)) for a, b in network_pairs(n).tolist())
 
 
 def sort_stack(stack: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -119,13 +119,13 @@ def test_compiled_equals_numpy_engine_on_tied_values(tmp_path, n):
 def test_sn_sweep_equals_the_window_scan():
     """The kernel's Sn (the scan of every window, or one sweep over the sorted values, then the
     selection) equals the numpy engine's scan of every window bit for bit, on sorted float32 stacks
-    of 2..64, 100, 240 and 301 values with ties."""
+    of 2..64, 100, 128, 129, 240 and 301 values with ties."""
     from processes.integration.compiled import sorting_networks
     from processes.integration.kernel_numba import _sn_sorted
     from processes.integration.rejection import sn_of_sorted
 
     rng = np.random.default_rng(11)
-    for m in [*range(2, 65), 100, 240, 301]:
+    for m in [*range(2, 65), 100, 128, 129, 240, 301]:
         pairs, start = sorting_networks(m)
         himed = np.empty(m, np.float32)
         for case in range(12):
@@ -141,6 +141,46 @@ def test_sn_sweep_equals_the_window_scan():
             assert _sn_sorted(y.copy(), m, himed, pairs, start) == expected, (m, case)
         flat = np.zeros(m, np.float32)
         assert _sn_sorted(flat, m, himed, pairs, start) == 0
+
+
+def _textbook_batcher_pairs(n):
+    """Batcher's odd-even merge sort for n inputs, comparator by comparator (the loops of the textbook form)."""
+    size = 1
+    while size < n:
+        size *= 2
+    pairs = []
+    p = 1
+    while p < size:
+        k = p
+        while k >= 1:
+            for j in range(k % p, size - k, 2 * k):
+                for i in range(min(k, size - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p) and i + j + k < n:
+                        pairs.append((i + j, i + j + k))
+            k //= 2
+        p *= 2
+    return pairs
+
+
+def test_sorting_networks_are_batchers_and_sort():
+    """The networks built a (p, k) grid at a time are Batcher's, comparator for comparator and in order; the
+    table of every size up to n holds network m at [start[m], start[m + 1]); each one sorts."""
+    from processes.integration.compiled import sorting_networks
+    from processes.integration.sorting import batcher_pairs, network_pairs
+
+    rng = np.random.default_rng(5)
+    pairs, start = sorting_networks(70)
+    assert start.shape == (72,) and start[0] == start[1] == start[2] == 0
+    for m in [*range(0, 71), 127, 128, 129, 300]:
+        expected = _textbook_batcher_pairs(m)
+        assert network_pairs(m).tolist() == [list(p) for p in expected], m
+        assert batcher_pairs(m) == tuple(expected), m
+        if m <= 70:
+            assert pairs[start[m] : start[m + 1]].tolist() == [list(p) for p in expected], m
+        values = rng.standard_normal(m)
+        for a, b in expected:
+            values[a], values[b] = min(values[a], values[b]), max(values[a], values[b])
+        assert np.all(np.diff(values) >= 0), m
 
 
 def test_indexed_network_sorts_are_stable_sorts():
@@ -278,7 +318,7 @@ def _kernel_run(band, rej_scale, rej_offset, weights):
     return image, low, high, counts
 
 
-@pytest.mark.parametrize("n", [5, 12, 24, 40, 100, 240])
+@pytest.mark.parametrize("n", [5, 12, 24, 40, 100, 137, 240])
 def test_block_path_equals_the_pixel_path_bit_for_bit(n):
     """Winsorized clipping of 32 pixels side by side (their rounds in lock step while more than
     LOCK_STEP_MIN_LANES iterate, the last ones one by one) gives what each pixel alone gives: the
