@@ -47,6 +47,9 @@ this many values; beyond, where the scan's O(n²) outgrows it, each pixel takes 
 SELECT_COUNT_MAX = 128
 """Up to this many values, Sn's order statistic is selected by counting (O(m²) vectorized comparisons,
 no branch to mispredict); more values take a quickselect.  The same value either way."""
+NEAR_RANKS = 16
+"""A further rejection pass selects Sn's order statistic from the last pass's Sn (:func:`_select_near`)
+when that lies within this many ranks of it (nearly always: a pass removes a few extreme values)."""
 NO_REJECTION, SIGMA_CLIP, WINSORIZED = 0, 1, 2
 MODE_NONE, MODE_SCALE, MODE_FLUX = 0, 1, 2
 
@@ -203,8 +206,60 @@ def _quickselect(values, m, k):  # pragma: no cover - compiled
     return values[k]
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _select_near(values, m, k, guess, kept):  # pragma: no cover - compiled
+    """The k-th smallest (0-based) of the finite values[:m], exactly, from ``guess``, a value near it:
+    (the value, True), or (0, False) when the guess is more than NEAR_RANKS ranks away (or negative: none).
+
+    The values below and up to the guess are counted (vector comparisons).  The guess is the k-th
+    itself when some values equal it and the count of those below reaches k; else the k-th is the r-th
+    largest of the values below the guess (or the r-th smallest above it), r ≤ NEAR_RANKS, which one
+    scan finds keeping the r nearest in ``kept`` (sorted; a value enters rarely, so the scan's branch is
+    well predicted).  A quickselect's branches mispredict on every other value.
+    """
+    if guess < 0:
+        return np.float32(0.0), False
+    less = 0
+    not_more = 0
+    for j in range(m):
+        v = values[j]
+        less += v < guess
+        not_more += v <= guess
+    if less <= k < not_more:
+        return guess, True
+    if k < less:  # the r-th largest below the guess: kept[0] the smallest of the r largest so far
+        r = less - k
+        if r > NEAR_RANKS:
+            return np.float32(0.0), False
+        for t in range(r):
+            kept[t] = -np.inf
+        for j in range(m):
+            v = values[j]
+            if v < guess and v > kept[0]:
+                t = 0
+                while t + 1 < r and kept[t + 1] < v:
+                    kept[t] = kept[t + 1]
+                    t += 1
+                kept[t] = v
+        return kept[0], True
+    r = k - not_more + 1  # the r-th smallest above the guess: kept[r − 1] the largest of the r smallest so far
+    if r > NEAR_RANKS:
+        return np.float32(0.0), False
+    for t in range(r):
+        kept[t] = np.inf
+    for j in range(m):
+        v = values[j]
+        if v > guess and v < kept[r - 1]:
+            t = r - 1
+            while t > 0 and kept[t - 1] > v:
+                kept[t] = kept[t - 1]
+                t -= 1
+            kept[t] = v
+    return kept[r - 1], True
+
+
 @numba.njit(cache=True, nogil=True)
-def _sn_sorted(y, m, himed, net_pairs, net_start):  # pragma: no cover - compiled
+def _sn_sorted(y, m, himed, net_pairs, net_start, guess, kept):  # pragma: no cover - compiled
     """Rousseeuw–Croux Sn (c = 1) of the sorted float32 y[:m] (as rejection.sn_of_sorted).
 
     himed_i = min over the windows [a, a + h] (h = m // 2) that contain i of
@@ -214,9 +269,10 @@ def _sn_sorted(y, m, himed, net_pairs, net_start):  # pragma: no cover - compile
     decreases as i grows.  For more than QUADRATIC_MAX finite values sweeps find them all
     (:func:`_himed_sweep`, O(m)); for fewer, the scan of every window (O(m²) but branch-free) is
     faster.  The order statistic is selected by counting (:func:`_select_finite`) up to
-    SELECT_COUNT_MAX values, by a quickselect (:func:`_quickselect`) above; a stack with an inf or
-    NaN is scanned and sorted.  The values compared are the same float32 differences, so Sn is the
-    same bit for bit.
+    SELECT_COUNT_MAX values, by a quickselect (:func:`_quickselect`) above, or from ``guess`` (the
+    last pass's Sn; negative: none) when it is near (:func:`_select_near`, ``kept``: NEAR_RANKS float32
+    of scratch); a stack with an inf or NaN is scanned and sorted.  The values compared are the same
+    float32 differences, so Sn is the same bit for bit.
     """
     if m < 2:
         return np.float32(0.0)
@@ -224,6 +280,9 @@ def _sn_sorted(y, m, himed, net_pairs, net_start):  # pragma: no cover - compile
     if not _himed(y, m, himed):
         _network_sort(himed, 0, m, net_pairs, net_start)
         return himed[k]
+    value, found = _select_near(himed, m, k, guess, kept)
+    if found:
+        return value
     return _select_finite(himed, m, k) if m <= SELECT_COUNT_MAX else _quickselect(himed, m, k)
 
 
@@ -295,15 +354,18 @@ def _winsorize_rounds(work, m, mean, sigma, cutoff, first):  # pragma: no cover 
 
 @numba.njit(cache=True, nogil=True)
 def _reject(vals, lo, hi, algorithm, clip_low, clip_high, sigma_low, sigma_high, cutoff,
-            y, himed, work, net_pairs, net_start, it):  # pragma: no cover - compiled
-    """Rejection passes ``it``, ``it`` + 1, ... over the sorted vals[lo:hi]; returns the final (lo, hi)."""
+            y, himed, work, net_pairs, net_start, it, sn, kept):  # pragma: no cover - compiled
+    """Rejection passes ``it``, ``it`` + 1, ... over the sorted vals[lo:hi]; returns the final (lo, hi).
+    ``sn``: the last pass's Sn (negative: none), from which the next is selected when near (``kept``:
+    scratch for :func:`_select_near`)."""
     while hi - lo >= 3:
         m = hi - lo
         med = _median_sorted(vals, lo, hi)
         for j in range(m):
             y[j] = vals[lo + j] - med
         if algorithm == WINSORIZED:
-            sigma0 = np.float32(1.1926) * _sn_sorted(y, m, himed, net_pairs, net_start)
+            sn = _sn_sorted(y, m, himed, net_pairs, net_start, sn, kept)
+            sigma0 = np.float32(1.1926) * sn
             mean, sigma = _winsorize(y, m, np.float64(sigma0), cutoff if it == 0 else 0.0, work)
         else:
             total = 0.0
@@ -445,7 +507,7 @@ def _sort_columns_indexed(block, frames, n, nb, net_pairs, net_start):  # pragma
 @numba.njit(cache=True, nogil=True)
 def _block_winsorized(band, r, x0, rej_mode, rej_scale, rej_offset, shift, clip_low, clip_high, sigma_low,
                       sigma_high, cutoff, net_pairs, net_start, bv, bf, by, bh, bw, lo_out, hi_out,
-                      lane_vals, y, himed, work):  # pragma: no cover - compiled
+                      lane_vals, y, himed, work, kept):  # pragma: no cover - compiled
     """First winsorized pass of BLOCK pixels (r, x0 .. x0 + BLOCK − 1) in lock step (its
     winsorization rounds while more than LOCK_STEP_MIN_LANES pixels iterate), then the last
     rounds and the further passes of the pixels that need them one by one.
@@ -573,7 +635,7 @@ def _block_winsorized(band, r, x0, rej_mode, rej_scale, rej_offset, shift, clip_
             for j in range(n):
                 lane_vals[j] = bv[j, b]
             lo, hi = _reject(lane_vals, lo, hi, WINSORIZED, clip_low, clip_high, sigma_low, sigma_high, cutoff,
-                             y, himed, work, net_pairs, net_start, 1)
+                             y, himed, work, net_pairs, net_start, 1, bh[rank, b], kept)
         lo_out[b] = lo
         hi_out[b] = hi
 
@@ -637,6 +699,7 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
     y = np.empty(n, np.float32)
     himed = np.empty(n, np.float32)
     work = np.empty(n, np.float64)
+    kept = np.empty(NEAR_RANKS, np.float32)
     everything = np.empty(n, np.float32)
     bv = np.empty((n, BLOCK), np.float32)
     bf = np.empty((n, BLOCK), np.int32)
@@ -662,7 +725,7 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
                 block_x = x
                 _block_winsorized(band, r, x, rej_mode, rej_scale, rej_offset, shift, clip_low, clip_high,
                                   sigma_low, sigma_high, cutoff, net_pairs, net_start, bv, bf, by, bh, bw, block_lo,
-                                  block_hi, vals, y, himed, work)
+                                  block_hi, vals, y, himed, work, kept)
                 if gen_image:
                     _block_weighted_sums(band, r, x, out_scale, out_offset, weights, block_sum)
             in_block = x < block_x + BLOCK
@@ -682,7 +745,7 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
                     _sort_columns_indexed(column, rank_frames, n, 1, net_pairs, net_start)
                 if algorithm != NO_REJECTION and hi0 - lo0 >= 3:
                     lo, hi = _reject(vals, lo0, hi0, algorithm, clip_low, clip_high, sigma_low, sigma_high, cutoff,
-                                     y, himed, work, net_pairs, net_start, 0)
+                                     y, himed, work, net_pairs, net_start, 0, np.float32(-1.0), kept)
             clean = lo0 == 0 and hi0 == n and lo == 0 and hi == n
             if not clean:
                 # frame attribution: the frame of each rank (ties in frame order, as a stable sort)

@@ -117,14 +117,15 @@ def test_compiled_equals_numpy_engine_on_tied_values(tmp_path, n):
 
 
 def test_sn_sweep_equals_the_window_scan():
-    """The kernel's Sn (the scan of every window, or one sweep over the sorted values, then the
-    selection) equals the numpy engine's scan of every window bit for bit, on sorted float32 stacks
-    of 2..64, 100, 128, 129, 240 and 301 values with ties."""
+    """The kernel's Sn (the scan of every window, or sweeps over the sorted values, then the
+    selection: by counting, a quickselect, or from a guess near it) equals the numpy engine's scan of
+    every window bit for bit, on sorted float32 stacks of 2..64, 100, 128, 129, 240 and 301 values with ties."""
     from processes.integration.compiled import sorting_networks
-    from processes.integration.kernel_numba import _sn_sorted
+    from processes.integration.kernel_numba import NEAR_RANKS, _sn_sorted
     from processes.integration.rejection import sn_of_sorted
 
     rng = np.random.default_rng(11)
+    kept = np.empty(NEAR_RANKS, np.float32)
     for m in [*range(2, 65), 100, 128, 129, 240, 301]:
         pairs, start = sorting_networks(m)
         himed = np.empty(m, np.float32)
@@ -138,9 +139,13 @@ def test_sn_sweep_equals_the_window_scan():
             y = np.sort(y.astype(np.float32))
             y -= np.float32(np.median(y))
             expected = sn_of_sorted(y[:, None])[0]
-            assert _sn_sorted(y.copy(), m, himed, pairs, start) == expected, (m, case)
+            assert _sn_sorted(y.copy(), m, himed, pairs, start, np.float32(-1), kept) == expected, (m, case)
+            for guess in (expected, expected * np.float32(0.97), expected * np.float32(1.02), np.float32(0)):
+                # from the last pass's Sn: the same value whether the guess is near, equal or far
+                assert _sn_sorted(y.copy(), m, himed, pairs, start, guess, kept) == expected, (m, case, guess)
         flat = np.zeros(m, np.float32)
-        assert _sn_sorted(flat, m, himed, pairs, start) == 0
+        assert _sn_sorted(flat, m, himed, pairs, start, np.float32(-1), kept) == 0
+        assert _sn_sorted(flat, m, himed, pairs, start, np.float32(0), kept) == 0
 
 
 def _textbook_batcher_pairs(n):
@@ -205,6 +210,31 @@ def test_indexed_network_sorts_are_stable_sorts():
             column, order = block[:, b].copy().reshape(m, 1), np.empty((m, 1), np.int32)
             _sort_columns_indexed(column, order, m, 1, pairs, start)
             assert np.array_equal(order[:, 0], expected[:, b]), (m, b)
+
+
+def test_select_near_is_the_order_statistic_or_declines():
+    """Selection from a guess: the k-th smallest exactly (ties, the guess itself one of the values, guesses
+    below and above), or a refusal when the guess is more than NEAR_RANKS ranks away or absent."""
+    from processes.integration.kernel_numba import NEAR_RANKS, _select_near
+
+    rng = np.random.default_rng(17)
+    kept = np.empty(NEAR_RANKS, np.float32)
+    for m in (3, 25, 96, 240):
+        for case in range(40):
+            values = np.round(rng.standard_normal(m) * 8) / 8 if case % 2 else rng.exponential(1.0, m)
+            values = values.astype(np.float32)
+            k = int(rng.integers(0, m))
+            ordered = np.sort(values)
+            shift = int(rng.integers(-NEAR_RANKS - 3, NEAR_RANKS + 4))
+            guess = ordered[min(max(k + shift, 0), m - 1)] + np.float32(rng.choice([0.0, 1e-3, -1e-3]))
+            guess = np.float32(abs(guess))
+            value, found = _select_near(values.copy(), m, k, guess, kept)
+            less, not_more = int(np.count_nonzero(ordered < guess)), int(np.count_nonzero(ordered <= guess))
+            near = less - k <= NEAR_RANKS if k < less else k - not_more + 1 <= NEAR_RANKS
+            assert found == near, (m, case)
+            if found:
+                assert value == ordered[k], (m, case)
+    assert not _select_near(np.ones(5, np.float32), 5, 2, np.float32(-1), kept)[1]
 
 
 def test_quickselect_is_the_order_statistic():
