@@ -250,6 +250,12 @@ def _inside(x: float, y: float, width: int, height: int) -> bool:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def _interior(x0: int, y0: int, width: int, height: int) -> bool:
+    """Whether the 6×6 taps from (x0, y0) lie inside a ``width`` × ``height`` source (no mirrored tap)."""
+    return x0 >= 0 and x0 + 6 <= width and y0 >= 0 and y0 + 6 <= height
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _filled_outside(x: float, y: float, width: int, height: int, fill: float, out: np.ndarray, p: int) -> bool:
     """Whether (x, y) is outside the source; if so, every channel of point ``p`` gets ``fill``."""
     if _inside(x, y, width, height):
@@ -404,6 +410,23 @@ def _rgb_sums(flat, r0, r1, r2, r3, r4, r5, o0, o1, o2, o3, o4, o5, w0, w1, w2, 
     return sp, sn
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _interior_sums(flat, o, r, row_step, w0, w1, w2, w3, w4, w5, v0, v1, v2, v3, v4, v5):  # pragma: no cover
+    # :func:`_rgb_sums` of a point whose 6×6 taps are consecutive: from pixel offset ``o`` of row offset ``r``
+    return _rgb_sums(flat, r, r + row_step, r + 2 * row_step, r + 3 * row_step, r + 4 * row_step, r + 5 * row_step,
+                     o, o + 4, o + 8, o + 12, o + 16, o + 20, w0, w1, w2, w3, w4, w5, v0, v1, v2, v3, v4, v5)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _lobes(w0, w1, w2, w3, w4, w5, v0, v1, v2, v3, v4, v5):  # pragma: no cover - compiled
+    # (positive, negative) lobe weights of the 6×6 taps: the products of the axes' positive and negative parts
+    spx = w0 + w2 + w3 + w5
+    snx = w1 + w4
+    spy = v0 + v2 + v3 + v5
+    sny = v1 + v4
+    return spy * spx + sny * snx, -(spy * snx + sny * spx)
+
+
 @numba.njit(cache=True, nogil=True, fastmath={"contract"})
 def _line_lanczos3_rgb(source, y_first, x_first, height, width, xs, ys, table, clamping, clamped, fill, out):
     """:func:`_line_lanczos` for Lanczos-3 and one to three channels (registration) on
@@ -415,7 +438,8 @@ def _line_lanczos3_rgb(source, y_first, x_first, height, width, xs, ys, table, c
     the vector products and sums, one rounding fewer each), so that the float32 values are those of the
     general loop (at most one unit apart where the float64 sums fall at a float32 rounding tie) in
     less than half its time.  The taps of a point inside the frame by three pixels are consecutive
-    (offsets in registers); those of a point nearer the edges are mirrored (:func:`_taps`).  The
+    (offsets in registers), and two such points in a row are summed in one step (their chains of
+    additions independent: ~10 % faster); those of a point nearer the edges are mirrored (:func:`_taps`).  The
     line's sums are kept (``sums``: per point the positive, then the negative parts) and combined
     in a second loop (:func:`_lanczos_combine4`, vector divisions), whose iterations are short and
     independent: the divisions of one point no longer wait on its sums."""
@@ -428,26 +452,37 @@ def _line_lanczos3_rgb(source, y_first, x_first, height, width, xs, ys, table, c
     sums = np.empty(8 * xs.size)
     lobes = np.empty((2, xs.size))
     inside = np.empty(xs.size, np.bool_)
-    for p in range(xs.size):
-        x = xs[p]
-        y = ys[p]
-        inside[p] = _inside(x, y, width, height)
+    p = 0
+    while p < xs.size:
+        inside[p] = _inside(xs[p], ys[p], width, height)
         if not inside[p]:
+            p += 1
             continue
-        x0, w0, w1, w2, w3, w4, w5 = _lanczos3_weights(x, weights)
-        y0, v0, v1, v2, v3, v4, v5 = _lanczos3_weights(y, weights)
-        spx = w0 + w2 + w3 + w5
-        snx = w1 + w4
-        spy = v0 + v2 + v3 + v5
-        sny = v1 + v4
-        lobes[0, p] = spy * spx + sny * snx
-        lobes[1, p] = -(spy * snx + sny * spx)
-        if x0 >= 0 and x0 + 6 <= width and y0 >= 0 and y0 + 6 <= height:  # consecutive taps
-            o = 4 * (x0 - x_first)
-            r = (y0 - y_first) * row_step
-            sp, sn = _rgb_sums(flat, r, r + row_step, r + 2 * row_step, r + 3 * row_step, r + 4 * row_step,
-                               r + 5 * row_step, o, o + 4, o + 8, o + 12, o + 16, o + 20,
-                               w0, w1, w2, w3, w4, w5, v0, v1, v2, v3, v4, v5)
+        x0, w0, w1, w2, w3, w4, w5 = _lanczos3_weights(xs[p], weights)
+        y0, v0, v1, v2, v3, v4, v5 = _lanczos3_weights(ys[p], weights)
+        lobes[0, p], lobes[1, p] = _lobes(w0, w1, w2, w3, w4, w5, v0, v1, v2, v3, v4, v5)
+        q = p + 1
+        if q < xs.size and _interior(x0, y0, width, height) and _inside(xs[q], ys[q], width, height):
+            # two points at once where both read consecutive taps: their sums are independent chains in one
+            # basic block, which the core overlaps (one point alone waits on its own additions)
+            xq0, u0, u1, u2, u3, u4, u5 = _lanczos3_weights(xs[q], weights)
+            yq0, t0, t1, t2, t3, t4, t5 = _lanczos3_weights(ys[q], weights)
+            if _interior(xq0, yq0, width, height):
+                inside[q] = True
+                lobes[0, q], lobes[1, q] = _lobes(u0, u1, u2, u3, u4, u5, t0, t1, t2, t3, t4, t5)
+                sp, sn = _interior_sums(flat, 4 * (x0 - x_first), (y0 - y_first) * row_step, row_step,
+                                        w0, w1, w2, w3, w4, w5, v0, v1, v2, v3, v4, v5)
+                spq, snq = _interior_sums(flat, 4 * (xq0 - x_first), (yq0 - y_first) * row_step, row_step,
+                                          u0, u1, u2, u3, u4, u5, t0, t1, t2, t3, t4, t5)
+                store4(sums, 8 * p, sp)
+                store4(sums, 8 * p + 4, neg4(sn))
+                store4(sums, 8 * q, spq)
+                store4(sums, 8 * q + 4, neg4(snq))
+                p += 2
+                continue
+        if _interior(x0, y0, width, height):  # consecutive taps
+            sp, sn = _interior_sums(flat, 4 * (x0 - x_first), (y0 - y_first) * row_step, row_step,
+                                    w0, w1, w2, w3, w4, w5, v0, v1, v2, v3, v4, v5)
         else:
             _taps(x0, 6, width, ix)
             _taps(y0, 6, height, iy)
@@ -458,6 +493,7 @@ def _line_lanczos3_rgb(source, y_first, x_first, height, width, xs, ys, table, c
                                ix[5], w0, w1, w2, w3, w4, w5, v0, v1, v2, v3, v4, v5)
         store4(sums, 8 * p, sp)
         store4(sums, 8 * p + 4, neg4(sn))
+        p += 1
     for p in range(xs.size):
         if inside[p]:
             value = _lanczos_combine4(load4(sums, 8 * p), load4(sums, 8 * p + 4), lobes[0, p], lobes[1, p],
