@@ -12,7 +12,7 @@ the kernel can be compared bit for bit.  ``--kernel PATH`` times another copy of
 kernel module (e.g. the previous commit's ``kernel_numba.py`` copied elsewhere).
 
 Run: ``.venv/bin/python bench/bench_integration_kernel.py [--frames 8,16,32] [--rows 16]
-[--width 1920] [--repeat 3] [--kernel PATH]``
+[--width 1920] [--repeat 3] [--kernel PATH] [--border 192]``
 """
 
 from __future__ import annotations
@@ -40,10 +40,12 @@ def load_kernel(path: str | None):
     return importlib.import_module(Path(path).stem)
 
 
-def make_stack(n: int, rows: int, width: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def make_stack(n: int, rows: int, width: int, seed: int = 1, border: int = 2
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(stack, scale, offset): (N, rows, width) float32 frames of one sky with noise, stars,
-    outliers and zero borders, frame i being ``sky·a_i + b_i`` (a_0 = 1, b_0 = 0), and the
-    normalization ``v·scale + offset`` that brings every frame back to frame 0's sky."""
+    outliers and zero borders (every fourth frame: the first ``border`` + 0..6 columns), frame i being
+    ``sky·a_i + b_i`` (a_0 = 1, b_0 = 0), and the normalization ``v·scale + offset`` that brings every
+    frame back to frame 0's sky."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:rows, 0:width].astype(np.float32)
     sky = 0.1 + 0.03 * xx / width + 0.02 * yy / max(rows, 1)
@@ -62,7 +64,7 @@ def make_stack(n: int, rows: int, width: int, seed: int = 1) -> tuple[np.ndarray
         if i == n // 3:
             frame[rows // 2] = 0.9
         if i % 4 == 3:
-            frame[:, : 2 + i % 7] = 0.0
+            frame[:, : border + i % 7] = 0.0
         stack[i] = np.clip(frame, 0.0, 1.0)
     return stack, (1 / a).astype(np.float32), (-b / a).astype(np.float32)
 
@@ -93,11 +95,14 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1920)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--kernel", default=None, help="path of another copy of kernel_numba.py to time")
+    parser.add_argument("--border", type=int, default=2,
+                        help="zero columns of every fourth frame (+0..6): the pixels a border touches are integrated "
+                             "one by one (a registered night with field rotation: a tenth of the frame or more)")
     args = parser.parse_args()
     kernel = load_kernel(args.kernel)
     print(f"{'N':>5} {'ns/px':>9} {'ns/px/N':>8} {'rejecting':>9}  sha256")
     for n in (int(v) for v in args.frames.split(",")):
-        stack, k, offset = make_stack(n, args.rows, args.width)
+        stack, k, offset = make_stack(n, args.rows, args.width, border=args.border)
         run_kernel(kernel, stack[:, :1], k, offset)  # compile / load
         best = float("inf")
         for _ in range(args.repeat):

@@ -47,6 +47,9 @@ this many values; beyond, where the scan's O(n²) outgrows it, each pixel takes 
 SELECT_COUNT_MAX = 128
 """Up to this many values, Sn's order statistic is selected by counting (O(m²) vectorized comparisons,
 no branch to mispredict); more values take a quickselect.  The same value either way."""
+RADIX_MIN = 64
+"""A pixel sorted alone (one with range-rejected values: registration borders) takes the radix sort
+(:func:`_radix_sort_indexed`) from this many values on; fewer, the sorting network."""
 NEAR_RANKS = 16
 """A further rejection pass selects Sn's order statistic from the last pass's Sn (:func:`_select_near`)
 when that lies within this many ranks of it (nearly always: a pass removes a few extreme values)."""
@@ -504,6 +507,46 @@ def _sort_columns_indexed(block, frames, n, nb, net_pairs, net_start):  # pragma
             frames[j, b] = fa if swap else fc
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _radix_sort_indexed(vals, frames, n, keys, spare_keys, spare_frames, counts):  # pragma: no cover - compiled
+    """Sort vals[:n] (float32, no NaN) with frames[j] set to the frame of each sorted value, ties in frame
+    order: what :func:`_sort_columns_indexed` gives a column, in O(n) (a stable LSD radix sort, a byte at a
+    time, of the values' bits mapped to an unsigned order; −0 counts as +0, a tie as in the network's
+    comparisons; the values themselves are kept, −0 included).  Passes whose byte every value shares are
+    skipped.  Scratch: ``keys``/``spare_keys`` (uint32) and ``spare_frames`` (int32) of n, ``counts`` (int64)
+    of 256."""
+    bits = vals.view(np.uint32)
+    for j in range(n):
+        u = np.uint32(0) if vals[j] == 0 else bits[j]
+        keys[j] = u ^ np.uint32(0xFFFFFFFF) if u & np.uint32(0x80000000) else u | np.uint32(0x80000000)
+        frames[j] = j
+    src_k, src_f, dst_k, dst_f = keys, frames, spare_keys, spare_frames
+    for shift in range(0, 32, 8):
+        for b in range(256):
+            counts[b] = 0
+        for j in range(n):
+            counts[(src_k[j] >> np.uint32(shift)) & np.uint32(255)] += 1
+        if counts[(src_k[0] >> np.uint32(shift)) & np.uint32(255)] == n:
+            continue  # every value has this byte: the order stays
+        total = 0
+        for b in range(256):
+            c = counts[b]
+            counts[b] = total
+            total += c
+        for j in range(n):
+            b = (src_k[j] >> np.uint32(shift)) & np.uint32(255)
+            at = counts[b]
+            counts[b] = at + 1
+            dst_k[at] = src_k[j]
+            dst_f[at] = src_f[j]
+        src_k, src_f, dst_k, dst_f = dst_k, dst_f, src_k, src_f
+    for j in range(n):  # the values in their sorted order, from their frames (kept as they were, −0 too)
+        spare_keys[j] = bits[src_f[j]]
+    for j in range(n):
+        bits[j] = spare_keys[j]
+        frames[j] = src_f[j]
+
+
 @numba.njit(cache=True, nogil=True)
 def _block_winsorized(band, r, x0, rej_mode, rej_scale, rej_offset, shift, clip_low, clip_high, sigma_low,
                       sigma_high, cutoff, net_pairs, net_start, bv, bf, by, bh, bw, lo_out, hi_out,
@@ -696,6 +739,10 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
     idx = np.arange(n)
     column = vals.reshape(n, 1)  # one pixel's values, sorted as a block of one (_sort_columns_indexed)
     rank_frames = np.empty((n, 1), np.int32)
+    radix_keys = np.empty(n, np.uint32)
+    radix_spare = np.empty(n, np.uint32)
+    radix_frames = np.empty(n, np.int32)
+    radix_counts = np.empty(256, np.int64)
     y = np.empty(n, np.float32)
     himed = np.empty(n, np.float32)
     work = np.empty(n, np.float64)
@@ -742,7 +789,11 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
                 lo, hi = lo0, hi0
                 if lo0 > 0 or hi0 < n or (algorithm != NO_REJECTION and hi0 - lo0 >= 3):
                     # sorted with each value's frame: the frames of the ranks a pixel with a rejection needs
-                    _sort_columns_indexed(column, rank_frames, n, 1, net_pairs, net_start)
+                    if n >= RADIX_MIN:
+                        _radix_sort_indexed(vals, rank_frames[:, 0], n, radix_keys, radix_spare, radix_frames,
+                                            radix_counts)
+                    else:
+                        _sort_columns_indexed(column, rank_frames, n, 1, net_pairs, net_start)
                 if algorithm != NO_REJECTION and hi0 - lo0 >= 3:
                     lo, hi = _reject(vals, lo0, hi0, algorithm, clip_low, clip_high, sigma_low, sigma_high, cutoff,
                                      y, himed, work, net_pairs, net_start, 0, np.float32(-1.0), kept)

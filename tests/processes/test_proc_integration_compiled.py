@@ -237,6 +237,35 @@ def test_select_near_is_the_order_statistic_or_declines():
     assert not _select_near(np.ones(5, np.float32), 5, 2, np.float32(-1), kept)[1]
 
 
+def test_radix_sort_is_the_stable_sort_of_the_network():
+    """A pixel sorted alone from RADIX_MIN values on (a byte at a time) gives numpy's stable argsort, as the
+    sorting network does: ties (±0, ∓inf) in frame order, the values themselves kept (−0 too), with
+    bytes every value shares (skipped passes)."""
+    import numba
+
+    from processes.integration.kernel_numba import RADIX_MIN, _radix_sort_indexed
+
+    @numba.njit
+    def radix(values, frames, n):
+        _radix_sort_indexed(values, frames, n, np.empty(n, np.uint32), np.empty(n, np.uint32),
+                            np.empty(n, np.int32), np.empty(256, np.int64))
+
+    rng = np.random.default_rng(8)
+    for m in (RADIX_MIN, RADIX_MIN + 1, 100, 257, 384):
+        for case in range(30):
+            values = (np.round(rng.standard_normal(m) * 3) / 3).astype(np.float32)
+            values[rng.random(m) < 0.1] = -0.0
+            values[rng.random(m) < 0.05] = np.inf
+            values[rng.random(m) < 0.05] = -np.inf
+            if case % 3 == 0:
+                values = np.abs(values) + np.float32(0.5)  # one sign and exponent: passes skipped
+            expected = np.argsort(values, kind="stable")
+            got, frames = values.copy(), np.empty(m, np.int32)
+            radix(got, frames, m)
+            assert np.array_equal(frames, expected), (m, case)
+            assert np.array_equal(got.view(np.uint32), values[expected].view(np.uint32)), (m, case)
+
+
 def test_quickselect_is_the_order_statistic():
     """The O(m) selection of large stacks' Sn returns the k-th smallest value, ties and all."""
     from processes.integration.kernel_numba import _quickselect
