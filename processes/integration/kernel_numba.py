@@ -799,26 +799,22 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
                                      y, himed, work, net_pairs, net_start, 0, np.float32(-1.0), kept)
             clean = lo0 == 0 and hi0 == n and lo == 0 and hi == n
             if not clean:
-                # frame attribution: the frame of each rank (ties in frame order, as a stable sort)
+                # frame attribution: the frame of each rank (ties in frame order, as a stable sort); the
+                # rejected ranks [0, lo) and [hi, n) counted (the kept ones' bits stay 0: zero on entry)
                 for rank in range(n):
                     idx[rank] = bf[rank, x - block_x] if in_block else rank_frames[rank, 0]
-                for rank in range(n):
+                for rank in range(lo):
                     f = idx[rank]
-                    bit = 0
-                    if rank < lo0:
-                        counts[2, f] += 1
-                        bit = 8
-                    elif rank < lo:
-                        counts[0, f] += 1
-                        bit = 2
-                    elif rank >= hi0:
-                        counts[3, f] += 1
-                        bit = 4
-                    elif rank >= hi:
-                        counts[1, f] += 1
-                        bit = 1
+                    out_of_range = rank < lo0
+                    counts[2 if out_of_range else 0, f] += 1
                     if gen_bits:
-                        frame_bits[f, r, x] = bit
+                        frame_bits[f, r, x] = 8 if out_of_range else 2
+                for rank in range(hi, n):
+                    f = idx[rank]
+                    out_of_range = rank >= hi0
+                    counts[3 if out_of_range else 1, f] += 1
+                    if gen_bits:
+                        frame_bits[f, r, x] = 4 if out_of_range else 1
             if gen_maps:
                 low_count = lo - lo0
                 high_count = hi0 - hi
