@@ -13,7 +13,8 @@ larger than one pixel's stack:
    ``v·k_i``), in float32 as the numpy engine;
 3. the N values sorted by Batcher's sorting networks (branch-free compare-exchanges of
    (value, frame) pairs: each rank's frame, ties in frame order, as the numpy engine's
-   stable argsort);
+   stable argsort), 32 pixels side by side; a pixel alone (one with range-rejected values)
+   of RADIX_MIN values or more by a stable radix sort, which orders them the same way;
 4. the rejection passes on the surviving sorted ranks ``[lo, hi)``: SigmaClip or
    WinsorizedSigmaClip with PixInsight's iteration rule (repeat while something was
    rejected and at least 3 values remain);
@@ -789,6 +790,7 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
                 lo, hi = lo0, hi0
                 if lo0 > 0 or hi0 < n or (algorithm != NO_REJECTION and hi0 - lo0 >= 3):
                     # sorted with each value's frame: the frames of the ranks a pixel with a rejection needs
+                    # (no NaN here: _gather puts non-finite values at −inf, range-rejected)
                     if n >= RADIX_MIN:
                         _radix_sort_indexed(vals, rank_frames[:, 0], n, radix_keys, radix_spare, radix_frames,
                                             radix_counts)

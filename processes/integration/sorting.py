@@ -58,7 +58,7 @@ def _power_of_two_network(size: int) -> np.ndarray:
 
 
 def network_pairs(n: int) -> np.ndarray:
-    """Comparators of Batcher's odd-even merge sort for ``n`` inputs, as an (k, 2) int32 array (read-only).
+    """Comparators of Batcher's odd-even merge sort for ``n`` inputs, as a new (k, 2) int32 array.
 
     The network is built for the next power of two; comparators that touch the virtual
     padding (indices >= n, which hold +inf and never move) are dropped.
