@@ -686,19 +686,23 @@ def _block_winsorized(band, r, x0, rej_mode, rej_scale, rej_offset, shift, clip_
 
 @numba.njit(cache=True, nogil=True)
 def _block_in_range(band, r, x0, range_low_on, range_low, range_high_on, range_high):  # pragma: no cover
-    """Whether no value of pixels (r, x0 .. x0 + BLOCK − 1) is range-rejected (or non-finite)."""
+    """0 when no value of pixels (r, x0 .. x0 + BLOCK − 1) is range-rejected (or non-finite); else one past the
+    offset of the last pixel that has one: no block can start before ``x0`` plus that."""
     n = band.shape[0]
-    bad = 0
+    bad = np.zeros(BLOCK, np.uint8)
     for i in range(n):
         for b in range(BLOCK):
             v = band[i, r, x0 + b]
             if range_low_on:
-                bad += not v > range_low
+                bad[b] |= not v > range_low
             else:
-                bad += not np.isfinite(v)
+                bad[b] |= not np.isfinite(v)
             if range_high_on:
-                bad += v >= range_high
-    return bad == 0
+                bad[b] |= v >= range_high
+    for b in range(BLOCK - 1, -1, -1):
+        if bad[b]:
+            return b + 1
+    return 0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -767,9 +771,11 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
         if rej_mode == MODE_SCALE:
             shift = _row_shift(band, r, rej_scale, rej_offset, range_low_on, range_low, range_high_on, range_high)
         block_x = -BLOCK
+        next_block = 0  # no block starts before: the pixels up to a range-rejected value's are integrated alone
         for x in range(width):
-            if blocked and x >= block_x + BLOCK and x + BLOCK <= width and _block_in_range(
-                    band, r, x, range_low_on, range_low, range_high_on, range_high):
+            if blocked and x >= block_x + BLOCK and x >= next_block and x + BLOCK <= width:
+                next_block = x + _block_in_range(band, r, x, range_low_on, range_low, range_high_on, range_high)
+            if blocked and x >= block_x + BLOCK and x == next_block and x + BLOCK <= width:
                 block_x = x
                 _block_winsorized(band, r, x, rej_mode, rej_scale, rej_offset, shift, clip_low, clip_high,
                                   sigma_low, sigma_high, cutoff, net_pairs, net_start, bv, bf, by, bh, bw, block_lo,
