@@ -96,8 +96,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--kernel", default=None, help="path of another copy of kernel_numba.py to time")
     parser.add_argument("--border", type=int, default=2,
-                        help="zero columns of every fourth frame (+0..6): the pixels a border touches are integrated "
-                             "one by one (a registered night with field rotation: a tenth of the frame or more)")
+                        help="zero columns of every fourth frame (+0..6), as registration leaves: the pixels such a "
+                             "border touches are integrated one by one")
     args = parser.parse_args()
     kernel = load_kernel(args.kernel)
     print(f"{'N':>5} {'ns/px':>9} {'ns/px/N':>8} {'rejecting':>9}  sha256")
