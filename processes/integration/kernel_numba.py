@@ -510,12 +510,16 @@ def _sort_columns_indexed(block, frames, n, nb, net_pairs, net_start):  # pragma
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _radix_sort_indexed(vals, frames, n, keys, spare_keys, spare_frames, counts):  # pragma: no cover - compiled
-    """Sort vals[:n] (float32, no NaN) with frames[j] set to the frame of each sorted value, ties in frame
-    order: what :func:`_sort_columns_indexed` gives a column, in O(n) (a stable LSD radix sort, a byte at a
-    time, of the values' bits mapped to an unsigned order; −0 counts as +0, a tie as in the network's
-    comparisons; the values themselves are kept, −0 included).  Passes whose byte every value shares are
-    skipped.  Scratch: ``keys``/``spare_keys`` (uint32) and ``spare_frames`` (int32) of n, ``counts`` (int64)
+    """Sort vals[:n] (float32) with frames[j] set to the frame of each sorted value, ties in frame order: what
+    :func:`_sort_columns_indexed` gives a column, in O(n) (a stable LSD radix sort, a byte at a time, of the
+    values' bits mapped to an unsigned order; −0 counts as +0, a tie as in the network's comparisons; the
+    values themselves are kept, −0 included).  Passes whose byte every value shares are skipped.  Returns
+    False, having changed nothing, when a value is NaN (which the network's comparisons order their own
+    way).  Scratch: ``keys``/``spare_keys`` (uint32) and ``spare_frames`` (int32) of n, ``counts`` (int64)
     of 256."""
+    for j in range(n):
+        if vals[j] != vals[j]:
+            return False
     bits = vals.view(np.uint32)
     for j in range(n):
         u = np.uint32(0) if vals[j] == 0 else bits[j]
@@ -546,6 +550,7 @@ def _radix_sort_indexed(vals, frames, n, keys, spare_keys, spare_frames, counts)
     for j in range(n):
         bits[j] = spare_keys[j]
         frames[j] = src_f[j]
+    return True
 
 
 @numba.njit(cache=True, nogil=True)
@@ -796,11 +801,8 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
                 lo, hi = lo0, hi0
                 if lo0 > 0 or hi0 < n or (algorithm != NO_REJECTION and hi0 - lo0 >= 3):
                     # sorted with each value's frame: the frames of the ranks a pixel with a rejection needs
-                    # (no NaN here: _gather puts non-finite values at −inf, range-rejected)
-                    if n >= RADIX_MIN:
-                        _radix_sort_indexed(vals, rank_frames[:, 0], n, radix_keys, radix_spare, radix_frames,
-                                            radix_counts)
-                    else:
+                    if n < RADIX_MIN or not _radix_sort_indexed(vals, rank_frames[:, 0], n, radix_keys, radix_spare,
+                                                                radix_frames, radix_counts):
                         _sort_columns_indexed(column, rank_frames, n, 1, net_pairs, net_start)
                 if algorithm != NO_REJECTION and hi0 - lo0 >= 3:
                     lo, hi = _reject(vals, lo0, hi0, algorithm, clip_low, clip_high, sigma_low, sigma_high, cutoff,

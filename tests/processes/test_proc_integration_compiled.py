@@ -240,15 +240,15 @@ def test_select_near_is_the_order_statistic_or_declines():
 def test_radix_sort_is_the_stable_sort_of_the_network():
     """A pixel sorted alone from RADIX_MIN values on (a byte at a time) gives numpy's stable argsort, as the
     sorting network does: ties (±0, ∓inf) in frame order, the values themselves kept (−0 too), with
-    bytes every value shares (skipped passes)."""
+    bytes every value shares (skipped passes); a NaN leaves the values to the network."""
     import numba
 
     from processes.integration.kernel_numba import RADIX_MIN, _radix_sort_indexed
 
     @numba.njit
     def radix(values, frames, n):
-        _radix_sort_indexed(values, frames, n, np.empty(n, np.uint32), np.empty(n, np.uint32),
-                            np.empty(n, np.int32), np.empty(256, np.int64))
+        return _radix_sort_indexed(values, frames, n, np.empty(n, np.uint32), np.empty(n, np.uint32),
+                                   np.empty(n, np.int32), np.empty(256, np.int64))
 
     rng = np.random.default_rng(8)
     for m in (RADIX_MIN, RADIX_MIN + 1, 100, 257, 384):
@@ -261,9 +261,14 @@ def test_radix_sort_is_the_stable_sort_of_the_network():
                 values = np.abs(values) + np.float32(0.5)  # one sign and exponent: passes skipped
             expected = np.argsort(values, kind="stable")
             got, frames = values.copy(), np.empty(m, np.int32)
-            radix(got, frames, m)
+            assert radix(got, frames, m)
             assert np.array_equal(frames, expected), (m, case)
             assert np.array_equal(got.view(np.uint32), values[expected].view(np.uint32)), (m, case)
+    with_nan = np.arange(RADIX_MIN, dtype=np.float32)[::-1].copy()
+    with_nan[5] = np.nan  # left to the network, untouched
+    got = with_nan.copy()
+    assert not radix(got, np.empty(RADIX_MIN, np.int32), RADIX_MIN)
+    assert np.array_equal(got, with_nan, equal_nan=True)
 
 
 def test_quickselect_is_the_order_statistic():
