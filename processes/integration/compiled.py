@@ -54,10 +54,10 @@ def sorting_networks(n: int) -> tuple[np.ndarray, np.ndarray]:
     specialization to compile)."""
     from processes.integration.sorting import network_pairs
 
-    networks = [network_pairs(m) for m in range(2, n + 1)]
-    sizes = [0, 0, 0, *(len(pairs) for pairs in networks)][: n + 2]
-    table = np.concatenate(networks) if networks else np.empty((0, 2), np.int32)
-    return table, np.cumsum(sizes, dtype=np.int64)
+    networks = [network_pairs(m) for m in range(n + 1)]  # none below 2 inputs
+    start = np.zeros(n + 2, dtype=np.int64)
+    start[1:] = np.cumsum([len(pairs) for pairs in networks])
+    return np.concatenate(networks), start
 
 
 def _band_rows(frames: int, width: int, height: int, budget: int, cap: int = BUFFER_CAP_BYTES) -> int:

@@ -514,14 +514,12 @@ def _radix_sort_indexed(vals, frames, n, keys, spare_keys, spare_frames, counts)
     :func:`_sort_columns_indexed` gives a column, in O(n) (a stable LSD radix sort, a byte at a time, of the
     values' bits mapped to an unsigned order; −0 counts as +0, a tie as in the network's comparisons; the
     values themselves are kept, −0 included).  Passes whose byte every value shares are skipped.  Returns
-    False, having changed nothing, when a value is NaN (which the network's comparisons order their own
-    way).  Scratch: ``keys``/``spare_keys`` (uint32) and ``spare_frames`` (int32) of n, ``counts`` (int64)
-    of 256."""
+    False, ``vals`` unchanged, when a value is NaN (which the network's comparisons order their own way).
+    Scratch: ``keys``/``spare_keys`` (uint32) and ``spare_frames`` (int32) of n, ``counts`` (int64) of 256."""
+    bits = vals.view(np.uint32)
     for j in range(n):
         if vals[j] != vals[j]:
             return False
-    bits = vals.view(np.uint32)
-    for j in range(n):
         u = np.uint32(0) if vals[j] == 0 else bits[j]
         keys[j] = u ^ np.uint32(0xFFFFFFFF) if u & np.uint32(0x80000000) else u | np.uint32(0x80000000)
         frames[j] = j
@@ -690,11 +688,12 @@ def _block_winsorized(band, r, x0, rej_mode, rej_scale, rej_offset, shift, clip_
 
 
 @numba.njit(cache=True, nogil=True)
-def _block_in_range(band, r, x0, range_low_on, range_low, range_high_on, range_high):  # pragma: no cover
+def _block_in_range(band, r, x0, range_low_on, range_low, range_high_on, range_high, bad):  # pragma: no cover
     """0 when no value of pixels (r, x0 .. x0 + BLOCK − 1) is range-rejected (or non-finite); else one past the
-    offset of the last pixel that has one: no block can start before ``x0`` plus that."""
+    offset of the last pixel that has one: no block can start before ``x0`` plus that.  ``bad``: BLOCK uint8
+    of scratch."""
     n = band.shape[0]
-    bad = np.zeros(BLOCK, np.uint8)
+    bad[:] = 0
     for i in range(n):
         for b in range(BLOCK):
             v = band[i, r, x0 + b]
@@ -766,6 +765,7 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
     block_lo = np.empty(BLOCK, np.int64)
     block_hi = np.empty(BLOCK, np.int64)
     block_sum = np.empty(BLOCK, np.float64)
+    block_bad = np.empty(BLOCK, np.uint8)
     inv_n = np.float32(1.0 / n)
     clean_den = 0.0
     for i in range(n):
@@ -779,7 +779,8 @@ def integrate_rows(band, row0, row1, rej_mode, rej_scale, rej_offset, range_low_
         next_block = 0  # no block starts before: the pixels up to a range-rejected value's are integrated alone
         for x in range(width):
             if blocked and x >= block_x + BLOCK and x >= next_block and x + BLOCK <= width:
-                next_block = x + _block_in_range(band, r, x, range_low_on, range_low, range_high_on, range_high)
+                next_block = x + _block_in_range(band, r, x, range_low_on, range_low, range_high_on, range_high,
+                                                 block_bad)
             if blocked and x >= block_x + BLOCK and x == next_block and x + BLOCK <= width:
                 block_x = x
                 _block_winsorized(band, r, x, rej_mode, rej_scale, rej_offset, shift, clip_low, clip_high,
