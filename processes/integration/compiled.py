@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -148,26 +149,37 @@ def integrate_compiled(plan, progress: Callable[[float, str], None] | None = Non
         )
         return part_counts
 
+    in_flight: deque[list[tuple[int, Future]]] = deque()  # the bands being integrated, oldest first: their pieces
+
+    finished = 0  # bands integrated (they finish in order)
+
+    def finish_oldest() -> None:
+        """Wait for the pieces of the oldest band in flight (its buffer is then free) and count them."""
+        nonlocal finished
+        for c, future in in_flight.popleft():
+            counts[:, c] += future.result()
+        c, r0, r1 = tasks[finished]
+        finished += 1
+        if progress is not None:
+            progress(finished / len(tasks), f"channel {c}, rows {y0 + r0}..{y0 + r1 - 1} of {frames[0].height}")
+
     with ThreadPoolExecutor(threads, thread_name_prefix="integration") as pool, \
             ThreadPoolExecutor(1, thread_name_prefix="integration-read") as reader:
         pending = reader.submit(read, 0, *tasks[0])
         for done, (c, r0, r1) in enumerate(tasks, start=1):
             band = pending.result()
-            slot = (done - 1) % len(buffers)
-            if done < len(tasks):
-                pending = reader.submit(read, (slot + 1) % len(buffers), *tasks[done])
             rows = r1 - r0
             pieces = min(rows, 4 * threads) if threads > 1 else 1
             edges = np.linspace(0, rows, pieces + 1).astype(int)
-            if pieces == 1:
-                counts[:, c] += compute(band, c, r0, r1, 0, rows)
-            else:
-                futures = [pool.submit(compute, band, c, r0, r1, int(a), int(b))
-                           for a, b in zip(edges[:-1], edges[1:]) if b > a]
-                for future in futures:
-                    counts[:, c] += future.result()
-            if progress is not None:
-                progress(done / len(tasks), f"channel {c}, rows {y0 + r0}..{y0 + r1 - 1} of {frames[0].height}")
+            # queued behind the previous band's last pieces: no thread idles at the end of a band
+            in_flight.append([(c, pool.submit(compute, band, c, r0, r1, int(a), int(b)))
+                              for a, b in zip(edges[:-1], edges[1:]) if b > a])
+            if done < len(tasks):
+                if len(in_flight) == len(buffers):
+                    finish_oldest()  # its buffer takes the next band
+                pending = reader.submit(read, done % len(buffers), *tasks[done])
+        while in_flight:
+            finish_oldest()
     return EngineResult(
         image=image, low_map=low_map, high_map=high_map, slope_map=None,
         rejected_low=counts[0], rejected_high=counts[1], range_low=counts[2], range_high=counts[3],

@@ -359,8 +359,12 @@ def test_bands_and_threads_do_not_change_compiled_results(tmp_path):
     frames = _stack(tmp_path, 12, 40, 70, seed=5)
     plan = _plan(frames, seed=6)
     one = integrate(attrs.evolve(plan, budget_bytes=1 << 30, threads=1))
-    many = integrate(attrs.evolve(plan, budget_bytes=20000, threads=3))
+    reports: list[tuple[float, str]] = []
+    many = integrate(attrs.evolve(plan, budget_bytes=20000, threads=3), lambda f, text: reports.append((f, text)))
     assert one.bands == 1 and many.bands > 5
+    # a band's pieces start while the previous band's last ones run; each band is reported once, in order
+    assert [f for f, _ in reports] == [k / many.bands for k in range(1, many.bands + 1)]
+    assert reports[0][1].startswith("channel 0, rows 0..") and reports[-1][1].endswith("..39 of 40")
     for key in ("image", "low_map", "high_map", "rejected_low", "rejected_high", "range_low", "range_high"):
         assert np.array_equal(getattr(one, key), getattr(many, key)), key
 
