@@ -86,7 +86,6 @@ import numpy as np
 
 from processes.common import outputs as ro
 from processes.common.filelists import (
-    FRAME_WORKER_PRELOAD,
     FileListTable,
     check_output_paths,
     file_key,
@@ -218,7 +217,7 @@ class StarAlignment(Process):
     """
 
     process_id = "StarAlignment"
-    worker_preload = FRAME_WORKER_PRELOAD
+    worker_preload = ("processes.staralignment.worker",)  # its kernels alone, not every per-frame step's
     categories = ("ImageRegistration", "Preprocessing")
     is_history_updater = True
     is_maskable = False

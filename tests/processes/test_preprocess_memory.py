@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from processes.common.synthetic import WARM_FRAME_SIZE
 from processes.integration import process as integration_process
-from processes.workflows.preprocess.synthetic import WARM_FRAME_SIZE
 from procfw.image import Image
 from procfw.io.fits import write_fits
 from procfw.process import ExecutionContext
@@ -91,8 +91,8 @@ def test_integration_images_are_freed_before_the_master_star_measurement(tmp_pat
 def _debayer_item(tmp_path: Path) -> dict:
     """A light task's item: a synthetic GRBG frame (written as FITS) through a Debayer step."""
     from processes.common.filelists import frame_icon
+    from processes.common.synthetic import synthetic_cfa
     from processes.workflows.preprocess.pipeline import _process
-    from processes.workflows.preprocess.synthetic import synthetic_cfa
     from procfw.image import FITSKeyword
 
     raw = tmp_path / "light.fits"

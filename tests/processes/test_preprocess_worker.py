@@ -201,7 +201,7 @@ def test_the_synthetic_frame_draws_each_star_only_near_it_with_the_same_pixels(s
     drawing every star over the whole plane (beyond, a star adds less than half a float32 step)."""
     import numpy as np
 
-    from processes.workflows.preprocess.synthetic import synthetic_cfa
+    from processes.common.synthetic import synthetic_cfa
 
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
@@ -213,22 +213,75 @@ def test_the_synthetic_frame_draws_each_star_only_near_it_with_the_same_pixels(s
     assert plane.tobytes() == whole.astype(np.float32).tobytes()
 
 
-def test_the_per_frame_processes_name_the_worker_module_that_loads_them():
-    """A file-list pool of ImageCalibration, CosmeticCorrection, Debayer or StarAlignment preloads the
-    worker module (their ``worker_preload``), which reads each of their icons and loads their kernels
-    (its WORKER_PROCESSES, read from the source: importing the module would warm the kernels here)."""
+def _assigned_tuple(module: str, name: str) -> set[str]:
+    """The strings of the tuple assigned to ``name`` in ``module``'s source (importing a preload module
+    would warm the kernels here)."""
     import ast
 
+    source = (ROOT / (module.replace(".", "/") + ".py")).read_text()
+    assignment = next(node for node in ast.parse(source).body if isinstance(node, ast.Assign)
+                      and any(getattr(t, "id", "") == name for t in node.targets))
+    return set(ast.literal_eval(assignment.value))
+
+
+def test_the_per_frame_processes_name_the_worker_module_that_loads_them():
+    """A file-list pool of ImageCalibration, CosmeticCorrection or Debayer preloads the pre-processing
+    worker module (their ``worker_preload``), one of StarAlignment its own; each module reads the icons of
+    the processes that name it and loads their kernels (its WORKER_PROCESSES, read from the source)."""
     from processes.common.filelists import FRAME_WORKER_PRELOAD
     from procfw.registry import processes
 
-    source = (ROOT / "processes/workflows/preprocess/worker.py").read_text()
-    assignment = next(node for node in ast.parse(source).body if isinstance(node, ast.Assign)
-                      and any(getattr(t, "id", "") == "WORKER_PROCESSES" for t in node.targets))
-    warmed = set(ast.literal_eval(assignment.value))
-    preloading = {pid for pid in ("ImageCalibration", "CosmeticCorrection", "Debayer", "StarAlignment")
-                  if processes.get(pid).worker_preload == FRAME_WORKER_PRELOAD}
     assert FRAME_WORKER_PRELOAD == ("processes.workflows.preprocess.worker",)
-    assert preloading == {"ImageCalibration", "CosmeticCorrection", "Debayer", "StarAlignment"}
-    assert preloading <= warmed
+    preloads = {pid: processes.get(pid).worker_preload
+                for pid in ("ImageCalibration", "CosmeticCorrection", "Debayer", "StarAlignment")}
+    assert preloads == {"ImageCalibration": FRAME_WORKER_PRELOAD, "CosmeticCorrection": FRAME_WORKER_PRELOAD,
+                        "Debayer": FRAME_WORKER_PRELOAD, "StarAlignment": ("processes.staralignment.worker",)}
+    for pid, (module,) in preloads.items():
+        assert pid in _assigned_tuple(module, "WORKER_PROCESSES")
 
+
+_STARALIGNMENT_PROGRAM = """
+import json, sys
+import numpy as np
+import processes.staralignment.worker as worker
+from processes.kernels.kernel_inventory import loaded_kernels
+from procfw.image import Image
+from procfw.io.fits import write_fits
+from processes.common.synthetic import synthetic_cfa
+from processes.staralignment.process import StarAlignment
+from procfw.workspace import Workspace
+
+warmed = loaded_kernels()
+folder = sys.argv[1]
+plane = synthetic_cfa(640)
+for name, frame in (("ref", plane), ("target", np.roll(plane, (3, -2), axis=(0, 1)))):
+    write_fits(Image(np.repeat(frame[None], 3, axis=0)), f"{folder}/{name}.fits")
+instance = StarAlignment(referenceImage=f"{folder}/ref.fits", referenceIsFile=True, targets=[[True, True,
+                         f"{folder}/target.fits"]], outputDirectory=folder, generateDrizzleData=False)
+rows = instance.execute_global(Workspace()).outputs["outputData"]
+print(json.dumps({"seconds": worker.WARM_SECONDS, "warmed": warmed, "after": loaded_kernels(),
+                  "status": [row["status"] for row in rows], "modules": sorted(sys.modules)}))
+"""
+
+
+def test_staralignment_preload_loads_what_a_registration_runs_and_no_other_step(tmp_path: Path) -> None:
+    """StarAlignment's own preload (processes.staralignment.worker) loads every kernel that registering a real
+    frame (a 640² RGB file, through the file path a worker runs) uses, and none of Debayer's or ImageIntegration's."""
+    def run(folder: Path) -> dict:
+        folder.mkdir()
+        out = subprocess.run([sys.executable, "-c", _STARALIGNMENT_PROGRAM, str(folder)], cwd=ROOT,
+                             capture_output=True, text=True, check=True, timeout=600)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    run(tmp_path / "first")  # fills numba's caches where they are empty (see the test above)
+    result = run(tmp_path / "second")
+    assert result["seconds"] == result["seconds"], "the warm-up failed"
+    assert result["status"] == ["ok"]
+    warmed = result["warmed"]
+    assert "processes.kernels.warp_numba._warp_lanczos3_rgb" in warmed
+    assert not {k: v for k, v in result["after"].items() if warmed.get(k) != v}, \
+        "registering a frame loads kernels the fork server did not: each worker loads them privately"
+    imported = set(result["modules"])
+    assert not imported & {"processes.debayer.demosaic_nb", "processes.integration.compiled",
+                           "processes.kernels.starmeasure_numba", "processes.workflows.preprocess.worker"}
+    assert not imported & set(HEAVY_UNUSED)

@@ -320,7 +320,7 @@ def test_the_star_measurement_imports_no_scipy_spatial():
 
     code = ("import sys, numpy as np\n"
             "from processes.kernels.starmeasure import measure_stars\n"
-            "from processes.workflows.preprocess.synthetic import synthetic_cfa\n"
+            "from processes.common.synthetic import synthetic_cfa\n"
             "field = measure_stars(np.repeat(synthetic_cfa(384)[None], 3, axis=0))\n"
             "print(len(field.x) > 0, [m for m in ('scipy.spatial', 'scipy.sparse') if m in sys.modules])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -1,6 +1,6 @@
 """A small synthetic star field for warming compiled kernels up (no heavy imports here).
 
-Used by the workers' preload (:mod:`processes.workflows.preprocess.worker`).
+Used by the workers' preloads (:mod:`processes.workflows.preprocess.worker`, :mod:`processes.staralignment.worker`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,103 @@
+"""What a local pool's fork server does before forking its workers: the shared steps of a preload module.
+
+A process's ``worker_preload`` (:class:`procfw.process.Process`) names a module that the fork
+server imports once for all workers (and each dask worker imports first).  Such a module calls
+:func:`preload` when it is imported: it imports the modules a task needs, calls the compiled
+kernels once (numba loads each from its on-disk cache on its first call), reads the processes'
+icons, gives the memory it freed and the library code only the loading ran back, and freezes
+the garbage collector's view of what it loaded.  The module itself names what to load and how
+to warm it: :mod:`processes.workflows.preprocess.worker` (every per-frame step and ImageIntegration),
+:mod:`processes.staralignment.worker` (StarAlignment alone).
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import logging
+import math
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from procfw import collector
+
+__all__ = ["preload", "read_icons", "run_warm_ups", "warm_fits"]
+
+log = logging.getLogger(__name__)
+
+
+def run_warm_ups(calls: Iterable[tuple[str, Callable[[], Any]]]) -> None:
+    """Call each ``(name, call)``; a failure is logged (debug) and ignored: the first real task then loads it."""
+    for name, call in calls:
+        try:
+            call()
+        except Exception as exc:  # noqa: BLE001 - a warm-up must never stop a worker
+            log.debug("warm-up of %s failed: %s", name, exc)
+
+
+def warm_fits(image: Any) -> None:
+    """Write ``image`` as a frame and read it back (the registry of formats, the FITS writer and reader);
+    a failure is logged (debug) and ignored."""
+    from processes.common.filelists import write_frame
+    from procfw.io import read_image
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="procfw-warm-") as folder:
+            path = Path(folder) / "warm.fits"
+            write_frame(image, path)
+            read_image(path)
+    except Exception as exc:  # noqa: BLE001
+        log.debug("warm-up of the FITS reader and writer failed: %s", exc)
+
+
+def read_icons(process_ids: Iterable[str]) -> None:
+    """Read the icon of each process of ``process_ids`` (default parameters) as a worker reads a task's.
+
+    The first icon a process reads discovers the process registry's entry points
+    (:mod:`procfw.entrypoints`) and imports the icon reader: ~0.05 s of CPU time, once here
+    instead of in every worker's first task.  Failures are logged (debug) and ignored.
+    """
+    from processes.common.filelists import frame_icon, instance_from_icon
+    from procfw.process import processes
+
+    for process_id in process_ids:
+        try:
+            instance_from_icon(frame_icon(processes.get(process_id)()))
+        except Exception as exc:  # noqa: BLE001 - a warm-up must never stop a worker
+            log.debug("reading the icon of %s failed: %s", process_id, exc)
+
+
+def preload(modules: Sequence[str], warm_kernels: Callable[[], float], process_ids: Sequence[str]) -> float:
+    """Import ``modules``, call ``warm_kernels``, read the icons of ``process_ids``, give the freed memory and
+    library pages back and freeze the GC; the seconds ``warm_kernels`` reported (NaN when something failed).
+
+    The garbage collector is off from the first import to the freeze: nearly every object
+    made then is kept (modules, classes, numba's type registries), so the automatic
+    collections their numbers trigger found almost nothing to free, yet took about a fifth
+    of the preload's time (0.3–0.5 s of the fork server's ≈2 s, on the 2-core test machine),
+    and so would one full collection before the freeze (0.15 s).  What is left unreachable
+    (about 5,000 small objects, 1.5 MB: functions, tuples and dicts of the imports; no pixel
+    buffers) is frozen with the rest: pages the workers share and never copy.  The memory the
+    warm-up freed is given back (not copied into every worker), and so is LLVM's code, run only
+    to load the kernels (:func:`procfw.batch.release_library_pages`: ~70 MB that the fork server
+    would otherwise hold while the pool lives).  A failure (e.g. a module being edited) is logged
+    and leaves the workers to load what they need themselves: a fork server must keep running.
+    """
+    with collector.paused():
+        try:
+            for name in modules:
+                importlib.import_module(name)
+            seconds = warm_kernels()
+            read_icons(process_ids)
+            from procfw.batch import release_library_pages, release_memory
+
+            release_memory()
+            release_library_pages()
+            gc.freeze()  # the objects loaded so far stay out of the workers' collections: their pages stay shared
+        except Exception as exc:  # noqa: BLE001
+            log.warning("the workers' preload failed: %s", exc)
+            return math.nan
+    return seconds
+
