@@ -89,12 +89,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FRAME_WORKER_PRELOAD = ("processes.workflows.preprocess.worker",)
-"""The ``worker_preload`` (:class:`procfw.process.Process`) of ImageCalibration, CosmeticCorrection and Debayer:
-the module that imports the per-frame processes and loads their compiled kernels in a local pool's fork
-server, once for all its workers (:mod:`processes.workflows.preprocess.worker`).  Measured on a 12-frame
-StarAlignment run on 2 workers (``-executor=processes``), when StarAlignment named it too: process-tree CPU
-2.3–2.7 → 1.9 s and peak PSS 352 → 247 MB.  StarAlignment now preloads its own kernels alone
-(:mod:`processes.staralignment.worker`)."""
+"""The ``worker_preload`` (:class:`procfw.process.Process`) of ImageCalibration and CosmeticCorrection: the
+module that imports the per-frame processes and loads their compiled kernels in a local pool's fork server,
+once for all its workers (:mod:`processes.workflows.preprocess.worker`).  Measured on a 12-frame StarAlignment
+run on 2 workers (``-executor=processes``), when StarAlignment named it: process-tree CPU 2.3–2.7 → 1.9 s and
+peak PSS 352 → 247 MB.  Debayer and StarAlignment preload their own kernels alone
+(:mod:`processes.debayer.worker`, :mod:`processes.staralignment.worker`)."""
 
 _GLOB_CHARS = frozenset("*?[")
 

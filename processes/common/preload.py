@@ -7,7 +7,7 @@ kernels once (numba loads each from its on-disk cache on its first call), reads 
 icons, gives the memory it freed and the library code only the loading ran back, and freezes
 the garbage collector's view of what it loaded.  The module itself names what to load and how
 to warm it: :mod:`processes.workflows.preprocess.worker` (every per-frame step and ImageIntegration),
-:mod:`processes.staralignment.worker` (StarAlignment alone).
+:mod:`processes.debayer.worker` and :mod:`processes.staralignment.worker` (one process alone).
 """
 
 from __future__ import annotations

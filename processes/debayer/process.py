@@ -49,7 +49,6 @@ import numpy as np
 
 from processes.common import outputs as ro
 from processes.common.filelists import (
-    FRAME_WORKER_PRELOAD,
     as_written,
     check_output_paths,
     file_list_table,
@@ -153,7 +152,7 @@ class Debayer(Process):
     """Demosaic a raw one-channel CFA (Bayer) image into an RGB image."""
 
     process_id = "Debayer"
-    worker_preload = FRAME_WORKER_PRELOAD
+    worker_preload = ("processes.debayer.worker",)  # its kernels alone, not every per-frame step's
     categories = ("ColorSpaces", "Preprocessing")
     key_outputs = ("cfaPattern", ("noise", ("noiseEstimateR", "noiseEstimateG", "noiseEstimateB")),
                    "succeeded", "failed", "skipped")

@@ -4,10 +4,10 @@ StarAlignment's ``worker_preload``: the pool's fork server imports this module o
 workers (a dask worker imports it first).  Importing it imports :data:`WORKER_MODULES`, loads
 StarAlignment's compiled kernels (:func:`warm_kernels`: detection, matching, the warp, and the
 FITS reader and writer, on a small synthetic RGB frame), reads StarAlignment's icon and frees and
-freezes what it can (:func:`processes.common.preload.preload`).  It loads StarAlignment alone: a
-pool of the other per-frame processes preloads :mod:`processes.workflows.preprocess.worker`, which
-loads every per-frame step and ImageIntegration (twice the kernels, ~0.1 s more of the server's
-start on the 2-core test machine, and the memory of kernels a registration never runs).
+freezes what it can (:func:`processes.common.preload.preload`).  It loads StarAlignment alone, not
+:mod:`processes.workflows.preprocess.worker`, which loads every per-frame step and ImageIntegration
+(twice the kernels: ~0.1 s more of the server's start on the 2-core test machine, and the memory of
+kernels a registration never runs).
 Import it only where that is wanted (the fork server, a dask worker's preload).
 """
 

@@ -66,7 +66,7 @@ def test_run_options_are_checked_and_named(tmp_path, monkeypatch):
 
 def test_a_file_list_pool_preloads_the_modules_the_process_names(tmp_path, monkeypatch):
     """``-executor=processes`` makes the pool with the process's ``worker_preload`` (Debayer: the module
-    that loads the per-frame kernels in the fork server, once for all workers)."""
+    that loads its kernels in the fork server, once for all workers)."""
     from procfw import batch
     from procfw.console import session as session_module
     from procfw.registry import processes

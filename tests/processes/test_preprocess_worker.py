@@ -225,9 +225,9 @@ def _assigned_tuple(module: str, name: str) -> set[str]:
 
 
 def test_the_per_frame_processes_name_the_worker_module_that_loads_them():
-    """A file-list pool of ImageCalibration, CosmeticCorrection or Debayer preloads the pre-processing
-    worker module (their ``worker_preload``), one of StarAlignment its own; each module reads the icons of
-    the processes that name it and loads their kernels (its WORKER_PROCESSES, read from the source)."""
+    """A file-list pool of ImageCalibration or CosmeticCorrection preloads the pre-processing worker module
+    (their ``worker_preload``), one of Debayer or StarAlignment its own; each module reads the icons of the
+    processes that name it and loads their kernels (its WORKER_PROCESSES, read from the source)."""
     from processes.common.filelists import FRAME_WORKER_PRELOAD
     from procfw.registry import processes
 
@@ -235,41 +235,54 @@ def test_the_per_frame_processes_name_the_worker_module_that_loads_them():
     preloads = {pid: processes.get(pid).worker_preload
                 for pid in ("ImageCalibration", "CosmeticCorrection", "Debayer", "StarAlignment")}
     assert preloads == {"ImageCalibration": FRAME_WORKER_PRELOAD, "CosmeticCorrection": FRAME_WORKER_PRELOAD,
-                        "Debayer": FRAME_WORKER_PRELOAD, "StarAlignment": ("processes.staralignment.worker",)}
+                        "Debayer": ("processes.debayer.worker",),
+                        "StarAlignment": ("processes.staralignment.worker",)}
     for pid, (module,) in preloads.items():
         assert pid in _assigned_tuple(module, "WORKER_PROCESSES")
 
 
-_STARALIGNMENT_PROGRAM = """
-import json, sys
+_OWN_PRELOAD_PROGRAM = """
+import importlib, json, sys
 import numpy as np
-import processes.staralignment.worker as worker
+worker = importlib.import_module(sys.argv[1])
 from processes.kernels.kernel_inventory import loaded_kernels
 from procfw.image import Image
 from procfw.io.fits import write_fits
 from processes.common.synthetic import synthetic_cfa
-from processes.staralignment.process import StarAlignment
+from procfw.registry import processes
 from procfw.workspace import Workspace
 
 warmed = loaded_kernels()
-folder = sys.argv[1]
+folder = sys.argv[2]
 plane = synthetic_cfa(640)
-for name, frame in (("ref", plane), ("target", np.roll(plane, (3, -2), axis=(0, 1)))):
-    write_fits(Image(np.repeat(frame[None], 3, axis=0)), f"{folder}/{name}.fits")
-instance = StarAlignment(referenceImage=f"{folder}/ref.fits", referenceIsFile=True, targets=[[True, True,
-                         f"{folder}/target.fits"]], outputDirectory=folder, generateDrizzleData=False)
+if sys.argv[1] == "processes.staralignment.worker":  # two RGB frames, one registered onto the other
+    for name, frame in (("ref", plane), ("target", np.roll(plane, (3, -2), axis=(0, 1)))):
+        write_fits(Image(np.repeat(frame[None], 3, axis=0)), f"{folder}/{name}.fits")
+    instance = processes.get("StarAlignment")(referenceImage=f"{folder}/ref.fits", referenceIsFile=True,
+        targets=[[True, True, f"{folder}/target.fits"]], outputDirectory=folder, generateDrizzleData=False)
+else:  # a raw GRBG frame
+    write_fits(Image(plane[None]), f"{folder}/raw.fits")
+    instance = processes.get("Debayer")(cfaPattern="GRBG", targetItems=[[True, f"{folder}/raw.fits"]],
+                                        outputDirectory=folder)
 rows = instance.execute_global(Workspace()).outputs["outputData"]
 print(json.dumps({"seconds": worker.WARM_SECONDS, "warmed": warmed, "after": loaded_kernels(),
                   "status": [row["status"] for row in rows], "modules": sorted(sys.modules)}))
 """
 
 
-def test_staralignment_preload_loads_what_a_registration_runs_and_no_other_step(tmp_path: Path) -> None:
-    """StarAlignment's own preload (processes.staralignment.worker) loads every kernel that registering a real
-    frame (a 640² RGB file, through the file path a worker runs) uses, and none of Debayer's or ImageIntegration's."""
+@pytest.mark.parametrize(("module", "kernel", "not_imported"), [
+    ("processes.staralignment.worker", "processes.kernels.warp_numba._warp_lanczos3_rgb",
+     {"processes.debayer.demosaic_nb", "processes.integration.compiled", "processes.kernels.starmeasure_numba"}),
+    ("processes.debayer.worker", "processes.kernels.noise_nb.mrs_planes",
+     {"processes.staralignment.process", "processes.integration.compiled", "processes.kernels.starmeasure_numba"}),
+])
+def test_a_process_own_preload_loads_what_its_task_runs_and_no_other_step(tmp_path: Path, module: str, kernel: str,
+                                                                         not_imported: set[str]) -> None:
+    """StarAlignment's and Debayer's own preloads load every kernel that their task on a real frame (640²,
+    through the file path a worker runs) uses, and none of the other steps'."""
     def run(folder: Path) -> dict:
         folder.mkdir()
-        out = subprocess.run([sys.executable, "-c", _STARALIGNMENT_PROGRAM, str(folder)], cwd=ROOT,
+        out = subprocess.run([sys.executable, "-c", _OWN_PRELOAD_PROGRAM, module, str(folder)], cwd=ROOT,
                              capture_output=True, text=True, check=True, timeout=600)
         return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -278,10 +291,9 @@ def test_staralignment_preload_loads_what_a_registration_runs_and_no_other_step(
     assert result["seconds"] == result["seconds"], "the warm-up failed"
     assert result["status"] == ["ok"]
     warmed = result["warmed"]
-    assert "processes.kernels.warp_numba._warp_lanczos3_rgb" in warmed
+    assert kernel in warmed
     assert not {k: v for k, v in result["after"].items() if warmed.get(k) != v}, \
-        "registering a frame loads kernels the fork server did not: each worker loads them privately"
+        "a task loads kernels the fork server did not: each worker loads them privately"
     imported = set(result["modules"])
-    assert not imported & {"processes.debayer.demosaic_nb", "processes.integration.compiled",
-                           "processes.kernels.starmeasure_numba", "processes.workflows.preprocess.worker"}
+    assert not imported & (not_imported | {"processes.workflows.preprocess.worker"})
     assert not imported & set(HEAVY_UNUSED)

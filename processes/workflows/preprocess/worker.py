@@ -18,7 +18,8 @@ garbage collector's view of the objects loaded so far (the workers' collections 
 touch — and so do not copy — the pages they share with the fork server); import it only where
 that is wanted — the fork server, and a dask worker (its preload task:
 :func:`procfw.batch.import_modules`), where the frozen objects are the same loaded modules.  A
-pool of StarAlignment alone preloads :mod:`processes.staralignment.worker` instead.  The fork
+pool of Debayer or StarAlignment alone preloads the process's own module instead
+(:mod:`processes.debayer.worker`, :mod:`processes.staralignment.worker`).  The fork
 server is single-threaded (no numba kernel here starts threads), so forking it after the warm-up
 is safe.
 """
