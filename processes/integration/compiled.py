@@ -9,8 +9,9 @@ temporaries.
 
 Bands of rows are read into one of two stack buffers ``(N, rows, width)`` (the next band
 is read by a reader thread while the current one is integrated), and the rows of a band
-are shared among ``plan.threads`` threads (the kernel releases the GIL), so the work
-needs no worker processes and no copies of the results.  The results do not depend on
+are shared among ``plan.threads`` threads (the kernel releases the GIL; a band's pieces are
+queued behind the previous band's last ones, so that no thread waits for the band's end), so
+the work needs no worker processes and no copies of the results.  The results do not depend on
 the band size or the number of threads.  numba is imported only here, on first use.
 """
 
