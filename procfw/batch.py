@@ -627,9 +627,13 @@ def start_workers(preload: Iterable[str] = (), *, single_thread: bool = True) ->
     The fork server imports :mod:`procfw.forkserver_exit` first, so that when it is
     stopped it exits at once instead of tearing its interpreter down object by object.
 
-    A fork server that is already running is kept as it is (its modules and thread
-    limits stay those it was started with).  Returns False where the platform has no
-    fork server (Windows: pools then start fresh ``spawn`` interpreters).
+    A fork server that is already running is kept as it is (its modules and thread limits
+    stay those it was started with) when it preloaded every module of ``preload``, or while
+    a pool of this process is open (its workers report through it).  Otherwise it is stopped
+    and a new one preloads its modules and ``preload``: processes that name different modules
+    (a session running Debayer over files, then StarAlignment, then ``preprocess``) each find
+    theirs loaded, and a later pool of any of them reuses the server.  Returns False where the
+    platform has no fork server (Windows: pools then start fresh ``spawn`` interpreters).
     """
     global _FORKSERVER_PRELOAD
 
@@ -642,9 +646,11 @@ def start_workers(preload: Iterable[str] = (), *, single_thread: bool = True) ->
     modules = tuple(dict.fromkeys(["procfw.forkserver_exit", "procfw.batch", *(str(m) for m in preload)]))
     with _FORKSERVER_LOCK:
         server = forkserver._forkserver  # type: ignore[attr-defined]  # the stdlib's per-process singleton
-        running = getattr(server, "_forkserver_pid", None) is not None and _FORKSERVER_PRELOAD is not None
-        if running:
-            return True
+        running = _FORKSERVER_PRELOAD if getattr(server, "_forkserver_pid", None) is not None else None
+        if running is not None:
+            if set(modules) <= set(running) or not _stop_server():
+                return True
+            modules = tuple(dict.fromkeys([*running, *modules]))  # the union: both kinds of pool find theirs
         multiprocessing.get_context("forkserver").set_forkserver_preload(list(modules))
         saved = {name: os.environ.get(name) for name in (*THREAD_LIMIT_VARIABLES, "PYTHONSAFEPATH", SAFE_PATH_MARK)}
         try:
@@ -674,22 +680,26 @@ def stop_workers() -> bool:
     to it through the fork server): otherwise nothing is done and False is returned.  A
     pool made later starts a fork server again (with the same ``preload``).
     """
-    global _FORKSERVER_PRELOAD
-
     if _start_method() != "forkserver":
         return False
+    with _FORKSERVER_LOCK:
+        return _stop_server()
+
+
+def _stop_server() -> bool:
+    """:func:`stop_workers`' work, the lock held: stop the fork server unless a pool is open; True if stopped."""
+    global _FORKSERVER_PRELOAD
     from multiprocessing import forkserver
 
-    with _FORKSERVER_LOCK:
-        if _OPEN_POOLS:
-            return False
-        server = forkserver._forkserver  # type: ignore[attr-defined]
-        stop = getattr(server, "_stop", None)  # CPython's own way to stop it (3.8 and later)
-        if stop is None or getattr(server, "_forkserver_pid", None) is None:
-            return False
-        with contextlib.suppress(OSError):
-            stop()
-        _FORKSERVER_PRELOAD = None
+    if _OPEN_POOLS:
+        return False
+    server = forkserver._forkserver  # type: ignore[attr-defined]
+    stop = getattr(server, "_stop", None)  # CPython's own way to stop it (3.8 and later)
+    if stop is None or getattr(server, "_forkserver_pid", None) is None:
+        return False
+    with contextlib.suppress(OSError):
+        stop()
+    _FORKSERVER_PRELOAD = None
     return True
 
 

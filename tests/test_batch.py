@@ -219,6 +219,47 @@ def test_workers_fork_from_a_server_that_preloads_modules(tmp_path) -> None:
     assert done.stdout.strip() == "ok"
 
 
+_UNION_SCRIPT = """
+import os, sys
+from procfw import batch
+
+def state(_):
+    return os.getppid(), "xml.dom.minidom" in sys.modules, "json.decoder" in sys.modules
+
+if __name__ == "__main__":
+    assert batch.start_workers(["xml.dom.minidom"]) is True
+    with batch.make_executor("processes", workers=1) as executor:
+        (server, dom, decoder), = executor.map(state, [0])
+    assert (dom, decoder) == (True, False)
+    with batch.make_executor("processes", workers=1, preload=["json.decoder"]) as executor:
+        (second, dom, decoder), = executor.map(state, [0])
+        # while a pool is open its server stays: a third preload is not loaded
+        with batch.make_executor("processes", workers=1, preload=["xml.sax"]) as inner:
+            (third, _, _), = inner.map(state, [0])
+    assert second != server and (dom, decoder) == (True, True)  # a new server preloads both
+    assert third == second
+    with batch.make_executor("processes", workers=1, preload=["xml.dom.minidom"]) as executor:
+        (fourth, _, _), = executor.map(state, [0])
+    assert fourth == second  # every module preloaded already: the server is kept
+    assert batch.stop_workers() is True
+    print("ok")
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fork server on Windows")
+def test_a_pool_naming_other_modules_gets_a_server_that_preloads_them_too(tmp_path) -> None:
+    """A fork server started for one process's modules is replaced, when no pool is open, by one that
+    preloads those and a later pool's (a session running Debayer, then StarAlignment, then preprocess),
+    and kept when it preloaded them already or while a pool is open."""
+    script = tmp_path / "union.py"
+    script.write_text(_UNION_SCRIPT)
+    import subprocess
+
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "ok"
+
+
 _SHADOW_SCRIPT = """
 import os
 from procfw import batch
