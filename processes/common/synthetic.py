@@ -1,6 +1,7 @@
 """A small synthetic star field for warming compiled kernels up (no heavy imports here).
 
-Used by the workers' preloads (:mod:`processes.workflows.preprocess.worker`, :mod:`processes.staralignment.worker`).
+Used by the workers' preloads (:mod:`processes.workflows.preprocess.worker`, :mod:`processes.debayer.worker`,
+:mod:`processes.staralignment.worker`).
 """
 
 from __future__ import annotations

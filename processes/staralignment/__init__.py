@@ -22,6 +22,17 @@ Modules, one job each:
     the StarAlignment process.
 """
 
-from processes.staralignment.process import StarAlignment
+from typing import Any
 
 __all__ = ["StarAlignment"]
+
+
+def __getattr__(name: str) -> Any:
+    """``StarAlignment``, imported on first use: importing a module of the package (the workers' preload,
+    :mod:`processes.staralignment.worker`, which imports the process itself with the garbage collector
+    paused) does not import the process and numpy first."""
+    if name == "StarAlignment":
+        from processes.staralignment.process import StarAlignment
+
+        return StarAlignment
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,7 @@
-"""The pre-processing workers' preload: it loads every kernel a real frame needs, and nothing heavy it does not.
+"""The workers' preloads (the pre-processing pool's, and Debayer's and StarAlignment's own for their file lists):
+each loads every kernel a real frame needs, and nothing heavy it does not.
 
-Each check runs in a fresh interpreter: importing the worker module warms the kernels and
+Each check runs in a fresh interpreter: importing a preload module warms the kernels and
 freezes the garbage collector, which a test session must not inherit.
 """
 

@@ -370,6 +370,34 @@ def test_bands_and_threads_do_not_change_compiled_results(tmp_path):
 
 
 
+@pytest.mark.parametrize("threads", [1, 3])
+def test_a_band_buffer_is_read_again_only_once_its_band_is_integrated(tmp_path, monkeypatch, threads):
+    """The next band's pieces queue behind the current band's: the first band's pieces are held back here,
+    so a reader that refilled their buffer before they ran would change the result; it does not."""
+    import threading
+
+    from processes.integration import kernel_numba
+
+    frames = _stack(tmp_path, 12, 40, 70, seed=5)
+    plan = _plan(frames, seed=6)
+    one = integrate(attrs.evolve(plan, budget_bytes=1 << 30, threads=1))
+    kernel = kernel_numba.integrate_rows
+    released = threading.Event()
+
+    def held_back(*args):
+        released.wait(0.3)  # the pieces that start first wait; the reads and the queueing go on meanwhile
+        return kernel(*args)
+
+    monkeypatch.setattr(kernel_numba, "integrate_rows", held_back)
+    timer = threading.Timer(0.3, released.set)
+    timer.start()
+    many = integrate(attrs.evolve(plan, budget_bytes=20000, threads=threads))
+    timer.cancel()
+    assert many.bands > 5
+    for key in ("image", "low_map", "high_map", "rejected_low", "rejected_high"):
+        assert np.array_equal(getattr(one, key), getattr(many, key)), key
+
+
 def _kernel_run(band, rej_scale, rej_offset, weights):
     """integrate_rows on the whole ``band`` (N, rows, width) as ImageIntegration runs it for the corpus
     (WinsorizedSigmaClip 4/3, Scale rejection normalization, range rejection of zeros, maps)."""
