@@ -17,6 +17,7 @@ import importlib
 import logging
 import math
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -69,9 +70,9 @@ def read_icons(process_ids: Iterable[str]) -> None:
             log.debug("reading the icon of %s failed: %s", process_id, exc)
 
 
-def preload(modules: Sequence[str], warm_kernels: Callable[[], float], process_ids: Sequence[str]) -> float:
+def preload(modules: Sequence[str], warm_kernels: Callable[[], object], process_ids: Sequence[str]) -> float:
     """Import ``modules``, call ``warm_kernels``, read the icons of ``process_ids``, give the freed memory and
-    library pages back and freeze the GC; the seconds ``warm_kernels`` reported (NaN when something failed).
+    library pages back and freeze the GC; the seconds ``warm_kernels`` took (NaN when something failed).
 
     The garbage collector is off from the first import to the freeze: nearly every object
     made then is kept (modules, classes, numba's type registries), so the automatic
@@ -89,7 +90,9 @@ def preload(modules: Sequence[str], warm_kernels: Callable[[], float], process_i
         try:
             for name in modules:
                 importlib.import_module(name)
-            seconds = warm_kernels()
+            start = time.perf_counter()
+            warm_kernels()
+            seconds = time.perf_counter() - start
             read_icons(process_ids)
             from procfw.batch import release_library_pages, release_memory
 

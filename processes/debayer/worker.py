@@ -13,7 +13,6 @@ preload).
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 from processes.common.preload import preload
@@ -28,25 +27,26 @@ WORKER_PROCESSES = ("Debayer",)
 """The process whose icon the preload reads once for all workers."""
 
 
-def warm_kernels(size: int = 2 * WARM_FRAME_SIZE) -> float:
+def warm_kernels(size: int = 2 * WARM_FRAME_SIZE) -> None:
     """Demosaic a ``size``² synthetic GRBG frame written as FITS, with VNG and the noise evaluation, through
-    :meth:`Debayer.process_file <processes.debayer.process.Debayer.process_file>` (into a temporary folder);
-    the seconds it took.  Twice :data:`~processes.common.synthetic.WARM_FRAME_SIZE` by default: Debayer evaluates
-    the noise of the CFA components, each a quarter of the frame, which must be as large as a warm-up frame for
-    the estimators' compiled paths.  A failure is logged (debug) and ignored
-    (:func:`processes.common.preload.run_warm_ups`)."""
+    :meth:`Debayer.process_file <processes.debayer.process.Debayer.process_file>` (into a temporary folder).
+    Twice :data:`~processes.common.synthetic.WARM_FRAME_SIZE` by default: Debayer evaluates the noise of the CFA
+    components, each a quarter of the frame, which must be as large as a warm-up frame for the estimators'
+    compiled paths.  A failure is logged (debug) and ignored (:func:`processes.common.preload.run_warm_ups`)."""
     from processes.common.preload import run_warm_ups
     from processes.debayer.process import Debayer
     from procfw.image import Image
     from procfw.io.fits import write_fits
 
-    start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="procfw-warm-") as folder:
         raw = Path(folder) / "warm.fits"
-        debayer = Debayer(cfaPattern="GRBG", debayerMethod="VNG", outputDirectory=folder, outputExtension=".fits")
-        run_warm_ups((("debayer", lambda: (write_fits(Image(synthetic_cfa(size)[None]), raw),
-                                           debayer.process_file(0, raw, {}))),))
-    return time.perf_counter() - start
+
+        def demosaic() -> None:
+            write_fits(Image(synthetic_cfa(size)[None]), raw)
+            Debayer(cfaPattern="GRBG", debayerMethod="VNG", outputDirectory=folder,
+                    outputExtension=".fits").process_file(0, raw, {})
+
+        run_warm_ups((("debayer", demosaic),))
 
 
 WARM_SECONDS = preload(WORKER_MODULES, warm_kernels, WORKER_PROCESSES)

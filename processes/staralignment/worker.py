@@ -13,8 +13,6 @@ Import it only where that is wanted (the fork server, a dask worker's preload).
 
 from __future__ import annotations
 
-import time
-
 from processes.common.preload import preload
 from processes.common.synthetic import WARM_FRAME_SIZE, synthetic_cfa
 
@@ -27,20 +25,18 @@ WORKER_PROCESSES = ("StarAlignment",)
 """The process whose icon the preload reads once for all workers."""
 
 
-def warm_kernels(size: int = WARM_FRAME_SIZE) -> float:
+def warm_kernels(size: int = WARM_FRAME_SIZE) -> None:
     """Call StarAlignment's compiled kernels once (:func:`processes.staralignment.warmup.warm_kernels`) and
-    write and read a FITS frame, on a ``size``² synthetic RGB frame; the seconds it took."""
+    write and read a FITS frame, on a ``size``² synthetic RGB frame."""
     import numpy as np
 
     from processes.common.preload import warm_fits
     from processes.staralignment import warmup
     from procfw.image import Image
 
-    start = time.perf_counter()
     rgb = Image(np.repeat(synthetic_cfa(size)[None], 3, axis=0))
     warmup.warm_kernels(rgb)
     warm_fits(rgb)
-    return time.perf_counter() - start
 
 
 WARM_SECONDS = preload(WORKER_MODULES, warm_kernels, WORKER_PROCESSES)

@@ -27,7 +27,6 @@ is safe.
 from __future__ import annotations
 
 import logging
-import time
 
 from processes.common.preload import preload
 from processes.common.synthetic import WARM_FRAME_SIZE, synthetic_cfa
@@ -55,11 +54,11 @@ WORKER_PROCESSES = ("ImageCalibration", "CosmeticCorrection", "Debayer", "StarAl
 :func:`processes.common.preload.preload` reads once for all workers."""
 
 
-def warm_kernels(size: int = WARM_FRAME_SIZE) -> float:
+def warm_kernels(size: int = WARM_FRAME_SIZE) -> None:
     """Call each compiled kernel of the per-frame steps (StarAlignment's:
     :func:`processes.staralignment.warmup.warm_kernels`) and of ImageIntegration
     (:func:`processes.integration.warmup.warm_kernels`) once, on a ``size``² frame, and write and read
-    a FITS frame; the seconds it took.
+    a FITS frame.
 
     Failures are logged (debug) and ignored: the first real frame then loads the kernel.
     """
@@ -75,7 +74,6 @@ def warm_kernels(size: int = WARM_FRAME_SIZE) -> float:
     from processes.workflows.preprocess.pipeline import luminance
     from procfw.image import Image
 
-    start = time.perf_counter()
     rgb: Image | None = None
     try:
         rgb = debayer_image(Image(synthetic_cfa(size)[None]), CFAPattern.parse("GRBG"), "VNG")
@@ -91,7 +89,6 @@ def warm_kernels(size: int = WARM_FRAME_SIZE) -> float:
         ("integration", integration.warm_kernels),
     ))
     warm_fits(rgb)
-    return time.perf_counter() - start
 
 
 WARM_SECONDS = preload(WORKER_MODULES, warm_kernels, WORKER_PROCESSES)
