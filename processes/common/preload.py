@@ -24,7 +24,7 @@ from typing import Any
 
 from procfw import collector
 
-__all__ = ["preload", "read_icons", "run_warm_ups", "warm_fits"]
+__all__ = ["load_numba_array_math", "preload", "read_icons", "run_warm_ups", "warm_fits"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,42 @@ def read_icons(process_ids: Iterable[str]) -> None:
             log.debug("reading the icon of %s failed: %s", process_id, exc)
 
 
+def _blas_found() -> None:
+    """The answer numba's BLAS probe gets in :func:`load_numba_array_math`: scipy's BLAS is there (a dependency)."""
+
+
+def load_numba_array_math() -> bool:
+    """Import numba's array functions with its BLAS probe answered without importing ``scipy.linalg``; whether done.
+
+    numba's first kernel loads ``numba.np.arraymath``, whose import probes for a BLAS by importing
+    ``scipy.linalg.cython_blas``, and so all of ``scipy.linalg`` (~0.1 s of the fork server's ~0.75 s
+    preload on the 2-core test machine, on the path to the first frame), which no kernel here uses.  scipy
+    is a dependency of procfw, so the probe's answer is known: the module is imported with the probe
+    answering yes, and numba's own probe put back afterwards (a kernel that did use BLAS would import
+    ``scipy.linalg`` when compiled, as numba does).  Nothing is done where the module is already
+    imported or numba has no such probe (numba probes as usual).
+    """
+    import sys
+
+    if "numba.np.arraymath" in sys.modules:
+        return False
+    try:
+        from numba.np import linalg
+    except ImportError:
+        return False
+    probe = getattr(linalg, "ensure_blas", None)
+    if not callable(probe):
+        return False
+    linalg.ensure_blas = _blas_found
+    try:
+        from numba.np import arraymath
+    finally:
+        linalg.ensure_blas = probe
+    if getattr(arraymath, "ensure_blas", None) is _blas_found:
+        arraymath.ensure_blas = probe
+    return True
+
+
 def preload(modules: Sequence[str], warm_kernels: Callable[[], object], process_ids: Sequence[str]) -> float:
     """Import ``modules``, call ``warm_kernels``, read the icons of ``process_ids``, give the freed memory and
     library pages back and freeze the GC; the seconds ``warm_kernels`` took (NaN when something failed).
@@ -88,6 +124,7 @@ def preload(modules: Sequence[str], warm_kernels: Callable[[], object], process_
     """
     with collector.paused():
         try:
+            load_numba_array_math()
             for name in modules:
                 importlib.import_module(name)
             start = time.perf_counter()

@@ -106,8 +106,9 @@ def test_fork_server_preload_leaves_the_collector_on_and_its_objects_frozen() ->
     # the workers need ImageIntegration: a worker integrates each master light
     assert {"processes.integration.kernel_numba", "processes.integration.process"} <= imported
     # StarAlignment's neighbour searches are numpy's and one numba kernel: no scipy.spatial (nor the sparse and
-    # special modules it brings) in the fork server or its workers; scipy.linalg stays (numba's BLAS check loads it)
-    assert not imported & {"scipy.spatial", "scipy.sparse", "scipy.special"}
+    # special modules it brings) in the fork server or its workers; nor scipy.linalg, which only numba's BLAS probe
+    # would import (processes.common.preload.load_numba_array_math answers it)
+    assert not imported & {"scipy.spatial", "scipy.sparse", "scipy.special", "scipy.linalg"}
     assert not imported & set(HEAVY_UNUSED)
 
 
@@ -120,6 +121,25 @@ def test_the_console_loads_the_step_processes_without_scipy() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                          timeout=300)
     assert out.stdout.strip() == "[]"
+
+
+def test_numba_array_math_loads_without_scipy_linalg_and_blas_kernels_still_compile() -> None:
+    """The preload's answer to numba's BLAS probe: numba's array functions load without ``scipy.linalg``, numba
+    knows a BLAS is there, its own probe is back in place, and a kernel that uses BLAS compiles and runs (numba
+    imports scipy's BLAS for it then)."""
+    code = ("import sys, numpy as np, numba\n"
+            "from processes.common.preload import load_numba_array_math\n"
+            "done = load_numba_array_math()\n"
+            "from numba.np import arraymath, linalg\n"
+            "before = 'scipy.linalg' in sys.modules\n"
+            "probe = linalg.ensure_blas\n"
+            "restored = arraymath.ensure_blas is probe and probe.__module__ == 'numba.np.linalg'\n"
+            "dot = numba.njit(lambda a, b: np.dot(a, b))\n"
+            "value = float(dot(np.arange(3.0), np.arange(3.0)))\n"
+            "print(done, before, arraymath._HAVE_BLAS, restored, value, load_numba_array_math())")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                         timeout=300)
+    assert out.stdout.split() == ["True", "False", "True", "True", "5.0", "False"]
 
 
 _ICON_PROGRAM = """
