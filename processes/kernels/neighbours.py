@@ -3,8 +3,8 @@
 StarAlignment runs in every pre-processing worker; ``scipy.spatial`` (with ``scipy.sparse`` and
 ``scipy.special``: ~0.1 s to import, and their memory in every process) stays out of them.  Its star
 lists are small (tens to a few thousand stars), so a sort and sweep along x finds every candidate pair,
-and the exact test decides with the arithmetic the tree uses (Minkowski p = 2: ``dx·dx + dy·dy`` against ``r·r`` in float64, the distance its
-square root; p = ∞: ``max(|dx|, |dy|)`` against ``r``):
+and the exact test decides with the arithmetic the tree uses (Minkowski p = 2: ``dx·dx + dy·dy`` against
+``r·r`` in float64, the distance its square root; p = ∞: ``max(|dx|, |dy|)`` against ``r``):
 
 * :func:`close_pairs` — the pairs ``i < j`` within ``r`` (``cKDTree.query_pairs(r, p)``, ≤);
 * :func:`cross_pairs` — the pairs of two sets within ``r`` and their distances
