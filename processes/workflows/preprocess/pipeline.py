@@ -321,14 +321,16 @@ def light_master_task(item: Mapping[str, Any]) -> dict[str, Any]:
     maps = [str(_write_rejection_map(workspace, outputs[key], crop, Path(str(item["maps"][side])), overwrite))
             for key, side in (("lowRejectionMapImageId", "low"), ("highRejectionMapImageId", "high"))
             if outputs.get(key) in workspace.window_ids()]
-    # the result and rejection maps are written: their memory goes before the star measurement (the
-    # workspace's windows and views form reference cycles, which only a collection frees: on a pool worker
-    # it visits only what the task made, the preload's objects being frozen; elsewhere, one full collection
-    # per master); the stars are measured on the luminance of the whole result cut to the crop (the values
-    # of the cropped result's luminance, without a contiguous copy of its channels)
+    # the result and rejection maps are written: the maps' memory goes back to the heap (the workspace's
+    # windows and views form reference cycles, which only a collection frees: on a pool worker it visits only
+    # what the task made, the preload's objects being frozen; elsewhere, one full collection per master),
+    # where the luminance plane and the star measurement's arrays take it again: kept, not given back to the
+    # system only for them to fault fresh pages in (~30 ms of system time on the 2-core VM; the task's peak
+    # is the integration's, with every map and band buffer); the stars are measured on the luminance of the
+    # whole result cut to the crop (the values of the cropped result's luminance, without a contiguous copy
+    # of its channels)
     del workspace, image
     gc.collect()
-    release_memory()
     plane = luminance(pixels)
     del pixels
     if crop is not None:
@@ -440,12 +442,13 @@ def _integration_pool(executor: Executor) -> Executor:
 
     The master light task (:func:`light_master_task`) takes one worker and ImageIntegration's threads
     the cores; the others would idle through it holding ~30 MB each (copy-on-write pages, measured on
-    the 2-core test machine).  The new worker is forked from the same fork server: it starts with
-    every kernel loaded.
+    the 2-core test machine).  The new worker is forked from the same fork server (kept: it preloaded
+    every module the pool names): it starts with every kernel loaded.  The per-frame workers end
+    first, so that the three never hold their memory at once, and the pages they give back are
+    those the new worker's first allocations get.
     """
-    started = make_executor("processes", workers=1, preload=WORKER_PRELOAD)
     executor.close()
-    return started
+    return make_executor("processes", workers=1, preload=WORKER_PRELOAD)
 
 
 class _Run:
