@@ -325,7 +325,7 @@ def light_master_task(item: Mapping[str, Any]) -> dict[str, Any]:
     # windows and views form reference cycles, which only a collection frees: on a pool worker it visits only
     # what the task made, the preload's objects being frozen; elsewhere, one full collection per master),
     # where the luminance plane and the star measurement's arrays take it again: kept, not given back to the
-    # system only for them to fault fresh pages in (~30 ms of system time on the 2-core VM; the task's peak
+    # system only for them to fault fresh pages in (9-33 ms of system time on the 2-core VM; the task's peak
     # is the integration's, with every map and band buffer); the stars are measured on the luminance of the
     # whole result cut to the crop (the values of the cropped result's luminance, without a contiguous copy
     # of its channels)
@@ -444,8 +444,8 @@ def _integration_pool(executor: Executor) -> Executor:
     the cores; the others would idle through it holding ~30 MB each (copy-on-write pages, measured on
     the 2-core test machine).  The new worker is forked from the same fork server (kept: it preloaded
     every module the pool names): it starts with every kernel loaded.  The per-frame workers end
-    first, so that the three never hold their memory at once, and the pages they give back are
-    those the new worker's first allocations get.
+    first, so that the three never hold their memory at once (the memory they give back is free for
+    the new worker's).
     """
     executor.close()
     return make_executor("processes", workers=1, preload=WORKER_PRELOAD)
