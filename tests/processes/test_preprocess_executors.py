@@ -342,3 +342,42 @@ def test_a_master_light_failing_on_a_worker_fails_the_run_with_its_reason(raw: P
         preprocess(raw, tmp_path / "out", Options(executor="processes", workers=2))
     assert "frame_r.fits" in str(failure.value)
     assert not batch._OPEN_POOLS
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not ended (an ended one its parent has not reaped yet is a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_master_light_worker_starts_once_the_per_frame_workers_have_ended(monkeypatch) -> None:
+    """The per-frame pool is closed, its workers ended, before the master light's one-worker pool starts: the
+    three workers never hold their memory at once."""
+    from processes.workflows.preprocess import pipeline
+
+    per_frame = make_executor("processes", workers=2)
+    pids = {pid for _, pid in per_frame.map_unordered(_pid, range(8))}
+    started = []
+
+    def make(kind: str, **options: object) -> object:
+        started.append(sorted(pid for pid in pids if _running(pid)))
+        return make_executor(kind, workers=int(options["workers"]))  # the running fork server, kept
+
+    monkeypatch.setattr(pipeline, "make_executor", make)
+    master = pipeline._integration_pool(per_frame)
+    try:
+        assert pids and started == [[]]
+        assert master.workers == 1
+        (_, pid), = master.map_unordered(_pid, [0])
+        assert pid not in pids
+    finally:
+        master.close()
+
+
+def _pid(_: object) -> int:
+    """The worker process's id (a task)."""
+    return os.getpid()
