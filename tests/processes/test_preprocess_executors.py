@@ -381,3 +381,14 @@ def test_the_master_light_worker_starts_once_the_per_frame_workers_have_ended(mo
 def _pid(_: object) -> int:
     """The worker process's id (a task)."""
     return os.getpid()
+
+
+def test_a_serial_run_loads_numbas_kernels_without_scipy_linalg(raw: Path, tmp_path: Path) -> None:
+    """Serial, the kernels load in the calling process: numba's BLAS probe is answered there as a pool's preload
+    answers it, so that it does not import scipy.linalg (and start OpenBLAS) for kernels that use no BLAS."""
+    code = ("import sys\nfrom processes.workflows.preprocess import Options, preprocess\n"
+            f"preprocess({str(raw)!r}, {str(tmp_path / 'out')!r}, Options(executor='serial'))\n"
+            "print('numba.np.arraymath' in sys.modules, 'scipy.linalg' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                         timeout=600)
+    assert out.stdout.split()[-2:] == ["True", "False"]

@@ -1105,6 +1105,10 @@ def preprocess(
         executor = make_executor(options.executor, workers=options.workers, scheduler=options.scheduler or None,
                                  task_memory=task_memory(plan), preload=WORKER_PRELOAD)
     log.info("preprocess: per-frame steps run on %s", executor)
+    if executor.kind == "serial":  # the kernels run here: numba's start as a pool's preload makes it
+        from processes.common.preload import load_numba_array_math
+
+        load_numba_array_math()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError:
