@@ -81,11 +81,11 @@ def load_numba_array_math() -> bool:
     numba's first kernel loads ``numba.np.arraymath``, whose import probes for a BLAS by importing
     ``scipy.linalg.cython_blas``, and so all of ``scipy.linalg`` and its OpenBLAS (~0.14 s of CPU time and
     ~0.05 s of the fork server's ~0.7 s preload on the 2-core test machine, on the path to the first
-    frame), which no kernel here uses.  scipy
-    is a dependency of procfw, so the probe's answer is known: the module is imported with the probe
-    answering yes, and numba's own probe put back afterwards (a kernel that did use BLAS would import
-    ``scipy.linalg`` when compiled, as numba does).  Nothing is done where the module is already
-    imported or numba has no such probe (numba probes as usual).
+    frame), which no kernel here uses.  scipy is a dependency of procfw, so the probe's answer is known:
+    the module is imported with the probe answering yes, and numba's own probe put back afterwards (a
+    kernel that did use BLAS would import ``scipy.linalg`` when compiled, as numba does).  Nothing is
+    done where the module is already imported or numba has no such probe (numba probes as usual).
+    Called by :func:`preload`, and by a serial pre-processing run, whose kernels load in its own process.
     """
     if "numba.np.arraymath" in sys.modules:
         return False

@@ -360,7 +360,7 @@ def test_the_master_light_worker_starts_once_the_per_frame_workers_have_ended(mo
     from processes.workflows.preprocess import pipeline
 
     per_frame = make_executor("processes", workers=2)
-    pids = {pid for _, pid in per_frame.map_unordered(_pid, range(8))}
+    pids = {pid for _, pid in per_frame.map_unordered(_task_pid, [{}] * 8)}
     started = []
 
     def make(kind: str, **options: object) -> object:
@@ -372,15 +372,11 @@ def test_the_master_light_worker_starts_once_the_per_frame_workers_have_ended(mo
     try:
         assert pids and started == [[]]
         assert master.workers == 1
-        (_, pid), = master.map_unordered(_pid, [0])
+        (_, pid), = master.map_unordered(_task_pid, [{}])
         assert pid not in pids
     finally:
         master.close()
 
-
-def _pid(_: object) -> int:
-    """The worker process's id (a task)."""
-    return os.getpid()
 
 
 def test_a_serial_run_loads_numbas_kernels_without_scipy_linalg(raw: Path, tmp_path: Path) -> None:
