@@ -30,7 +30,8 @@ lowers pixel-scale noise of registered frames without lowering it at larger scal
 noise on 4×4 block means (σ 4x4, in its reference frame's units: the tools' reference frames differ, and
 a less noisy reference — ours is the best frame — lowers the ratio without a noisier master), the median star FWHM (one
 estimator for both: circular Gaussian fits to the brightest isolated stars of the
-luminance), and how many frames were stacked.
+luminance), and how many frames were stacked.  Then each tool's steps, in seconds: procfw's from
+its report, Siril's from its log (:func:`siril_timings`).
 
     python bench/bench_preprocess.py                      # all executors
     python bench/bench_preprocess.py --executors processes --repeat 2
@@ -42,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -285,7 +287,31 @@ def run_siril(work: Path, sample: bool = True) -> dict[str, object]:
     measured = run_measured([siril, "-s", "run.ssf", "-d", str(work)], work, sample=sample)
     registered = sorted((work / "siril").glob("r_light_*.fit"))
     master = next(work.glob("siril_master.fit*"))
-    return {**measured, "frames": len(registered), "master": master, "reference": siril_reference(registered)}
+    return {**measured, "frames": len(registered), "master": master, "reference": siril_reference(registered),
+            "timings": siril_timings(measured["output"])}
+
+
+_SIRIL_LOG = re.compile(r"^log: (?:Running command: (?P<command>\w+)|(?P<total>Total )?[Ee]xecution time: "
+                        r"(?P<value>[\d.]+) (?P<unit>ms|s)\.)", re.MULTILINE)
+
+
+def siril_timings(output: str) -> dict[str, float]:
+    """Siril's own times of its steps, from its log: ``register`` and ``stack`` log their execution time,
+    ``convert`` does not (its time is the script's total less those: the other commands take milliseconds)."""
+    command, times, total = "", {}, None
+    for match in _SIRIL_LOG.finditer(output):
+        if match["command"]:
+            command = match["command"]
+            continue
+        seconds = float(match["value"]) / (1000.0 if match["unit"] == "ms" else 1.0)
+        if match["total"]:
+            total = seconds
+        elif command:
+            times[command] = seconds
+    if total is None or not {"register", "stack"} <= times.keys():
+        return {}
+    return {"convert -debayer": total - times["register"] - times["stack"], "register": times["register"],
+            "stack": times["stack"]}
 
 
 def siril_reference(registered: list[Path]) -> Path:
