@@ -8,6 +8,7 @@ freezes the garbage collector, which a test session must not inherit.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -153,6 +154,58 @@ from processes.workflows.preprocess.worker import WORKER_PROCESSES
 print(json.dumps({"discovered": processes._discovered, "modules": sorted(sys.modules),
                   "loaded": {e.id: e.obj is not None for e in processes.entries() if e.id in WORKER_PROCESSES}}))
 """
+
+
+_CACHED_KERNEL = """
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True)
+def total(values):
+    return np.sort(values).cumsum()[-1]
+"""
+
+_LOAD_CACHED = """
+import json, sys
+import numpy as np
+from processes.common.preload import load_cached_kernels_lightly
+done = load_cached_kernels_lightly() if sys.argv[1] != "numba" else False
+if sys.argv[1] == "failing":  # the light load fails once: numba's own way loads the kernel
+    from numba.core.caching import Cache
+    light_load = Cache._load_overload
+    def fail_once(self, sig, target_context):
+        Cache._load_overload = light_load
+        raise OSError("a failing load")
+    Cache._load_overload = fail_once
+import kernel
+value = float(kernel.total(np.array([3.0, 1.0, 2.0])))
+registries = ("numba.np.polynomial.polynomial_core", "numba.typed.typeddict", "numba.np.random.generator_core")
+print(json.dumps({"done": done, "value": value, "hits": sum(kernel.total.stats.cache_hits.values()),
+                  "registries": [name for name in registries if name in sys.modules],
+                  "again": load_cached_kernels_lightly()}))
+"""
+
+
+def test_cached_kernels_load_without_numbas_registries_and_missing_ones_still_compile(tmp_path: Path) -> None:
+    """The preload's light cache loads (processes.common.preload.load_cached_kernels_lightly): a kernel missing
+    from numba's cache compiles as before (the registries loaded), then loads from the cache in a fresh
+    process without them, with the same result; numba's own way loads them, and so does a light load that fails."""
+    (tmp_path / "kernel.py").write_text(_CACHED_KERNEL)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+
+    def run(mode: str) -> dict:
+        out = subprocess.run([sys.executable, "-c", _LOAD_CACHED, mode], cwd=ROOT, env=env, capture_output=True,
+                             text=True, check=True, timeout=300)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    compiled, light, numbas, failing = run("light"), run("light"), run("numba"), run("failing")
+    assert compiled["done"] and compiled["hits"] == 0 and compiled["value"] == 6.0
+    assert compiled["registries"]  # compiling loads them
+    assert light == {"done": True, "value": 6.0, "hits": 1, "registries": [], "again": False}
+    assert numbas["hits"] == 1 and numbas["value"] == 6.0 and len(numbas["registries"]) == 3
+    assert failing["hits"] == 1 and failing["value"] == 6.0 and len(failing["registries"]) == 3
 
 
 def test_fork_server_preload_reads_the_per_frame_icons() -> None:
