@@ -6,6 +6,7 @@ import copy
 import logging
 import math
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -212,7 +213,6 @@ if __name__ == "__main__":
 def test_workers_fork_from_a_server_that_preloads_modules(tmp_path) -> None:
     script = tmp_path / "pool.py"
     script.write_text(_FORK_SERVER_SCRIPT)
-    import subprocess
 
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -253,7 +253,6 @@ def test_a_pool_naming_other_modules_gets_a_server_that_preloads_them_too(tmp_pa
     and kept when it preloaded them already or while a pool is open."""
     script = tmp_path / "union.py"
     script.write_text(_UNION_SCRIPT)
-    import subprocess
 
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -279,7 +278,6 @@ def test_the_fork_server_does_not_import_from_the_working_directory(tmp_path) ->
     directory, so a module there (a stray ``numpy/`` folder, or anything planted) would be
     imported by every pool instead of the real one.  It starts without it; neither the workers
     nor the caller keep the variables that did it."""
-    import subprocess
 
     marker = tmp_path / "imported"
     (tmp_path / "shadow_probe.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
@@ -311,7 +309,6 @@ raise SystemExit(3)
 def test_the_fork_server_exits_without_the_interpreters_teardown(tmp_path) -> None:
     """procfw.forkserver_exit (the fork server's preload, first): at exit the handlers registered after it
     run, the streams are flushed, and the process ends there (status 0), skipping the teardown."""
-    import subprocess
 
     script = tmp_path / "quick.py"
     script.write_text(_QUICK_EXIT_SCRIPT)
@@ -431,7 +428,6 @@ print(json.dumps({"before": before, "released": released, "after": after,
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/smaps; madvise is Linux's")
 def test_release_library_pages_unmaps_clean_library_pages_and_the_code_still_runs() -> None:
     import json
-    import subprocess
 
     done = subprocess.run([sys.executable, "-c", _RELEASE_PROGRAM], capture_output=True, text=True, timeout=120,
                           check=True)
@@ -500,7 +496,6 @@ def test_freed_frame_sized_blocks_are_reused_not_faulted_in_again() -> None:
     """Frame-sized temporaries of a few sizes: faulted in afresh frame after frame by default,
     only the peak working set's pages once freed blocks are reused (4 KiB pages counted)."""
     import resource
-    import subprocess
 
     def unlimited() -> None:  # whatever limits this test process runs under, the child has none
         for limit in (resource.RLIMIT_AS, resource.RLIMIT_DATA):
@@ -557,7 +552,6 @@ thread.join()
 def test_memory_a_thread_freed_goes_back_with_release_memory() -> None:
     """After :func:`reuse_freed_memory` a thread allocates from the one heap, so :func:`release_memory`
     gives back the blocks it freed (with an arena of its own, glibc's default, ~15 of the 48 MiB stayed)."""
-    import subprocess
 
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_"))}
     done = subprocess.run([sys.executable, "-c", _HELD_AFTER_A_THREAD_FREES], capture_output=True, text=True,

@@ -25,7 +25,8 @@ from typing import Any
 
 from procfw import collector
 
-__all__ = ["load_cached_kernels_lightly", "load_numba_array_math", "preload", "read_icons", "run_warm_ups", "warm_fits"]
+__all__ = ["load_cached_kernels_lightly", "load_numba_array_math", "preload", "read_icons", "run_warm_ups",
+           "start_numba", "warm_fits"]
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def load_numba_array_math() -> bool:
     the module is imported with the probe answering yes, and numba's own probe put back afterwards (a
     kernel that did use BLAS would import ``scipy.linalg`` when compiled, as numba does).  Nothing is
     done where the module is already imported or numba has no such probe (numba probes as usual).
-    Called by :func:`preload`, and by a serial pre-processing run, whose kernels load in its own process.
+    Part of :func:`start_numba`.
     """
     if "numba.np.arraymath" in sys.modules:
         return False
@@ -117,8 +118,7 @@ def load_cached_kernels_lightly() -> bool:
     ~0.06 s sooner (0.78 → 0.71 s of CPU on the 2-core test machine, ``bench/bench_startup.py --cpu``).
     Compiling is unchanged: numba's compiler refreshes the contexts itself, so a kernel missing from the cache
     compiles as before; a load on another target, or one that fails this way, is left to numba's own method.
-    Nothing is done where numba has no such method (numba loads as usual).  Called by :func:`preload`, and by a
-    serial pre-processing run, whose kernels load in its own process.
+    Nothing is done where numba has no such method (numba loads as usual).  Part of :func:`start_numba`.
     """
     try:
         from numba.core import caching, cpu
@@ -143,6 +143,15 @@ def load_cached_kernels_lightly() -> bool:
     return True
 
 
+def start_numba() -> None:
+    """Prepare this process to load the compiled kernels from numba's cache: its array functions without
+    ``scipy.linalg`` (:func:`load_numba_array_math`), its cached kernels without its compiler's registries
+    (:func:`load_cached_kernels_lightly`).  Called by :func:`preload`, and by a serial pre-processing run,
+    whose kernels load in its own process."""
+    load_numba_array_math()
+    load_cached_kernels_lightly()
+
+
 def preload(modules: Sequence[str], warm_kernels: Callable[[], object], process_ids: Sequence[str]) -> float:
     """Import ``modules``, call ``warm_kernels``, read the icons of ``process_ids``, give the freed memory and
     library pages back and freeze the GC; the seconds ``warm_kernels`` took (NaN when something failed).
@@ -161,8 +170,7 @@ def preload(modules: Sequence[str], warm_kernels: Callable[[], object], process_
     """
     with collector.paused():
         try:
-            load_numba_array_math()
-            load_cached_kernels_lightly()
+            start_numba()
             for name in modules:
                 importlib.import_module(name)
             start = time.perf_counter()

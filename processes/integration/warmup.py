@@ -3,10 +3,9 @@
 The first compiled call in a process pays for numba itself, not for the kernel: importing
 numba (≈0.15 s of CPU time) and, on the first call, building its typing and target contexts,
 which imports numba's whole library of lowerings (``numba.np.arraymath`` checks for BLAS by
-importing ``scipy.linalg``, which a preload answers without it:
-:func:`processes.common.preload.load_numba_array_math`; a preload loads cached kernels without most of that
-library: :func:`~processes.common.preload.load_cached_kernels_lightly`): ≈0.25 s, then ≈3–5 ms per kernel loaded
-from numba's on-disk cache.  Without a warm-up the kernels load inside the integration's frame statistics.
+importing ``scipy.linalg``; a preload loads cached kernels without either:
+:func:`processes.common.preload.start_numba`): ≈0.25 s, then ≈3–5 ms per kernel loaded from numba's on-disk
+cache.  Without a warm-up the kernels load inside the integration's frame statistics.
 :func:`warm_kernels` loads them: the pre-processing pipeline's pool workers call it in their
 fork server's preload (:mod:`processes.workflows.preprocess.worker`), where numba is already
 started for the per-frame kernels, so that the worker that integrates a master light loads nothing.

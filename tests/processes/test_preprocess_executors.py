@@ -378,7 +378,6 @@ def test_the_master_light_worker_starts_once_the_per_frame_workers_have_ended(mo
         master.close()
 
 
-
 def test_a_serial_run_loads_numbas_kernels_without_scipy_linalg(raw: Path, tmp_path: Path) -> None:
     """Serial, the kernels load in the calling process: numba's BLAS probe is answered there as a pool's preload
     answers it, so that it does not import scipy.linalg (and start OpenBLAS) for kernels that use no BLAS."""

@@ -1106,10 +1106,9 @@ def preprocess(
                                  task_memory=task_memory(plan), preload=WORKER_PRELOAD)
     log.info("preprocess: per-frame steps run on %s", executor)
     if executor.kind == "serial":  # the kernels run here: numba's start as a pool's preload makes it
-        from processes.common.preload import load_cached_kernels_lightly, load_numba_array_math
+        from processes.common.preload import start_numba
 
-        load_numba_array_math()
-        load_cached_kernels_lightly()
+        start_numba()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError:
